@@ -1,0 +1,50 @@
+# Watchfloor: `make run` brings up the live picture, `make test` proves it. Both do their own set-up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+BASEMAP := assets/basemap/.built
+NPM_DIR := build/npm
+
+.PHONY: install run test test-fast bench lint browser clean
+
+install: $(STAMP) $(BASEMAP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Watchfloor needs Python 3.11 or newer; set PYTHON=python3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $@
+
+# Offline basemap: Natural Earth countries and US states from the npm packages world-atlas and
+# us-atlas, converted to GeoJSON once, served from assets/ so maps never fetch anything at run time.
+$(BASEMAP): $(STAMP) layers/basemap_build.py
+	mkdir -p $(NPM_DIR)
+	cd $(NPM_DIR) && npm install --silent --no-audit --no-fund --no-save world-atlas@2.0.2 us-atlas@3.0.1 >/dev/null
+	$(BIN)/python -m layers.basemap_build $(NPM_DIR)/node_modules assets/basemap
+	touch $@
+
+run: install
+	$(BIN)/watchfloor up
+
+# Headless Chromium for the browser tests (Debian's package; needs root, as on CI).
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "browser tests need Chromium: run 'sudo apt-get install chromium' once"; exit 1; fi
+
+test: install browser
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not browser and not slow"
+
+bench: install
+	$(BIN)/python -m bench
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) build assets/basemap var .pytest_cache

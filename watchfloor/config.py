@@ -1,0 +1,160 @@
+"""Configuration: the settings table, a TOML file and the environment, validated once.
+
+Precedence: environment variable > config file > default. The config file is ``--config``,
+else ``WATCHFLOOR_CONFIG``, else ``./watchfloor.toml`` when present, else the built-in default
+(``watchfloor/default.toml``). Every error names the key and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from feeds.contract import FeedConfig
+from watchfloor.settings import BY_NAME, SETTINGS, coerce
+
+DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
+_FEED_KEYS = {f for f in FeedConfig.__dataclass_fields__}
+_FEED_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+
+
+class ConfigError(Exception):
+    """Bad configuration. The message names the key and says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Config:
+    values: dict[str, Any]
+    feeds: tuple[FeedConfig, ...] = ()
+    source: str = "defaults"
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.values["data_dir"]).expanduser().resolve()
+
+    def feed(self, feed_id: str) -> FeedConfig:
+        for feed in self.feeds:
+            if feed.id == feed_id:
+                return feed
+        raise ConfigError(f"feeds: no feed with id {feed_id!r}; configured: {', '.join(f.id for f in self.feeds)}")
+
+    def resolve_url(self, feed: FeedConfig) -> tuple[str, bool]:
+        """The URL to fetch and whether loopback is allowed (exercise feeds only)."""
+        if feed.url.startswith("exercise:"):
+            base = self.values.get("exercise_url") or ""
+            if not base:
+                raise ConfigError(
+                    f"feeds.{feed.id}.url: exercise feeds need the exercise server; run `watchfloor up` "
+                    "or set WATCHFLOOR_EXERCISE_URL"
+                )
+            return base.rstrip("/") + "/" + feed.url[len("exercise:"):].lstrip("/"), True
+        return feed.url, feed.allow_local
+
+
+def config_path(explicit: str | None = None) -> Path:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("WATCHFLOOR_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("watchfloor.toml")
+    return local if local.exists() else DEFAULT_CONFIG
+
+
+def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None) -> Config:
+    """Read and validate the configuration; ConfigError on anything wrong."""
+    env = dict(os.environ) if env is None else env
+    file = config_path(str(path) if path else None)
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {file} does not exist; pass --config PATH or unset WATCHFLOOR_CONFIG") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {file} is not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {file} cannot be read: {exc}") from None
+
+    unknown = set(raw) - {"watchfloor", "feeds"}
+    if unknown:
+        raise ConfigError(f"{file}: unknown top-level key {sorted(unknown)[0]!r}; allowed: [watchfloor], [[feeds]]")
+    section = raw.get("watchfloor", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{file}: [watchfloor] must be a table")
+    values: dict[str, Any] = {}
+    for key in section:
+        if key not in BY_NAME:
+            raise ConfigError(f"{file}: unknown setting watchfloor.{key}; see `watchfloor settings` for the list")
+    for setting in SETTINGS:
+        if setting.env in env and env[setting.env] != "":
+            values[setting.name] = coerce(setting, env[setting.env], f"environment {setting.env}")
+        elif setting.name in section:
+            values[setting.name] = coerce(setting, section[setting.name], f"{file}: watchfloor.{setting.name}")
+        else:
+            values[setting.name] = setting.default
+    check_redis_url(values["redis_url"], "REDIS_URL" if env.get("REDIS_URL") else f"{file}: watchfloor.redis_url")
+    feeds = tuple(_read_feeds(raw.get("feeds", []), file))
+    return Config(values=values, feeds=feeds, source=str(file), raw=raw)
+
+
+def check_redis_url(url: str, where: str) -> None:
+    if not url:
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"{where}: {url!r} is not a redis:// URL (example: redis://127.0.0.1:6379/0)")
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ConfigError(f"{where}: {url!r} has no host (example: redis://127.0.0.1:6379/0)")
+
+
+def _read_feeds(items: Any, file: Path) -> list[FeedConfig]:
+    if not isinstance(items, list):
+        raise ConfigError(f"{file}: feeds must be an array of tables ([[feeds]])")
+    feeds: list[FeedConfig] = []
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        where = f"{file}: feeds[{index}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where} must be a table")
+        fid = item.get("id")
+        if not isinstance(fid, str) or not _FEED_ID.match(fid):
+            raise ConfigError(f"{where}.id: {fid!r} must be lower-case letters, digits, '-', '_' or '.'")
+        where = f"{file}: feeds.{fid}"
+        if fid in seen:
+            raise ConfigError(f"{where}: the id is used twice; give each feed its own id")
+        seen.add(fid)
+        unknown = set(item) - _FEED_KEYS
+        if unknown:
+            raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}; allowed: {', '.join(sorted(_FEED_KEYS))}")
+        url = item.get("url")
+        if not isinstance(url, str) or not url:
+            raise ConfigError(f"{where}.url: missing; give the feed's http(s) URL")
+        if not url.startswith("exercise:"):
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigError(f"{where}.url: {url!r} is not an http(s) URL")
+        interval = item.get("interval", 60)
+        if not isinstance(interval, int) or isinstance(interval, bool) or not 5 <= interval <= 86_400:
+            raise ConfigError(f"{where}.interval: {interval!r} must be whole seconds between 5 and 86400")
+        for flag in ("exercise", "allow_local", "enabled"):
+            if flag in item and not isinstance(item[flag], bool):
+                raise ConfigError(f"{where}.{flag}: {item[flag]!r} must be true or false")
+        for text_key in ("format", "name", "kind", "country"):
+            if text_key in item and not isinstance(item[text_key], str):
+                raise ConfigError(f"{where}.{text_key}: must be a string")
+        stale = item.get("stale_after", 3)
+        if not isinstance(stale, int) or isinstance(stale, bool) or not 1 <= stale <= 1000:
+            raise ConfigError(f"{where}.stale_after: {stale!r} must be a whole number of intervals, 1 to 1000")
+        feeds.append(FeedConfig(**{**item, "interval": interval}))
+    return feeds
