@@ -106,7 +106,7 @@ class EmbeddedRedis:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2, socket_timeout=1)
         deadline = time.monotonic() + timeout
@@ -166,7 +166,7 @@ def _tail(path: Path, lines: int = 3) -> str:
         return ""
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Linux: the child gets SIGTERM when the parent dies, so a killed supervisor leaves no orphans."""
     try:
         import ctypes

@@ -1,0 +1,89 @@
+"""The map and timeline figures. Traces are built from plain lists (never numpy arrays): plotly 7
+encodes arrays as base64 typed arrays, and a later Patch extend on those fails in the browser."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go
+
+from dashboard.picture import marker_row
+
+log = logging.getLogger(__name__)
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+KIND_ORDER = [
+    "earthquake", "tsunami", "weather", "flood", "fire", "cyclone", "volcano",
+    "security", "medical", "traffic", "incident", "news", "other",
+]
+
+
+def basemap_layers(theme: str) -> tuple[list[dict[str, Any]], str | None]:
+    """Offline basemap layers, or none and a one-line reason when the data is not built."""
+    try:
+        from layers.basemap import load_basemap, map_layers
+
+        return map_layers(load_basemap(ASSETS / "basemap"), theme=theme), None
+    except Exception as exc:  # the picture must still draw without a basemap
+        log.error("offline basemap unavailable: %s", exc)
+        return [], f"offline basemap unavailable: {exc}"
+
+
+def map_figure(events: list[dict[str, Any]], *, theme: str = "dark", center: tuple[float, float] = (20.0, 0.0),
+               zoom: float = 1.2) -> go.Figure:
+    rows = [marker_row(e) for e in events]
+    layers, problem = basemap_layers(theme)
+    dark = theme == "dark"
+    fig = go.Figure(
+        go.Scattermap(
+            lat=[r["lat"] for r in rows],
+            lon=[r["lon"] for r in rows],
+            customdata=[r["id"] for r in rows],
+            hovertext=[r["text"] for r in rows],
+            hoverinfo="text",
+            mode="markers",
+            marker={"color": [r["color"] for r in rows], "size": [r["size"] for r in rows], "opacity": 0.9},
+            name="incidents",
+        )
+    )
+    fig.update_layout(
+        map={"style": "white-bg", "center": {"lat": center[0], "lon": center[1]}, "zoom": zoom, "layers": layers},
+        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+        paper_bgcolor="#0b1320" if dark else "#ffffff",
+        showlegend=False,
+        uirevision="keep-view",  # patches must never reset the operator's pan and zoom
+        meta={"basemap_problem": problem},
+    )
+    return fig
+
+
+def timeline_figure(events: list[dict[str, Any]], *, theme: str = "dark") -> go.Figure:
+    rows = [marker_row(e) for e in events]
+    dark = theme == "dark"
+    fig = go.Figure(
+        go.Scatter(
+            x=[r["time"] for r in rows],
+            y=[r["kind"] for r in rows],
+            customdata=[r["id"] for r in rows],
+            hovertext=[r["text"] for r in rows],
+            hoverinfo="text",
+            mode="markers",
+            marker={"color": [r["color"] for r in rows], "size": 9, "line": {"width": 0}},
+            name="events",
+        )
+    )
+    fig.update_layout(
+        margin={"l": 90, "r": 10, "t": 8, "b": 30},
+        height=190,
+        paper_bgcolor="#0b1320" if dark else "#ffffff",
+        plot_bgcolor="#111c2e" if dark else "#f5f7fa",
+        font={"color": "#e6edf3" if dark else "#1b1f24", "size": 12},
+        xaxis={"type": "date", "title": None, "gridcolor": "#22324a" if dark else "#dde3ea"},
+        yaxis={"type": "category", "categoryorder": "array", "categoryarray": KIND_ORDER,
+               "gridcolor": "#22324a" if dark else "#dde3ea"},
+        showlegend=False,
+        uirevision="keep-view",
+    )
+    return fig

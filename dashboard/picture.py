@@ -1,0 +1,115 @@
+"""Turning stored events into what screens draw: marker rows, deltas, threat level.
+
+Pure functions over event dicts (as stored in Redis), so they are tested without a browser.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from workers.streams import StreamEntry
+
+# Colour-blind-safe severity colours (Okabe-Ito based), always paired with a word.
+SEVERITY_COLOURS = {
+    "extreme": "#d55e00",
+    "severe": "#e69f00",
+    "moderate": "#f0e442",
+    "minor": "#56b4e9",
+    "unknown": "#bbbbbb",
+}
+SEVERITY_SIZES = {"extreme": 18, "severe": 15, "moderate": 12, "minor": 10, "unknown": 9}
+SEVERITY_WEIGHT = {"extreme": 8.0, "severe": 4.0, "moderate": 2.0, "minor": 0.5, "unknown": 0.25}
+
+# The five-step threat scale, lowest first: (name, minimum score, colour).
+THREAT_LEVELS = (
+    ("LOW", 0.0, "#2b7bba"),
+    ("GUARDED", 2.0, "#56b4e9"),
+    ("ELEVATED", 6.0, "#f0e442"),
+    ("HIGH", 14.0, "#e69f00"),
+    ("SEVERE", 28.0, "#d55e00"),
+)
+THREAT_WINDOW = timedelta(hours=6)
+
+
+def hover_text(event: dict[str, Any]) -> str:
+    """Hover label: escaped so feed text can never become markup in the browser."""
+    parts = [
+        html.escape(event.get("title") or "(untitled)"),
+        f"{html.escape(event.get('severity', 'unknown').upper())} · {html.escape(event.get('kind', ''))}",
+        f"{html.escape((event.get('time') or '')[:16].replace('T', ' '))} UTC · {html.escape(event.get('source', ''))}",
+    ]
+    if event.get("magnitude") is not None:
+        parts.insert(1, f"M {event['magnitude']:.1f}")
+    if event.get("exercise"):
+        parts.append("EXERCISE")
+    return "<br>".join(parts)
+
+
+def marker_row(event: dict[str, Any]) -> dict[str, Any]:
+    severity = event.get("severity") or "unknown"
+    return {
+        "id": event["id"],
+        "lat": event.get("lat"),
+        "lon": event.get("lon"),
+        "time": event.get("time"),
+        "kind": event.get("kind") or "other",
+        "severity": severity,
+        "color": SEVERITY_COLOURS.get(severity, SEVERITY_COLOURS["unknown"]),
+        "size": SEVERITY_SIZES.get(severity, 9),
+        "text": hover_text(event),
+        "exercise": bool(event.get("exercise")),
+    }
+
+
+def hidden_row(event_id: str) -> dict[str, Any]:
+    """A row that removes a marker in place (superseded or cancelled): positions never shift."""
+    return {"id": event_id, "lat": None, "lon": None, "time": None, "kind": None, "hide": True}
+
+
+def delta_rows(entries: Iterable[StreamEntry]) -> list[dict[str, Any]]:
+    """Rows to apply in stream order; applying them is idempotent (keyed by event id)."""
+    rows: list[dict[str, Any]] = []
+    for entry in entries:
+        rows.append(marker_row(entry.event))
+        rows.extend(hidden_row(ref) for ref in entry.supersedes if ref != entry.id)
+    return rows
+
+
+@dataclass(frozen=True)
+class ThreatAssessment:
+    level: str
+    colour: str
+    score: float
+    drivers: list[dict[str, Any]]
+    window_hours: float
+
+
+def assess_threat(events: Iterable[dict[str, Any]], now: datetime | None = None) -> ThreatAssessment:
+    """Score live events of the last six hours by severity; say which incidents drove the level."""
+    now = now or datetime.now(timezone.utc)
+    since = now - THREAT_WINDOW
+    scored: list[tuple[float, dict[str, Any]]] = []
+    for event in events:
+        try:
+            when = datetime.fromisoformat(str(event.get("time", "")).replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        if when < since or when > now + timedelta(hours=1):
+            continue
+        weight = SEVERITY_WEIGHT.get(event.get("severity") or "unknown", 0.25)
+        scored.append((weight, event))
+    score = sum(w for w, _ in scored)
+    level, colour = THREAT_LEVELS[0][0], THREAT_LEVELS[0][2]
+    for name, minimum, col in THREAT_LEVELS:
+        if score >= minimum:
+            level, colour = name, col
+    scored.sort(key=lambda pair: (pair[0], pair[1].get("time", "")), reverse=True)
+    drivers = [
+        {"id": e["id"], "title": e.get("title", ""), "severity": e.get("severity"), "weight": w}
+        for w, e in scored[:5]
+    ]
+    return ThreatAssessment(level, colour, round(score, 2), drivers, THREAT_WINDOW.total_seconds() / 3600)

@@ -1,0 +1,174 @@
+"""``watchfloor up``: the whole live picture as one process tree that Ctrl-C stops cleanly.
+
+Starts, in order: Redis (embedded unless REDIS_URL is set), the exercise feed server (loopback),
+RQ workers, the RQ cron scheduler, and the web app. A child that dies is restarted with back-off
+(so a Redis outage never turns into a crash loop); on Ctrl-C or SIGTERM children are stopped in
+reverse order and the embedded Redis is shut down with its append-only file flushed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from watchfloor.config import Config, ConfigError
+from watchfloor.redis_server import EmbeddedRedis, die_with_parent, running_url
+
+log = logging.getLogger("watchfloor.up")
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    started_at: float = 0.0
+    history: list[float] = field(default_factory=list)
+
+
+def check_port_free(host: str, port: int, what: str, key: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            raise ConfigError(
+                f"{what}: port {port} on {host} is in use; set {key} to a free port or stop the other process"
+            ) from None
+
+
+class Supervisor:
+    def __init__(self, config: Config, config_file: str) -> None:
+        self.config = config
+        self.config_file = str(Path(config_file).resolve())
+        self.redis: EmbeddedRedis | None = None
+        self.exercise = None
+        self.children: list[Child] = []
+        self.stopping = False
+        self.redis_url = ""
+
+    # -- start -------------------------------------------------------------------------------
+    def start(self) -> None:
+        cfg = self.config
+        check_port_free(cfg.host, int(cfg.port), "web app", "PORT")
+        data = cfg.data_path
+        data.mkdir(parents=True, exist_ok=True)
+        if cfg.redis_url:
+            self.redis_url = str(cfg.redis_url)
+            log.info("using Redis at %s", _redact(self.redis_url))
+        else:
+            other = running_url(data / "redis")
+            if other:
+                raise ConfigError(
+                    f"data_dir: another Watchfloor is already running on {data} (Redis {other}); "
+                    "stop it or set WATCHFLOOR_DATA_DIR to another directory"
+                )
+            self.redis = EmbeddedRedis(data / "redis").start()
+            self.redis_url = self.redis.url
+        exercise_url = ""
+        if cfg.exercise:
+            from watchfloor.exercise import ExerciseServer, load_scenario
+
+            self.exercise = ExerciseServer(
+                load_scenario(str(cfg.scenario)),
+                port=int(cfg.exercise_port),
+                speed=float(cfg.scenario_speed),
+            )
+            self.exercise.start()
+            exercise_url = self.exercise.url
+            log.info("exercise feeds on %s (scenario %s)", exercise_url, cfg.scenario)
+        self.env = {
+            **os.environ,
+            "REDIS_URL": self.redis_url,
+            "WATCHFLOOR_CONFIG": self.config_file,
+            "WATCHFLOOR_EXERCISE_URL": exercise_url,
+            "PYTHONUNBUFFERED": "1",
+        }
+        cli = [sys.executable, "-m", "watchfloor.cli"]
+        for index in range(int(cfg.workers)):
+            self.children.append(Child(f"worker-{index + 1}", [*cli, "worker"]))
+        self.children.append(Child("cron", [*cli, "cron"]))
+        self.children.append(Child("web", [*cli, "web"]))
+        for child in self.children:
+            self._spawn(child)
+
+    def _spawn(self, child: Child) -> None:
+        child.process = subprocess.Popen(child.argv, env=self.env, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
+        child.started_at = time.monotonic()
+        log.debug("started %s (pid %s)", child.name, child.process.pid)
+
+    # -- run ---------------------------------------------------------------------------------
+    def watch(self) -> None:
+        """Restart children that exit, with back-off, until asked to stop."""
+        while not self.stopping:
+            now = time.monotonic()
+            for child in self.children:
+                proc = child.process
+                if proc is not None and proc.poll() is not None and not self.stopping:
+                    code = proc.returncode
+                    child.process = None
+                    ran = now - child.started_at
+                    child.restarts = 0 if ran > 60 else child.restarts + 1
+                    delay = min(30.0, 0.5 * 2 ** child.restarts)
+                    child.next_start = now + delay
+                    log.warning("%s exited with code %s; restarting in %.1fs", child.name, code, delay)
+                elif proc is None and not self.stopping and now >= child.next_start:
+                    self._spawn(child)
+            time.sleep(0.2)
+
+    # -- stop --------------------------------------------------------------------------------
+    def stop(self) -> None:
+        self.stopping = True
+        for child in reversed(self.children):
+            if child.process is not None and child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for child in reversed(self.children):
+            if child.process is None:
+                continue
+            try:
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in time; killing it", child.name)
+                child.process.kill()
+                child.process.wait(timeout=5)
+        if self.exercise is not None:
+            self.exercise.stop()
+        if self.redis is not None:
+            self.redis.stop()
+        log.info("Watchfloor stopped; data kept in %s", self.config.data_path)
+
+
+def run_up(config: Config, config_file: str) -> int:
+    sup = Supervisor(config, config_file)
+
+    def _stop(signum: int, _frame: object) -> None:
+        sup.stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        sup.start()
+        url = f"http://{'127.0.0.1' if config.host in ('0.0.0.0', '') else config.host}:{config.port}/"
+        print(f"Watchfloor is starting at {url}  (Redis {_redact(sup.redis_url)}; Ctrl-C stops everything)", flush=True)
+        sup.watch()
+    finally:
+        sup.stop()
+    return 0
+
+
+def _redact(url: str) -> str:
+    """Never print a Redis password."""
+    if "@" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url

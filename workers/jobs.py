@@ -1,0 +1,162 @@
+"""RQ jobs. Delivery is at-least-once (a killed worker's job runs again), so every job is
+idempotent: ingest compares fingerprints, and the poll lock allows one poll per feed per interval."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+from functools import lru_cache
+
+import redis
+from rq import get_current_job
+
+from feeds.contract import FeedConfig, FeedError
+from feeds.fetch import FetchError, FetchLimits, fetch
+from watchfloor.config import Config, load_config
+from workers.connection import client_for
+from workers.ingest import parse_document, prepare
+from workers.streams import EventStore, FeedHealth, Keys, load_health, save_health
+
+log = logging.getLogger(__name__)
+
+MAX_FOLLOW = 50  # documents one index may make us fetch in one poll
+MAX_BACKOFF = 1800.0  # seconds: a failing feed is still retried at least every 30 minutes
+
+
+@lru_cache(maxsize=1)
+def _config() -> Config:
+    # Read once per worker process: the configuration does not change while a worker runs.
+    return load_config()
+
+
+def backoff_seconds(interval: int, failures: int) -> float:
+    """Exponential back-off after consecutive failures, capped at MAX_BACKOFF (never below interval)."""
+    if failures <= 0:
+        return 0.0
+    return min(max(float(interval), MAX_BACKOFF), interval * 2.0 ** (failures - 1))
+
+
+def acquire_poll(client: redis.Redis, feed: FeedConfig, token: str) -> bool:
+    """One poll per feed per interval, whoever enqueued it; a retry of the same job may proceed."""
+    key = Keys.poll_lock(feed.id)
+    ttl = max(1, feed.interval - 1)
+    if client.set(key, token, nx=True, ex=ttl):
+        return True
+    holder = client.get(key)
+    return holder is not None and holder.decode() == token
+
+
+def poll_feed(feed_id: str, config: Config | None = None, client: redis.Redis | None = None) -> dict[str, object]:
+    """Fetch, parse, place and append one feed; record its health. Never raises for a bad feed."""
+    config = config or _config()
+    client = client or client_for(config)
+    feed = config.feed(feed_id)
+    job = get_current_job()
+    token = job.id if job is not None else f"direct:{time.time()}"
+    if not acquire_poll(client, feed, token):
+        return {"feed": feed_id, "skipped": "already polled this interval"}
+
+    health = load_health(client, feed_id)
+    now = time.time()
+    if health.next_attempt and now < health.next_attempt:
+        return {"feed": feed_id, "skipped": f"backing off until {health.next_attempt:.0f}"}
+    health.last_attempt = now
+    try:
+        outcome = _poll(client, config, feed, health)
+    except FeedError as exc:
+        _record_failure(health, feed, exc, now)
+        save_health(client, health)
+        log.warning("feed %s failed: %s", feed_id, exc, extra={"feed": feed_id, "word": health.status})
+        return {"feed": feed_id, "status": health.status, "reason": health.reason}
+    save_health(client, health)
+    return outcome
+
+
+def _record_failure(health: FeedHealth, feed: FeedConfig, exc: FeedError, now: float) -> None:
+    health.status = getattr(exc, "word", None) or "refused"
+    health.reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+    health.http_status = int(getattr(exc, "status", 0) or 0)
+    health.last_error_at = now
+    health.failures += 1
+    health.next_attempt = now + backoff_seconds(feed.interval, health.failures)
+
+
+def _poll(client: redis.Redis, config: Config, feed: FeedConfig, health: FeedHealth) -> dict[str, object]:
+    url, allow_local = config.resolve_url(feed)
+    limits = FetchLimits(
+        deadline=float(config.fetch_timeout), max_bytes=int(config.fetch_max_bytes), allow_local=allow_local
+    )
+    result = fetch(url, limits=limits, etag=health.etag or None, last_modified=health.last_modified or None)
+    fetched_at = datetime.now(timezone.utc)
+    health.http_status = result.status
+    if result.not_modified:
+        _record_success(health, new=0, updated=0, seen=health.items, items=health.items)
+        return {"feed": feed.id, "status": "ok", "not_modified": True}
+
+    parsed = parse_document(result.body, feed, fetched_at)
+    prepared = prepare(parsed, feed, fetched_at)
+    store = EventStore(client)
+    counts = store.append(prepared.events)
+    warnings = list(prepared.warnings)
+    follow_counts = _follow(client, store, config, feed, prepared.follow, prepared.follow_format, limits, warnings)
+    health.etag = result.etag or ""
+    health.last_modified = result.last_modified or ""
+    _record_success(
+        health,
+        new=counts.new + follow_counts[0],
+        updated=counts.updated + follow_counts[1],
+        seen=counts.seen + follow_counts[2],
+        items=len(prepared.events) + follow_counts[3],
+    )
+    health.not_live = prepared.not_live
+    health.unplaced = prepared.unplaced
+    health.warnings = warnings[-10:]
+    return {"feed": feed.id, "status": "ok", "new": health.new, "updated": health.updated, "seen": health.seen}
+
+
+def _record_success(health: FeedHealth, *, new: int, updated: int, seen: int, items: int) -> None:
+    health.status = "ok"
+    health.reason = ""
+    health.last_success = time.time()
+    health.failures = 0
+    health.next_attempt = 0.0
+    health.new, health.updated, health.seen, health.items = new, updated, seen, items
+
+
+def _follow(
+    client: redis.Redis,
+    store: EventStore,
+    config: Config,
+    feed: FeedConfig,
+    urls: list[str],
+    fmt: str | None,
+    limits: FetchLimits,
+    warnings: list[str],
+) -> tuple[int, int, int, int]:
+    """Read the documents an index points to, each once; one bad document costs only itself."""
+    new = updated = seen = items = 0
+    key = Keys.followed(feed.id)
+    pending = [u for u in dict.fromkeys(urls) if not client.hexists(key, u)][:MAX_FOLLOW]
+    follow_feed = FeedConfig(**{**_as_dict(feed), "format": fmt or "auto"})
+    for url in pending:
+        try:
+            doc = fetch(url, limits=limits)
+            fetched_at = datetime.now(timezone.utc)
+            prepared = prepare(parse_document(doc.body, follow_feed, fetched_at), feed, fetched_at)
+        except FeedError as exc:
+            warnings.append(f"{url[:120]}: {exc}")
+            continue
+        counts = store.append(prepared.events)
+        new, updated, seen = new + counts.new, updated + counts.updated, seen + counts.seen
+        items += len(prepared.events)
+        warnings.extend(prepared.warnings)
+        client.hset(key, url, f"{time.time():.0f}")
+    return new, updated, seen, items
+
+
+def _as_dict(feed: FeedConfig) -> dict[str, object]:
+    return {name: getattr(feed, name) for name in feed.__dataclass_fields__}
+
+
+__all__ = ["poll_feed", "backoff_seconds", "acquire_poll", "FetchError"]

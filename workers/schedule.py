@@ -1,0 +1,54 @@
+"""The RQ 3 cron scheduler and the RQ worker, as Watchfloor runs them.
+
+The cron process only enqueues ``poll_feed`` for each enabled feed on its own interval; workers
+execute. Running two cron processes is safe: the poll lock in :func:`workers.jobs.acquire_poll`
+lets one poll per feed per interval through.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from rq import Queue, Worker
+from rq.cron import CronScheduler
+
+from watchfloor.config import Config
+from workers.jobs import poll_feed
+
+log = logging.getLogger(__name__)
+
+QUEUE = "watchfloor-feeds"
+
+
+def job_timeout(config: Config) -> int:
+    """A poll fetches an index and up to MAX_FOLLOW documents, each under the fetch deadline."""
+    return int(config.fetch_timeout * 4 + 60)
+
+
+def build_cron(config: Config, client: redis.Redis) -> CronScheduler:
+    cron = CronScheduler(connection=client, logging_level=config.log_level)
+    for feed in config.feeds:
+        if not feed.enabled:
+            continue
+        cron.register(
+            poll_feed,
+            queue_name=QUEUE,
+            args=(feed.id,),
+            interval=feed.interval,
+            job_timeout=job_timeout(config),
+            result_ttl=600,
+            failure_ttl=86_400,
+            name=f"poll:{feed.id}",
+        )
+    return cron
+
+
+def run_cron(config: Config, client: redis.Redis) -> None:
+    build_cron(config, client).start()
+
+
+def run_worker(config: Config, client: redis.Redis, *, burst: bool = False) -> bool:
+    queue = Queue(QUEUE, connection=client)
+    worker = Worker([queue], connection=client)
+    return bool(worker.work(burst=burst, logging_level=config.log_level, with_scheduler=False))
