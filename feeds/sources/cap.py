@@ -29,6 +29,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
@@ -153,7 +154,21 @@ def kid_text(el: Element | None, name: str) -> str:
     if el is None:
         return ""
     child = kid(el, name)
-    return (child.text or "").strip() if child is not None else ""
+    return element_text(child).strip() if child is not None else ""
+
+
+_SKIP_TEXT_OF = frozenset({"script", "style", "iframe", "object", "embed"})
+
+
+def element_text(el: Element) -> str:
+    """All text inside ``el`` (markup nested in a text field is flattened, and the contents of
+    script-like elements dropped), so nothing is lost and nothing runs."""
+    parts = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str) and local(child.tag).lower() not in _SKIP_TEXT_OF:
+            parts.append(element_text(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
 
 
 # --------------------------------------------------------------------------------------------
@@ -264,7 +279,7 @@ def polygon_from_cap(text: str, warnings: list[str]) -> Polygon | None:
     if len(ring) < 4:
         warnings.append(f"polygon refused: {len(ring)} points, a ring needs at least 4")
         return None
-    if any(abs(a[0] - b[0]) > 180 for a, b in zip(ring, ring[1:])):
+    if any(abs(a[0] - b[0]) > 180 for a, b in pairwise(ring)):
         warnings.append("polygon crosses the antimeridian; drawn as given")
     poly = Polygon(ring)
     if not poly.is_valid:
@@ -300,10 +315,12 @@ def circle_from_cap(text: str, warnings: list[str]) -> tuple[Polygon | Point, di
     ring = []
     for i in range(CIRCLE_POINTS):
         angle = 2 * math.pi * i / CIRCLE_POINTS
-        ring.append((
-            max(-180.0, min(180.0, lon + dlon * math.cos(angle))),
-            max(-90.0, min(90.0, lat + dlat * math.sin(angle))),
-        ))
+        ring.append(
+            (
+                max(-180.0, min(180.0, lon + dlon * math.cos(angle))),
+                max(-90.0, min(90.0, lat + dlat * math.sin(angle))),
+            )
+        )
     ring.append(ring[0])
     return Polygon(ring), info
 
@@ -354,8 +371,11 @@ def find_alerts(root: Element) -> list[Element]:
         raise DocumentRefused(f"<{name}> is in namespace {ns[:80]!r}, which is not a CAP namespace")
     if name == "alert":
         return [root]
-    found = [el for el in root.iter() if isinstance(el.tag, str) and local(el.tag) == "alert"
-             and namespace(el.tag) in CAP_NAMESPACES | {""}]
+    found = [
+        el
+        for el in root.iter()
+        if isinstance(el.tag, str) and local(el.tag) == "alert" and namespace(el.tag) in CAP_NAMESPACES | {""}
+    ]
     if not found:
         raise DocumentRefused(f"no CAP <alert> in this document (root element <{name}>)")
     return found
@@ -416,14 +436,18 @@ def area_geometry(
     return geoms, circles, geocodes, descs
 
 
-def alert_to_event(alert: Element, feed: FeedConfig, fetched_at: datetime, source: str = "cap") -> tuple[Event | None, list[str]]:
+def alert_to_event(
+    alert: Element, feed: FeedConfig, fetched_at: datetime, source: str = "cap"
+) -> tuple[Event | None, list[str]]:
     """One CAP ``<alert>`` -> (event or None, warnings). None when the alert cannot be named."""
     warnings: list[str] = []
     identifier, sender, sent = (kid_text(alert, n) for n in ("identifier", "sender", "sent"))
     label = plain_text(identifier, 80) or "(no identifier)"
     for name, value in (("identifier", identifier), ("sender", sender)):
         if not value or _RESTRICTED.search(value):
-            return None, [f"alert {label}: <{name}> {plain_text(value, 80)!r} is missing or not a valid CAP value; alert dropped"]
+            return None, [
+                f"alert {label}: <{name}> {plain_text(value, 80)!r} is missing or not a valid CAP value; alert dropped"
+            ]
     try:
         time, notes = parse_time(sent)
     except BadDate as exc:
@@ -485,12 +509,20 @@ def alert_to_event(alert: Element, feed: FeedConfig, fetched_at: datetime, sourc
         "other_languages": other_langs,
         "web": safe_link(web),
     }
-    fields = {"id": "alert/sender+identifier+sent", "time": "alert/sent", "title": "info/headline|info/event",
-              "text": "info/description+instruction", "severity": "info/severity", "place": "info/area/areaDesc"}
+    fields = {
+        "id": "alert/sender+identifier+sent",
+        "time": "alert/sent",
+        "title": "info/headline|info/event",
+        "text": "info/description+instruction",
+        "severity": "info/severity",
+        "place": "info/area/areaDesc",
+    }
     if lat is not None:
         fields["lat"] = fields["lon"] = "info/area/polygon|circle"
     text = plain_text("\n\n".join(t for t in (description, instruction) if t))
-    title = title_text(headline or event_name) or f"{plain_text(msg_type, 40) or 'Alert'} from {plain_text(sender, 100)}"
+    title = (
+        title_text(headline or event_name) or f"{plain_text(msg_type, 40) or 'Alert'} from {plain_text(sender, 100)}"
+    )
     event = Event(
         id=cap_event_id(sender, identifier, sent),
         source=source,
@@ -507,7 +539,12 @@ def alert_to_event(alert: Element, feed: FeedConfig, fetched_at: datetime, sourc
         exercise=feed.exercise or status == "Exercise",
         place="; ".join(descs) or None,
         extra={"cap": extra_cap, "circles": circles},
-        provenance={"feed": feed.id, "raw_id": plain_text(identifier, 300), "fetched_at": iso(fetched_at), "fields": fields},
+        provenance={
+            "feed": feed.id,
+            "raw_id": plain_text(identifier, 300),
+            "fetched_at": iso(fetched_at),
+            "fields": fields,
+        },
         warnings=tuple(warnings),
     )
     return event, warnings

@@ -136,8 +136,14 @@ class CapIndexSource:
         entries = list(_iter_entries(root))
         alerts: dict[str, _Alert] = {}
         for n, entry in enumerate(entries):
-            embedded = [a for a in entry.iter() if isinstance(a.tag, str) and local(a.tag) == "alert"
-                        and namespace(a.tag) in CAP_NAMESPACES and kid(a, "info") is not None]
+            embedded = [
+                a
+                for a in entry.iter()
+                if isinstance(a.tag, str)
+                and local(a.tag) == "alert"
+                and namespace(a.tag) in CAP_NAMESPACES
+                and kid(a, "info") is not None
+            ]
             if embedded:
                 for alert in embedded:
                     event, alert_warnings = alert_to_event(alert, feed, fetched_at, source=self.name)
@@ -163,8 +169,14 @@ class CapIndexSource:
             result.follow_format = "cap"
         return result
 
-    def _collect(self, entry: Element, fields: dict[str, list[Element]], alerts: dict[str, _Alert],
-                 warnings: list[str], number: int) -> None:
+    def _collect(
+        self,
+        entry: Element,
+        fields: dict[str, list[Element]],
+        alerts: dict[str, _Alert],
+        warnings: list[str],
+        number: int,
+    ) -> None:
         identifier = _first(fields, "identifier")
         if identifier in _PLACEHOLDERS or any(c in identifier for c in " ,<&"):
             identifier = kid_text(entry, "id") or kid_text(entry, "guid")
@@ -172,8 +184,12 @@ class CapIndexSource:
         sender = _first(fields, "sender")
         if sender in _PLACEHOLDERS:
             sender = (kid_text(author, "name") if author is not None else "") or _publisher(entry)
-        sent = _first(fields, "sent") or kid_text(entry, "published") or kid_text(entry, "updated") \
+        sent = (
+            _first(fields, "sent")
+            or kid_text(entry, "published")
+            or kid_text(entry, "updated")
             or kid_text(entry, "pubDate")
+        )
         if not identifier or not sender or not sent:
             warnings.append(f"entry {number}: no identifier, sender or sent time; skipped")
             return
@@ -182,8 +198,23 @@ class CapIndexSource:
         if alert is None:
             alert = alerts[key] = _Alert(key)
             alert.fields = {"identifier": identifier, "sender": sender, "sent": sent}
-            for name in ("event", "status", "msgType", "message_type", "scope", "urgency", "severity",
-                         "certainty", "effective", "onset", "expires", "category", "references", "language", "web"):
+            for name in (
+                "event",
+                "status",
+                "msgType",
+                "message_type",
+                "scope",
+                "urgency",
+                "severity",
+                "certainty",
+                "effective",
+                "onset",
+                "expires",
+                "category",
+                "references",
+                "language",
+                "web",
+            ):
                 alert.fields[name] = _first(fields, name)
             alert.fields["title"] = kid_text(entry, "title")
             alert.fields["summary"] = kid_text(entry, "summary") or kid_text(entry, "description")
@@ -273,9 +304,14 @@ class CapIndexSource:
             "web": safe_link(f["web"]),
             "index_entries": len(alert.entries),
         }
-        fields = {"id": "entry/cap:sender|author+cap:identifier|id+cap:sent|published",
-                  "time": "entry/cap:sent|published", "title": "entry/title|cap:event",
-                  "text": "entry/summary", "severity": "entry/cap:severity", "place": "entry/cap:areaDesc"}
+        fields = {
+            "id": "entry/cap:sender|author+cap:identifier|id+cap:sent|published",
+            "time": "entry/cap:sent|published",
+            "title": "entry/title|cap:event",
+            "text": "entry/summary",
+            "severity": "entry/cap:severity",
+            "place": "entry/cap:areaDesc",
+        }
         if lat is not None:
             fields["lat"] = fields["lon"] = "entry/cap:polygon|cap:circle"
         return Event(
@@ -294,8 +330,12 @@ class CapIndexSource:
             exercise=feed.exercise or status == "Exercise",
             place=place,
             extra={"cap": extra_cap, "circles": alert.circles},
-            provenance={"feed": feed.id, "raw_id": plain_text(f["identifier"], 300),
-                        "fetched_at": iso(fetched_at), "fields": fields},
+            provenance={
+                "feed": feed.id,
+                "raw_id": plain_text(f["identifier"], 300),
+                "fetched_at": iso(fetched_at),
+                "fields": fields,
+            },
             warnings=tuple(alert.warnings),
         )
 

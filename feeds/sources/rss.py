@@ -124,8 +124,12 @@ def entry_geometry(entry: Any, warnings: list[str]) -> tuple[dict[str, Any] | No
             warnings.append(f"GeoRSS {where['type'].lower()} refused: {exc}")
             return None, None, None
         rep = geom.representative_point()
-        geojson = {"type": where["type"], "coordinates": [[list(p) for p in ring] for ring in rings]
-                   if where["type"] == "Polygon" else [list(p) for p in rings]}
+        geojson = {
+            "type": where["type"],
+            "coordinates": [[list(p) for p in ring] for ring in rings]
+            if where["type"] == "Polygon"
+            else [list(p) for p in rings],
+        }
         return geojson, rep.y, rep.x
     lat_raw = entry.get("geo_lat")
     lon_raw = entry.get("geo_long", entry.get("geo_lon"))
@@ -218,8 +222,13 @@ class RssSource:
         raw_date = entry.get("published") or entry.get("updated") or ""
         event_id = "rss:" + (stable_hash(guid) if guid else stable_hash(feed.id, link, title, raw_date))
         geometry, lat, lon = entry_geometry(entry, warnings)
-        fields = {"id": "guid|id" if guid else "hash(feed,link,title,published)", "time": time_field,
-                  "title": "title", "text": "summary|content", "link": "link"}
+        fields = {
+            "id": "guid|id" if guid else "hash(feed,link,title,published)",
+            "time": time_field,
+            "title": "title",
+            "text": "summary|content",
+            "link": "link",
+        }
         if lat is not None:
             fields["lat"] = fields["lon"] = "georss|gml|geo:lat/long"
         return Event(
@@ -236,8 +245,12 @@ class RssSource:
             feed=feed.id,
             exercise=feed.exercise,
             extra={"guid": plain_text(guid, 500)} if guid else {},
-            provenance={"feed": feed.id, "raw_id": plain_text(guid, 500) or None,
-                        "fetched_at": iso(fetched_at), "fields": fields},
+            provenance={
+                "feed": feed.id,
+                "raw_id": plain_text(guid, 500) or None,
+                "fetched_at": iso(fetched_at),
+                "fields": fields,
+            },
             warnings=tuple(warnings),
         )
 
