@@ -26,7 +26,7 @@ Decisions:
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -94,7 +94,7 @@ def sydney_to_utc(text: str) -> tuple[datetime, list[str]]:
     early, late = local.replace(tzinfo=SYDNEY, fold=0), local.replace(tzinfo=SYDNEY, fold=1)
     if early.utcoffset() != late.utcoffset():
         notes.append(f"local time {text} is ambiguous or skipped at a daylight-saving change; took the earlier")
-    return early.astimezone(timezone.utc), notes
+    return early.astimezone(UTC), notes
 
 
 def pubdate_utc(text: str) -> tuple[datetime, list[str]]:
@@ -163,9 +163,10 @@ def incident_geometry(geometry: Any) -> tuple[float, float, dict[str, Any] | Non
         for geom in polygons:
             parts.extend(g for g in getattr(geom, "geoms", [geom]) if isinstance(g, Polygon) and not g.is_empty)
         if parts:
-            merged = MultiPolygon(parts)
-            if not merged.is_valid:
-                merged = shapely.make_valid(merged)
+            # Union (not a bare MultiPolygon): RFS fire-ground polygons overlap, which is invalid.
+            merged = shapely.union_all(parts)
+            if not isinstance(merged, (Polygon, MultiPolygon)):
+                merged = MultiPolygon([g for g in getattr(merged, "geoms", []) if isinstance(g, Polygon)])
             shape_json = orjson.loads(orjson.dumps(mapping(merged)))
             if not points:
                 rep = merged.representative_point()

@@ -3,18 +3,22 @@
 Each feature's properties are the CAP fields of one alert. The event is built to be the *same*
 incident the CAP adapter makes from the CAP XML of that alert:
 
-- ``id`` = ``"cap:" + stable_hash(sender, identifier, sent)`` on the raw strings, with
-  identifier = ``properties.id``, sender = ``properties.sender``, sent = ``properties.sent``.
-- ``extra["cap"]`` has the CAP adapter's shape: identifier, sender, sent, status, msgType, scope,
-  urgency, severity, certainty, effective, onset, expires, event, category, areaDesc, references
-  (raw ``"sender,identifier,sent"`` strings, as in CAP XML), references_ids (the ``cap:`` ids of
-  those alerts, so an Update/Cancel supersedes them), geocodes ``{"SAME": [...], "UGC": [...]}``
-  and web. The NWS API has no ``scope`` or ``web``; both are None. NWS-only values (``ends``,
-  ``eventCode``, VTEC, NWSheadline, the API's alert URL) go to ``extra["nws"]``.
+- ``id`` = :func:`feeds.sources.cap.cap_event_id` (sender, identifier, sent) with identifier =
+  ``properties.id``, sender = ``properties.sender``, sent = ``properties.sent``: the CAP adapter's
+  own function (``"cap:" + stable_hash(sender, identifier, sent)``, sent normalised to ISO UTC so
+  ``-07:00`` and ``Z`` spellings agree), so the two can never drift apart.
+- ``extra["cap"]`` has the CAP adapter's shape and normalisation: identifier, sender, sent
+  (ISO UTC), status, msgType, scope, urgency, severity, certainty, effective/onset/expires (ISO
+  UTC), event, category (list), areaDesc, references (the raw CAP ``"sender,identifier,sent ..."``
+  string rebuilt from the API's reference objects), references_ids (their event ids, so an
+  Update/Cancel supersedes them), geocodes (``{"SAME": [...], "UGC": [...]}``), language
+  (``en-US``, CAP's default: the API gives none), other_languages and web. The NWS API has no
+  ``scope`` or ``web``: "" and None. NWS-only values (``ends``, ``eventCode``, VTEC,
+  NWSheadline, the API's alert URL) go to ``extra["nws"]``.
 - ``time`` = sent; ``severity`` = CAP severity; ``kind`` from the event name (see
   :func:`kind_for_event`), falling back on the CAP category; ``exercise`` = feed.exercise or
-  status "Exercise". Alerts with status Test or Draft are never live: they are skipped with a
-  warning.
+  status "Exercise". As in the CAP adapter, Test/Draft/System alerts are kept as events and the
+  pipeline keeps them off the live picture by ``extra["cap"]["status"]``.
 - Geometry present: it is validated (coordinates in range, made valid) and kept as GeoJSON, and
   lat/lon is a representative point inside it. Geometry null (most NWS alerts): lat/lon and
   geometry stay None; the placement step uses ``extra["cap"]["geocodes"]`` and ``areaDesc``.
@@ -36,8 +40,9 @@ import shapely
 from shapely.geometry import mapping, shape
 
 from feeds.contract import DocumentRefused, FeedConfig, ParseResult
-from feeds.model import Event, InvalidEvent, Kind, Severity, check_lonlat, iso, stable_hash
+from feeds.model import Event, InvalidEvent, Kind, Severity, check_lonlat, iso
 from feeds.sources import register
+from feeds.sources.cap import cap_event_id
 from feeds.sources.usgs_geojson import load_json
 from feeds.text import BadDate, clock_skew_warning, parse_time, plain_text, safe_link, title_text
 
@@ -73,7 +78,6 @@ CATEGORY_KIND = {
     "env": Kind.OTHER,
     "geo": Kind.OTHER,
 }
-NOT_LIVE = {"test", "draft"}
 
 FIELDS = {
     "id": "cap:stable_hash(properties.sender, properties.id, properties.sent)",
@@ -84,11 +88,6 @@ FIELDS = {
     "kind": "properties.event|properties.category",
     "geometry": "geometry",
 }
-
-
-def cap_id(sender: str, identifier: str, sent: str) -> str:
-    """The CAP adapter's event id for an alert: raw sender, identifier and sent strings."""
-    return "cap:" + stable_hash(sender, identifier, sent)
 
 
 def kind_for_event(event: str, category: str = "") -> Kind:
@@ -192,14 +191,9 @@ class NwsGeoJson:
         fetched = iso(fetched_at)
         for index, feature in enumerate(doc["features"]):
             try:
-                event = self._event(feature, feed, fetched_at, fetched)
+                result.events.append(self._event(feature, feed, fetched_at, fetched))
             except (InvalidEvent, BadDate, ValueError, TypeError, AttributeError) as exc:
                 result.warnings.append(f"alert {index} skipped: {exc}")
-                continue
-            if event.extra["cap"]["status"] and event.extra["cap"]["status"].lower() in NOT_LIVE:
-                result.warnings.append(f"alert {index} skipped: status {event.extra['cap']['status']} is not live")
-                continue
-            result.events.append(event)
         return result
 
     def _event(self, feature: Any, feed: FeedConfig, fetched_at: datetime, fetched: str | None) -> Event:
@@ -209,44 +203,57 @@ class NwsGeoJson:
         identifier, sender, sent = p.get("id"), p.get("sender"), p.get("sent")
         if not (isinstance(identifier, str) and isinstance(sender, str) and isinstance(sent, str)):
             raise ValueError("alert lacks id, sender or sent")
-        event_id = cap_id(sender, identifier, sent)
+        event_id = cap_event_id(sender, identifier, sent)
         time, notes = parse_time(sent)
         skew = clock_skew_warning(time, fetched_at)
         if skew:
             notes.append(skew)
         references: list[str] = []
         reference_ids: list[str] = []
+        times: dict[str, str | None] = {}
+        for name in ("effective", "onset", "expires"):
+            raw = p.get(name)
+            times[name] = None
+            if raw:
+                try:
+                    times[name] = iso(parse_time(raw)[0])
+                except BadDate as exc:
+                    notes.append(f"{name} unreadable: {exc}")
         for ref in p.get("references") or []:
             if not isinstance(ref, dict):
                 continue
             r_sender, r_id, r_sent = ref.get("sender"), ref.get("identifier"), ref.get("sent")
             if isinstance(r_sender, str) and isinstance(r_id, str) and isinstance(r_sent, str):
-                references.append(plain_text(f"{r_sender},{r_id},{r_sent}", 400))
-                reference_ids.append(cap_id(r_sender, r_id, r_sent))
+                references.append(f"{r_sender},{r_id},{r_sent}")
+                reference_ids.append(cap_event_id(r_sender, r_id, r_sent))
         geocode = p.get("geocode") if isinstance(p.get("geocode"), dict) else {}
-        status = _text(p.get("status"), 20)
-        event_name = plain_text(p.get("event"), 120)
-        category = _str_list(p.get("category"), 20)
+        status = plain_text(p.get("status"), 40)
+        event_name = plain_text(p.get("event"), 300)
+        category = _str_list(p.get("category"), 40)
         category_text = category[0] if category else ""
         cap = {
             "identifier": plain_text(identifier, 300),
             "sender": plain_text(sender, 300),
-            "sent": plain_text(sent, 40),
+            "sent": iso(time),
             "status": status,
-            "msgType": _text(p.get("messageType") or p.get("msgType"), 20),
-            "scope": _text(p.get("scope"), 20),
-            "urgency": _text(p.get("urgency"), 20),
-            "severity": _text(p.get("severity"), 20),
-            "certainty": _text(p.get("certainty"), 20),
-            "effective": _text(p.get("effective"), 40),
-            "onset": _text(p.get("onset"), 40),
-            "expires": _text(p.get("expires"), 40),
-            "event": event_name or None,
-            "category": category_text or None,
-            "areaDesc": _text(p.get("areaDesc"), 2000),
-            "references": references,
+            "msgType": plain_text(p.get("messageType") or p.get("msgType"), 40),
+            "scope": plain_text(p.get("scope"), 40),
+            "urgency": plain_text(p.get("urgency"), 40),
+            "severity": plain_text(p.get("severity"), 40),
+            "certainty": plain_text(p.get("certainty"), 40),
+            "effective": times["effective"],
+            "onset": times["onset"],
+            "expires": times["expires"],
+            "event": event_name,
+            "category": category,
+            "areaDesc": plain_text(p.get("areaDesc"), 4000),
+            "references": plain_text(" ".join(references), 4000),
             "references_ids": reference_ids,
-            "geocodes": {"SAME": _str_list(geocode.get("SAME")), "UGC": _str_list(geocode.get("UGC"))},
+            "geocodes": {
+                plain_text(name, 40): _str_list(values, 200) for name, values in geocode.items() if _str_list(values)
+            },
+            "language": plain_text(p.get("language"), 40) or "en-US",
+            "other_languages": [],
             "web": safe_link(p.get("web")),
         }
         params = p.get("parameters") if isinstance(p.get("parameters"), dict) else {}
@@ -278,8 +285,8 @@ class NwsGeoJson:
             link=cap["web"] or nws["url"],
             feed=feed.id,
             exercise=feed.exercise or (status or "").lower() == "exercise",
-            place=cap["areaDesc"],
-            extra={"cap": cap, "nws": nws},
+            place=cap["areaDesc"] or None,
+            extra={"cap": cap, "circles": [], "nws": nws},
             provenance={"feed": feed.id, "raw_id": cap["identifier"], "fetched_at": fetched, "fields": FIELDS},
             warnings=tuple(notes),
         )
