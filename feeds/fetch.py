@@ -377,7 +377,9 @@ def _open(target: _Target, addresses: list[tuple[int, tuple]], clock: _Deadline)
             clock.remaining(target.host)
             raise FetchError(f"TLS handshake with {target.host} timed out", word="timeout") from None
         if isinstance(exc, OSError):
-            raise FetchError(f"TLS handshake with {target.host} failed ({_os_reason(exc)})", word="unreachable") from None
+            raise FetchError(
+                f"TLS handshake with {target.host} failed ({_os_reason(exc)})", word="unreachable"
+            ) from None
         raise
 
 
@@ -433,7 +435,9 @@ class _DeadlineSocket:
         return io.BufferedReader(_DeadlineReader(self._sock, self._clock), _READ_CHUNK)
 
     def close(self) -> None:
-        self._sock.close()
+        # http.client closes "the connection" as soon as the headers say Connection: close, while
+        # the body is still to be read; fetch() closes the real socket when it is done.
+        return
 
 
 # --- the body ---------------------------------------------------------------------------------------
@@ -496,7 +500,9 @@ class _Body:
                 # max_length: never more than one byte past the cap is ever produced.
                 out = decoder.decompress(data, self.cap - self.size + 1)
             except zlib.error as exc:
-                raise FetchError(f"{self.encoding} body from {self.host} is corrupt ({exc})", word="bad-response") from None
+                raise FetchError(
+                    f"{self.encoding} body from {self.host} is corrupt ({exc})", word="bad-response"
+                ) from None
             self._keep(out)
             data = decoder.unconsumed_tail if not decoder.eof else decoder.unused_data
 
@@ -631,6 +637,10 @@ def _http_error(status: int, host: str, response: http.client.HTTPResponse) -> F
     return FetchError(f"HTTP {status}{phrase} from {host} ({body_note}){retry_note}", word="http-error", status=status)
 
 
+def _sendable(value: str) -> bool:
+    return len(value) <= 1024 and all(32 <= ord(ch) <= 126 for ch in value)
+
+
 def fetch(
     url: str,
     *,
@@ -653,13 +663,13 @@ def fetch(
         "Accept-Encoding": "gzip, deflate",
         "Connection": "close",
     }
-    if etag:
+    if not _sendable(user_agent):
+        raise ValueError(f"user_agent carries characters that cannot be sent: {user_agent[:40]!r}")
+    # Validators were chosen by a server earlier; one that cannot be sent just means a full GET.
+    if etag and _sendable(etag):
         headers["If-None-Match"] = etag
-    if last_modified:
+    if last_modified and _sendable(last_modified):
         headers["If-Modified-Since"] = last_modified
-    for name, value in headers.items():
-        if any(ord(ch) < 32 or ord(ch) > 126 for ch in value):
-            raise ValueError(f"header {name} carries characters that cannot be sent: {value[:40]!r}")
 
     visited: list[str] = []
     current = url
@@ -692,7 +702,9 @@ def fetch(
             elif status >= 400:
                 raise _http_error(status, host, response)
             elif status not in OK_STATUSES:
-                raise FetchError(f"HTTP {status} from {host} carries no feed document", word="bad-response", status=status)
+                raise FetchError(
+                    f"HTTP {status} from {host} carries no feed document", word="bad-response", status=status
+                )
             else:
                 body = _read_body(response, limits.max_bytes, host)
                 result = FetchResult(
