@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import orjson
+from redis import RedisError
 
 from feeds.contract import FeedConfig, FeedError
 from watchfloor.config import Config, ConfigError, config_path, load_config
@@ -227,6 +228,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
+    except RedisError as exc:
+        print(f"watchfloor: {args.command}: Redis unreachable ({type(exc).__name__}); is `watchfloor up` running, "
+              "or REDIS_URL right?", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except OSError as exc:
         print(f"watchfloor: {args.command}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -109,8 +109,18 @@ class Supervisor:
     # -- run ---------------------------------------------------------------------------------
     def watch(self) -> None:
         """Restart children that exit, with back-off, until asked to stop."""
+        redis_next_start = 0.0
         while not self.stopping:
             now = time.monotonic()
+            if self.redis is not None and self.redis.process is not None and self.redis.process.poll() is not None:
+                # Same port and data dir: the append-only file replays and every client reconnects.
+                if now >= redis_next_start:
+                    log.warning("embedded Redis exited (code %s); restarting it", self.redis.process.returncode)
+                    try:
+                        self.redis.start()
+                    except Exception as exc:  # keep supervising; try again shortly
+                        log.error("embedded Redis did not restart: %s", exc)
+                        redis_next_start = now + 2.0
             for child in self.children:
                 proc = child.process
                 if proc is not None and proc.poll() is not None and not self.stopping:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from functools import lru_cache
 
@@ -21,7 +22,8 @@ from workers.streams import EventStore, FeedHealth, Keys, load_health, save_heal
 log = logging.getLogger(__name__)
 
 MAX_FOLLOW = 50  # documents one index may make us fetch in one poll
-MAX_BACKOFF = 1800.0  # seconds: a failing feed is still retried at least every 30 minutes
+MAX_BACKOFF = 1800.0
+FOLLOW_BUDGET = 2.0  # linked documents of one poll share this many fetch deadlines  # seconds: a failing feed is still retried at least every 30 minutes
 
 
 @lru_cache(maxsize=1)
@@ -139,9 +141,15 @@ def _follow(
     key = Keys.followed(feed.id)
     pending = [u for u in dict.fromkeys(urls) if not client.hexists(key, u)][:MAX_FOLLOW]
     follow_feed = FeedConfig(**{**_as_dict(feed), "format": fmt or "auto"})
-    for url in pending:
+    # The whole poll must end well inside the RQ job timeout; what is left waits for the next poll.
+    budget_end = time.monotonic() + limits.deadline * FOLLOW_BUDGET
+    for done, url in enumerate(pending):
+        remaining = budget_end - time.monotonic()
+        if remaining < 1.0:
+            warnings.append(f"{len(pending) - done} linked document(s) left for the next poll (time budget)")
+            break
         try:
-            doc = fetch(url, limits=limits)
+            doc = fetch(url, limits=replace(limits, deadline=min(limits.deadline, remaining)))
             fetched_at = datetime.now(timezone.utc)
             prepared = prepare(parse_document(doc.body, follow_feed, fetched_at), feed, fetched_at)
         except FeedError as exc:

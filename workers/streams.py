@@ -57,6 +57,8 @@ class Keys:
     def heartbeat(role: str) -> str:
         return f"{PREFIX}:heartbeat:{role}"
 
+    # -- access control and audit keys (dashboard/accounts.py, sessions.py, audit.py) -------------
+
 
 # KEYS: fp hash, current hash, events stream, superseded hash
 # ARGV: id, fingerprint, event json, supersedes (space separated, may be empty)

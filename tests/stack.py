@@ -1,0 +1,87 @@
+"""Start the whole stack (`watchfloor up`) as a user would, for end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from watchfloor.redis_server import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Stack:
+    process: subprocess.Popen[bytes]
+    url: str
+    exercise_url: str
+    data_dir: Path
+    log_path: Path
+
+    def health(self) -> tuple[int, dict]:
+        try:
+            with urllib.request.urlopen(self.url + "api/health", timeout=5) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"{}")
+
+    def inject(self, fields: dict) -> dict:
+        req = urllib.request.Request(self.exercise_url + "/inject", data=json.dumps(fields).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return json.loads(resp.read())
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")[-4000:]
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_stack(tmp: Path, *, env: dict[str, str] | None = None, timeout: float = 90) -> Stack:
+    port, ex_port = free_port(), free_port()
+    log_path = tmp / "stack.log"
+    full_env = {
+        **os.environ,
+        "PORT": str(port),
+        "WATCHFLOOR_EXERCISE_PORT": str(ex_port),
+        "WATCHFLOOR_DATA_DIR": str(tmp / "var"),
+        "WATCHFLOOR_REFRESH_MS": "1000",
+        "WATCHFLOOR_WORKERS": "1",
+        "REDIS_URL": "",
+        **(env or {}),
+    }
+    full_env.pop("WATCHFLOOR_CONFIG", None) if "WATCHFLOOR_CONFIG" not in (env or {}) else None
+    process = subprocess.Popen(
+        [sys.executable, "-m", "watchfloor.cli", "up"], cwd=ROOT, env=full_env,
+        stdout=log_path.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )
+    stack = Stack(process, f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{ex_port}", tmp / "var", log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"watchfloor up exited with {process.returncode}:\n{stack.log()}")
+        try:
+            status, _ = stack.health()
+            if status == 200:
+                return stack
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.5)
+    stack.stop()
+    raise RuntimeError(f"watchfloor up did not answer /api/health within {timeout}s:\n{stack.log()}")

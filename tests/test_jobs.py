@@ -1,0 +1,152 @@
+"""poll_feed end to end: real HTTP on loopback, real Redis, the real adapters."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from feeds.contract import FeedConfig
+from watchfloor.config import Config, load_config
+from workers.jobs import backoff_seconds, poll_feed
+from workers.streams import EventStore, Keys, load_health
+
+pytestmark = pytest.mark.redis
+
+
+def usgs_doc(mag: float = 4.2) -> bytes:
+    feature = {
+        "type": "Feature",
+        "id": "ci40000001",
+        "properties": {"mag": mag, "place": "12 km SW of Ridgecrest, CA", "time": 1763805600000,
+                       "updated": 1763805700000, "url": "https://earthquake.usgs.gov/x", "status": "reviewed",
+                       "tsunami": 0, "alert": None, "type": "earthquake", "title": f"M {mag} - 12 km SW of Ridgecrest, CA"},
+        "geometry": {"type": "Point", "coordinates": [-117.75, 35.55, 8.1]},
+    }
+    return json.dumps({"type": "FeatureCollection", "metadata": {"generated": 1763805800000, "count": 1},
+                       "features": [feature]}).encode()
+
+
+class Routes:
+    """What the loopback server answers, changeable by the test."""
+
+    def __init__(self) -> None:
+        self.body: dict[str, tuple[int, str, bytes]] = {}
+        self.hits: dict[str, int] = {}
+
+
+@pytest.fixture
+def feed_server() -> Iterator[tuple[str, Routes]]:
+    routes = Routes()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            routes.hits[self.path] = routes.hits.get(self.path, 0) + 1
+            status, ctype, body = routes.body.get(self.path, (404, "text/plain", b"no"))
+            etag = f'"{hash(body)}"'
+            if status == 200 and self.headers.get("If-None-Match") == etag:
+                self.send_response(304)
+                self.end_headers()
+                return
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("ETag", etag)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", routes
+    server.shutdown()
+    server.server_close()
+
+
+def config_for(base: str, *feeds: FeedConfig) -> Config:
+    config = load_config(env={})
+    return Config(values={**config.values, "fetch_timeout": 3.0}, feeds=feeds, source="test")
+
+
+def test_poll_ingests_then_repoll_changes_nothing(redis_client, feed_server):
+    base, routes = feed_server
+    routes.body["/q.geojson"] = (200, "application/geo+json", usgs_doc())
+    feed = FeedConfig(id="q", url=f"{base}/q.geojson", format="usgs-geojson", interval=5, allow_local=True)
+    config = config_for(base, feed)
+    out = poll_feed("q", config=config, client=redis_client)
+    assert out["status"] == "ok" and out["new"] == 1
+    redis_client.delete(Keys.poll_lock("q"))
+    again = poll_feed("q", config=config, client=redis_client)
+    assert again.get("not_modified") is True
+    assert redis_client.xlen(Keys.EVENTS) == 1
+    event = EventStore(redis_client).get("usgs:ci40000001")
+    assert event["feed"] == "q" and event["magnitude"] == 4.2 and event["lat"] == 35.55
+
+
+def test_revision_is_one_update_not_a_duplicate(redis_client, feed_server):
+    base, routes = feed_server
+    feed = FeedConfig(id="q", url=f"{base}/q.geojson", format="usgs-geojson", interval=5, allow_local=True)
+    config = config_for(base, feed)
+    routes.body["/q.geojson"] = (200, "application/geo+json", usgs_doc(4.2))
+    poll_feed("q", config=config, client=redis_client)
+    redis_client.delete(Keys.poll_lock("q"))
+    routes.body["/q.geojson"] = (200, "application/geo+json", usgs_doc(4.6))
+    out = poll_feed("q", config=config, client=redis_client)
+    assert out["updated"] == 1 and out["new"] == 0
+    assert EventStore(redis_client).count() == 1
+
+
+def test_a_broken_feed_is_recorded_and_the_others_go_on(redis_client, feed_server):
+    base, routes = feed_server
+    routes.body["/good"] = (200, "application/geo+json", usgs_doc())
+    routes.body["/bad"] = (503, "text/html", b"<html><body>Service Unavailable</body></html>")
+    routes.body["/login"] = (200, "text/html", b"<html><head><title>Sign in</title></head><body><form></form></body></html>")
+    good = FeedConfig(id="good", url=f"{base}/good", format="auto", interval=5, allow_local=True)
+    bad = FeedConfig(id="bad", url=f"{base}/bad", format="auto", interval=5, allow_local=True)
+    login = FeedConfig(id="login", url=f"{base}/login", format="auto", interval=5, allow_local=True)
+    config = config_for(base, good, bad, login)
+    for fid in ("bad", "login", "good"):
+        poll_feed(fid, config=config, client=redis_client)
+    bad_health = load_health(redis_client, "bad")
+    assert bad_health.status == "http-error" and bad_health.http_status == 503
+    assert "503" in bad_health.reason and "\n" not in bad_health.reason
+    assert bad_health.next_attempt > bad_health.last_attempt  # backing off
+    login_health = load_health(redis_client, "login")
+    assert login_health.status != "ok" and login_health.reason
+    assert load_health(redis_client, "good").status == "ok"
+    assert EventStore(redis_client).count() == 1
+
+
+def test_unreachable_public_feed_is_refused_without_traffic(redis_client):
+    # 192.0.2.0/24 is TEST-NET-1: the SSRF guard refuses it before any connection is made.
+    feed = FeedConfig(id="far", url="http://192.0.2.10/feed", format="rss", interval=60)
+    config = config_for("", feed)
+    out = poll_feed("far", config=config, client=redis_client)
+    assert out["status"] in ("refused", "unreachable")
+    assert load_health(redis_client, "far").failures == 1
+
+
+def test_one_poll_per_interval_even_with_two_schedulers(redis_client, feed_server):
+    base, routes = feed_server
+    routes.body["/q"] = (200, "application/geo+json", usgs_doc())
+    feed = FeedConfig(id="q", url=f"{base}/q", format="usgs-geojson", interval=30, allow_local=True)
+    config = config_for(base, feed)
+    first = poll_feed("q", config=config, client=redis_client)
+    second = poll_feed("q", config=config, client=redis_client)
+    assert first["status"] == "ok"
+    assert "skipped" in second
+    assert routes.hits["/q"] == 1
+
+
+def test_backoff_grows_and_is_capped():
+    assert backoff_seconds(60, 0) == 0
+    assert backoff_seconds(60, 1) == 60
+    assert backoff_seconds(60, 3) == 240
+    assert backoff_seconds(60, 30) == 1800
+    assert backoff_seconds(3600, 5) == 3600

@@ -1,0 +1,105 @@
+"""The whole stack as `make run` starts it: real Redis, real exercise feeds on loopback, workers,
+cron and the web app; checked over HTTP and in real headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.stack import ROOT, start_stack
+
+pytestmark = [pytest.mark.slow, pytest.mark.redis]
+
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    stack = start_stack(tmp_path_factory.mktemp("stack"))
+    yield stack
+    code = stack.stop()
+    assert code == 0, f"watchfloor up did not stop cleanly ({code}):\n{stack.log()}"
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def test_health_reports_redis_events_and_every_feed(stack):
+    def exercise_polled():
+        status, body = stack.health()
+        feeds = body.get("feeds", {})
+        return body if status == 200 and feeds.get("exercise-quakes", {}).get("status") == "ok" and body["events"] > 0 else None
+
+    body = wait_for(exercise_polled, 60, "the exercise feeds to be polled")
+    assert body["redis"] is True and isinstance(body["events"], int)
+    for fid in ("exercise-quakes", "exercise-cap", "exercise-news", "usgs-all-hour", "nws-alerts", "gdacs"):
+        assert fid in body["feeds"] and "status" in body["feeds"][fid]
+    # No internet here: the public feeds are recorded as failing with a reason, nothing else affected.
+    public = wait_for(lambda: stack.health()[1]["feeds"]["usgs-all-hour"]["status"] != "pending" and stack.health()[1],
+                      60, "the public feed to be tried")
+    assert public["feeds"]["usgs-all-hour"]["status"] != "ok"
+    assert public["feeds"]["usgs-all-hour"]["reason"]
+
+
+@pytest.mark.browser
+def test_new_exercise_item_appears_on_the_map_without_reload(stack):
+    from playwright.sync_api import sync_playwright
+
+    assert os.path.exists(CHROMIUM), "Chromium missing: `make test` installs it (apt-get install chromium)"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(stack.url)
+        page.wait_for_selector("#wf-map .js-plotly-plot", timeout=30_000)
+        page.wait_for_function("document.querySelector('#wf-connection').textContent.startsWith('LIVE')", timeout=30_000)
+        title = f"EXERCISE probe quake {int(time.time())}"
+        stack.inject({"channel": "usgs", "kind": "earthquake", "title": title, "place": "Natick",
+                      "lat": 42.2834, "lon": -71.3495, "magnitude": 4.1, "depth_km": 7.0, "severity": "moderate"})
+        page.wait_for_function(
+            """(title) => {
+                const gd = document.querySelector('#wf-map .js-plotly-plot');
+                const t = gd && gd.data && gd.data[0];
+                if (!t || !t.hovertext) return false;
+                const i = t.hovertext.findIndex(h => h && h.includes(title));
+                return i >= 0 && t.lat[i] !== null && Math.abs(t.lat[i] - 42.2834) < 0.01;
+            }""",
+            arg=title,
+            timeout=45_000,
+        )
+        page.screenshot(path=str(ARTIFACTS / "desk-live.png"))
+        assert page.locator(".wf-exercise-badge").is_visible()
+        assert not errors, f"JavaScript errors on the page: {errors}"
+        browser.close()
+
+
+def test_redis_killed_and_restarted_recovers_by_itself(stack):
+    status, before = stack.health()
+    assert status == 200
+    pid_file_url = (stack.data_dir / "redis" / "redis.url").read_text().strip()
+    port = int(pid_file_url.rsplit(":", 1)[1].split("/")[0])
+    import redis
+
+    pid = redis.Redis(port=port).info("server")["process_id"]
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: stack.health()[0] == 200 and stack.health()[1]["events"] >= before["events"], 60,
+             "health to recover after Redis was killed")
