@@ -73,18 +73,50 @@ _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 # Characters XML 1.0 cannot carry; ElementTree would write them and produce an ill-formed document.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _CAP_CATEGORY = {
-    "earthquake": "Geo", "tsunami": "Geo", "volcano": "Geo", "weather": "Met", "flood": "Met",
-    "cyclone": "Met", "drought": "Env", "fire": "Fire", "epidemic": "Health", "medical": "Health",
-    "security": "Security", "traffic": "Transport", "incident": "Safety",
+    "earthquake": "Geo",
+    "tsunami": "Geo",
+    "volcano": "Geo",
+    "weather": "Met",
+    "flood": "Met",
+    "cyclone": "Met",
+    "drought": "Env",
+    "fire": "Fire",
+    "epidemic": "Health",
+    "medical": "Health",
+    "security": "Security",
+    "traffic": "Transport",
+    "incident": "Safety",
 }
 _FIELDS = {
-    "key", "offset", "kind", "channel", "place", "lat", "lon", "title", "text", "severity",
-    "magnitude", "depth_km", "polygon", "circle", "expires_minutes", "updates", "cancels",
-    "event", "instruction",
+    "key",
+    "offset",
+    "kind",
+    "channel",
+    "place",
+    "lat",
+    "lon",
+    "title",
+    "text",
+    "severity",
+    "magnitude",
+    "depth_km",
+    "polygon",
+    "circle",
+    "expires_minutes",
+    "updates",
+    "cancels",
+    "event",
+    "instruction",
 }
 _ONLY_ON = {
-    "magnitude": ("usgs",), "depth_km": ("usgs",), "polygon": ("cap",), "circle": ("cap",),
-    "expires_minutes": ("cap",), "cancels": ("cap",), "event": ("cap",), "instruction": ("cap",),
+    "magnitude": ("usgs",),
+    "depth_km": ("usgs",),
+    "polygon": ("cap",),
+    "circle": ("cap",),
+    "expires_minutes": ("cap",),
+    "cancels": ("cap",),
+    "event": ("cap",),
+    "instruction": ("cap",),
     "updates": ("cap", "usgs"),
 }
 
@@ -252,13 +284,19 @@ def parse_scenario(raw: dict[str, Any], where: str = "scenario") -> Scenario:
         offset = item.get("offset")
         offsets[key] = offset if isinstance(offset, (int, float)) and not isinstance(offset, bool) else math.inf
     validated: dict[str, Inject] = {}
-    for item in items:
+    # In publication order (ties keep file order), so a reference is checked against the full earlier inject.
+    for item in sorted(items, key=lambda i: offsets[i["key"]]):
         inject = validate_inject(item, validated, f"{where}: injects", all_keys=offsets)
         validated[inject.key] = inject
-    ordered = sorted(validated.values(), key=lambda i: i.offset)  # stable: ties keep file order
+    ordered = list(validated.values())
     return Scenario(
-        name=name.strip(), description=description, center=center, zoom=zoom,
-        injects=tuple(ordered), event=event, source=where,
+        name=name.strip(),
+        description=description,
+        center=center,
+        zoom=zoom,
+        injects=tuple(ordered),
+        event=event,
+        source=where,
     )
 
 
@@ -304,7 +342,9 @@ def validate_inject(
     text = _text(raw.get("text", ""), f"{at}.text", 4000)
     place = _text(raw.get("place", ""), f"{at}.place", 200)
     event = _text(raw.get("event"), f"{at}.event", 100) if raw.get("event") is not None else None
-    instruction = _text(raw.get("instruction"), f"{at}.instruction", 2000) if raw.get("instruction") is not None else None
+    instruction = (
+        _text(raw.get("instruction"), f"{at}.instruction", 2000) if raw.get("instruction") is not None else None
+    )
 
     lat = lon = None
     if raw.get("lat") is not None or raw.get("lon") is not None:
@@ -316,7 +356,8 @@ def validate_inject(
     circle = _circle(raw["circle"], f"{at}.circle") if raw.get("circle") is not None else None
     expires = (
         _number(raw["expires_minutes"], f"{at}.expires_minutes", 1, 30 * 1440)
-        if raw.get("expires_minutes") is not None else None
+        if raw.get("expires_minutes") is not None
+        else None
     )
 
     magnitude = depth = None
@@ -349,10 +390,26 @@ def validate_inject(
             raise ScenarioError(f"{at}.{ref_field}: {ref!r} is on channel {target.channel}, this inject on {channel}")
 
     return Inject(
-        key=key, offset=offset, kind=kind, channel=channel, title=title, place=place, text=text,
-        severity=severity, lat=lat, lon=lon, magnitude=magnitude, depth_km=depth, polygon=polygon,
-        circle=circle, expires_minutes=expires, updates=raw.get("updates"), cancels=raw.get("cancels"),
-        event=event, instruction=instruction, adhoc=adhoc,
+        key=key,
+        offset=offset,
+        kind=kind,
+        channel=channel,
+        title=title,
+        place=place,
+        text=text,
+        severity=severity,
+        lat=lat,
+        lon=lon,
+        magnitude=magnitude,
+        depth_km=depth,
+        polygon=polygon,
+        circle=circle,
+        expires_minutes=expires,
+        updates=raw.get("updates"),
+        cancels=raw.get("cancels"),
+        event=event,
+        instruction=instruction,
+        adhoc=adhoc,
     )
 
 
@@ -412,19 +469,23 @@ def _event(value: Any, where: str) -> dict[str, Any]:
         raise ScenarioError(f"{where}.{sorted(extra)[0]}: unknown key")
     out: dict[str, Any] = {"name": _text(value.get("name", ""), f"{where}.name", 200)}
     out["start_offset"] = _number(value.get("start_offset", 0), f"{where}.start_offset", 0, 7 * 86_400)
-    out["end_offset"] = _number(value.get("end_offset", out["start_offset"]), f"{where}.end_offset",
-                                out["start_offset"], 7 * 86_400)
+    out["end_offset"] = _number(
+        value.get("end_offset", out["start_offset"]), f"{where}.end_offset", out["start_offset"], 7 * 86_400
+    )
     venues = []
     for i, venue in enumerate(value.get("venues", [])):
         at = f"{where}.venues[{i}]"
         if not isinstance(venue, dict):
             raise ScenarioError(f"{at}: must be a table")
         lat, lon = _point([venue.get("lat"), venue.get("lon")], at)
-        venues.append({
-            "name": _text(venue.get("name"), f"{at}.name", 200, required=True),
-            "lat": lat, "lon": lon,
-            "radius_km": _number(venue.get("radius_km"), f"{at}.radius_km", 0.001, 500),
-        })
+        venues.append(
+            {
+                "name": _text(venue.get("name"), f"{at}.name", 200, required=True),
+                "lat": lat,
+                "lon": lon,
+                "radius_km": _number(venue.get("radius_km"), f"{at}.radius_km", 0.001, 500),
+            }
+        )
     out["venues"] = venues
     out["route"] = [list(_point(p, f"{where}.route[{i}]")) for i, p in enumerate(value.get("route", []))]
     return out
@@ -504,7 +565,9 @@ class ExerciseServer:
         self.host = _loopback_host(host)
         self.port = port
         if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not math.isfinite(speed) or speed <= 0:
-            raise ExerciseError(f"exercise speed {speed!r} must be a positive number (1: real time, 10: ten times faster)")
+            raise ExerciseError(
+                f"exercise speed {speed!r} must be a positive number (1: real time, 10: ten times faster)"
+            )
         self.speed = float(speed)
         self.clock = clock
         self._lock = threading.Lock()
@@ -524,14 +587,21 @@ class ExerciseServer:
             server_class = _HTTPServer6 if ":" in self.host else _HTTPServer
             httpd = server_class((self.host, self.port), _Handler)
         except OSError as exc:
-            raise ExerciseError(f"exercise server cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from None
+            raise ExerciseError(
+                f"exercise server cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
+            ) from None
         httpd.exercise = self
         self._httpd = httpd
         self.port = httpd.server_address[1]
         self._started_at = self.clock()
-        self._thread = threading.Thread(target=httpd.serve_forever, name="exercise-server", daemon=True)
+        # A short poll interval so stop() returns promptly (tests start and stop many servers).
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="exercise-server", daemon=True
+        )
         self._thread.start()
-        log.info("exercise server started", extra={"url": self.url, "scenario": self.scenario.name, "speed": self.speed})
+        log.info(
+            "exercise server started", extra={"url": self.url, "scenario": self.scenario.name, "speed": self.speed}
+        )
         return self
 
     def stop(self) -> None:
@@ -639,8 +709,14 @@ class ExerciseServer:
         }
         if features:
             coords = [f["geometry"]["coordinates"] for f in features]
-            doc["bbox"] = [min(c[0] for c in coords), min(c[1] for c in coords), min(c[2] for c in coords),
-                           max(c[0] for c in coords), max(c[1] for c in coords), max(c[2] for c in coords)]
+            doc["bbox"] = [
+                min(c[0] for c in coords),
+                min(c[1] for c in coords),
+                min(c[2] for c in coords),
+                max(c[0] for c in coords),
+                max(c[1] for c in coords),
+                max(c[2] for c in coords),
+            ]
         return _Response(200, "application/geo+json; charset=utf-8", orjson.dumps(doc), changed)
 
     def usgs_detail(self, event_id: str) -> _Response:
@@ -690,7 +766,8 @@ class ExerciseServer:
                 "gap": None,
                 "magType": "ml",
                 "type": "earthquake",
-                "title": f"M {mag:.1f} - {last.place}",
+                # The controller's title; scenario quakes write it the USGS way ("M 3.2 - 5 km W of Natick, ...").
+                "title": last.title or f"M {mag:.1f} - {last.place}",
             },
             "geometry": {"type": "Point", "coordinates": [last.lon, last.lat, last.depth_km]},
             "id": event_id,
@@ -700,7 +777,8 @@ class ExerciseServer:
         """Atom index like NWS's: one entry per published CAP message, linking to the alert document."""
         alerts = [i for i in self.published() if i.channel == "cap"]
         changed = self._last_change(alerts)
-        feed = ET.Element("feed", xmlns=ATOM_NS)
+        # The cap prefix is declared, as NWS does, so format sniffing recognises a CAP index; no cap: elements.
+        feed = ET.Element("feed", {"xmlns": ATOM_NS, "xmlns:cap": CAP_NS})
         _sub(feed, "id", f"{self.url}/cap/index.atom")
         _sub(feed, "title", f"EXERCISE {self.scenario.name}: CAP alerts")
         _sub(feed, "updated", atom_time(changed))
@@ -726,48 +804,51 @@ class ExerciseServer:
         sent = self.published_at(alert)
         root = ET.Element("alert", xmlns=CAP_NS)
 
-        def cap(parent: ET.Element, tag: str, text: str) -> ET.Element:
-            return _sub(parent, tag, text)
-
-        cap(root, "identifier", cap_identifier(alert.key))
-        cap(root, "sender", SENDER)
-        cap(root, "sent", cap_time(sent))
-        cap(root, "status", "Exercise")
-        cap(root, "msgType", alert.msg_type)
-        cap(root, "scope", "Public")
-        cap(root, "note", f"EXERCISE EXERCISE EXERCISE. Scenario {self.scenario.name}; not a real alert.")
+        _sub(root, "identifier", cap_identifier(alert.key))
+        _sub(root, "sender", SENDER)
+        _sub(root, "sent", cap_time(sent))
+        _sub(root, "status", "Exercise")
+        _sub(root, "msgType", alert.msg_type)
+        _sub(root, "scope", "Public")
+        _sub(root, "note", f"EXERCISE EXERCISE EXERCISE. Scenario {self.scenario.name}; not a real alert.")
         chain = self._references(alert, published)
         if chain:
-            cap(root, "references", " ".join(
-                f"{SENDER},{cap_identifier(i.key)},{cap_time(self.published_at(i))}" for i in chain))
+            _sub(
+                root,
+                "references",
+                " ".join(f"{SENDER},{cap_identifier(i.key)},{cap_time(self.published_at(i))}" for i in chain),
+            )
         info = _sub(root, "info")
-        cap(info, "language", "en-US")
-        cap(info, "category", _CAP_CATEGORY.get(alert.kind, "Other"))
-        cap(info, "event", alert.event or alert.kind.capitalize())
+        _sub(info, "language", "en-US")
+        _sub(info, "category", _CAP_CATEGORY.get(alert.kind, "Other"))
+        _sub(info, "event", alert.event or alert.kind.capitalize())
         if alert.msg_type == "Cancel":
-            cap(info, "responseType", "AllClear")
-        urgency = "Past" if alert.msg_type == "Cancel" else (
-            "Immediate" if alert.severity in ("extreme", "severe") else "Expected")
-        cap(info, "urgency", urgency)
-        cap(info, "severity", alert.severity.capitalize())
-        cap(info, "certainty", "Likely" if alert.kind in ("weather", "flood", "cyclone") else "Observed")
-        cap(info, "effective", cap_time(sent))
-        cap(info, "expires", cap_time(sent + timedelta(minutes=alert.expires_minutes or 60).total_seconds()))
-        cap(info, "senderName", f"Watchfloor exercise control ({self.scenario.name})")
-        cap(info, "headline", alert.title)
+            _sub(info, "responseType", "AllClear")
+        urgency = (
+            "Past"
+            if alert.msg_type == "Cancel"
+            else ("Immediate" if alert.severity in ("extreme", "severe") else "Expected")
+        )
+        _sub(info, "urgency", urgency)
+        _sub(info, "severity", alert.severity.capitalize())
+        _sub(info, "certainty", "Likely" if alert.kind in ("weather", "flood", "cyclone") else "Observed")
+        _sub(info, "effective", cap_time(sent))
+        _sub(info, "expires", cap_time(sent + timedelta(minutes=alert.expires_minutes or 60).total_seconds()))
+        _sub(info, "senderName", f"Watchfloor exercise control ({self.scenario.name})")
+        _sub(info, "headline", alert.title)
         if alert.text:
-            cap(info, "description", alert.text)
+            _sub(info, "description", alert.text)
         if alert.instruction:
-            cap(info, "instruction", alert.instruction)
+            _sub(info, "instruction", alert.instruction)
         area = _sub(info, "area")
-        cap(area, "areaDesc", alert.place)
+        _sub(area, "areaDesc", alert.place)
         if alert.polygon:
-            cap(area, "polygon", " ".join(f"{lat},{lon}" for lat, lon in alert.polygon))
+            _sub(area, "polygon", " ".join(f"{lat},{lon}" for lat, lon in alert.polygon))
         if alert.circle:
             lat, lon, radius = alert.circle
-            cap(area, "circle", f"{lat},{lon} {radius}")
+            _sub(area, "circle", f"{lat},{lon} {radius}")
         if not alert.polygon and not alert.circle and alert.lat is not None:
-            cap(area, "circle", f"{alert.lat},{alert.lon} 0.5")  # a bare point becomes a small circle
+            _sub(area, "circle", f"{alert.lat},{alert.lon} 0.5")  # a bare point becomes a small circle
         return _Response(200, "application/cap+xml; charset=utf-8", _xml(root), sent)
 
     @staticmethod
@@ -858,7 +939,7 @@ def _host_header_ok(value: str | None) -> bool:
         return True
     host = value.strip().lower()
     if host.startswith("["):
-        host = host[1:host.find("]")]
+        host = host[1 : host.find("]")]
     elif host.count(":") == 1:
         host = host.split(":", 1)[0]
     if host == "localhost":
@@ -940,8 +1021,9 @@ class _Handler(BaseHTTPRequestHandler):
             headers["ETag"] = etag
             headers["Last-Modified"] = formatdate(response.last_modified, usegmt=True)
             headers["Cache-Control"] = "no-cache"
-            if _not_modified(self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since"),
-                             etag, response.last_modified):
+            if _not_modified(
+                self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since"), etag, response.last_modified
+            ):
                 status = 304
         else:
             headers["Cache-Control"] = "no-store"
@@ -977,8 +1059,12 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m watchfloor.exercise", description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default=BY_NAME["scenario"].default, help=BY_NAME["scenario"].help)
-    parser.add_argument("--port", type=int, default=BY_NAME["exercise_port"].default, help=BY_NAME["exercise_port"].help)
-    parser.add_argument("--speed", type=float, default=BY_NAME["scenario_speed"].default, help=BY_NAME["scenario_speed"].help)
+    parser.add_argument(
+        "--port", type=int, default=BY_NAME["exercise_port"].default, help=BY_NAME["exercise_port"].help
+    )
+    parser.add_argument(
+        "--speed", type=float, default=BY_NAME["scenario_speed"].default, help=BY_NAME["scenario_speed"].help
+    )
     parser.add_argument("--host", default="127.0.0.1", help="Loopback address to bind (127.0.0.1 or ::1).")
     args = parser.parse_args(argv)
     try:
