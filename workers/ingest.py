@@ -67,7 +67,7 @@ def prepare(result: ParseResult, feed: FeedConfig, fetched_at: datetime, *, plac
         event = event.replace(feed=feed.id, exercise=event.exercise or feed.exercise, provenance=provenance)
         if place and not event.placed:
             try:
-                event = place_event(event)
+                event = place_event(event, country_hint=feed.country)
             except Exception as exc:  # placement is best effort; the report itself must not be lost
                 out.warnings.append(f"{event.id}: placement failed ({type(exc).__name__})")
         if not event.placed:

@@ -23,9 +23,12 @@ KIND_ORDER = [
 def basemap_layers(theme: str) -> tuple[list[dict[str, Any]], str | None]:
     """Offline basemap layers, or none and a one-line reason when the data is not built."""
     try:
-        from layers.basemap import load_basemap, map_layers
+        from layers.basemap import map_layers
 
-        return map_layers(load_basemap(ASSETS / "basemap"), theme=theme), None
+        if not (ASSETS / "basemap" / "countries.geojson").is_file():
+            raise FileNotFoundError("offline basemap not built: run `make install`")
+        # By URL: the browser fetches each file once and caches it; figures stay a few KB.
+        return map_layers(None, theme=theme, url_base="/assets/basemap"), None
     except Exception as exc:  # the picture must still draw without a basemap
         log.error("offline basemap unavailable: %s", exc)
         return [], f"offline basemap unavailable: {exc}"
