@@ -246,6 +246,7 @@ class AccountStore:
         })
         pipe.hincrby(Keys.user(name), "gen", 1)
         pipe.execute()
+        revoke_all(self.client, name)
         return self.require(name)
 
     def set_disabled(self, name: str, disabled: bool) -> User:
@@ -254,6 +255,7 @@ class AccountStore:
         pipe.hset(Keys.user(name), "disabled", "1" if disabled else "0")
         pipe.hincrby(Keys.user(name), "gen", 1)
         pipe.execute()
+        revoke_all(self.client, name)
         return self.require(name)
 
     def set_role(self, name: str, role: Role | str) -> User:
@@ -265,6 +267,7 @@ class AccountStore:
         pipe.hset(Keys.user(name), "role", role.value)
         pipe.hincrby(Keys.user(name), "gen", 1)
         pipe.execute()
+        revoke_all(self.client, name)
         return self.require(name)
 
     def unlock(self, name: str) -> User:
@@ -323,6 +326,7 @@ class AccountStore:
         pipe.hset(Keys.user(name), "token", token_digest(token))
         pipe.hincrby(Keys.user(name), "gen", 1)
         pipe.execute()
+        revoke_all(self.client, name)
         return self.require(name), token
 
     def display_for_token(self, token: str) -> User | None:
@@ -336,6 +340,17 @@ class AccountStore:
         if user is None or not user.is_display or user.disabled:
             return None
         return user
+
+
+def revoke_all(client: redis.Redis, name: str) -> int:
+    """Delete every live session of ``name`` at once; the number deleted."""
+    digests = [d.decode() for d in client.smembers(Keys.user_sessions(name))]
+    pipe = client.pipeline(transaction=True)
+    for digest in digests:
+        pipe.delete(Keys.session(digest))
+    pipe.delete(Keys.user_sessions(name))
+    results = pipe.execute()
+    return sum(int(r) for r in results[:-1])
 
 
 def ensure_first_admin(client: redis.Redis) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -188,7 +188,7 @@ def register_callbacks(app: Dash, config: Config, handle: RedisHandle) -> None:
     )
     def panels(_n: int | None) -> tuple[Any, Any, Any]:
         client = handle.get()
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if client is None:
             report = health_report(config, None)
             return feeds_panel(report["feeds"], now), [], []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC
 from typing import Any
 
 import redis
@@ -13,9 +14,9 @@ from workers.streams import EventStore, load_health
 
 
 def _when(epoch: float) -> str | None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return iso(datetime.fromtimestamp(epoch, tz=timezone.utc)) if epoch else None
+    return iso(datetime.fromtimestamp(epoch, tz=UTC)) if epoch else None
 
 
 def feed_status(config: Config, client: redis.Redis, now: float | None = None) -> dict[str, dict[str, Any]]:

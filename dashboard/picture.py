@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from workers.streams import StreamEntry
@@ -90,7 +90,7 @@ class ThreatAssessment:
 
 def assess_threat(events: Iterable[dict[str, Any]], now: datetime | None = None) -> ThreatAssessment:
     """Score live events of the last six hours by severity; say which incidents drove the level."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     since = now - THREAT_WINDOW
     scored: list[tuple[float, dict[str, Any]]] = []
     for event in events:

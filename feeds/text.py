@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
@@ -76,12 +76,12 @@ def parse_time(value: object) -> tuple[datetime, list[str]]:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             notes.append("time had no zone; assumed UTC")
-            return value.replace(tzinfo=timezone.utc), notes
-        return value.astimezone(timezone.utc), notes
+            return value.replace(tzinfo=UTC), notes
+        return value.astimezone(UTC), notes
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = value / 1000.0 if abs(value) > 1e11 else float(value)
         try:
-            return datetime.fromtimestamp(seconds, tz=timezone.utc), notes
+            return datetime.fromtimestamp(seconds, tz=UTC), notes
         except (OverflowError, OSError, ValueError) as exc:
             raise BadDate(f"epoch time {value!r} is out of range") from exc
     text = str(value or "").strip()
@@ -101,15 +101,15 @@ def parse_time(value: object) -> tuple[datetime, list[str]]:
             raise BadDate(f"impossible date {text[:40]!r}") from exc
         if zone is None:
             notes.append("time had no zone; assumed UTC")
-            return moment.replace(tzinfo=timezone.utc), notes
+            return moment.replace(tzinfo=UTC), notes
         if zone == "Z":
-            return moment.replace(tzinfo=timezone.utc), notes
+            return moment.replace(tzinfo=UTC), notes
         sign = -1 if zone[0] == "-" else 1
         digits = zone[1:].replace(":", "")
         offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
         if offset > timedelta(hours=14):
             raise BadDate(f"impossible zone offset in {text[:40]!r}")
-        return moment.replace(tzinfo=timezone(sign * offset)).astimezone(timezone.utc), notes
+        return moment.replace(tzinfo=timezone(sign * offset)).astimezone(UTC), notes
     try:
         moment = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError) as exc:
@@ -118,8 +118,8 @@ def parse_time(value: object) -> tuple[datetime, list[str]]:
         raise BadDate(f"unreadable date {text[:40]!r}")
     if moment.tzinfo is None:
         notes.append("time had no zone; assumed UTC")
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc), notes
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC), notes
 
 
 def clock_skew_warning(moment: datetime, now: datetime, *, future: timedelta = timedelta(hours=2)) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import redis
@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
 def event(i: int) -> Event:
     return Event(id=f"burst:{i}", source="test", kind=Kind.INCIDENT, title=f"report {i}",
-                 time=datetime(2026, 11, 22, tzinfo=timezone.utc), lat=42.35, lon=-71.08)
+                 time=datetime(2026, 11, 22, tzinfo=UTC), lat=42.35, lon=-71.08)
 
 
 def test_sigkill_during_ingest_loses_no_acknowledged_event(tmp_path):

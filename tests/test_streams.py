@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,7 +12,7 @@ from workers.streams import EventStore, FeedHealth, Keys, load_health, save_heal
 
 pytestmark = pytest.mark.redis
 
-T0 = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
 def quake(eid: str, mag: float = 4.0, **kw) -> Event:

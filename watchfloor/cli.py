@@ -16,7 +16,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -94,7 +94,7 @@ def cmd_parse(args: argparse.Namespace, config: Config) -> int:
 
     data, name = _read_document(args.target, config, args.allow_local)
     feed = _cli_feed(name, args.format, exercise=True)
-    fetched_at = datetime.now(timezone.utc)
+    fetched_at = datetime.now(UTC)
     result = parse_document(data, feed, fetched_at)
     events = result.events
     if args.place:
@@ -138,7 +138,7 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
             try:
                 data, name = _read_document(target, config, allow_local=False)
                 feed = _cli_feed(name, args.format, exercise=args.exercise)
-                fetched_at = datetime.now(timezone.utc)
+                fetched_at = datetime.now(UTC)
                 prepared = prepare(parse_document(data, feed, fetched_at), feed, fetched_at)
                 counts = store.append(prepared.events)
             except FeedError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from feeds.contract import DocumentRefused, FeedConfig, ParseResult
 from feeds.model import Event, iso
@@ -31,7 +31,7 @@ class Prepared:
 
 def parse_document(data: bytes, feed: FeedConfig, fetched_at: datetime | None = None) -> ParseResult:
     """Parse with the feed's configured format, or detect it from the content."""
-    fetched_at = fetched_at or datetime.now(timezone.utc)
+    fetched_at = fetched_at or datetime.now(UTC)
     source = detect(data) if feed.format in ("", "auto") else get_source(feed.format)
     try:
         return source.parse(data, feed, fetched_at)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 
 import redis
@@ -90,7 +90,7 @@ def _poll(client: redis.Redis, config: Config, feed: FeedConfig, health: FeedHea
         deadline=float(config.fetch_timeout), max_bytes=int(config.fetch_max_bytes), allow_local=allow_local
     )
     result = fetch(url, limits=limits, etag=health.etag or None, last_modified=health.last_modified or None)
-    fetched_at = datetime.now(timezone.utc)
+    fetched_at = datetime.now(UTC)
     health.http_status = result.status
     if result.not_modified:
         _record_success(health, new=0, updated=0, seen=health.items, items=health.items)
@@ -150,7 +150,7 @@ def _follow(
             break
         try:
             doc = fetch(url, limits=replace(limits, deadline=min(limits.deadline, remaining)))
-            fetched_at = datetime.now(timezone.utc)
+            fetched_at = datetime.now(UTC)
             prepared = prepare(parse_document(doc.body, follow_feed, fetched_at), feed, fetched_at)
         except FeedError as exc:
             warnings.append(f"{url[:120]}: {exc}")

@@ -3,7 +3,7 @@ passed as component children (text nodes), never as HTML."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from dash import html
@@ -49,7 +49,7 @@ def threat_panel(threat: ThreatAssessment) -> list[Any]:
 
 
 def feeds_panel(feeds: dict[str, dict[str, Any]], now: datetime | None = None) -> list[Any]:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     rows = []
     for feed_id, info in feeds.items():
         status = info.get("status", "unknown")

@@ -1,0 +1,176 @@
+"""The audit trail: one append-only Redis stream, ``wf:audit``.
+
+Each record holds ``time`` (UTC, ISO 8601), ``user``, ``source`` (address), ``action``, ``record``
+(what was acted on), ``outcome`` (ok | refused | failed) and ``reason``. Only the server writes it
+(there is no HTTP route that writes or deletes records); entries are never capped by count
+(no MAXLEN: that would silently drop records), only trimmed by age (MINID) once they are older than
+``audit_retention_days`` (at least 366, default 400).
+
+Inside a request the user, address and Redis client come from the request context that
+dashboard.security sets, so a callback only says what happened::
+
+    from dashboard.audit import audit
+    audit("annotation.save", record=incident_id)
+    audit("alert.push", record=alert_id, outcome="refused", reason="above the recipient's TLP")
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+import redis
+
+from workers.streams import Keys
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RETENTION_DAYS = 400
+THROTTLE_PER_MINUTE = 30  # unauthenticated refusals recorded per source address per minute
+
+
+class Outcome(str, Enum):
+    OK = "ok"
+    REFUSED = "refused"
+    FAILED = "failed"
+
+
+@dataclass
+class RequestContext:
+    """Who is asking and from where; set per request (or WebSocket) by dashboard.security."""
+
+    get_client: Callable[[], redis.Redis | None]
+    source: str = "-"
+    user: Any = None  # dashboard.accounts.User | None
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    refused: list[str] = field(default_factory=list)  # reasons; the middleware turns them into a 403
+
+    @property
+    def user_name(self) -> str:
+        return self.user.name if self.user is not None else "-"
+
+
+request_context: ContextVar[RequestContext | None] = ContextVar("watchfloor_request_context", default=None)
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    id: str
+    time: str
+    user: str
+    source: str
+    action: str
+    record: str
+    outcome: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def _clean(value: Any, limit: int) -> str:
+    """One line, bounded: audit fields may come from attackers (names typed at the sign-in form)."""
+    text = "" if value is None else str(value)
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return text[:limit]
+
+
+def audit(
+    action: str,
+    record: str = "",
+    outcome: Outcome | str = Outcome.OK,
+    reason: str = "",
+    *,
+    user: str | None = None,
+    source: str | None = None,
+    client: redis.Redis | None = None,
+) -> str | None:
+    """Append one record; its stream id, or None when Redis could not take it (logged as an error).
+
+    ``user``, ``source`` and ``client`` default to the current request's."""
+    ctx = request_context.get()
+    if client is None and ctx is not None:
+        client = ctx.get_client()
+    if user is None:
+        user = ctx.user_name if ctx is not None else "-"
+    if source is None:
+        source = ctx.source if ctx is not None else "-"
+    outcome = Outcome(outcome)
+    now = time.time()
+    fields = {
+        "time": datetime.fromtimestamp(now, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "user": _clean(user, 128),
+        "source": _clean(source, 64),
+        "action": _clean(action, 64),
+        "record": _clean(record, 256),
+        "outcome": outcome.value,
+        "reason": _clean(reason, 300),
+    }
+    if client is None:
+        log.error("audit record lost: no Redis", extra={"audit": fields})
+        return None
+    try:
+        entry_id = client.xadd(Keys.AUDIT, fields)  # never MAXLEN: see the module docstring
+        retention = ctx.retention_days if ctx is not None else DEFAULT_RETENTION_DAYS
+        if client.set(Keys.AUDIT_TRIMMED, "1", nx=True, ex=86_400):
+            trim(client, retention)
+    except (redis.RedisError, OSError) as exc:
+        log.error("audit record lost: Redis unreachable (%s)", type(exc).__name__, extra={"audit": fields})
+        return None
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+
+def audit_refusal(action: str, record: str, reason: str, *, throttle: bool) -> None:
+    """A refused request. ``throttle`` for unauthenticated ones: at most THROTTLE_PER_MINUTE records
+    per source address and minute, then one record saying the rest were not recorded, so nobody can
+    fill Redis by hammering the server without signing in."""
+    ctx = request_context.get()
+    if throttle and ctx is not None:
+        client = ctx.get_client()
+        if client is None:
+            return
+        try:
+            key = Keys.audit_throttle(_clean(ctx.source, 64), int(time.time() // 60))
+            pipe = client.pipeline(transaction=False)
+            pipe.incr(key)
+            pipe.expire(key, 120)
+            count = int(pipe.execute()[0])
+        except (redis.RedisError, OSError):
+            return
+        if count > THROTTLE_PER_MINUTE + 1:
+            return
+        if count == THROTTLE_PER_MINUTE + 1:
+            audit("access", record="*", outcome=Outcome.REFUSED,
+                  reason=f"more than {THROTTLE_PER_MINUTE} refusals from this address this minute; the rest not recorded")
+            return
+    audit(action, record=record, outcome=Outcome.REFUSED, reason=reason)
+
+
+def trim(client: redis.Redis, retention_days: int = DEFAULT_RETENTION_DAYS) -> int:
+    """Drop records older than ``retention_days`` (never fewer than 366); the number removed."""
+    days = max(366, int(retention_days))
+    cutoff_ms = int((time.time() - days * 86_400) * 1000)
+    return int(client.xtrim(Keys.AUDIT, minid=f"{cutoff_ms}-0", approximate=False))
+
+
+def read(client: redis.Redis, since: datetime | None = None, until: datetime | None = None,
+         batch: int = 1000) -> Iterator[AuditRecord]:
+    """Records from ``since`` (inclusive) to ``until`` (exclusive), oldest first."""
+    start = f"{int(since.timestamp() * 1000)}-0" if since else "-"
+    end_ms = int(until.timestamp() * 1000) - 1 if until else None
+    end = f"{end_ms}-18446744073709551615" if end_ms is not None else "+"
+    while True:
+        rows = client.xrange(Keys.AUDIT, min=start, max=end, count=batch)
+        for entry_id, raw in rows:
+            data = {k.decode(): v.decode() for k, v in raw.items()}
+            yield AuditRecord(id=entry_id.decode(), **{k: data.get(k, "") for k in
+                              ("time", "user", "source", "action", "record", "outcome", "reason")})
+        if len(rows) < batch:
+            return
+        start = "(" + rows[-1][0].decode()
