@@ -1,0 +1,141 @@
+"""``python -m bench``: parse throughput per format and Redis ingest, each as a ratio to a baseline.
+
+python -m bench              full run (about 2 minutes on 2 cores); bench/results/latest.json
+python -m bench --quick      smoke run (< 30 s); bench/results/latest-quick.json
+python -m bench --profile    cProfile hot spots of the same workloads instead of timings
+python -m bench --strict     exit 1 when a target is missed (targets are reported either way)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import documents, report
+from bench.ingest import run_ingest
+from bench.parsing import ParseRow, measure_group, select_documents
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="reduced run for a smoke test (< 30 s)")
+    parser.add_argument("--profile", action="store_true", help="print cProfile hot spots instead of timings")
+    parser.add_argument("--synthetic", action="store_true", help="use synthesised documents even if the corpus exists")
+    parser.add_argument("--no-redis", action="store_true", help="skip the Redis ingest benchmark")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--json", type=Path, default=None, help="where to write the results (default bench/results/)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    started = time.perf_counter()
+    min_time, runs, max_docs, ingest_events = (0.05, 3, 3, 2_000) if args.quick else (0.5, 5, None, 10_000)
+    fetched_at = datetime.now(UTC)
+
+    corpus, looked_at = documents.corpus_dir()
+    if args.synthetic:
+        corpus = None
+    if corpus is None:
+        why = "--synthetic given" if args.synthetic else f"feed corpus not found at {looked_at} (set WATCHFLOOR_CORPUS)"
+        print(
+            f"{why}; using documents synthesised in memory: 200-item RSS, 2,000-feature USGS GeoJSON, "
+            "10,000-row FIRMS CSV"
+        )
+    else:
+        print(f"corpus: {corpus}")
+    selection = select_documents(corpus, max_docs=max_docs, fetched_at=fetched_at)
+    if not selection.groups:
+        print("no usable documents; nothing to measure", file=sys.stderr)
+        return 1
+
+    if args.profile:
+        return _profile(selection, args, ingest_events)
+
+    mode = "quick" if args.quick else "full"
+    print(
+        f"mode: {mode}; each measurement repeated until >= {min_time:g} s, median of {runs} runs; "
+        f"ours and baseline interleaved; single process (one core)"
+    )
+    print()
+    print("Parse + normalise (events/s, one core; baseline on the same bytes, in our events per second)")
+    rows: list[ParseRow] = []
+    for group in selection.groups:
+        events = len(selection.events[group.key])
+        rows.append(measure_group(group, events, min_time=min_time, runs=runs, fetched_at=fetched_at))
+    for line in report.parse_table(rows):
+        print(line)
+    print(f"({len(selection.skipped)} documents not measured: refused, not detected or no events; see the JSON)")
+
+    ingest = None
+    if not args.no_redis:
+        print()
+        print(f"Redis ingest ({ingest_events:,} events of mixed formats, pipelined, real redis-server, AOF everysec)")
+        ingest = run_ingest(selection.events, count=ingest_events, min_time=min_time, runs=runs)
+        for line in report.ingest_table(ingest):
+            print(line)
+        print(
+            f"redis-server {ingest.redis_version}, hiredis {'on' if ingest.hiredis else 'off'}; "
+            f"EventStore writes 3 keys per new event (fp, current, stream), raw XADD 1; "
+            f"idempotence check: {'ok' if ingest.checks.get('ok') else 'FAILED ' + str(ingest.checks)}"
+        )
+
+    print()
+    print("Ratios (ours / baseline, measured in this run)")
+    for line in report.ratio_lines(rows, ingest):
+        print(line)
+    targets = report.targets_summary(rows)
+    print()
+    print("Targets" + (" (quick run: indicative only)" if args.quick else ""))
+    for name, value, met in targets:
+        print(f"  {'met   ' if met else 'MISSED'}  {name:<28} {value}")
+    elapsed = time.perf_counter() - started
+    print(f"\nbench took {elapsed:.1f} s")
+
+    results = {
+        "mode": mode,
+        "when": fetched_at.isoformat(),
+        "seconds": elapsed,
+        "method": {"min_time_s": min_time, "runs": runs, "statistic": "median", "interleaved": True},
+        "machine": report.machine(),
+        "corpus": str(corpus) if corpus else None,
+        "synthetic": selection.synthetic,
+        "parse": [row.to_json() for row in rows],
+        "ingest": ingest.to_json() if ingest else None,
+        "targets": [{"name": n, "value": v, "met": m} for n, v, m in targets],
+        "skipped_documents": [{"document": d, "reason": r} for d, r in selection.skipped],
+    }
+    out = args.json or report.RESULTS / ("latest-quick.json" if args.quick else "latest.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"results written to {out}")
+
+    failed = [name for name, _, met in targets if not met]
+    if ingest is not None and not ingest.checks.get("ok"):
+        print("EventStore idempotence check failed", file=sys.stderr)
+        return 1
+    return 1 if args.strict and failed else 0
+
+
+def _profile(selection: object, args: argparse.Namespace, ingest_events: int) -> int:
+    from bench.profiling import profile_group, profile_ingest
+
+    seconds = 0.3 if args.quick else 1.5
+    print(f"cProfile, top functions by own time ({seconds:g} s per group; shares, not absolute times)")
+    for group in selection.groups:  # type: ignore[attr-defined]
+        for line in profile_group(group, seconds, limit=12):
+            print(line)
+    if not args.no_redis:
+        for line in profile_ingest(selection.events, ingest_events, limit=12):  # type: ignore[attr-defined]
+            print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

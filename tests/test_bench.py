@@ -1,0 +1,54 @@
+"""The benchmark suite still runs (``python -m bench --quick``). Timing is never asserted here:
+speed targets live in bench/, and a timed test would fail on a busy CI machine."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bench.documents import synth_firms_csv, synth_rss, synth_usgs_geojson
+from feeds.contract import FeedConfig
+from feeds.sources import detect
+
+ROOT = Path(__file__).resolve().parent.parent
+FEED = FeedConfig(id="bench-test", url="https://example.org/feed")
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+def test_quick_bench_runs_and_prints_ratios(tmp_path: Path) -> None:
+    out_json = tmp_path / "quick.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--json", str(out_json)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout
+    for name in (r"rss\[[^\]]+\]", r"usgs-geojson\[[^\]]+\]", r"firms-csv\[[^\]]+\]", "redis-append", "redis-repoll"):
+        assert re.search(rf"^ratio {name}\s+\d+\.\d+ ", out, re.M), f"no ratio line for {name}:\n{out}"
+    results = json.loads(out_json.read_text(encoding="utf-8"))
+    assert results["mode"] == "quick"
+    assert {row["format"] for row in results["parse"]} >= {"rss", "usgs-geojson", "firms-csv"}
+    assert results["ingest"]["checks"]["ok"] is True
+
+
+@pytest.mark.parametrize(
+    ("make", "fmt", "count"),
+    [(synth_rss, "rss", 200), (synth_usgs_geojson, "usgs-geojson", 2000), (synth_firms_csv, "firms-csv", 10000)],
+)
+def test_synthesised_documents_parse_fully(make, fmt: str, count: int) -> None:
+    """The stand-ins used without the corpus are detected as their format and yield every item."""
+    data = make()
+    source = detect(data)
+    assert source.name == fmt
+    result = source.parse(data, FEED, datetime(2026, 4, 25, 13, tzinfo=UTC))
+    assert len(result.events) == count
