@@ -1,0 +1,1 @@
+"""Cross-source fusion benchmark data: the labelled report pairs (see pairset)."""
