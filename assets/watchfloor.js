@@ -1,19 +1,23 @@
-/* Watchfloor clientside callbacks.
+/* Watchfloor clientside callbacks (every screen: wall, desk, tablet).
  *
- * applyDelta turns the server's delta rows into Dash Patches on the map and the timeline, keyed by
- * event id: a known id is updated in place, a new id is appended, a superseded one is blanked.
- * Applying the same rows twice changes nothing, so overlapping or replayed deltas never duplicate.
- * The id -> position index lives here in the page, never on the server (any app process can answer).
+ * render() keeps, per screen, every row the server has sent (the page's snapshot, then deltas),
+ * keyed by event id: a known id is updated in place, a new id is appended, a superseded one is
+ * hidden. Applying the same rows twice changes nothing, so overlapping or replayed deltas never
+ * duplicate. Filters run here, over data sent once; the server keeps no per-screen state.
+ * Feed text only ever reaches the page as text nodes (Dash children) or escaped hover labels.
  */
 (function () {
   "use strict";
-  var state = window.__watchfloor = window.__watchfloor || {index: null, lastOk: null, staleSince: null};
+  var SEV_RANK = {unknown: 0, minor: 1, moderate: 2, severe: 3, extreme: 4};
+  var WINDOWS = [1, 6, 24, 168, 0];
+  var screens = window.__watchfloor = window.__watchfloor || {};
 
-  function buildIndex(figure) {
-    var index = new Map();
-    var ids = (figure && figure.data && figure.data[0] && figure.data[0].customdata) || [];
-    for (var i = 0; i < ids.length; i++) { index.set(ids[i], i); }
-    return index;
+  function stateFor(screen) {
+    if (!screens[screen]) {
+      screens[screen] = {rows: [], index: new Map(), loaded: false, lastOk: null, redisOk: true,
+                         filterKey: null, lastFull: 0, view: null, started: Date.now()};
+    }
+    return screens[screen];
   }
 
   function pad(n) { return (n < 10 ? "0" : "") + n; }
@@ -22,71 +26,259 @@
     return pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds()) + " UTC";
   }
 
-  function applyDelta(delta, mapFigure) {
-    var nu = window.dash_clientside.no_update;
-    if (!delta) { return [nu, nu]; }
-    state.lastOk = Date.now();
-    state.redisOk = delta.redis !== false;
-    var rows = delta.rows || [];
-    if (!rows.length) { return [nu, nu]; }
-    if (state.index === null) { state.index = buildIndex(mapFigure); }
-    var map = new window.dash_clientside.Patch();
-    var tl = new window.dash_clientside.Patch();
-    var add = {lat: [], lon: [], ids: [], text: [], color: [], size: [], time: [], kind: []};
-    var next = state.index.size;
-    rows.forEach(function (row) {
-      var at = state.index.get(row.id);
+  /* Merge rows into the screen's state; returns {changed: [positions], added: [positions]}. */
+  function ingest(st, rows) {
+    var changed = [], added = [];
+    (rows || []).forEach(function (row) {
+      var at = st.index.get(row.id);
       if (row.hide) {
-        if (at === undefined) { return; }
-        map.assign(["data", 0, "lat", at], null).assign(["data", 0, "lon", at], null);
-        tl.assign(["data", 0, "y", at], null);
+        if (at !== undefined) { st.rows[at].hidden = true; changed.push(at); }
+        else { st.index.set(row.id, st.rows.length); st.rows.push({id: row.id, hidden: true, lat: null, lon: null}); added.push(st.rows.length - 1); }
         return;
       }
       if (at === undefined) {
-        state.index.set(row.id, next++);
-        add.lat.push(row.lat); add.lon.push(row.lon); add.ids.push(row.id); add.text.push(row.text);
-        add.color.push(row.color); add.size.push(row.size); add.time.push(row.time); add.kind.push(row.kind);
-        return;
+        st.index.set(row.id, st.rows.length);
+        st.rows.push(row);
+        added.push(st.rows.length - 1);
+      } else {
+        row.hidden = st.rows[at].hidden === true;  // superseded stays superseded
+        st.rows[at] = row;
+        changed.push(at);
       }
-      map.assign(["data", 0, "lat", at], row.lat).assign(["data", 0, "lon", at], row.lon)
-         .assign(["data", 0, "hovertext", at], row.text).assign(["data", 0, "marker", "color", at], row.color)
-         .assign(["data", 0, "marker", "size", at], row.size);
-      tl.assign(["data", 0, "x", at], row.time).assign(["data", 0, "y", at], row.kind)
-        .assign(["data", 0, "hovertext", at], row.text).assign(["data", 0, "marker", "color", at], row.color);
     });
-    if (add.ids.length) {
-      map.extend(["data", 0, "lat"], add.lat).extend(["data", 0, "lon"], add.lon)
-         .extend(["data", 0, "customdata"], add.ids).extend(["data", 0, "hovertext"], add.text)
-         .extend(["data", 0, "marker", "color"], add.color).extend(["data", 0, "marker", "size"], add.size);
-      tl.extend(["data", 0, "x"], add.time).extend(["data", 0, "y"], add.kind)
-        .extend(["data", 0, "customdata"], add.ids).extend(["data", 0, "hovertext"], add.text)
-        .extend(["data", 0, "marker", "color"], add.color);
-    }
-    return [map.build(), tl.build()];
+    return {changed: changed, added: added};
   }
 
-  /* Runs in the browser every second, with no server: a screen that stops hearing from the
-   * server says so, with the time it last did, instead of passing for live. */
-  function connection(_n, staleSeconds) {
+  function makeFilter(win, minSev, kinds, text, exercise) {
+    var since = win ? Date.now() - win * 3600 * 1000 : null;
+    var needle = (text || "").trim().toLowerCase();
+    var kindSet = kinds && kinds.length ? new Set(kinds) : null;
+    var minRank = SEV_RANK[minSev] || 0;
+    var showExercise = !exercise || exercise.indexOf("show") >= 0;
+    return function (row) {
+      if (!row || row.hidden || !row.time) { return false; }
+      if (since !== null && Date.parse(row.time) < since) { return false; }
+      if ((SEV_RANK[row.severity] || 0) < minRank) { return false; }
+      if (kindSet && !kindSet.has(row.kind)) { return false; }
+      if (!showExercise && row.exercise) { return false; }
+      if (needle) {
+        var hay = (row.title + " " + row.place + " " + row.source + " " + row.feed + " " + row.kind).toLowerCase();
+        if (hay.indexOf(needle) < 0) { return false; }
+      }
+      return true;
+    };
+  }
+
+  function mapColumns(st, visible, positions) {
+    var cols = {lat: [], lon: [], ids: [], text: [], color: [], size: [], time: [], kind: []};
+    positions.forEach(function (i) {
+      var r = st.rows[i], show = visible(r);
+      cols.lat.push(show ? r.lat : null); cols.lon.push(show ? r.lon : null);
+      cols.ids.push(r.id); cols.text.push(r.text || ""); cols.color.push(r.color || "#bbbbbb");
+      cols.size.push(r.size || 9); cols.time.push(show ? r.time : null); cols.kind.push(show ? r.kind : null);
+    });
+    return cols;
+  }
+
+  function areaLayerIndex(fig) {
+    var layers = (fig && fig.layout && fig.layout.map && fig.layout.map.layers) || [];
+    for (var i = 0; i < layers.length; i++) { if (layers[i].name === "alert-areas") { return i; } }
+    return -1;
+  }
+
+  function areas(st, visible) {
+    var features = [];
+    st.rows.forEach(function (r) {
+      if (r.area && visible(r)) { features.push({type: "Feature", properties: {id: r.id}, geometry: r.area}); }
+    });
+    return {type: "FeatureCollection", features: features};
+  }
+
+  function listChildren(st, visible, settings) {
+    var shown = st.rows.filter(visible);
+    shown.sort(function (a, b) { return a.time < b.time ? 1 : a.time > b.time ? -1 : 0; });
+    var items = shown.slice(0, settings.listLimit || 100).map(function (r) {
+      return {namespace: "dash_html_components", type: "Li", props: {
+        className: "wf-item wf-sev-" + r.severity, "data-wf-id": r.id, "data-wf-screen": settings.screen,
+        tabIndex: 0, role: "button",
+        children: [
+          {namespace: "dash_html_components", type: "Span", props: {className: "wf-sev", children: (r.severity || "unknown").toUpperCase(), style: {borderColor: r.color}}},
+          {namespace: "dash_html_components", type: "Span", props: {className: "wf-muted", children: (r.time || "").slice(11, 16) + "Z "}},
+          r.exercise ? {namespace: "dash_html_components", type: "Span", props: {className: "wf-ex-tag", children: "EXERCISE "}} : null,
+          {namespace: "dash_html_components", type: "Span", props: {className: "wf-item-title", children: r.title}},
+          r.lat === null || r.lat === undefined ? {namespace: "dash_html_components", type: "Span", props: {className: "wf-muted", children: " (unplaced)"}} : null
+        ].filter(Boolean)
+      }};
+    });
+    if (!items.length) {
+      items = [{namespace: "dash_html_components", type: "Li", props: {className: "wf-muted", children: "No incidents match."}}];
+    }
+    return [{namespace: "dash_html_components", type: "Ul", props: {className: "wf-incidents", children: items}}, shown.length];
+  }
+
+  function render(snapshot, delta, win, minSev, kinds, text, exercise, _tick, mapFigure, settings) {
+    var nu = window.dash_clientside.no_update;
+    settings = settings || {screen: "desk"};
+    var st = stateFor(settings.screen);
+    var ctx = window.dash_clientside.callback_context;
+    var fired = (ctx && ctx.triggered ? ctx.triggered : []).map(function (t) { return t.prop_id || ""; });
+    var full = false, diff = {changed: [], added: []};
+    if (!st.loaded) {
+      st.loaded = true;
+      full = true;
+      if (snapshot) {
+        st.redisOk = snapshot.ok !== false;
+        if (snapshot.ok !== false) { st.lastOk = Date.now(); }
+        ingest(st, snapshot.rows);
+      }
+    }
+    var deltaFired = fired.some(function (p) { return p.indexOf('"wf":"delta"') >= 0; });
+    if (deltaFired && delta) {
+      st.lastOk = Date.now();
+      st.redisOk = delta.redis !== false;
+      diff = ingest(st, delta.rows);
+    }
+    var key = JSON.stringify([win, minSev, kinds, text, exercise]);
+    if (key !== st.filterKey) { st.filterKey = key; full = true; }
+    var tickFired = fired.some(function (p) { return p.indexOf('"wf":"panels-tick"') >= 0; });
+    if (tickFired && win && Date.now() - st.lastFull > 60000) { full = true; }  // events age out of the window
+    if (!full && !diff.changed.length && !diff.added.length) { return [nu, nu, nu, nu]; }
+
+    var visible = makeFilter(win, minSev, kinds, text, exercise);
+    var map = new window.dash_clientside.Patch();
+    var tl = new window.dash_clientside.Patch();
+    if (full) {
+      st.lastFull = Date.now();
+      var all = st.rows.map(function (_r, i) { return i; });
+      var c = mapColumns(st, visible, all);
+      map.assign(["data", 0, "lat"], c.lat).assign(["data", 0, "lon"], c.lon)
+         .assign(["data", 0, "customdata"], c.ids).assign(["data", 0, "hovertext"], c.text)
+         .assign(["data", 0, "marker", "color"], c.color).assign(["data", 0, "marker", "size"], c.size);
+      tl.assign(["data", 0, "x"], c.time).assign(["data", 0, "y"], c.kind)
+        .assign(["data", 0, "customdata"], c.ids).assign(["data", 0, "hovertext"], c.text)
+        .assign(["data", 0, "marker", "color"], c.color);
+    } else {
+      if (diff.changed.length) {
+        var ch = mapColumns(st, visible, diff.changed);
+        diff.changed.forEach(function (at, k) {
+          map.assign(["data", 0, "lat", at], ch.lat[k]).assign(["data", 0, "lon", at], ch.lon[k])
+             .assign(["data", 0, "hovertext", at], ch.text[k]).assign(["data", 0, "marker", "color", at], ch.color[k])
+             .assign(["data", 0, "marker", "size", at], ch.size[k]);
+          tl.assign(["data", 0, "x", at], ch.time[k]).assign(["data", 0, "y", at], ch.kind[k])
+            .assign(["data", 0, "hovertext", at], ch.text[k]).assign(["data", 0, "marker", "color", at], ch.color[k]);
+        });
+      }
+      if (diff.added.length) {
+        var ad = mapColumns(st, visible, diff.added);
+        map.extend(["data", 0, "lat"], ad.lat).extend(["data", 0, "lon"], ad.lon)
+           .extend(["data", 0, "customdata"], ad.ids).extend(["data", 0, "hovertext"], ad.text)
+           .extend(["data", 0, "marker", "color"], ad.color).extend(["data", 0, "marker", "size"], ad.size);
+        tl.extend(["data", 0, "x"], ad.time).extend(["data", 0, "y"], ad.kind)
+          .extend(["data", 0, "customdata"], ad.ids).extend(["data", 0, "hovertext"], ad.text)
+          .extend(["data", 0, "marker", "color"], ad.color);
+      }
+    }
+    var touchedArea = full || diff.changed.concat(diff.added).some(function (i) { return st.rows[i].area || st.rows[i].hidden; });
+    var layer = areaLayerIndex(mapFigure);
+    if (touchedArea && layer >= 0) { map.assign(["layout", "map", "layers", layer, "source"], areas(st, visible)); }
+    var list = listChildren(st, visible, settings);
+    var count = "(" + list[1] + " shown of " + st.rows.filter(function (r) { return !r.hidden; }).length + ")";
+    return [map.build(), tl.build(), list[0], count];
+  }
+
+  function currentView(settings, st) {
+    if (settings.screen !== "wall") { return null; }
+    if (settings.pinned) { return settings.pinned; }
+    var views = settings.views || ["map"];
+    var cycle = Math.max(3, settings.cycle || 20) * 1000;
+    return views[Math.floor((Date.now() - st.started) / cycle) % views.length];
+  }
+
+  function moveMap(settings, view) {
+    var gd = document.querySelector(".wf-" + settings.screen + " .wf-map-graph .js-plotly-plot");
+    if (!gd || !window.Plotly) { return; }
+    var target = settings.globalView;
+    if (view && view.indexOf("event:") === 0 && settings.workspaces) {
+      var space = settings.workspaces[view.slice(6)];
+      if (space) { target = {center: space.center, zoom: space.zoom}; }
+    }
+    if (target) { window.Plotly.relayout(gd, {"map.center": {lat: target.center[0], lon: target.center[1]}, "map.zoom": target.zoom}); }
+  }
+
+  /* Every second, in the browser, with no server: the connection word, the clocks, the wall's
+   * rotating view. A screen that stops hearing from the server says so instead of passing for live. */
+  function heartbeat(_n, settings, rootClass) {
+    settings = settings || {screen: "desk", stale: 20};
+    var st = stateFor(settings.screen);
     var now = Date.now();
-    if (state.lastOk === null) { state.lastOk = state.lastOk || now; }
-    var age = (now - state.lastOk) / 1000;
-    if (age > staleSeconds) {
-      return ["STALE since " + hhmmss(state.lastOk) + " — no contact with the server; retrying", "wf-conn wf-conn-stale"];
+    var seen = st.lastOk === null ? st.started : st.lastOk;
+    var age = (now - seen) / 1000;
+    var conn, css;
+    if (age > settings.stale) {
+      conn = "STALE since " + hhmmss(seen) + " — no contact with the server; retrying";
+      css = "wf-conn wf-conn-stale";
+    } else if (st.redisOk === false) {
+      conn = "DEGRADED — data store unreachable; last known picture (checked " + hhmmss(seen) + ")";
+      css = "wf-conn wf-conn-degraded";
+    } else {
+      conn = "LIVE · updated " + hhmmss(seen);
+      css = "wf-conn wf-conn-live";
     }
-    if (state.redisOk === false) {
-      return ["DEGRADED — data store unreachable; showing the last known picture (checked " + hhmmss(state.lastOk) + ")", "wf-conn wf-conn-degraded"];
+    var d = new Date(now);
+    var local = d.toLocaleTimeString([], {hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false});
+    var clock = hhmmss(now) + " · local " + local;
+    var view = currentView(settings, st);
+    var base = (rootClass || "").split(" ").filter(function (c) { return c.indexOf("view-") !== 0 && c !== "is-stale"; });
+    if (view) {
+      base.push("view-" + (view.indexOf("event:") === 0 ? "event" : view));
+      if (view !== st.view) { st.view = view; setTimeout(function () { moveMap(settings, view); }, 50); }
     }
-    return ["LIVE · updated " + hhmmss(state.lastOk), "wf-conn wf-conn-live"];
+    if (css.indexOf("stale") >= 0) { base.push("is-stale"); }
+    return [conn, css, clock, base.join(" ")];
   }
 
-  function clock(_n) {
-    var d = new Date();
-    var local = d.toLocaleTimeString([], {hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false});
-    return hhmmss(d.getTime()) + "  ·  local " + local;
+  function select(clickData) {
+    var p = clickData && clickData.points && clickData.points[0];
+    return p && p.customdata ? p.customdata : window.dash_clientside.no_update;
   }
+
+  function screenOf(el) {
+    var root = el && el.closest ? el.closest("[data-screen]") : null;
+    return root ? root.getAttribute("data-screen") : null;
+  }
+
+  function setSelected(screen, value) {
+    if (screen && window.dash_clientside && window.dash_clientside.set_props) {
+      window.dash_clientside.set_props({wf: "selected", screen: screen}, {data: value});
+    }
+  }
+
+  document.addEventListener("click", function (e) {
+    var item = e.target.closest && e.target.closest("[data-wf-id]");
+    if (item) { setSelected(item.getAttribute("data-wf-screen"), item.getAttribute("data-wf-id")); return; }
+    var close = e.target.closest && e.target.closest("[data-action='close-detail']");
+    if (close) { setSelected(screenOf(close), null); }
+  });
+
+  /* Keyboard: / search, Esc close the detail, 1-5 time window, Enter on a list item opens it. */
+  document.addEventListener("keydown", function (e) {
+    var root = document.querySelector("[data-screen]");
+    var screen = root ? root.getAttribute("data-screen") : null;
+    if (!screen) { return; }
+    var typing = e.target && (e.target.tagName === "INPUT" || e.target.tagName === "TEXTAREA");
+    if (e.key === "Escape") { setSelected(screen, null); if (typing) { e.target.blur(); } return; }
+    if (e.key === "Enter" && e.target.getAttribute && e.target.getAttribute("data-wf-id")) {
+      setSelected(screen, e.target.getAttribute("data-wf-id")); return;
+    }
+    if (typing) { return; }
+    if (e.key === "/") { var s = document.querySelector(".wf-search"); if (s) { e.preventDefault(); s.focus(); } return; }
+    var k = parseInt(e.key, 10);
+    if (k >= 1 && k <= 5 && window.dash_clientside && window.dash_clientside.set_props) {
+      window.dash_clientside.set_props({wf: "window", screen: screen}, {value: WINDOWS[k - 1]});
+    }
+  });
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    watchfloor: {applyDelta: applyDelta, connection: connection, clock: clock}
+    watchfloor: {render: render, heartbeat: heartbeat, select: select}
   });
 })();

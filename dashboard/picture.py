@@ -49,9 +49,15 @@ def hover_text(event: dict[str, Any]) -> str:
     return "<br>".join(parts)
 
 
+AREA_TYPES = ("Polygon", "MultiPolygon")
+
+
 def marker_row(event: dict[str, Any]) -> dict[str, Any]:
+    """What a screen needs of one event: position, style, hover label, and the plain fields the
+    browser filters and lists by. ``area`` carries an alert's real polygon, when it has one."""
     severity = event.get("severity") or "unknown"
-    return {
+    geometry = event.get("geometry")
+    row = {
         "id": event["id"],
         "lat": event.get("lat"),
         "lon": event.get("lon"),
@@ -61,8 +67,15 @@ def marker_row(event: dict[str, Any]) -> dict[str, Any]:
         "color": SEVERITY_COLOURS.get(severity, SEVERITY_COLOURS["unknown"]),
         "size": SEVERITY_SIZES.get(severity, 9),
         "text": hover_text(event),
+        "title": event.get("title") or "(untitled)",
+        "source": event.get("source") or "",
+        "feed": event.get("feed") or "",
+        "place": event.get("place") or "",
         "exercise": bool(event.get("exercise")),
     }
+    if isinstance(geometry, dict) and geometry.get("type") in AREA_TYPES:
+        row["area"] = geometry
+    return row
 
 
 def hidden_row(event_id: str) -> dict[str, Any]:
@@ -111,5 +124,37 @@ def assess_threat(events: Iterable[dict[str, Any]], now: datetime | None = None)
     drivers = [
         {"id": e["id"], "title": e.get("title", ""), "severity": e.get("severity"), "weight": w}
         for w, e in scored[:5]
+    ]
+    return ThreatAssessment(level, colour, round(score, 2), drivers, THREAT_WINDOW.total_seconds() / 3600)
+
+
+def assess_workspace(workspace: Any, events: Iterable[dict[str, Any]], now: datetime | None = None) -> ThreatAssessment:
+    """The workspace's level: each live event of the window weighs its severity times how close it
+    is (1 inside a venue or on the course, falling to 0 at ``near_km``). Drivers name the place."""
+    now = now or datetime.now(timezone.utc)
+    since = now - THREAT_WINDOW
+    scored: list[tuple[float, dict[str, Any], str, float]] = []
+    for event in events:
+        try:
+            when = datetime.fromisoformat(str(event.get("time", "")).replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        if when < since or when > now + timedelta(hours=1):
+            continue
+        factor, where, km = workspace.proximity(event.get("lat"), event.get("lon"))
+        if factor <= 0:
+            continue
+        weight = SEVERITY_WEIGHT.get(event.get("severity") or "unknown", 0.25) * factor
+        scored.append((weight, event, where, km))
+    score = sum(w for w, *_ in scored)
+    level, colour = THREAT_LEVELS[0][0], THREAT_LEVELS[0][2]
+    for name, minimum, col in THREAT_LEVELS:
+        if score >= minimum:
+            level, colour = name, col
+    scored.sort(key=lambda item: (item[0], item[1].get("time", "")), reverse=True)
+    drivers = [
+        {"id": e["id"], "title": e.get("title", ""), "severity": e.get("severity"), "weight": round(w, 2),
+         "where": ("inside " + where) if km == 0 else f"{km:.1f} km from {where}"}
+        for w, e, where, km in scored[:6]
     ]
     return ThreatAssessment(level, colour, round(score, 2), drivers, THREAT_WINDOW.total_seconds() / 3600)

@@ -39,6 +39,23 @@ class Stack:
         with urllib.request.urlopen(req, timeout=5) as resp:
             return json.loads(resp.read())
 
+    def add_user(self, name: str, role: str, password: str) -> None:
+        """Create an account through the real CLI, against this stack's Redis."""
+        env = {**os.environ, "WATCHFLOOR_DATA_DIR": str(self.data_dir), "REDIS_URL": ""}
+        result = subprocess.run([sys.executable, "-m", "watchfloor.cli", "user", "add", name, "--role", role,
+                                 "--password-stdin"], input=password + "\n", text=True, capture_output=True,
+                                cwd=ROOT, env=env, timeout=60)
+        if result.returncode != 0:
+            raise RuntimeError(f"user add failed: {result.stderr.strip()}")
+
+    def sign_in(self, page, name: str, password: str, path: str = "") -> None:
+        """Sign in through the login form, as a person would, then open ``path``."""
+        page.goto(self.url + "login?next=/" + path.lstrip("/"))
+        page.fill("input[name=username]", name)
+        page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: "/login" not in url, timeout=30_000)
+
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")[-4000:]
 

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from feeds.contract import FeedConfig
+from layers.zones import Venue, Workspace
 from watchfloor.settings import BY_NAME, SETTINGS, coerce
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
@@ -31,6 +32,7 @@ class ConfigError(Exception):
 class Config:
     values: dict[str, Any]
     feeds: tuple[FeedConfig, ...] = ()
+    workspaces: tuple[Workspace, ...] = ()
     source: str = "defaults"
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -86,9 +88,11 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {file} cannot be read: {exc}") from None
 
-    unknown = set(raw) - {"watchfloor", "feeds"}
+    unknown = set(raw) - {"watchfloor", "feeds", "workspaces"}
     if unknown:
-        raise ConfigError(f"{file}: unknown top-level key {sorted(unknown)[0]!r}; allowed: [watchfloor], [[feeds]]")
+        raise ConfigError(
+            f"{file}: unknown top-level key {sorted(unknown)[0]!r}; allowed: [watchfloor], [[feeds]], [[workspaces]]"
+        )
     section = raw.get("watchfloor", {})
     if not isinstance(section, dict):
         raise ConfigError(f"{file}: [watchfloor] must be a table")
@@ -105,7 +109,8 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
             values[setting.name] = setting.default
     check_redis_url(values["redis_url"], "REDIS_URL" if env.get("REDIS_URL") else f"{file}: watchfloor.redis_url")
     feeds = tuple(_read_feeds(raw.get("feeds", []), file))
-    return Config(values=values, feeds=feeds, source=str(file), raw=raw)
+    workspaces = tuple(read_workspaces(raw.get("workspaces", []), str(file)))
+    return Config(values=values, feeds=feeds, workspaces=workspaces, source=str(file), raw=raw)
 
 
 def check_redis_url(url: str, where: str) -> None:
@@ -158,3 +163,67 @@ def _read_feeds(items: Any, file: Path) -> list[FeedConfig]:
             raise ConfigError(f"{where}.stale_after: {stale!r} must be a whole number of intervals, 1 to 1000")
         feeds.append(FeedConfig(**{**item, "interval": interval}))
     return feeds
+
+
+_WORKSPACE_KEYS = {"id", "name", "venues", "route", "route_km", "near_km", "center", "zoom"}
+
+
+def _lat_lon(value: Any, where: str) -> tuple[float, float]:
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != 2
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        or not (-90 <= value[0] <= 90 and -180 <= value[1] <= 180)
+    ):
+        raise ConfigError(f"{where}: {value!r} must be [lat, lon] in degrees")
+    return float(value[0]), float(value[1])
+
+
+def _positive(value: Any, where: str, default: float) -> float:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 500:
+        raise ConfigError(f"{where}: {value!r} must be a number of kilometres between 0 and 500")
+    return float(value)
+
+
+def read_workspaces(items: Any, where_file: str) -> list[Workspace]:
+    """``[[workspaces]]`` tables: major events with venues (lat, lon, radius_km) and/or a course."""
+    if not isinstance(items, list):
+        raise ConfigError(f"{where_file}: workspaces must be an array of tables ([[workspaces]])")
+    out: list[Workspace] = []
+    for index, item in enumerate(items):
+        where = f"{where_file}: workspaces[{index}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where} must be a table")
+        wid = item.get("id")
+        if not isinstance(wid, str) or not _FEED_ID.match(wid):
+            raise ConfigError(f"{where}.id: {wid!r} must be lower-case letters, digits, '-', '_' or '.'")
+        where = f"{where_file}: workspaces.{wid}"
+        unknown = set(item) - _WORKSPACE_KEYS
+        if unknown:
+            raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}; allowed: {', '.join(sorted(_WORKSPACE_KEYS))}")
+        venues = []
+        for v_index, venue in enumerate(item.get("venues", [])):
+            at = f"{where}.venues[{v_index}]"
+            if not isinstance(venue, dict) or not isinstance(venue.get("name"), str):
+                raise ConfigError(f"{at}: must be a table with name, lat, lon, radius_km")
+            lat, lon = _lat_lon([venue.get("lat"), venue.get("lon")], at)
+            venues.append(Venue(venue["name"], lat, lon, _positive(venue.get("radius_km"), f"{at}.radius_km", 0.5)))
+        route = tuple(_lat_lon(p, f"{where}.route[{i}]") for i, p in enumerate(item.get("route", [])))
+        if not venues and len(route) < 2:
+            raise ConfigError(f"{where}: give at least one venue or a route of two points or more")
+        center = _lat_lon(item["center"], f"{where}.center") if "center" in item else None
+        out.append(
+            Workspace(
+                id=wid,
+                name=str(item.get("name") or wid),
+                venues=tuple(venues),
+                route=route,
+                route_km=_positive(item.get("route_km"), f"{where}.route_km", 0.3),
+                near_km=_positive(item.get("near_km"), f"{where}.near_km", 5.0),
+                center=center,
+                zoom=float(item.get("zoom", 11)),
+            )
+        )
+    return out

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,36 @@ SETTINGS: tuple[Setting, ...] = (
             "WATCHFLOOR_REFRESH_MS", int, 250, 600_000),
     Setting("stale_seconds", 20, "A screen shows STALE when it has not heard from the server for this "
             "many seconds.", "WATCHFLOOR_STALE_SECONDS", int, 2, 86_400),
+    Setting("wall_cycle_seconds", 20, "How long the wall shows each view (map, each event, threat board, "
+            "timeline) before the next; pin one with /wall?view=NAME.", "WATCHFLOOR_WALL_CYCLE_SECONDS", int, 3, 3600),
     Setting("log_level", "INFO", "Log level of every process.", "WATCHFLOOR_LOG_LEVEL",
             choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+    # -- fusion (workers/fusion.py) ---------------------------------------------------------------
+    Setting("fusion_window_hours", 72.0, "The fuser keeps an incident in memory (new reports can join it) until "
+            "it has had no report for this many hours and its time is as old; it stays stored after that.",
+            "WATCHFLOOR_FUSION_WINDOW_HOURS", float, 0.01, 8760),
+    Setting("fusion_lock_seconds", 15, "Leader lock of the fuser: a standby `watchfloor fuse` takes over within "
+            "this many seconds after the active one dies.", "WATCHFLOOR_FUSION_LOCK_SECONDS", int, 2, 600),
+    # -- access control (dashboard/security.py) ----------------------------------------------------
+    Setting("environment", "production", "production or development. Debug mode is refused unless this is "
+            "development.", "WATCHFLOOR_ENVIRONMENT", choices=("PRODUCTION", "DEVELOPMENT")),
+    Setting("debug", False, "Dash debug mode (tracebacks in the browser). Only allowed with environment = "
+            "development; the app refuses to start otherwise.", "DASH_DEBUG", bool),
+    Setting("session_idle_minutes", 30.0, "A person's session ends after this many minutes without "
+            "interaction (timer refreshes do not count). Display screens are exempt.",
+            "WATCHFLOOR_SESSION_IDLE_MINUTES", float, 0.05, 1440),
+    Setting("session_max_hours", 12.0, "A person's session ends this many hours after sign-in, active or not.",
+            "WATCHFLOOR_SESSION_MAX_HOURS", float, 0.01, 168),
+    Setting("display_session_days", 30, "A display screen's session ends this many days after its token was "
+            "exchanged; opening the screen URL again starts a new one.", "WATCHFLOOR_DISPLAY_SESSION_DAYS",
+            int, 1, 400),
+    Setting("secure_cookies", False, "Always mark cookies Secure and send HSTS: set it when TLS ends at a "
+            "proxy that does not send X-Forwarded-Proto.", "WATCHFLOOR_SECURE_COOKIES", bool),
+    Setting("trusted_proxies", "", "Comma-separated proxy IP addresses whose X-Forwarded-For and "
+            "X-Forwarded-Proto are believed (source address in the audit, TLS detection). Empty: none.",
+            "WATCHFLOOR_TRUSTED_PROXIES"),
+    Setting("audit_retention_days", 400, "Audit records older than this are trimmed (by age, never by count); "
+            "at least 366.", "WATCHFLOOR_AUDIT_RETENTION_DAYS", int, 366, 36_500),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

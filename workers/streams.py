@@ -12,6 +12,7 @@ Keys (``wf:`` prefix, so one Redis can be shared with other tenants by prefix)::
     wf:feed:<id>:lock      string   poll lock, one poll per feed per interval across all schedulers
     wf:feed:<id>:followed  hash     documents a feed's index pointed to that were already read
     wf:heartbeat:<role>    hash     process -> last heartbeat (epoch seconds)
+    wf:cache:threat        string   threat levels (JSON), expires after a few seconds
 
 Ingest is idempotent: a Lua script compares the event's fingerprint with the stored one and, only
 when it differs, updates ``wf:current`` and appends to ``wf:events`` in the same atomic step. A
@@ -40,6 +41,7 @@ class Keys:
     FINGERPRINTS = f"{PREFIX}:fp"
     SUPERSEDED = f"{PREFIX}:superseded"
     FEEDS = f"{PREFIX}:feeds"
+    THREAT_CACHE = f"{PREFIX}:cache:threat"  # threat levels, recomputed every few seconds by any app process
 
     @staticmethod
     def feed(feed_id: str) -> str:
@@ -56,6 +58,26 @@ class Keys:
     @staticmethod
     def heartbeat(role: str) -> str:
         return f"{PREFIX}:heartbeat:{role}"
+
+    # -- fusion keys (workers/fusion.py) --------------------------------------------------------
+    #   wf:incidents             hash    incident id -> incident JSON (reports, corroboration, lat/lon...); kept
+    #                                    after the fuser prunes an incident from memory (history, frozen)
+    #   wf:incident-of           hash    event id -> id of the incident holding it
+    #   wf:incident-changes      stream  fields id, op (upsert|remove), into (remove by a merge); trimmed by
+    #                                    age (MINID, a day): a screen whose cursor is older reloads wf:incidents
+    #   wf:fusion:overrides      list    operator splits/merges as JSON: a request until the fuser resolves it
+    #                                    in place (LSET) into the Correlator's rule (with "at"), or "refused"
+    #   wf:fusion:leader         string  token of the one active fuser (SET NX EX, renewed; fences its writes)
+    #   wf:fusion:state          hash    cursor (last wf:events id fused), overrides (list entries applied),
+    #                                    leader, at (epoch seconds of the last write)
+    #   consumer group "fuser" on wf:events (XREADGROUP/XACK; the stream is never trimmed by count)
+    INCIDENTS = f"{PREFIX}:incidents"
+    INCIDENT_OF = f"{PREFIX}:incident-of"
+    INCIDENT_CHANGES = f"{PREFIX}:incident-changes"
+    FUSION_OVERRIDES = f"{PREFIX}:fusion:overrides"
+    FUSION_LEADER = f"{PREFIX}:fusion:leader"
+    FUSION_STATE = f"{PREFIX}:fusion:state"
+    FUSION_GROUP = "fuser"
 
     # -- access control and audit keys (dashboard/accounts.py, sessions.py, audit.py) -------------
     #   wf:users                   set     every account name (people and display screens)

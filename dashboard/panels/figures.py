@@ -34,10 +34,20 @@ def basemap_layers(theme: str) -> tuple[list[dict[str, Any]], str | None]:
         return [], f"offline basemap unavailable: {exc}"
 
 
+EMPTY_FC: dict[str, Any] = {"type": "FeatureCollection", "features": []}
+
+
 def map_figure(events: list[dict[str, Any]], *, theme: str = "dark", center: tuple[float, float] = (20.0, 0.0),
-               zoom: float = 1.2) -> go.Figure:
+               zoom: float = 1.2, workspaces: list[Any] | None = None) -> go.Figure:
+    """The map: offline basemap, workspace perimeters, alert areas (filled in by the browser as
+    alerts arrive, layer name "alert-areas") and one marker trace of incidents."""
     rows = [marker_row(e) for e in events]
     layers, problem = basemap_layers(theme)
+    for space in workspaces or []:
+        layers.append({"name": f"workspace-{space.id}", "sourcetype": "geojson", "source": space.geojson(),
+                       "type": "line", "color": "#cc79a7", "line": {"width": 2.5}, "below": "traces"})
+    layers.append({"name": "alert-areas", "sourcetype": "geojson", "source": EMPTY_FC, "type": "fill",
+                   "color": "#e69f00", "opacity": 0.22, "fill": {"outlinecolor": "#e69f00"}, "below": "traces"})
     dark = theme == "dark"
     fig = go.Figure(
         go.Scattermap(

@@ -8,7 +8,7 @@ from typing import Any
 
 from dash import html
 
-from dashboard.picture import SEVERITY_COLOURS, ThreatAssessment
+from dashboard.picture import SEVERITY_COLOURS, THREAT_LEVELS
 
 
 def _ago(stamp: str | None, now: datetime) -> str:
@@ -23,29 +23,63 @@ def _ago(stamp: str | None, now: datetime) -> str:
     return when.strftime("%d %b %H:%M UTC")
 
 
-def threat_panel(threat: ThreatAssessment) -> list[Any]:
+def threat_panel(threat: dict[str, Any], *, title: str, compact: bool = False, key: str = "global") -> list[Any]:
+    """A level on the five-step scale, always with its word, and what drove it (explainable)."""
     drivers = [
         html.Li(
             [
                 html.Span(d["severity"].upper(), className="wf-sev",
                           style={"borderColor": SEVERITY_COLOURS.get(d["severity"], "#bbb")}),
-                html.Span(f" +{d['weight']:g} "),
+                html.Span(f"+{d['weight']:g} ", className="wf-weight"),
                 html.Span(d["title"]),
+                html.Span(f" ({d['where']})" if d.get("where") else "", className="wf-muted"),
             ]
         )
-        for d in threat.drivers
+        for d in threat["drivers"][: 2 if compact else 6]
     ]
     return [
         html.Div(
-            [html.Span(threat.level, className="wf-threat-level"), html.Span(f" score {threat.score:g}", className="wf-muted")],
+            [
+                html.Div(title, className="wf-threat-title"),
+                html.Span(threat["level"], className="wf-threat-level"),
+                html.Span(f" score {threat['score']:g}", className="wf-muted"),
+            ],
             className="wf-threat-badge",
-            style={"borderColor": threat.colour, "color": threat.colour},
-            id="threat-level-text",
+            style={"borderColor": threat["colour"], "color": threat["colour"]},
+            **{"data-level": threat["level"], "data-key": key},
         ),
-        html.Div(f"Live events of the last {threat.window_hours:g} h, weighted by severity. What drives it:",
-                 className="wf-muted"),
-        html.Ul(drivers or [html.Li("nothing in the window")], className="wf-drivers"),
+        html.Ul(drivers or [html.Li("nothing in the window", className="wf-muted")], className="wf-drivers"),
     ]
+
+
+def board_panel(summary: dict[str, Any]) -> list[Any]:
+    """The wall's threat board: one big tile per workspace and one for the whole picture."""
+    tiles = []
+    for key, item in [("global", {"name": "Whole picture", **summary["global"]}), *summary["workspaces"].items()]:
+        tiles.append(html.Div(
+            [html.Div(item["name"], className="wf-tile-name"),
+             html.Div(item["level"], className="wf-tile-level", style={"color": item["colour"]}),
+             html.Ul([html.Li(f"{d['severity'].upper()}  {d['title']}") for d in item["drivers"][:4]],
+                     className="wf-tile-drivers")],
+            className="wf-tile", style={"borderColor": item["colour"]}, **{"data-key": key}))
+    scale = html.Div([html.Span(name, style={"borderColor": colour, "color": colour}, className="wf-scale-step")
+                      for name, _m, colour in THREAT_LEVELS], className="wf-scale")
+    return [html.Div(tiles, className="wf-tiles"), scale]
+
+
+def ticker_panel(feeds: dict[str, dict[str, Any]], now: datetime) -> list[Any]:
+    """One line per feed for the wall: readable from across the room, failures first."""
+    def order(item: tuple[str, dict[str, Any]]) -> tuple[int, str]:
+        info = item[1]
+        return (0 if info.get("status") != "ok" or info.get("stale") else 1, item[0])
+
+    parts = []
+    for feed_id, info in sorted(feeds.items(), key=order):
+        bad = info.get("status") != "ok" or info.get("stale")
+        word = "STALE" if info.get("stale") and info.get("status") == "ok" else str(info.get("status", "?")).upper()
+        parts.append(html.Span(f"{info.get('name', feed_id)}: {word} · {_ago(info.get('last_success'), now)}",
+                               className="wf-tick-bad" if bad else "wf-tick-ok"))
+    return parts
 
 
 def feeds_panel(feeds: dict[str, dict[str, Any]], now: datetime | None = None) -> list[Any]:
@@ -69,22 +103,3 @@ def feeds_panel(feeds: dict[str, dict[str, Any]], now: datetime | None = None) -
         )
     header = html.Tr([html.Th("Feed"), html.Th("Status"), html.Th("Last success"), html.Th("Items"), html.Th("Reason")])
     return [html.Table([html.Thead(header), html.Tbody(rows)], className="wf-feeds")]
-
-
-def latest_panel(events: list[dict[str, Any]], limit: int = 12) -> list[Any]:
-    newest = sorted(events, key=lambda e: e.get("time") or "", reverse=True)[:limit]
-    items = []
-    for event in newest:
-        sev = event.get("severity") or "unknown"
-        items.append(
-            html.Li(
-                [
-                    html.Span(sev.upper(), className="wf-sev", style={"borderColor": SEVERITY_COLOURS.get(sev, "#bbb")}),
-                    html.Span((event.get("time") or "")[11:16] + "Z ", className="wf-muted"),
-                    html.Span("EXERCISE " if event.get("exercise") else "", className="wf-ex-tag"),
-                    html.Span(event.get("title") or "(untitled)"),
-                    html.Span("" if event.get("lat") is not None else "  (unplaced)", className="wf-muted"),
-                ]
-            )
-        )
-    return [html.Ul(items or [html.Li("No events yet.")], className="wf-latest")]

@@ -1,0 +1,164 @@
+"""The live picture panel: the same component ids and callbacks on every screen, told apart by a
+``screen`` key (pattern-matching ids), so the wall, desk and tablet share one tested code path.
+
+Data flow per screen: the page carries a snapshot of the current picture and its stream cursor;
+every ``refresh_ms`` the server returns the stream entries after the screen's cursor (a delta), and
+the browser (assets/watchfloor.js) applies snapshot and deltas by event id, filters, lists and
+draws. The server keeps no per-screen state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+import redis
+from dash import MATCH, ClientsideFunction, Dash, Input, Output, State, dcc, html
+
+from dashboard.health import feed_status, health_report
+from dashboard.panels.detail import detail_panel
+from dashboard.panels.status import board_panel, feeds_panel, threat_panel, ticker_panel
+from dashboard.picture import assess_threat, assess_workspace, delta_rows
+from layers.zones import Workspace
+from watchfloor.config import Config
+from workers.streams import EventStore, Keys
+
+DELTA_BATCH = 2000  # stream entries per refresh; a screen far behind catches up over a few ticks
+THREAT_CACHE_SECONDS = 4  # one computation of the threat levels serves every screen and process
+
+
+def ids(kind: str, screen: str) -> dict[str, str]:
+    return {"wf": kind, "screen": screen}
+
+
+def live_stores(screen: str, snapshot: dict[str, Any], settings: dict[str, Any], refresh_ms: int) -> list[Any]:
+    return [
+        dcc.Store(id=ids("snapshot", screen), data=snapshot),
+        dcc.Store(id=ids("cursor", screen), data=snapshot.get("cursor", "0-0")),
+        dcc.Store(id=ids("delta", screen)),
+        dcc.Store(id=ids("settings", screen), data=settings),
+        dcc.Store(id=ids("selected", screen)),
+        dcc.Interval(id=ids("tick", screen), interval=refresh_ms),
+        dcc.Interval(id=ids("panels-tick", screen), interval=5000),
+        dcc.Interval(id=ids("second", screen), interval=1000),
+    ]
+
+
+def threat_summary(client: redis.Redis, workspaces: list[Workspace]) -> dict[str, Any]:
+    """Threat levels for the whole picture and each workspace, cached briefly in Redis."""
+    cached = client.get(Keys.THREAT_CACHE)
+    if cached:
+        return orjson.loads(cached)
+    events = EventStore(client).current()
+    now = datetime.now(timezone.utc)
+    summary: dict[str, Any] = {"global": assess_threat(events, now).__dict__, "workspaces": {}}
+    for space in workspaces:
+        summary["workspaces"][space.id] = {"name": space.name, **assess_workspace(space, events, now).__dict__}
+    client.set(Keys.THREAT_CACHE, orjson.dumps(summary), ex=THREAT_CACHE_SECONDS)
+    return summary
+
+
+def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], redis.Redis | None],
+                            workspaces: list[Workspace]) -> None:
+    @app.callback(
+        Output(ids("delta", MATCH), "data"),
+        Output(ids("cursor", MATCH), "data"),
+        Input(ids("tick", MATCH), "n_intervals"),
+        State(ids("cursor", MATCH), "data"),
+    )
+    def poll(_n: int | None, cursor: str | None) -> tuple[dict[str, Any], str]:
+        """Everything after the screen's cursor: nothing lost, nothing shown twice."""
+        cursor = cursor or "0-0"
+        client = get_client()
+        if client is None:
+            return {"rows": [], "redis": False, "t": time.time()}, cursor
+        try:
+            entries = EventStore(client).read_after(cursor, count=DELTA_BATCH)
+        except (redis.RedisError, OSError):
+            return {"rows": [], "redis": False, "t": time.time()}, cursor
+        if entries:
+            cursor = entries[-1].stream_id
+        return {"rows": delta_rows(entries), "redis": True, "t": time.time()}, cursor
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="watchfloor", function_name="render"),
+        Output(ids("map", MATCH), "figure"),
+        Output(ids("timeline", MATCH), "figure"),
+        Output(ids("list", MATCH), "children"),
+        Output(ids("count", MATCH), "children"),
+        Input(ids("snapshot", MATCH), "data"),
+        Input(ids("delta", MATCH), "data"),
+        Input(ids("window", MATCH), "value"),
+        Input(ids("severity", MATCH), "value"),
+        Input(ids("kinds", MATCH), "value"),
+        Input(ids("text", MATCH), "value"),
+        Input(ids("exercise", MATCH), "value"),
+        Input(ids("panels-tick", MATCH), "n_intervals"),
+        State(ids("map", MATCH), "figure"),
+        State(ids("settings", MATCH), "data"),
+    )
+    app.clientside_callback(
+        ClientsideFunction(namespace="watchfloor", function_name="heartbeat"),
+        Output(ids("conn", MATCH), "children"),
+        Output(ids("conn", MATCH), "className"),
+        Output(ids("clock", MATCH), "children"),
+        Output(ids("root", MATCH), "className"),
+        Input(ids("second", MATCH), "n_intervals"),
+        State(ids("settings", MATCH), "data"),
+        State(ids("root", MATCH), "className"),
+    )
+    app.clientside_callback(
+        ClientsideFunction(namespace="watchfloor", function_name="select"),
+        Output(ids("selected", MATCH), "data"),
+        Input(ids("map", MATCH), "clickData"),
+        prevent_initial_call=True,
+    )
+
+    @app.callback(
+        Output(ids("detail", MATCH), "children"),
+        Output(ids("detail", MATCH), "hidden"),
+        Input(ids("selected", MATCH), "data"),
+    )
+    def detail(selected: str | None) -> tuple[Any, bool]:
+        if not selected:
+            return [], True
+        client = get_client()
+        try:
+            event = EventStore(client).get(str(selected)) if client is not None else None
+        except (redis.RedisError, OSError):
+            event = None
+        if event is None:
+            return [html.P("This incident is not available (data store unreachable or record removed).")], False
+        return detail_panel(event), False
+
+    @app.callback(
+        Output(ids("feeds", MATCH), "children"),
+        Output(ids("threat", MATCH), "children"),
+        Output(ids("board", MATCH), "children"),
+        Output(ids("ticker", MATCH), "children"),
+        Input(ids("panels-tick", MATCH), "n_intervals"),
+        State(ids("settings", MATCH), "data"),
+    )
+    def panels(_n: int | None, settings: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+        now = datetime.now(timezone.utc)
+        client = get_client()
+        screen = (settings or {}).get("screen", "desk")
+        focus = (settings or {}).get("workspace")
+        try:
+            if client is None:
+                raise redis.ConnectionError("no Redis")
+            feeds = feed_status(config, client)
+            summary = threat_summary(client, workspaces)
+        except (redis.RedisError, OSError):
+            report = health_report(config, None)
+            return feeds_panel(report["feeds"], now), [html.P("Threat level unavailable: data store unreachable.")], [], []
+        spaces = summary["workspaces"]
+        if screen == "tablet" and focus in spaces:
+            threat = threat_panel(spaces[focus], title=spaces[focus]["name"])
+        else:
+            threat = [*threat_panel(summary["global"], title="Whole picture"),
+                      *[el for wid, s in spaces.items() for el in threat_panel(s, title=s["name"], compact=True, key=wid)]]
+        return feeds_panel(feeds, now), threat, board_panel(summary), ticker_panel(feeds, now)

@@ -1,0 +1,173 @@
+"""The three screens and their profiles: the wall, the desk and the tablet compose the same
+panels (dashboard.panels.live) with different themes, sizes and defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dash import dcc, html
+
+from dashboard.panels.figures import map_figure, timeline_figure
+from dashboard.panels.live import ids, live_stores
+from dashboard.picture import SEVERITY_COLOURS
+from layers.zones import Venue, Workspace
+from watchfloor.config import Config
+
+WINDOWS = [("1 h", 1), ("6 h", 6), ("24 h", 24), ("7 d", 168), ("all", 0)]
+SEVERITIES = ["unknown", "minor", "moderate", "severe", "extreme"]
+KINDS = ["earthquake", "tsunami", "weather", "flood", "fire", "cyclone", "volcano", "security", "medical",
+         "traffic", "incident", "news", "other"]
+
+
+@dataclass(frozen=True)
+class Screen:
+    name: str
+    path: str
+    title: str
+    theme: str  # "dark" | "light"
+    window_hours: int
+    list_limit: int
+
+
+DESK = Screen("desk", "/", "Desk", "dark", 24, 200)
+WALL = Screen("wall", "/wall", "Wall", "dark", 24, 12)
+TABLET = Screen("tablet", "/tablet", "Tablet", "light", 6, 40)
+SCREENS = (DESK, WALL, TABLET)
+
+
+def workspaces_for(config: Config) -> list[Workspace]:
+    """Configured workspaces, plus the exercise scenario's event when the exercise runs."""
+    spaces = list(config.workspaces)
+    if config.exercise:
+        try:
+            from watchfloor.exercise import load_scenario
+
+            scenario = load_scenario(str(config.scenario))
+        except Exception:  # a broken scenario is reported by `up`; the screens still draw
+            return spaces
+        event = scenario.event or {}
+        if event.get("venues") or len(event.get("route", [])) > 1:
+            spaces.insert(0, Workspace(
+                id=f"exercise-{scenario.name}",
+                name=event.get("name") or scenario.name,
+                venues=tuple(Venue(v["name"], v["lat"], v["lon"], v["radius_km"]) for v in event.get("venues", [])),
+                route=tuple((p[0], p[1]) for p in event.get("route", [])),
+                center=scenario.center,
+                zoom=float(scenario.zoom),
+                exercise=True,
+            ))
+    return spaces
+
+
+def _header(screen: Screen, config: Config, subtitle: str) -> html.Header:
+    exercise = any(f.exercise for f in config.feeds if f.enabled)
+    return html.Header(
+        [
+            html.Div([
+                html.Span("WATCHFLOOR", className="wf-brand"),
+                html.Span(subtitle, className="wf-subtitle"),
+                html.Span("EXERCISE", className="wf-exercise-badge", hidden=not exercise,
+                          title="Exercise data is on this screen"),
+            ], className="wf-header-left"),
+            html.Div(id=ids("clock", screen.name), className="wf-clock"),
+            html.Div("connecting…", id=ids("conn", screen.name), className="wf-conn", role="status"),
+        ],
+        className="wf-header",
+    )
+
+
+def _filters(screen: Screen) -> html.Div:
+    return html.Div(
+        [
+            html.Div([html.Label("Window", htmlFor="wf-window"),
+                      dcc.RadioItems(id=ids("window", screen.name), options=[{"label": lab, "value": v} for lab, v in WINDOWS],
+                                     value=screen.window_hours, inline=True, className="wf-radio")], className="wf-filter"),
+            html.Div([html.Label("Min severity"),
+                      dcc.RadioItems(id=ids("severity", screen.name),
+                                     options=[{"label": s.upper() if s != "unknown" else "ALL", "value": s} for s in SEVERITIES],
+                                     value="unknown", inline=True, className="wf-radio")], className="wf-filter"),
+            html.Div([html.Label("Kinds"),
+                      dcc.Dropdown(id=ids("kinds", screen.name), options=KINDS, multi=True, placeholder="all kinds",
+                                   className="wf-dropdown")], className="wf-filter wf-filter-kinds"),
+            html.Div([dcc.Input(id=ids("text", screen.name), type="search", placeholder="Search title, place, source  ( / )",
+                                debounce=0.3, className="wf-search")], className="wf-filter"),
+            html.Div([dcc.Checklist(id=ids("exercise", screen.name), options=[{"label": "exercise data", "value": "show"}],
+                                    value=["show"], inline=True, className="wf-radio")], className="wf-filter"),
+        ],
+        className="wf-filters",
+    )
+
+
+def _legend() -> html.Div:
+    return html.Div(
+        [html.Span([html.Span(className="wf-dot", style={"background": SEVERITY_COLOURS[s]}), s.upper()],
+                   className="wf-legend-item") for s in reversed(SEVERITIES)],
+        className="wf-legend",
+    )
+
+
+def screen_layout(screen: Screen, config: Config, snapshot: dict[str, Any], workspace: Workspace | None,
+                  workspaces: list[Workspace], view: str | None = None) -> html.Div:
+    """One screen. ``snapshot`` is {"rows", "cursor", "ok"} read when the page was served."""
+    if workspace is not None:
+        lat, lon = workspace.focus()
+        center, zoom = (lat, lon), workspace.zoom
+    else:
+        center, zoom = (30.0, -30.0), 1.3
+    name = screen.name
+    subtitle = {"desk": "Duty desk", "wall": "Watch floor", "tablet": workspace.name if workspace else "Event"}[name]
+    views = ["map"] + [f"event:{w.id}" for w in workspaces] + ["threat", "timeline"]
+    settings = {
+        "screen": name,
+        "stale": int(config.stale_seconds),
+        "listLimit": screen.list_limit,
+        "cycle": int(config.wall_cycle_seconds),
+        "views": views,
+        "pinned": view if view in views else None,
+        "workspace": workspace.id if workspace is not None else None,
+        "workspaces": {w.id: {"name": w.name, "center": list(w.focus()), "zoom": w.zoom} for w in workspaces},
+        "globalView": {"center": [30.0, -30.0], "zoom": 1.3},
+    }
+    map_graph = dcc.Graph(
+        id=ids("map", name),
+        figure=map_figure([], theme=screen.theme, center=center, zoom=zoom,
+                          workspaces=workspaces if name != "tablet" else [w for w in [workspace] if w]),
+        config={"displaylogo": False, "scrollZoom": True, "modeBarButtonsToRemove": ["select2d", "lasso2d"]},
+        className="wf-map-graph",
+    )
+    timeline = dcc.Graph(id=ids("timeline", name), figure=timeline_figure([], theme=screen.theme),
+                         config={"displaylogo": False, "displayModeBar": False}, className="wf-timeline-graph")
+    side = html.Aside(
+        [
+            html.H2("Threat level"),
+            html.Div(id=ids("threat", name), className="wf-threat"),
+            html.H2(["Incidents ", html.Span(id=ids("count", name), className="wf-muted")]),
+            html.Div(id=ids("list", name), className="wf-list"),
+            html.H2("Feed health"),
+            html.Div(id=ids("feeds", name)),
+        ],
+        className="wf-side",
+    )
+    detail = html.Div(id=ids("detail", name), className="wf-detail", hidden=True)
+    return html.Div(
+        [
+            _header(screen, config, subtitle),
+            _filters(screen),
+            html.Main(
+                [
+                    html.Section([map_graph, _legend()], className="wf-map"),
+                    side,
+                    detail,
+                ],
+                className="wf-main",
+            ),
+            html.Section([timeline], className="wf-timeline"),
+            html.Div(id=ids("board", name), className="wf-board"),
+            html.Div(id=ids("ticker", name), className="wf-ticker"),
+            *live_stores(name, snapshot, settings, int(config.refresh_ms)),
+        ],
+        id=ids("root", name),
+        className=f"wf-root wf-{name} wf-theme-{screen.theme}",
+        **{"data-screen": name},
+    )
