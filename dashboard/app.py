@@ -20,8 +20,8 @@ from dashboard.health import health_report
 from dashboard.panels.figures import ASSETS
 from dashboard.panels.live import register_live_callbacks
 from dashboard.picture import marker_row
-from dashboard.security import install_security
 from dashboard.screens import DESK, SCREENS, TABLET, WALL, Screen, screen_layout, workspaces_for
+from dashboard.security import install_security
 from layers.zones import Workspace
 from watchfloor.config import Config, load_config
 from workers.connection import connect, redis_url

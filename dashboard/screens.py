@@ -80,14 +80,14 @@ def _header(screen: Screen, config: Config, subtitle: str) -> html.Header:
 def _filters(screen: Screen) -> html.Div:
     return html.Div(
         [
-            html.Div([html.Label("Window", htmlFor="wf-window"),
+            html.Div([html.Div("Window", className="wf-filter-label"),
                       dcc.RadioItems(id=ids("window", screen.name), options=[{"label": lab, "value": v} for lab, v in WINDOWS],
                                      value=screen.window_hours, inline=True, className="wf-radio")], className="wf-filter"),
-            html.Div([html.Label("Min severity"),
+            html.Div([html.Div("Min severity", className="wf-filter-label"),
                       dcc.RadioItems(id=ids("severity", screen.name),
                                      options=[{"label": s.upper() if s != "unknown" else "ALL", "value": s} for s in SEVERITIES],
                                      value="unknown", inline=True, className="wf-radio")], className="wf-filter"),
-            html.Div([html.Label("Kinds"),
+            html.Div([html.Div("Kinds", className="wf-filter-label"),
                       dcc.Dropdown(id=ids("kinds", screen.name), options=KINDS, multi=True, placeholder="all kinds",
                                    className="wf-dropdown")], className="wf-filter wf-filter-kinds"),
             html.Div([dcc.Input(id=ids("text", screen.name), type="search", placeholder="Search title, place, source  ( / )",
@@ -133,7 +133,9 @@ def screen_layout(screen: Screen, config: Config, snapshot: dict[str, Any], work
         id=ids("map", name),
         figure=map_figure([], theme=screen.theme, center=center, zoom=zoom,
                           workspaces=workspaces if name != "tablet" else [w for w in [workspace] if w]),
-        config={"displaylogo": False, "scrollZoom": True, "modeBarButtonsToRemove": ["select2d", "lasso2d"]},
+        # Touch and kiosk screens get no modebar: its 24 px buttons are too small to tap.
+        config={"displaylogo": False, "scrollZoom": True, "displayModeBar": name == "desk",
+                "modeBarButtonsToRemove": ["select2d", "lasso2d"]},
         className="wf-map-graph",
     )
     timeline = dcc.Graph(id=ids("timeline", name), figure=timeline_figure([], theme=screen.theme),

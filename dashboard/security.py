@@ -30,7 +30,6 @@ import inspect
 import ipaddress
 import logging
 import os
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from http.cookies import SimpleCookie
 from typing import Any, TypeVar
@@ -246,7 +245,7 @@ class AccessGuard:
             (b"content-security-policy", self.csp().encode()),
             (b"x-content-type-options", b"nosniff"),
             (b"x-frame-options", b"DENY"),
-            (b"referrer-policy", b"no-referrer"),
+            (b"referrer-policy", b"same-origin"),  # no-referrer would make Chromium send "Origin: null" on our own forms
             (b"cross-origin-opener-policy", b"same-origin"),
             (b"cross-origin-resource-policy", b"same-origin"),
             (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
@@ -299,7 +298,7 @@ class AccessMiddleware:
         if length.isdigit() and int(length) > (MAX_FORM_BODY if path in PUBLIC_PATHS | PASSWORD_PATHS else MAX_BODY):
             await _respond(send, 413, {"error": "request too large"})
             return
-        if method not in ("GET", "HEAD", "OPTIONS") and not _same_origin(scope):
+        if method not in ("GET", "HEAD", "OPTIONS") and not _same_origin(scope, behind_proxy=guard._peer_trusted(scope)):
             audit_refusal("access", record=f"{method} {path}", reason="cross-site request (Origin differs)", throttle=True)
             await _respond(send, 403, {"error": "cross-site request refused"})
             return
@@ -315,7 +314,7 @@ class AccessMiddleware:
         store = guard.sessions()
         if store is None:
             if path == "/api/health":
-                await self.app(scope, receive, send)  # the report says Redis is missing
+                await self.app(scope, receive, _minimal_health(send))  # the report says Redis is missing
                 return
             await _respond(send, 503, {"error": "unavailable", "reason": "sign-in service unreachable (no Redis)"})
             return
@@ -422,7 +421,7 @@ class AccessMiddleware:
                 session = store.get(sid, active=True) if store is not None and sid else None
             except (redis.RedisError, OSError):
                 session = None
-            if session is None or session.user.must_change_password or not _same_origin(scope, required=True):
+            if session is None or session.user.must_change_password or not _same_origin(scope, True, guard._peer_trusted(scope)):
                 await receive()  # websocket.connect
                 reason = "no session" if session is None else "password change required or cross-site"
                 audit_refusal("access", record=f"WS {scope['path']}"[:200], reason=reason, throttle=session is None)
@@ -533,12 +532,12 @@ def _wants_html(scope: Scope) -> bool:
     return "text/html" in accept or (not accept and scope["method"] == "GET")
 
 
-def _same_origin(scope: Scope, required: bool = False) -> bool:
+def _same_origin(scope: Scope, required: bool = False, behind_proxy: bool = False) -> bool:
     """Origin (when sent) names this host. Browsers send Origin on every cross-site POST."""
     origin = _header(scope, b"origin")
     if not origin:
         return not required
-    host = _header(scope, b"x-forwarded-host") or _header(scope, b"host")
+    host = (_header(scope, b"x-forwarded-host") if behind_proxy else "") or _header(scope, b"host")
     return urlsplit(origin).netloc.lower() == host.split(",")[0].strip().lower()
 
 

@@ -117,7 +117,7 @@ class SessionStore:
         elif now - created > self.limits.max_seconds or now - last_active > self.limits.idle_seconds:
             self._drop(digest, name)
             return None
-        if active and kind is SessionKind.PERSON and now - last_active >= TOUCH_EVERY:
+        if active and kind is SessionKind.PERSON and now - last_active >= min(TOUCH_EVERY, self.limits.idle_seconds / 10):
             pipe = self.client.pipeline(transaction=False)
             pipe.hset(Keys.session(digest), "active", f"{now:.3f}")
             pipe.expire(Keys.session(digest), self._ttl(kind, created, now))

@@ -68,15 +68,16 @@ def test_new_exercise_item_appears_on_the_map_without_reload(stack):
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(stack.url)
-        page.wait_for_selector("#wf-map .js-plotly-plot", timeout=30_000)
-        page.wait_for_function("document.querySelector('#wf-connection').textContent.startsWith('LIVE')", timeout=30_000)
+        stack.add_user("probe", "viewer", "a long enough passphrase 1")
+        stack.sign_in(page, "probe", "a long enough passphrase 1")
+        page.wait_for_selector(".wf-desk .wf-map-graph .js-plotly-plot", timeout=30_000)
+        page.wait_for_selector(".wf-desk .wf-conn-live", timeout=30_000)
         title = f"EXERCISE probe quake {int(time.time())}"
         stack.inject({"channel": "usgs", "kind": "earthquake", "title": title, "place": "Natick",
                       "lat": 42.2834, "lon": -71.3495, "magnitude": 4.1, "depth_km": 7.0, "severity": "moderate"})
         page.wait_for_function(
             """(title) => {
-                const gd = document.querySelector('#wf-map .js-plotly-plot');
+                const gd = document.querySelector('.wf-desk .wf-map-graph .js-plotly-plot');
                 const t = gd && gd.data && gd.data[0];
                 if (!t || !t.hovertext) return false;
                 const i = t.hovertext.findIndex(h => h && h.includes(title));

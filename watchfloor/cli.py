@@ -3,10 +3,15 @@
     watchfloor up                      the whole live picture (Redis, exercise feeds, workers, cron, web)
     watchfloor parse FILE|URL          print a document's events as JSON Lines (same code as the workers)
     watchfloor ingest FILE...          ingest documents into the configured Redis
-    watchfloor incidents [--json]      the current picture
+    watchfloor incidents [--json]      the fused incidents (one per happening, with every report)
+    watchfloor incidents split INC EV  take report EV out of incident INC (sticks); merge A B: one incident
+    watchfloor fuse                    the fuser (what `up` starts; one active across hosts)
     watchfloor health                  feed health and event count (JSON)
     watchfloor settings                every setting, its value and where it came from
     watchfloor web | worker | cron     one process of the tree (what `up` starts)
+    watchfloor user add|passwd|disable|enable|unlock|role|list   people's accounts
+    watchfloor display add NAME        a wall screen's account and its sign-in URL
+    watchfloor audit [--since DATE]    the audit trail as JSON Lines
 """
 
 from __future__ import annotations
@@ -151,18 +156,66 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_incidents(args: argparse.Namespace, config: Config) -> int:
-    from workers.streams import EventStore
+    """Fused incidents (one per happening, every report listed); ``split`` / ``merge`` overrides."""
+    from workers.fusion import FusionError, fuse_now, load_incidents, merge_incidents, split_incident
 
-    with _redis(config) as client:
-        events = sorted(EventStore(client).current(), key=lambda e: e["time"], reverse=True)  # type: ignore[arg-type]
+    fusion = {"window_hours": float(config.fusion_window_hours), "lock_ttl": float(config.fusion_lock_seconds)}
+    action = getattr(args, "incidents_command", None)
     out = sys.stdout.buffer
-    for event in events:
+    with _redis(config) as client:
+        if action in ("split", "merge"):
+            from dashboard.audit import audit
+
+            actor = _cli_actor()
+            try:
+                if action == "split":
+                    done = split_incident(client, args.incident, args.event, actor, **fusion)  # type: ignore[arg-type]
+                    record, reason = args.incident, f"split {args.event} into {done['new']}"
+                else:
+                    done = merge_incidents(client, args.a, args.b, actor, **fusion)  # type: ignore[arg-type]
+                    record, reason = f"{args.a} {args.b}", f"merged into {done['incident']}"
+            except FusionError as exc:
+                audit(f"incident.{action}", record=getattr(args, "incident", "") or f"{args.a} {args.b}",
+                      outcome="failed", reason=str(exc), user=actor, source="cli", client=client)  # type: ignore[arg-type]
+                print(f"watchfloor: incidents {action}: {exc}", file=sys.stderr)
+                return EXIT_BAD_INPUT
+            audit(f"incident.{action}", record=record, reason=reason, user=actor, source="cli",
+                  client=client)  # type: ignore[arg-type]
+            out.write(orjson.dumps(done) + b"\n")
+            return 0
+        if not fuse_now(client, **fusion):  # type: ignore[arg-type]
+            print("warning: the running fuser has not caught up; incidents may be a few seconds behind",
+                  file=sys.stderr)
+        incidents = [i for i in load_incidents(client)  # type: ignore[arg-type]
+                     if len(i.get("superseded") or ()) < len(i["reports"])]  # every report replaced: not shown
+    for incident in incidents:
         if args.json:
-            row = {**event, "reports": [{"source": event["source"], "feed": event["feed"], "id": event["id"]}]}
-            out.write(orjson.dumps(row) + b"\n")
+            out.write(orjson.dumps(incident) + b"\n")
         else:
-            where = f"{event['lat']:.3f},{event['lon']:.3f}" if event["lat"] is not None else "unplaced"
-            out.write(f"{event['time']}  {event['severity']:<8} {event['kind']:<10} {where:<18} {event['title']}\n".encode())
+            where = f"{incident['lat']:.3f},{incident['lon']:.3f}" if incident["lat"] is not None else "unplaced"
+            sources = ",".join(sorted({r["source"] for r in incident["reports"]}))
+            out.write(f"{incident['time']}  {incident['severity']:<8} {incident['kind']:<10} {where:<18} "
+                      f"{incident['title']}  [{len(incident['reports'])} report(s): {sources}]  {incident['id']}\n"
+                      .encode())
+    return 0
+
+
+def cmd_fuse(args: argparse.Namespace, config: Config) -> int:
+    """The fuser process (one active across hosts; others wait as standbys). SIGTERM stops it cleanly."""
+    import signal
+    import threading
+
+    from workers.connection import client_for
+    from workers.fusion import Fuser
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    fuser = Fuser(client_for(config), window_hours=float(config.fusion_window_hours),
+                  lock_ttl=float(config.fusion_lock_seconds))
+    try:
+        fuser.run(stop)
+    except KeyboardInterrupt:
+        pass
     return 0
 
 
@@ -181,6 +234,149 @@ def cmd_settings(args: argparse.Namespace, config: Config) -> int:
         print(f"{setting.name} = {config.values[setting.name]!r}   (env {setting.env}; default {setting.default!r})")
         print(f"    {setting.help}")
     print(f"config file: {config.source}; feeds: {', '.join(f.id for f in config.feeds) or 'none'}")
+    return 0
+
+
+# -- accounts, display screens and the audit trail (dashboard.accounts, dashboard.audit) ----------------
+def _cli_actor() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _read_new_password(args: argparse.Namespace) -> str:
+    """From stdin (--password-stdin, one line) or prompted twice on the terminal; never an argument."""
+    import getpass
+
+    from dashboard.accounts import WeakPassword
+
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise WeakPassword("--password-stdin: nothing on standard input")
+        return line.rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise WeakPassword("no terminal to ask for the password on; pipe it in with --password-stdin")
+    first = getpass.getpass("New password: ")
+    if getpass.getpass("Again: ") != first:
+        raise WeakPassword("the two passwords differ")
+    return first
+
+
+def _account_command(run: Callable[[argparse.Namespace, Config], int]) -> Callable[[argparse.Namespace, Config], int]:
+    """Account errors are bad input: one line on stderr, exit status 2."""
+
+    def wrapped(args: argparse.Namespace, config: Config) -> int:
+        from dashboard.accounts import AccountError
+
+        try:
+            return run(args, config)
+        except AccountError as exc:
+            print(f"watchfloor: {args.command}: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+
+    return wrapped
+
+
+@_account_command
+def cmd_user(args: argparse.Namespace, config: Config) -> int:
+    from dashboard.accounts import AccountStore, Role
+    from dashboard.audit import audit
+
+    actor = _cli_actor()
+    with _redis(config) as client:
+        store = AccountStore(client)  # type: ignore[arg-type]
+
+        def record(action: str, name: str, reason: str = "") -> None:
+            audit(action, record=name, reason=reason, user=actor, source="cli", client=client)  # type: ignore[arg-type]
+
+        if args.user_command == "list":
+            for user in store.list():
+                flags = [f for f, on in (("disabled", user.disabled), ("locked", user.locked),
+                                         ("must-change-password", user.must_change_password)) if on]
+                print(f"{user.name:<24} {user.role.value:<10} {' '.join(flags)}".rstrip())
+            return 0
+        name = args.name
+        if args.user_command == "add":
+            role = Role.parse(args.role)
+            if role is Role.DISPLAY:
+                print("watchfloor: user add: display screens are added with `watchfloor display add NAME`",
+                      file=sys.stderr)
+                return EXIT_BAD_INPUT
+            from dashboard.accounts import check_name
+
+            check_name(name)
+            store.create(name, role, _read_new_password(args), must_change=args.must_change)
+            record("account.create", name, f"role {role.value}")
+            print(f"added {name} ({role.value})")
+        elif args.user_command == "passwd":
+            store.require(name)
+            store.set_password(name, _read_new_password(args), must_change=args.must_change)
+            record("account.password", name, "set by an administrator; sessions ended")
+            print(f"password of {name} changed; its sessions have ended")
+        elif args.user_command == "disable":
+            store.set_disabled(name, True)
+            record("account.disable", name, "sessions ended")
+            print(f"disabled {name}; its sessions have ended")
+        elif args.user_command == "enable":
+            store.set_disabled(name, False)
+            record("account.enable", name)
+            print(f"enabled {name}")
+        elif args.user_command == "unlock":
+            store.unlock(name)
+            record("account.unlock", name)
+            print(f"unlocked {name}")
+        elif args.user_command == "role":
+            user = store.set_role(name, Role.parse(args.role))
+            record("account.role", name, f"role {user.role.value}; sessions ended")
+            print(f"{name} is now {user.role.value}; its sessions have ended")
+    return 0
+
+
+@_account_command
+def cmd_display(args: argparse.Namespace, config: Config) -> int:
+    from dashboard.accounts import AccountStore
+    from dashboard.audit import audit
+
+    with _redis(config) as client:
+        user, token = AccountStore(client).create_display(args.name)  # type: ignore[arg-type]
+        audit("account.display", record=user.name, reason="display token issued; any earlier token revoked",
+              user=_cli_actor(), source="cli", client=client)  # type: ignore[arg-type]
+    host = str(config.host)
+    if host in ("0.0.0.0", "::", ""):
+        import socket
+
+        host = socket.getfqdn()
+    base = (args.url or f"http://{host}:{config.port}").rstrip("/")
+    page = "/" + args.page.lstrip("/")
+    print(f"{base}{page}?display_token={token}")
+    print("Open this URL once on the screen; it signs the screen in and the token leaves the address bar. "
+          "Running `display add` again for the same name revokes it.", file=sys.stderr)
+    return 0
+
+
+def _parse_when(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (example: 2026-11-01 or 2026-11-01T08:00)") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def cmd_audit(args: argparse.Namespace, config: Config) -> int:
+    from dashboard.audit import read
+
+    out = sys.stdout.buffer
+    with _redis(config) as client:
+        for rec in read(client, since=args.since, until=args.until):  # type: ignore[arg-type]
+            if args.user and rec.user != args.user:
+                continue
+            if args.action and not rec.action.startswith(args.action):
+                continue
+            out.write(orjson.dumps(rec.to_dict()) + b"\n")
     return 0
 
 
@@ -207,9 +403,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE|URL")
     p.add_argument("--format", help="force a format (default: detect)")
     p.add_argument("--exercise", action="store_true", help="mark the events as exercise data")
-    add("incidents", cmd_incidents, "print the current picture").add_argument("--json", action="store_true", help="JSON Lines")
+    p = add("incidents", cmd_incidents, "print the fused incidents (one per happening, with its reports)")
+    p.add_argument("--json", action="store_true", help="JSON Lines")
+    inc_sub = p.add_subparsers(dest="incidents_command", required=False, metavar="ACTION")
+    q = inc_sub.add_parser("split", help="take a report out of an incident for good")
+    q.add_argument("incident")
+    q.add_argument("event", help="the report's event id (see `watchfloor incidents --json`)")
+    q = inc_sub.add_parser("merge", help="make two incidents one for good (the older id survives)")
+    q.add_argument("a", metavar="INCIDENT")
+    q.add_argument("b", metavar="INCIDENT")
+    add("fuse", cmd_fuse, "run the fuser: reports to incidents (one active across hosts, others on standby)")
     add("health", cmd_health, "print feed health and the event count as JSON")
     add("settings", cmd_settings, "list every setting with its current value")
+
+    user = add("user", cmd_user, "manage people's accounts (add, passwd, disable, enable, unlock, role, list)")
+    user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    for action, text in (("add", "add an account (asks for the password)"),
+                         ("passwd", "set a new password; the account's sessions end"),
+                         ("disable", "disable an account; its sessions end at once"),
+                         ("enable", "enable a disabled account"),
+                         ("unlock", "unlock an account locked after five failed sign-ins"),
+                         ("role", "change an account's role; its sessions end")):
+        p = user_sub.add_parser(action, help=text, description=text)
+        p.add_argument("name")
+        if action in ("add", "role"):
+            p.add_argument("--role", required=True, help="viewer, operator, supervisor or admin")
+        if action in ("add", "passwd"):
+            p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+            p.add_argument("--must-change", action="store_true", help="the password must be changed at first sign-in")
+    user_sub.add_parser("list", help="list accounts with role and flags")
+    display = add("display", cmd_display, "manage display screens (wall displays that sign in with a token)")
+    display_sub = display.add_subparsers(dest="display_command", required=True, metavar="ACTION")
+    p = display_sub.add_parser("add", help="add a display screen (or issue it a new token) and print its URL")
+    p.add_argument("name")
+    p.add_argument("--page", default="/wall", help="page the screen opens (default /wall)")
+    p.add_argument("--url", help="base URL users reach the app at (default http://HOST:PORT from the settings)")
+    p = add("audit", cmd_audit, "print audit records as JSON Lines")
+    p.add_argument("--since", type=_parse_when, help="from this UTC date or time (inclusive), e.g. 2026-11-01")
+    p.add_argument("--until", type=_parse_when, help="up to this UTC date or time (exclusive)")
+    p.add_argument("--user", help="only this user's records")
+    p.add_argument("--action", help="only actions starting with this (login, account., callback...)")
     return parser
 
 

@@ -1,0 +1,229 @@
+"""The sign-in, sign-out and change-password pages: plain HTML served by FastAPI (not Dash), no script.
+
+Routes (registered by dashboard.security.install_security)::
+
+    GET  /login         the form (sets a pre-session anti-forgery cookie)
+    POST /login         check the password; a NEW session id on success; audit either way
+    GET|POST /logout    end the session (a replayed cookie then fails); audit
+    GET  /password      change-password form (required after a one-time password)
+    POST /password      change it: every other session of the account ends
+    GET  /login.css     the pages' style sheet
+"""
+
+from __future__ import annotations
+
+import html
+import secrets
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from dashboard.accounts import AccountError, AccountStore, LoginOutcome, check_password
+from dashboard.audit import Outcome, audit, request_context
+from dashboard.sessions import SessionKind, SessionStore
+
+if TYPE_CHECKING:
+    from dashboard.security import AccessGuard
+
+FAILED = ("Sign-in failed. Check the name and password. After five failed attempts an account is locked "
+          "until an administrator unlocks it.")
+
+CSS = """
+:root { color-scheme: dark; }
+body { margin: 0; min-height: 100vh; display: flex; align-items: center; justify-content: center;
+       background: #0b1118; color: #d8e1ea; font: 15px/1.4 system-ui, sans-serif; }
+main { width: 22rem; padding: 2rem; background: #121b26; border: 1px solid #24344a; border-radius: 6px; }
+h1 { margin: 0 0 1.25rem; font-size: 1.1rem; letter-spacing: .18em; }
+label { display: block; margin: .8rem 0 .25rem; font-size: .85rem; color: #9fb0c2; }
+input { box-sizing: border-box; width: 100%; padding: .55rem .6rem; background: #0b1118; color: inherit;
+        border: 1px solid #2f4560; border-radius: 4px; font-size: 1rem; }
+button { margin-top: 1.25rem; width: 100%; padding: .6rem; background: #2d6cdf; color: #fff; border: 0;
+         border-radius: 4px; font-size: 1rem; cursor: pointer; }
+.wf-error { margin: 0 0 1rem; padding: .6rem; background: #3a1418; border: 1px solid #7a2630; border-radius: 4px; }
+.wf-note { margin: 0 0 1rem; color: #9fb0c2; font-size: .9rem; }
+"""
+
+
+def _page(title: str, body: str, status: int = 200, cookies: list[str] | None = None) -> HTMLResponse:
+    text = (
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<title>{html.escape(title)} · Watchfloor</title><link rel=\"icon\" href=\"data:,\">"
+        "<link rel=\"stylesheet\" href=\"/login.css\"></head><body><main>"
+        f"<h1>WATCHFLOOR</h1>{body}</main></body></html>"
+    )
+    response = HTMLResponse(text, status_code=status)
+    for cookie in cookies or []:
+        response.headers.append("set-cookie", cookie)
+    return response
+
+
+def _message(error: str = "", note: str = "") -> str:
+    out = f'<p class="wf-error" role="alert">{html.escape(error)}</p>' if error else ""
+    return out + (f'<p class="wf-note">{html.escape(note)}</p>' if note else "")
+
+
+async def _form(request: Request, limit: int = 16 * 1024) -> dict[str, str] | None:
+    """An urlencoded form, bounded; None when too large or not a form."""
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return None
+    size, chunks = 0, []
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    try:
+        return dict(parse_qsl(b"".join(chunks).decode("utf-8"), keep_blank_values=True))
+    except UnicodeDecodeError:
+        return None
+
+
+def register_login_routes(server: FastAPI, guard: AccessGuard) -> None:
+    from dashboard.security import safe_next, session_of
+
+    def tls(request: Request) -> bool:
+        return guard.is_tls(request.scope)
+
+    def login_form(next_path: str, error: str = "", status: int = 200, note: str = "",
+                   request: Request | None = None) -> HTMLResponse:
+        token = secrets.token_urlsafe(24)
+        secure = tls(request) if request is not None else False
+        cookie = (f"{guard.login_cookie_name(secure)}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600"
+                  f"{'; Secure' if secure else ''}")
+        body = (
+            _message(error, note)
+            + '<form method="post" action="/login" autocomplete="on">'
+            + f'<input type="hidden" name="csrf" value="{html.escape(token)}">'
+            + f'<input type="hidden" name="next" value="{html.escape(next_path)}">'
+            + '<label for="wf-user">Name</label>'
+            + '<input id="wf-user" name="username" autocomplete="username" required autofocus maxlength="64">'
+            + '<label for="wf-password">Password</label>'
+            + '<input id="wf-password" name="password" type="password" autocomplete="current-password" required>'
+            + '<button type="submit">Sign in</button></form>'
+        )
+        return _page("Sign in", body, status, [cookie])
+
+    @server.get("/login.css", include_in_schema=False)
+    def login_css() -> Response:
+        return Response(CSS, media_type="text/css", headers={"cache-control": "public, max-age=3600"})
+
+    @server.get("/login", include_in_schema=False)
+    def login_page(request: Request) -> Response:
+        next_path = safe_next(request.query_params.get("next"))
+        note = "You have signed out." if request.query_params.get("signed_out") else ""
+        return login_form(next_path, note=note, request=request)
+
+    @server.post("/login", include_in_schema=False)
+    async def login_submit(request: Request) -> Response:
+        ctx = request_context.get()
+        client = guard.get_client()
+        form = await _form(request)
+        if form is None:
+            return login_form("/", "The sign-in form could not be read; try again.", 400, request=request)
+        next_path = safe_next(form.get("next"))
+        name = form.get("username", "").strip().lower()[:64]
+        expected = request.cookies.get(guard.login_cookie_name(tls(request)), "")
+        if not expected or not secrets.compare_digest(expected, form.get("csrf", "")):
+            audit("login", record=name, outcome=Outcome.REFUSED, reason="sign-in form token missing or wrong",
+                  user=name or "-")
+            return login_form(next_path, "The sign-in page expired; try again.", 400, request=request)
+        if client is None:
+            return login_form(next_path, "Sign-in is unavailable: Redis is unreachable.", 503, request=request)
+        accounts = AccountStore(client)
+        result = await run_in_threadpool(accounts.verify, name, form.get("password", ""))
+        if not result.ok:
+            audit("login", record=name, outcome=Outcome.FAILED, reason=result.outcome.value, user=name or "-")
+            if result.locked_now:
+                audit("account.lock", record=name, outcome=Outcome.OK,
+                      reason="locked after five failed sign-ins; `watchfloor user unlock` reopens it", user="system")
+            return login_form(next_path, FAILED, 401, request=request)
+        user = result.user
+        assert user is not None
+        store = SessionStore(client, guard.limits)
+        old = guard.cookie_value(request.scope, tls(request))
+        if old:
+            store.revoke(old)  # renewal: the pre-login id (if any) never becomes the signed-in one
+        sid, _ = store.create(user, SessionKind.PERSON, ctx.source if ctx else "-")
+        audit("login", record=user.name, outcome=Outcome.OK, user=user.name,
+              reason="one-time password: change required" if user.must_change_password else "")
+        target = "/password" if user.must_change_password else next_path
+        response = RedirectResponse(target, status_code=303)
+        response.headers.append("set-cookie", guard.session_cookie(sid, tls(request), SessionKind.PERSON))
+        response.headers.append("set-cookie", f"{guard.login_cookie_name(tls(request))}=; Path=/; Max-Age=0")
+        return response
+
+    async def logout(request: Request) -> Response:
+        client = guard.get_client()
+        secure = tls(request)
+        sid = guard.cookie_value(request.scope, secure)
+        name = None
+        if sid and client is not None:
+            name = SessionStore(client, guard.limits).revoke(sid)
+        if name:
+            audit("logout", record=name, user=name)
+        response = RedirectResponse("/login?signed_out=1", status_code=303)
+        for cookie in guard.clear_cookies(secure):
+            response.headers.append("set-cookie", cookie)
+        return response
+
+    server.add_api_route("/logout", logout, methods=["GET", "POST"], include_in_schema=False)
+
+    def password_form(error: str = "", status: int = 200, note: str = "") -> HTMLResponse:
+        body = (
+            _message(error, note)
+            + '<form method="post" action="/password">'
+            + '<label for="wf-current">Current password</label>'
+            + '<input id="wf-current" name="current" type="password" autocomplete="current-password" required>'
+            + '<label for="wf-new">New password (at least 12 characters)</label>'
+            + '<input id="wf-new" name="new" type="password" autocomplete="new-password" required minlength="12">'
+            + '<label for="wf-confirm">New password again</label>'
+            + '<input id="wf-confirm" name="confirm" type="password" autocomplete="new-password" required>'
+            + '<button type="submit">Change password</button></form>'
+        )
+        return _page("Change password", body, status)
+
+    @server.get("/password", include_in_schema=False)
+    def password_page(request: Request) -> Response:
+        session = session_of(request)
+        if session is None or session.user.is_display:
+            return Response(status_code=403)
+        note = "Choose your own password before you go on." if session.user.must_change_password else ""
+        return password_form(note=note)
+
+    @server.post("/password", include_in_schema=False)
+    async def password_submit(request: Request) -> Response:
+        session = session_of(request)
+        client = guard.get_client()
+        if session is None or session.user.is_display or client is None:
+            return Response(status_code=403)
+        form = await _form(request)
+        if form is None:
+            return password_form("The form could not be read; try again.", 400)
+        name = session.user.name
+        if form.get("new", "") != form.get("confirm", ""):
+            return password_form("The two new passwords differ.", 400)
+        try:
+            check_password(form.get("new", ""), name)
+        except AccountError as exc:
+            return password_form(str(exc).capitalize() + ".", 400)
+        if form.get("new") == form.get("current"):
+            return password_form("The new password must differ from the current one.", 400)
+        accounts = AccountStore(client)
+        result = await run_in_threadpool(accounts.verify, name, form.get("current", ""))
+        if not result.ok:
+            audit("account.password", record=name, outcome=Outcome.FAILED, reason=f"current password: {result.outcome.value}")
+            if result.locked_now:
+                audit("account.lock", record=name, reason="locked after five failed password checks", user="system")
+            if result.outcome is LoginOutcome.LOCKED or result.locked_now:
+                return RedirectResponse("/login", status_code=303)
+            return password_form("The current password is wrong.", 401)
+        user = await run_in_threadpool(accounts.set_password, name, form["new"])  # ends every session
+        sid, _ = SessionStore(client, guard.limits).create(user, SessionKind.PERSON, session.source)
+        audit("account.password", record=name, reason="changed by the account holder; other sessions ended")
+        response = RedirectResponse("/", status_code=303)
+        response.headers.append("set-cookie", guard.session_cookie(sid, tls(request), SessionKind.PERSON))
+        return response

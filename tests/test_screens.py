@@ -1,0 +1,119 @@
+"""The three screens in real headless Chromium at their sizes, against the whole stack.
+Screenshots are kept in test-artifacts/ (look at them)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.stack import ROOT, start_stack
+from tests.test_stack import CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.redis]
+
+ARTIFACTS = ROOT / "test-artifacts"
+PASSWORD = "screens passphrase 42"
+MAP = ".wf-{screen} .wf-map-graph .js-plotly-plot"
+# Map drawn: some marker has a position. Predicates are functions, never expression strings:
+# Playwright evaluates strings with eval, which the app's CSP (rightly) refuses.
+DRAWN = """(sel) => { const gd = document.querySelector(sel);
+  return !!(gd && gd.data && gd.data[0] && gd.data[0].lat && gd.data[0].lat.some(v => v !== null)); }"""
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    stack = start_stack(tmp_path_factory.mktemp("screens"), env={"WATCHFLOOR_SCENARIO_SPEED": "20"})
+    stack.add_user("officer", "operator", PASSWORD)
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def open_screen(stack, browser, path: str, width: int, height: int):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    stack.sign_in(page, "officer", PASSWORD, path)
+    return page, errors
+
+
+def test_desk_draws_lists_and_opens_an_incident_with_its_provenance(stack, browser):
+    page, errors = open_screen(stack, browser, "", 1440, 900)
+    page.wait_for_function(DRAWN, arg=MAP.format(screen="desk"), timeout=60_000)
+    page.wait_for_selector(".wf-desk .wf-incidents li[data-wf-id]", timeout=30_000)
+    first = page.locator(".wf-desk .wf-incidents li[data-wf-id]").first
+    title = first.locator(".wf-item-title").inner_text()
+    first.click()
+    page.wait_for_selector(".wf-desk .wf-detail:not([hidden]) h3", timeout=15_000)
+    detail = page.locator(".wf-desk .wf-detail")
+    assert detail.locator("h3").inner_text() == title
+    assert "Report" in detail.inner_text() and "Feed" in detail.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "desk-detail-1440x900.png"))
+    page.keyboard.press("Escape")
+    page.wait_for_selector(".wf-desk .wf-detail[hidden]", state="attached", timeout=10_000)
+    # Filters run in the browser: EXTREME only leaves nothing of this scenario's first minutes.
+    page.locator(".wf-desk label", has_text="EXTREME").first.click()
+    page.wait_for_selector(".wf-desk .wf-incidents li:has-text('No incidents match')", timeout=10_000)
+    assert not errors, errors
+    page.close()
+
+
+@pytest.mark.parametrize(("width", "height"), [(1024, 768), (768, 1024)])
+def test_tablet_touch_targets_are_at_least_44px(stack, browser, width, height):
+    page, errors = open_screen(stack, browser, "tablet", width, height)
+    page.wait_for_function(DRAWN, arg=MAP.format(screen="tablet"), timeout=60_000)
+    page.wait_for_selector(".wf-tablet .wf-incidents li[data-wf-id]", timeout=30_000)
+    small = page.evaluate("""() => {
+        const targets = document.querySelectorAll(
+          '.wf-tablet label, .wf-tablet button, .wf-tablet a, .wf-tablet [role=button], .wf-tablet .modebar-btn');
+        const bad = [];
+        for (const el of targets) {
+          const r = el.getBoundingClientRect();
+          const style = getComputedStyle(el);
+          if (r.width === 0 || r.height === 0 || style.visibility === 'hidden') continue;
+          if (r.height < 44 || r.width < 44) bad.push(`${el.tagName}.${el.className} ${Math.round(r.width)}x${Math.round(r.height)} "${el.textContent.slice(0, 30)}"`);
+        }
+        return bad;
+    }""")
+    page.screenshot(path=str(ARTIFACTS / f"tablet-{width}x{height}.png"))
+    assert not small, f"touch targets under 44 px: {small}"
+    assert page.locator(".wf-tablet .wf-threat-badge").count() == 1
+    assert not errors, errors
+    page.close()
+
+
+@pytest.mark.parametrize(("width", "height"), [(1920, 1080), (3840, 2160)])
+def test_wall_is_live_and_rotates_through_its_views(stack, browser, width, height):
+    page, errors = open_screen(stack, browser, "wall", width, height)
+    page.wait_for_function(DRAWN, arg=MAP.format(screen="wall"), timeout=60_000)
+    page.wait_for_selector(".wf-wall .wf-conn-live", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / f"wall-map-{width}x{height}.png"))
+    # Pinned by URL: the threat board, one tile per workspace plus the whole picture.
+    page.goto(stack.url + "wall?view=threat")
+    page.wait_for_selector(".wf-wall.view-threat .wf-tile", timeout=30_000)
+    assert page.locator(".wf-wall .wf-tile").count() >= 2
+    assert page.locator(".wf-wall .wf-map").is_hidden()
+    page.screenshot(path=str(ARTIFACTS / f"wall-threat-{width}x{height}.png"))
+    clock = page.locator(".wf-wall .wf-clock").inner_text()
+    assert "UTC" in clock and "local" in clock
+    assert not errors, errors
+    page.close()
+
+
+def test_wall_cycle_changes_view_by_itself(stack, browser, tmp_path):
+    page, errors = open_screen(stack, browser, "wall", 1920, 1080)
+    page.wait_for_selector(".wf-wall.view-map", timeout=30_000)
+    # The default cycle is 20 s: within ~45 s the wall must have moved on from the map.
+    page.wait_for_selector(".wf-wall:not(.view-map)", timeout=50_000)
+    assert not errors, errors
+    page.close()
