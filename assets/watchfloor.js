@@ -233,8 +233,22 @@
       base.push("view-" + (view.indexOf("event:") === 0 ? "event" : view));
       if (view !== st.view) { st.view = view; setTimeout(function () { moveMap(settings, view); }, 50); }
     }
-    if (css.indexOf("stale") >= 0) { base.push("is-stale"); }
+    if (css.indexOf("stale") >= 0) { base.push("is-stale"); checkSession(); }
     return [conn, css, clock, base.join(" ")];
+  }
+
+  /* A screen that lost its session (signed out elsewhere, idle, account disabled) goes back to
+   * the sign-in page instead of staying stale; a server that is down just stays STALE. */
+  var lastSessionCheck = 0;
+  function checkSession() {
+    var now = Date.now();
+    if (now - lastSessionCheck < 15000 || !window.fetch) { return; }
+    lastSessionCheck = now;
+    window.fetch("/api/session", {credentials: "same-origin", cache: "no-store"}).then(function (resp) {
+      if (resp.status === 401) {
+        window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname + window.location.search));
+      }
+    }).catch(function () { /* server unreachable: STALE says so */ });
   }
 
   function select(clickData) {

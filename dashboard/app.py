@@ -71,6 +71,16 @@ def create_app(config: Config | None = None) -> Dash:
     server = FastAPI(title="Watchfloor", docs_url=None, redoc_url=None, openapi_url=None)
     install_security(server, config, handle.get)
 
+    @server.get("/api/session")
+    def api_session() -> Response:
+        """Who is signed in; the access guard answers 401 first when nobody is (screens use it
+        to go back to the sign-in page instead of going silently stale)."""
+        from dashboard.security import current_user
+
+        user = current_user()
+        body = {"user": user.name, "role": str(user.role.value)} if user else {}
+        return Response(orjson.dumps(body), status_code=200 if user else 401, media_type="application/json")
+
     @server.get("/api/health")
     def api_health() -> Response:
         report = health_report(config, handle.get())

@@ -74,6 +74,7 @@ class Supervisor:
                 )
             self.redis = EmbeddedRedis(data / "redis").start()
             self.redis_url = self.redis.url
+        self.first_admin_password = self._first_admin()
         exercise_url = ""
         if cfg.exercise:
             from watchfloor.exercise import ExerciseServer, load_scenario
@@ -97,9 +98,22 @@ class Supervisor:
         for index in range(int(cfg.workers)):
             self.children.append(Child(f"worker-{index + 1}", [*cli, "worker"]))
         self.children.append(Child("cron", [*cli, "cron"]))
+        self.children.append(Child("fuser", [*cli, "fuse"]))
         self.children.append(Child("web", [*cli, "web"]))
         for child in self.children:
             self._spawn(child)
+
+    def _first_admin(self) -> str | None:
+        """On a fresh data store, an ``admin`` account with a one-time password (printed once)."""
+        from dashboard.accounts import ensure_first_admin
+        from workers.connection import connect
+
+        try:
+            client = connect(self.redis_url, timeout=3)
+            return ensure_first_admin(client)
+        except Exception as exc:  # Redis down at start-up: the app starts degraded; try next time
+            log.warning("could not check for a first admin account: %s", exc)
+            return None
 
     def _spawn(self, child: Child) -> None:
         child.process = subprocess.Popen(child.argv, env=self.env, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
@@ -170,6 +184,10 @@ def run_up(config: Config, config_file: str) -> int:
         sup.start()
         url = f"http://{'127.0.0.1' if config.host in ('0.0.0.0', '') else config.host}:{config.port}/"
         print(f"Watchfloor is starting at {url}  (Redis {_redact(sup.redis_url)}; Ctrl-C stops everything)", flush=True)
+        if sup.first_admin_password:
+            print(f"First run: sign in as  admin  with the one-time password  {sup.first_admin_password}\n"
+                  "(you will be asked to choose a new one; add people with `watchfloor user add NAME --role operator`)",
+                  flush=True)
         sup.watch()
     finally:
         sup.stop()
