@@ -1,6 +1,6 @@
 """``python -m bench``: parse throughput per format and Redis ingest, each as a ratio to a baseline.
 
-python -m bench              full run (about 2 minutes on 2 cores); bench/results/latest.json
+python -m bench              full run (about 2 minutes on 2 cores, plus fusion); bench/results/latest.json
 python -m bench --quick      smoke run (< 30 s); bench/results/latest-quick.json
 python -m bench --profile    cProfile hot spots of the same workloads instead of timings
 python -m bench --strict     exit 1 when a target is missed (targets are reported either way)
@@ -87,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     print()
+    fusion = _fusion_section(args)
+
+    print()
     print("Ratios (ours / baseline, measured in this run)")
     for line in report.ratio_lines(rows, ingest):
         print(line)
@@ -108,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         "synthetic": selection.synthetic,
         "parse": [row.to_json() for row in rows],
         "ingest": ingest.to_json() if ingest else None,
+        "fusion": fusion,
         "targets": [{"name": n, "value": v, "met": m} for n, v, m in targets],
         "skipped_documents": [{"document": d, "reason": r} for d, r in selection.skipped],
     }
@@ -121,6 +125,39 @@ def main(argv: list[str] | None = None) -> int:
         print("EventStore idempotence check failed", file=sys.stderr)
         return 1
     return 1 if args.strict and failed else 0
+
+
+def _fusion_section(args: argparse.Namespace) -> dict[str, object]:
+    """Cross-source fusion: quality on the labelled pairs, Correlator and live-fuser throughput."""
+    from bench.fusion_bench import run_fusion_bench
+
+    result = run_fusion_bench(args.quick, redis=not args.no_redis)
+    print("Fusion (feeds.fuse.Correlator; workers.fusion.Fuser on a real redis-server)")
+    pairs = result["pairs"]
+    if "skipped" in pairs:
+        print(f"  labelled pairs: skipped ({pairs['skipped']})")
+    else:
+        o, inc = pairs["overall"], pairs["incidents"]
+        print(f"  labelled pairs ({o['pairs']:,}, {o['positives']:,} same): should_merge precision "
+              f"{o['precision']:.4f}, recall {o['recall']:.3f} (fp {o['fp']}, fn {o['fn']})")
+        ov = inc["overall"]
+        print(f"  as incidents ({inc['reports']:,} reports -> {inc['incidents']:,} incidents): precision "
+              f"{ov['precision']:.4f}, recall {ov['recall']:.3f}")
+        sweep = ", ".join(f"{t}: {v['precision']:.4f}/{v['recall']:.3f}" for t, v in pairs["sweep"].items())
+        print(f"  threshold sweep (precision/recall): {sweep}")
+    t = result["throughput"]
+    print(f"  Correlator: {t['events_per_s']:,} events/s adding {t['events']:,} events to {t['incidents_before']:,} "
+          f"incidents in a {t['window_hours']:g} h window ({t['merged']:,} joined one); "
+          f"preload {t['preload_events_per_s']:,} events/s")
+    fuser = result.get("fuser")
+    if not fuser:
+        print("  Fuser rebuild from wf:events: full run only (not with --quick or --no-redis)")
+    else:
+        print(f"  Fuser rebuild from wf:events ({fuser['events']:,} events -> {fuser['incidents']:,} incidents): "
+              f"first start {fuser['first_rebuild_events_per_s']:,} events/s ({fuser['first_rebuild_changes']:,} "
+              f"changes), restart {fuser['restart_rebuild_events_per_s']:,} events/s "
+              f"({fuser['restart_rebuild_changes']} changes: must be 0)")
+    return result
 
 
 def _profile(selection: object, args: argparse.Namespace, ingest_events: int) -> int:

@@ -10,7 +10,9 @@
   joins the GDACS alert through the USGS report of the same quake);
 * ``throughput``: events/s adding events to a Correlator pre-loaded with incidents in the window
   (100,000 incidents and 10,000 events; quick: 20,000 and 2,000), half of them reports of quakes
-  already held, half new quakes.
+  already held, half new quakes;
+* ``fuser``: the live fuser (:mod:`workers.fusion`) rebuilding from a real ``wf:events`` stream
+  (20,000 events; not in quick runs): first start (writes every incident) and a restart (writes nothing).
 """
 
 from __future__ import annotations
@@ -144,8 +146,56 @@ def throughput(preload: int, events: int, seed: int = 7) -> dict[str, Any]:
     }
 
 
-def run_fusion_bench(quick: bool) -> dict[str, Any]:
-    """Fusion quality on the labelled pairs and Correlator throughput (see the module docstring)."""
+def fuser_rebuild(count: int, seed: int = 11) -> dict[str, Any]:
+    """The live fuser (workers.fusion) on a real redis-server: ``count`` events appended with
+    EventStore (half second reports of quakes already held), then one rebuild from the stream that
+    writes every incident (first start), then a second rebuild that must write nothing (a restart)."""
+    import tempfile
+
+    from redis import Redis
+
+    from watchfloor.redis_server import EmbeddedRedis
+    from workers.fusion import Fuser
+    from workers.streams import EventStore, Keys
+
+    rng = random.Random(seed)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    base = [_quake(rng, n, start, 48 * 3600.0) for n in range(count // 2)]
+    events = base + [_second_report(rng, b, n) for n, b in enumerate(base)]
+    with tempfile.TemporaryDirectory(prefix="wf-bench-fusion-") as tmp:
+        server = EmbeddedRedis(Path(tmp) / "redis").start()
+        try:
+            client = Redis.from_url(server.url)
+            store = EventStore(client)
+            for i in range(0, len(events), 500):
+                store.append(events[i : i + 500])
+            timings = []
+            for _ in range(2):
+                fuser = Fuser(client, window_hours=24 * 365 * 10)
+                assert fuser.acquire()
+                changes_before = client.xlen(Keys.INCIDENT_CHANGES)
+                began = time.perf_counter()
+                fuser.rebuild()
+                timings.append((time.perf_counter() - began, client.xlen(Keys.INCIDENT_CHANGES) - changes_before))
+                fuser.release()
+            incidents = client.hlen(Keys.INCIDENTS)
+            client.close()
+        finally:
+            server.stop()
+    (first_s, first_changes), (second_s, second_changes) = timings
+    return {
+        "events": len(events),
+        "incidents": incidents,
+        "first_rebuild_events_per_s": round(len(events) / first_s),
+        "first_rebuild_changes": first_changes,
+        "restart_rebuild_events_per_s": round(len(events) / second_s),
+        "restart_rebuild_changes": second_changes,
+    }
+
+
+def run_fusion_bench(quick: bool, redis: bool = True) -> dict[str, Any]:
+    """Fusion quality on the labelled pairs, Correlator throughput and, with ``redis``, the live
+    fuser's rebuild rate on a real redis-server (see the module docstring)."""
     result: dict[str, Any] = {}
     corpus = _corpus()
     if corpus is None:
@@ -153,6 +203,8 @@ def run_fusion_bench(quick: bool) -> dict[str, Any]:
     else:
         result["pairs"] = pair_quality(corpus)
     result["throughput"] = throughput(20_000, 2_000) if quick else throughput(100_000, 10_000)
+    if redis and not quick:  # a redis-server of its own costs seconds to start and stop: full runs only
+        result["fuser"] = fuser_rebuild(20_000)
     return result
 
 

@@ -6,6 +6,7 @@ app processes behind a load balancer can answer any request.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import Any
 
@@ -111,6 +112,20 @@ def create_app(config: Config | None = None) -> Dash:
                            name=screen.title, layout=page(screen))
     app.layout = html.Div([dash.page_container])
     register_live_callbacks(app, config, handle.get, workspaces)
+
+    @server.middleware("http")
+    async def set_up_before_any_page(request: Any, call_next: Any) -> Any:
+        # Dash's FastAPI backend runs its before-request hooks (set-up that collects assets/, the
+        # pages router and its inline scripts) only for "/" and "/_dash-*": a kiosk whose first
+        # request after a restart is /wall got a page with no CSS and no clientside code, stuck on
+        # "connecting". Each hook runs once (its own flag), so calling them here is cheap.
+        if not request.url.path.startswith(("/_dash-", "/assets/")):
+            for hook in app.backend._before_request_funcs:
+                result = hook()
+                if inspect.isawaitable(result):
+                    await result
+        return await call_next(request)
+
     return app
 
 

@@ -75,7 +75,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -371,7 +371,8 @@ def facts_of(event: Event) -> Facts:
         magnitude=magnitude,
         keys=identity_keys(event),
         tokens=tokens_of(event.title, event.place),
-        catalogue_feeds=frozenset({event.feed or event.source}) if catalogue else frozenset(),
+        # (feed, format): the CLI ingests every document under one pseudo-feed; one catalogue is one format
+        catalogue_feeds=frozenset({f"{event.feed or event.source}|{event.source}"}) if catalogue else frozenset(),
         authority=_AUTHORITY.get(event.source, 2 if catalogue else 0),
     )
 
@@ -663,6 +664,7 @@ class Correlator:
         self._words: dict[tuple[Any, ...], dict[str, None]] = {}
         self._keys: dict[str, dict[str, None]] = {}
         self._indexed: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}
+        self._retired: set[str] = set()  # ids of pruned incidents: never given to a new incident
 
     # -- reading
 
@@ -729,7 +731,7 @@ class Correlator:
     def _new_incident(self, event: Event, incident_id: str | None = None) -> Incident:
         base = incident_id or f"inc:{event.id}"
         new_id, n = base, 1
-        while new_id in self.incidents or new_id in self._aliases:
+        while new_id in self.incidents or new_id in self._aliases or new_id in self._retired:
             n += 1
             new_id = f"{base}/{n}"
         self._seq += 1
@@ -936,6 +938,18 @@ class Correlator:
         self._refresh(current)
         return self._new_incident(event)
 
+    def apply_override(self, rule: dict[str, Any]) -> None:
+        """Apply a rule recorded by :meth:`merge` or :meth:`split` (from :attr:`overrides`) now.
+
+        For a caller that replays events itself (and prunes on the way): apply each rule when
+        :attr:`adds` equals its ``at``, as :meth:`rebuild` does."""
+        self._apply(rule)
+
+    @property
+    def adds(self) -> int:
+        """Number of :meth:`add` calls so far (the position ``at`` of an override)."""
+        return self._adds
+
     def _apply(self, rule: dict[str, Any]) -> None:
         op = rule.get("op")
         if op == "merge":
@@ -969,12 +983,19 @@ class Correlator:
 
     # -- housekeeping
 
-    def prune(self, before: datetime) -> list[Incident]:
-        """Drop incidents whose every bound ends before ``before`` (out of the window); returns them."""
-        gone = [i for i in self.incidents.values() if i.facts.hi < before and max(r.time for r in i.reports) < before]
+    def prune(self, before: datetime, keep: Collection[str] = ()) -> list[Incident]:
+        """Drop incidents whose every bound ends before ``before`` (out of the window), except those
+        in ``keep``; returns them. A pruned incident's id is never reused: a later report of that
+        happening starts a new incident (``inc:<id>/2``...)."""
+        gone = [
+            i
+            for i in self.incidents.values()
+            if i.id not in keep and i.facts.hi < before and max(r.time for r in i.reports) < before
+        ]
         for incident in gone:
             self._unindex(incident.id)
             del self.incidents[incident.id]
+            self._retired.add(incident.id)
             for event_id in incident.events:
                 self._by_event.pop(event_id, None)
                 self._facts.pop(event_id, None)
