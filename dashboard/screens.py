@@ -146,7 +146,7 @@ def screen_layout(screen: Screen, config: Config, snapshot: dict[str, Any], work
             html.Div(id=ids("threat", name), className="wf-threat"),
             html.H2(["Incidents ", html.Span(id=ids("count", name), className="wf-muted")]),
             html.Div(id=ids("list", name), className="wf-list"),
-            html.H2("Feed health"),
+            html.H2("Feed health", className="wf-feeds-title"),
             html.Div(id=ids("feeds", name)),
         ],
         className="wf-side",

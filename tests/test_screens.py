@@ -117,3 +117,50 @@ def test_wall_cycle_changes_view_by_itself(stack, browser, tmp_path):
     page.wait_for_selector(".wf-wall:not(.view-map)", timeout=50_000)
     assert not errors, errors
     page.close()
+
+
+def _web_child(stack):
+    import psutil
+
+    for child in psutil.Process(stack.process.pid).children(recursive=True):
+        if child.cmdline()[-1:] == ["web"]:
+            return child
+    raise AssertionError("no web process under watchfloor up")
+
+
+def test_wall_says_stale_when_the_server_stops_and_recovers_by_itself(tmp_path_factory, browser):
+    import signal as sig
+
+    import psutil
+
+    stack = start_stack(tmp_path_factory.mktemp("stale"), env={"WATCHFLOOR_STALE_SECONDS": "4"})
+    try:
+        stack.add_user("officer", "operator", PASSWORD)
+        page, errors = open_screen(stack, browser, "wall", 1920, 1080)
+        page.wait_for_selector(".wf-wall .wf-conn-live", timeout=30_000)
+        web = _web_child(stack)
+        # A frozen server (or a network that drops packets): requests hang, nothing answers.
+        web.send_signal(sig.SIGSTOP)
+        try:
+            page.wait_for_selector(".wf-wall .wf-conn-stale", timeout=15_000)
+            text = page.locator(".wf-wall .wf-conn").inner_text()
+            assert text.startswith("STALE since ") and text.endswith("retrying") and " UTC" in text
+            page.screenshot(path=str(ARTIFACTS / "wall-stale-1920x1080.png"))
+        finally:
+            web.send_signal(sig.SIGCONT)
+        page.wait_for_selector(".wf-wall .wf-conn-live", timeout=30_000)
+        # A redeploy: the web process dies and stays down for a while (the supervisor is held so it
+        # cannot restart it at once), then the supervisor brings it back.
+        supervisor = psutil.Process(stack.process.pid)
+        supervisor.send_signal(sig.SIGSTOP)
+        try:
+            _web_child(stack).kill()
+            page.wait_for_selector(".wf-wall .wf-conn-stale", timeout=20_000)
+        finally:
+            supervisor.send_signal(sig.SIGCONT)
+        page.wait_for_selector(".wf-wall .wf-conn-live", timeout=60_000)
+        assert page.url.endswith("/wall"), "the screen must recover in place, without a reload or sign-in"
+        assert not errors, errors
+        page.close()
+    finally:
+        stack.stop()
