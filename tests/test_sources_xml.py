@@ -570,3 +570,27 @@ def test_sniff_priorities(corpus: Path) -> None:
     assert detect(gdacs).name == "gdacs"
     assert detect(index).name == "cap-index"
     assert detect(news).name == "rss"
+
+
+def _rss_with_date(date: str, link: str) -> bytes:
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>{link}</link>'
+            f"<item><title>Grass fire</title><guid>g1</guid><pubDate>{date}</pubDate></item></channel></rss>").encode()
+
+
+def test_est_in_an_australian_feed_is_australian_eastern_time():
+    now = datetime.now(UTC)
+    feed = FeedConfig(id="au", url="https://x/")
+    events = get_source("rss").parse(_rss_with_date("17 May 2013 20:33:01 EST", "http://esa.act.gov.au/"), feed, now).events
+    assert events[0].time == datetime(2013, 5, 17, 10, 33, 1, tzinfo=UTC)
+    assert any("read as Australian" in w for w in events[0].warnings)
+
+
+def test_est_elsewhere_is_us_eastern_and_the_assumption_is_recorded():
+    now = datetime.now(UTC)
+    feed = FeedConfig(id="us", url="https://x/")
+    events = get_source("rss").parse(_rss_with_date("17 May 2013 20:33:01 EST", "https://example.com/"), feed, now).events
+    assert events[0].time == datetime(2013, 5, 18, 1, 33, 1, tzinfo=UTC)
+    assert any("ambiguous" in w for w in events[0].warnings)
+    configured = FeedConfig(id="au2", url="https://x/", country="AU")
+    again = get_source("rss").parse(_rss_with_date("17 May 2013 20:33:01 EST", "https://example.com/"), configured, now).events
+    assert again[0].time.hour == 10

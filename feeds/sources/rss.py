@@ -28,6 +28,7 @@ import math
 import re
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import feedparser
 
@@ -40,7 +41,9 @@ from feeds.text import BadDate, clock_skew_warning, parse_time, plain_text, safe
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.I)
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
-_AMBIGUOUS_ZONE = re.compile(r"\b(EST|EDT|CST|CDT|IST|BST|AST|ADT)\b")
+_AMBIGUOUS_ZONE = re.compile(r"\b(EST|EDT|CST|CDT|IST|BST|AST|ADT|WST)\b")
+# Australian readings of the abbreviations that collide with North American ones.
+_AU_ZONES = {"EST": "+1000", "EDT": "+1100", "CST": "+0930", "CDT": "+1030", "WST": "+0800"}
 _HAZARD_WORDS: tuple[tuple[re.Pattern[str], Kind], ...] = tuple(
     (re.compile(pattern, re.I), kind)
     for pattern, kind in (
@@ -142,19 +145,29 @@ def entry_geometry(entry: Any, warnings: list[str]) -> tuple[dict[str, Any] | No
     return None, None, None
 
 
-def entry_time(entry: Any, fetched_at: datetime, warnings: list[str]) -> tuple[datetime, str]:
-    """The entry's time from the raw published/updated string, strictly; else ``fetched_at``."""
+def entry_time(entry: Any, fetched_at: datetime, warnings: list[str], *, australian: bool = False) -> tuple[datetime, str]:
+    """The entry's time from the raw published/updated string, strictly; else ``fetched_at``.
+
+    "EST" means UTC-5 in North America and UTC+10 in Australia: an Australian feed (configured
+    ``country = "AU"``, or whose links are on a .au host) gets the Australian reading; either way
+    the assumption is recorded in the warnings."""
     for key in ("published", "updated", "created"):
         raw = entry.get(key)
         if not raw:
             continue
+        zone = _AMBIGUOUS_ZONE.search(str(raw))
+        text = str(raw)
+        if zone and australian and zone.group(1) in _AU_ZONES:
+            text = text[: zone.start()] + _AU_ZONES[zone.group(1)] + text[zone.end():]
         try:
-            moment, notes = parse_time(raw)
+            moment, notes = parse_time(text)
         except BadDate as exc:
             warnings.append(f"{key} date refused ({exc}); using fetch time")
             return fetched_at, "fetched_at"
         warnings.extend(notes)
-        if _AMBIGUOUS_ZONE.search(str(raw)):
+        if zone and australian and zone.group(1) in _AU_ZONES:
+            warnings.append(f"zone {zone.group(1)} read as Australian (UTC{_AU_ZONES[zone.group(1)]}): the feed is Australian")
+        elif zone:
             warnings.append(f"zone abbreviation in {plain_text(raw, 40)!r} is ambiguous; read as the US zone")
         skew = clock_skew_warning(moment, fetched_at)
         if skew:
@@ -162,6 +175,21 @@ def entry_time(entry: Any, fetched_at: datetime, warnings: list[str]) -> tuple[d
         return moment, key
     warnings.append("entry has no date; using fetch time")
     return fetched_at, "fetched_at"
+
+
+def is_australian(feed: FeedConfig, parsed: Any) -> bool:
+    """Configured as Australian, or published from a .au host (channel or first item link)."""
+    if (feed.country or "").upper() == "AU":
+        return True
+    links = [parsed.get("feed", {}).get("link") or ""] + [e.get("link") or "" for e in (parsed.get("entries") or [])[:3]]
+    for link in links:
+        try:
+            host = urlsplit(link).hostname or ""
+        except ValueError:
+            continue
+        if host.endswith(".au"):
+            return True
+    return False
 
 
 class RssSource:
@@ -195,8 +223,9 @@ class RssSource:
         if not version and not entries:
             raise DocumentRefused("not an RSS/Atom feed: no channel, feed or entries found")
         result = ParseResult(warnings=warnings)
+        australian = is_australian(feed, parsed)
         for n, entry in enumerate(entries, 1):
-            event = self._event(entry, feed, fetched_at)
+            event = self._event(entry, feed, fetched_at, australian)
             if event is None:
                 result.warnings.append(f"entry {n} is empty (no title, text, link or id); skipped")
                 continue
@@ -204,7 +233,7 @@ class RssSource:
             result.warnings.extend(f"entry {n}: {w}" for w in event.warnings)
         return result
 
-    def _event(self, entry: Any, feed: FeedConfig, fetched_at: datetime) -> Event | None:
+    def _event(self, entry: Any, feed: FeedConfig, fetched_at: datetime, australian: bool = False) -> Event | None:
         warnings: list[str] = []
         raw_title = entry.get("title") or ""
         summary = entry.get("summary") or ""
@@ -218,7 +247,7 @@ class RssSource:
         guid = (entry.get("id") or "").strip()
         if not (title or text or link or guid):
             return None
-        time, time_field = entry_time(entry, fetched_at, warnings)
+        time, time_field = entry_time(entry, fetched_at, warnings, australian=australian)
         raw_date = entry.get("published") or entry.get("updated") or ""
         event_id = "rss:" + (stable_hash(guid) if guid else stable_hash(feed.id, link, title, raw_date))
         geometry, lat, lon = entry_geometry(entry, warnings)
