@@ -17,6 +17,7 @@ import secrets
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -82,6 +83,16 @@ async def _form(request: Request, limit: int = 16 * 1024) -> dict[str, str] | No
         return None
 
 
+def _store_reachable(guard: AccessGuard) -> bool:
+    client = guard.get_client()
+    if client is None:
+        return False
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
 def register_login_routes(server: FastAPI, guard: AccessGuard) -> None:
     from dashboard.security import safe_next, session_of
 
@@ -115,6 +126,11 @@ def register_login_routes(server: FastAPI, guard: AccessGuard) -> None:
     def login_page(request: Request) -> Response:
         next_path = safe_next(request.query_params.get("next"))
         note = "You have signed out." if request.query_params.get("signed_out") else ""
+        if not _store_reachable(guard):
+            # Say so plainly instead of failing after the password is typed.
+            return login_form(next_path, status=503, request=request,
+                              error="DEGRADED: the data store is unreachable, so sign-in is unavailable until it "
+                                    "is back. Screens already open keep showing the last known picture.")
         return login_form(next_path, note=note, request=request)
 
     @server.post("/login", include_in_schema=False)

@@ -23,10 +23,19 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
+    import psutil
+
     stack = start_stack(tmp_path_factory.mktemp("stack"))
     yield stack
-    code = stack.stop()
+    children = psutil.Process(stack.process.pid).children(recursive=True)
+    assert {c.name() for c in children} >= {"redis-server"}, "redis-server should run under watchfloor up"
+    code = stack.stop()  # SIGINT, as Ctrl-C
     assert code == 0, f"watchfloor up did not stop cleanly ({code}):\n{stack.log()}"
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, f"processes left behind after Ctrl-C: {[p.cmdline() for p in alive]}"
+    # Redis was shut down with its append-only file flushed: the data is there for the next start.
+    aof = stack.data_dir / "redis" / "watchfloor.aof"
+    assert aof.exists() and aof.stat().st_size > 0
 
 
 def wait_for(predicate, timeout: float, what: str):
