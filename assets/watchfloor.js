@@ -133,6 +133,11 @@
       }
     }
     var deltaFired = fired.some(function (p) { return p.indexOf('"wf":"delta"') >= 0; });
+    if (deltaFired && delta && delta.reload) {
+      // Away longer than the change stream keeps: start again from a fresh snapshot.
+      window.location.reload();
+      return [nu, nu, nu, nu];
+    }
     if (deltaFired && delta) {
       st.lastOk = Date.now();
       st.redisOk = delta.redis !== false;

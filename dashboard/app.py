@@ -17,16 +17,15 @@ from dash import Dash, html
 from fastapi import FastAPI
 from fastapi.responses import Response
 
+from dashboard import incidents
 from dashboard.health import health_report
 from dashboard.panels.figures import ASSETS
 from dashboard.panels.live import register_live_callbacks
-from dashboard.picture import marker_row
 from dashboard.screens import DESK, SCREENS, TABLET, WALL, Screen, screen_layout, workspaces_for
 from dashboard.security import install_security
 from layers.zones import Workspace
 from watchfloor.config import Config, load_config
 from workers.connection import connect, redis_url
-from workers.streams import EventStore
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +50,15 @@ class RedisHandle:
 
 
 def snapshot(handle: RedisHandle) -> dict[str, Any]:
-    """Rows of the current picture and the stream cursor they correspond to. The cursor is read
-    first: an entry appended meanwhile comes again in the first delta, and applying it twice is
-    harmless (rows are applied by event id)."""
+    """Rows of the current picture (fused incidents) and the change-stream cursor they correspond
+    to. The cursor is read first: a change made meanwhile comes again in the first delta, and
+    applying it twice is harmless (rows are applied by incident id)."""
     client = handle.get()
     if client is None:
         return {"rows": [], "cursor": "0-0", "ok": False}
     try:
-        store = EventStore(client)
-        cursor = store.last_id()
-        return {"rows": [marker_row(e) for e in store.current()], "cursor": cursor, "ok": True}
+        rows, cursor = incidents.snapshot(client)
+        return {"rows": rows, "cursor": cursor, "ok": True}
     except (redis.RedisError, OSError) as exc:
         log.warning("snapshot failed: %s", exc)
         return {"rows": [], "cursor": "0-0", "ok": False}

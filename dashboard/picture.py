@@ -44,6 +44,8 @@ def hover_text(event: dict[str, Any]) -> str:
     ]
     if event.get("magnitude") is not None:
         parts.insert(1, f"M {event['magnitude']:.1f}")
+    if (event.get("corroboration") or 0) > 1:
+        parts.append(f"corroborated by {int(event['corroboration'])} sources")
     if event.get("exercise"):
         parts.append("EXERCISE")
     return "<br>".join(parts)
@@ -131,7 +133,7 @@ def assess_threat(events: Iterable[dict[str, Any]], now: datetime | None = None)
 def assess_workspace(workspace: Any, events: Iterable[dict[str, Any]], now: datetime | None = None) -> ThreatAssessment:
     """The workspace's level: each live event of the window weighs its severity times how close it
     is (1 inside a venue or on the course, falling to 0 at ``near_km``). Drivers name the place."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     since = now - THREAT_WINDOW
     scored: list[tuple[float, dict[str, Any], str, float]] = []
     for event in events:

@@ -164,3 +164,32 @@ def test_wall_says_stale_when_the_server_stops_and_recovers_by_itself(tmp_path_f
         page.close()
     finally:
         stack.stop()
+
+
+def test_one_quake_from_two_sources_is_one_incident_on_the_desk(stack, browser):
+    page, errors = open_screen(stack, browser, "", 1440, 900)
+    page.wait_for_function(DRAWN, arg=MAP.format(screen="desk"), timeout=60_000)
+    stamp = int(time.time()) % 100000
+    title = f"M 4.6 - 3 km W of Framingham, Massachusetts ({stamp})"
+    stack.inject({"channel": "usgs", "kind": "earthquake", "title": title, "place": "Framingham",
+                  "lat": 42.2793, "lon": -71.4500, "magnitude": 4.6, "depth_km": 8.0, "severity": "moderate"})
+    stack.inject({"channel": "news", "kind": "earthquake", "title": f"Magnitude 4.6 earthquake shakes Framingham ({stamp})",
+                  "text": "A magnitude 4.6 earthquake shook Framingham, Massachusetts, minutes ago.",
+                  "lat": 42.2793, "lon": -71.4500, "severity": "moderate"})
+    item = page.locator(".wf-desk .wf-incidents li", has_text=str(stamp))
+    # Both reports fuse into one incident: one list entry, whose detail lists two sources.
+    page.wait_for_selector(f".wf-desk .wf-detail, .wf-desk .wf-incidents li:has-text('{stamp}')", timeout=60_000)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        item.first.click()
+        page.wait_for_selector(".wf-desk .wf-detail:not([hidden]) .wf-corroboration", timeout=15_000)
+        if "Corroborated by 2 sources" in page.locator(".wf-desk .wf-corroboration").inner_text():
+            break
+        page.keyboard.press("Escape")
+        time.sleep(2)
+    assert "Corroborated by 2 sources" in page.locator(".wf-desk .wf-corroboration").inner_text()
+    assert item.count() == 1, "the two reports must be one incident in the list"
+    assert page.locator(".wf-desk .wf-detail .wf-report").count() == 2
+    page.screenshot(path=str(ARTIFACTS / "desk-corroborated-1440x900.png"))
+    assert not errors, errors
+    page.close()

@@ -19,8 +19,8 @@ def _rows(pairs: list[tuple[str, Any]]) -> html.Table:
                       className="wf-kv")
 
 
-def detail_panel(event: dict[str, Any]) -> list[Any]:
-    sev = event.get("severity") or "unknown"
+def report_panel(event: dict[str, Any]) -> list[Any]:
+    """One contributing report: its text, position, provenance and CAP fields."""
     link = safe_link(event.get("link"))
     where = "unplaced" if event.get("lat") is None else f"{event['lat']:.4f}, {event['lon']:.4f}"
     provenance = event.get("provenance") or {}
@@ -28,27 +28,52 @@ def detail_panel(event: dict[str, Any]) -> list[Any]:
     extra = {k: v for k, v in (event.get("extra") or {}).items() if k != "cap" and not isinstance(v, (dict, list))}
     fields = provenance.get("fields") or {}
     parts: list[Any] = [
-        html.Button("Close (Esc)", className="wf-close", **{"data-action": "close-detail"}),
-        html.H3(event.get("title") or "(untitled)"),
-        html.Div([html.Span(sev.upper(), className="wf-sev", style={"borderColor": SEVERITY_COLOURS.get(sev, "#bbb")}),
-                  html.Span(" EXERCISE" if event.get("exercise") else "", className="wf-ex-tag")]),
         html.P(event.get("text") or "", className="wf-detail-text"),
-        _rows([("Kind", event.get("kind")), ("Time (UTC)", event.get("time")), ("Updated", event.get("updated")),
-               ("Position", where), ("Placed by", event.get("placed_by") or ("source" if event.get("lat") is not None else None)),
-               ("Place", event.get("place")), ("Magnitude", event.get("magnitude")), ("Depth km", event.get("depth_km"))]),
-        html.H4("Report"),
-        _rows([("Source", event.get("source")), ("Feed", event.get("feed")), ("Id", event.get("id")),
-               ("Raw id", provenance.get("raw_id")), ("Fetched", provenance.get("fetched_at")),
-               ("Link", link)]),
+        _rows([("Source", event.get("source")), ("Feed", event.get("feed")), ("Time (UTC)", event.get("time")),
+               ("Updated", event.get("updated")), ("Position", where),
+               ("Placed by", event.get("placed_by") or ("source" if event.get("lat") is not None else None)),
+               ("Place", event.get("place")), ("Magnitude", event.get("magnitude")), ("Depth km", event.get("depth_km")),
+               ("Report id", event.get("id")), ("Raw id", provenance.get("raw_id")),
+               ("Fetched", provenance.get("fetched_at")), ("Link", link)]),
     ]
     if link:
         parts.append(html.A("Open the source report", href=link, target="_blank", rel="noopener noreferrer nofollow"))
     if fields:
-        parts += [html.H4("Where each value came from"), _rows(sorted(fields.items()))]
+        parts += [html.H5("Where each value came from"), _rows(sorted(fields.items()))]
     if cap:
-        parts += [html.H4("CAP"), _rows([(k, cap.get(k)) for k in CAP_FIELDS])]
+        parts += [html.H5("CAP"), _rows([(k, cap.get(k)) for k in CAP_FIELDS])]
     if extra:
-        parts += [html.H4("More"), _rows(sorted(extra.items()))]
+        parts += [html.H5("More"), _rows(sorted(extra.items()))]
     if event.get("warnings"):
-        parts += [html.H4("Warnings"), html.Ul([html.Li(w) for w in event["warnings"]])]
+        parts += [html.H5("Warnings"), html.Ul([html.Li(w) for w in event["warnings"]])]
+    return parts
+
+
+def detail_panel(incident: dict[str, Any], reports: list[dict[str, Any]]) -> list[Any]:
+    """A fused incident and every report that contributed to it, each traceable to its source."""
+    sev = incident.get("severity") or "unknown"
+    sources = sorted({r.get("source") or "" for r in incident.get("reports") or []} - {""})
+    n = len(sources)
+    superseded = set(incident.get("superseded") or [])
+    where = "unplaced" if incident.get("lat") is None else f"{incident['lat']:.4f}, {incident['lon']:.4f}"
+    supplied = {r.get("event_id"): ", ".join(r.get("fields") or []) for r in incident.get("reports") or []}
+    parts: list[Any] = [
+        html.Button("Close (Esc)", className="wf-close", **{"data-action": "close-detail"}),
+        html.H3(incident.get("title") or "(untitled)"),
+        html.Div([html.Span(sev.upper(), className="wf-sev", style={"borderColor": SEVERITY_COLOURS.get(sev, "#bbb")}),
+                  html.Span(" EXERCISE" if incident.get("exercise") else "", className="wf-ex-tag")]),
+        html.P(f"Corroborated by {n} source{'s' if n != 1 else ''}: {', '.join(sources)}" if n > 1
+               else f"Single source: {', '.join(sources) or 'unknown'}", className="wf-corroboration"),
+        _rows([("Kind", incident.get("kind")), ("Time (UTC)", incident.get("time")), ("Position", where),
+               ("Place", incident.get("place")), ("Magnitude", incident.get("magnitude")),
+               ("Incident id", incident.get("id"))]),
+        html.H4(f"Reports ({len(reports)})"),
+    ]
+    for event in sorted(reports, key=lambda e: e.get("time") or ""):
+        label = f"{(event.get('source') or '?').upper()} · {(event.get('time') or '')[:16].replace('T', ' ')}Z · {event.get('title') or ''}"
+        note = " (superseded)" if event.get("id") in superseded else ""
+        gave = supplied.get(event.get("id"))
+        summary = [html.Span(label + note)] + ([html.Span(f"  supplied: {gave}", className="wf-muted")] if gave else [])
+        parts.append(html.Details([html.Summary(summary), *report_panel(event)], open=len(reports) == 1,
+                                  className="wf-report"))
     return parts

@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import redis
 from dash import MATCH, ClientsideFunction, Dash, Input, Output, State, dcc, html
 
+from dashboard import incidents
 from dashboard.health import feed_status, health_report
 from dashboard.panels.detail import detail_panel
 from dashboard.panels.status import board_panel, feeds_panel, threat_panel, ticker_panel
-from dashboard.picture import assess_threat, assess_workspace, delta_rows
+from dashboard.picture import assess_threat, assess_workspace
 from layers.zones import Workspace
 from watchfloor.config import Config
-from workers.streams import EventStore, Keys
+from workers.streams import Keys
 
 DELTA_BATCH = 2000  # stream entries per refresh; a screen far behind catches up over a few ticks
 THREAT_CACHE_SECONDS = 4  # one computation of the threat levels serves every screen and process
@@ -52,8 +53,8 @@ def threat_summary(client: redis.Redis, workspaces: list[Workspace]) -> dict[str
     cached = client.get(Keys.THREAT_CACHE)
     if cached:
         return orjson.loads(cached)
-    events = EventStore(client).current()
-    now = datetime.now(timezone.utc)
+    events = incidents.live_incidents(client)  # incidents, not reports: one quake counts once
+    now = datetime.now(UTC)
     summary: dict[str, Any] = {"global": assess_threat(events, now).__dict__, "workspaces": {}}
     for space in workspaces:
         summary["workspaces"][space.id] = {"name": space.name, **assess_workspace(space, events, now).__dict__}
@@ -76,12 +77,10 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
         if client is None:
             return {"rows": [], "redis": False, "t": time.time()}, cursor
         try:
-            entries = EventStore(client).read_after(cursor, count=DELTA_BATCH)
+            rows, cursor, reload = incidents.changes_after(client, cursor, count=DELTA_BATCH)
         except (redis.RedisError, OSError):
             return {"rows": [], "redis": False, "t": time.time()}, cursor
-        if entries:
-            cursor = entries[-1].stream_id
-        return {"rows": delta_rows(entries), "redis": True, "t": time.time()}, cursor
+        return {"rows": rows, "redis": True, "reload": reload, "t": time.time()}, cursor
 
     app.clientside_callback(
         ClientsideFunction(namespace="watchfloor", function_name="render"),
@@ -127,12 +126,12 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
             return [], True
         client = get_client()
         try:
-            event = EventStore(client).get(str(selected)) if client is not None else None
+            incident, reports = incidents.incident_with_reports(client, str(selected)) if client else (None, [])
         except (redis.RedisError, OSError):
-            event = None
-        if event is None:
+            incident, reports = None, []
+        if incident is None:
             return [html.P("This incident is not available (data store unreachable or record removed).")], False
-        return detail_panel(event), False
+        return detail_panel(incident, reports), False
 
     @app.callback(
         Output(ids("feeds", MATCH), "children"),
@@ -143,7 +142,7 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
         State(ids("settings", MATCH), "data"),
     )
     def panels(_n: int | None, settings: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         client = get_client()
         screen = (settings or {}).get("screen", "desk")
         focus = (settings or {}).get("workspace")

@@ -1,0 +1,113 @@
+"""What screens draw: fused incidents (one per real-world happening, each listing its reports),
+read from what the fuser writes (workers/fusion.py): ``wf:incidents`` and the change stream
+``wf:incident-changes``. Same cursor discipline as the event stream: a snapshot and the cursor read
+before it, then every change after the cursor; rows are applied by incident id, so replays are
+harmless."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+import redis
+
+from dashboard.picture import AREA_TYPES, hidden_row, marker_row
+from workers.streams import Keys
+
+
+def _live(incident: dict[str, Any]) -> bool:
+    """Shown unless every report of it was superseded (CAP Update/Cancel) or it has no report."""
+    reports = {r.get("event_id") for r in incident.get("reports") or []}
+    return bool(reports) and not reports <= set(incident.get("superseded") or [])
+
+
+def _areas(client: redis.Redis, incidents: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """An alert area (polygon) per incident, from the first of its reports that has one."""
+    wanted: list[tuple[str, str]] = []
+    for incident in incidents:
+        superseded = set(incident.get("superseded") or [])
+        for report in incident.get("reports") or []:
+            if report.get("event_id") not in superseded and report.get("source") in ("cap", "nws-geojson", "nsw-rfs-geojson"):
+                wanted.append((incident["id"], report["event_id"]))
+    if not wanted:
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for (incident_id, _), raw in zip(wanted, client.hmget(Keys.CURRENT, [e for _, e in wanted]), strict=True):
+        if raw and incident_id not in out:
+            geometry = orjson.loads(raw).get("geometry")
+            if isinstance(geometry, dict) and geometry.get("type") in AREA_TYPES:
+                out[incident_id] = geometry
+    return out
+
+
+def incident_row(incident: dict[str, Any], area: dict[str, Any] | None = None) -> dict[str, Any]:
+    reports = incident.get("reports") or []
+    sources = sorted({r.get("source") or "" for r in reports} - {""})
+    row = marker_row({
+        **incident,
+        "source": ", ".join(sources),
+        "feed": ", ".join(sorted({r.get("feed") or "" for r in reports} - {""})),
+        "corroboration": incident.get("corroboration") or len(sources),
+    })
+    if area is not None:
+        row["area"] = area
+    return row
+
+
+def rows_for(client: redis.Redis, incidents: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    live = [i for i in incidents if _live(i)]
+    areas = _areas(client, live)
+    return [incident_row(i, areas.get(i["id"])) for i in live]
+
+
+def snapshot(client: redis.Redis) -> tuple[list[dict[str, Any]], str]:
+    """Rows of every live incident, and the change-stream cursor read before them."""
+    newest = client.xrevrange(Keys.INCIDENT_CHANGES, count=1)
+    cursor = newest[0][0].decode() if newest else "0-0"
+    incidents = [orjson.loads(raw) for raw in client.hvals(Keys.INCIDENTS)]
+    return rows_for(client, incidents), cursor
+
+
+def changes_after(client: redis.Redis, cursor: str, count: int = 2000) -> tuple[list[dict[str, Any]], str, bool]:
+    """Rows for every incident changed after ``cursor``; ``reload`` is True when the stream was
+    trimmed past the cursor (a screen away longer than the change stream keeps): reload the page."""
+    start = "(" + cursor if cursor and cursor != "0-0" else "-"
+    entries = client.xrange(Keys.INCIDENT_CHANGES, min=start, max="+", count=count)
+    if cursor and cursor != "0-0":
+        # The cursor is always an id the stream held; if the oldest entry is now newer, entries
+        # after the cursor may have been trimmed too.
+        oldest = client.xrange(Keys.INCIDENT_CHANGES, count=1)
+        if oldest and _older(cursor, oldest[0][0].decode()):
+            return [], cursor, True
+    if not entries:
+        return [], cursor, False
+    changed: dict[str, str] = {}
+    for _sid, fields in entries:
+        changed[fields[b"id"].decode()] = fields.get(b"op", b"upsert").decode()
+    ids = list(changed)
+    stored = dict(zip(ids, client.hmget(Keys.INCIDENTS, ids), strict=True))
+    upserts = [orjson.loads(raw) for iid, raw in stored.items() if raw and changed[iid] != "remove"]
+    live_rows = {row["id"]: row for row in rows_for(client, upserts)}
+    rows = [live_rows.get(iid) or hidden_row(iid) for iid in ids]
+    return rows, entries[-1][0].decode(), False
+
+
+def _older(a: str, b: str) -> bool:
+    ams, _, aseq = a.partition("-")
+    bms, _, bseq = b.partition("-")
+    return (int(ams), int(aseq or 0)) < (int(bms), int(bseq or 0))
+
+
+def live_incidents(client: redis.Redis) -> list[dict[str, Any]]:
+    return [i for i in (orjson.loads(raw) for raw in client.hvals(Keys.INCIDENTS)) if _live(i)]
+
+
+def incident_with_reports(client: redis.Redis, incident_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    raw = client.hget(Keys.INCIDENTS, incident_id)
+    if not raw:
+        return None, []
+    incident = orjson.loads(raw)
+    ids = [r["event_id"] for r in incident.get("reports") or []]
+    events = [orjson.loads(e) for e in client.hmget(Keys.CURRENT, ids) if e] if ids else []
+    return incident, events
