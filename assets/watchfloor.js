@@ -49,15 +49,18 @@
     return {changed: changed, added: added};
   }
 
-  function makeFilter(win, minSev, kinds, text, exercise) {
+  function makeFilter(win, minSev, kinds, text, exercise, brush) {
     var since = win ? Date.now() - win * 3600 * 1000 : null;
+    var from = brush ? Date.parse(brush[0]) : null, to = brush ? Date.parse(brush[1]) : null;
     var needle = (text || "").trim().toLowerCase();
     var kindSet = kinds && kinds.length ? new Set(kinds) : null;
     var minRank = SEV_RANK[minSev] || 0;
     var showExercise = !exercise || exercise.indexOf("show") >= 0;
     return function (row) {
       if (!row || row.hidden || !row.time) { return false; }
-      if (since !== null && Date.parse(row.time) < since) { return false; }
+      var t = Date.parse(row.time);
+      if (since !== null && t < since) { return false; }
+      if (from !== null && (t < from || t > to)) { return false; }
       if ((SEV_RANK[row.severity] || 0) < minRank) { return false; }
       if (kindSet && !kindSet.has(row.kind)) { return false; }
       if (!showExercise && row.exercise) { return false; }
@@ -116,7 +119,33 @@
     return [{namespace: "dash_html_components", type: "Ul", props: {className: "wf-incidents", children: items}}, shown.length];
   }
 
-  function render(snapshot, delta, win, minSev, kinds, text, exercise, _tick, mapFigure, settings) {
+  /* A brushed range on the timeline narrows the time window; a double-click (autorange) clears it. */
+  function brushOf(st, relayout) {
+    if (!relayout) { return st.brush || null; }
+    if (relayout["xaxis.autorange"]) { st.brush = null; }
+    else if (relayout["xaxis.range[0]"] && relayout["xaxis.range[1]"]) {
+      st.brush = [relayout["xaxis.range[0]"].replace(" ", "T") + "Z", relayout["xaxis.range[1]"].replace(" ", "T") + "Z"];
+    }
+    return st.brush || null;
+  }
+
+  function layerPatch(map, fig, layers, st, visible) {
+    var on = new Set(layers || []);
+    map.assign(["data", 0, "visible"], on.has("incidents"));
+    map.assign(["data", 1, "visible"], on.has("density"));
+    var list = (fig && fig.layout && fig.layout.map && fig.layout.map.layers) || [];
+    list.forEach(function (layer, i) {
+      if (layer.name === "alert-areas") { map.assign(["layout", "map", "layers", i, "visible"], on.has("areas")); }
+      if ((layer.name || "").indexOf("workspace-") === 0) { map.assign(["layout", "map", "layers", i, "visible"], on.has("zones")); }
+    });
+    if (on.has("density")) {
+      var lat = [], lon = [];
+      st.rows.forEach(function (r) { if (visible(r) && r.lat !== null && r.lat !== undefined) { lat.push(r.lat); lon.push(r.lon); } });
+      map.assign(["data", 1, "lat"], lat).assign(["data", 1, "lon"], lon);
+    }
+  }
+
+  function render(snapshot, delta, win, minSev, kinds, text, exercise, layers, relayout, _tick, mapFigure, settings) {
     var nu = window.dash_clientside.no_update;
     settings = settings || {screen: "desk"};
     var st = stateFor(settings.screen);
@@ -143,15 +172,17 @@
       st.redisOk = delta.redis !== false;
       diff = ingest(st, delta.rows);
     }
-    var key = JSON.stringify([win, minSev, kinds, text, exercise]);
+    var brush = brushOf(st, relayout);
+    var key = JSON.stringify([win, minSev, kinds, text, exercise, layers, brush]);
     if (key !== st.filterKey) { st.filterKey = key; full = true; }
     var tickFired = fired.some(function (p) { return p.indexOf('"wf":"panels-tick"') >= 0; });
     if (tickFired && win && Date.now() - st.lastFull > 60000) { full = true; }  // events age out of the window
     if (!full && !diff.changed.length && !diff.added.length) { return [nu, nu, nu, nu]; }
 
-    var visible = makeFilter(win, minSev, kinds, text, exercise);
+    var visible = makeFilter(win, minSev, kinds, text, exercise, brush);
     var map = new window.dash_clientside.Patch();
     var tl = new window.dash_clientside.Patch();
+    layerPatch(map, mapFigure, layers, st, visible);
     if (full) {
       st.lastFull = Date.now();
       var all = st.rows.map(function (_r, i) { return i; });
@@ -187,7 +218,8 @@
     var layer = areaLayerIndex(mapFigure);
     if (touchedArea && layer >= 0) { map.assign(["layout", "map", "layers", layer, "source"], areas(st, visible)); }
     var list = listChildren(st, visible, settings);
-    var count = "(" + list[1] + " shown of " + st.rows.filter(function (r) { return !r.hidden; }).length + ")";
+    var count = "(" + list[1] + " shown of " + st.rows.filter(function (r) { return !r.hidden; }).length +
+      (brush ? "; timeline selection, double-click it to clear" : "") + ")";
     return [map.build(), tl.build(), list[0], count];
   }
 

@@ -14,6 +14,9 @@ from dashboard.picture import SEVERITY_COLOURS
 from layers.zones import Venue, Workspace
 from watchfloor.config import Config
 
+LAYERS = [{"label": "incidents", "value": "incidents"}, {"label": "alert areas", "value": "areas"},
+          {"label": "watch zones", "value": "zones"}, {"label": "density", "value": "density"}]
+DEFAULT_LAYERS = ["incidents", "areas", "zones"]
 WINDOWS = [("1 h", 1), ("6 h", 6), ("24 h", 24), ("7 d", 168), ("all", 0)]
 SEVERITIES = ["unknown", "minor", "moderate", "severe", "extreme"]
 KINDS = ["earthquake", "tsunami", "weather", "flood", "fire", "cyclone", "volcano", "security", "medical",
@@ -94,6 +97,9 @@ def _filters(screen: Screen) -> html.Div:
                                 debounce=0.3, className="wf-search")], className="wf-filter"),
             html.Div([dcc.Checklist(id=ids("exercise", screen.name), options=[{"label": "exercise data", "value": "show"}],
                                     value=["show"], inline=True, className="wf-radio")], className="wf-filter"),
+            html.Div([html.Div("Layers", className="wf-filter-label"),
+                      dcc.Checklist(id=ids("layers", screen.name), options=LAYERS, value=DEFAULT_LAYERS,
+                                    inline=True, className="wf-radio")], className="wf-filter wf-filter-layers"),
         ],
         className="wf-filters",
     )

@@ -193,3 +193,20 @@ def test_one_quake_from_two_sources_is_one_incident_on_the_desk(stack, browser):
     page.screenshot(path=str(ARTIFACTS / "desk-corroborated-1440x900.png"))
     assert not errors, errors
     page.close()
+
+
+def test_desk_layer_toggles_change_the_map(stack, browser):
+    page, errors = open_screen(stack, browser, "", 1440, 900)
+    sel = MAP.format(screen="desk")
+    page.wait_for_function(DRAWN, arg=sel, timeout=60_000)
+    page.locator(".wf-desk .wf-filter-layers label", has_text="density").click()
+    page.wait_for_function("""(sel) => { const gd = document.querySelector(sel);
+        return gd.data[1].visible === true && gd.data[1].lat.length > 0; }""", arg=sel, timeout=15_000)
+    page.locator(".wf-desk .wf-filter-layers label", has_text="incidents").click()
+    page.wait_for_function("(sel) => document.querySelector(sel).data[0].visible === false", arg=sel, timeout=15_000)
+    page.locator(".wf-desk .wf-filter-layers label", has_text="alert areas").click()
+    page.wait_for_function("""(sel) => { const l = document.querySelector(sel).layout.map.layers;
+        return l.find(x => x.name === 'alert-areas').visible === false; }""", arg=sel, timeout=15_000)
+    page.screenshot(path=str(ARTIFACTS / "desk-density-1440x900.png"))
+    assert not errors, errors
+    page.close()

@@ -1,0 +1,403 @@
+"""Push alerts: composed by operators (or raised by rules), shown on screens, copied out.
+
+Exceptions::
+
+    AlertError          the request cannot be done; ``status`` is the HTTP status to answer
+    ├── UnknownAlert    404
+    ├── InvalidAlert    422: a field is malformed (the message names it)
+    ├── AboveMarking    403: the alert (or the requested marking) is above the user's TLP
+    └── Conflict        409: the update was based on an older version ("changed by X at T")
+
+An alert is JSON in ``wf:alert:<id>``: ``id``, ``headline``, ``text``, ``severity`` (extreme, severe,
+moderate, minor, unknown), ``scope`` (``floor`` | ``zone:<workspace id>`` | ``event:<incident or event
+id>`` | ``role:<role>``), ``expires`` (ISO UTC), ``tlp``, ``issued_by``, ``issued_at``, ``status``
+(active | updated | cancelled | expired: expired is computed when read), ``version``, ``incident``
+(optional) and ``messages``: one CAP message per version (identifier, sent, msgType, and the alert
+as it was then, which is what the outbound copies of that version carry).
+
+Every issue, update and cancel appends ``{id, op, v}`` to the ``wf:alerts`` stream; screens poll it
+with :func:`alerts_after` and get only the alerts their user may see (TLP and scope).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Any
+
+import orjson
+import redis
+
+from dashboard.tlp import TLP, TLPError, max_marking, parse, visible
+from workers.streams import Keys
+
+MAX_HEADLINE = 160  # CAP's advice for headline length
+MAX_TEXT = 5000
+MAX_EXPIRY = timedelta(days=30)
+ALERT_ID = re.compile(r"^a-[0-9a-f]{16}$")
+_SCOPE = re.compile(r"^(floor|zone:[a-z0-9][a-z0-9_.-]{0,63}|event:[^\s]{1,200}|role:(display|viewer|operator|supervisor|admin))$")
+SEVERITIES = ("extreme", "severe", "moderate", "minor", "unknown")
+URGENCIES = ("Immediate", "Expected", "Future", "Past", "Unknown")
+CERTAINTIES = ("Observed", "Likely", "Possible", "Unlikely", "Unknown")
+EDITABLE = ("headline", "text", "severity", "scope", "expires", "tlp", "urgency", "certainty")
+FIELDS = (*EDITABLE, "incident", "reason", "exercise", "version")
+ACKS_ROLE = "supervisor"
+
+
+class AlertStatus(str, Enum):
+    ACTIVE = "active"
+    UPDATED = "updated"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class AlertError(Exception):
+    status = 400
+
+
+class UnknownAlert(AlertError):
+    status = 404
+
+
+class InvalidAlert(AlertError):
+    status = 422
+
+
+class AboveMarking(AlertError):
+    status = 403
+
+
+class Conflict(AlertError):
+    status = 409
+
+    def __init__(self, by: str, at: str) -> None:
+        super().__init__(f"changed by {by} at {at}")
+        self.by, self.at = by, at
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso_z(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def cap_time(when: datetime) -> str:
+    """CAP 1.2 dateTime: seconds and an explicit offset, never Z."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def parse_time(value: Any, field: str) -> datetime:
+    if not isinstance(value, str) or not value:
+        raise InvalidAlert(f"{field}: give an ISO 8601 time with a zone, e.g. 2026-11-01T18:00:00Z")
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidAlert(f"{field}: {value[:40]!r} is not an ISO 8601 time") from None
+    if when.tzinfo is None:
+        raise InvalidAlert(f"{field}: {value[:40]!r} has no time zone; add Z for UTC")
+    return when.astimezone(UTC).replace(microsecond=0)
+
+
+def _text(value: Any, field: str, limit: int, required: bool = True) -> str:
+    from dashboard.annotations import InvalidAnnotation, plain_text
+
+    try:
+        text = plain_text(value, limit) if value is not None else ""
+    except InvalidAnnotation as exc:
+        raise InvalidAlert(f"{field}: {exc}") from None
+    if required and not text:
+        raise InvalidAlert(f"{field}: required")
+    return text
+
+
+def _validate(fields: dict[str, Any], user: Any, client: redis.Redis, now: datetime,
+              default_minutes: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if "headline" in fields:
+        out["headline"] = _text(fields["headline"], "headline", MAX_HEADLINE)
+    if "text" in fields:
+        out["text"] = _text(fields["text"], "text", MAX_TEXT, required=False)
+    if "severity" in fields:
+        severity = str(fields["severity"] or "").lower()
+        if severity not in SEVERITIES:
+            raise InvalidAlert(f"severity must be one of {', '.join(SEVERITIES)}")
+        out["severity"] = severity
+    if "scope" in fields:
+        scope = fields["scope"]
+        if not isinstance(scope, str) or not _SCOPE.match(scope):
+            raise InvalidAlert("scope must be floor, zone:<workspace id>, event:<incident id> or role:<role>")
+        out["scope"] = scope
+    if "expires" in fields:
+        expires = parse_time(fields["expires"], "expires") if fields["expires"] else now + timedelta(minutes=default_minutes)
+        if expires <= now:
+            raise InvalidAlert("expires: must be in the future")
+        if expires - now > MAX_EXPIRY:
+            raise InvalidAlert("expires: at most 30 days out")
+        out["expires"] = iso_z(expires)
+    if "tlp" in fields:
+        try:
+            marking = parse(fields["tlp"])
+        except TLPError as exc:
+            raise InvalidAlert(f"tlp: {exc}") from None
+        if not max_marking(user, client).allows(marking):
+            raise AboveMarking(f"you may not issue an alert marked {marking.value}, above your maximum "
+                               f"{max_marking(user, client).value}")
+        out["tlp"] = marking.value
+    if "urgency" in fields:
+        if fields["urgency"] not in URGENCIES:
+            raise InvalidAlert(f"urgency must be one of {', '.join(URGENCIES)}")
+        out["urgency"] = fields["urgency"]
+    if "certainty" in fields:
+        if fields["certainty"] not in CERTAINTIES:
+            raise InvalidAlert(f"certainty must be one of {', '.join(CERTAINTIES)}")
+        out["certainty"] = fields["certainty"]
+    return out
+
+
+def _check_keys(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise AlertError("the body must be a JSON object")
+    unknown = sorted(set(body) - set(FIELDS))
+    if unknown:
+        raise AlertError(f"unknown field {unknown[0]!r}; fields: {', '.join(FIELDS)}")
+    return body
+
+
+def new_id() -> str:
+    return "a-" + secrets.token_hex(8)
+
+
+def _message(alert: dict[str, Any], msg_type: str, sender: str, now: datetime) -> dict[str, Any]:
+    identifier = f"watchfloor-{alert['id']}-{alert['version']}"
+    snapshot = {k: alert.get(k) for k in ("id", "headline", "text", "severity", "scope", "expires", "tlp",
+                                          "issued_by", "issued_at", "status", "version", "incident", "urgency",
+                                          "certainty", "exercise", "updated_by", "updated_at")}
+    return {"identifier": identifier, "sender": sender, "sent": cap_time(now), "msgType": msg_type,
+            "alert": snapshot}
+
+
+def issue(client: redis.Redis, body: dict[str, Any], user: Any, *, sender: str, default_minutes: int = 360,
+          issued_by: str | None = None) -> dict[str, Any]:
+    """Store a new alert and append it to ``wf:alerts``; the stored alert."""
+    body = _check_keys(body)
+    now = _now().replace(microsecond=0)
+    fields = {"severity": "unknown", "scope": "floor", "expires": None, "tlp": TLP.GREEN.value,
+              "urgency": "Immediate", "certainty": "Observed", "text": "", **body}
+    if "headline" not in fields:
+        raise InvalidAlert("headline: required")
+    values = _validate(fields, user, client, now, default_minutes)
+    incident = body.get("incident")
+    if incident is not None:
+        from dashboard.annotations import find_incident, record_marking
+
+        if not isinstance(incident, str) or find_incident(client, incident) is None:
+            raise InvalidAlert(f"incident: no incident or event {str(incident)[:80]!r}")
+        floor = record_marking(client, incident)
+        if parse(values["tlp"]).rank < floor.rank:
+            raise InvalidAlert(f"tlp: the incident is marked {floor.value}; an alert about it cannot be marked lower")
+    exercise = body.get("exercise", False)
+    if not isinstance(exercise, bool):
+        raise InvalidAlert("exercise must be true or false")
+    reason = _text(body.get("reason"), "reason", 300, required=False)
+    alert = {
+        "id": new_id(), **values, "issued_by": issued_by or user.name, "issued_at": iso_z(now),
+        "status": AlertStatus.ACTIVE.value, "version": 1, "incident": incident, "exercise": exercise,
+        "reason": reason, "updated_by": issued_by or user.name, "updated_at": iso_z(now),
+    }
+    alert["messages"] = [_message(alert, "Alert", sender, now)]
+    pipe = client.pipeline(transaction=True)
+    pipe.set(Keys.alert(alert["id"]), orjson.dumps(alert))
+    pipe.zadd(Keys.ALERT_IDS, {alert["id"]: now.timestamp()})
+    pipe.xadd(Keys.ALERTS, {"id": alert["id"], "op": "issue", "v": "1"})
+    pipe.execute()
+    return alert
+
+
+def load(client: redis.Redis, alert_id: str) -> dict[str, Any] | None:
+    if not isinstance(alert_id, str) or not ALERT_ID.match(alert_id):
+        return None
+    raw = client.get(Keys.alert(alert_id))
+    return orjson.loads(raw) if raw else None
+
+
+def current_status(alert: dict[str, Any], now: datetime | None = None) -> str:
+    if alert["status"] == AlertStatus.CANCELLED.value:
+        return alert["status"]
+    now = now or _now()
+    try:
+        if parse_time(alert["expires"], "expires") <= now:
+            return AlertStatus.EXPIRED.value
+    except InvalidAlert:
+        pass
+    return alert["status"]
+
+
+def get_visible(client: redis.Redis, alert_id: str, user: Any) -> dict[str, Any]:
+    alert = load(client, alert_id)
+    if alert is None:
+        raise UnknownAlert(f"no alert {alert_id[:40]!r}")
+    if not visible(alert["tlp"], user, client):
+        raise AboveMarking(f"the alert is marked {alert['tlp']}, above your maximum {max_marking(user, client).value}")
+    return alert
+
+
+def _change(client: redis.Redis, alert_id: str, user: Any, based_on: Any, mutate: Any, op: str) -> dict[str, Any]:
+    if based_on is not None and (not isinstance(based_on, int) or isinstance(based_on, bool)):
+        raise AlertError("version: give the version the change is based on")
+    key = Keys.alert(alert_id)
+    with client.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(key)
+                raw = pipe.get(key) if ALERT_ID.match(alert_id) else None
+                if raw is None:
+                    raise UnknownAlert(f"no alert {alert_id[:40]!r}")
+                alert = orjson.loads(raw)
+                if not visible(alert["tlp"], user, client):
+                    raise AboveMarking(f"the alert is marked {alert['tlp']}, above your maximum "
+                                       f"{max_marking(user, client).value}")
+                if based_on is not None and based_on != alert["version"]:
+                    raise Conflict(alert.get("updated_by", "?"), alert.get("updated_at", "?"))
+                if alert["status"] == AlertStatus.CANCELLED.value:
+                    raise InvalidAlert("the alert was cancelled; issue a new one")
+                now = _now().replace(microsecond=0)
+                new = mutate(dict(alert), now)
+                new["version"] = alert["version"] + 1
+                new["updated_by"] = user.name
+                new["updated_at"] = iso_z(now)
+                msg_type = "Cancel" if op == "cancel" else "Update"
+                new["messages"] = [*alert["messages"], _message(new, msg_type, alert["messages"][0]["sender"], now)]
+                pipe.multi()
+                pipe.set(key, orjson.dumps(new))
+                pipe.xadd(Keys.ALERTS, {"id": alert_id, "op": op, "v": str(new["version"])})
+                pipe.execute()
+                return new
+            except redis.WatchError:
+                continue
+
+
+def update(client: redis.Redis, alert_id: str, body: dict[str, Any], user: Any, *,
+           default_minutes: int = 360) -> dict[str, Any]:
+    """A new version of the alert (CAP Update referencing the earlier messages)."""
+    body = _check_keys(body)
+    if "version" not in body:
+        raise AlertError("version: give the version the change is based on")
+    if set(body) - set(EDITABLE) - {"version"}:
+        raise AlertError(f"only these fields can change: {', '.join(EDITABLE)}")
+
+    def mutate(alert: dict[str, Any], now: datetime) -> dict[str, Any]:
+        values = _validate(body, user, client, now, default_minutes)
+        if "tlp" in values and alert.get("incident"):
+            from dashboard.annotations import record_marking
+
+            floor = record_marking(client, alert["incident"])
+            if parse(values["tlp"]).rank < floor.rank:
+                raise InvalidAlert(f"tlp: the incident is marked {floor.value}; the alert cannot be marked lower")
+        return {**alert, **values, "status": AlertStatus.UPDATED.value}
+
+    return _change(client, alert_id, user, body["version"], mutate, "update")
+
+
+def cancel(client: redis.Redis, alert_id: str, user: Any, based_on: int | None = None) -> dict[str, Any]:
+    """Withdraw the alert (CAP Cancel referencing the earlier messages)."""
+
+    def mutate(alert: dict[str, Any], now: datetime) -> dict[str, Any]:
+        return {**alert, "status": AlertStatus.CANCELLED.value}
+
+    return _change(client, alert_id, user, based_on, mutate, "cancel")
+
+
+def ack(client: redis.Redis, alert_id: str, who: str) -> str:
+    """Record that ``who`` (a person or a display screen) acknowledged the alert; the time."""
+    at = iso_z(_now())
+    client.hsetnx(Keys.alert_acks(alert_id), who, at)
+    stored = client.hget(Keys.alert_acks(alert_id), who)
+    return stored.decode() if stored else at
+
+
+def acks(client: redis.Redis, alert_id: str) -> dict[str, str]:
+    return {k.decode(): v.decode() for k, v in client.hgetall(Keys.alert_acks(alert_id)).items()}
+
+
+# -- what screens and readers get -----------------------------------------------------------------------
+def in_scope(alert: dict[str, Any], user: Any, workspace: str | None = None) -> bool:
+    """Scope: ``floor`` everyone; ``role:X`` those at or above X; ``zone:W`` screens on W (and callers
+    that name no workspace, such as the desk); ``event:E`` everyone (it is about that incident)."""
+    scope = str(alert.get("scope") or "floor")
+    if scope.startswith("role:"):
+        return user is not None and user.role.grants(scope[5:])
+    if scope.startswith("zone:"):
+        return workspace is None or workspace == scope[5:]
+    return True
+
+
+def view(client: redis.Redis, alert: dict[str, Any], user: Any, now: datetime | None = None) -> dict[str, Any]:
+    """The fields a screen shows; ``acks`` only for supervisors and above."""
+    out = {k: alert.get(k) for k in ("id", "headline", "text", "severity", "scope", "expires", "tlp", "issued_by",
+                                     "issued_at", "version", "incident", "updated_by", "updated_at", "exercise")}
+    out["status"] = current_status(alert, now)
+    who = getattr(user, "name", None)
+    if who:
+        out["acked"] = bool(client.hexists(Keys.alert_acks(alert["id"]), who))
+    if user is not None and user.role.grants(ACKS_ROLE):
+        out["acks"] = acks(client, alert["id"])
+    return out
+
+
+def alerts_after(client: redis.Redis, cursor: str | None, user_or_display: Any, *,
+                 workspace: str | None = None) -> tuple[list[dict[str, Any]], str]:
+    """Alerts changed after ``cursor`` that this user or screen may see, and the new cursor.
+
+    ``cursor`` None or "" (a screen that just opened): every alert still active or updated (not
+    expired, not cancelled), and the cursor of the newest entry. Otherwise the latest state of each
+    alert issued, updated or cancelled since, once each, oldest change first, cancelled and expired
+    ones included (so the screen can take their banner down). Above the user's TLP or out of scope:
+    left out. ``workspace``: the event a screen is focused on (zone-scoped alerts for other
+    workspaces are left out); None for screens that show everything."""
+    now = _now()
+    if not cursor:
+        newest = client.xrevrange(Keys.ALERTS, count=1)
+        new_cursor = newest[0][0].decode() if newest else "0-0"
+        ids = [i.decode() for i in client.zrange(Keys.ALERT_IDS, 0, -1)]
+        wanted_active = True
+    else:
+        start = "-" if cursor == "0-0" else "(" + cursor
+        rows = client.xrange(Keys.ALERTS, min=start, max="+", count=1000)
+        new_cursor = rows[-1][0].decode() if rows else cursor
+        order: dict[str, int] = {}
+        for index, (_sid, fields) in enumerate(rows):
+            order.pop(fields[b"id"].decode(), None)
+            order[fields[b"id"].decode()] = index
+        ids = list(order)
+        wanted_active = False
+    out = []
+    for alert_id in ids:
+        alert = load(client, alert_id)
+        if alert is None:
+            continue
+        status = current_status(alert, now)
+        if wanted_active and status not in (AlertStatus.ACTIVE.value, AlertStatus.UPDATED.value):
+            continue
+        if not visible(alert["tlp"], user_or_display, client) or not in_scope(alert, user_or_display, workspace):
+            continue
+        out.append(view(client, alert, user_or_display, now))
+    return out, new_cursor
+
+
+def list_alerts(client: redis.Redis, user: Any, *, include_inactive: bool = False, limit: int = 200
+                ) -> list[dict[str, Any]]:
+    """Newest first, what ``user`` may see."""
+    now = _now()
+    out = []
+    for raw_id in client.zrevrange(Keys.ALERT_IDS, 0, limit - 1):
+        alert = load(client, raw_id.decode())
+        if alert is None or not visible(alert["tlp"], user, client):
+            continue
+        if not include_inactive and current_status(alert, now) not in ("active", "updated"):
+            continue
+        out.append(view(client, alert, user, now))
+    return out
