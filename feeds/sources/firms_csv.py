@@ -30,7 +30,7 @@ from datetime import datetime
 from feeds.contract import DocumentRefused, FeedConfig, ParseResult
 from feeds.model import Event, InvalidEvent, Kind, Severity, iso, stable_hash
 from feeds.sources import register
-from feeds.sources.usgs_csv import decode_text
+from feeds.sources._json import decode_text
 from feeds.text import BadDate, clock_skew_warning, parse_time, plain_text
 
 SATELLITES = {

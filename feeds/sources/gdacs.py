@@ -22,7 +22,7 @@ from typing import Any
 from feeds.contract import FeedConfig, ParseResult
 from feeds.model import Event, InvalidEvent, Kind, Severity, check_lonlat, iso
 from feeds.sources import register
-from feeds.sources.cap import kid, kid_text, local, read_xml, root_tag
+from feeds.sources._xml import kid, kid_text, local, read_xml, root_tag
 from feeds.text import BadDate, parse_time, plain_text, safe_link, title_text
 
 GDACS_NS = "gdacs.org"

@@ -28,7 +28,7 @@ from typing import Any
 from feeds.contract import DocumentRefused, FeedConfig, ParseResult
 from feeds.model import Event, InvalidEvent, Kind, Severity, check_lonlat, iso
 from feeds.sources import register
-from feeds.sources.usgs_csv import decode_text
+from feeds.sources._json import decode_text
 from feeds.text import BadDate, clock_skew_warning, parse_time, plain_text, safe_link, title_text
 
 CAMEO_ROOT = {

@@ -37,7 +37,7 @@ from shapely.geometry import MultiPolygon, Polygon, mapping
 from feeds.contract import DocumentRefused, FeedConfig, ParseResult
 from feeds.model import Event, InvalidEvent, Kind, Severity, check_lonlat, iso, stable_hash
 from feeds.sources import register
-from feeds.sources.usgs_geojson import load_json, number
+from feeds.sources._json import load_json, number
 from feeds.text import BadDate, clock_skew_warning, parse_time, plain_text, safe_link, title_text
 
 SYDNEY = ZoneInfo("Australia/Sydney")

@@ -42,8 +42,8 @@ from shapely.geometry import mapping, shape
 from feeds.contract import DocumentRefused, FeedConfig, ParseResult
 from feeds.model import Event, InvalidEvent, Kind, Severity, check_lonlat, iso
 from feeds.sources import register
+from feeds.sources._json import load_json
 from feeds.sources.cap import cap_event_id
-from feeds.sources.usgs_geojson import load_json
 from feeds.text import BadDate, clock_skew_warning, parse_time, plain_text, safe_link, title_text
 
 # First match wins: order matters ("Flash Flood" before "Flood", "Fire Weather" before "Weather").

@@ -14,7 +14,7 @@ from typing import Any
 from feeds.contract import DocumentRefused, FeedConfig, ParseResult
 from feeds.model import Event, InvalidEvent, Kind, check_lonlat, iso
 from feeds.sources import register
-from feeds.sources.cap import kid, kid_text, kids, local, read_xml, root_tag
+from feeds.sources._xml import kid, kid_text, kids, local, read_xml, root_tag
 from feeds.text import BadDate, parse_time, plain_text, title_text
 
 QUAKEML_NS = "quakeml.org/xmlns"

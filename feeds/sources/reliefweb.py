@@ -25,7 +25,7 @@ from typing import Any
 from feeds.contract import DocumentRefused, FeedConfig, ParseResult
 from feeds.model import Event, InvalidEvent, Kind, Severity, check_lonlat, iso
 from feeds.sources import register
-from feeds.sources.usgs_geojson import load_json, number
+from feeds.sources._json import load_json, number
 from feeds.text import BadDate, clock_skew_warning, parse_time, plain_text, safe_link, title_text
 
 # ReliefWeb disaster type names (lower case) -> kind; unknown names are "other".

@@ -35,7 +35,7 @@ import feedparser
 from feeds.contract import DocumentRefused, FeedConfig, ParseResult
 from feeds.model import Event, InvalidEvent, Kind, check_lonlat, iso, stable_hash
 from feeds.sources import register
-from feeds.sources.cap import root_tag
+from feeds.sources._xml import root_tag
 from feeds.text import BadDate, clock_skew_warning, parse_time, plain_text, safe_link, title_text
 
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)

@@ -32,7 +32,7 @@ import orjson
 from feeds.contract import DocumentRefused, FeedConfig, ParseResult
 from feeds.model import Event, InvalidEvent, Kind, Severity, check_lonlat, iso, stable_hash
 from feeds.sources import register
-from feeds.sources.usgs_geojson import load_json, number
+from feeds.sources._json import load_json, number
 from feeds.text import BadDate, clock_skew_warning, parse_time, plain_text, title_text
 
 POINT_COLUMNS = ("location", "point", "geocoded_column", "geolocation", "the_geom", "location_1", "geom", "shape")

@@ -18,6 +18,7 @@ from datetime import datetime
 from feeds.contract import DocumentRefused, FeedConfig, ParseResult
 from feeds.model import Event, InvalidEvent, check_lonlat, iso
 from feeds.sources import register
+from feeds.sources._json import decode_text  # noqa: F401 - re-exported
 from feeds.sources.usgs_geojson import kind_for, number, quake_title, severity_for
 from feeds.text import BadDate, clock_skew_warning, parse_time, plain_text
 
@@ -34,14 +35,6 @@ FIELDS = {
     "lat": "latitude",
     "depth_km": "depth",
 }
-
-
-def decode_text(data: bytes) -> tuple[str, list[str]]:
-    """Bytes as text: UTF-8 (BOM dropped); invalid bytes replaced and flagged."""
-    try:
-        return data.decode("utf-8-sig"), []
-    except UnicodeDecodeError:
-        return data.decode("utf-8-sig", "replace"), ["document is not valid UTF-8; undecodable bytes replaced"]
 
 
 class UsgsCsv:
