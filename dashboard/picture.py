@@ -103,6 +103,22 @@ class ThreatAssessment:
     window_hours: float
 
 
+def threat_level(score: float) -> tuple[str, str]:
+    """The highest step of the five-step scale whose threshold ``score`` reaches, and its colour."""
+    level, colour = THREAT_LEVELS[0][0], THREAT_LEVELS[0][2]
+    for name, minimum, col in THREAT_LEVELS:
+        if score >= minimum:
+            level, colour = name, col
+    return level, colour
+
+
+def _when(event: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(event.get("time", "")).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 def assess_threat(events: Iterable[dict[str, Any]], now: datetime | None = None) -> ThreatAssessment:
     """Score live events of the last six hours by severity; say which incidents drove the level."""
     now = now or datetime.now(UTC)
@@ -118,10 +134,7 @@ def assess_threat(events: Iterable[dict[str, Any]], now: datetime | None = None)
         weight = SEVERITY_WEIGHT.get(event.get("severity") or "unknown", 0.25)
         scored.append((weight, event))
     score = sum(w for w, _ in scored)
-    level, colour = THREAT_LEVELS[0][0], THREAT_LEVELS[0][2]
-    for name, minimum, col in THREAT_LEVELS:
-        if score >= minimum:
-            level, colour = name, col
+    level, colour = threat_level(score)
     scored.sort(key=lambda pair: (pair[0], pair[1].get("time", "")), reverse=True)
     drivers = [
         {"id": e["id"], "title": e.get("title", ""), "severity": e.get("severity"), "weight": w}
@@ -149,10 +162,7 @@ def assess_workspace(workspace: Any, events: Iterable[dict[str, Any]], now: date
         weight = SEVERITY_WEIGHT.get(event.get("severity") or "unknown", 0.25) * factor
         scored.append((weight, event, where, km))
     score = sum(w for w, *_ in scored)
-    level, colour = THREAT_LEVELS[0][0], THREAT_LEVELS[0][2]
-    for name, minimum, col in THREAT_LEVELS:
-        if score >= minimum:
-            level, colour = name, col
+    level, colour = threat_level(score)
     scored.sort(key=lambda item: (item[0], item[1].get("time", "")), reverse=True)
     drivers = [
         {"id": e["id"], "title": e.get("title", ""), "severity": e.get("severity"), "weight": round(w, 2),
