@@ -125,9 +125,8 @@ def assess_threat(events: Iterable[dict[str, Any]], now: datetime | None = None)
     since = now - THREAT_WINDOW
     scored: list[tuple[float, dict[str, Any]]] = []
     for event in events:
-        try:
-            when = datetime.fromisoformat(str(event.get("time", "")).replace("Z", "+00:00"))
-        except ValueError:
+        when = _when(event)
+        if when is None:
             continue
         if when < since or when > now + timedelta(hours=1):
             continue
@@ -150,9 +149,8 @@ def assess_workspace(workspace: Any, events: Iterable[dict[str, Any]], now: date
     since = now - THREAT_WINDOW
     scored: list[tuple[float, dict[str, Any], str, float]] = []
     for event in events:
-        try:
-            when = datetime.fromisoformat(str(event.get("time", "")).replace("Z", "+00:00"))
-        except ValueError:
+        when = _when(event)
+        if when is None:
             continue
         if when < since or when > now + timedelta(hours=1):
             continue
