@@ -1,9 +1,16 @@
 """``python -m bench``: parse throughput per format and Redis ingest, each as a ratio to a baseline.
 
-python -m bench              full run (about 2 minutes on 2 cores, plus fusion); bench/results/latest.json
-python -m bench --quick      smoke run (< 30 s); bench/results/latest-quick.json
+python -m bench              full run (about 2 minutes on 2 cores, plus fusion, plus the screens section:
+                             about 10 more minutes); bench/results/latest.json and screens.json
+python -m bench --quick      smoke run (< 30 s, no screens section); bench/results/latest-quick.json
+python -m bench --no-screens full run without the screens section (it needs Chromium and starts the stack)
 python -m bench --profile    cProfile hot spots of the same workloads instead of timings
 python -m bench --strict     exit 1 when a target is missed (targets are reported either way)
+
+Screens on their own (the whole stack, headless Chromium; see bench/screens.py):
+python -m bench.screens [--quick] [--only latency|bytes|capacity]   bench/results/screens.json
+Not in `make bench` (it runs as long as asked):
+python -m bench.wall_soak --minutes 60     wall memory soak; bench/results/wall-soak.json, MB/hour
 """
 
 from __future__ import annotations
@@ -22,11 +29,14 @@ from bench.parsing import ParseRow, measure_group, select_documents
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n", 1)[0])
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n", 1)[0],
+                                     epilog="Also: python -m bench.screens (screens only) and python -m "
+                                            "bench.wall_soak --minutes 60 (wall memory soak, not part of make bench).")
     parser.add_argument("--quick", action="store_true", help="reduced run for a smoke test (< 30 s)")
     parser.add_argument("--profile", action="store_true", help="print cProfile hot spots instead of timings")
     parser.add_argument("--synthetic", action="store_true", help="use synthesised documents even if the corpus exists")
     parser.add_argument("--no-redis", action="store_true", help="skip the Redis ingest benchmark")
+    parser.add_argument("--no-screens", action="store_true", help="skip the screens section (full run only)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--json", type=Path, default=None, help="where to write the results (default bench/results/)")
     return parser.parse_args(argv)
@@ -90,6 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     fusion = _fusion_section(args)
 
     print()
+    geocoding = _geocode_section(args)
+
+    print()
+    screens = _screens_section(args)
+
+    print()
     print("Ratios (ours / baseline, measured in this run)")
     for line in report.ratio_lines(rows, ingest):
         print(line)
@@ -112,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         "parse": [row.to_json() for row in rows],
         "ingest": ingest.to_json() if ingest else None,
         "fusion": fusion,
+        "geocoding": geocoding,
+        "screens": screens,
         "targets": [{"name": n, "value": v, "met": m} for n, v, m in targets],
         "skipped_documents": [{"document": d, "reason": r} for d, r in selection.skipped],
     }
@@ -157,6 +175,33 @@ def _fusion_section(args: argparse.Namespace) -> dict[str, object]:
               f"first start {fuser['first_rebuild_events_per_s']:,} events/s ({fuser['first_rebuild_changes']:,} "
               f"changes), restart {fuser['restart_rebuild_events_per_s']:,} events/s "
               f"({fuser['restart_rebuild_changes']} changes: must be 0)")
+    return result
+
+
+def _screens_section(args: argparse.Namespace) -> dict[str, object] | None:
+    """Latency to the marker, bytes per update and screens per machine, against the whole stack."""
+    import os
+
+    from bench.live_stack import CHROMIUM
+
+    if args.quick or args.no_screens or args.no_redis:
+        print("Screens: skipped (full run only; python -m bench.screens --quick for a smoke run)")
+        return None
+    if not os.path.exists(CHROMIUM):
+        print(f"Screens: skipped ({CHROMIUM} missing: `make browser` installs it)")
+        return None
+    from bench.screens import run_screens
+
+    print("Screens (the whole stack as `watchfloor up` runs it; headless Chromium; bench/results/screens.json)")
+    return run_screens()
+
+
+def _geocode_section(args: argparse.Namespace) -> dict[str, object]:
+    """Geocoding accuracy on texts from the corpus with true positions, geotext as the baseline."""
+    from bench.geocode_bench import print_report, run_geocode_bench
+
+    result = run_geocode_bench(args.quick)
+    print_report(result)
     return result
 
 

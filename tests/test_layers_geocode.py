@@ -380,3 +380,115 @@ def test_place_event_leaves_unplaceable_events_alone() -> None:
     assert place_event(broken) is broken
     odd = _event(extra={"cap": {"geocodes": {"SAME": ["junk", 7], "UGC": None}}}, title="")
     assert place_event(odd) is odd
+
+
+# --- reverse geocoding, small qualified places, the CLI ----------------------------------------
+
+
+def test_describe_names_the_town_near_a_usgs_quake(built: Path) -> None:
+    # USGS: "M 5.5 - 17km S of Searles Valley, CA" (2020) at 35.6148, -117.4282
+    found = gc.describe(35.6148333, -117.4281667)
+    assert found is not None
+    assert found["name"] == "Ridgecrest" and found["state"] == "California"
+    assert 15 < found["distance_km"] < 30 and found["bearing"] in ("E", "ENE", "ESE")
+    assert found["label"] == f"{round(found['distance_km'])} km {found['bearing']} of Ridgecrest, California"
+    assert found["county"] == "San Bernardino" and found["at_sea"] is False
+    # the bearing is FROM the place TO the point: a point due south of Ridgecrest is "S of Ridgecrest"
+    south = gc.describe(35.62246 - 0.15, -117.6709)
+    assert south is not None and south["name"] == "Ridgecrest"
+    assert south["bearing"] == "S" and south["label"] == "17 km S of Ridgecrest, California"
+
+
+def test_describe_mid_ocean_is_none_and_offshore_keeps_the_nearest_town(built: Path) -> None:
+    assert gc.describe(0.0, -140.0) is None  # more than DESCRIBE_MAX_KM from any town of 15,000+
+    near_coast = gc.describe(33.5, -118.6)  # off Santa Monica Bay
+    assert near_coast is not None and near_coast["at_sea"] is True and near_coast["distance_km"] < 60
+    for bad in ((91.0, 0.0), (0.0, 181.0), (float("nan"), 0.0), ("x", 1.0)):
+        assert gc.describe(*bad) is None
+
+
+def test_describe_nearest_matches_brute_force_and_is_fast(built: Path) -> None:
+    import random
+
+    index = gc.gazetteer()
+    rng = random.Random(7)
+    points = [(rng.uniform(-89.0, 89.0), rng.uniform(-180.0, 180.0)) for _ in range(150)]
+    points += [(0.0, 179.99), (0.0, -179.99), (89.5, 10.0), (-89.9, 0.0)]
+    for lat, lon in points:
+        found = gc._nearest_city(index, lat, lon, 1000.0)
+        best = min(index.cities, key=lambda c: gc.distance_km(lat, lon, c.lat, c.lon))
+        d = gc.distance_km(lat, lon, best.lat, best.lon)
+        if d > 1000.0:
+            assert found is None
+        else:
+            assert found is not None and abs(found[1] - d) < 1e-6
+    started = time.perf_counter()
+    for lat, lon in points * 5:
+        gc.describe(lat, lon)
+    per_call = (time.perf_counter() - started) / (len(points) * 5)
+    print(f"describe: {per_call * 1e6:.0f} us per call")  # no timing assert: shared CI machines
+
+
+def test_describe_event_sets_place_and_keeps_placed_by(built: Path) -> None:
+    event = _event(lat=35.5, lon=-117.8)
+    described = gc.describe_event(event)
+    assert described.place and described.place.endswith("of Ridgecrest, California")
+    assert described.placed_by == event.placed_by
+    assert described.extra["reverse_geocode"]["name"] == "Ridgecrest"
+    assert gc.describe_event(described) is described  # has a place: unchanged
+    assert gc.describe_event(_event(lat=0.0, lon=-140.0)).place is None  # mid-ocean: unchanged
+    unplaced = _event(source="rss", title="Police say the man was arrested on Friday")
+    assert gc.describe_event(unplaced) is unplaced
+
+
+@pytest.mark.parametrize(
+    ("text", "lat", "lon", "km"),
+    [
+        ("M 1.1 - 24km E of Lake Isabella, CA", 35.6175, -118.2047, 5),  # a town of 3,000: small places
+        ("M 4.8 - 84km SSE of Qishn, Yemen", 14.7484, 52.0471, 15),
+        ("M 0.6 - 6km ESE of Hawthorne, Nevada", 38.51, -118.56, 10),  # not Hawthorne, California
+        ("M 0.8 - 8km ESE of Valle Vista, CA", 33.72, -116.81, 10),  # the whole name, not Vista
+    ],
+)
+def test_geocode_qualified_small_places(text: str, lat: float, lon: float, km: float) -> None:
+    place = geocode(text)
+    assert place is not None and _km(place.lat, place.lon, lat, lon) < km, place
+
+
+def test_geocode_qualified_place_elsewhere_is_not_that_place() -> None:
+    place = geocode("Flooding near Zzyzxville, Nevada")
+    assert place is not None and place.precision == "admin1" and place.admin1 == "NV"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Novak Djokovic clashes with British fans after Davis Cup triumph",
+        "Could Nikki Haley Really Beat Trump? Big Donors Are Daring to Dream.",
+        "Oscar Pistorius, Olympic Athlete Convicted of Murder, to Be Paroled",
+        "More Than 1,000 Uber Employees Ask for Travis Kalanick to Return",
+    ],
+)
+def test_geocode_words_of_longer_names_are_not_places(text: str) -> None:
+    assert geocode(text) is None
+
+
+def test_geocode_country_name_is_the_country_not_its_capital() -> None:
+    place = geocode("Green earthquake alert in Mexico")
+    assert place is not None and place.precision == "country" and place.country == "MX"
+
+
+def test_cli_geocode(capsys: pytest.CaptureFixture[str]) -> None:
+    from watchfloor.cli import main
+
+    assert main(["geocode", "M 4.5 - 12 km SW of Ridgecrest, CA"]) == 0
+    out = orjson.loads(capsys.readouterr().out)
+    assert out["name"] == "Ridgecrest" and out["precision"] == "exact" and out["admin1"] == "CA"
+    assert {"lat", "lon", "confidence", "matched", "country"} <= set(out)
+    assert main(["geocode", "Best smart lock"]) == 1
+    assert capsys.readouterr().err.strip().endswith("no place found")
+    assert main(["geocode", "Paris", "--country", "Nowhereland"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "not a country" in err
+    assert main(["geocode", "Flooding in Paris", "--country", "US"]) == 0
+    assert orjson.loads(capsys.readouterr().out)["admin1"] == "TX"

@@ -12,6 +12,11 @@
     watchfloor user add|passwd|disable|enable|unlock|role|list   people's accounts
     watchfloor display add NAME        a wall screen's account and its sign-in URL
     watchfloor audit [--since DATE]    the audit trail as JSON Lines
+    watchfloor intel purge [--dry-run] criminal intelligence past review (28 CFR Part 23); due, disseminations
+    watchfloor tlp show|set NAME LABEL the highest TLP label each account may receive
+    watchfloor partner add NAME        a partner's Atom feed URL (token sign-in, up to --tlp)
+    watchfloor outbound work           the worker that sends webhook and e-mail copies of alerts
+    watchfloor geocode "TEXT" [--country CC]   the place a text names, as JSON (offline gazetteer)
 """
 
 from __future__ import annotations
@@ -380,6 +385,110 @@ def cmd_audit(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+# -- operator actions (dashboard.criminal_intel, dashboard.tlp, dashboard.outbound) ----------------------
+def cmd_intel(args: argparse.Namespace, config: Config) -> int:
+    """28 CFR Part 23: list or purge criminal-intelligence records past their review date."""
+    from dashboard.criminal_intel import disseminations, purge, purge_candidates
+
+    out = sys.stdout.buffer
+    with _redis(config) as client:
+        if args.intel_command == "purge":
+            items = purge(client, dry_run=args.dry_run, actor=_cli_actor())  # type: ignore[arg-type]
+            for item in items:
+                out.write(orjson.dumps(item.to_dict()) + b"\n")
+            verb = "would remove" if args.dry_run else "removed"
+            print(f"{verb} {len(items)} criminal-intelligence record(s) past review without validation",
+                  file=sys.stderr)
+        elif args.intel_command == "due":
+            for item in purge_candidates(client):  # type: ignore[arg-type]
+                out.write(orjson.dumps(item.to_dict()) + b"\n")
+        elif args.intel_command == "disseminations":
+            for row in disseminations(client, args.incident):  # type: ignore[arg-type]
+                out.write(orjson.dumps(row) + b"\n")
+    return 0
+
+
+@_account_command
+def cmd_tlp(args: argparse.Namespace, config: Config) -> int:
+    """Show or set the highest TLP label an account (person, screen, partner) may receive."""
+    from dashboard.accounts import AccountStore
+    from dashboard.audit import audit
+    from dashboard.tlp import TLPError, max_marking, set_max_marking
+
+    with _redis(config) as client:
+        store = AccountStore(client)  # type: ignore[arg-type]
+        if args.tlp_command == "show":
+            for user in store.list():
+                print(f"{user.name:<24} {user.role.value:<10} {max_marking(user, client).value}")  # type: ignore[arg-type]
+            return 0
+        try:
+            marking = set_max_marking(client, args.name, None if args.label == "default" else args.label)  # type: ignore[arg-type]
+        except TLPError as exc:
+            print(f"watchfloor: tlp: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        audit("account.tlp", record=args.name, reason=f"maximum marking {marking.value}", user=_cli_actor(),
+              source="cli", client=client)  # type: ignore[arg-type]
+        print(f"{args.name} may now receive up to {marking.value}")
+    return 0
+
+
+@_account_command
+def cmd_partner(args: argparse.Namespace, config: Config) -> int:
+    """A partner agency's feed reader: a token account that reads only the Atom feed, up to its TLP."""
+    from dashboard.accounts import AccountStore
+    from dashboard.audit import audit
+    from dashboard.tlp import TLPError, parse, set_max_marking
+    from workers.streams import Keys
+
+    try:
+        marking = parse(args.tlp)
+    except TLPError as exc:
+        print(f"watchfloor: partner: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    with _redis(config) as client:
+        user, token = AccountStore(client).create_display(args.name)  # type: ignore[arg-type]
+        client.hset(Keys.user(user.name), "partner", "1")  # type: ignore[attr-defined]
+        set_max_marking(client, user.name, marking)  # type: ignore[arg-type]
+        audit("account.partner", record=user.name, reason=f"partner feed token issued; up to {marking.value}",
+              user=_cli_actor(), source="cli", client=client)  # type: ignore[arg-type]
+    base = (args.url or f"http://{config.host}:{config.port}").rstrip("/")
+    print(f"{base}/api/alerts.atom?display_token={token}")
+    print("The partner's reader opens this URL once (it answers 303 with a session cookie and the feed URL), then "
+          "polls /api/alerts.atom with that cookie. Running `partner add` again revokes the token.", file=sys.stderr)
+    return 0
+
+
+def cmd_outbound(args: argparse.Namespace, config: Config) -> int:
+    """The RQ worker that sends webhook and e-mail copies of alerts (queue watchfloor-outbound)."""
+    from dashboard.outbound import work
+    from workers.connection import client_for
+
+    work(config, client_for(config), burst=args.burst)
+    return 0
+
+
+def cmd_geocode(args: argparse.Namespace, config: Config) -> int:
+    """The place TEXT names, as one JSON object; exit 1 with "no place found" when it names none."""
+    from dataclasses import asdict
+
+    from feeds.geocode import country_code, geocode
+
+    text = args.text.strip()
+    if not text:
+        print("watchfloor: geocode: TEXT is empty", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.country and country_code(args.country) is None:
+        print(f"watchfloor: geocode: --country {args.country[:40]!r} is not a country name or ISO code",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    place = geocode(text, country_hint=args.country)
+    if place is None:
+        print("no place found", file=sys.stderr)
+        return 1
+    sys.stdout.buffer.write(orjson.dumps(asdict(place)) + b"\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="watchfloor", description="Watchfloor: a live common operating picture.")
     parser.add_argument("--config", help="configuration file (TOML); default: $WATCHFLOOR_CONFIG, ./watchfloor.toml, built-in")
@@ -443,6 +552,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", type=_parse_when, help="up to this UTC date or time (exclusive)")
     p.add_argument("--user", help="only this user's records")
     p.add_argument("--action", help="only actions starting with this (login, account., callback...)")
+    p = add("intel", cmd_intel, "criminal intelligence (28 CFR Part 23): review dates, purge, dissemination log")
+    intel_sub = p.add_subparsers(dest="intel_command", required=True, metavar="ACTION")
+    q = intel_sub.add_parser("purge", help="remove records past their review date without validation (audited)")
+    q.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    intel_sub.add_parser("due", help="list records past their review date")
+    q = intel_sub.add_parser("disseminations", help="the dissemination log as JSON Lines")
+    q.add_argument("--incident", help="only this incident's")
+    p = add("tlp", cmd_tlp, "the highest TLP label each account may receive")
+    tlp_sub = p.add_subparsers(dest="tlp_command", required=True, metavar="ACTION")
+    tlp_sub.add_parser("show", help="every account and its maximum marking")
+    q = tlp_sub.add_parser("set", help="set an account's maximum marking (or `default` for its role's)")
+    q.add_argument("name")
+    q.add_argument("label", help="TLP:CLEAR, TLP:GREEN, TLP:AMBER, TLP:AMBER+STRICT, TLP:RED or default")
+    p = add("partner", cmd_partner, "partner agencies that poll the Atom feed of alerts")
+    partner_sub = p.add_subparsers(dest="partner_command", required=True, metavar="ACTION")
+    q = partner_sub.add_parser("add", help="add a partner (or issue it a new token) and print its feed URL")
+    q.add_argument("name")
+    q.add_argument("--tlp", default="TLP:CLEAR", help="highest label the partner receives (default TLP:CLEAR)")
+    q.add_argument("--url", help="base URL partners reach the app at (default http://HOST:PORT)")
+    p = add("outbound", cmd_outbound, "send webhook and e-mail copies of alerts")
+    outbound_sub = p.add_subparsers(dest="outbound_command", required=True, metavar="ACTION")
+    outbound_sub.add_parser("work", help="run the outbound RQ worker (with its retry scheduler)").add_argument(
+        "--burst", action="store_true", help="exit when the queue is empty")
+    p = add("geocode", cmd_geocode, "print the place a text names as JSON (offline gazetteer; exit 1 if none)")
+    p.add_argument("text", metavar="TEXT", help='e.g. "M 4.5 - 12 km SW of Ridgecrest, CA"')
+    p.add_argument("--country", metavar="CC", help="favour places in this country (ISO code or name)")
     return parser
 
 

@@ -54,7 +54,7 @@ def is_live(event: Event, feed: FeedConfig) -> bool:
 
 def prepare(result: ParseResult, feed: FeedConfig, fetched_at: datetime, *, place: bool = True) -> Prepared:
     """Stamp feed and provenance, drop what must not be shown live, place what has no position."""
-    from feeds.geocode import place_event
+    from feeds.geocode import describe_event, place_event
 
     out = Prepared(warnings=list(result.warnings), follow=list(result.follow), follow_format=result.follow_format)
     for event in result.events:
@@ -70,6 +70,11 @@ def prepare(result: ParseResult, feed: FeedConfig, fetched_at: datetime, *, plac
                 event = place_event(event, country_hint=feed.country)
             except Exception as exc:  # placement is best effort; the report itself must not be lost
                 out.warnings.append(f"{event.id}: placement failed ({type(exc).__name__})")
+        if place and event.placed and not event.place:
+            try:
+                event = describe_event(event)  # "12 km SW of Ridgecrest, California" for coordinate-only reports
+            except Exception as exc:  # a label is a convenience; never lose the report for it
+                out.warnings.append(f"{event.id}: reverse geocoding failed ({type(exc).__name__})")
         if not event.placed:
             out.unplaced += 1
         out.events.append(event)
