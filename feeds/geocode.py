@@ -432,7 +432,7 @@ def _build_index() -> _Index:
         index.add(county["name"], _Cand(county["name"], label[1], label[0], "county", "US", abbr, 0, 2.4))
 
     index.build_seconds = time.perf_counter() - started
-    log.info("gazetteer built", extra={"seconds": round(index.build_seconds, 3), "names": len(index.names)})
+    log.debug("gazetteer built", extra={"seconds": round(index.build_seconds, 3), "names": len(index.names)})
     return index
 
 
