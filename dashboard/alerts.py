@@ -118,7 +118,7 @@ def _validate(fields: dict[str, Any], user: Any, client: redis.Redis, now: datet
               default_minutes: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "headline" in fields:
-        out["headline"] = _text(fields["headline"], "headline", MAX_HEADLINE)
+        out["headline"] = " ".join(_text(fields["headline"], "headline", MAX_HEADLINE).split())  # one line
     if "text" in fields:
         out["text"] = _text(fields["text"], "text", MAX_TEXT, required=False)
     if "severity" in fields:
@@ -395,7 +395,7 @@ def list_alerts(client: redis.Redis, user: Any, *, include_inactive: bool = Fals
     out = []
     for raw_id in client.zrevrange(Keys.ALERT_IDS, 0, limit - 1):
         alert = load(client, raw_id.decode())
-        if alert is None or not visible(alert["tlp"], user, client):
+        if alert is None or not visible(alert["tlp"], user, client) or not in_scope(alert, user):
             continue
         if not include_inactive and current_status(alert, now) not in ("active", "updated"):
             continue

@@ -27,7 +27,7 @@ the two; criminal-intelligence annotations (dashboard.criminal_intel) are also r
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
@@ -221,10 +221,10 @@ def save(client: redis.Redis, incident_id: str, body: dict[str, Any], user: Any)
 def _apply(client: redis.Redis, incident_id: str, incident: dict[str, Any], current: dict[str, Any] | None,
            body: dict[str, Any], user: Any, now: datetime) -> tuple[dict[str, Any], dict[str, list[Any]]]:
     floor = incident_marking(incident)
+    default_marking = highest(floor, TLP.GREEN)  # a new note: GREEN, or the incident's label if higher
     old = current or {
         "incident": incident_id, "note": "", "status": Status.NEW.value, "assignee": "", "tags": [],
-        "tlp": highest(floor, TLP.GREEN).value if max_marking(user, client).allows(highest(floor, TLP.GREEN))
-        else floor.value,
+        "tlp": default_marking.value if max_marking(user, client).allows(default_marking) else floor.value,
         "criminal_intel": False, "intel": None, "version": 0,
         "created_by": user.name, "created_at": _iso(now),
     }
@@ -319,5 +319,20 @@ def is_annotated(client: redis.Redis, incident_id: str) -> bool:
     return bool(client.sismember(Keys.ANNOTATED, incident_id))
 
 
-def today() -> date:
-    return _now().date()
+def audited_read(client: redis.Redis, incident_id: str, user: Any) -> dict[str, Any] | None:
+    """For screens showing an incident (the desk's detail drawer): its annotation when ``user`` may
+    see it, else None. A read of an annotated incident is audited; a refusal too."""
+    from dashboard.audit import audit
+
+    try:
+        _incident, note = read(client, incident_id, user)
+    except UnknownIncident:
+        return None
+    except AboveMarking as exc:
+        audit("annotation.read", record=incident_id, outcome="refused", reason=f"403: {exc}", user=user.name,
+              client=client)
+        return None
+    if note is not None:
+        audit("annotation.read", record=incident_id, reason=f"v{note['version']} {note['tlp']}", user=user.name,
+              client=client)
+    return note

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
@@ -112,7 +112,7 @@ def parse_review_date(value: Any, today: date) -> date:
     if value in (None, ""):
         return review_limit(today)
     try:
-        when = date.fromisoformat(str(value)[:10]) if len(str(value)) in (10,) else None
+        when = date.fromisoformat(str(value)) if len(str(value)) == 10 else None
     except ValueError:
         when = None
     if when is None:
@@ -278,8 +278,3 @@ def disseminations(client: redis.Redis, incident: str | None = None) -> list[dic
 
 def is_intel(client: redis.Redis, incident: str) -> bool:
     return bool(client.sismember(Keys.INTEL, incident))
-
-
-def past(days: int) -> date:
-    """Today minus ``days`` (for previews and tests)."""
-    return now_utc().date() - timedelta(days=days)

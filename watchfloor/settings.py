@@ -77,6 +77,28 @@ SETTINGS: tuple[Setting, ...] = (
             "WATCHFLOOR_TRUSTED_PROXIES"),
     Setting("audit_retention_days", 400, "Audit records older than this are trimmed (by age, never by count); "
             "at least 366.", "WATCHFLOOR_AUDIT_RETENTION_DAYS", int, 366, 36_500),
+    # -- operator actions (dashboard/alerts.py, outbound.py, rules.py) ----------------------------------
+    Setting("alert_default_minutes", 360, "A push alert without an expiry expires this many minutes after it is "
+            "issued.", "WATCHFLOOR_ALERT_DEFAULT_MINUTES", int, 1, 43_200),
+    Setting("cap_sender", "watchfloor@localhost", "CAP 1.2 `sender` of the alerts Watchfloor issues (no spaces "
+            "or commas), e.g. watchfloor@fusion.example.gov.", "WATCHFLOOR_CAP_SENDER"),
+    Setting("outbound_tlp", "TLP:GREEN", "Highest TLP label copied out by webhook and e-mail; alerts marked "
+            "above it are withheld (and the withholding recorded).", "WATCHFLOOR_OUTBOUND_TLP",
+            choices=("TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED")),
+    Setting("outbound_timeout", 10.0, "Seconds one webhook POST or SMTP conversation may take before the copy "
+            "is retried later.", "WATCHFLOOR_OUTBOUND_TIMEOUT", float, 0.5, 120),
+    Setting("webhook_url", "", "POST a signed JSON copy of every alert here (empty: no webhook).",
+            "WATCHFLOOR_WEBHOOK_URL"),
+    Setting("webhook_secret", "", "Key of the HMAC-SHA256 signature in X-Watchfloor-Signature (required for the "
+            "webhook; set it in the environment, not the config file).", "WATCHFLOOR_WEBHOOK_SECRET"),
+    Setting("smtp_host", "", "SMTP relay for e-mail copies of alerts (empty: no e-mail).", "WATCHFLOOR_SMTP_HOST"),
+    Setting("smtp_port", 25, "Port of the SMTP relay.", "WATCHFLOOR_SMTP_PORT", int, 1, 65535),
+    Setting("smtp_starttls", False, "Use STARTTLS with the SMTP relay.", "WATCHFLOOR_SMTP_STARTTLS", bool),
+    Setting("smtp_from", "watchfloor@localhost", "From address of e-mail copies.", "WATCHFLOOR_SMTP_FROM"),
+    Setting("alert_email_to", "", "Comma-separated addresses that get an e-mail copy of every alert.",
+            "WATCHFLOOR_ALERT_EMAIL_TO"),
+    Setting("rule_cooldown_minutes", 30, "Default cooldown of an alert rule: after it fires for a workspace it "
+            "stays quiet there this long.", "WATCHFLOOR_RULE_COOLDOWN_MINUTES", int, 1, 1440),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -79,6 +79,63 @@ class Keys:
     FUSION_STATE = f"{PREFIX}:fusion:state"
     FUSION_GROUP = "fuser"
 
+    # -- operator keys (dashboard/annotations.py, alerts.py, outbound.py, rules.py, criminal_intel.py) --
+    #   wf:annotation:<incident>          string  the annotation of one incident or event (JSON, with version)
+    #   wf:annotation-history:<incident>  list    every change, oldest first: version, by, at, changes
+    #   wf:annotated                      set     ids of annotated incidents (reads of them are audited)
+    #   wf:intel                          set     ids whose annotation is criminal intelligence (28 CFR Part 23)
+    #   wf:intel:disseminations           stream  every dissemination of a criminal-intelligence record: incident,
+    #                                             recipient, reason, by, at, channel (never trimmed)
+    #   wf:alert:<id>                     string  one push alert (JSON): current version, status, CAP messages sent
+    #   wf:alert-acks:<id>                hash    user or screen name -> ISO UTC time of acknowledgement
+    #   wf:alerts                         stream  fields id, op (issue|update|cancel), v (version): what screens poll
+    #   wf:alert-ids                      zset    alert id -> issued epoch seconds (listing, Atom feed)
+    #   wf:disseminations                 stream  every outbound copy: alert, version, channel, recipient, outcome,
+    #                                             reason, at (never trimmed by count)
+    #   wf:outbound:sent:<alert>:<v>:<ch> string  set once a copy was delivered, so an RQ retry never sends twice
+    #   wf:rules                          hash    rule id -> alert rule JSON
+    #   wf:rule:<id>:cooldown:<workspace> string  set while the rule is cooling down for that workspace (EX)
+    #   wf:rule:<id>:seen                 set     "<workspace> <incident>" pairs already raised (EXPIRE a day)
+    #   wf:rule-queue                     stream  alerts raised by rules for an operator to review
+    #   RQ queue "watchfloor-outbound"    webhook and e-mail copies of alerts (dashboard.outbound.deliver)
+    ANNOTATED = f"{PREFIX}:annotated"
+    INTEL = f"{PREFIX}:intel"
+    INTEL_DISSEMINATIONS = f"{PREFIX}:intel:disseminations"
+    ALERTS = f"{PREFIX}:alerts"
+    ALERT_IDS = f"{PREFIX}:alert-ids"
+    DISSEMINATIONS = f"{PREFIX}:disseminations"
+    RULES = f"{PREFIX}:rules"
+    RULE_QUEUE = f"{PREFIX}:rule-queue"
+    OUTBOUND_QUEUE = "watchfloor-outbound"
+
+    @staticmethod
+    def annotation(incident_id: str) -> str:
+        return f"{PREFIX}:annotation:{incident_id}"
+
+    @staticmethod
+    def annotation_history(incident_id: str) -> str:
+        return f"{PREFIX}:annotation-history:{incident_id}"
+
+    @staticmethod
+    def alert(alert_id: str) -> str:
+        return f"{PREFIX}:alert:{alert_id}"
+
+    @staticmethod
+    def alert_acks(alert_id: str) -> str:
+        return f"{PREFIX}:alert-acks:{alert_id}"
+
+    @staticmethod
+    def outbound_sent(alert_id: str, version: int, channel: str) -> str:
+        return f"{PREFIX}:outbound:sent:{alert_id}:{version}:{channel}"
+
+    @staticmethod
+    def rule_cooldown(rule_id: str, workspace: str) -> str:
+        return f"{PREFIX}:rule:{rule_id}:cooldown:{workspace}"
+
+    @staticmethod
+    def rule_seen(rule_id: str) -> str:
+        return f"{PREFIX}:rule:{rule_id}:seen"
+
     # -- access control and audit keys (dashboard/accounts.py, sessions.py, audit.py) -------------
     #   wf:users                   set     every account name (people and display screens)
     #   wf:user:<name>             hash    account (see dashboard.accounts.User): role, argon2 hash, flags

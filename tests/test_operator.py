@@ -1,0 +1,785 @@
+"""Operator actions against the real app: annotations, push alerts, outbound copies, rules, TLP and
+28 CFR Part 23. uvicorn on loopback, a real Redis, a real webhook receiver and a real SMTP server
+(both on loopback, started here), RQ jobs run by a real worker.
+
+Covers the Access items of RELIABILITY.md that tests/test_access.py does not: a changed incident id
+for a record above the user's TLP (403 + audit), records above the TLP never returned, two operators
+saving the same annotation (409 "changed by X at T"), a viewer's write (403 + audit), audit records
+for reads of annotated incidents, writes, pushes and exports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import socketserver
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from email import message_from_bytes
+from email.policy import default as email_policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import orjson
+import pytest
+import redis
+from rq import Queue, SimpleWorker
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
+
+from dashboard import alerts, annotations, criminal_intel, outbound, rules, tlp
+from dashboard.accounts import AccountStore, Role
+from dashboard.audit import read
+from layers.zones import Venue, Workspace
+from tests.stack import ROOT
+from tests.test_access import PASSWORD, Reply, Web, run_cli, serve, session_cookie, stop
+from watchfloor.config import load_config
+from workers.streams import Keys
+
+pytestmark = [pytest.mark.redis]
+
+SECRET = "test-webhook-secret-0123456789"
+
+
+# -- loopback receivers ------------------------------------------------------------------------------
+class WebhookReceiver:
+    """An HTTP server that records POSTs and checks their HMAC itself (not with our code)."""
+
+    def __init__(self) -> None:
+        self.received: list[dict] = []
+        self.fail_next = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+                if receiver.fail_next:
+                    receiver.fail_next -= 1
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                receiver.received.append({
+                    "body": body, "signature_ok": hmac.compare_digest(expected, self.headers.get("X-Watchfloor-Signature", "")),
+                    "delivery": self.headers.get("X-Watchfloor-Delivery")})
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class SmtpReceiver:
+    """A tiny SMTP server (RFC 5321 subset: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT)."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict] = []
+        receiver = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                self.wfile.write(b"220 test ESMTP\r\n")
+                sender, recipients = "", []
+                while True:
+                    line = self.rfile.readline(10_000)
+                    if not line:
+                        return
+                    verb = line.decode("ascii", "replace").strip()
+                    upper = verb.upper()
+                    if upper.startswith(("EHLO", "HELO")):
+                        self.wfile.write(b"250-test\r\n250 8BITMIME\r\n" if upper.startswith("EHLO") else b"250 test\r\n")
+                    elif upper.startswith("MAIL FROM:"):
+                        sender, recipients = verb[10:].strip(" <>").split(">")[0], []
+                        self.wfile.write(b"250 OK\r\n")
+                    elif upper.startswith("RCPT TO:"):
+                        recipients.append(verb[8:].strip(" <>"))
+                        self.wfile.write(b"250 OK\r\n")
+                    elif upper == "DATA":
+                        self.wfile.write(b"354 go ahead\r\n")
+                        data = []
+                        while True:
+                            chunk = self.rfile.readline(100_000)
+                            if chunk in (b".\r\n", b".\n", b""):
+                                break
+                            data.append(chunk[1:] if chunk.startswith(b"..") else chunk)
+                        receiver.messages.append({"from": sender, "to": recipients, "data": b"".join(data)})
+                        self.wfile.write(b"250 queued\r\n")
+                    elif upper in ("RSET", "NOOP"):
+                        self.wfile.write(b"250 OK\r\n")
+                    elif upper == "QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:
+                        self.wfile.write(b"502 not implemented\r\n")
+
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# -- the app --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def receivers() -> Iterator[tuple[WebhookReceiver, SmtpReceiver]]:
+    hook, smtp = WebhookReceiver(), SmtpReceiver()
+    yield hook, smtp
+    hook.close()
+    smtp.close()
+
+
+@pytest.fixture(scope="module")
+def web(redis_server, receivers) -> Iterator[Web]:
+    """The real app from create_app, with the operator API, outbound channels pointed at loopback.
+
+    The environment is what the outbound job reads too (RQ jobs load the configuration)."""
+    import dashboard.app
+    from dashboard.operator_api import register_operator_api
+
+    hook, smtp = receivers
+    patch = pytest.MonkeyPatch()
+    patch.delenv("WATCHFLOOR_CONFIG", raising=False)
+    for name, value in {"REDIS_URL": redis_server.url, "WATCHFLOOR_EXERCISE": "false",
+                        "WATCHFLOOR_WEBHOOK_URL": hook.url, "WATCHFLOOR_WEBHOOK_SECRET": SECRET,
+                        "WATCHFLOOR_SMTP_HOST": "127.0.0.1", "WATCHFLOOR_SMTP_PORT": str(smtp.port),
+                        "WATCHFLOOR_ALERT_EMAIL_TO": "duty@partner.example", "WATCHFLOOR_OUTBOUND_TLP": "TLP:GREEN",
+                        "WATCHFLOOR_OUTBOUND_TIMEOUT": "5"}.items():
+        patch.setenv(name, value)
+    config = load_config()
+    original = dashboard.app.install_security
+
+    def install_with_operator_api(server, cfg, get_client, **kw):  # what create_app does once integrated
+        guard = original(server, cfg, get_client, **kw)
+        register_operator_api(server, cfg, get_client)
+        return guard
+
+    patch.setattr(dashboard.app, "install_security", install_with_operator_api)
+    app = dashboard.app.create_app(config)
+    served = serve(app.server)
+    served.extra["config"] = config
+    yield served
+    stop(served)
+    patch.undo()
+
+
+INCIDENTS = {
+    "inc:quake-1": {"id": "inc:quake-1", "kind": "earthquake", "title": "M4.9 near the stadium", "lat": 40.0,
+                    "lon": -75.0, "severity": "moderate", "time": "2026-11-01T12:00:00Z", "reports": []},
+    "inc:red-1": {"id": "inc:red-1", "kind": "security", "title": "Restricted case", "lat": 40.1, "lon": -75.1,
+                  "severity": "severe", "time": "2026-11-01T12:00:00Z", "reports": [], "tlp": "TLP:RED"},
+    "inc:amber-1": {"id": "inc:amber-1", "kind": "security", "title": "Partner report", "lat": 40.2, "lon": -75.2,
+                    "severity": "minor", "time": "2026-11-01T12:00:00Z", "reports": [], "tlp": "TLP:AMBER"},
+}
+EVENT = {"id": "usgs:us7000abcd", "kind": "earthquake", "title": "M3.1 event", "lat": 40.0, "lon": -75.0,
+         "severity": "minor"}
+
+
+@pytest.fixture
+def floor(redis_client) -> dict[str, str]:
+    """Accounts and incidents; returns nothing but the names (sessions are made by each test)."""
+    store = AccountStore(redis_client)
+    store.create("olivia", Role.OPERATOR, PASSWORD)
+    store.create("oscar", Role.OPERATOR, PASSWORD)
+    store.create("victor", Role.VIEWER, PASSWORD)
+    store.create("sam", Role.SUPERVISOR, PASSWORD)
+    for incident_id, data in INCIDENTS.items():
+        redis_client.hset(Keys.INCIDENTS, incident_id, orjson.dumps(data))
+    redis_client.hset(Keys.CURRENT, EVENT["id"], orjson.dumps(EVENT))
+    return {"operator": "olivia", "viewer": "victor", "supervisor": "sam"}
+
+
+def api(web: Web, method: str, path: str, cookie: str | None, body: object = None) -> Reply:
+    headers = {"Accept": "application/json"}
+    data = None
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+        data = json.dumps(body)
+    return web.request(method, path, data, headers, cookie=cookie)
+
+
+def audit_log(client: redis.Redis) -> list[dict]:
+    return [r.to_dict() for r in read(client)]
+
+
+def last(client: redis.Redis, action: str) -> dict:
+    return [r for r in audit_log(client) if r["action"] == action][-1]
+
+
+def run_outbound(client: redis.Redis) -> None:
+    """What `watchfloor outbound work --burst` does, in this process (no fork)."""
+    SimpleWorker([Queue(Keys.OUTBOUND_QUEUE, connection=client)], connection=client).work(burst=True)
+
+
+def release_retries(client: redis.Redis) -> int:
+    """Move retries scheduled for later onto the queue now, as RQ's scheduler will when their time comes."""
+    queue = Queue(Keys.OUTBOUND_QUEUE, connection=client)
+    registry = ScheduledJobRegistry(queue=queue)
+    ids = registry.get_jobs_to_schedule(int(time.time()) + 3600)
+    for job_id in ids:
+        job = Job.fetch(job_id, connection=client)
+        registry.remove(job)
+        queue.enqueue_job(job)
+    return len(ids)
+
+
+def schema_path() -> Path | None:
+    env = os.environ.get("WATCHFLOOR_SCHEMAS")
+    base = Path(env) if env else ROOT.parent / "shared" / "schemas"
+    path = base / "cap12.xsd"
+    return path if path.is_file() else None
+
+
+@pytest.fixture(scope="module")
+def cap_schema():
+    from lxml import etree
+
+    path = schema_path()
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but the CAP 1.2 schema is missing: expected ../shared/schemas/cap12.xsd or $WATCHFLOOR_SCHEMAS")
+        pytest.skip("CAP 1.2 schema not present (../shared/schemas/cap12.xsd); set WATCHFLOOR_SCHEMAS to run this test")
+    return etree.XMLSchema(etree.parse(str(path)))
+
+
+def cap_of(web: Web, alert_id: str, cookie: str, schema) -> dict:
+    from lxml import etree
+
+    reply = web.get(f"/api/alerts/{alert_id}.cap", cookie=cookie)
+    assert reply.status == 200, reply.body[:300]
+    doc = etree.fromstring(reply.body, etree.XMLParser(resolve_entities=False, no_network=True))
+    schema.assertValid(doc)
+    ns = {"c": "urn:oasis:names:tc:emergency:cap:1.2"}
+    return {"msgType": doc.findtext("c:msgType", namespaces=ns), "identifier": doc.findtext("c:identifier", namespaces=ns),
+            "references": doc.findtext("c:references", namespaces=ns) or "",
+            "scope": doc.findtext("c:scope", namespaces=ns), "restriction": doc.findtext("c:restriction", namespaces=ns),
+            "headline": doc.findtext("c:info/c:headline", namespaces=ns), "sent": doc.findtext("c:sent", namespaces=ns)}
+
+
+# -- TLP ------------------------------------------------------------------------------------------------
+def test_tlp_labels_are_exact_and_ordered(redis_client):
+    assert tlp.TLP.labels() == ["TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED"]
+    for wrong in ("tlp:red", "TLP:WHITE", "TLP: RED", "RED", "TLP:AMBER STRICT", ""):
+        with pytest.raises(tlp.TLPError):
+            tlp.parse(wrong)
+    assert tlp.TLP.AMBER_STRICT.allows("TLP:AMBER") and not tlp.TLP.AMBER.allows("TLP:AMBER+STRICT")
+    assert tlp.highest("TLP:GREEN", None, "TLP:AMBER+STRICT") is tlp.TLP.AMBER_STRICT
+    store = AccountStore(redis_client)
+    defaults = {Role.VIEWER: "TLP:GREEN", Role.OPERATOR: "TLP:AMBER", Role.SUPERVISOR: "TLP:RED", Role.ADMIN: "TLP:RED"}
+    for role, label in defaults.items():
+        user = store.create(f"u-{role.value}", role, PASSWORD)
+        assert tlp.max_marking(user, redis_client).value == label
+    display, _token = store.create_display("lobby")
+    assert tlp.max_marking(display, redis_client) is tlp.TLP.GREEN
+    assert tlp.set_max_marking(redis_client, "u-operator", "TLP:CLEAR") is tlp.TLP.CLEAR
+    assert not tlp.visible("TLP:GREEN", store.require("u-operator"), redis_client)
+    assert tlp.visible("TLP:BOGUS", store.require("u-supervisor"), redis_client)  # malformed counts as RED
+    assert not tlp.visible("TLP:BOGUS", store.require("u-viewer"), redis_client)
+    assert tlp.visible("TLP:RED", store.require("u-admin"), redis_client)
+    assert tlp.set_max_marking(redis_client, "u-operator", None) is tlp.TLP.AMBER
+
+
+def test_operator_routes_need_a_session(web, redis_client):
+    for method, path in (("GET", "/api/alerts"), ("POST", "/api/alerts"), ("GET", "/api/incidents/inc:quake-1/annotation"),
+                         ("PUT", "/api/incidents/inc:quake-1/annotation"), ("GET", "/api/alerts.atom"),
+                         ("GET", "/api/rules")):
+        reply = api(web, method, path, None, {} if method in ("POST", "PUT") else None)
+        assert reply.status == 401, (method, path, reply.status)
+    assert any(r["record"] == "PUT /api/incidents/inc:quake-1/annotation" and r["outcome"] == "refused"
+               for r in audit_log(redis_client))
+
+
+# -- annotations ----------------------------------------------------------------------------------------
+def test_annotation_save_history_and_audited_reads(web, floor, redis_client):
+    olivia, victor = web.session("olivia"), web.session("victor")
+    path = "/api/incidents/inc:quake-1/annotation"
+    empty = api(web, "GET", path, victor)
+    assert empty.status == 200 and empty.json() == {"incident": "inc:quake-1", "annotation": None, "version": 0}
+    assert not [r for r in audit_log(redis_client) if r["action"] == "annotation.read"]  # not annotated: not a record read
+    saved = api(web, "PUT", path, olivia, {"version": 0, "note": "Crews staged at gate B.\x07 <script>x</script>",
+                                           "status": "acknowledged", "assignee": "oscar", "tags": ["Stadium", "quake"]})
+    assert saved.status == 201, saved.body
+    note = saved.json()
+    assert note["version"] == 1 and note["tlp"] == "TLP:GREEN" and note["status"] == "acknowledged"
+    assert note["note"] == "Crews staged at gate B. <script>x</script>"  # plain text stored; control char removed
+    assert note["tags"] == ["stadium", "quake"] and note["updated_by"] == "olivia"
+    second = api(web, "PUT", path, olivia, {"version": 1, "status": "monitoring"})
+    assert second.status == 200 and second.json()["version"] == 2
+    read_back = api(web, "GET", path, victor)
+    assert read_back.status == 200 and read_back.json()["annotation"]["status"] == "monitoring"
+    record = last(redis_client, "annotation.read")
+    assert record["user"] == "victor" and record["record"] == "inc:quake-1" and record["outcome"] == "ok"
+    assert record["source"] == "127.0.0.1" and record["time"].endswith("Z")
+    history = api(web, "GET", path + "/history", victor).json()["history"]
+    assert [h["version"] for h in history] == [1, 2] and all(h["by"] == "olivia" and h["at"].endswith("Z") for h in history)
+    assert history[1]["changes"] == {"status": ["acknowledged", "monitoring"]}
+    saves = [r for r in audit_log(redis_client) if r["action"] == "annotation.save" and r["outcome"] == "ok"]
+    assert [r["user"] for r in saves] == ["olivia", "olivia"] and "status" in saves[1]["reason"]
+    # An event id works as well as an incident id; an unknown id is a 404, audited.
+    assert api(web, "PUT", f"/api/incidents/{EVENT['id']}/annotation", olivia, {"version": 0, "note": "x"}).status == 201
+    missing = api(web, "GET", "/api/incidents/inc:nope/annotation", victor)
+    assert missing.status == 404 and last(redis_client, "annotation.read")["outcome"] == "refused"
+    bad = api(web, "PUT", path, olivia, {"version": 2, "status": "closed"})
+    assert bad.status == 422 and "status must be one of" in bad.json()["reason"]
+    unknown = api(web, "PUT", path, olivia, {"version": 2, "colour": "red"})
+    assert unknown.status == 400 and "unknown field" in unknown.json()["reason"]
+
+
+def test_two_operators_saving_the_same_annotation_second_gets_409(web, floor, redis_client):
+    olivia, oscar = web.session("olivia"), web.session("oscar")
+    path = "/api/incidents/inc:quake-1/annotation"
+    assert api(web, "PUT", path, olivia, {"version": 0, "note": "first"}).status == 201
+    # Both read version 1, both save on top of it.
+    assert api(web, "GET", path, oscar).json()["version"] == 1
+    ok = api(web, "PUT", path, olivia, {"version": 1, "note": "olivia's change"})
+    assert ok.status == 200
+    stale = api(web, "PUT", path, oscar, {"version": 1, "note": "oscar's change"})
+    assert stale.status == 409
+    body = stale.json()
+    assert body["reason"] == f"changed by olivia at {ok.json()['updated_at']}"
+    assert body["changed_by"] == "olivia"
+    stored = annotations.load(redis_client, "inc:quake-1")
+    assert stored["note"] == "olivia's change" and stored["version"] == 2  # never silently overwritten
+    refused = last(redis_client, "annotation.save")
+    assert refused["outcome"] == "refused" and refused["user"] == "oscar" and "409" in refused["reason"]
+    # Truly concurrent: ten saves on version 2 at once, exactly one wins.
+    results: list[int] = []
+
+    def save(i: int) -> None:
+        results.append(api(web, "PUT", path, oscar if i % 2 else olivia, {"version": 2, "note": f"race {i}"}).status)
+
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [200] + [409] * 9
+    assert annotations.load(redis_client, "inc:quake-1")["version"] == 3
+    assert len(annotations.history(redis_client, "inc:quake-1")) == 3
+
+
+def test_viewer_and_display_cannot_write(web, floor, redis_client):
+    victor = web.session("victor")
+    reply = api(web, "PUT", "/api/incidents/inc:quake-1/annotation", victor, {"version": 0, "note": "mine"})
+    assert reply.status == 403 and b"mine" not in reply.body
+    record = last(redis_client, "annotation.save")
+    assert record["outcome"] == "refused" and record["user"] == "victor" and "needs role operator" in record["reason"]
+    assert annotations.load(redis_client, "inc:quake-1") is None
+    push = api(web, "POST", "/api/alerts", victor, {"headline": "x"})
+    assert push.status == 403 and last(redis_client, "alert.push")["outcome"] == "refused"
+    _user, token = AccountStore(redis_client).create_display("lobby")
+    screen = session_cookie(web.get(f"/wall?display_token={token}", html=True))
+    assert api(web, "PUT", "/api/incidents/inc:quake-1/annotation", screen, {"version": 0}).status == 403
+    assert not redis_client.exists(Keys.ALERT_IDS)
+
+
+def test_changed_incident_id_above_tlp_is_refused_and_audited(web, floor, redis_client):
+    victor, olivia, sam = web.session("victor"), web.session("olivia"), web.session("sam")
+    assert api(web, "GET", "/api/incidents/inc:quake-1/annotation", victor).status == 200
+    # The same request with the id changed to a TLP:RED incident.
+    assert api(web, "PUT", "/api/incidents/inc:red-1/annotation", sam, {"version": 0, "note": "the informant is X"}).status == 201
+    for cookie, who in ((victor, "victor"), (olivia, "olivia")):
+        reply = api(web, "GET", "/api/incidents/inc:red-1/annotation", cookie)
+        assert reply.status == 403 and b"informant" not in reply.body
+        record = last(redis_client, "annotation.read")
+        assert record["outcome"] == "refused" and record["user"] == who and record["record"] == "inc:red-1"
+        assert "TLP:RED" in record["reason"]
+        history = api(web, "GET", "/api/incidents/inc:red-1/annotation/history", cookie)
+        assert history.status == 403 and b"informant" not in history.body
+        overwrite = api(web, "PUT", "/api/incidents/inc:red-1/annotation", cookie, {"version": 1, "note": "mine"})
+        assert overwrite.status == 403
+    assert annotations.load(redis_client, "inc:red-1")["note"] == "the informant is X"
+    assert api(web, "GET", "/api/incidents/inc:red-1/annotation", sam).status == 200
+
+
+def test_records_above_the_users_tlp_are_never_returned(web, floor, redis_client):
+    olivia, victor, sam = web.session("olivia"), web.session("victor"), web.session("sam")
+    # An operator cannot mark above their own maximum (AMBER), nor below the incident's marking.
+    too_high = api(web, "PUT", "/api/incidents/inc:quake-1/annotation", olivia, {"version": 0, "tlp": "TLP:RED"})
+    assert too_high.status == 403 and last(redis_client, "annotation.save")["outcome"] == "refused"
+    too_low = api(web, "PUT", "/api/incidents/inc:amber-1/annotation", olivia, {"version": 0, "tlp": "TLP:GREEN"})
+    assert too_low.status == 422 and "cannot be marked lower" in too_low.json()["reason"]
+    misspelt = api(web, "PUT", "/api/incidents/inc:quake-1/annotation", olivia, {"version": 0, "tlp": "TLP:WHITE"})
+    assert misspelt.status == 422
+    # An AMBER annotation on a CLEAR incident: operators see it, viewers do not.
+    assert api(web, "PUT", "/api/incidents/inc:quake-1/annotation", olivia,
+               {"version": 0, "note": "amber detail", "tlp": "TLP:AMBER"}).status == 201
+    assert api(web, "GET", "/api/incidents/inc:quake-1/annotation", victor).status == 403
+    # Alerts: an AMBER+STRICT alert is not listed, read, exported or fed to those below it.
+    green = api(web, "POST", "/api/alerts", olivia, {"headline": "Gate B closed", "tlp": "TLP:GREEN"}).json()
+    strict = api(web, "POST", "/api/alerts", sam, {"headline": "Strict matter", "tlp": "TLP:AMBER+STRICT",
+                                                   "text": "names here"}).json()
+    for cookie in (olivia, victor):
+        listed = api(web, "GET", "/api/alerts?all=1", cookie)
+        assert [a["id"] for a in listed.json()["alerts"]] == [green["id"]] and b"Strict matter" not in listed.body
+        assert api(web, "GET", f"/api/alerts/{strict['id']}", cookie).status == 403
+        assert api(web, "GET", f"/api/alerts/{strict['id']}.cap", cookie).status == 403
+        atom = web.get("/api/alerts.atom", cookie=cookie)
+        assert atom.status == 200 and b"Strict matter" not in atom.body and b"Gate B closed" in atom.body
+    assert last(redis_client, "alert.export")["outcome"] == "refused"
+    # The screens' delta function applies the same filter.
+    viewer = AccountStore(redis_client).require("victor")
+    shown, cursor = alerts.alerts_after(redis_client, "", viewer)
+    assert [a["id"] for a in shown] == [green["id"]] and cursor != "0-0"
+    supervisor = AccountStore(redis_client).require("sam")
+    assert {a["id"] for a in alerts.alerts_after(redis_client, "0-0", supervisor)[0]} == {green["id"], strict["id"]}
+    # A lowered maximum takes effect on the next request.
+    tlp.set_max_marking(redis_client, "victor", "TLP:CLEAR")
+    assert api(web, "GET", f"/api/alerts/{green['id']}", victor).status == 403
+
+
+# -- alerts, CAP, outbound --------------------------------------------------------------------------------
+def test_alert_push_update_cancel_with_valid_cap(web, floor, redis_client, cap_schema):
+    olivia, victor = web.session("olivia"), web.session("victor")
+    expires = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    started = time.monotonic()
+    pushed = api(web, "POST", "/api/alerts", olivia, {
+        "headline": "Shelter in place: stadium north", "text": "Gas leak <b>reported</b> & under investigation",
+        "severity": "severe", "scope": "floor", "expires": expires, "tlp": "TLP:GREEN", "incident": "inc:quake-1"})
+    assert pushed.status == 201, pushed.body
+    assert time.monotonic() - started < 2  # copies are queued, not sent inside the request
+    alert = pushed.json()
+    assert set(alert) >= {"id", "headline", "text", "severity", "scope", "expires", "tlp", "issued_by", "issued_at", "status"}
+    assert alert["status"] == "active" and alert["issued_by"] == "olivia" and alert["expires"] == expires
+    assert len(alert["outbound"]) == 2  # webhook + one e-mail address, queued
+    first = cap_of(web, alert["id"], victor, cap_schema)
+    assert first["msgType"] == "Alert" and first["references"] == "" and first["scope"] == "Restricted"
+    assert first["restriction"].startswith("TLP:GREEN") and first["sent"].endswith("+00:00")
+    cursor = alerts.alerts_after(redis_client, "", AccountStore(redis_client).require("victor"))[1]
+
+    updated = api(web, "PUT", f"/api/alerts/{alert['id']}", olivia, {"version": 1, "headline": "Shelter in place: stadium north and east"})
+    assert updated.status == 200 and updated.json()["status"] == "updated" and updated.json()["version"] == 2
+    second = cap_of(web, alert["id"], victor, cap_schema)
+    assert second["msgType"] == "Update" and first["identifier"] in second["references"]
+    assert second["references"] == f"watchfloor@localhost,{first['identifier']},{first['sent']}"
+    stale = api(web, "PUT", f"/api/alerts/{alert['id']}", web.session("oscar"), {"version": 1, "headline": "old"})
+    assert stale.status == 409 and stale.json()["reason"].startswith("changed by olivia at ")
+
+    cancelled = api(web, "DELETE", f"/api/alerts/{alert['id']}", olivia)
+    assert cancelled.status == 200 and cancelled.json()["status"] == "cancelled"
+    third = cap_of(web, alert["id"], victor, cap_schema)
+    assert third["msgType"] == "Cancel"
+    assert third["references"].split() == [f"watchfloor@localhost,{m['identifier']},{m['sent']}" for m in (first, second)]
+    assert api(web, "PUT", f"/api/alerts/{alert['id']}", olivia, {"version": 3, "headline": "again"}).status == 422
+
+    delta, _ = alerts.alerts_after(redis_client, cursor, AccountStore(redis_client).require("victor"))
+    assert [(a["id"], a["status"], a["version"]) for a in delta] == [(alert["id"], "cancelled", 3)]
+    assert alerts.alerts_after(redis_client, "", AccountStore(redis_client).require("victor"))[0] == []
+    actions = [(r["action"], r["user"]) for r in audit_log(redis_client) if r["outcome"] == "ok"
+               and r["action"] in ("alert.push", "alert.update", "alert.cancel", "alert.export")]
+    assert ("alert.push", "olivia") in actions and ("alert.update", "olivia") in actions
+    assert ("alert.cancel", "olivia") in actions and ("alert.export", "victor") in actions
+    # Bad input is refused with the field named.
+    for body, word in (({"headline": ""}, "headline"), ({"headline": "x", "severity": "huge"}, "severity"),
+                       ({"headline": "x", "scope": "everyone"}, "scope"), ({"headline": "x", "expires": "2020-01-01T00:00:00Z"}, "expires"),
+                       ({"headline": "x", "expires": "2030-13-45T99:00Z"}, "expires"), ({"headline": "x", "tlp": "TLP:RED"}, "TLP")):
+        reply = api(web, "POST", "/api/alerts", olivia, body)
+        assert reply.status in (403, 422) and word in reply.json()["reason"], (body, reply.body)
+
+
+def test_outbound_webhook_is_signed_and_email_is_delivered(web, floor, redis_client, receivers, cap_schema):
+    from lxml import etree
+
+    hook, smtp = receivers
+    hook.received.clear()
+    smtp.messages.clear()
+    olivia = web.session("olivia")
+    alert = api(web, "POST", "/api/alerts", olivia, {"headline": "Road closed at 5th", "severity": "moderate",
+                                                    "text": "Use 7th Street.", "tlp": "TLP:GREEN"}).json()
+    amber = api(web, "POST", "/api/alerts", olivia, {"headline": "Amber only", "tlp": "TLP:AMBER"}).json()
+    assert amber["outbound"] == []  # above outbound_tlp: withheld, recorded
+    assert hook.received == [] and smtp.messages == []  # nothing sent inside the request
+    run_outbound(redis_client)
+    assert len(hook.received) == 1 and hook.received[0]["signature_ok"]
+    assert outbound.verify(SECRET, hook.received[0]["body"], outbound.sign(SECRET, hook.received[0]["body"]))
+    payload = json.loads(hook.received[0]["body"])
+    assert payload["alert"]["id"] == alert["id"] and payload["msgType"] == "Alert"
+    assert hook.received[0]["delivery"] == f"{alert['id']}:1:webhook"
+    cap_schema.assertValid(etree.fromstring(payload["cap"].encode()))
+    assert len(smtp.messages) == 1
+    mail = message_from_bytes(smtp.messages[0]["data"], policy=email_policy)
+    assert smtp.messages[0]["to"] == ["duty@partner.example"]
+    assert mail["Subject"] == "[TLP:GREEN] MODERATE: Road closed at 5th"
+    assert "Use 7th Street." in mail.get_body(("plain",)).get_content()
+    attachment = next(mail.iter_attachments())
+    cap_schema.assertValid(etree.fromstring(attachment.get_content() if isinstance(attachment.get_content(), bytes)
+                                            else attachment.get_content().encode()))
+    rows = outbound.disseminations(redis_client)
+    assert {(r["alert"], r["channel"], r["outcome"]) for r in rows} >= {
+        (alert["id"], "webhook", "queued"), (alert["id"], "webhook", "delivered"),
+        (alert["id"], "email", "queued"), (alert["id"], "email", "delivered"),
+        (amber["id"], "webhook", "withheld"), (amber["id"], "email", "withheld")}
+    assert any(r["action"] == "alert.disseminate" and r["outcome"] == "refused" and amber["id"] in r["record"]
+               for r in audit_log(redis_client))
+    # A retried job (at-least-once) does not send the same copy twice.
+    run_outbound(redis_client)
+    assert len(hook.received) == 1 and len(smtp.messages) == 1
+
+
+def test_failed_webhook_is_retried_and_recorded(web, floor, redis_client, receivers):
+    hook, smtp = receivers
+    hook.received.clear()
+    hook.fail_next = 1
+    olivia = web.session("olivia")
+    alert = api(web, "POST", "/api/alerts", olivia, {"headline": "Retry me"}).json()
+    run_outbound(redis_client)
+    assert hook.received == []
+    assert [r["outcome"] for r in outbound.disseminations(redis_client, alert["id"]) if r["channel"] == "webhook"] == [
+        "queued", "failed"]
+    assert release_retries(redis_client) == 1  # scheduled for later by RQ's Retry
+    run_outbound(redis_client)
+    assert len(hook.received) == 1 and hook.received[0]["signature_ok"]
+    assert [r["outcome"] for r in outbound.disseminations(redis_client, alert["id"]) if r["channel"] == "webhook"] == [
+        "queued", "failed", "delivered"]
+
+
+def test_acknowledgements_per_user_and_screen_visible_to_supervisors(web, floor, redis_client):
+    olivia, victor, sam = web.session("olivia"), web.session("victor"), web.session("sam")
+    _user, token = AccountStore(redis_client).create_display("lobby")
+    screen = session_cookie(web.get(f"/wall?display_token={token}", html=True))
+    alert = api(web, "POST", "/api/alerts", olivia, {"headline": "Acknowledge me"}).json()
+    assert api(web, "POST", f"/api/alerts/{alert['id']}/ack", victor).status == 200
+    assert api(web, "POST", f"/api/alerts/{alert['id']}/ack", screen).status == 200
+    first = api(web, "POST", f"/api/alerts/{alert['id']}/ack", victor).json()["at"]
+    as_supervisor = api(web, "GET", f"/api/alerts/{alert['id']}", sam).json()
+    assert set(as_supervisor["acks"]) == {"victor", "lobby"} and as_supervisor["acks"]["victor"] == first
+    as_operator = api(web, "GET", f"/api/alerts/{alert['id']}", olivia).json()
+    assert "acks" not in as_operator and as_operator["acked"] is False
+    assert api(web, "GET", f"/api/alerts/{alert['id']}", victor).json()["acked"] is True
+    assert sum(1 for r in audit_log(redis_client) if r["action"] == "alert.ack" and r["outcome"] == "ok") == 3
+    assert api(web, "POST", "/api/alerts/a-0000000000000000/ack", victor).status == 404
+
+
+def test_partner_atom_feed_is_filtered_by_the_partners_tlp(web, floor, redis_client, redis_server):
+    olivia = web.session("olivia")
+    clear = api(web, "POST", "/api/alerts", olivia, {"headline": "Public: road closed", "tlp": "TLP:CLEAR"}).json()
+    green = api(web, "POST", "/api/alerts", olivia, {"headline": "Community only", "tlp": "TLP:GREEN"}).json()
+    added = run_cli("partner", "add", "county-eoc", "--tlp", "TLP:CLEAR", redis_url=redis_server.url)
+    assert added.returncode == 0, added.stderr
+    url = added.stdout.strip()
+    path = url[url.index("/api/"):]
+    exchanged = web.get(path)
+    assert exchanged.status == 303 and exchanged.header("location") == "/api/alerts.atom"
+    partner = session_cookie(exchanged)
+    feed = web.get("/api/alerts.atom", cookie=partner)
+    assert feed.status == 200 and feed.header("content-type").startswith("application/atom+xml")
+    from lxml import etree
+
+    doc = etree.fromstring(feed.body)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    ids = [e.findtext("a:id", namespaces=ns) for e in doc.findall("a:entry", ns)]
+    assert ids == [f"urn:watchfloor:alert:{clear['id']}"] and b"Community only" not in feed.body
+    assert any(r["recipient"] == "partner:county-eoc" and r["alert"] == clear["id"]
+               for r in outbound.disseminations(redis_client))
+    # A partner reads nothing else.
+    assert web.get("/api/alerts", cookie=partner).status == 403
+    assert web.get("/api/incidents/inc:quake-1/annotation", cookie=partner).status == 403
+    assert web.get(f"/api/alerts/{green['id']}.cap", cookie=partner).status == 403
+    assert web.get(f"/api/alerts/{clear['id']}.cap", cookie=partner).status == 200
+    assert last(redis_client, "alerts.atom")["user"] == "county-eoc"
+
+
+def test_alert_scope_and_the_screens_read_helper(web, floor, redis_client):
+    sam, olivia = web.session("sam"), web.session("olivia")
+    role_only = api(web, "POST", "/api/alerts", sam, {"headline": "Supervisors only", "scope": "role:supervisor"}).json()
+    zone_only = api(web, "POST", "/api/alerts", olivia, {"headline": "Stadium only", "scope": "zone:stadium"}).json()
+    store = AccountStore(redis_client)
+    viewer, supervisor = store.require("victor"), store.require("sam")
+
+    def ids(rows: list[dict]) -> set[str]:
+        return {a["id"] for a in rows}
+
+    assert ids(alerts.alerts_after(redis_client, "", viewer)[0]) == {zone_only["id"]}
+    assert ids(alerts.alerts_after(redis_client, "", viewer, workspace="park")[0]) == set()
+    assert ids(alerts.alerts_after(redis_client, "0-0", supervisor, workspace="stadium")[0]) == {role_only["id"], zone_only["id"]}
+    assert ids(api(web, "GET", "/api/alerts", web.session("victor")).json()["alerts"]) == {zone_only["id"]}
+    # The detail drawer's helper: the note when visible (read audited), None when above the TLP (refusal audited).
+    api(web, "PUT", "/api/incidents/inc:quake-1/annotation", olivia, {"version": 0, "note": "visible"})
+    api(web, "PUT", "/api/incidents/inc:red-1/annotation", sam, {"version": 0, "note": "hidden"})
+    assert annotations.audited_read(redis_client, "inc:quake-1", viewer)["note"] == "visible"
+    assert [r["user"] for r in audit_log(redis_client) if r["action"] == "annotation.read"] == ["victor"]
+    assert annotations.audited_read(redis_client, "inc:red-1", viewer) is None
+    assert last(redis_client, "annotation.read")["outcome"] == "refused"
+
+
+# -- rules ----------------------------------------------------------------------------------------------------
+STADIUM = Workspace(id="stadium", name="Stadium", venues=(Venue("Stadium", 40.0, -75.0, 0.5),))
+PARK = Workspace(id="park", name="Park", venues=(Venue("Park", 40.0, -75.02, 0.5),))
+
+
+def quake(i: int, lat: float = 40.001, severity: str = "severe", kind: str = "earthquake") -> dict:
+    return {"id": f"inc:storm-{i}", "kind": kind, "title": f"Cell {i}", "lat": lat, "lon": -75.0, "severity": severity}
+
+
+def test_rule_fires_once_per_cooldown_per_workspace(web, floor, redis_client):
+    sam, olivia = web.session("sam"), web.session("olivia")
+    refused = api(web, "POST", "/api/rules", olivia, {"name": "x"})
+    assert refused.status == 403 and last(redis_client, "rule.add")["outcome"] == "refused"
+    bad = api(web, "POST", "/api/rules", sam, {"name": "x", "kinds": ["meteor"]})
+    assert bad.status == 422 and "kinds" in bad.json()["reason"]
+    rule = api(web, "POST", "/api/rules", sam, {"name": "Quake near venues", "kinds": ["earthquake"],
+                                               "min_severity": "moderate", "within_km": 3, "action": "push",
+                                               "cooldown_minutes": 10, "tlp": "TLP:GREEN"})
+    assert rule.status == 201, rule.body
+    rule_id = rule.json()["id"]
+    storm = [quake(i) for i in range(50)]
+    for item in storm:
+        redis_client.hset(Keys.INCIDENTS, item["id"], orjson.dumps(item))
+    far, weak, other = quake(100, lat=41.0), quake(101, severity="minor"), quake(102, kind="fire")
+    results = rules.evaluate_rules(redis_client, [*storm, far, weak, other], [STADIUM, PARK], config=web.extra["config"])
+    by_space = {s: [r["status"] for r in results if r["workspace"] == s] for s in ("stadium", "park")}
+    assert by_space["stadium"] == ["pushed"] + ["suppressed"] * 49
+    assert by_space["park"] == ["pushed"] + ["suppressed"] * 49  # the park is 1.2 km away: within 3 km
+    assert not [r for r in results if r["incident"] in (far["id"], weak["id"], other["id"])]
+    pushed = [r for r in results if r["status"] == "pushed"]
+    stored = [alerts.load(redis_client, r["alert"]) for r in pushed]
+    assert {a["scope"] for a in stored} == {"zone:stadium", "zone:park"} and all(a["issued_by"] == f"rule:{rule_id}" for a in stored)
+    # Re-evaluating the same incidents raises nothing; after the cooldown a new incident fires again.
+    assert rules.evaluate_rules(redis_client, storm, [STADIUM], config=web.extra["config"]) == []
+    redis_client.delete(Keys.rule_cooldown(rule_id, "stadium"))  # what EX does after cooldown_minutes
+    again = rules.evaluate_rules(redis_client, [quake(60), quake(61)], [STADIUM], config=web.extra["config"])
+    assert [r["status"] for r in again] == ["pushed", "suppressed"]
+    # A queue rule goes to the operator queue instead of pushing.
+    api(web, "POST", "/api/rules", sam, {"name": "Fire in park", "kinds": ["fire"], "within_km": 0, "action": "queue",
+                                         "min_severity": "minor", "workspaces": ["park"]})
+    queued = rules.evaluate_rules(redis_client, [{**quake(103, kind="fire"), "lon": -75.02}], [STADIUM, PARK])
+    assert [(r["status"], r["workspace"]) for r in queued] == [("raised", "park")]
+    listing = api(web, "GET", "/api/rules/queue", olivia).json()["queue"]
+    assert listing[0]["incident"] == "inc:storm-103" and listing[0]["status"] == "raised"
+    assert any(r["action"] == "rule.pushed" and r["user"] == f"rule:{rule_id}" for r in audit_log(redis_client))
+    assert api(web, "DELETE", f"/api/rules/{rule_id}", sam).status == 200
+    assert rules.evaluate_rules(redis_client, [quake(70)], [STADIUM], config=web.extra["config"]) == []
+
+
+# -- 28 CFR Part 23 ---------------------------------------------------------------------------------------------
+NEXUS = "Suspected arson of utility substations (state code 13-1704); two witnesses."
+
+
+def test_criminal_intelligence_rules(web, floor, redis_client):
+    olivia, victor, sam = web.session("olivia"), web.session("victor"), web.session("sam")
+    path = "/api/incidents/inc:quake-1/annotation"
+
+    def attempt(**fields: object) -> Reply:
+        return api(web, "PUT", path, olivia, {"version": 0, "criminal_intel": True, "nexus": NEXUS, **fields})
+
+    no_nexus = api(web, "PUT", path, olivia, {"version": 0, "criminal_intel": True, "note": "x"})
+    assert no_nexus.status == 422 and "criminal nexus" in no_nexus.json()["reason"]
+    views = attempt(note="Subject attends the Elm Street mosque every Friday")
+    assert views.status == 422 and "religious association" in views.json()["reason"] and "28 CFR 23.20(b)" in views.json()["reason"]
+    politics = attempt(note="Known Republican donor")
+    assert politics.status == 422 and "political" in politics.json()["reason"]
+    tag = attempt(note="Seen at substation 4", tags=["religion"])
+    assert tag.status == 422 and "tag 'religion' is refused" in tag.json()["reason"]
+    field = attempt(note="Seen at substation 4", political_views="left")
+    assert field.status == 422 and "'political_views' is refused" in field.json()["reason"]
+    far = (date.today() + timedelta(days=5 * 366 + 2)).isoformat()
+    too_far = attempt(note="Seen at substation 4", review_date=far)
+    assert too_far.status == 422 and "more than 5 years" in too_far.json()["reason"]
+    assert annotations.load(redis_client, "inc:quake-1") is None  # nothing refused was stored
+    refusals = [r for r in audit_log(redis_client) if r["action"] == "annotation.save" and r["outcome"] == "refused"]
+    assert len(refusals) == 6
+
+    ok = attempt(note="Seen at substation 4 with accelerant cans", tlp="TLP:AMBER")
+    assert ok.status == 201, ok.body
+    intel = ok.json()["intel"]
+    assert intel["nexus"] == NEXUS and intel["marked_by"] == "olivia" and not intel["validated_at"]
+    review = date.fromisoformat(intel["review_date"])
+    assert date.today() < review <= criminal_intel.review_limit(date.today())
+    assert redis_client.sismember(Keys.INTEL, "inc:quake-1")
+    unmark = api(web, "PUT", path, olivia, {"version": 1, "criminal_intel": False})
+    assert unmark.status == 422 and "stays one until it is purged" in unmark.json()["reason"]
+    edit = api(web, "PUT", path, olivia, {"version": 1, "note": "His church group was there"})
+    assert edit.status == 422  # the check applies to every later edit
+    # Need to know: a viewer is refused even when the marking would allow it.
+    tlp.set_max_marking(redis_client, "victor", "TLP:AMBER")
+    assert api(web, "GET", path, victor).status == 403
+    # Dissemination outside the agency: recipient and reason, logged.
+    no_reason = api(web, "POST", path + "/export", olivia, {"recipient": "County DA"})
+    assert no_reason.status == 422 and last(redis_client, "intel.disseminate")["outcome"] == "refused"
+    exported = api(web, "POST", path + "/export", olivia, {"recipient": "County DA", "reason": "prosecution request 26-114"})
+    assert exported.status == 200 and exported.json()["marking"] == "TLP:AMBER"
+    log = criminal_intel.disseminations(redis_client, "inc:quake-1")
+    assert [(r["recipient"], r["reason"], r["by"], r["channel"]) for r in log] == [
+        ("County DA", "prosecution request 26-114", "olivia", "export")]
+    assert log[0]["at"].endswith("Z")
+    assert last(redis_client, "annotation.export")["outcome"] == "ok"
+    # A push about the record needs a reason and is logged per recipient.
+    tlp.set_max_marking(redis_client, "olivia", "TLP:AMBER")
+    bare = api(web, "POST", "/api/alerts", olivia, {"headline": "Substation watch", "incident": "inc:quake-1", "tlp": "TLP:AMBER"})
+    assert bare.status == 422 and "reason" in bare.json()["reason"]
+    patch = pytest.MonkeyPatch()
+    patch.setitem(web.extra["config"].values, "outbound_tlp", "TLP:AMBER")
+    try:
+        pushed = api(web, "POST", "/api/alerts", olivia, {"headline": "Substation watch", "incident": "inc:quake-1",
+                                                         "tlp": "TLP:AMBER", "reason": "officer safety bulletin"})
+    finally:
+        patch.undo()
+    assert pushed.status == 201
+    log = criminal_intel.disseminations(redis_client, "inc:quake-1")
+    assert {(r["recipient"], r["channel"], r["reason"]) for r in log[1:]} == {
+        (web.extra["config"].webhook_url, "webhook", "officer safety bulletin"),
+        ("duty@partner.example", "email", "officer safety bulletin")}
+    # A supervisor validates: new review date, at most five years from today.
+    validated = api(web, "POST", path + "/validate", sam, {"version": 1})
+    assert validated.status == 200 and validated.json()["intel"]["validated_by"] == "sam"
+    assert api(web, "POST", path + "/validate", olivia, {"version": 2}).status == 403
+
+
+def test_purge_dry_run_lists_then_purge_removes_and_audits(web, floor, redis_client, redis_server):
+    olivia = web.session("olivia")
+    for incident in ("inc:quake-1", EVENT["id"]):
+        reply = api(web, "PUT", f"/api/incidents/{incident}/annotation", olivia,
+                    {"version": 0, "criminal_intel": True, "nexus": NEXUS, "note": "Seen at substation 4"})
+        assert reply.status == 201
+    assert api(web, "PUT", "/api/incidents/inc:amber-1/annotation", olivia, {"version": 0, "note": "ordinary"}).status == 201
+    # Let the first record's review date pass (as if five years went by without validation).
+    stored = annotations.load(redis_client, "inc:quake-1")
+    stored["intel"]["review_date"] = (date.today() - timedelta(days=1)).isoformat()
+    redis_client.set(Keys.annotation("inc:quake-1"), orjson.dumps(stored))
+
+    preview = run_cli("intel", "purge", "--dry-run", redis_url=redis_server.url)
+    assert preview.returncode == 0, preview.stderr
+    listed = [json.loads(line) for line in preview.stdout.splitlines()]
+    assert [r["incident"] for r in listed] == ["inc:quake-1"] and "would remove 1" in preview.stderr
+    assert annotations.load(redis_client, "inc:quake-1") is not None  # a preview removes nothing
+    assert last(redis_client, "intel.purge.preview")["user"].startswith("cli")
+
+    done = run_cli("intel", "purge", redis_url=redis_server.url)
+    assert done.returncode == 0 and "removed 1" in done.stderr
+    assert annotations.load(redis_client, "inc:quake-1") is None
+    assert annotations.history(redis_client, "inc:quake-1") == []
+    assert not redis_client.sismember(Keys.INTEL, "inc:quake-1")
+    assert annotations.load(redis_client, EVENT["id"]) is not None  # still within review
+    assert annotations.load(redis_client, "inc:amber-1") is not None  # not criminal intelligence
+    record = last(redis_client, "intel.purge")
+    assert record["record"] == "inc:quake-1" and "without validation" in record["reason"]
+    assert "substation" not in record["reason"]  # the audit keeps ids and dates, not the note
+    again = run_cli("intel", "purge", "--dry-run", redis_url=redis_server.url)
+    assert again.stdout == ""
+
+
+def test_cli_sets_an_accounts_maximum_marking(floor, redis_client, redis_server):
+    done = run_cli("tlp", "set", "victor", "TLP:AMBER", redis_url=redis_server.url)
+    assert done.returncode == 0 and "TLP:AMBER" in done.stdout
+    assert tlp.max_marking(AccountStore(redis_client).require("victor"), redis_client) is tlp.TLP.AMBER
+    wrong = run_cli("tlp", "set", "victor", "TLP:WHITE", redis_url=redis_server.url)
+    assert wrong.returncode == 2 and "not a TLP 2.0 label" in wrong.stderr and "Traceback" not in wrong.stderr
+    assert run_cli("tlp", "set", "nobody", "TLP:RED", redis_url=redis_server.url).returncode == 2
+    shown = run_cli("tlp", "show", redis_url=redis_server.url).stdout
+    assert "victor" in shown and "sam" in shown and "TLP:RED" in shown
+    assert last(redis_client, "account.tlp")["record"] == "victor"
