@@ -19,6 +19,7 @@ from fastapi.responses import Response
 
 from dashboard import incidents
 from dashboard.health import health_report
+from dashboard.operator_api import register_operator_api
 from dashboard.panels.figures import ASSETS
 from dashboard.panels.live import register_live_callbacks
 from dashboard.screens import DESK, SCREENS, TABLET, WALL, Screen, screen_layout, workspaces_for
@@ -69,6 +70,7 @@ def create_app(config: Config | None = None) -> Dash:
     handle = RedisHandle(config)
     server = FastAPI(title="Watchfloor", docs_url=None, redoc_url=None, openapi_url=None)
     install_security(server, config, handle.get)
+    register_operator_api(server, config, handle.get)
 
     @server.get("/api/session")
     def api_session() -> Response:

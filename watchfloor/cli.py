@@ -236,7 +236,10 @@ def cmd_health(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_settings(args: argparse.Namespace, config: Config) -> int:
     for setting in SETTINGS:
-        print(f"{setting.name} = {config.values[setting.name]!r}   (env {setting.env}; default {setting.default!r})")
+        value = config.values[setting.name]
+        if setting.name.endswith(("_secret", "_password")) and value:
+            value = "********"  # never print a secret
+        print(f"{setting.name} = {value!r}   (env {setting.env}; default {setting.default!r})")
         print(f"    {setting.help}")
     print(f"config file: {config.source}; feeds: {', '.join(f.id for f in config.feeds) or 'none'}")
     return 0

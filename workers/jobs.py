@@ -100,6 +100,7 @@ def _poll(client: redis.Redis, config: Config, feed: FeedConfig, health: FeedHea
     prepared = prepare(parsed, feed, fetched_at)
     store = EventStore(client)
     counts = store.append(prepared.events)
+    _evaluate_rules(client, config, prepared.events)
     warnings = list(prepared.warnings)
     follow_counts = _follow(client, store, config, feed, prepared.follow, prepared.follow_format, limits, warnings)
     health.etag = result.etag or ""
@@ -115,6 +116,19 @@ def _poll(client: redis.Redis, config: Config, feed: FeedConfig, health: FeedHea
     health.unplaced = prepared.unplaced
     health.warnings = warnings[-10:]
     return {"feed": feed.id, "status": "ok", "new": health.new, "updated": health.updated, "seen": health.seen}
+
+
+def _evaluate_rules(client: redis.Redis, config: Config, events: list) -> None:
+    """Alert rules on what was just ingested; repeated events are harmless (once per incident)."""
+    if not events:
+        return
+    from dashboard.rules import evaluate_rules
+    from dashboard.screens import workspaces_for
+
+    try:
+        evaluate_rules(client, events, workspaces_for(config), config=config)
+    except Exception:  # a rule must never fail a poll
+        log.exception("alert rules failed")
 
 
 def _record_success(health: FeedHealth, *, new: int, updated: int, seen: int, items: int) -> None:

@@ -15,6 +15,7 @@ from rq.cron import CronScheduler
 
 from watchfloor.config import Config
 from workers.jobs import poll_feed
+from workers.streams import Keys
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,12 @@ def run_cron(config: Config, client: redis.Redis) -> None:
     build_cron(config, client).start()
 
 
+OUTBOUND_QUEUE = Keys.OUTBOUND_QUEUE
+
+
 def run_worker(config: Config, client: redis.Redis, *, burst: bool = False) -> bool:
-    queue = Queue(QUEUE, connection=client)
-    worker = Worker([queue], connection=client)
-    return bool(worker.work(burst=burst, logging_level=config.log_level, with_scheduler=False))
+    """Feed polls first, then outbound alert copies. The RQ scheduler runs inside the workers
+    (one holds its lock at a time) so failed deliveries are retried after their back-off."""
+    queues = [Queue(QUEUE, connection=client), Queue(OUTBOUND_QUEUE, connection=client)]
+    worker = Worker(queues, connection=client)
+    return bool(worker.work(burst=burst, logging_level=config.log_level, with_scheduler=True))

@@ -42,6 +42,8 @@ def live_stores(screen: str, snapshot: dict[str, Any], settings: dict[str, Any],
         dcc.Store(id=ids("delta", screen)),
         dcc.Store(id=ids("settings", screen), data=settings),
         dcc.Store(id=ids("selected", screen)),
+        dcc.Store(id=ids("alerts", screen), data={"cursor": "", "alerts": {}}),
+        html.Div(id=ids("banner", screen), className="wf-banner", hidden=True, role="alert", **{"aria-live": "assertive"}),
         dcc.Interval(id=ids("tick", screen), interval=refresh_ms),
         dcc.Interval(id=ids("panels-tick", screen), interval=5000),
         dcc.Interval(id=ids("second", screen), interval=1000),
@@ -116,6 +118,49 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
         Output(ids("selected", MATCH), "data"),
         Input(ids("map", MATCH), "clickData"),
         prevent_initial_call=True,
+    )
+
+    @app.callback(
+        Output(ids("alerts", MATCH), "data"),
+        Input(ids("tick", MATCH), "n_intervals"),
+        State(ids("alerts", MATCH), "data"),
+        State(ids("settings", MATCH), "data"),
+    )
+    def alerts_poll(_n: int | None, known: dict[str, Any] | None, settings: dict[str, Any] | None) -> Any:
+        """Operator alerts this user or screen may see (TLP and scope are checked on the server)."""
+        from dash import no_update
+
+        from dashboard.alerts import alerts_after
+        from dashboard.security import current_user
+
+        known = known or {"cursor": "", "alerts": {}}
+        client = get_client()
+        user = current_user()
+        if client is None or user is None:
+            return no_update
+        workspace = (settings or {}).get("workspace") if (settings or {}).get("screen") == "tablet" else None
+        try:
+            changed, cursor = alerts_after(client, known.get("cursor") or "", user, workspace=workspace)
+        except (redis.RedisError, OSError):
+            return no_update
+        if not changed and cursor == known.get("cursor"):
+            return no_update
+        current = dict(known.get("alerts") or {})
+        for alert in changed:
+            if alert.get("status") in ("cancelled", "expired"):
+                current.pop(alert["id"], None)
+            else:
+                current[alert["id"]] = {k: alert.get(k) for k in (
+                    "id", "headline", "text", "severity", "expires", "tlp", "issued_by", "issued_at", "version", "scope")}
+        return {"cursor": cursor, "alerts": current}
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="watchfloor", function_name="banner"),
+        Output(ids("banner", MATCH), "children"),
+        Output(ids("banner", MATCH), "hidden"),
+        Input(ids("alerts", MATCH), "data"),
+        Input(ids("second", MATCH), "n_intervals"),
+        State(ids("settings", MATCH), "data"),
     )
 
     @app.callback(
