@@ -119,7 +119,14 @@ def create_app(config: Config | None = None) -> Dash:
         # pages router and its inline scripts) only for "/" and "/_dash-*": a kiosk whose first
         # request after a restart is /wall got a page with no CSS and no clientside code, stuck on
         # "connecting". Each hook runs once (its own flag), so calling them here is cheap.
-        if not request.url.path.startswith(("/_dash-", "/assets/")):
+        path = request.url.path
+        if _partner_refused(request, handle, path):
+            from dashboard.audit import audit
+
+            audit("page.read", record=path, outcome="refused", reason="partner accounts read the alert feed only")
+            return Response(orjson.dumps({"error": "partner accounts read /api/alerts.atom and the CAP documents it links to"}),
+                            status_code=403, media_type="application/json")
+        if not path.startswith(("/_dash-", "/assets/")):
             for hook in app.backend._before_request_funcs:
                 result = hook()
                 if inspect.isawaitable(result):
@@ -127,6 +134,24 @@ def create_app(config: Config | None = None) -> Dash:
         return await call_next(request)
 
     return app
+
+
+PARTNER_PATHS = ("/api/alerts.atom", "/logout", "/login")
+
+
+def _partner_refused(request: Any, handle: RedisHandle, path: str) -> bool:
+    """Partners (outside agencies) get the alert feed, never the floor's screens or their data."""
+    from dashboard.operator_api import is_partner
+    from dashboard.security import current_user
+
+    user = current_user(request)
+    if user is None or path.startswith(PARTNER_PATHS) or (path.startswith("/api/alerts/") and path.endswith(".cap")):
+        return False
+    client = handle.get()
+    try:
+        return client is not None and is_partner(client, user)
+    except (redis.RedisError, OSError):
+        return True  # cannot tell: refuse (fail closed)
 
 
 def _pick_workspace(workspaces: list[Workspace], wanted: str | None) -> Workspace | None:

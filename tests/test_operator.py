@@ -592,6 +592,9 @@ def test_partner_atom_feed_is_filtered_by_the_partners_tlp(web, floor, redis_cli
     assert web.get(f"/api/alerts/{green['id']}.cap", cookie=partner).status == 403
     assert web.get(f"/api/alerts/{clear['id']}.cap", cookie=partner).status == 200
     assert last(redis_client, "alerts.atom")["user"] == "county-eoc"
+    # Nor the floor's screens or the data behind them.
+    for page in ("/", "/wall", "/tablet", "/_dash-layout", "/api/health?full=1"):
+        assert web.get(page, cookie=partner, html=page in ("/", "/wall", "/tablet")).status == 403, page
 
 
 def test_alert_scope_and_the_screens_read_helper(web, floor, redis_client):
