@@ -74,6 +74,8 @@ def _header(screen: Screen, config: Config, subtitle: str) -> html.Header:
                           title="Exercise data is on this screen"),
             ], className="wf-header-left"),
             html.Div(id=ids("clock", screen.name), className="wf-clock"),
+            html.Button("Push alert", className="wf-button wf-compose-open", **{"data-action": "compose-alert"})
+            if screen.name == "desk" else None,
             html.Div("connecting…", id=ids("conn", screen.name), className="wf-conn", role="status"),
         ],
         className="wf-header",
@@ -102,6 +104,36 @@ def _filters(screen: Screen) -> html.Div:
                                     inline=True, className="wf-radio")], className="wf-filter wf-filter-layers"),
         ],
         className="wf-filters",
+    )
+
+
+def _composer(workspaces: list[Workspace]) -> html.Div:
+    """The alert composer (operators and supervisors): POST /api/alerts, checked on the server."""
+    scopes = [("floor", "The whole floor")] + [(f"zone:{w.id}", f"Event: {w.name}") for w in workspaces] + [
+        ("role:supervisor", "Supervisors only")]
+    return html.Div(
+        [
+            html.H3("Push an alert"),
+            html.Label("Headline", htmlFor="wf-al-headline"),
+            dcc.Input(id="wf-al-headline", type="text", className="wf-input", maxLength=160),
+            html.Label("Text", htmlFor="wf-al-text"),
+            html.Textarea(id="wf-al-text", className="wf-input", rows=3, maxLength=2000),
+            html.Label("Severity", htmlFor="wf-al-severity"),
+            html.Select([html.Option(s.upper(), value=s, selected=s == "severe") for s in reversed(SEVERITIES)],
+                        id="wf-al-severity", className="wf-input"),
+            html.Label("Scope", htmlFor="wf-al-scope"),
+            html.Select([html.Option(label, value=value) for value, label in scopes], id="wf-al-scope", className="wf-input"),
+            html.Label("Expires in (minutes)", htmlFor="wf-al-minutes"),
+            dcc.Input(id="wf-al-minutes", type="number", min=5, max=10080, value=120, className="wf-input"),
+            html.Label("Marking", htmlFor="wf-al-tlp"),
+            html.Select([html.Option(t, value=t, selected=t == "TLP:GREEN") for t in
+                         ("TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED")],
+                        id="wf-al-tlp", className="wf-input"),
+            html.Div([html.Button("Push to screens and partners", className="wf-button", **{"data-action": "push-alert"}),
+                      html.Button("Cancel", className="wf-button wf-secondary", **{"data-action": "compose-close"})]),
+            html.Div(className="wf-form-result", role="status"),
+        ],
+        className="wf-composer wf-form", hidden=True,
     )
 
 
@@ -158,6 +190,7 @@ def screen_layout(screen: Screen, config: Config, snapshot: dict[str, Any], work
         className="wf-side",
     )
     detail = html.Div(id=ids("detail", name), className="wf-detail", hidden=True)
+    composer = _composer(workspaces) if name == "desk" else None
     return html.Div(
         [
             _header(screen, config, subtitle),
@@ -167,6 +200,7 @@ def screen_layout(screen: Screen, config: Config, snapshot: dict[str, Any], work
                     html.Section([map_graph, _legend()], className="wf-map"),
                     side,
                     detail,
+                    composer,
                 ],
                 className="wf-main",
             ),

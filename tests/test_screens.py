@@ -237,3 +237,46 @@ def test_an_operator_alert_reaches_the_wall_desk_and_tablet_and_ack_takes_it_dow
     for _screen, (page, errors) in pages.items():
         assert not errors, errors
         page.close()
+
+
+def _open_first_incident(page):
+    page.wait_for_selector(".wf-desk .wf-incidents li[data-wf-id]", timeout=60_000)
+    page.locator(".wf-desk .wf-incidents li[data-wf-id]").first.click()
+    page.wait_for_selector(".wf-desk .wf-detail:not([hidden]) [data-action='save-annotation']", timeout=15_000)
+
+
+def test_two_operators_annotating_at_once_get_a_conflict_not_an_overwrite(stack, browser):
+    stack.add_user("second", "operator", PASSWORD)
+    first, errors_a = open_screen(stack, browser, "", 1440, 900)
+    other = browser.new_page(viewport={"width": 1440, "height": 900})
+    stack.sign_in(other, "second", PASSWORD, "")
+    _open_first_incident(first)
+    _open_first_incident(other)
+    first.fill("#wf-ann-note", "Units on scene; perimeter set.")
+    first.select_option("#wf-ann-status", "escalated")
+    first.click("[data-action='save-annotation']")
+    first.wait_for_selector(".wf-form-result.wf-ok:has-text('Saved')", timeout=15_000)
+    other.fill("#wf-ann-note", "Nothing to add.")
+    other.click("[data-action='save-annotation']")
+    other.wait_for_selector(".wf-form-result.wf-bad", timeout=15_000)
+    message = other.locator(".wf-detail .wf-form-result").inner_text()
+    assert "changed by officer" in message, message
+    first.screenshot(path=str(ARTIFACTS / "desk-annotation-1440x900.png"))
+    assert not errors_a, errors_a
+    first.close()
+    other.close()
+
+
+def test_an_alert_composed_on_the_desk_reaches_the_screen(stack, browser):
+    page, errors = open_screen(stack, browser, "", 1440, 900)
+    page.wait_for_selector(".wf-desk .wf-conn-live", timeout=30_000)
+    page.click("[data-action='compose-alert']")
+    headline = f"Evacuate Boylston St ({int(time.time())})"
+    page.fill("#wf-al-headline", headline)
+    page.fill("#wf-al-text", "Move spectators west of Exeter St.")
+    page.select_option("#wf-al-severity", "extreme")
+    page.click("[data-action='push-alert']")
+    page.wait_for_selector(".wf-composer .wf-form-result.wf-ok:has-text('Pushed')", timeout=15_000)
+    page.wait_for_selector(f".wf-desk .wf-banner .wf-alert-headline:has-text('{headline}')", timeout=30_000)
+    assert not errors, errors
+    page.close()

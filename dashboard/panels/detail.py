@@ -49,7 +49,44 @@ def report_panel(event: dict[str, Any]) -> list[Any]:
     return parts
 
 
-def detail_panel(incident: dict[str, Any], reports: list[dict[str, Any]]) -> list[Any]:
+STATUSES = ("new", "acknowledged", "monitoring", "escalated", "resolved")
+TLPS = ("TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED")
+
+
+def annotation_panel(incident_id: str, note: dict[str, Any] | None, can_write: bool) -> list[Any]:
+    """The incident's annotation (already checked against the reader's TLP) and, for operators, a
+    form that saves through PUT /api/incidents/{id}/annotation with the version it was based on,
+    so a concurrent change is reported ("changed by X at T"), never overwritten."""
+    note = note or {}
+    shown = [
+        _rows([("Status", note.get("status")), ("Assignee", note.get("assignee")), ("Tags", ", ".join(note.get("tags") or [])),
+               ("Marking", note.get("tlp")), ("Version", note.get("version")),
+               ("Last change", f"{note.get('updated_by', '')} {note.get('updated_at', '')}".strip() or None)]),
+        html.P(note.get("note") or "", className="wf-detail-text"),
+    ] if note else [html.P("No annotation yet.", className="wf-muted")]
+    if not can_write:
+        return [html.H4("Annotation"), *shown]
+    form = html.Div(
+        [
+            html.Label("Status", htmlFor="wf-ann-status"),
+            html.Select([html.Option(s, value=s, selected=(note.get("status") or "new") == s) for s in STATUSES],
+                        id="wf-ann-status", className="wf-input"),
+            html.Label("Marking", htmlFor="wf-ann-tlp"),
+            html.Select([html.Option(t, value=t, selected=(note.get("tlp") or "TLP:GREEN") == t) for t in TLPS],
+                        id="wf-ann-tlp", className="wf-input"),
+            html.Label("Note (plain text)", htmlFor="wf-ann-note"),
+            html.Textarea(note.get("note") or "", id="wf-ann-note", className="wf-input", rows=4, maxLength=4000),
+            html.Button("Save annotation", className="wf-button", **{
+                "data-action": "save-annotation", "data-incident": incident_id, "data-version": str(note.get("version") or 0)}),
+            html.Div(className="wf-form-result", role="status"),
+        ],
+        className="wf-form",
+    )
+    return [html.H4("Annotation"), *shown, form]
+
+
+def detail_panel(incident: dict[str, Any], reports: list[dict[str, Any]],
+                 annotation: list[Any] | None = None) -> list[Any]:
     """A fused incident and every report that contributed to it, each traceable to its source."""
     sev = incident.get("severity") or "unknown"
     sources = sorted({r.get("source") or "" for r in incident.get("reports") or []} - {""})
@@ -67,6 +104,7 @@ def detail_panel(incident: dict[str, Any], reports: list[dict[str, Any]]) -> lis
         _rows([("Kind", incident.get("kind")), ("Time (UTC)", incident.get("time")), ("Position", where),
                ("Place", incident.get("place")), ("Magnitude", incident.get("magnitude")),
                ("Incident id", incident.get("id"))]),
+        *(annotation or []),
         html.H4(f"Reports ({len(reports)})"),
     ]
     for event in sorted(reports, key=lambda e: e.get("time") or ""):

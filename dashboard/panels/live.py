@@ -20,7 +20,7 @@ from dash import MATCH, ClientsideFunction, Dash, Input, Output, State, dcc, htm
 
 from dashboard import incidents
 from dashboard.health import feed_status, health_report
-from dashboard.panels.detail import detail_panel
+from dashboard.panels.detail import annotation_panel, detail_panel
 from dashboard.panels.status import board_panel, feeds_panel, threat_panel, ticker_panel
 from dashboard.picture import assess_threat, assess_workspace
 from layers.zones import Workspace
@@ -178,7 +178,16 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
             incident, reports = None, []
         if incident is None:
             return [html.P("This incident is not available (data store unreachable or record removed).")], False
-        return detail_panel(incident, reports), False
+        from dashboard.annotations import audited_read
+        from dashboard.security import current_user, has_role
+
+        user = current_user()
+        try:
+            note = audited_read(client, str(selected), user) if user is not None and client is not None else None
+        except (redis.RedisError, OSError):
+            note = None
+        annotation = annotation_panel(str(selected), note, can_write=has_role("operator", user))
+        return detail_panel(incident, reports, annotation), False
 
     @app.callback(
         Output(ids("feeds", MATCH), "children"),

@@ -1,0 +1,36 @@
+"""Every screen's layout renders from plain data (no browser, no Redis): a broken component fails here."""
+
+from __future__ import annotations
+
+import pytest
+from dash.development.base_component import Component
+
+from dashboard.picture import marker_row
+from dashboard.screens import SCREENS, screen_layout, workspaces_for
+from watchfloor.config import load_config
+
+
+def _ids(component: Component) -> list[object]:
+    found = []
+    stack = [component]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Component):
+            if getattr(node, "id", None) is not None:
+                found.append(node.id)
+            children = getattr(node, "children", None)
+            stack.extend(children if isinstance(children, (list, tuple)) else [children])
+    return found
+
+
+@pytest.mark.parametrize("screen", SCREENS, ids=lambda s: s.name)
+def test_screen_layout_renders_with_unique_ids(screen):
+    config = load_config(env={})
+    spaces = workspaces_for(config)
+    row = marker_row({"id": "usgs:x", "title": "<b>M 4</b>", "time": "2026-11-22T10:00:00Z", "lat": 42.3, "lon": -71.1,
+                      "severity": "moderate", "kind": "earthquake", "source": "usgs-geojson"})
+    layout = screen_layout(screen, config, {"rows": [row], "cursor": "0-0", "ok": True}, spaces[0] if spaces else None, spaces)
+    ids = [str(i) for i in _ids(layout)]
+    assert len(ids) == len(set(ids)), "duplicate component ids"
+    assert any("'map'" in i for i in ids) and any("'banner'" in i for i in ids)
+    assert "&lt;b&gt;M 4&lt;/b&gt;" in row["text"], "hover text must be escaped"
