@@ -215,7 +215,8 @@ GEO_FEEDS: dict[str, tuple[str, int, dict]] = {
     "ign_sismologia_2019-03-18.xml": (
         "georss",
         4,
-        {"lat": 27.62, "lon": -18.0859, "kind": Kind.EARTHQUAKE, "time": FETCHED},
+        # No date element: the time is read from the item's own words (day first, UTC assumed).
+        {"lat": 27.62, "lon": -18.0859, "kind": Kind.EARTHQUAKE, "time": datetime(2019, 3, 18, 19, 34, 55, tzinfo=UTC)},
     ),
     "usgs_4.5_week_atom_2014-05-10.xml": ("georss", 1, {"lat": -23.3213, "lon": 170.27}),
     "usgs_7day-M5_atom_2010-08-31.xml": ("georss", 1, {"lat": -16.0529, "lon": -173.2739}),

@@ -26,7 +26,7 @@ from __future__ import annotations
 import io
 import math
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -173,8 +173,36 @@ def entry_time(entry: Any, fetched_at: datetime, warnings: list[str], *, austral
         if skew:
             warnings.append(skew)
         return moment, key
+    found = text_time(" ".join(str(entry.get(k) or "") for k in ("title", "summary")), fetched_at, warnings)
+    if found is not None:
+        return found, "title|summary"
     warnings.append("entry has no date; using fetch time")
     return fetched_at, "fetched_at"
+
+
+_TEXT_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?\b")
+
+
+def text_time(text: str, fetched_at: datetime, warnings: list[str]) -> datetime | None:
+    """A date written in the item's own words ("18/03/2019 19:34:55"), for feeds with no date
+    element. Day first unless that is impossible (the order used outside the US); the zone is
+    taken as UTC. Both assumptions are recorded; an impossible or future date is not used."""
+    match = _TEXT_DATE.search(text)
+    if not match:
+        return None
+    a, b, year, hour, minute, second = (int(g) if g else 0 for g in match.groups())
+    day, month, order = (a, b, "day first") if a > 12 or b <= 12 else (b, a, "month first")
+    try:
+        moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except ValueError:
+        warnings.append(f"date {match.group(0)!r} in the text is impossible; using fetch time")
+        return None
+    if moment > fetched_at + timedelta(days=1):
+        warnings.append(f"date {match.group(0)!r} in the text is in the future; using fetch time")
+        return None
+    note = "ambiguous, read day first" if a <= 12 and b <= 12 else order
+    warnings.append(f"time read from the item's text ({match.group(0)}, {note}); zone assumed UTC")
+    return moment
 
 
 def is_australian(feed: FeedConfig, parsed: Any) -> bool:
