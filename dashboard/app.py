@@ -97,6 +97,7 @@ def create_app(config: Config | None = None) -> Dash:
         suppress_callback_exceptions=False,
         update_title=None,
         serve_locally=True,
+        compress=True,  # a page's snapshot is ~0.4 KB per incident as JSON and compresses ~10x
     )
     workspaces = workspaces_for(config)
 
