@@ -225,6 +225,7 @@ class Facts:
     tokens: frozenset[str]
     catalogue_feeds: frozenset[str]
     authority: int
+    exercise: bool = False  # exercise data never fuses with real-world reports
 
     @property
     def placed(self) -> bool:
@@ -374,6 +375,7 @@ def facts_of(event: Event) -> Facts:
         # (feed, format): the CLI ingests every document under one pseudo-feed; one catalogue is one format
         catalogue_feeds=frozenset({f"{event.feed or event.source}|{event.source}"}) if catalogue else frozenset(),
         authority=_AUTHORITY.get(event.source, 2 if catalogue else 0),
+        exercise=event.exercise,
     )
 
 
@@ -440,7 +442,10 @@ def score_facts(a: Facts, b: Facts) -> float:
 
 
 def _veto(a: Facts, b: Facts) -> bool:
-    """True when the sources themselves say these are different happenings."""
+    """True when the sources themselves say these are different happenings, or one is exercise
+    data and the other real: an exercise inject must never corroborate a real report."""
+    if a.exercise != b.exercise:
+        return True
     usgs_a = {k for k in a.keys if k.startswith("usgs:")}
     usgs_b = {k for k in b.keys if k.startswith("usgs:")}
     if usgs_a and usgs_b and not usgs_a & usgs_b:
@@ -614,6 +619,7 @@ def _summarise(incident: Incident, order: dict[str, int], known: dict[str, Facts
         tokens=frozenset().union(*(f.tokens for f in facts.values())),
         catalogue_feeds=frozenset().union(*(f.catalogue_feeds for f in facts.values())),
         authority=lead_facts.authority,
+        exercise=any(f.exercise for f in facts.values()),
     )
 
 

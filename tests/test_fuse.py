@@ -314,3 +314,25 @@ def test_labelled_pairs_precision_and_recall(corpus) -> None:  # type: ignore[no
     assert result["recall"] >= 0.9, result
     corpus_only = score([p for p in pairs if p.origin == "corpus"], should_merge)
     assert corpus_only["fp"] == 0 and corpus_only["fn"] == 0, corpus_only
+
+
+def test_exercise_reports_never_fuse_with_real_ones():
+    from datetime import UTC, datetime
+
+    from feeds.fuse import Correlator
+    from feeds.model import Event, Kind, Severity
+
+    when = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+    real = Event(id="usgs:real1", source="usgs-geojson", kind=Kind.EARTHQUAKE, title="M 4.6 - 3 km W of Framingham, MA",
+                 time=when, lat=42.28, lon=-71.45, magnitude=4.6, severity=Severity.MODERATE)
+    drill = real.replace(id="rss:drill1", source="rss", title="Magnitude 4.6 earthquake shakes Framingham",
+                         exercise=True, magnitude=None)
+    correlator = Correlator()
+    first, _ = correlator.add(real)
+    second, merged = correlator.add(drill)
+    assert not merged and first.id != second.id
+    # The same pair, both real, does fuse: the veto is the exercise flag and nothing else.
+    other = Correlator()
+    a, _ = other.add(real)
+    b, merged_real = other.add(drill.replace(exercise=False))
+    assert merged_real and a.id == b.id
