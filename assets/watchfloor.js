@@ -246,6 +246,7 @@
    * rotating view. A screen that stops hearing from the server says so instead of passing for live. */
   function heartbeat(_n, settings, rootClass) {
     settings = settings || {screen: "desk", stale: 20};
+    startPush();
     var st = stateFor(settings.screen);
     var now = Date.now();
     var seen = st.lastOk === null ? st.started : st.lastOk;
@@ -395,6 +396,27 @@
       }).catch(function () { say(form, "Not pushed: no contact with the server.", false); });
     }
   });
+
+  /* Push: the server's event stream says "something changed" and the screen polls at once; the
+   * regular poll still runs, so a screen without the stream is only slower, never wrong. */
+  var pushStarted = false;
+  function startPush() {
+    if (pushStarted || !window.EventSource) { return; }
+    var root = document.querySelector("[data-screen]");
+    if (!root || !window.dash_clientside || !window.dash_clientside.set_props) { return; }
+    pushStarted = true;
+    var source = new window.EventSource("/api/push");
+    var pending = null;
+    source.onmessage = function () {
+      if (pending) { return; }  // coalesce a burst into one poll
+      pending = setTimeout(function () {
+        pending = null;
+        var screen = (document.querySelector("[data-screen]") || root).getAttribute("data-screen");
+        window.dash_clientside.set_props({wf: "wake", screen: screen}, {data: Date.now()});
+      }, 30);
+    };
+    source.onerror = function () { /* EventSource reconnects by itself; polling carries on meanwhile */ };
+  }
 
   function select(clickData) {
     var p = clickData && clickData.points && clickData.points[0];

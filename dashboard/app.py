@@ -22,6 +22,7 @@ from dashboard.health import health_report
 from dashboard.operator_api import register_operator_api
 from dashboard.panels.figures import ASSETS
 from dashboard.panels.live import register_live_callbacks
+from dashboard.push import register_push
 from dashboard.screens import DESK, SCREENS, TABLET, WALL, Screen, screen_layout, workspaces_for
 from dashboard.security import install_security
 from layers.zones import Workspace
@@ -69,8 +70,10 @@ def create_app(config: Config | None = None) -> Dash:
     config = config or load_config()
     handle = RedisHandle(config)
     server = FastAPI(title="Watchfloor", docs_url=None, redoc_url=None, openapi_url=None)
-    install_security(server, config, handle.get)
+    # The push stream's wake-ups are not a person's activity: they must not defeat the idle timeout.
+    install_security(server, config, handle.get, passive_props={'*"wf":"wake"}.data'})
     register_operator_api(server, config, handle.get)
+    register_push(server, config)
 
     @server.get("/api/session")
     def api_session() -> Response:

@@ -492,7 +492,8 @@ def install_security(server: FastAPI, config: Config, get_client: Callable[[], r
     """Put access control in front of everything ``server`` serves; see the module docstring.
 
     ``passive_props``: "component.prop" inputs that timers drive besides ``*.n_intervals``; callbacks
-    they trigger do not count as a person's interaction for the idle timeout.
+    they trigger do not count as a person's interaction for the idle timeout. An entry starting with
+    "*" matches by suffix (pattern-matching ids: '*"wf":"wake"}.data').
 
     Raises ConfigError when debug mode is on outside development."""
     from dashboard.login import register_login_routes
@@ -571,7 +572,9 @@ def _is_interaction(body: bytes, passive: frozenset[str]) -> bool:
         return False
     if not changed:
         return True  # initial call when a page loads
-    return not all(str(p).endswith(".n_intervals") or str(p) in passive for p in changed)
+    suffixes = tuple(entry[1:] for entry in passive if entry.startswith("*"))
+    return not all(str(p).endswith(".n_intervals") or str(p) in passive or (suffixes and str(p).endswith(suffixes))
+                   for p in changed)
 
 
 def _ws_is_interaction(text: str, passive: frozenset[str]) -> bool:

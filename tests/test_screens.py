@@ -160,7 +160,9 @@ def test_wall_says_stale_when_the_server_stops_and_recovers_by_itself(tmp_path_f
             supervisor.send_signal(sig.SIGCONT)
         page.wait_for_selector(".wf-wall .wf-conn-live", timeout=60_000)
         assert page.url.endswith("/wall"), "the screen must recover in place, without a reload or sign-in"
-        assert not errors, errors
+        # While the server is down MapLibre may fail to fetch a basemap tile set ("Map error."); any
+        # other error is a bug.
+        assert not [e for e in errors if e != "Map error."], errors
         page.close()
     finally:
         stack.stop()

@@ -40,6 +40,7 @@ def live_stores(screen: str, snapshot: dict[str, Any], settings: dict[str, Any],
         dcc.Store(id=ids("snapshot", screen), data=snapshot),
         dcc.Store(id=ids("cursor", screen), data=snapshot.get("cursor", "0-0")),
         dcc.Store(id=ids("delta", screen)),
+        dcc.Store(id=ids("wake", screen)),  # bumped by the push stream (assets/watchfloor.js)
         dcc.Store(id=ids("settings", screen), data=settings),
         dcc.Store(id=ids("selected", screen)),
         dcc.Store(id=ids("alerts", screen), data={"cursor": "", "alerts": {}}),
@@ -70,9 +71,10 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
         Output(ids("delta", MATCH), "data"),
         Output(ids("cursor", MATCH), "data"),
         Input(ids("tick", MATCH), "n_intervals"),
+        Input(ids("wake", MATCH), "data"),
         State(ids("cursor", MATCH), "data"),
     )
-    def poll(_n: int | None, cursor: str | None) -> tuple[dict[str, Any], str]:
+    def poll(_n: int | None, _wake: Any, cursor: str | None) -> tuple[dict[str, Any], str]:
         """Everything after the screen's cursor: nothing lost, nothing shown twice."""
         cursor = cursor or "0-0"
         client = get_client()
@@ -123,10 +125,11 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
     @app.callback(
         Output(ids("alerts", MATCH), "data"),
         Input(ids("tick", MATCH), "n_intervals"),
+        Input(ids("wake", MATCH), "data"),
         State(ids("alerts", MATCH), "data"),
         State(ids("settings", MATCH), "data"),
     )
-    def alerts_poll(_n: int | None, known: dict[str, Any] | None, settings: dict[str, Any] | None) -> Any:
+    def alerts_poll(_n: int | None, _wake: Any, known: dict[str, Any] | None, settings: dict[str, Any] | None) -> Any:
         """Operator alerts this user or screen may see (TLP and scope are checked on the server)."""
         from dash import no_update
 
