@@ -241,10 +241,28 @@ def test_an_operator_alert_reaches_the_wall_desk_and_tablet_and_ack_takes_it_dow
         page.close()
 
 
-def _open_first_incident(page):
+def acknowledge_alerts(page, screen: str = "desk") -> None:
+    """Alerts take over the screen until acknowledged (earlier tests push some): acknowledge them."""
+    page.wait_for_selector(f".wf-{screen} .wf-conn-live", timeout=30_000)
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline:
+        buttons = page.locator(f".wf-{screen} .wf-banner:not([hidden]) .wf-ack:not([disabled])")
+        if buttons.count():
+            buttons.first.click()
+            deadline = time.monotonic() + 2
+        time.sleep(0.3)
+
+
+def _open_incident(page, incident_id: str | None = None) -> str:
+    """Open the given incident (or the newest) in the detail drawer; return its id."""
+    acknowledge_alerts(page)
     page.wait_for_selector(".wf-desk .wf-incidents li[data-wf-id]", timeout=60_000)
-    page.locator(".wf-desk .wf-incidents li[data-wf-id]").first.click()
+    item = (page.locator(f".wf-desk .wf-incidents li[data-wf-id='{incident_id}']") if incident_id
+            else page.locator(".wf-desk .wf-incidents li[data-wf-id]").first)
+    chosen = item.get_attribute("data-wf-id")
+    item.click()
     page.wait_for_selector(".wf-desk .wf-detail:not([hidden]) [data-action='save-annotation']", timeout=15_000)
+    return chosen
 
 
 def test_two_operators_annotating_at_once_get_a_conflict_not_an_overwrite(stack, browser):
@@ -252,8 +270,8 @@ def test_two_operators_annotating_at_once_get_a_conflict_not_an_overwrite(stack,
     first, errors_a = open_screen(stack, browser, "", 1440, 900)
     other = browser.new_page(viewport={"width": 1440, "height": 900})
     stack.sign_in(other, "second", PASSWORD, "")
-    _open_first_incident(first)
-    _open_first_incident(other)
+    chosen = _open_incident(first)
+    _open_incident(other, chosen)  # the same incident: new ones keep arriving meanwhile
     first.fill("#wf-ann-note", "Units on scene; perimeter set.")
     first.select_option("#wf-ann-status", "escalated")
     first.click("[data-action='save-annotation']")
@@ -271,7 +289,7 @@ def test_two_operators_annotating_at_once_get_a_conflict_not_an_overwrite(stack,
 
 def test_an_alert_composed_on_the_desk_reaches_the_screen(stack, browser):
     page, errors = open_screen(stack, browser, "", 1440, 900)
-    page.wait_for_selector(".wf-desk .wf-conn-live", timeout=30_000)
+    acknowledge_alerts(page)
     page.click("[data-action='compose-alert']")
     headline = f"Evacuate Boylston St ({int(time.time())})"
     page.fill("#wf-al-headline", headline)
