@@ -56,8 +56,9 @@ from bench.report import RESULTS, machine
 
 PASSWORD = "desk probe passphrase 42"
 MAP = ".wf-desk .wf-map-graph .js-plotly-plot"
-PUSH_NOTE = ("push over Dash WebSocket callbacks is not implemented: every screen polls on a dcc.Interval "
-             "(WATCHFLOOR_REFRESH_MS), so a change waits up to one refresh period (half on average) for the next poll")
+PUSH_NOTE = ("push: the /api/push event stream wakes each screen's cursor-based poll the moment an incident or "
+             "alert changes (dashboard/push.py); the dcc.Interval poll (WATCHFLOOR_REFRESH_MS) is the fallback, so "
+             "with push working the latency should not depend on the refresh period")
 
 # In-page watcher: first time each registered id is in the map trace with a position.
 WATCHER = """(sel) => {
