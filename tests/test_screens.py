@@ -222,6 +222,13 @@ def test_an_operator_alert_reaches_the_wall_desk_and_tablet_and_ack_takes_it_dow
         pages[screen] = (page, errors)
     desk = pages["desk"][0]
     headline = f"Shelter in place: Copley Square ({int(time.time())})"
+    # Each page timestamps the banner's arrival itself (same machine clock as the push below).
+    for page, _errors in pages.values():
+        page.evaluate("""(text) => { window.__bannerAt = null;
+            new MutationObserver(() => { const h = document.querySelector('.wf-banner .wf-alert-headline');
+              if (!window.__bannerAt && h && h.textContent.includes(text)) { window.__bannerAt = Date.now(); }
+            }).observe(document.body, {subtree: true, childList: true, characterData: true}); }""", headline)
+    sent_ms = time.time() * 1000
     sent = time.monotonic()
     reply = desk.request.post(stack.url + "api/alerts", data={
         "headline": headline, "text": "Suspicious package. Avoid the area.", "severity": "extreme",
@@ -232,7 +239,8 @@ def test_an_operator_alert_reaches_the_wall_desk_and_tablet_and_ack_takes_it_dow
         page.wait_for_selector(f".wf-{screen} .wf-banner .wf-alert-headline:has-text('{headline}')", timeout=15_000)
         seen[screen] = time.monotonic() - sent
     pages["wall"][0].screenshot(path=str(ARTIFACTS / "wall-alert-1920x1080.png"))
-    print(f"alert shown after (s, cumulative waits): {seen}")  # latency is measured in bench/, not asserted here
+    arrived = {name: round((page.evaluate("() => window.__bannerAt") - sent_ms) / 1000, 3) for name, (page, _e) in pages.items()}
+    print(f"alert on screen after (s, per screen): {arrived}")  # a figure for the README, not an assertion
     desk.locator(".wf-desk .wf-ack").first.click()
     desk.wait_for_selector(".wf-desk .wf-banner", state="hidden", timeout=10_000)
     assert pages["wall"][0].locator(".wf-wall .wf-banner").is_visible(), "an ack on the desk is the desk's alone"
