@@ -28,7 +28,7 @@ def test_a_change_wakes_the_stream_and_nothing_else_does(redis_server, redis_cli
 
     got = asyncio.run(run())
     assert got[0][1].startswith(b"retry:")
-    assert got[1][1] == b"data: change\n\n"
+    assert got[1][1].startswith(b"id: ") and got[1][1].endswith(b"data: change\n\n")
     assert b"inc:a" not in got[1][1], "the stream says that something changed, never what"
 
 
@@ -41,7 +41,22 @@ def test_an_alert_also_wakes_the_stream(redis_server, redis_client):
         await stream.aclose()
         return message
 
-    assert asyncio.run(run()) == b"data: change\n\n"
+    assert asyncio.run(run()).endswith(b"data: change\n\n")
+
+
+def test_a_reconnecting_screen_is_woken_for_what_changed_while_it_was_away(redis_server, redis_client):
+    first = redis_client.xadd(Keys.INCIDENT_CHANGES, {"id": "inc:before", "op": "upsert"}).decode()
+    alerts = redis_client.xadd(Keys.ALERTS, {"id": "a0"}).decode()
+    redis_client.xadd(Keys.INCIDENT_CHANGES, {"id": "inc:during-reconnect", "op": "upsert"})
+
+    async def run() -> bytes:
+        stream = wake_events(redis_server.url, max_seconds=3, last_event_id=f"{first},{alerts}")
+        await stream.__anext__()
+        message = await asyncio.wait_for(stream.__anext__(), timeout=2)
+        await stream.aclose()
+        return message
+
+    assert asyncio.run(run()).endswith(b"data: change\n\n")
 
 
 def test_wake_ups_do_not_count_as_a_persons_activity():
