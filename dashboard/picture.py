@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from workers.streams import StreamEntry
-
 # Colour-blind-safe severity colours (Okabe-Ito based), always paired with a word.
 SEVERITY_COLOURS = {
     "extreme": "#d55e00",
@@ -83,15 +81,6 @@ def marker_row(event: dict[str, Any]) -> dict[str, Any]:
 def hidden_row(event_id: str) -> dict[str, Any]:
     """A row that removes a marker in place (superseded or cancelled): positions never shift."""
     return {"id": event_id, "lat": None, "lon": None, "time": None, "kind": None, "hide": True}
-
-
-def delta_rows(entries: Iterable[StreamEntry]) -> list[dict[str, Any]]:
-    """Rows to apply in stream order; applying them is idempotent (keyed by event id)."""
-    rows: list[dict[str, Any]] = []
-    for entry in entries:
-        rows.append(marker_row(entry.event))
-        rows.extend(hidden_row(ref) for ref in entry.supersedes if ref != entry.id)
-    return rows
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dashboard.picture import delta_rows
 from feeds.model import Event, Kind, Severity
 from workers.streams import EventStore, FeedHealth, Keys, load_health, save_health
 
@@ -63,8 +62,8 @@ def test_cap_update_supersedes_the_alert_it_references(redis_client):
     update = quake("cap:2", extra={"cap": {"msgType": "Update", "references_ids": ["cap:1"]}})
     store.append([alert, update])
     assert [e["id"] for e in store.current()] == ["cap:2"]
-    rows = delta_rows(store.read_after("0-0"))
-    assert rows[-1] == {"id": "cap:1", "lat": None, "lon": None, "time": None, "kind": None, "hide": True}
+    entries = store.read_after("0-0")
+    assert entries[-1].id == "cap:2" and entries[-1].supersedes == ("cap:1",)
 
 
 def test_replaying_the_stream_gives_the_current_picture(redis_client):
@@ -72,11 +71,10 @@ def test_replaying_the_stream_gives_the_current_picture(redis_client):
     store.append([quake("a", 4.0), quake("b", 5.0)])
     store.append([quake("a", 4.5), quake("c", extra={"cap": {"references_ids": ["b"]}})])
     picture: dict[str, dict] = {}
-    for row in delta_rows(store.read_after("0-0")):
-        if row.get("hide"):
-            picture.pop(row["id"], None)
-        else:
-            picture[row["id"]] = row
+    for entry in store.read_after("0-0"):
+        picture[entry.id] = entry.event
+        for gone in entry.supersedes:
+            picture.pop(gone, None)
     assert set(picture) == {e["id"] for e in store.current()} == {"a", "c"}
 
 

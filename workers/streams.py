@@ -11,7 +11,6 @@ Keys (``wf:`` prefix, so one Redis can be shared with other tenants by prefix)::
     wf:feed:<id>           hash     feed health (see FeedHealth)
     wf:feed:<id>:lock      string   poll lock, one poll per feed per interval across all schedulers
     wf:feed:<id>:followed  hash     documents a feed's index pointed to that were already read
-    wf:heartbeat:<role>    hash     process -> last heartbeat (epoch seconds)
     wf:cache:threat        string   threat levels (JSON), expires after a few seconds
 
 Ingest is idempotent: a Lua script compares the event's fingerprint with the stored one and, only
@@ -54,10 +53,6 @@ class Keys:
     @staticmethod
     def followed(feed_id: str) -> str:
         return f"{PREFIX}:feed:{feed_id}:followed"
-
-    @staticmethod
-    def heartbeat(role: str) -> str:
-        return f"{PREFIX}:heartbeat:{role}"
 
     # -- fusion keys (workers/fusion.py) --------------------------------------------------------
     #   wf:incidents             hash    incident id -> incident JSON (reports, corroboration, lat/lon...); kept
@@ -353,7 +348,3 @@ def save_health(client: redis.Redis, health: FeedHealth) -> None:
     pipe.hset(Keys.feed(health.feed_id), mapping=health.to_redis())
     pipe.sadd(Keys.FEEDS, health.feed_id)
     pipe.execute()
-
-
-def beat(client: redis.Redis, role: str, name: str) -> None:
-    client.hset(Keys.heartbeat(role), name, f"{time.time():.3f}")
