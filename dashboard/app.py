@@ -23,7 +23,7 @@ from dashboard.operator_api import register_operator_api
 from dashboard.panels.figures import ASSETS
 from dashboard.panels.live import register_live_callbacks
 from dashboard.push import register_push
-from dashboard.screens import DESK, SCREENS, TABLET, WALL, Screen, screen_layout, workspaces_for
+from dashboard.screens import DESK, SCREENS, TABLET, Screen, screen_layout, workspaces_for
 from dashboard.security import install_security
 from layers.zones import Workspace
 from watchfloor.config import Config, load_config
@@ -165,4 +165,4 @@ def _pick_workspace(workspaces: list[Workspace], wanted: str | None) -> Workspac
     return workspaces[0] if workspaces else None
 
 
-__all__ = ["create_app", "RedisHandle", "WALL"]  # WALL: re-exported for tests
+__all__ = ["create_app", "RedisHandle"]
