@@ -11,6 +11,7 @@ Keys (``wf:`` prefix, so one Redis can be shared with other tenants by prefix)::
     wf:feed:<id>           hash     feed health (see FeedHealth)
     wf:feed:<id>:lock      string   poll lock, one poll per feed per interval across all schedulers
     wf:feed:<id>:followed  hash     documents a feed's index pointed to that were already read
+    wf:heartbeat:<role>    hash     process name -> last heartbeat (epoch seconds); the fuser writes it
     wf:cache:threat        string   threat levels (JSON), expires after a few seconds
 
 Ingest is idempotent: a Lua script compares the event's fingerprint with the stored one and, only
@@ -45,6 +46,10 @@ class Keys:
     @staticmethod
     def feed(feed_id: str) -> str:
         return f"{PREFIX}:feed:{feed_id}"
+
+    @staticmethod
+    def heartbeat(role: str) -> str:
+        return f"{PREFIX}:heartbeat:{role}"
 
     @staticmethod
     def poll_lock(feed_id: str) -> str:
@@ -348,3 +353,8 @@ def save_health(client: redis.Redis, health: FeedHealth) -> None:
     pipe.hset(Keys.feed(health.feed_id), mapping=health.to_redis())
     pipe.sadd(Keys.FEEDS, health.feed_id)
     pipe.execute()
+
+
+def beat(client: redis.Redis, role: str, name: str) -> None:
+    """Record that process ``name`` of ``role`` is alive (the fuser beats while it leads)."""
+    client.hset(Keys.heartbeat(role), name, f"{time.time():.3f}")
