@@ -4,6 +4,7 @@ panels (dashboard.panels.live) with different themes, sizes and defaults."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from dash import dcc, html
@@ -43,24 +44,34 @@ def workspaces_for(config: Config) -> list[Workspace]:
     """Configured workspaces, plus the exercise scenario's event when the exercise runs."""
     spaces = list(config.workspaces)
     if config.exercise:
-        try:
-            from watchfloor.exercise import load_scenario
-
-            scenario = load_scenario(str(config.scenario))
-        except Exception:  # a broken scenario is reported by `up`; the screens still draw
-            return spaces
-        event = scenario.event or {}
-        if event.get("venues") or len(event.get("route", [])) > 1:
-            spaces.insert(0, Workspace(
-                id=f"exercise-{scenario.name}",
-                name=event.get("name") or scenario.name,
-                venues=tuple(Venue(v["name"], v["lat"], v["lon"], v["radius_km"]) for v in event.get("venues", [])),
-                route=tuple((p[0], p[1]) for p in event.get("route", [])),
-                center=scenario.center,
-                zoom=float(scenario.zoom),
-                exercise=True,
-            ))
+        scenario_space = _scenario_workspace(str(config.scenario))
+        if scenario_space is not None:
+            spaces.insert(0, scenario_space)
     return spaces
+
+
+@lru_cache(maxsize=8)
+def _scenario_workspace(name: str) -> Workspace | None:
+    """The scenario's major event as a workspace, read once per process (every feed poll asks for
+    the workspaces; a changed scenario file takes effect at the next start)."""
+    try:
+        from watchfloor.exercise import load_scenario
+
+        scenario = load_scenario(name)
+    except Exception:  # a broken scenario is reported by `up`; the screens still draw
+        return None
+    event = scenario.event or {}
+    if not (event.get("venues") or len(event.get("route", [])) > 1):
+        return None
+    return Workspace(
+        id=f"exercise-{scenario.name}",
+        name=event.get("name") or scenario.name,
+        venues=tuple(Venue(v["name"], v["lat"], v["lon"], v["radius_km"]) for v in event.get("venues", [])),
+        route=tuple((p[0], p[1]) for p in event.get("route", [])),
+        center=scenario.center,
+        zoom=float(scenario.zoom),
+        exercise=True,
+    )
 
 
 def _header(screen: Screen, config: Config, subtitle: str) -> html.Header:
