@@ -160,9 +160,12 @@ class Event:
 
     def fingerprint(self) -> str:
         """Changes whenever what an operator would see changes; ignores fetch time."""
+        return _fingerprint(self.to_dict())
+
+    def encoded(self) -> tuple[bytes, str]:
+        """``(to_json(), fingerprint())`` from one ``to_dict()``: the ingest path needs both."""
         body = self.to_dict()
-        body.get("provenance", {}).pop("fetched_at", None)
-        return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:24]
+        return orjson.dumps(body, option=orjson.OPT_SORT_KEYS), _fingerprint(body)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -224,6 +227,14 @@ class Event:
     @classmethod
     def from_json(cls, raw: bytes | str) -> Event:
         return cls.from_dict(orjson.loads(raw))
+
+
+def _fingerprint(body: dict[str, Any]) -> str:
+    """The content hash of an event's dict, fetch time left out (``body`` is not changed)."""
+    provenance = body.get("provenance")
+    if isinstance(provenance, dict) and "fetched_at" in provenance:
+        body = {**body, "provenance": {k: v for k, v in provenance.items() if k != "fetched_at"}}
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:24]
 
 
 def check_lonlat(lon: float, lat: float, *, what: str = "point") -> None:

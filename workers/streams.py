@@ -238,11 +238,8 @@ class EventStore:
         pipe = self.client.pipeline(transaction=False)
         keys = [Keys.FINGERPRINTS, Keys.CURRENT, Keys.EVENTS, Keys.SUPERSEDED]
         for event in batch:
-            self._append(
-                keys=keys,
-                args=[event.id, event.fingerprint(), event.to_json(), " ".join(supersedes_of(event))],
-                client=pipe,
-            )
+            raw, fingerprint = event.encoded()
+            self._append(keys=keys, args=[event.id, fingerprint, raw, " ".join(supersedes_of(event))], client=pipe)
         for result in pipe.execute():
             counts.add(int(result))
         return counts
