@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from watchfloor.config import Config, ConfigError
@@ -32,7 +32,6 @@ class Child:
     restarts: int = 0
     next_start: float = 0.0
     started_at: float = 0.0
-    history: list[float] = field(default_factory=list)
 
 
 def check_port_free(host: str, port: int, what: str, key: str) -> None:
