@@ -21,7 +21,7 @@ from dashboard import incidents
 from dashboard.health import health_report
 from dashboard.operator_api import register_operator_api
 from dashboard.panels.figures import ASSETS
-from dashboard.panels.live import register_live_callbacks
+from dashboard.panels.live import reader_ceiling, register_live_callbacks
 from dashboard.push import register_push
 from dashboard.screens import DESK, SCREENS, TABLET, Screen, screen_layout, workspaces_for
 from dashboard.security import install_security
@@ -54,12 +54,13 @@ class RedisHandle:
 def snapshot(handle: RedisHandle) -> dict[str, Any]:
     """Rows of the current picture (fused incidents) and the change-stream cursor they correspond
     to. The cursor is read first: a change made meanwhile comes again in the first delta, and
-    applying it twice is harmless (rows are applied by incident id)."""
+    applying it twice is harmless (rows are applied by incident id). Only incidents the signed-in
+    reader's TLP maximum allows are in it: a page's stores are readable by whoever holds the page."""
     client = handle.get()
     if client is None:
         return {"rows": [], "cursor": "0-0", "ok": False}
     try:
-        rows, cursor = incidents.snapshot(client)
+        rows, cursor = incidents.snapshot(client, reader_ceiling(client))
         return {"rows": rows, "cursor": cursor, "ok": True}
     except (redis.RedisError, OSError) as exc:
         log.warning("snapshot failed: %s", exc)

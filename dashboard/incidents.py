@@ -13,6 +13,7 @@ import orjson
 import redis
 
 from dashboard.picture import AREA_TYPES, hidden_row, marker_row
+from dashboard.tlp import TLP, incident_marking
 from workers.streams import Keys
 
 
@@ -55,23 +56,32 @@ def incident_row(incident: dict[str, Any], area: dict[str, Any] | None = None) -
     return row
 
 
-def rows_for(client: redis.Redis, incidents: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    live = [i for i in incidents if _live(i)]
+def shareable(incident: dict[str, Any], ceiling: TLP) -> bool:
+    """True when a reader whose maximum marking is ``ceiling`` may receive this incident."""
+    return ceiling.allows(incident_marking(incident))
+
+
+def rows_for(client: redis.Redis, incidents: Iterable[dict[str, Any]], ceiling: TLP = TLP.CLEAR) -> list[dict[str, Any]]:
+    """Marker rows of the live incidents a reader with maximum marking ``ceiling`` may receive
+    (TLP:CLEAR when not said: a caller that forgets the reader shares nothing marked)."""
+    live = [i for i in incidents if _live(i) and shareable(i, ceiling)]
     areas = _areas(client, live)
     return [incident_row(i, areas.get(i["id"])) for i in live]
 
 
-def snapshot(client: redis.Redis) -> tuple[list[dict[str, Any]], str]:
-    """Rows of every live incident, and the change-stream cursor read before them."""
+def snapshot(client: redis.Redis, ceiling: TLP = TLP.CLEAR) -> tuple[list[dict[str, Any]], str]:
+    """Rows of every live incident the reader may receive, and the change-stream cursor read before them."""
     newest = client.xrevrange(Keys.INCIDENT_CHANGES, count=1)
     cursor = newest[0][0].decode() if newest else "0-0"
     incidents = [orjson.loads(raw) for raw in client.hvals(Keys.INCIDENTS)]
-    return rows_for(client, incidents), cursor
+    return rows_for(client, incidents, ceiling), cursor
 
 
-def changes_after(client: redis.Redis, cursor: str, count: int = 2000) -> tuple[list[dict[str, Any]], str, bool]:
+def changes_after(client: redis.Redis, cursor: str, count: int = 2000,
+                  ceiling: TLP = TLP.CLEAR) -> tuple[list[dict[str, Any]], str, bool]:
     """Rows for every incident changed after ``cursor``; ``reload`` is True when the stream was
-    trimmed past the cursor (a screen away longer than the change stream keeps): reload the page."""
+    trimmed past the cursor (a screen away longer than the change stream keeps): reload the page.
+    An incident now marked above ``ceiling`` comes as a removal: the screen drops it."""
     start = "(" + cursor if cursor and cursor != "0-0" else "-"
     entries = client.xrange(Keys.INCIDENT_CHANGES, min=start, max="+", count=count)
     if cursor and cursor != "0-0":
@@ -88,7 +98,7 @@ def changes_after(client: redis.Redis, cursor: str, count: int = 2000) -> tuple[
     ids = list(changed)
     stored = dict(zip(ids, client.hmget(Keys.INCIDENTS, ids), strict=True))
     upserts = [orjson.loads(raw) for iid, raw in stored.items() if raw and changed[iid] != "remove"]
-    live_rows = {row["id"]: row for row in rows_for(client, upserts)}
+    live_rows = {row["id"]: row for row in rows_for(client, upserts, ceiling)}
     rows = [live_rows.get(iid) or hidden_row(iid) for iid in ids]
     return rows, entries[-1][0].decode(), False
 
@@ -99,8 +109,10 @@ def _older(a: str, b: str) -> bool:
     return (int(ams), int(aseq or 0)) < (int(bms), int(bseq or 0))
 
 
-def live_incidents(client: redis.Redis) -> list[dict[str, Any]]:
-    return [i for i in (orjson.loads(raw) for raw in client.hvals(Keys.INCIDENTS)) if _live(i)]
+def live_incidents(client: redis.Redis, ceiling: TLP = TLP.RED) -> list[dict[str, Any]]:
+    """Live incidents up to ``ceiling`` (every one by default: for server-side computations whose
+    results are filtered again, or whose caller passes the reader's ceiling)."""
+    return [i for i in (orjson.loads(raw) for raw in client.hvals(Keys.INCIDENTS)) if _live(i) and shareable(i, ceiling)]
 
 
 def incident_with_reports(client: redis.Redis, incident_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:

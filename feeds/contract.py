@@ -43,6 +43,7 @@ class FeedConfig:
     kind: str | None = None
     country: str | None = None
     stale_after: int = 3
+    tlp: str | None = None  # TLP 2.0 label every report of this feed carries (partner feeds); None: TLP:CLEAR
 
     @property
     def label(self) -> str:

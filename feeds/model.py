@@ -104,6 +104,17 @@ def parse_iso(value: str | None) -> datetime | None:
     return utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
 
 
+# TLP 2.0 labels, least to most restrictive, spelled exactly as FIRST spells them. The checks live in
+# dashboard/tlp.py; the ingest path only needs the spelling and the order to mark reports.
+TLP_LABELS: tuple[str, ...] = ("TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED")
+
+
+def tlp_highest(*labels: str | None) -> str:
+    """The most restrictive of ``labels`` (None ignored; an unknown label counts as TLP:RED)."""
+    rank = max((TLP_LABELS.index(x) if x in TLP_LABELS else len(TLP_LABELS) - 1 for x in labels if x), default=0)
+    return TLP_LABELS[rank]
+
+
 def stable_hash(*parts: object) -> str:
     """A short, stable content hash for sources that give no identifier."""
     digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8", "replace"))
@@ -140,6 +151,7 @@ class Event:
     extra: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    tlp: str | None = None  # sharing marking from the feed's configuration; None is TLP:CLEAR
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -168,7 +180,7 @@ class Event:
         return orjson.dumps(body, option=orjson.OPT_SORT_KEYS), _fingerprint(body)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        body = {
             "id": self.id,
             "source": self.source,
             "kind": self.kind.value,
@@ -191,6 +203,9 @@ class Event:
             "provenance": dict(self.provenance),
             "warnings": list(self.warnings),
         }
+        if self.tlp is not None:  # absent when unmarked, so unmarked reports keep their fingerprints
+            body["tlp"] = self.tlp
+        return body
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.to_dict(), option=orjson.OPT_SORT_KEYS)
@@ -222,6 +237,7 @@ class Event:
             extra=data.get("extra") or {},
             provenance=data.get("provenance") or {},
             warnings=tuple(data.get("warnings") or ()),
+            tlp=data.get("tlp") or None,
         )
 
     @classmethod

@@ -79,3 +79,13 @@ def test_cli_parse_refuses_missing_file_in_one_line(capsys, tmp_path):
 def test_cli_parse_refuses_non_http_urls(capsys):
     assert main(["parse", "file:///etc/passwd"]) == 2
     assert "only http(s)" in capsys.readouterr().err
+
+
+def test_a_feed_marking_must_be_a_tlp_label(tmp_path):
+    bad = tmp_path / "w.toml"
+    bad.write_text('[[feeds]]\nid = "partner"\nurl = "https://partner.example/feed"\ntlp = "AMBER"\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(bad, env={})
+    assert "feeds.partner.tlp" in str(err.value) and "TLP:AMBER+STRICT" in str(err.value)
+    bad.write_text('[[feeds]]\nid = "partner"\nurl = "https://partner.example/feed"\ntlp = "TLP:AMBER"\n')
+    assert load_config(bad, env={}).feeds[0].tlp == "TLP:AMBER"

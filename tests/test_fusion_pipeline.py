@@ -555,3 +555,20 @@ def test_corpus_usgs_atom_and_cap_of_one_quake_are_one_incident(corpus, tmp_path
     assert sorted(e["source"] for e in tonga[0]["reports"]) == ["cap", "rss"]
     atom_events = [json.loads(x) for x in run_cli("parse", str(atom), env=env).stdout.splitlines()]
     assert len(rows) == len(atom_events)  # every other Atom quake stays its own incident
+
+
+def test_a_marked_partner_feed_marks_the_incident_it_joins(redis_client, monkeypatch):
+    """A feed configured ``tlp = "TLP:AMBER"`` marks every report it gives; the incident carries the
+    most restrictive marking of its reports, and unmarked reports keep their fingerprints."""
+    monkeypatch.setitem(FEEDS, "news", FeedConfig(id="world-wire", url="https://news.example.org/rss", format="rss",
+                                                  kind="news", tlp="TLP:AMBER"))
+    ingest(redis_client, "usgs", usgs_doc())
+    ingest(redis_client, "gdacs", gdacs_doc())
+    fuse_now(redis_client)
+    assert quake(redis_client)["tlp"] == "TLP:CLEAR"
+    ingest(redis_client, "news", news_doc(NEWS))
+    fuse_now(redis_client)
+    incident = quake(redis_client)
+    assert incident["tlp"] == "TLP:AMBER" and incident["corroboration"] == 3
+    marked = [orjson.loads(v) for v in redis_client.hvals(Keys.CURRENT)]
+    assert sorted(e.get("tlp", "-") for e in marked) == ["-", "-", "TLP:AMBER"]

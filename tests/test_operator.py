@@ -786,3 +786,89 @@ def test_cli_sets_an_accounts_maximum_marking(floor, redis_client, redis_server)
     shown = run_cli("tlp", "show", redis_url=redis_server.url).stdout
     assert "victor" in shown and "sam" in shown and "TLP:RED" in shown
     assert last(redis_client, "account.tlp")["record"] == "victor"
+
+
+# -- incidents on the screens are filtered by TLP, on the server ---------------------------------------
+SCREEN_INCIDENTS = {
+    "inc:clear-9": ("Public quake near the stadium", None),
+    "inc:amber-9": ("Partner feed: suspicious package at gate C", "TLP:AMBER"),
+    "inc:red-9": ("Source reporting on crew movements", "TLP:RED"),
+}
+
+
+def _dash_callback(web: Web, cookie: str, marker: str) -> dict:
+    """The registered callback whose output names ``marker``, as /_dash-dependencies lists it."""
+    deps = web.get("/_dash-dependencies", cookie=cookie).json()
+    return next(d for d in deps if marker in d["output"])
+
+
+def _callback_body(dep: dict, inputs: dict, state: dict, concrete: dict) -> dict:
+    """A request body like the browser's, for a pattern-matching callback on one screen."""
+    def item(spec: dict, values: dict) -> dict:
+        ident = spec["id"]
+        if ident.startswith("{"):
+            parsed = json.loads(ident)
+            ident = {k: (concrete[k] if isinstance(v, list) else v) for k, v in parsed.items()}
+        return {"id": ident, "property": spec["property"], "value": values.get(spec["property"])}
+
+    outs = [o for o in dep["output"].strip(".").split("...")]
+    outputs = []
+    for out in outs:
+        ident, _, prop = out.rpartition(".")
+        parsed = json.loads(ident) if ident.startswith("{") else ident
+        if isinstance(parsed, dict):
+            parsed = {k: (concrete[k] if isinstance(v, list) else v) for k, v in parsed.items()}
+        outputs.append({"id": parsed, "property": prop})
+    return {"output": dep["output"], "outputs": outputs if len(outputs) > 1 else outputs[0],
+            "inputs": [item(i, inputs) for i in dep["inputs"]], "state": [item(s, state) for s in dep["state"]],
+            "changedPropIds": []}
+
+
+def test_screens_never_receive_incidents_above_the_readers_marking(web, floor, redis_client):
+    """Snapshot (the page's hidden store), deltas, the detail drawer and the threat panels: a viewer
+    (maximum TLP:GREEN) gets the CLEAR incident only, an operator (AMBER) also the AMBER one, a
+    supervisor all three. Data is not merely hidden in the page: it never leaves the server."""
+    for incident_id, (title, marking) in SCREEN_INCIDENTS.items():
+        data = {"id": incident_id, "kind": "security", "title": title, "lat": 40.0, "lon": -75.0,
+                "severity": "severe", "time": datetime.now(UTC).isoformat(), "reports": [
+                    {"event_id": f"ev:{incident_id}", "source": "rss", "feed": "partner"}]}
+        if marking:
+            data["tlp"] = marking
+        redis_client.hset(Keys.INCIDENTS, incident_id, orjson.dumps(data))
+        redis_client.xadd(Keys.INCIDENT_CHANGES, {"id": incident_id, "op": "upsert"})
+    victor, olivia, sam = web.session("victor"), web.session("olivia"), web.session("sam")
+    titles = {i: t for i, (t, _m) in SCREEN_INCIDENTS.items()}
+    expected = {victor: {"inc:clear-9"}, olivia: {"inc:clear-9", "inc:amber-9"}, sam: set(titles)}
+    pages = _dash_callback(web, victor, "_pages_content.children")
+    poll = _dash_callback(web, victor, '"wf":"delta"')
+    detail = _dash_callback(web, victor, '"wf":"detail"')
+    for cookie, allowed in expected.items():
+        # 1. The page itself, with its snapshot store, as the browser loads it.
+        page = web.update(_callback_body(pages, {"pathname": "/", "search": "", "hash": ""}, {}, {}), cookie)
+        assert page.status == 200, page.body[:300]
+        for incident_id, title in titles.items():
+            assert (title.encode() in page.body) == (incident_id in allowed), (incident_id, allowed)
+        # 2. The delta from the beginning of the change stream: rows only for what the reader may see;
+        #    the others at most as a bare removal (id and hidden), never their content.
+        delta = web.update(_callback_body(poll, {"n_intervals": 1}, {"data": "0-0"}, {"screen": "desk"}), cookie)
+        assert delta.status == 200, delta.body[:300]
+        rows = {r["id"]: r for r in delta.json()["response"][json.dumps({"screen": "desk", "wf": "delta"},
+                                                                          separators=(",", ":"))]["data"]["rows"]}
+        shown = {i for i, r in rows.items() if not r.get("hide")}
+        assert shown == allowed
+        for incident_id, title in titles.items():
+            assert (title.encode() in delta.body) == (incident_id in allowed)
+        # 3. A crafted selection of an incident the screen never received: refused, audited.
+        for incident_id, title in titles.items():
+            reply = web.update(_callback_body(detail, {"data": incident_id}, {}, {"screen": "desk"}), cookie)
+            assert reply.status == 200 and (title.encode() in reply.body) == (incident_id in allowed)
+            if incident_id not in allowed:
+                record = last(redis_client, "incident.read")
+                assert record["outcome"] == "refused" and record["record"] == incident_id
+    # 4. Threat panels: computed from what each marking may see, so a title never leaks through them.
+    from dashboard.panels.live import threat_summary
+    from dashboard.tlp import TLP
+
+    green = orjson.dumps(threat_summary(redis_client, [], TLP.GREEN))
+    red = orjson.dumps(threat_summary(redis_client, [], TLP.RED))
+    assert b"gate C" not in green and b"crew movements" not in green and b"crew movements" in red

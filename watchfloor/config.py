@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from feeds.contract import FeedConfig
+from feeds.model import TLP_LABELS
 from layers.zones import Venue, Workspace
 from watchfloor.settings import BY_NAME, SETTINGS, coerce
 
@@ -161,6 +162,9 @@ def _read_feeds(items: Any, file: Path) -> list[FeedConfig]:
         stale = item.get("stale_after", 3)
         if not isinstance(stale, int) or isinstance(stale, bool) or not 1 <= stale <= 1000:
             raise ConfigError(f"{where}.stale_after: {stale!r} must be a whole number of intervals, 1 to 1000")
+        tlp = item.get("tlp")
+        if tlp is not None and tlp not in TLP_LABELS:
+            raise ConfigError(f"{where}.tlp: {str(tlp)[:40]!r} is not a TLP 2.0 label; use one of {', '.join(TLP_LABELS)}")
         feeds.append(FeedConfig(**{**item, "interval": interval}))
     return feeds
 

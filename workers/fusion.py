@@ -55,7 +55,7 @@ import orjson
 import redis
 
 from feeds.fuse import Correlator, Incident, OverrideError
-from feeds.model import Event, InvalidEvent
+from feeds.model import Event, InvalidEvent, tlp_highest
 from workers.streams import Keys, StreamEntry, beat, decode_entry
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ def incident_json(incident: Incident, superseded: set[str] | frozenset[str] = fr
     exercise report) and ``superseded`` (reports replaced by a CAP Update/Cancel), keys sorted."""
     data = incident.to_dict()
     data["exercise"] = any(e.exercise for e in incident.events.values())
+    data["tlp"] = tlp_highest(*(e.tlp for e in incident.events.values()))  # the most restrictive report's marking
     data["superseded"] = [r.event_id for r in incident.reports if r.event_id in superseded]
     return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from feeds.contract import DocumentRefused, FeedConfig, ParseResult
-from feeds.model import Event, iso
+from feeds.model import Event, iso, tlp_highest
 from feeds.sources import detect, get_source
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,8 @@ def prepare(result: ParseResult, feed: FeedConfig, fetched_at: datetime, *, plac
         provenance = dict(event.provenance)
         provenance.setdefault("feed", feed.id)
         provenance.setdefault("fetched_at", iso(fetched_at))
-        event = event.replace(feed=feed.id, exercise=event.exercise or feed.exercise, provenance=provenance)
+        event = event.replace(feed=feed.id, exercise=event.exercise or feed.exercise, provenance=provenance,
+                              tlp=tlp_highest(event.tlp, feed.tlp) if (event.tlp or feed.tlp) else None)
         if place and not event.placed:
             try:
                 event = place_event(event, country_hint=feed.country)

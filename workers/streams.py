@@ -12,7 +12,7 @@ Keys (``wf:`` prefix, so one Redis can be shared with other tenants by prefix)::
     wf:feed:<id>:lock      string   poll lock, one poll per feed per interval across all schedulers
     wf:feed:<id>:followed  hash     documents a feed's index pointed to that were already read
     wf:heartbeat:<role>    hash     process name -> last heartbeat (epoch seconds); the fuser writes it
-    wf:cache:threat        string   threat levels (JSON), expires after a few seconds
+    wf:cache:threat:<TLP>  string   threat levels (JSON) as a reader of that marking sees them, expire in seconds
 
 Ingest is idempotent: a Lua script compares the event's fingerprint with the stored one and, only
 when it differs, updates ``wf:current`` and appends to ``wf:events`` in the same atomic step. A
@@ -41,7 +41,12 @@ class Keys:
     FINGERPRINTS = f"{PREFIX}:fp"
     SUPERSEDED = f"{PREFIX}:superseded"
     FEEDS = f"{PREFIX}:feeds"
-    THREAT_CACHE = f"{PREFIX}:cache:threat"  # threat levels, recomputed every few seconds by any app process
+
+    @staticmethod
+    def threat_cache(marking: str) -> str:
+        """Threat levels as a reader with maximum TLP ``marking`` may see them, recomputed every few
+        seconds by any app process (one key per label)."""
+        return f"{PREFIX}:cache:threat:{marking}"
 
     @staticmethod
     def feed(feed_id: str) -> str:

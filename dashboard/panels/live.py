@@ -23,6 +23,7 @@ from dashboard.health import feed_status, health_report
 from dashboard.panels.detail import annotation_panel, detail_panel
 from dashboard.panels.status import board_panel, feeds_panel, threat_panel, ticker_panel
 from dashboard.picture import assess_threat, assess_workspace
+from dashboard.tlp import TLP, incident_marking, max_marking, visible
 from layers.zones import Workspace
 from watchfloor.config import Config
 from workers.streams import Keys
@@ -51,17 +52,28 @@ def live_stores(screen: str, snapshot: dict[str, Any], settings: dict[str, Any],
     ]
 
 
-def threat_summary(client: redis.Redis, workspaces: list[Workspace]) -> dict[str, Any]:
-    """Threat levels for the whole picture and each workspace, cached briefly in Redis."""
-    cached = client.get(Keys.THREAT_CACHE)
+def reader_ceiling(client: redis.Redis) -> TLP:
+    """The highest TLP marking the signed-in reader of this request may receive (TLP:CLEAR when
+    nobody is signed in: the middleware refuses that before any callback runs anyway)."""
+    from dashboard.security import current_user
+
+    return max_marking(current_user(), client)
+
+
+def threat_summary(client: redis.Redis, workspaces: list[Workspace], ceiling: TLP = TLP.CLEAR) -> dict[str, Any]:
+    """Threat levels for the whole picture and each workspace, from the incidents a reader with
+    maximum marking ``ceiling`` may receive (the panels name the incidents that drove each level),
+    cached briefly in Redis per marking."""
+    key = Keys.threat_cache(ceiling.value)
+    cached = client.get(key)
     if cached:
         return orjson.loads(cached)
-    events = incidents.live_incidents(client)  # incidents, not reports: one quake counts once
+    events = incidents.live_incidents(client, ceiling)  # incidents, not reports: one quake counts once
     now = datetime.now(UTC)
     summary: dict[str, Any] = {"global": assess_threat(events, now).__dict__, "workspaces": {}}
     for space in workspaces:
         summary["workspaces"][space.id] = {"name": space.name, **assess_workspace(space, events, now).__dict__}
-    client.set(Keys.THREAT_CACHE, orjson.dumps(summary), ex=THREAT_CACHE_SECONDS)
+    client.set(key, orjson.dumps(summary), ex=THREAT_CACHE_SECONDS)
     return summary
 
 
@@ -81,7 +93,8 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
         if client is None:
             return {"rows": [], "redis": False, "t": time.time()}, cursor
         try:
-            rows, cursor, reload = incidents.changes_after(client, cursor, count=DELTA_BATCH)
+            rows, cursor, reload = incidents.changes_after(client, cursor, count=DELTA_BATCH,
+                                                           ceiling=reader_ceiling(client))
         except (redis.RedisError, OSError):
             return {"rows": [], "redis": False, "t": time.time()}, cursor
         return {"rows": rows, "redis": True, "reload": reload, "t": time.time()}, cursor
@@ -182,9 +195,16 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
         if incident is None:
             return [html.P("This incident is not available (data store unreachable or record removed).")], False
         from dashboard.annotations import audited_read
+        from dashboard.audit import audit
         from dashboard.security import current_user, has_role
 
         user = current_user()
+        marking = incident_marking(incident)
+        if client is None or not visible(marking, user, client):
+            # A crafted selection of an id the screen never received: refused here, on the server.
+            audit("incident.read", record=str(selected)[:200], outcome="refused",
+                  reason=f"marked {marking.value}, above the reader's maximum")
+            return [html.P("This incident is not available at your sharing marking.")], False
         try:
             note = audited_read(client, str(selected), user) if user is not None and client is not None else None
         except (redis.RedisError, OSError):
@@ -209,7 +229,7 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
             if client is None:
                 raise redis.ConnectionError("no Redis")
             feeds = feed_status(config, client)
-            summary = threat_summary(client, workspaces)
+            summary = threat_summary(client, workspaces, reader_ceiling(client))
         except (redis.RedisError, OSError):
             report = health_report(config, None)
             return feeds_panel(report["feeds"], now), [html.P("Threat level unavailable: data store unreachable.")], [], []
