@@ -6,6 +6,7 @@ Pure functions over event dicts (as stored in Redis), so they are tested without
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -157,3 +158,109 @@ def assess_workspace(workspace: Any, events: Iterable[dict[str, Any]], now: date
         for w, e, where, km in scored[:6]
     ]
     return ThreatAssessment(level, colour, round(score, 2), drivers, THREAT_WINDOW.total_seconds() / 3600)
+
+
+# -- Server-side aggregation: hex bins past ``map_max_points`` (dashboard/aggregate.py keeps them live) --
+
+SEVERITY_RANK = {"unknown": 0, "minor": 1, "moderate": 2, "severe": 3, "extreme": 4}
+SEVERITY_NAMES = ("unknown", "minor", "moderate", "severe", "extreme")
+_SQRT3 = math.sqrt(3.0)
+
+
+def _mercator_y(lat: float) -> float:
+    """Web Mercator y in degree units, so hexes look even on the map (clamped like the map is)."""
+    lat = max(-85.0, min(85.0, lat))
+    return math.degrees(math.log(math.tan(math.pi / 4 + math.radians(lat) / 2)))
+
+
+def hex_key(lat: float | None, lon: float | None, size_deg: float) -> str:
+    """The pointy-top hexagon (``size_deg`` centre to corner, on the Mercator plane) holding a
+    position, as "q:r" axial coordinates; "" for an incident with no position."""
+    if lat is None or lon is None:
+        return ""
+    x, y = float(lon), _mercator_y(float(lat))
+    q = (_SQRT3 / 3 * x - y / 3) / size_deg
+    r = (2 / 3 * y) / size_deg
+    # Cube rounding: the nearest hexagon centre.
+    cx, cz = q, r
+    cy = -cx - cz
+    rx, ry, rz = round(cx), round(cy), round(cz)
+    dx, dy, dz = abs(rx - cx), abs(ry - cy), abs(rz - cz)
+    if dx > dy and dx > dz:
+        rx = -ry - rz
+    elif dy <= dz:
+        rz = -rx - ry
+    return f"{int(rx)}:{int(rz)}"
+
+
+def importance(row: dict[str, Any], near: bool = False) -> tuple[int, int, str]:
+    """Which incidents stay individual markers when the picture is binned, highest first: inside
+    or near a workspace, then severity, then the most recent."""
+    return (1 if near else 0, SEVERITY_RANK.get(row.get("severity") or "unknown", 0), str(row.get("time") or ""))
+
+
+class Bin:
+    """Counts of the incidents in one hexagon: by severity and kind, and their mean position.
+    Adding and removing are exact inverses, so a bin kept up to date by changes equals a rebuild."""
+
+    __slots__ = ("count", "severity", "kinds", "lat_sum", "lon_sum")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.severity = [0, 0, 0, 0, 0]
+        self.kinds: dict[str, int] = {}
+        self.lat_sum = 0.0
+        self.lon_sum = 0.0
+
+    def add(self, severity: str, kind: str, lat: float | None, lon: float | None, sign: int = 1) -> None:
+        self.count += sign
+        self.severity[SEVERITY_RANK.get(severity, 0)] += sign
+        left = self.kinds.get(kind, 0) + sign
+        if left:
+            self.kinds[kind] = left
+        else:
+            self.kinds.pop(kind, None)
+        if lat is not None and lon is not None:
+            self.lat_sum += sign * lat
+            self.lon_sum += sign * lon
+
+    def worst(self) -> str:
+        for rank in range(4, -1, -1):
+            if self.severity[rank] > 0:
+                return SEVERITY_NAMES[rank]
+        return "unknown"
+
+    def row(self, key: str) -> dict[str, Any]:
+        """What a screen draws for this bin (count 0: the screen removes it)."""
+        out: dict[str, Any] = {"id": "bin:" + key, "bin": key, "count": self.count}
+        if self.count <= 0:
+            return {**out, "count": 0}
+        worst = self.worst()
+        top = sorted(self.kinds.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        kinds = " · ".join(f"{html.escape(k)} {n:,}" for k, n in top)
+        out.update({
+            "lat": round(self.lat_sum / self.count, 4) if key else None,
+            "lon": round(self.lon_sum / self.count, 4) if key else None,
+            "worst": worst, "sev": list(self.severity),
+            "color": SEVERITY_COLOURS[worst],
+            "size": round(12 + 6 * math.log10(self.count), 1),
+            "text": f"{self.count:,} incidents (hex bin)<br>worst: {worst.upper()}<br>{kinds}",
+        })
+        return out
+
+
+def bin_rows(rows: list[dict[str, Any]], max_points: int, size_deg: float,
+             near: set[str] | frozenset[str] = frozenset()) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Batch form of the aggregation (the live model in dashboard/aggregate.py must agree with it):
+    up to ``max_points`` rows, no bins; past it, the ``max_points`` most important rows stay
+    individual (``near``: ids inside or near a workspace) and every other row is counted in its
+    hexagon. Returns (individual rows, bin rows)."""
+    if len(rows) <= max_points:
+        return list(rows), []
+    ranked = sorted(rows, key=lambda r: importance(r, r["id"] in near), reverse=True)
+    keep, rest = ranked[:max_points], ranked[max_points:]
+    bins: dict[str, Bin] = {}
+    for r in rest:
+        bins.setdefault(hex_key(r.get("lat"), r.get("lon"), size_deg), Bin()).add(
+            r.get("severity") or "unknown", r.get("kind") or "other", r.get("lat"), r.get("lon"))
+    return keep, [b.row(k) for k, b in bins.items()]

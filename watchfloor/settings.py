@@ -49,6 +49,12 @@ SETTINGS: tuple[Setting, ...] = (
             "many seconds.", "WATCHFLOOR_STALE_SECONDS", int, 2, 86_400),
     Setting("wall_cycle_seconds", 20, "How long the wall shows each view (map, each event, threat board, "
             "timeline) before the next; pin one with /wall?view=NAME.", "WATCHFLOOR_WALL_CYCLE_SECONDS", int, 3, 3600),
+    Setting("map_max_points", 5000, "Past this many live incidents a screen's map gets the most important ones as "
+            "markers (inside or near a workspace, then the most severe, then the newest; this many) and every other "
+            "one counted in a hexagon bin; below it, every incident is a marker.", "WATCHFLOOR_MAP_MAX_POINTS",
+            int, 10, 1_000_000),
+    Setting("map_bin_degrees", 3.0, "Size of the map's hexagon bins (centre to corner, in degrees of longitude) "
+            "when the picture is aggregated.", "WATCHFLOOR_MAP_BIN_DEGREES", float, 0.05, 45),
     Setting("log_level", "INFO", "Log level of every process.", "WATCHFLOOR_LOG_LEVEL",
             choices=("DEBUG", "INFO", "WARNING", "ERROR")),
     # -- fusion (workers/fusion.py) ---------------------------------------------------------------

@@ -1,0 +1,182 @@
+"""Server-side aggregation (hex bins past map_max_points): counts conserved, worst severity, the
+threshold honoured, the live model equal to a rebuild, deltas cursor-based against real Redis."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import orjson
+import pytest
+
+from dashboard.aggregate import Aggregator, BinnedPicture
+from dashboard.picture import SEVERITY_COLOURS, bin_rows, hex_key
+from layers.zones import Venue, Workspace
+from workers.streams import Keys
+
+SEVERITIES = ["unknown", "minor", "moderate", "severe", "extreme"]
+KINDS = ["earthquake", "fire", "flood", "weather", "news"]
+MARATHON = Workspace(id="m", name="Marathon", venues=(Venue("Finish", 42.3499, -71.0810, 0.5),),
+                     route=((42.2287, -71.5226), (42.3499, -71.0810)))
+
+
+def incident(i: int, rng: random.Random, **extra) -> dict:
+    return {"id": f"inc:{i}", "lat": round(rng.uniform(-60, 70), 4), "lon": round(rng.uniform(-179, 179), 4),
+            "severity": rng.choice(SEVERITIES), "kind": rng.choice(KINDS),
+            "time": f"2026-11-29T{rng.randrange(24):02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}Z", **extra}
+
+
+def test_hex_key_is_stable_and_groups_neighbours():
+    assert hex_key(10.0, 20.0, 3.0) == hex_key(10.0001, 20.0001, 3.0)
+    assert hex_key(10.0, 20.0, 3.0) != hex_key(10.0, 40.0, 3.0)
+    assert hex_key(None, 20.0, 3.0) == ""
+    # Every point lands in exactly one hexagon whose centre is no farther than the hex size.
+    rng = random.Random(3)
+    keys = {hex_key(rng.uniform(-60, 60), rng.uniform(-180, 180), 5.0) for _ in range(5000)}
+    assert 300 < len(keys) < 5000
+
+
+def test_below_the_limit_nothing_is_binned():
+    rng = random.Random(1)
+    rows = [incident(i, rng) for i in range(100)]
+    markers, bins = bin_rows(rows, max_points=100, size_deg=3.0)
+    assert len(markers) == 100 and bins == []
+
+
+def test_past_the_limit_counts_are_conserved_and_bins_carry_the_worst_severity():
+    rng = random.Random(2)
+    rows = [incident(i, rng) for i in range(3000)]
+    markers, bins = bin_rows(rows, max_points=500, size_deg=4.0)
+    assert len(markers) == 500
+    assert len(markers) + sum(b["count"] for b in bins) == 3000
+    # The markers kept are the most severe: nothing binned is more severe than the least severe marker.
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    kept = {m["id"] for m in markers}
+    lowest_kept = min(rank[m["severity"]] for m in markers)
+    assert all(rank[r["severity"]] <= lowest_kept for r in rows if r["id"] not in kept)
+    # Each bin: its count, per-severity counts and worst severity match its members.
+    members: dict[str, list[dict]] = {}
+    for r in rows:
+        if r["id"] not in kept:
+            members.setdefault(hex_key(r["lat"], r["lon"], 4.0), []).append(r)
+    assert {b["bin"] for b in bins} == set(members)
+    for b in bins:
+        mine = members[b["bin"]]
+        assert b["count"] == len(mine) == sum(b["sev"])
+        worst = max((r["severity"] for r in mine), key=lambda s: rank[s])
+        assert b["worst"] == worst and b["color"] == SEVERITY_COLOURS[worst]
+        top_kind, top_n = Counter(r["kind"] for r in mine).most_common(1)[0]
+        assert f"{len(mine):,} incidents" in b["text"] and f" {top_n:,}" in b["text"]
+
+
+def test_workspace_incidents_stay_markers_whatever_their_severity():
+    rng = random.Random(4)
+    model = BinnedPicture(max_points=50, size_deg=4.0, workspaces=[MARATHON])
+    for i in range(400):
+        model.apply(f"inc:{i}", incident(i, rng, severity="extreme"))
+    model.apply("inc:finish", {"id": "inc:finish", "lat": 42.3500, "lon": -71.0800, "severity": "unknown",
+                               "kind": "news", "time": "2000-01-01T00:00:00Z"})
+    far = {"id": "inc:far", "lat": 0.0, "lon": 0.0, "severity": "unknown", "kind": "news", "time": "2000-01-01T00:00:00Z"}
+    model.apply("inc:far", far)
+    assert model.state("inc:finish") == "individual"
+    assert model.state("inc:far") == "binned"
+
+
+def _check_model(model: BinnedPicture, live: dict[str, dict]) -> None:
+    assert model.live_count == len(live)
+    assert len(model.individual) <= model.max_points
+    binned = [live[i] for i in live if model.state(i) == "binned"]
+    assert len(model.individual) + sum(b.count for b in model.bins.values()) == len(live)
+    expected = Counter(hex_key(r["lat"], r["lon"], model.size_deg) for r in binned)
+    assert {k: b.count for k, b in model.bins.items()} == dict(expected)
+
+
+def test_the_live_model_equals_a_rebuild_and_stays_exact_under_updates_and_removals():
+    rng = random.Random(5)
+    rows = [incident(i, rng) for i in range(2000)]
+    model = BinnedPicture(max_points=300, size_deg=4.0)
+    for r in rng.sample(rows, len(rows)):  # any arrival order
+        model.apply(r["id"], r)
+    markers, bins = bin_rows(rows, max_points=300, size_deg=4.0)
+    assert set(model.individual) == {m["id"] for m in markers}
+    assert sorted((b["bin"], b["count"], b["worst"], b["sev"]) for b in model.bin_rows()) == \
+        sorted((b["bin"], b["count"], b["worst"], b["sev"]) for b in bins)
+    where = {b["bin"]: (b["lat"], b["lon"]) for b in bins}
+    for b in model.bin_rows():  # mean positions agree (sums in another order: rounding only)
+        assert b["lat"] == pytest.approx(where[b["bin"]][0], abs=2e-4) and b["lon"] == pytest.approx(where[b["bin"]][1], abs=2e-4)
+    live = {r["id"]: r for r in rows}
+    for step in range(1500):  # updates (new severity, moved), removals, arrivals
+        op = rng.random()
+        if op < 0.4:
+            iid = rng.choice(list(live))
+            live[iid] = {**incident(0, rng), "id": iid}
+            model.apply(iid, live[iid])
+        elif op < 0.7 and live:
+            iid = rng.choice(list(live))
+            del live[iid]
+            model.apply(iid, None)
+        else:
+            r = incident(10_000 + step, rng)
+            live[r["id"]] = r
+            model.apply(r["id"], r)
+    _check_model(model, live)
+
+
+def test_the_log_names_what_changed_after_a_cursor_and_refuses_a_cursor_it_no_longer_reaches():
+    rng = random.Random(6)
+    model = BinnedPicture(max_points=10, size_deg=4.0)
+    for i in range(50):
+        model.apply(f"inc:{i}", incident(i, rng, severity="minor"))
+    model.cursor = model.floor = "100-0"
+    touched = model.apply("inc:new", {**incident(99, rng), "severity": "extreme", "time": "2026-11-30T00:00:00Z"})
+    model.record("105-0", touched)
+    demoted = [k for k in touched if k.startswith("i:") and k != "i:inc:new"]
+    assert "i:inc:new" in touched and len(demoted) == 1, "the new extreme one pushed the least important marker into a bin"
+    assert model.state(demoted[0][2:]) == "binned"
+    assert model.keys_after("100-0") == touched
+    assert model.keys_after("105-0") == set()
+    assert model.keys_after("99-0") is None
+
+
+@pytest.mark.redis
+def test_aggregated_snapshot_and_deltas_against_real_redis(redis_client):
+    rng = random.Random(7)
+    rows = [incident(i, rng, reports=[{"event_id": f"e{i}"}]) for i in range(400)]
+    pipe = redis_client.pipeline()
+    for r in rows:
+        pipe.hset(Keys.INCIDENTS, r["id"], orjson.dumps(r))
+        pipe.xadd(Keys.INCIDENT_CHANGES, {"id": r["id"], "op": "upsert"})
+    pipe.execute()
+    keep = lambda i: bool(i.get("reports"))  # noqa: E731
+    build = lambda items: [{"id": i["id"], "lat": i["lat"], "lon": i["lon"], "severity": i["severity"]} for i in items]  # noqa: E731
+    small = Aggregator(max_points=1000, size_deg=4.0)
+    assert small.snapshot(redis_client, "c", keep, build) is None, "below the limit: the usual per-incident picture"
+    agg = Aggregator(max_points=100, size_deg=4.0)
+    snap_rows, cursor = agg.snapshot(redis_client, "c", keep, build)
+    assert cursor.startswith("b:")
+    markers = [r for r in snap_rows if "bin" not in r]
+    bins = {r["bin"]: r for r in snap_rows if "bin" in r}
+    assert len(markers) == 100 and len(markers) + sum(b["count"] for b in bins.values()) == 400
+    # Nothing changed: the delta is empty and the cursor stays.
+    delta, again, reload = agg.changes_after(redis_client, cursor, "c", keep, build)
+    assert (delta, again, reload) == ([], cursor, False)
+    # One low-priority incident arrives: one bin changes, nothing else is sent.
+    low = {"id": "inc:low", "lat": 10.0, "lon": 10.0, "severity": "unknown", "kind": "news",
+           "time": "2000-01-01T00:00:00Z", "reports": [{"event_id": "x"}]}
+    redis_client.hset(Keys.INCIDENTS, "inc:low", orjson.dumps(low))
+    redis_client.xadd(Keys.INCIDENT_CHANGES, {"id": "inc:low", "op": "upsert"})
+    delta, cursor2, reload = agg.changes_after(redis_client, cursor, "c", keep, build)
+    key = hex_key(10.0, 10.0, 4.0)
+    changed_bins = [r for r in delta if "bin" in r]
+    assert not reload and cursor2 != cursor
+    assert [b["bin"] for b in changed_bins] == [key]
+    assert changed_bins[0]["count"] == bins.get(key, {"count": 0})["count"] + 1
+    assert [r for r in delta if "bin" not in r] == [{**{"id": "inc:low", "lat": None, "lon": None, "time": None,
+                                                        "kind": None, "hide": True}, "binned": True}]
+    # A replayed poll from the old cursor gives the same absolute state (nothing counted twice).
+    replay, _, _ = agg.changes_after(redis_client, cursor, "c", keep, build)
+    assert replay == delta
+    # Removal: the bin goes back down.
+    redis_client.xadd(Keys.INCIDENT_CHANGES, {"id": "inc:low", "op": "remove"})
+    delta, _cursor3, _ = agg.changes_after(redis_client, cursor2, "c", keep, build)
+    assert [r["count"] for r in delta if "bin" in r] == [bins.get(key, {"count": 0})["count"]]
