@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -213,11 +213,12 @@ def purge_candidates(client: redis.Redis, today: date | None = None) -> list[Pur
 
 
 def purge(client: redis.Redis, *, dry_run: bool, actor: str, source: str = "cli",
-          today: date | None = None) -> list[PurgeItem]:
-    """Delete (or, with ``dry_run``, only list) the records past review; one audit record each."""
+          today: date | None = None, only: set[str] | None = None) -> list[PurgeItem]:
+    """Delete (or, with ``dry_run``, only list) the records past review; one audit record each.
+    ``only`` limits it to those incident ids (the scheduled purge: the announced ones)."""
     from dashboard.audit import audit
 
-    items = purge_candidates(client, today)
+    items = [i for i in purge_candidates(client, today) if only is None or i.incident in only]
     if dry_run:
         audit("intel.purge.preview", record=f"{len(items)} record(s)", reason="dry run: nothing removed",
               user=actor, source=source, client=client)
@@ -245,6 +246,42 @@ def purge(client: redis.Redis, *, dry_run: bool, actor: str, source: str = "cli"
                      "annotation and history removed (28 CFR 23.20(h))", user=actor, source=source, client=client)
         removed.append(item)
     return removed
+
+
+def scheduled_purge(client: redis.Redis, *, notice_days: int, today: date | None = None) -> dict[str, Any]:
+    """The daily purge job: a record past review is first *announced* (a dry-run preview, audited as
+    ``intel.purge.preview`` with the date it will go), and purged only when it is still past review
+    without validation ``notice_days`` later. A supervisor who validates it meanwhile keeps it.
+
+    Returns ``{"announced": [...], "purged": [...], "pending": {incident: purge date}}``."""
+    from dashboard.audit import audit
+
+    today = today or now_utc().date()
+    candidates = {item.incident: item for item in purge_candidates(client, today)}
+    pending = {k.decode(): v.decode() for k, v in client.hgetall(Keys.INTEL_PURGE_NOTICE).items()}
+    for gone in set(pending) - set(candidates):  # validated or removed since: no longer due
+        client.hdel(Keys.INTEL_PURGE_NOTICE, gone)
+        pending.pop(gone)
+    announced: list[str] = []
+    for incident, item in sorted(candidates.items()):
+        if incident in pending:
+            continue
+        when = (today + timedelta(days=notice_days)).isoformat()
+        client.hset(Keys.INTEL_PURGE_NOTICE, incident, when)
+        pending[incident] = when
+        announced.append(incident)
+        audit("intel.purge.preview", record=incident, user="scheduler", source="cron", client=client,
+              reason=f"past review date {item.review_date} without validation; will be purged on {when} "
+                     "unless a supervisor validates it (28 CFR 23.20(h))")
+    due = {i for i, when in pending.items() if when <= today.isoformat()}
+    purged: list[str] = []
+    if due:
+        # purge() re-checks every record under WATCH; restrict it to the announced ones that are due.
+        for item in purge(client, dry_run=False, actor="scheduler", source="cron", today=today, only=due):
+            purged.append(item.incident)
+            client.hdel(Keys.INTEL_PURGE_NOTICE, item.incident)
+            pending.pop(item.incident, None)
+    return {"announced": announced, "purged": purged, "pending": pending}
 
 
 # -- dissemination log ----------------------------------------------------------------------------------

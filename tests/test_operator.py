@@ -872,3 +872,40 @@ def test_screens_never_receive_incidents_above_the_readers_marking(web, floor, r
     green = orjson.dumps(threat_summary(redis_client, [], TLP.GREEN))
     red = orjson.dumps(threat_summary(redis_client, [], TLP.RED))
     assert b"gate C" not in green and b"crew movements" not in green and b"crew movements" in red
+
+
+def test_the_daily_purge_announces_first_and_purges_only_after_the_notice(web, floor, redis_client):
+    """The scheduled 28 CFR purge: day 0 announces (audited preview, nothing removed); a record a
+    supervisor validates meanwhile is kept; the other goes once the notice period has passed."""
+    from workers.jobs import purge_intel
+    from workers.schedule import INTEL_PURGE_CRON, build_cron
+
+    olivia, sam = web.session("olivia"), web.session("sam")
+    for incident in ("inc:quake-1", EVENT["id"]):
+        assert api(web, "PUT", f"/api/incidents/{incident}/annotation", olivia,
+                   {"version": 0, "criminal_intel": True, "nexus": NEXUS, "note": "Seen at substation 4"}).status == 201
+        stored = annotations.load(redis_client, incident)
+        stored["intel"]["review_date"] = (date.today() - timedelta(days=1)).isoformat()
+        redis_client.set(Keys.annotation(incident), orjson.dumps(stored))
+    config = web.extra["config"]
+    today = date.today()
+    first = criminal_intel.scheduled_purge(redis_client, notice_days=7, today=today)
+    assert sorted(first["announced"]) == sorted(["inc:quake-1", EVENT["id"]]) and first["purged"] == []
+    assert annotations.load(redis_client, "inc:quake-1") is not None
+    previews = [r for r in audit_log(redis_client) if r["action"] == "intel.purge.preview"]
+    assert {r["record"] for r in previews} == {"inc:quake-1", EVENT["id"]}
+    assert all((today + timedelta(days=7)).isoformat() in r["reason"] and r["user"] == "scheduler" for r in previews)
+    # The next days announce nothing new and purge nothing before the date.
+    later = criminal_intel.scheduled_purge(redis_client, notice_days=7, today=today + timedelta(days=6))
+    assert later["announced"] == [] and later["purged"] == []
+    # A supervisor validates one of them meanwhile.
+    assert api(web, "POST", f"/api/incidents/{EVENT['id']}/annotation/validate", sam, {"version": 1}).status == 200
+    due = criminal_intel.scheduled_purge(redis_client, notice_days=7, today=today + timedelta(days=7))
+    assert due["purged"] == ["inc:quake-1"] and due["pending"] == {}
+    assert annotations.load(redis_client, "inc:quake-1") is None
+    assert annotations.load(redis_client, EVENT["id"]) is not None
+    assert last(redis_client, "intel.purge")["record"] == "inc:quake-1"
+    # The job the cron process enqueues daily runs the same thing with the configured notice.
+    assert purge_intel(config, redis_client) == {"announced": [], "purged": [], "pending": {}}
+    jobs = {job.name: job for job in build_cron(config, redis_client).get_jobs()}
+    assert jobs["intel:purge"].cron == INTEL_PURGE_CRON and jobs["intel:purge"].func is purge_intel

@@ -105,6 +105,9 @@ SETTINGS: tuple[Setting, ...] = (
             "WATCHFLOOR_ALERT_EMAIL_TO"),
     Setting("rule_cooldown_minutes", 30, "Default cooldown of an alert rule: after it fires for a workspace it "
             "stays quiet there this long.", "WATCHFLOOR_RULE_COOLDOWN_MINUTES", int, 1, 1440),
+    Setting("intel_purge_notice_days", 7, "28 CFR Part 23: the daily purge job first announces a criminal-intelligence "
+            "record past its review date (audited preview), then purges it this many days later if still not "
+            "validated.", "WATCHFLOOR_INTEL_PURGE_NOTICE_DAYS", int, 1, 90),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -32,6 +32,16 @@ def _config() -> Config:
     return load_config()
 
 
+def purge_intel(config: Config | None = None, client: redis.Redis | None = None) -> dict[str, object]:
+    """Daily (from the cron process): the 28 CFR Part 23 purge, preview first (see
+    dashboard.criminal_intel.scheduled_purge)."""
+    from dashboard.criminal_intel import scheduled_purge
+
+    config = config or _config()
+    client = client or client_for(config)
+    return scheduled_purge(client, notice_days=int(config.intel_purge_notice_days))
+
+
 def backoff_seconds(interval: int, failures: int) -> float:
     """Exponential back-off after consecutive failures, capped at MAX_BACKOFF (never below interval)."""
     if failures <= 0:

@@ -1,7 +1,7 @@
 """The RQ 3 cron scheduler and the RQ worker, as Watchfloor runs them.
 
-The cron process only enqueues ``poll_feed`` for each enabled feed on its own interval; workers
-execute. Running two cron processes is safe: the poll lock in :func:`workers.jobs.acquire_poll`
+The cron process only enqueues ``poll_feed`` for each enabled feed on its own interval, and the
+daily 28 CFR Part 23 purge (``purge_intel``); workers execute. Running two cron processes is safe: the poll lock in :func:`workers.jobs.acquire_poll`
 lets one poll per feed per interval through.
 """
 
@@ -14,12 +14,13 @@ from rq import Queue, Worker
 from rq.cron import CronScheduler
 
 from watchfloor.config import Config
-from workers.jobs import poll_feed
+from workers.jobs import poll_feed, purge_intel
 from workers.streams import Keys
 
 log = logging.getLogger(__name__)
 
 QUEUE = "watchfloor-feeds"
+INTEL_PURGE_CRON = "17 3 * * *"  # daily, 03:17 UTC
 
 
 def job_timeout(config: Config) -> int:
@@ -42,6 +43,9 @@ def build_cron(config: Config, client: redis.Redis) -> CronScheduler:
             failure_ttl=86_400,
             name=f"poll:{feed.id}",
         )
+    # 28 CFR Part 23: records past review are announced, then purged after the notice period.
+    cron.register(purge_intel, queue_name=QUEUE, cron=INTEL_PURGE_CRON, job_timeout=600, result_ttl=86_400,
+                  failure_ttl=7 * 86_400, name="intel:purge")
     return cron
 
 

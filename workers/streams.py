@@ -105,6 +105,7 @@ class Keys:
     #   RQ queue "watchfloor-outbound"    webhook and e-mail copies of alerts (dashboard.outbound.deliver)
     ANNOTATED = f"{PREFIX}:annotated"
     INTEL = f"{PREFIX}:intel"
+    INTEL_PURGE_NOTICE = f"{PREFIX}:intel:purge-notice"  # hash incident -> date the scheduled purge removes it
     INTEL_DISSEMINATIONS = f"{PREFIX}:intel:disseminations"
     ALERTS = f"{PREFIX}:alerts"
     ALERT_IDS = f"{PREFIX}:alert-ids"
