@@ -164,23 +164,39 @@ def _location_field(event: Event) -> str:
     return match.group(1).strip() if match else event.title
 
 
-# (source group, corpus glob, the text a reader would point at as naming the place). Every item of
-# these formats names a place by construction (a USGS "place", a GDACS country, an EMSC region, an
-# agency's incident location); items without a true position or without text are left out.
-PLACEABLE: tuple[tuple[str, str, Callable[[Event], str]], ...] = (
-    ("usgs", "usgs-geojson/*.json", _title),
-    ("usgs", "csv/usgs_*.csv", _title),
-    ("usgs", "georss/usgs_*.xml", _title),
-    ("usgs", "quakeml/*.xml", _title),
-    ("gdacs", "gdacs/*.xml", _title),
-    ("emsc", "georss/emsc_*.xml", _title),
-    ("nsw-rfs", "incidents-geojson/nsw-rfs_*.json", _place_or_title),
-    ("nsw-rfs", "georss/au-nsw-rfs_*.xml", _location_field),
-    ("au-fire", "georss/au-act-esa_*.xml", _location_field),
-    ("au-fire", "georss/au-qld-qfrs_*.xml", _location_field),
-    ("au-fire", "georss/au-tas-fire_*.xml", _location_field),
-    ("au-fire", "georss/au-vic-cfa_*.xml", _location_field),
+# (source group, corpus glob, the text a reader would point at as naming the place, the feed's
+# geocoding hint as a deployment would configure it: ``country = "AU-QLD"`` for the Queensland fire
+# service's feed, nothing for the worldwide USGS, GDACS and EMSC feeds). Every item of these formats
+# names a place by construction (a USGS "place", a GDACS country, an EMSC region, an agency's
+# incident location); items without a true position or without text are left out.
+PLACEABLE: tuple[tuple[str, str, Callable[[Event], str], str | None], ...] = (
+    ("usgs", "usgs-geojson/*.json", _title, None),
+    ("usgs", "csv/usgs_*.csv", _title, None),
+    ("usgs", "georss/usgs_*.xml", _title, None),
+    ("usgs", "quakeml/*.xml", _title, None),
+    ("gdacs", "gdacs/*.xml", _title, None),
+    ("emsc", "georss/emsc_*.xml", _title, None),
+    ("nsw-rfs", "incidents-geojson/nsw-rfs_*.json", _place_or_title, "AU-NSW"),
+    ("nsw-rfs", "georss/au-nsw-rfs_*.xml", _location_field, "AU-NSW"),
+    ("au-fire", "georss/au-act-esa_*.xml", _location_field, "AU-ACT"),
+    ("au-fire", "georss/au-qld-qfrs_*.xml", _location_field, "AU-QLD"),
+    ("au-fire", "georss/au-tas-fire_*.xml", _location_field, "AU-TAS"),
+    ("au-fire", "georss/au-vic-cfa_*.xml", _location_field, "AU-VIC"),
 )
+
+_OFFSET_TEXT = re.compile(r"\d\s*(?:km|kms|klm|mi|miles)\.?\s+\w+\s+of\s", re.I)
+
+
+def kind_of(item: "Item") -> str:
+    """What the text names, from its format alone (never from a geocoder's answer): ``offset`` ("12
+    km SW of Town"), ``region`` (a country or a seismic region only: GDACS and EMSC titles, USGS
+    titles without an offset such as "South of the Fiji Islands"; no geocoder can put these within
+    25 km of the event), ``place`` (a town or locality without an offset)."""
+    if _OFFSET_TEXT.search(item.text):
+        return "offset"
+    if item.group in ("gdacs", "emsc", "usgs"):
+        return "region"
+    return "place"
 
 
 @dataclass(frozen=True)
@@ -190,6 +206,7 @@ class Item:
     text: str
     lat: float | None = None
     lon: float | None = None
+    hint: str | None = None  # the feed's geocoding hint (FeedConfig.country)
 
 
 def _corpus() -> Path | None:
@@ -208,14 +225,14 @@ def placeable_items(corpus: Path, per_file: int | None = None) -> list[Item]:
     """The labelled placeable set, built from the corpus at run time (``per_file`` caps each file,
     taking items evenly spread through it)."""
     items: list[Item] = []
-    for group, pattern, text_of in PLACEABLE:
+    for group, pattern, text_of, hint in PLACEABLE:
         for path in sorted(corpus.glob(pattern)):
             found = []
             for k, event in enumerate(_events(path)):
                 text = text_of(event).strip()
                 if text and event.lat is not None and event.lon is not None:
                     where = f"{path.relative_to(corpus)}#{k}"
-                    found.append(Item(group, where, text, event.lat, event.lon))
+                    found.append(Item(group, where, text, event.lat, event.lon, hint))
             if per_file and len(found) > per_file:
                 step = len(found) / per_file
                 found = [found[int(i * step)] for i in range(per_file)]
@@ -238,11 +255,11 @@ def no_place_items(corpus: Path) -> list[Item]:
 
 # --- the two geocoders ----------------------------------------------------------------------------
 
-Geocoder = Callable[[str], tuple[float, float] | None]
+Geocoder = Callable[[str, str | None], tuple[float, float] | None]
 
 
-def ours(text: str) -> tuple[float, float] | None:
-    place = geocode(text)
+def ours(text: str, hint: str | None = None) -> tuple[float, float] | None:
+    place = geocode(text, country_hint=hint)
     return (place.lat, place.lon) if place else None
 
 
@@ -261,7 +278,7 @@ def geotext_geocoder() -> Geocoder | None:
         if name not in best or best[name][0] < pop:
             best[name] = (pop, float(city["latitude"]), float(city["longitude"]))
 
-    def run(text: str) -> tuple[float, float] | None:
+    def run(text: str, hint: str | None = None) -> tuple[float, float] | None:  # geotext takes no hint
         for name in GeoText(text).cities:
             hit = best.get(name)
             if hit is not None:
@@ -311,9 +328,9 @@ def score(items: list[Item], answers: list[tuple[float, float] | None]) -> dict[
     }
 
 
-def _timed(geocoder: Geocoder, texts: list[str]) -> tuple[list[tuple[float, float] | None], float]:
+def _timed(geocoder: Geocoder, items: list[Item]) -> tuple[list[tuple[float, float] | None], float]:
     started = time.perf_counter()
-    answers = [geocoder(t) for t in texts]
+    answers = [geocoder(i.text, i.hint) for i in items]
     return answers, time.perf_counter() - started
 
 
@@ -344,20 +361,22 @@ def run_geocode_bench(quick: bool) -> dict[str, Any]:
     contenders: dict[str, Geocoder] = {"watchfloor": ours}
     baseline = geotext_geocoder()
     if baseline is not None:
-        baseline("warm-up in Paris")
+        baseline("warm-up in Paris", None)
         contenders["geotext"] = baseline
     groups = sorted({i.group for i in placeable})
+    kinds = [k for k in ("offset", "place", "region") if any(kind_of(i) == k for i in placeable)]
     result: dict[str, Any] = {
         "placeable_texts": len(placeable),
         "by_group_texts": {g: sum(i.group == g for i in placeable) for g in groups},
+        "by_kind_texts": {k: sum(kind_of(i) == k for i in placeable) for k in kinds},
         "no_place_texts": len(no_place),
         "geocoders": {},
     }
     if baseline is None:
         result["baseline_missing"] = "geotext not installed (pip install -e '.[test]')"
     for name, geocoder in contenders.items():
-        answers, seconds = _timed(geocoder, [i.text for i in placeable])
-        invented, seconds_none = _timed(geocoder, [i.text for i in no_place])
+        answers, seconds = _timed(geocoder, placeable)
+        invented, seconds_none = _timed(geocoder, no_place)
         total = len(placeable) + len(no_place)
         result["geocoders"][name] = {
             "overall": score(placeable, answers),
@@ -367,6 +386,13 @@ def run_geocode_bench(quick: bool) -> dict[str, Any]:
                     [a for i, a in zip(placeable, answers, strict=True) if i.group == g],
                 )
                 for g in groups
+            },
+            "by_kind": {
+                k: score(
+                    [i for i in placeable if kind_of(i) == k],
+                    [a for i, a in zip(placeable, answers, strict=True) if kind_of(i) == k],
+                )
+                for k in kinds
             },
             "invented_on_no_place": round(sum(a is not None for a in invented) / len(no_place), 4)
             if no_place
@@ -402,6 +428,14 @@ def print_report(result: dict[str, Any]) -> None:
     for name, r in result["geocoders"].items():
         parts = ", ".join(f"{g} {s['within_25km']:.0%}" for g, s in r["by_group"].items())
         print(f"  {name} within 25 km by source: {parts}")
+    kinds = ", ".join(f"{k} {n}" for k, n in result["by_kind_texts"].items())
+    print(f"  breakdown by what the text names ({kinds}; region: a country or seismic region only):")
+    for name, r in result["geocoders"].items():
+        parts = ", ".join(
+            f"{k} {s['within_25km']:.1%} (median {s['median_km'] if s['median_km'] is not None else '-'} km)"
+            for k, s in r["by_kind"].items()
+        )
+        print(f"    {name} within 25 km: {parts}")
     ours_25 = result["geocoders"]["watchfloor"]["overall"]["within_25km"]
     invented = result["geocoders"]["watchfloor"]["invented_on_no_place"]
     print(
