@@ -10,7 +10,8 @@ Channels (settings, see README "Operator actions")::
     webhook   POST webhook_url, JSON body; header X-Watchfloor-Signature: sha256=<hex HMAC-SHA256 of
               the exact body bytes with webhook_secret>; X-Watchfloor-Delivery: <alert>:<version>:webhook
               (stable across retries: receivers drop repeats). No secret, no webhook.
-    email     SMTP to smtp_host:smtp_port (STARTTLS with smtp_starttls), from smtp_from to each address
+    email     SMTP to smtp_host:smtp_port (STARTTLS with smtp_starttls, verified against smtp_ca_file or
+              the system store; AUTH as smtp_user when set), from smtp_from to each address
               in alert_email_to; the CAP document attached.
 
 Each channel has one ceiling, ``outbound_tlp`` (default TLP:GREEN): an alert marked above it is not
@@ -241,7 +242,9 @@ def _send_email(config: Config, to: str, message: dict[str, Any], document: byte
     mail.add_attachment(document, maintype="application", subtype="cap+xml", filename=f"{message['identifier']}.xml")
     with smtplib.SMTP(str(config.smtp_host), int(config.smtp_port), timeout=float(config.outbound_timeout)) as smtp:
         if config.smtp_starttls:
-            smtp.starttls(context=ssl.create_default_context())
+            smtp.starttls(context=ssl.create_default_context(cafile=str(config.smtp_ca_file) or None))
+        if config.smtp_user:  # config.check_smtp guarantees TLS here unless the relay is on loopback
+            smtp.login(str(config.smtp_user), str(config.smtp_password))
         smtp.send_message(mail)
 
 

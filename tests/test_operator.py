@@ -10,11 +10,14 @@ for reads of annotated incidents, writes, pushes and exports.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 import os
 import socketserver
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -82,25 +85,52 @@ class WebhookReceiver:
 
 
 class SmtpReceiver:
-    """A tiny SMTP server (RFC 5321 subset: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT)."""
+    """A tiny SMTP server (RFC 5321 subset: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT), with
+    STARTTLS (RFC 3207) when given a TLS context and AUTH PLAIN (RFC 4954) when given credentials;
+    with both, AUTH is only offered after STARTTLS, as a real relay does."""
 
-    def __init__(self) -> None:
+    def __init__(self, credentials: tuple[str, str] | None = None, tls: ssl.SSLContext | None = None) -> None:
         self.messages: list[dict] = []
+        self.logins: list[tuple[str, bool, bool]] = []  # (user, accepted, over TLS)
         receiver = self
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self) -> None:
                 self.wfile.write(b"220 test ESMTP\r\n")
-                sender, recipients = "", []
+                sender, recipients, secure, authed = "", [], False, credentials is None
                 while True:
                     line = self.rfile.readline(10_000)
                     if not line:
                         return
                     verb = line.decode("ascii", "replace").strip()
                     upper = verb.upper()
-                    if upper.startswith(("EHLO", "HELO")):
-                        self.wfile.write(b"250-test\r\n250 8BITMIME\r\n" if upper.startswith("EHLO") else b"250 test\r\n")
+                    if upper.startswith("EHLO"):
+                        offers = [b"8BITMIME"]
+                        if tls is not None and not secure:
+                            offers.append(b"STARTTLS")
+                        if credentials is not None and (secure or tls is None):
+                            offers.append(b"AUTH PLAIN")
+                        self.wfile.write(b"".join(b"250-" + o + b"\r\n" for o in [b"test", *offers[:-1]])
+                                         + b"250 " + offers[-1] + b"\r\n")
+                    elif upper.startswith("HELO"):
+                        self.wfile.write(b"250 test\r\n")
+                    elif upper == "STARTTLS" and tls is not None and not secure:
+                        self.wfile.write(b"220 go ahead\r\n")
+                        self.wfile.flush()
+                        self.connection = tls.wrap_socket(self.connection, server_side=True)
+                        self.rfile = self.connection.makefile("rb")
+                        self.wfile = self.connection.makefile("wb", buffering=0)
+                        secure = True
+                    elif upper.startswith("AUTH PLAIN ") and credentials is not None:
+                        _authz, user, password = base64.b64decode(verb[11:]).decode().split("\0")
+                        ok = (user, password) == credentials
+                        receiver.logins.append((user, ok, secure))
+                        authed = authed or ok
+                        self.wfile.write(b"235 OK\r\n" if ok else b"535 bad credentials\r\n")
                     elif upper.startswith("MAIL FROM:"):
+                        if not authed:
+                            self.wfile.write(b"530 authentication required\r\n")
+                            continue
                         sender, recipients = verb[10:].strip(" <>").split(">")[0], []
                         self.wfile.write(b"250 OK\r\n")
                     elif upper.startswith("RCPT TO:"):
@@ -114,7 +144,8 @@ class SmtpReceiver:
                             if chunk in (b".\r\n", b".\n", b""):
                                 break
                             data.append(chunk[1:] if chunk.startswith(b"..") else chunk)
-                        receiver.messages.append({"from": sender, "to": recipients, "data": b"".join(data)})
+                        receiver.messages.append({"from": sender, "to": recipients, "data": b"".join(data),
+                                                  "tls": secure})
                         self.wfile.write(b"250 queued\r\n")
                     elif upper in ("RSET", "NOOP"):
                         self.wfile.write(b"250 OK\r\n")
@@ -909,3 +940,70 @@ def test_the_daily_purge_announces_first_and_purges_only_after_the_notice(web, f
     assert purge_intel(config, redis_client) == {"announced": [], "purged": [], "pending": {}}
     jobs = {job.name: job for job in build_cron(config, redis_client).get_jobs()}
     assert jobs["intel:purge"].cron == INTEL_PURGE_CRON and jobs["intel:purge"].func is purge_intel
+
+
+# -- SMTP with authentication and STARTTLS ------------------------------------------------------------
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (openssl, Debian's), used both by the relay and as the CA file."""
+    cert, key = tmp_path / "relay.pem", tmp_path / "relay.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "2", "-subj", "/CN=relay.test", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def _smtp_config(port: int, **extra: str):
+    env = {"WATCHFLOOR_EXERCISE": "false", "WATCHFLOOR_SMTP_HOST": "127.0.0.1", "WATCHFLOOR_SMTP_PORT": str(port),
+           "WATCHFLOOR_ALERT_EMAIL_TO": "duty@partner.example", "WATCHFLOOR_OUTBOUND_TLP": "TLP:AMBER",
+           "WATCHFLOOR_OUTBOUND_TIMEOUT": "5", **extra}
+    return load_config(env=env)
+
+
+def test_email_copies_authenticate_over_starttls_verified_against_the_agency_ca(redis_client, tmp_path):
+    cert, key = _self_signed(tmp_path)
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert, key)
+    relay = SmtpReceiver(credentials=("watchfloor", "s3cret relay pw"), tls=server_tls)
+    try:
+        store = AccountStore(redis_client)
+        sam = store.create("sam", Role.SUPERVISOR, PASSWORD)
+        alert = alerts.issue(redis_client, {"headline": "Shelter in place, sector 4", "tlp": "TLP:GREEN"}, sam,
+                             sender="watchfloor@test")
+        config = _smtp_config(relay.port, WATCHFLOOR_SMTP_STARTTLS="true", WATCHFLOOR_SMTP_USER="watchfloor",
+                              WATCHFLOOR_SMTP_PASSWORD="s3cret relay pw", WATCHFLOOR_SMTP_CA_FILE=str(cert))
+        done = outbound.deliver(alert["id"], 1, "email", "duty@partner.example", config=config, client=redis_client)
+        assert done.get("delivered") is True
+        assert relay.logins == [("watchfloor", True, True)]  # authenticated, and only once TLS was up
+        assert len(relay.messages) == 1 and relay.messages[0]["tls"]
+        assert b"Shelter in place" in relay.messages[0]["data"]
+        # Without the agency CA the relay's certificate is refused: nothing sent, the failure recorded.
+        alert2 = alerts.issue(redis_client, {"headline": "Second", "tlp": "TLP:GREEN"}, sam, sender="watchfloor@test")
+        untrusted = _smtp_config(relay.port, WATCHFLOOR_SMTP_STARTTLS="true", WATCHFLOOR_SMTP_USER="watchfloor",
+                                 WATCHFLOOR_SMTP_PASSWORD="s3cret relay pw")
+        with pytest.raises(outbound.DeliveryError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+            outbound.deliver(alert2["id"], 1, "email", "duty@partner.example", config=untrusted, client=redis_client)
+        # A wrong password: refused by the relay, recorded, retried later by RQ (DeliveryError).
+        wrong = _smtp_config(relay.port, WATCHFLOOR_SMTP_STARTTLS="true", WATCHFLOOR_SMTP_USER="watchfloor",
+                             WATCHFLOOR_SMTP_PASSWORD="guess", WATCHFLOOR_SMTP_CA_FILE=str(cert))
+        with pytest.raises(outbound.DeliveryError, match="535"):
+            outbound.deliver(alert2["id"], 1, "email", "duty@partner.example", config=wrong, client=redis_client)
+        assert len(relay.messages) == 1 and relay.logins[-1] == ("watchfloor", False, True)
+    finally:
+        relay.close()
+
+
+def test_smtp_credentials_never_cross_the_network_in_clear(tmp_path):
+    from watchfloor.config import ConfigError
+
+    base = {"WATCHFLOOR_SMTP_USER": "watchfloor", "WATCHFLOOR_SMTP_PASSWORD": "pw"}
+    with pytest.raises(ConfigError, match="smtp_starttls = true"):
+        load_config(env={"WATCHFLOOR_SMTP_HOST": "relay.agency.example", **base})
+    with pytest.raises(ConfigError, match="WATCHFLOOR_SMTP_PASSWORD"):
+        load_config(env={"WATCHFLOOR_SMTP_HOST": "relay.agency.example", "WATCHFLOOR_SMTP_STARTTLS": "true",
+                         "WATCHFLOOR_SMTP_USER": "watchfloor"})
+    with pytest.raises(ConfigError, match="smtp_ca_file"):
+        load_config(env={"WATCHFLOOR_SMTP_HOST": "relay.agency.example", "WATCHFLOOR_SMTP_STARTTLS": "true",
+                         "WATCHFLOOR_SMTP_CA_FILE": str(tmp_path / "missing.pem"), **base})
+    assert load_config(env={"WATCHFLOOR_SMTP_HOST": "relay.agency.example", "WATCHFLOOR_SMTP_STARTTLS": "true",
+                            **base}).smtp_user == "watchfloor"
+    assert load_config(env={"WATCHFLOOR_SMTP_HOST": "127.0.0.1", **base}).smtp_user == "watchfloor"  # loopback relay

@@ -109,9 +109,25 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
         else:
             values[setting.name] = setting.default
     check_redis_url(values["redis_url"], "REDIS_URL" if env.get("REDIS_URL") else f"{file}: watchfloor.redis_url")
+    check_smtp(values, str(file))
     feeds = tuple(_read_feeds(raw.get("feeds", []), file))
     workspaces = tuple(read_workspaces(raw.get("workspaces", []), str(file)))
     return Config(values=values, feeds=feeds, workspaces=workspaces, source=str(file), raw=raw)
+
+
+def check_smtp(values: dict[str, Any], file: str) -> None:
+    """SMTP credentials never cross the network in clear, and a CA file must be readable."""
+    user, host = values.get("smtp_user"), str(values.get("smtp_host") or "")
+    if user and not values.get("smtp_password"):
+        raise ConfigError(f"{file}: watchfloor.smtp_user is set but smtp_password is empty; "
+                          "set WATCHFLOOR_SMTP_PASSWORD in the environment")
+    if user and not values.get("smtp_starttls") and host not in ("127.0.0.1", "::1", "localhost"):
+        raise ConfigError(f"{file}: watchfloor.smtp_user: the password would cross the network in clear; "
+                          "set smtp_starttls = true (or use a relay on loopback)")
+    ca_file = values.get("smtp_ca_file")
+    if ca_file and not os.access(ca_file, os.R_OK):
+        raise ConfigError(f"{file}: watchfloor.smtp_ca_file: {str(ca_file)[:200]!r} is not a readable file; "
+                          "give the path of a PEM bundle or leave it empty")
 
 
 def check_redis_url(url: str, where: str) -> None:

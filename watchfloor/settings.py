@@ -101,6 +101,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("smtp_port", 25, "Port of the SMTP relay.", "WATCHFLOOR_SMTP_PORT", int, 1, 65535),
     Setting("smtp_starttls", False, "Use STARTTLS with the SMTP relay.", "WATCHFLOOR_SMTP_STARTTLS", bool),
     Setting("smtp_from", "watchfloor@localhost", "From address of e-mail copies.", "WATCHFLOOR_SMTP_FROM"),
+    Setting("smtp_user", "", "Account to authenticate to the SMTP relay with (empty: no authentication). Needs "
+            "smtp_starttls unless the relay is on loopback.", "WATCHFLOOR_SMTP_USER"),
+    Setting("smtp_password", "", "Password of smtp_user (set it in the environment, not the config file).",
+            "WATCHFLOOR_SMTP_PASSWORD"),
+    Setting("smtp_ca_file", "", "CA certificates (PEM) to verify the SMTP relay's STARTTLS certificate with, for "
+            "a relay signed by an agency CA (empty: the system's store).", "WATCHFLOOR_SMTP_CA_FILE"),
     Setting("alert_email_to", "", "Comma-separated addresses that get an e-mail copy of every alert.",
             "WATCHFLOOR_ALERT_EMAIL_TO"),
     Setting("rule_cooldown_minutes", 30, "Default cooldown of an alert rule: after it fires for a workspace it "
