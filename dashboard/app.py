@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 from dashboard import incidents
+from dashboard.audit_view import audit_layout, register_audit_page
 from dashboard.health import health_report
 from dashboard.operator_api import register_operator_api
 from dashboard.panels.figures import ASSETS
@@ -115,8 +116,11 @@ def create_app(config: Config | None = None) -> Dash:
     for screen in SCREENS:
         dash.register_page(f"watchfloor.{screen.name}", path=screen.path, title=f"Watchfloor · {screen.title}",
                            name=screen.title, layout=page(screen))
+    dash.register_page("watchfloor.audit", path="/audit", title="Watchfloor · Audit trail", name="Audit trail",
+                       layout=audit_layout)
     app.layout = html.Div([dash.page_container])
     register_live_callbacks(app, config, handle.get, workspaces)
+    register_audit_page(app, handle.get)
 
     @server.middleware("http")
     async def set_up_before_any_page(request: Any, call_next: Any) -> Any:

@@ -174,3 +174,83 @@ def read(client: redis.Redis, since: datetime | None = None, until: datetime | N
         if len(rows) < batch:
             return
         start = "(" + rows[-1][0].decode()
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """What a supervisor asks of the trail: a time range and exact-match filters (empty: any)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    user: str = ""
+    action: str = ""  # exact, or a prefix ending in "." ("alert." matches alert.push, alert.ack...)
+    outcome: str = ""
+    limit: int = 500
+
+    @classmethod
+    def parse(cls, params: Any) -> AuditQuery:
+        """From query parameters or form fields; ValueError with a one-line reason when malformed."""
+        def when(name: str) -> datetime | None:
+            text = str(params.get(name) or "").strip()
+            if not text:
+                return None
+            try:
+                value = datetime.fromisoformat(text)
+            except ValueError:
+                raise ValueError(f"{name}: {text[:40]!r} is not a date (example: 2026-11-01 or 2026-11-01T08:00)") from None
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+        outcome = str(params.get("outcome") or "").strip()
+        if outcome and outcome not in {o.value for o in Outcome}:
+            raise ValueError(f"outcome: {outcome[:20]!r} is not one of ok, refused, failed")
+        try:
+            limit = int(params.get("limit") or 500)
+        except (TypeError, ValueError):
+            raise ValueError("limit: give a whole number from 1 to 5000") from None
+        if not 1 <= limit <= 5000:
+            raise ValueError("limit: give a whole number from 1 to 5000")
+        return cls(since=when("since"), until=when("until"), user=_clean(params.get("user"), 64).strip(),
+                   action=_clean(params.get("action"), 64).strip(), outcome=outcome, limit=limit)
+
+    def matches(self, rec: AuditRecord) -> bool:
+        if self.user and rec.user != self.user:
+            return False
+        if self.outcome and rec.outcome != self.outcome:
+            return False
+        if self.action:
+            return rec.action.startswith(self.action) if self.action.endswith(".") else rec.action == self.action
+        return True
+
+    def describe(self) -> str:
+        parts = [f"{k}={v}" for k, v in (("since", self.since and self.since.isoformat()),
+                                         ("until", self.until and self.until.isoformat()), ("user", self.user),
+                                         ("action", self.action), ("outcome", self.outcome)) if v]
+        return " ".join(parts) or "everything"
+
+
+SCAN_BUDGET = 200_000  # records examined per query at most: a filter that matches little stays cheap
+
+
+def search(client: redis.Redis, query: AuditQuery, batch: int = 2000) -> tuple[list[AuditRecord], bool]:
+    """Newest first: up to ``query.limit`` records matching ``query``, and whether more (older) may
+    match beyond the limit or the scan budget."""
+    end = f"{int(query.until.timestamp() * 1000) - 1}-18446744073709551615" if query.until else "+"
+    start = f"{int(query.since.timestamp() * 1000)}-0" if query.since else "-"
+    found: list[AuditRecord] = []
+    scanned = 0
+    while True:
+        rows = client.xrevrange(Keys.AUDIT, max=end, min=start, count=batch)
+        for entry_id, raw in rows:
+            scanned += 1
+            data = {k.decode(): v.decode() for k, v in raw.items()}
+            rec = AuditRecord(id=entry_id.decode(), **{k: data.get(k, "") for k in
+                              ("time", "user", "source", "action", "record", "outcome", "reason")})
+            if query.matches(rec):
+                found.append(rec)
+                if len(found) >= query.limit:
+                    return found, True
+        if len(rows) < batch:
+            return found, False
+        if scanned >= SCAN_BUDGET:
+            return found, True
+        end = "(" + rows[-1][0].decode()

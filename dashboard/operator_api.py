@@ -21,6 +21,8 @@ incidents, every write, push and export, and every refusal (401/403/404/409/422 
     GET    /api/alerts/{id}/disseminations           supervisor+: every outbound copy and its outcome
     GET    /api/rules, POST /api/rules, DELETE /api/rules/{id}    operator+ reads, supervisor+ writes
     GET    /api/rules/queue                          operator+: alerts raised by rules for review
+    GET    /api/audit[.jsonl]?since=&until=&user=&action=&outcome=&limit=
+                                                     supervisor+: the audit trail, newest first (JSON Lines export)
 
 Partner accounts (``watchfloor partner add``: a display-type account with a maximum TLP) may only
 read ``/api/alerts.atom`` and the CAP documents it links to.
@@ -40,7 +42,8 @@ from starlette.concurrency import run_in_threadpool
 
 from dashboard import alerts, annotations, criminal_intel, outbound, rules
 from dashboard.accounts import Role
-from dashboard.audit import audit
+from dashboard.audit import AuditQuery, audit
+from dashboard.audit import search as audit_search
 from dashboard.security import current_user
 from dashboard.tlp import max_marking
 from watchfloor.config import Config, ConfigError
@@ -298,6 +301,33 @@ def register_operator_api(server: FastAPI, config: Config, get_client: Callable[
                          methods=["POST"])
     server.add_api_route("/api/rules/{rule_id}", handle("rule.remove", lambda rule_id: rule_id, Role.SUPERVISOR,
                                                         delete_rule), methods=["DELETE"])
+
+    # -- the audit trail (supervisors) -----------------------------------------------------------------
+    def _audit_query(request: Request) -> AuditQuery:
+        try:
+            return AuditQuery.parse(request.query_params)
+        except ValueError as exc:
+            raise ApiRefusal(422, "invalid", str(exc)) from None
+
+    def get_audit(request: Request, client: redis.Redis, user: Any) -> Response:
+        query = _audit_query(request)
+        records, more = audit_search(client, query)
+        audit("audit.read", record=query.describe()[:200], reason=f"{len(records)} record(s)")
+        return _json({"records": [r.to_dict() for r in records], "more": more, "query": query.describe()})
+
+    def export_audit(request: Request, client: redis.Redis, user: Any) -> Response:
+        query = _audit_query(request)
+        records, more = audit_search(client, query)
+        audit("audit.export", record=query.describe()[:200], reason=f"{len(records)} record(s) as JSON Lines"
+              + (" (limit reached)" if more else ""))
+        body = b"".join(orjson.dumps(r.to_dict()) + b"\n" for r in reversed(records))  # oldest first, as the CLI
+        return Response(body, media_type="application/x-ndjson",
+                        headers={"Content-Disposition": 'attachment; filename="watchfloor-audit.jsonl"'})
+
+    server.add_api_route("/api/audit.jsonl", handle("audit.export", lambda: "audit", Role.SUPERVISOR, export_audit),
+                         methods=["GET"])
+    server.add_api_route("/api/audit", handle("audit.read", lambda: "audit", Role.SUPERVISOR, get_audit),
+                         methods=["GET"])
 
 
 def _queue_visible(client: redis.Redis, entry: dict[str, Any], user: Any) -> bool:

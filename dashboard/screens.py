@@ -12,6 +12,7 @@ from dash import dcc, html
 from dashboard.panels.figures import map_figure, timeline_figure
 from dashboard.panels.live import ids, live_stores
 from dashboard.picture import SEVERITY_COLOURS
+from dashboard.security import has_role
 from layers.zones import Venue, Workspace
 from watchfloor.config import Config
 
@@ -87,6 +88,8 @@ def _header(screen: Screen, config: Config, subtitle: str) -> html.Header:
             html.Div(id=ids("clock", screen.name), className="wf-clock"),
             html.Button("Push alert", className="wf-button wf-compose-open", **{"data-action": "compose-alert"})
             if screen.name == "desk" else None,
+            html.A("Audit trail", href="/audit", className="wf-button wf-audit-link")
+            if screen.name == "desk" and has_role("supervisor") else None,
             html.Div("connecting…", id=ids("conn", screen.name), className="wf-conn", role="status"),
         ],
         className="wf-header",
@@ -156,6 +159,16 @@ def _legend() -> html.Div:
     )
 
 
+def _timeline_scope(name: str, workspace: Workspace | None, workspaces: list[Workspace]) -> html.Div:
+    """Whose timeline: the whole picture or one workspace (incidents inside or near it). The tablet
+    starts on its event; the wall follows its rotation (assets/watchfloor.js heartbeat)."""
+    options = [{"label": "whole picture", "value": "all"}] + [{"label": w.name, "value": w.id} for w in workspaces]
+    value = workspace.id if name == "tablet" and workspace is not None else "all"
+    return html.Div([html.Span("Timeline", className="wf-filter-label"),
+                     dcc.RadioItems(id=ids("tlscope", name), options=options, value=value, inline=True,
+                                    className="wf-radio")], className="wf-tl-scope")
+
+
 def screen_layout(screen: Screen, config: Config, snapshot: dict[str, Any], workspace: Workspace | None,
                   workspaces: list[Workspace], view: str | None = None) -> html.Div:
     """One screen. ``snapshot`` is {"rows", "cursor", "ok"} read when the page was served."""
@@ -175,7 +188,12 @@ def screen_layout(screen: Screen, config: Config, snapshot: dict[str, Any], work
         "views": views,
         "pinned": view if view in views else None,
         "workspace": workspace.id if workspace is not None else None,
-        "workspaces": {w.id: {"name": w.name, "center": list(w.focus()), "zoom": w.zoom} for w in workspaces},
+        # Geometry too: each workspace's timeline keeps the incidents within its near_km (the same
+        # test as its threat level, layers/zones.py Workspace.proximity), worked out in the browser.
+        "workspaces": {w.id: {"name": w.name, "center": list(w.focus()), "zoom": w.zoom,
+                              "venues": [[v.lat, v.lon, v.radius_km] for v in w.venues],
+                              "route": [list(p) for p in w.route], "routeKm": w.route_km, "nearKm": w.near_km}
+                       for w in workspaces},
         "globalView": {"center": [30.0, -30.0], "zoom": 1.3},
     }
     map_graph = dcc.Graph(
@@ -215,7 +233,7 @@ def screen_layout(screen: Screen, config: Config, snapshot: dict[str, Any], work
                 ],
                 className="wf-main",
             ),
-            html.Section([timeline], className="wf-timeline"),
+            html.Section([_timeline_scope(name, workspace, workspaces), timeline], className="wf-timeline"),
             html.Div(id=ids("board", name), className="wf-board"),
             html.Div(id=ids("ticker", name), className="wf-ticker"),
             *live_stores(name, snapshot, settings, int(config.refresh_ms)),

@@ -1007,3 +1007,45 @@ def test_smtp_credentials_never_cross_the_network_in_clear(tmp_path):
     assert load_config(env={"WATCHFLOOR_SMTP_HOST": "relay.agency.example", "WATCHFLOOR_SMTP_STARTTLS": "true",
                             **base}).smtp_user == "watchfloor"
     assert load_config(env={"WATCHFLOOR_SMTP_HOST": "127.0.0.1", **base}).smtp_user == "watchfloor"  # loopback relay
+
+
+# -- the supervisor's audit view -------------------------------------------------------------------------
+def test_supervisors_read_and_export_the_audit_trail_others_are_refused(web, floor, redis_client):
+    olivia, victor, sam = web.session("olivia"), web.session("victor"), web.session("sam")
+    web.login("victor", "wrong password")  # a failed sign-in to find
+    found = api(web, "GET", "/api/audit?action=login&outcome=failed", sam)
+    assert found.status == 200, found.body
+    rows = found.json()["records"]
+    assert rows and all(r["action"] == "login" and r["outcome"] == "failed" for r in rows)
+    assert rows[0]["record"] == "victor" and rows[0]["time"].endswith("Z")
+    assert last(redis_client, "audit.read")["user"] == "sam"  # reading the trail is itself recorded
+    prefix = api(web, "GET", "/api/audit?action=login&limit=2", sam).json()
+    assert len(prefix["records"]) == 2 and prefix["more"] is True  # four sign-ins above: the limit says so
+    bad = api(web, "GET", "/api/audit?since=yesterday", sam)
+    assert bad.status == 422 and "since" in bad.json()["reason"] and "\n" not in bad.json()["reason"]
+    export = web.get("/api/audit.jsonl?action=login", cookie=sam)
+    assert export.status == 200 and "attachment" in export.header("Content-Disposition")
+    lines = [json.loads(x) for x in export.body.decode().splitlines()]
+    assert [r["id"] for r in lines] == sorted((r["id"] for r in lines), key=lambda i: tuple(map(int, i.split("-"))))
+    assert last(redis_client, "audit.export")["user"] == "sam"
+    for cookie, who in ((olivia, "olivia"), (victor, "victor")):
+        for path in ("/api/audit", "/api/audit.jsonl"):
+            reply = web.get(path, cookie=cookie)
+            assert reply.status == 403 and b'"login"' not in reply.body
+        assert last(redis_client, "audit.read")["outcome"] == "refused"
+        assert [r for r in audit_log(redis_client) if r["action"] == "audit.export"][-1]["user"] == who
+    # The /audit page: a table for the supervisor; a refusal (audited) and no records for an operator,
+    # and the callback that reads the trail refuses a crafted request from one.
+    pages = _dash_callback(web, sam, "_pages_content.children")
+    shown = web.update(_callback_body(pages, {"pathname": "/audit", "search": "", "hash": ""}, {}, {}), sam)
+    assert shown.status == 200 and b"wf-audit-show" in shown.body
+    refused = web.update(_callback_body(pages, {"pathname": "/audit", "search": "", "hash": ""}, {}, {}), olivia)
+    assert b"for supervisors and admins" in refused.body and b"wf-audit-show" not in refused.body
+    assert last(redis_client, "page.read")["record"] == "/audit"
+    table = _dash_callback(web, sam, "wf-audit-table.children")
+    body = _callback_body(table, {"n_clicks": 1}, {"value": ""}, {})
+    ok = web.update(body, sam)
+    assert ok.status == 200 and b"victor" in ok.body
+    crafted = web.update(body, olivia)
+    assert crafted.status == 403 and b"victor" not in crafted.body
+    assert last(redis_client, "callback")["record"].endswith("show")
