@@ -254,7 +254,7 @@ _BEARING_WORDS = {
 _OFFSET = re.compile(
     r"(\d+(?:\.\d+)?)\s*(km|kms|klm|klms|kilometers|kilometres|mi|miles)\.?\s+"
     r"(NNE|ENE|ESE|SSE|SSW|WSW|WNW|NNW|NE|SE|SW|NW|N|E|S|W|"
-    r"north(?:-?east|-?west)?|south(?:-?east|-?west)?|east|west)\s+of\s+"
+    r"north(?:-?east|-?west)?|south(?:-?east|-?west)?|east|west)\s+(?:of\s+)?"
     r"(?:(?:the\s+)?(?:village|town|township|locality|suburb|community)\s+of\s+)?",
     re.I,
 )
@@ -285,6 +285,7 @@ class _Index:
 
     def __init__(self) -> None:
         self.names: dict[str, list[_Cand]] = {}
+        self.prefixes: set[str] = set()  # first words of names of several words ("san", "san jose de")
         self.qualifiers: dict[str, list[_Cand]] = {}  # abbreviations valid only after "Place, "
         self.country_codes: dict[str, str] = {}  # folded name or code -> ISO2
         self.country_names: dict[str, str] = {}  # ISO2 -> name
@@ -446,6 +447,10 @@ def _build_index() -> _Index:
         abbr = states_by_fips.get(county["fips"][:2], county.get("state"))
         index.add(county["name"], _Cand(county["name"], label[1], label[0], "county", "US", abbr, 0, 2.4))
 
+    for key in index.names:
+        words = key.split()
+        for k in range(1, len(words)):
+            index.prefixes.add(" ".join(words[:k]))
     index.build_seconds = time.perf_counter() - started
     log.debug("gazetteer built", extra={"seconds": round(index.build_seconds, 3), "names": len(index.names)})
     return index
@@ -553,34 +558,41 @@ class _Mention(NamedTuple):
     street: bool = False  # inside a street name ("Moss Vale Rd"): the place the street leads to
 
 
-def _tokens(text: str) -> list[tuple[int, int, str]]:
+_Tok = tuple[int, int, str, str, bool]  # start, end, word, folded word, capitalised
+
+
+def _tokens(text: str) -> list[_Tok]:
     out = []
+    folded = _fold(text)
+    same = text.isascii() and "." not in text  # then each word's fold is a slice of the text's
     for m in _TOKEN.finditer(text):
         word, start, end = m.group(), m.start(), m.end()
-        head, sep, tail = word.partition("-")
-        if sep and tail[:1].islower():  # "Tokyo-based" -> "Tokyo"
-            word, end = head, start + len(head)
+        if "-" in word:
+            head, sep, tail = word.partition("-")
+            if tail[:1].islower():  # "Tokyo-based" -> "Tokyo"
+                word, end = head, start + len(head)
         if word.endswith(("'s", "’s")):
             word, end = word[:-2], end - 2
-        out.append((start, end, word))
+        out.append((start, end, word, folded[start:end] if same else _fold(word), word[0].isupper()))
     return out
 
 
-def _find_mentions(text: str, index: _Index) -> tuple[list[_Mention], list[tuple[int, int, str]]]:
+def _find_mentions(text: str, index: _Index) -> tuple[list[_Mention], list[_Tok]]:
     tokens = _tokens(text)
     mentions: list[_Mention] = []
     names = index.names
+    prefixes = index.prefixes
     i, n = 0, len(tokens)
     while i < n:
-        start, end, word = tokens[i]
+        start, end, word, _, _ = tokens[i]
         if not word[0].isupper():
             i += 1
             continue
-        prev = _fold(tokens[i - 1][2]) if i else ""
-        if i and prev in NAME_PREFIXES and (tokens[i - 1][2][0].isupper() or prev in STORM_WORDS):
+        prev = tokens[i - 1][3] if i else ""
+        if i and prev in NAME_PREFIXES and (tokens[i - 1][4] or prev in STORM_WORDS):
             # "Hurricane Milton", "Gov. Brian Kemp": skip the name (up to two capitalised words).
             j = i
-            while j < n and j < i + 2 and tokens[j][2][0].isupper():
+            while j < n and j < i + 2 and tokens[j][4]:
                 j += 1
                 if j < n and not text[tokens[j - 1][1] : tokens[j][0]].isspace():
                     break  # "of King City, California": the name ends at the comma
@@ -588,17 +600,28 @@ def _find_mentions(text: str, index: _Index) -> tuple[list[_Mention], list[tuple
             continue
         found = None
         words = [word]
+        fwords = [tokens[i][3]]
+        prefix = fwords[0]
+        longest = 1  # names of more words are looked up only as far as some name starts that way
         for j in range(i + 1, min(i + 6, n)):
             if not text[tokens[j - 1][1] : tokens[j][0]].isspace():
                 break
             words.append(tokens[j][2])
-        for size in range(min(len(words), 5), 0, -1):
+            fwords.append(tokens[j][3])
+            if prefix is not None and prefix in prefixes:
+                prefix += " " + tokens[j][3]
+                longest += 1
+            else:
+                prefix = None
+        for size in range(longest, 0, -1):
             last = words[size - 1]
             if not last[0].isupper():
                 continue
-            if size > 1 and any(not w[0].isupper() and _fold(w) not in CONNECTORS for w in words[1 : size - 1]):
+            if size > 1 and any(
+                not w[0].isupper() and f not in CONNECTORS for w, f in zip(words[1 : size - 1], fwords[1 : size - 1])
+            ):
                 continue
-            key = _key(" ".join(words[:size]))
+            key = " ".join(fwords[:size]) if size > 1 else fwords[0]
             cands = names.get(key)
             if cands and size == 1 and len(word.rstrip(".")) <= 3 and word.isupper():
                 # Short capitals are acronyms, not towns: "USA", "NSW" yes, "WA" (Ghana) no.
@@ -618,6 +641,12 @@ def _find_mentions(text: str, index: _Index) -> tuple[list[_Mention], list[tuple
         compound = size == 1 and (
             _unknown_capital(text, tokens, i - 1, index, before=True)
             or _unknown_capital(text, tokens, i + 1, index, before=False)
+            or (  # "Kirishima and Atamifuji": paired with a name that is no place
+                i + 2 < n
+                and tokens[i + 1][2] == "and"
+                and _unknown_capital(text, tokens, i + 2, index, before=False)
+                and not index.names.get(tokens[i + 2][3])
+            )
         )
         mentions.append(
             _Mention(start, m_end, text[start:m_end], cands, key in COMMON_WORDS, initial and size == 1, compound)
@@ -634,39 +663,51 @@ _STREET = frozenset(
 
 
 _LONG_ROADS = frozenset("hwy highway fwy freeway mwy motorway bypass".split())
+# Named areas: "Bondi State Forest" is a forest named after a place, nowhere near it.
+_FEATURES = frozenset(
+    "state forest|national park|state park|regional park|nature reserve|game reserve|conservation area|"
+    "state conservation area|marine park|wilderness area".split("|")
+)
 
 
-def _runs(text: str, tokens: list[tuple[int, int, str]]) -> list[tuple[int, int, bool]]:
+def _runs(text: str, tokens: list[_Tok]) -> list[_Tok]:
     """Runs of capitalised words (connectors inside) separated by spaces only, each (first token,
-    last token, is a street name); a run ends after a street type ("Big Jack Mountain Rd | Rocky
-    Hall NSW")."""
+    last token, kind): kind is "" (a name), "street" ("Moss Vale Rd": named after a place near it),
+    "road" (a highway, named after a place perhaps hundreds of km away) or "feature" ("Bondi State
+    Forest"). A run ends after a street type ("Big Jack Mountain Rd | Rocky Hall NSW")."""
     runs = []
     i, n = 0, len(tokens)
     while i < n:
-        if not tokens[i][2][0].isupper():
+        if not tokens[i][4]:
             i += 1
             continue
         j = i
         while (
             j + 1 < n
             and text[tokens[j][1] : tokens[j + 1][0]].isspace()
-            and (tokens[j + 1][2][0].isupper() or _fold(tokens[j + 1][2]) in CONNECTORS)
-            and not (j > i and _fold(tokens[j][2]) in _STREET)
+            and (tokens[j + 1][4] or tokens[j + 1][3] in CONNECTORS)
+            and not (j > i and tokens[j][3] in _STREET)
         ):
             j += 1
-        while j > i and not tokens[j][2][0].isupper():
+        while j > i and not tokens[j][4]:
             j -= 1
-        street = (j > i and _fold(tokens[j][2]) in _STREET) or (
-            j + 1 < n and text[tokens[j][1] : tokens[j + 1][0]].isspace() and _fold(tokens[j + 1][2]) in _STREET
-        )
-        runs.append((i, j, street))
+        last = tokens[j][3]
+        after = tokens[j + 1][3] if j + 1 < n and text[tokens[j][1] : tokens[j + 1][0]].isspace() else ""
+        kind = ""
+        if j > i and (tokens[j - 1][3] + " " + last in _FEATURES or (
+            j > i + 1 and " ".join(t[3] for t in tokens[j - 2 : j + 1]) in _FEATURES
+        )):
+            kind = "feature"
+        elif (j > i and last in _STREET) or after in _STREET:
+            kind = "road" if (last if last in _STREET else after) in _LONG_ROADS else "street"
+        runs.append((i, j, kind))
         i = j + 1
     return runs
 
 
 def _area_runs(
     text: str,
-    tokens: list[tuple[int, int, str]],
+    tokens: list[_Tok],
     mentions: list[_Mention],
     index: _Index,
     hinted: set[tuple[str | None, str | None]],
@@ -676,10 +717,13 @@ def _area_runs(
     fire service, "Big Jack Mountain Rd Rocky Hall NSW". Leftmost-longest names in each run; a
     longer name replaces the main index's shorter ones inside it ("Tamborine Mountain")."""
     runs = _runs(text, tokens)
-    if any(street for _, _, street in runs):
-        spans = [(tokens[i][0], tokens[j][1]) for i, j, street in runs if street]
+    if any(kind for _, _, kind in runs):
+        features = [(tokens[i][0], tokens[j][1]) for i, j, kind in runs if kind == "feature"]
+        streets = [(tokens[i][0], tokens[j][1]) for i, j, kind in runs if kind in ("street", "road")]
         mentions = [
-            m._replace(street=True) if any(a <= m.start and m.end <= b for a, b in spans) else m for m in mentions
+            m._replace(street=True) if any(a <= m.start and m.end <= b for a, b in streets) else m
+            for m in mentions
+            if not any(a <= m.start and m.end <= b for a, b in features)
         ]
     named = {
         (c.cc, c.admin1)
@@ -692,17 +736,18 @@ def _area_runs(
         return mentions
     small = small_places()
     out = list(mentions)
-    for i, j, street in runs:
-        if street and _fold(tokens[j][2]) in _LONG_ROADS:
+    for i, j, kind in runs:
+        if kind in ("road", "feature"):
             continue  # a highway runs hundreds of km from the town it is named after
+        street = kind == "street"
         s = i
         while s <= j:
             found = None
             for e in range(min(j, s + 4), s - 1, -1):
-                if not tokens[e][2][0].isupper() or _fold(tokens[s][2]) in CONNECTORS:
+                if not tokens[e][4] or tokens[s][3] in CONNECTORS:
                     continue
                 start, end = tokens[s][0], tokens[e][1]
-                key = _key(text[start:end])
+                key = " ".join(t[3] for t in tokens[s : e + 1])
                 if e == s and (key in COMMON_WORDS or key in COUNTRY_LIKE_WORDS):
                     continue
                 cands = [c for c in small.get(key, ()) if (c.cc, c.admin1) in areas]
@@ -732,19 +777,23 @@ def _area_runs(
     return out
 
 
-def _unknown_capital(text: str, tokens: list[tuple[int, int, str]], j: int, index: _Index, *, before: bool) -> bool:
+def _unknown_capital(text: str, tokens: list[_Tok], j: int, index: _Index, *, before: bool) -> bool:
     """Is token ``j`` a capitalised word, right next to its neighbour, that names no place? Then the
     neighbour is one word of a longer name: a person ("George Santos"), a thing ("Davis Cup")."""
     if j < 0 or j >= len(tokens):
         return False
-    start, end, word = tokens[j]
-    if not word[0].isupper() or word.isupper() or _fold(word) in NAME_PREFIXES:
+    start, end, word, folded, _ = tokens[j]
+    if not word[0].isupper() or word.isupper() or folded in NAME_PREFIXES:
         return False
     gap = text[end : tokens[j + 1][0]] if before else text[tokens[j - 1][1] : start]
     if gap != " ":
         return False
-    key = _key(word)
-    return key not in index.names and key not in COUNTRY_LIKE_WORDS
+    key = folded
+    if key in COUNTRY_LIKE_WORDS:
+        return False
+    cands = index.names.get(key)
+    # Two town names side by side without a comma are one name too: "George Santos".
+    return not cands or all(c.precision == "city" for c in cands)
 
 
 # Capitalised words that sit next to place names without making them part of another name.
@@ -755,7 +804,7 @@ COUNTRY_LIKE_WORDS = frozenset(
 
 
 def _qualified_runs(
-    text: str, tokens: list[tuple[int, int, str]], mentions: list[_Mention], index: _Index
+    text: str, tokens: list[_Tok], mentions: list[_Mention], index: _Index
 ) -> list[_Mention]:
     """Whole names before ", <state or country>" that the main index lacks, from the small places:
     "17km S of Searles Valley, CA" names Searles Valley (not a Valley County elsewhere)."""
@@ -774,14 +823,14 @@ def _qualified_runs(
         while (
             first > 0
             and text[tokens[first - 1][1] : tokens[first][0]].strip(" -") == ""
-            and (tokens[first - 1][2][0].isupper() or _fold(tokens[first - 1][2]) in CONNECTORS)
+            and (tokens[first - 1][4] or tokens[first - 1][3] in CONNECTORS)
         ):
             first -= 1
-        if not tokens[t][2][0].isupper():
+        if not tokens[t][4]:
             continue
         known = [m for m in out if m.end == end and any(_matches(c, a) for c in m.cands for a in q[0])]
         for s in range(first, t + 1):
-            if not tokens[s][2][0].isupper():
+            if not tokens[s][4]:
                 continue  # a capitalised connector may start a name: "La Playa", "El Centro"
             start = tokens[s][0]
             if known and start >= known[0].start:
@@ -801,13 +850,16 @@ _STATE_AFTER = re.compile(r"\s*,\s*((?:[A-Za-z]\.){1,3}|[A-Z][A-Za-z]{1,4})\.?(?
 
 
 def _county_before_state(
-    text: str, tokens: list[tuple[int, int, str]], i: int, words: list[str], index: _Index
+    text: str, tokens: list[_Tok], i: int, words: list[str], index: _Index
 ) -> tuple[int, str, list[_Cand]] | None:
     """NWS ``areaDesc`` style "Harris, TX": capitalised words then ", <state>" name a county."""
     for size in range(min(len(words), 4), 0, -1):
+        after = tokens[i + size - 1][1]
+        if text[after : after + 1] != "," and not text[after:].lstrip().startswith(","):
+            continue
         if not all(w[0].isupper() for w in words[:size]):
             continue
-        m = _STATE_AFTER.match(text, tokens[i + size - 1][1])
+        m = _STATE_AFTER.match(text, after)
         if not m or not index.qualifiers.get(_key(m.group(1))):
             continue
         base = _key(" ".join(words[:size]))
@@ -897,7 +949,7 @@ def geocode(text: str, *, country_hint: str | None = None) -> Place | None:
     contributions: list[tuple[int, dict[str, float], set[tuple[str | None, str | None]]]] = []
     if hint:
         contributions.append((-1, {hint: 1.5}, {(hint, hint_area.admin1)} if hint_area else set()))
-    folded = {_fold(t[2]) for t in tokens if t[2][:1].isupper() or t[2].lower() in ("county", "parish")}
+    folded = {t[3] for t in tokens if t[4] or t[3] in ("county", "parish")}
     if folded & US_CONTEXT_TOKENS:
         contributions.append((-1, {"US": 2.0}, set()))
     for k, mention in enumerate(mentions):
@@ -934,8 +986,19 @@ def geocode(text: str, *, country_hint: str | None = None) -> Place | None:
         score, cand = scored[0]
         supported = (cand.cc or "") in context_cc
         if evidence == "plain":
-            if mention.street and not supported:
-                continue
+            if mention.street and (cand.cc, cand.admin1) not in context_admin:
+                continue  # a street is named after a place in the area it runs through
+            if hint_area is not None and cand.population < 1_000_000 and (cand.cc, cand.admin1) != (
+                hint, hint_area.admin1
+            ):
+                # A state's feed (a fire service's) naming a town elsewhere names it with its state
+                # or country: "Halifax" in a Queensland incident is the local Halifax, not Canada's.
+                backed = any(
+                    source not in (-1, k) and (cand.cc in weights or (cand.cc, cand.admin1) in admins)
+                    for source, weights, admins in contributions
+                )
+                if not backed and (cand.precision == "city" or cand.cc != hint):
+                    continue
             if mention.common and not supported:
                 continue
             if mention.compound and cand.precision == "city" and cand.population < 1_000_000 and not supported:
