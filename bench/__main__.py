@@ -165,8 +165,11 @@ def _fusion_section(args: argparse.Namespace) -> dict[str, object]:
         print(f"  threshold sweep (precision/recall): {sweep}")
     t = result["throughput"]
     print(f"  Correlator: {t['events_per_s']:,} events/s adding {t['events']:,} events to {t['incidents_before']:,} "
-          f"incidents in a {t['window_hours']:g} h window ({t['merged']:,} joined one); "
-          f"preload {t['preload_events_per_s']:,} events/s")
+          f"incidents in a {t['window_hours']:g} h window; of {t['events'] // 2:,} second reports "
+          f"{t['second_reports_joined']:,} joined their own quake ({t['second_reports_missed']:,} missed), "
+          f"{t['new_quakes_joined_wrongly']:,} of the new quakes joined a wrong one; "
+          f"{t['quakes_preloaded']:,} random quakes preloaded into {t['incidents_before']:,} incidents at "
+          f"{t['preload_events_per_s']:,} events/s")
     fuser = result.get("fuser")
     if not fuser:
         print("  Fuser rebuild from wf:events: full run only (not with --quick or --no-redis)")

@@ -124,24 +124,43 @@ def throughput(preload: int, events: int, seed: int = 7) -> dict[str, Any]:
     for event in base:
         correlator.add(event)
     preload_s = time.perf_counter() - began
+    preload_incidents = len(correlator)  # < preload when chance neighbours (same place, minute, size) merged
     batch: list[Event] = []
+    expected: dict[str, str] = {}  # second report id -> the id of the quake it reports
     for n in range(events):
         if n % 2:
-            batch.append(_second_report(rng, base[rng.randrange(preload)], n))
+            quake = base[rng.randrange(preload)]
+            batch.append(_second_report(rng, quake, n))
+            expected[batch[-1].id] = quake.id
         else:
             batch.append(_quake(rng, preload + n, start, window_s))
     merged = 0
     began = time.perf_counter()
-    for event in batch:
-        merged += correlator.add(event)[1]
+    outcomes = [correlator.add(event) for event in batch]
     elapsed = time.perf_counter() - began
+    # Which merges were right: a second report must join its own quake's incident; a new quake must
+    # join nothing (at this density, 50x the real global rate, a chance neighbour is possible).
+    right = wrong = missed = 0
+    for event, (incident, joined) in zip(batch, outcomes, strict=True):
+        merged += joined
+        if event.id in expected:
+            if expected[event.id] in incident.events:
+                right += 1
+            else:
+                missed += 1
+        elif joined:
+            wrong += 1
     return {
-        "incidents_before": preload,
+        "quakes_preloaded": preload,
+        "incidents_before": preload_incidents,
         "window_hours": window_s / 3600,
         "preload_events_per_s": round(preload / preload_s),
         "events": events,
         "events_per_s": round(events / elapsed),
         "merged": merged,
+        "second_reports_joined": right,
+        "second_reports_missed": missed,
+        "new_quakes_joined_wrongly": wrong,
         "incidents_after": len(correlator),
     }
 

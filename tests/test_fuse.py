@@ -336,3 +336,15 @@ def test_exercise_reports_never_fuse_with_real_ones():
     a, _ = other.add(real)
     b, merged_real = other.add(drill.replace(exercise=False))
     assert merged_real and a.id == b.id
+
+
+def test_second_reports_join_their_own_quake_and_random_quakes_join_nothing():
+    """The throughput bench's workload, small: new random quakes (far denser than the real world)
+    never join each other or an existing incident; a second network's report of a preloaded quake
+    joins that quake's incident, not a neighbour's."""
+    from bench.fusion_bench import throughput
+
+    t = throughput(3000, 600, seed=5)
+    assert t["incidents_before"] == t["quakes_preloaded"] == 3000
+    assert t["new_quakes_joined_wrongly"] == 0
+    assert t["second_reports_joined"] >= 0.9 * 300 and t["second_reports_joined"] + t["second_reports_missed"] == 300
