@@ -14,7 +14,7 @@
 
   function stateFor(screen) {
     if (!screens[screen]) {
-      screens[screen] = {rows: [], index: new Map(), loaded: false, lastOk: null, redisOk: true,
+      screens[screen] = {rows: [], index: new Map(), bins: new Map(), loaded: false, lastOk: null, redisOk: true,
                          filterKey: null, lastFull: 0, view: null, started: Date.now()};
     }
     return screens[screen];
@@ -26,14 +26,21 @@
     return pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds()) + " UTC";
   }
 
-  /* Merge rows into the screen's state; returns {changed: [positions], added: [positions]}. */
+  /* Merge rows into the screen's state; returns {changed: [positions], added: [positions], bins}.
+   * Past map_max_points the server also sends hexagon bin rows (row.bin: key, count 0 removes it)
+   * and hides markers that went into a bin (row.binned: they may come back as markers). */
   function ingest(st, rows) {
-    var changed = [], added = [];
+    var changed = [], added = [], bins = false;
     (rows || []).forEach(function (row) {
+      if (row.bin !== undefined) {
+        if (row.count > 0) { st.bins.set(row.bin, row); } else { st.bins.delete(row.bin); }
+        bins = true;
+        return;
+      }
       var at = st.index.get(row.id);
       if (row.hide) {
-        if (at !== undefined) { st.rows[at].hidden = true; changed.push(at); }
-        else { st.index.set(row.id, st.rows.length); st.rows.push({id: row.id, hidden: true, lat: null, lon: null}); added.push(st.rows.length - 1); }
+        if (at !== undefined) { st.rows[at].hidden = true; st.rows[at].binned = !!row.binned; changed.push(at); }
+        else { st.index.set(row.id, st.rows.length); st.rows.push({id: row.id, hidden: true, binned: !!row.binned, lat: null, lon: null}); added.push(st.rows.length - 1); }
         return;
       }
       if (at === undefined) {
@@ -41,12 +48,35 @@
         st.rows.push(row);
         added.push(st.rows.length - 1);
       } else {
-        row.hidden = st.rows[at].hidden === true;  // superseded stays superseded
+        row.hidden = st.rows[at].hidden === true && !st.rows[at].binned;  // superseded stays superseded
         st.rows[at] = row;
         changed.push(at);
       }
     });
-    return {changed: changed, added: added};
+    return {changed: changed, added: added, bins: bins};
+  }
+
+  /* The bins trace: a bin shows the incidents of at least the minimum severity it counts (the
+   * other filters apply to markers only: bins carry counts, not the incidents). */
+  function binColumns(st, minSev) {
+    var minRank = SEV_RANK[minSev] || 0;
+    var cols = {lat: [], lon: [], ids: [], text: [], color: [], size: [], z: []};
+    st.bins.forEach(function (b) {
+      if (b.lat === null || b.lat === undefined) { return; }
+      var n = 0;
+      for (var r = minRank; r < 5; r++) { n += (b.sev || [])[r] || 0; }
+      if (!n) { return; }
+      cols.lat.push(b.lat); cols.lon.push(b.lon); cols.ids.push(b.id); cols.color.push(b.color);
+      cols.size.push(Math.round(12 + 6 * Math.log10(n))); cols.z.push(n);
+      cols.text.push(n === b.count ? b.text : n.toLocaleString() + " at this severity or above of " + b.text);
+    });
+    return cols;
+  }
+
+  function binnedTotal(st) {
+    var n = 0;
+    st.bins.forEach(function (b) { n += b.count || 0; });
+    return n;
   }
 
   function makeFilter(win, minSev, kinds, text, exercise, brush) {
@@ -72,13 +102,41 @@
     };
   }
 
-  function mapColumns(st, visible, positions) {
+  /* Each workspace's timeline: the incidents within its near_km of a venue (past its radius) or of
+   * the course, the same test as its threat level (layers/zones.py Workspace.proximity). */
+  var EARTH_KM = 6371.0088, RAD = Math.PI / 180;
+  function haversineKm(lat1, lon1, lat2, lon2) {
+    var dp = (lat2 - lat1) * RAD, dl = (lon2 - lon1) * RAD;
+    var a = Math.pow(Math.sin(dp / 2), 2) + Math.cos(lat1 * RAD) * Math.cos(lat2 * RAD) * Math.pow(Math.sin(dl / 2), 2);
+    return 2 * EARTH_KM * Math.asin(Math.min(1, Math.sqrt(a)));
+  }
+  function segmentKm(lat, lon, a, b) {
+    var k = Math.cos(lat * RAD);
+    var ax = (a[1] - lon) * k, ay = a[0] - lat, bx = (b[1] - lon) * k, by = b[0] - lat;
+    var dx = bx - ax, dy = by - ay, len2 = dx * dx + dy * dy;
+    var t = len2 === 0 ? 0 : Math.max(0, Math.min(1, -(ax * dx + ay * dy) / len2));
+    return Math.hypot(ax + t * dx, ay + t * dy) * RAD * EARTH_KM;
+  }
+  function nearSpace(space, r) {
+    if (!space) { return true; }
+    if (r.lat === null || r.lat === undefined) { return false; }
+    var best = Infinity;
+    (space.venues || []).forEach(function (v) { best = Math.min(best, Math.max(0, haversineKm(r.lat, r.lon, v[0], v[1]) - v[2])); });
+    var route = space.route || [];
+    for (var i = 1; i < route.length; i++) { best = Math.min(best, Math.max(0, segmentKm(r.lat, r.lon, route[i - 1], route[i]) - (space.routeKm || 0))); }
+    return best < (space.nearKm || 5);
+  }
+  function scopeOf(settings, scope) {
+    return scope && scope !== "all" && settings.workspaces ? settings.workspaces[scope] || null : null;
+  }
+
+  function mapColumns(st, visible, positions, space) {
     var cols = {lat: [], lon: [], ids: [], text: [], color: [], size: [], time: [], kind: []};
     positions.forEach(function (i) {
-      var r = st.rows[i], show = visible(r);
+      var r = st.rows[i], show = visible(r), onTl = show && nearSpace(space, r);
       cols.lat.push(show ? r.lat : null); cols.lon.push(show ? r.lon : null);
       cols.ids.push(r.id); cols.text.push(r.text || ""); cols.color.push(r.color || "#bbbbbb");
-      cols.size.push(r.size || 9); cols.time.push(show ? r.time : null); cols.kind.push(show ? r.kind : null);
+      cols.size.push(r.size || 9); cols.time.push(onTl ? r.time : null); cols.kind.push(onTl ? r.kind : null);
     });
     return cols;
   }
@@ -129,10 +187,11 @@
     return st.brush || null;
   }
 
-  function layerPatch(map, fig, layers, st, visible) {
+  function layerPatch(map, fig, layers, st, visible, minSev) {
     var on = new Set(layers || []);
     map.assign(["data", 0, "visible"], on.has("incidents"));
     map.assign(["data", 1, "visible"], on.has("density"));
+    if (st.bins.size) { map.assign(["data", 2, "visible"], on.has("incidents")); }
     var list = (fig && fig.layout && fig.layout.map && fig.layout.map.layers) || [];
     list.forEach(function (layer, i) {
       if (layer.name === "alert-areas") { map.assign(["layout", "map", "layers", i, "visible"], on.has("areas")); }
@@ -141,11 +200,16 @@
     if (on.has("density")) {
       var lat = [], lon = [];
       st.rows.forEach(function (r) { if (visible(r) && r.lat !== null && r.lat !== undefined) { lat.push(r.lat); lon.push(r.lon); } });
+      if (st.bins.size) {  // aggregated: each bin weighs its count
+        var z = lat.map(function () { return 1; }), b = binColumns(st, minSev);
+        map.assign(["data", 1, "z"], z.concat(b.z));
+        lat = lat.concat(b.lat); lon = lon.concat(b.lon);
+      }
       map.assign(["data", 1, "lat"], lat).assign(["data", 1, "lon"], lon);
     }
   }
 
-  function render(snapshot, delta, win, minSev, kinds, text, exercise, layers, relayout, _tick, mapFigure, settings) {
+  function render(snapshot, delta, win, minSev, kinds, text, exercise, layers, relayout, _tick, scope, mapFigure, settings) {
     var nu = window.dash_clientside.no_update;
     settings = settings || {screen: "desk"};
     var st = stateFor(settings.screen);
@@ -173,20 +237,38 @@
       diff = ingest(st, delta.rows);
     }
     var brush = brushOf(st, relayout);
-    var key = JSON.stringify([win, minSev, kinds, text, exercise, layers, brush]);
+    var space = scopeOf(settings, scope);
+    var key = JSON.stringify([win, minSev, kinds, text, exercise, layers, brush, scope]);
     if (key !== st.filterKey) { st.filterKey = key; full = true; }
     var tickFired = fired.some(function (p) { return p.indexOf('"wf":"panels-tick"') >= 0; });
     if (tickFired && win && Date.now() - st.lastFull > 60000) { full = true; }  // events age out of the window
-    if (!full && !diff.changed.length && !diff.added.length) { return [nu, nu, nu, nu]; }
+    if (!full && !diff.changed.length && !diff.added.length && !diff.bins) { return [nu, nu, nu, nu]; }
 
     var visible = makeFilter(win, minSev, kinds, text, exercise, brush);
     var map = new window.dash_clientside.Patch();
     var tl = new window.dash_clientside.Patch();
-    layerPatch(map, mapFigure, layers, st, visible);
+    layerPatch(map, mapFigure, layers, st, visible, minSev);
+    if (settings.screen === "wall" && scope !== st.mapScope) {
+      st.mapScope = scope;
+      var target = space ? {center: space.center, zoom: space.zoom} : settings.globalView;
+      if (target) {
+        map.assign(["layout", "map", "center"], {lat: target.center[0], lon: target.center[1]})
+           .assign(["layout", "map", "zoom"], target.zoom);
+      }
+    }
+    if (diff.bins || (full && st.bins.size)) {
+      var bc = binColumns(st, minSev);
+      map.assign(["data", 2, "lat"], bc.lat).assign(["data", 2, "lon"], bc.lon)
+         .assign(["data", 2, "customdata"], bc.ids).assign(["data", 2, "hovertext"], bc.text)
+         .assign(["data", 2, "marker", "color"], bc.color).assign(["data", 2, "marker", "size"], bc.size);
+    }
     if (full) {
       st.lastFull = Date.now();
       var all = st.rows.map(function (_r, i) { return i; });
-      var c = mapColumns(st, visible, all);
+      var c = mapColumns(st, visible, all, space);
+      tl.assign(["layout", "title"], {text: "Timeline · " + (space ? space.name + " (within " + (space.nearKm || 5) + " km)" : "whole picture"),
+                                      x: 0.01, xanchor: "left", y: 0.98, yanchor: "top", font: {size: 12}});
+      tl.assign(["layout", "margin", "t"], 24);
       map.assign(["data", 0, "lat"], c.lat).assign(["data", 0, "lon"], c.lon)
          .assign(["data", 0, "customdata"], c.ids).assign(["data", 0, "hovertext"], c.text)
          .assign(["data", 0, "marker", "color"], c.color).assign(["data", 0, "marker", "size"], c.size);
@@ -195,7 +277,7 @@
         .assign(["data", 0, "marker", "color"], c.color);
     } else {
       if (diff.changed.length) {
-        var ch = mapColumns(st, visible, diff.changed);
+        var ch = mapColumns(st, visible, diff.changed, space);
         diff.changed.forEach(function (at, k) {
           map.assign(["data", 0, "lat", at], ch.lat[k]).assign(["data", 0, "lon", at], ch.lon[k])
              .assign(["data", 0, "hovertext", at], ch.text[k]).assign(["data", 0, "marker", "color", at], ch.color[k])
@@ -205,7 +287,7 @@
         });
       }
       if (diff.added.length) {
-        var ad = mapColumns(st, visible, diff.added);
+        var ad = mapColumns(st, visible, diff.added, space);
         map.extend(["data", 0, "lat"], ad.lat).extend(["data", 0, "lon"], ad.lon)
            .extend(["data", 0, "customdata"], ad.ids).extend(["data", 0, "hovertext"], ad.text)
            .extend(["data", 0, "marker", "color"], ad.color).extend(["data", 0, "marker", "size"], ad.size);
@@ -219,6 +301,7 @@
     if (touchedArea && layer >= 0) { map.assign(["layout", "map", "layers", layer, "source"], areas(st, visible)); }
     var list = listChildren(st, visible, settings);
     var count = "(" + list[1] + " shown of " + st.rows.filter(function (r) { return !r.hidden; }).length +
+      (st.bins.size ? "; " + binnedTotal(st).toLocaleString() + " more counted in map bins" : "") +
       (brush ? "; timeline selection, double-click it to clear" : "") + ")";
     return [map.build(), tl.build(), list[0], count];
   }
@@ -229,17 +312,6 @@
     var views = settings.views || ["map"];
     var cycle = Math.max(3, settings.cycle || 20) * 1000;
     return views[Math.floor((Date.now() - st.started) / cycle) % views.length];
-  }
-
-  function moveMap(settings, view) {
-    var gd = document.querySelector(".wf-" + settings.screen + " .wf-map-graph .js-plotly-plot");
-    if (!gd || !window.Plotly) { return; }
-    var target = settings.globalView;
-    if (view && view.indexOf("event:") === 0 && settings.workspaces) {
-      var space = settings.workspaces[view.slice(6)];
-      if (space) { target = {center: space.center, zoom: space.zoom}; }
-    }
-    if (target) { window.Plotly.relayout(gd, {"map.center": {lat: target.center[0], lon: target.center[1]}, "map.zoom": target.zoom}); }
   }
 
   /* Every second, in the browser, with no server: the connection word, the clocks, the wall's
@@ -269,7 +341,14 @@
     var base = (rootClass || "").split(" ").filter(function (c) { return c.indexOf("view-") !== 0 && c !== "is-stale"; });
     if (view) {
       base.push("view-" + (view.indexOf("event:") === 0 ? "event" : view));
-      if (view !== st.view) { st.view = view; setTimeout(function () { moveMap(settings, view); }, 50); }
+      if (view !== st.view && window.dash_clientside && window.dash_clientside.set_props) {
+        st.view = view;
+        // An event view: render() moves the map to that workspace and shows its own timeline under
+        // it; the other views the whole picture. (Moving the map through the figure, not a
+        // Plotly.relayout, so the next update cannot put the old view back.)
+        window.dash_clientside.set_props({wf: "tlscope", screen: settings.screen},
+                                         {value: view.indexOf("event:") === 0 ? view.slice(6) : "all"});
+      }
     }
     if (css.indexOf("stale") >= 0) { base.push("is-stale"); checkSession(); }
     return [conn, css, clock, base.join(" ")];
@@ -420,7 +499,8 @@
 
   function select(clickData) {
     var p = clickData && clickData.points && clickData.points[0];
-    return p && p.customdata ? p.customdata : window.dash_clientside.no_update;
+    // A bin is not an incident: it has no detail (its hover says what it counts).
+    return p && p.customdata && String(p.customdata).indexOf("bin:") !== 0 ? p.customdata : window.dash_clientside.no_update;
   }
 
   function screenOf(el) {

@@ -70,7 +70,15 @@ def rows_for(client: redis.Redis, incidents: Iterable[dict[str, Any]], ceiling: 
 
 
 def snapshot(client: redis.Redis, ceiling: TLP = TLP.CLEAR) -> tuple[list[dict[str, Any]], str]:
-    """Rows of every live incident the reader may receive, and the change-stream cursor read before them."""
+    """Rows of every live incident the reader may receive, and the change-stream cursor read before them.
+    Past ``map_max_points`` (dashboard/aggregate.py): the most important incidents' rows plus hexagon
+    bin rows, and an aggregated cursor "b:<id>"."""
+    binned = _aggregator()
+    if binned is not None:
+        aggregated = binned.snapshot(client, ceiling, lambda i: _live(i) and shareable(i, ceiling),
+                                     lambda items: rows_for(client, items, ceiling))
+        if aggregated is not None:
+            return aggregated
     newest = client.xrevrange(Keys.INCIDENT_CHANGES, count=1)
     cursor = newest[0][0].decode() if newest else "0-0"
     incidents = [orjson.loads(raw) for raw in client.hvals(Keys.INCIDENTS)]
@@ -81,7 +89,14 @@ def changes_after(client: redis.Redis, cursor: str, count: int = 2000,
                   ceiling: TLP = TLP.CLEAR) -> tuple[list[dict[str, Any]], str, bool]:
     """Rows for every incident changed after ``cursor``; ``reload`` is True when the stream was
     trimmed past the cursor (a screen away longer than the change stream keeps): reload the page.
-    An incident now marked above ``ceiling`` comes as a removal: the screen drops it."""
+    An incident now marked above ``ceiling`` comes as a removal: the screen drops it.
+    An aggregated cursor ("b:<id>") gets the bins and markers touched since (dashboard/aggregate.py)."""
+    if cursor and cursor.startswith("b:"):
+        binned = _aggregator()
+        if binned is None:  # aggregation switched off since the page loaded: start again
+            return [], cursor, True
+        return binned.changes_after(client, cursor, ceiling, lambda i: _live(i) and shareable(i, ceiling),
+                                    lambda items: rows_for(client, items, ceiling))
     start = "(" + cursor if cursor and cursor != "0-0" else "-"
     entries = client.xrange(Keys.INCIDENT_CHANGES, min=start, max="+", count=count)
     if cursor and cursor != "0-0":
@@ -101,6 +116,13 @@ def changes_after(client: redis.Redis, cursor: str, count: int = 2000,
     live_rows = {row["id"]: row for row in rows_for(client, upserts, ceiling)}
     rows = [live_rows.get(iid) or hidden_row(iid) for iid in ids]
     return rows, entries[-1][0].decode(), False
+
+
+def _aggregator() -> Any:
+    """This process's aggregation (set up with the live callbacks), or None."""
+    from dashboard import aggregate
+
+    return aggregate.current()
 
 
 def _older(a: str, b: str) -> bool:

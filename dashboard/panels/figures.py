@@ -64,6 +64,10 @@ def map_figure(events: list[dict[str, Any]], *, theme: str = "dark", center: tup
     # Trace 1: a density surface of the same (visible) incidents, off until the operator turns it on.
     fig.add_trace(go.Densitymap(lat=[], lon=[], radius=22, opacity=0.6, showscale=False, hoverinfo="skip",
                                 visible=False, name="density", colorscale="YlOrRd"))
+    # Trace 2: hexagon bins (count, worst severity) when the picture is aggregated (dashboard/aggregate.py);
+    # empty below map_max_points. Plain lists, filled by the browser.
+    fig.add_trace(go.Scattermap(lat=[], lon=[], customdata=[], hovertext=[], hoverinfo="text", mode="markers",
+                                marker={"color": [], "size": [], "opacity": 0.5}, name="bins"))
     fig.update_layout(
         map={"style": "white-bg", "center": {"lat": center[0], "lon": center[1]}, "zoom": zoom, "layers": layers},
         margin={"l": 0, "r": 0, "t": 0, "b": 0},

@@ -79,6 +79,11 @@ def threat_summary(client: redis.Redis, workspaces: list[Workspace], ceiling: TL
 
 def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], redis.Redis | None],
                             workspaces: list[Workspace]) -> None:
+    from dashboard import aggregate
+
+    # Past map_max_points live incidents, snapshots and deltas carry hexagon bins (dashboard/aggregate.py).
+    aggregate.configure(int(config.map_max_points), float(config.map_bin_degrees), workspaces)
+
     @app.callback(
         Output(ids("delta", MATCH), "data"),
         Output(ids("cursor", MATCH), "data"),
@@ -115,6 +120,7 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
         Input(ids("layers", MATCH), "value"),
         Input(ids("timeline", MATCH), "relayoutData"),
         Input(ids("panels-tick", MATCH), "n_intervals"),
+        Input(ids("tlscope", MATCH), "value"),
         State(ids("map", MATCH), "figure"),
         State(ids("settings", MATCH), "data"),
     )
