@@ -563,8 +563,7 @@ _Tok = tuple[int, int, str, str, bool]  # start, end, word, folded word, capital
 
 def _tokens(text: str) -> list[_Tok]:
     out = []
-    folded = _fold(text)
-    same = text.isascii() and "." not in text  # then each word's fold is a slice of the text's
+    lower = text.lower() if text.isascii() else None  # then a word's fold is a slice of it, less dots
     for m in _TOKEN.finditer(text):
         word, start, end = m.group(), m.start(), m.end()
         if "-" in word:
@@ -573,7 +572,13 @@ def _tokens(text: str) -> list[_Tok]:
                 word, end = head, start + len(head)
         if word.endswith(("'s", "’s")):
             word, end = word[:-2], end - 2
-        out.append((start, end, word, folded[start:end] if same else _fold(word), word[0].isupper()))
+        if lower is None:
+            folded = _fold(word)
+        else:
+            folded = lower[start:end]
+            if "." in folded:
+                folded = folded.replace(".", "")
+        out.append((start, end, word, folded, word[0].isupper()))
     return out
 
 
@@ -582,6 +587,7 @@ def _find_mentions(text: str, index: _Index) -> tuple[list[_Mention], list[_Tok]
     mentions: list[_Mention] = []
     names = index.names
     prefixes = index.prefixes
+    has_comma = "," in text
     i, n = 0, len(tokens)
     while i < n:
         start, end, word, _, _ = tokens[i]
@@ -629,7 +635,7 @@ def _find_mentions(text: str, index: _Index) -> tuple[list[_Mention], list[_Tok]
             if cands:
                 found = (size, key, cands)
                 break
-        if found is None:
+        if found is None and has_comma:
             found = _county_before_state(text, tokens, i, words, index)
         if found is None:
             i += 1
@@ -638,6 +644,10 @@ def _find_mentions(text: str, index: _Index) -> tuple[list[_Mention], list[_Tok]
         m_end = tokens[i + size - 1][1]
         before = text[:start].rstrip()
         initial = not before or before[-1] in _SENTENCE_END or before.endswith(" -")
+        if size == 1 and i > 0 and tokens[i - 1][4] and tokens[i - 1][3] in _FEATURE_WORDS:
+            if text[tokens[i - 1][1] : start] == " ":
+                i += 1  # "Cape Cleveland" is a cape, not Cleveland
+                continue
         compound = size == 1 and (
             _unknown_capital(text, tokens, i - 1, index, before=True)
             or _unknown_capital(text, tokens, i + 1, index, before=False)
@@ -716,6 +726,15 @@ def _area_runs(
     feed is about (``hinted``) or a state the text names: "Power Rd, Widgee" from the Queensland
     fire service, "Big Jack Mountain Rd Rocky Hall NSW". Leftmost-longest names in each run; a
     longer name replaces the main index's shorter ones inside it ("Tamborine Mountain")."""
+    named = {
+        (c.cc, c.admin1)
+        for m in mentions
+        if m.cands and all(c.precision == "admin1" for c in m.cands) and len({c.cc for c in m.cands}) == 1
+        for c in m.cands
+    }
+    areas = hinted | named
+    if not areas and not any(t[3] in _STREET for t in tokens):
+        return mentions
     runs = _runs(text, tokens)
     if any(kind for _, _, kind in runs):
         features = [(tokens[i][0], tokens[j][1]) for i, j, kind in runs if kind == "feature"]
@@ -725,13 +744,6 @@ def _area_runs(
             for m in mentions
             if not any(a <= m.start and m.end <= b for a, b in features)
         ]
-    named = {
-        (c.cc, c.admin1)
-        for m in mentions
-        if m.cands and all(c.precision == "admin1" for c in m.cands) and len({c.cc for c in m.cands}) == 1
-        for c in m.cands
-    }
-    areas = hinted | named
     if not areas:
         return mentions
     small = small_places()
@@ -750,7 +762,10 @@ def _area_runs(
                 key = " ".join(t[3] for t in tokens[s : e + 1])
                 if e == s and (key in COMMON_WORDS or key in COUNTRY_LIKE_WORDS):
                     continue
-                cands = [c for c in small.get(key, ()) if (c.cc, c.admin1) in areas]
+                if s > i and tokens[s - 1][3] in _FEATURE_WORDS:
+                    break  # "Cape Cleveland": not Cleveland
+                got = small.get(key)
+                cands = [c for c in got if (c.cc, c.admin1) in areas] if got else None
                 if not cands:
                     continue
                 if not any((c.cc, c.admin1) in hinted for c in cands):
@@ -795,6 +810,9 @@ def _unknown_capital(text: str, tokens: list[_Tok], j: int, index: _Index, *, be
     # Two town names side by side without a comma are one name too: "George Santos".
     return not cands or all(c.precision == "city" for c in cands)
 
+
+# "Cape Cleveland", "Mount Tyson": a cape or a mountain, not the town of the next word.
+_FEATURE_WORDS = frozenset("cape mount mt lake point port fort glen".split())
 
 # Capitalised words that sit next to place names without making them part of another name.
 COUNTRY_LIKE_WORDS = frozenset(
@@ -907,6 +925,9 @@ def _destination(lat: float, lon: float, km: float, bearing: float) -> tuple[flo
 _RANK = {"city": 3, "county": 2, "admin1": 1, "country": 0}
 
 
+_hints: dict[str, tuple[str | None, _Cand | None]] = {}  # area_hint() of the hints seen
+
+
 def geocode(text: str, *, country_hint: str | None = None) -> Place | None:
     """The most specific place ``text`` names, or None when it names none.
 
@@ -916,13 +937,15 @@ def geocode(text: str, *, country_hint: str | None = None) -> Place | None:
         return None
     index = gazetteer()
     text = shown = text[:2000]
-    if not any(c.islower() for c in text):
+    if text.isupper():
         # ALL CAPITALS ("MOSS VALE RD, BARRENGARRY 2577", "CRETE, GREECE"): words of four letters or
         # more in title case, so that names read as names; short ones ("NSW", "RD") stay acronyms.
         cased = re.sub(r"[^\W\d_]{4,}", lambda m: m.group()[0] + m.group()[1:].lower(), text)
         if len(cased) == len(text):
             text = cased
-    hint, hint_area = area_hint(country_hint) if country_hint else (None, None)
+    hint, hint_area = _hints.get(country_hint) or area_hint(country_hint) if country_hint else (None, None)
+    if country_hint and len(_hints) < 1000:
+        _hints[country_hint] = (hint, hint_area)
     mentions, tokens = _find_mentions(text, index)
     mentions = _qualified_runs(text, tokens, mentions, index)
     mentions = _area_runs(text, tokens, mentions, index, {(hint, hint_area.admin1)} if hint_area else set())
