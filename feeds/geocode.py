@@ -587,7 +587,7 @@ def _find_mentions(text: str, index: _Index) -> tuple[list[_Mention], list[_Tok]
     mentions: list[_Mention] = []
     names = index.names
     prefixes = index.prefixes
-    has_comma = "," in text
+    commas = _comma_ends(text)
     i, n = 0, len(tokens)
     while i < n:
         start, end, word, _, _ = tokens[i]
@@ -635,8 +635,8 @@ def _find_mentions(text: str, index: _Index) -> tuple[list[_Mention], list[_Tok]
             if cands:
                 found = (size, key, cands)
                 break
-        if found is None and has_comma:
-            found = _county_before_state(text, tokens, i, words, index)
+        if found is None and commas:
+            found = _county_before_state(text, tokens, i, words, index, commas)
         if found is None:
             i += 1
             continue
@@ -827,9 +827,12 @@ def _qualified_runs(
     """Whole names before ", <state or country>" that the main index lacks, from the small places:
     "17km S of Searles Valley, CA" names Searles Valley (not a Valley County elsewhere)."""
     out = list(mentions)
+    commas = _comma_ends(text)
+    if not commas:
+        return out
     for t in range(len(tokens) - 1):
         end = tokens[t][1]
-        if not text[end:].lstrip(" ").startswith(","):
+        if end not in commas:
             continue
         probe = _Mention(end, end, "", [], False, False)
         nxt = next((m for m in out if m.start > end), None)
@@ -868,12 +871,12 @@ _STATE_AFTER = re.compile(r"\s*,\s*((?:[A-Za-z]\.){1,3}|[A-Z][A-Za-z]{1,4})\.?(?
 
 
 def _county_before_state(
-    text: str, tokens: list[_Tok], i: int, words: list[str], index: _Index
+    text: str, tokens: list[_Tok], i: int, words: list[str], index: _Index, commas: set[int]
 ) -> tuple[int, str, list[_Cand]] | None:
     """NWS ``areaDesc`` style "Harris, TX": capitalised words then ", <state>" name a county."""
     for size in range(min(len(words), 4), 0, -1):
         after = tokens[i + size - 1][1]
-        if text[after : after + 1] != "," and not text[after:].lstrip().startswith(","):
+        if after not in commas:
             continue
         if not all(w[0].isupper() for w in words[:size]):
             continue
@@ -888,13 +891,38 @@ def _county_before_state(
     return None
 
 
+def _comma_ends(text: str) -> set[int]:
+    """Positions right after the words that a comma follows (white space between allowed)."""
+    out = set()
+    at = text.find(",")
+    while at >= 0:
+        k = at
+        while k > 0 and text[k - 1].isspace():
+            k -= 1
+        out.add(k)
+        at = text.find(",", at + 1)
+    return out
+
+
+def _comma_at(text: str, at: int) -> int:
+    """Where the comma is when only white space lies between ``at`` and one; else -1."""
+    n = len(text)
+    while at < n:
+        c = text[at]
+        if c == ",":
+            return at
+        if not c.isspace():
+            return -1
+        at += 1
+    return -1
+
+
 def _qualifier(text: str, mention: _Mention, nxt: _Mention | None, index: _Index) -> tuple[list[_Cand], int] | None:
     """The states/countries named right after "mention, " (and where that name ends)."""
-    rest = text[mention.end :]
-    stripped = rest.lstrip()
-    if not stripped.startswith(","):
+    comma = _comma_at(text, mention.end)
+    if comma < 0:
         return None
-    after = mention.end + (len(rest) - len(stripped)) + 1
+    after = comma + 1
     if nxt is not None and text[after : nxt.start].strip() == "":
         cands = [c for c in nxt.cands if c.precision in ("admin1", "country")]
         if cands:
