@@ -721,11 +721,14 @@ def _area_runs(
     mentions: list[_Mention],
     index: _Index,
     hinted: set[tuple[str | None, str | None]],
+    country: str | None = None,
 ) -> list[_Mention]:
     """Mark mentions inside street names, and find small places (cities500) inside the state the
     feed is about (``hinted``) or a state the text names: "Power Rd, Widgee" from the Queensland
     fire service, "Big Jack Mountain Rd Rocky Hall NSW". Leftmost-longest names in each run; a
-    longer name replaces the main index's shorter ones inside it ("Tamborine Mountain")."""
+    longer name replaces the main index's shorter ones inside it ("Tamborine Mountain"). With only
+    a ``country`` hint, the one place of that name in the country, where an address puts the
+    locality: right after a street ("Power Rd, Widgee" from a feed hinted "AU")."""
     named = {
         (c.cc, c.admin1)
         for m in mentions
@@ -733,7 +736,8 @@ def _area_runs(
         for c in m.cands
     }
     areas = hinted | named
-    if not areas and not any(t[3] in _STREET for t in tokens):
+    has_street = any(t[3] in _STREET for t in tokens)
+    if not areas and not has_street:
         return mentions
     runs = _runs(text, tokens)
     if any(kind for _, _, kind in runs):
@@ -744,14 +748,30 @@ def _area_runs(
             for m in mentions
             if not any(a <= m.start and m.end <= b for a, b in features)
         ]
-    if not areas:
+    if not areas and not (country and has_street):
         return mentions
     small = small_places()
     out = list(mentions)
-    for i, j, kind in runs:
+    for r, (i, j, kind) in enumerate(runs):
         if kind in ("road", "feature"):
             continue  # a highway runs hundreds of km from the town it is named after
         street = kind == "street"
+        locality = (  # "Power Rd, Widgee": the run after a street and a comma is the locality
+            country is not None
+            and r > 0
+            and runs[r - 1][2] in ("street", "road")
+            and text[tokens[runs[r - 1][1]][1] : tokens[i][0]].strip() == ","
+        )
+        if locality:
+            # An address's locality is in the feed's country: "Mona Rd, Halifax" is no Canadian city.
+            a, b = tokens[i][0], tokens[j][1]
+            out = [
+                m if not (a <= m.start and m.end <= b) else m._replace(cands=[c for c in m.cands if c.cc == country])
+                for m in out
+            ]
+            out = [m for m in out if m.cands]
+        if not areas and not locality:
+            continue
         s = i
         while s <= j:
             found = None
@@ -766,9 +786,13 @@ def _area_runs(
                     break  # "Cape Cleveland": not Cleveland
                 got = small.get(key)
                 cands = [c for c in got if (c.cc, c.admin1) in areas] if got else None
+                if not cands and locality and got and s == i and e == j:
+                    cands = [c for c in got if c.cc == country]
+                    if len(cands) > 1:
+                        continue  # several of that name in the country: which one is unknown
                 if not cands:
                     continue
-                if not any((c.cc, c.admin1) in hinted for c in cands):
+                if not locality and not any((c.cc, c.admin1) in hinted for c in cands):
                     before = text[:start].rstrip()
                     if e == s and (not before or before[-1] in _SENTENCE_END):
                         continue  # a text-named state backs no sentence-initial single word
@@ -976,7 +1000,8 @@ def geocode(text: str, *, country_hint: str | None = None) -> Place | None:
         _hints[country_hint] = (hint, hint_area)
     mentions, tokens = _find_mentions(text, index)
     mentions = _qualified_runs(text, tokens, mentions, index)
-    mentions = _area_runs(text, tokens, mentions, index, {(hint, hint_area.admin1)} if hint_area else set())
+    hinted = {(hint, hint_area.admin1)} if hint_area else set()
+    mentions = _area_runs(text, tokens, mentions, index, hinted, hint if hint and not hint_area else None)
 
     # Pair "Place, Qualifier"; collect context countries and states named anywhere.
     qualified: dict[int, tuple[list[_Cand], int]] = {}
@@ -1272,7 +1297,7 @@ def _hint_for(event: Event, country_hint: str | None) -> str | None:
     if source.startswith("nws") or isinstance(event.extra.get("nws"), dict):
         return "US"
     if source.startswith("nsw"):
-        return "AU"
+        return "AU-NSW"  # the NSW Rural Fire Service: its places are in New South Wales
     return None
 
 
