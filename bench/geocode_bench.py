@@ -196,7 +196,7 @@ PLACEABLE: tuple[tuple[str, str, Callable[[Event], str], str | None], ...] = (
 _OFFSET_TEXT = re.compile(r"\d\s*(?:km|kms|klm|mi|miles)\.?\s+\w+\s+of\s", re.I)
 
 
-def kind_of(item: "Item") -> str:
+def kind_of(item: Item) -> str:
     """What the text names, from its format alone (never from a geocoder's answer): ``offset`` ("12
     km SW of Town"), ``region`` (a country or a seismic region only: GDACS and EMSC titles, USGS
     titles without an offset such as "South of the Fiji Islands"; no geocoder can put these within

@@ -476,14 +476,28 @@ def _read_cities(path: Path) -> list[tuple[str, float, float, str | None, str | 
     for m in _CITY_RECORD.finditer(data):
         raw = m.group(1)
         name = orjson.loads(b'"' + raw + b'"') if b"\\" in raw else raw.decode()
-        rows.append((name, float(m.group(2)), float(m.group(3)), m.group(4).decode() or None,
-                     m.group(6).decode() or None, int(m.group(5))))
+        rows.append(
+            (
+                name,
+                float(m.group(2)),
+                float(m.group(3)),
+                m.group(4).decode() or None,
+                m.group(6).decode() or None,
+                int(m.group(5)),
+            )
+        )
     if len(rows) == data.count(b'"geonameid"'):
         return rows
     log.warning("unexpected layout of %s: parsing it whole", path.name)
     return [
-        (c["name"], float(c["latitude"]), float(c["longitude"]), c.get("countrycode"), c.get("admin1code"),
-         int(c.get("population") or 0))
+        (
+            c["name"],
+            float(c["latitude"]),
+            float(c["longitude"]),
+            c.get("countrycode"),
+            c.get("admin1code"),
+            int(c.get("population") or 0),
+        )
         for c in orjson.loads(data).values()
     ]
 
@@ -624,7 +638,8 @@ def _find_mentions(text: str, index: _Index) -> tuple[list[_Mention], list[_Tok]
             if not last[0].isupper():
                 continue
             if size > 1 and any(
-                not w[0].isupper() and f not in CONNECTORS for w, f in zip(words[1 : size - 1], fwords[1 : size - 1])
+                not w[0].isupper() and f not in CONNECTORS
+                for w, f in zip(words[1 : size - 1], fwords[1 : size - 1], strict=True)
             ):
                 continue
             key = " ".join(fwords[:size]) if size > 1 else fwords[0]
@@ -704,9 +719,10 @@ def _runs(text: str, tokens: list[_Tok]) -> list[_Tok]:
         last = tokens[j][3]
         after = tokens[j + 1][3] if j + 1 < n and text[tokens[j][1] : tokens[j + 1][0]].isspace() else ""
         kind = ""
-        if j > i and (tokens[j - 1][3] + " " + last in _FEATURES or (
-            j > i + 1 and " ".join(t[3] for t in tokens[j - 2 : j + 1]) in _FEATURES
-        )):
+        if j > i and (
+            tokens[j - 1][3] + " " + last in _FEATURES
+            or (j > i + 1 and " ".join(t[3] for t in tokens[j - 2 : j + 1]) in _FEATURES)
+        ):
             kind = "feature"
         elif (j > i and last in _STREET) or after in _STREET:
             kind = "road" if (last if last in _STREET else after) in _LONG_ROADS else "street"
@@ -845,9 +861,7 @@ COUNTRY_LIKE_WORDS = frozenset(
 )
 
 
-def _qualified_runs(
-    text: str, tokens: list[_Tok], mentions: list[_Mention], index: _Index
-) -> list[_Mention]:
+def _qualified_runs(text: str, tokens: list[_Tok], mentions: list[_Mention], index: _Index) -> list[_Mention]:
     """Whole names before ", <state or country>" that the main index lacks, from the small places:
     "17km S of Searles Valley, CA" names Searles Valley (not a Valley County elsewhere)."""
     out = list(mentions)
@@ -1064,8 +1078,10 @@ def geocode(text: str, *, country_hint: str | None = None) -> Place | None:
         if evidence == "plain":
             if mention.street and (cand.cc, cand.admin1) not in context_admin:
                 continue  # a street is named after a place in the area it runs through
-            if hint_area is not None and cand.population < 1_000_000 and (cand.cc, cand.admin1) != (
-                hint, hint_area.admin1
+            if (
+                hint_area is not None
+                and cand.population < 1_000_000
+                and (cand.cc, cand.admin1) != (hint, hint_area.admin1)
             ):
                 # A state's feed (a fire service's) naming a town elsewhere names it with its state
                 # or country: "Halifax" in a Queensland incident is the local Halifax, not Canada's.
