@@ -596,12 +596,11 @@ def _tokens(text: str) -> list[_Tok]:
     return out
 
 
-def _find_mentions(text: str, index: _Index) -> tuple[list[_Mention], list[_Tok]]:
+def _find_mentions(text: str, index: _Index, commas: set[int]) -> tuple[list[_Mention], list[_Tok]]:
     tokens = _tokens(text)
     mentions: list[_Mention] = []
     names = index.names
     prefixes = index.prefixes
-    commas = _comma_ends(text)
     i, n = 0, len(tokens)
     while i < n:
         start, end, word, _, _ = tokens[i]
@@ -737,7 +736,8 @@ def _area_runs(
     mentions: list[_Mention],
     index: _Index,
     hinted: set[tuple[str | None, str | None]],
-    country: str | None = None,
+    country: str | None,
+    commas: set[int],
 ) -> list[_Mention]:
     """Mark mentions inside street names, and find small places (cities500) inside the state the
     feed is about (``hinted``) or a state the text names: "Power Rd, Widgee" from the Queensland
@@ -788,6 +788,10 @@ def _area_runs(
             out = [m for m in out if m.cands]
         if not areas and not locality:
             continue
+        if i == j and tokens[i][2].isupper() and len(tokens[i][3]) <= 3:
+            continue  # "M", "NNE", "NSW": acronyms, not towns
+        if not hinted and not locality and tokens[j][1] in commas:
+            continue  # "Pahala, Hawaii": names before a comma are _qualified_runs' work
         s = i
         while s <= j:
             found = None
@@ -861,11 +865,12 @@ COUNTRY_LIKE_WORDS = frozenset(
 )
 
 
-def _qualified_runs(text: str, tokens: list[_Tok], mentions: list[_Mention], index: _Index) -> list[_Mention]:
+def _qualified_runs(
+    text: str, tokens: list[_Tok], mentions: list[_Mention], index: _Index, commas: set[int]
+) -> list[_Mention]:
     """Whole names before ", <state or country>" that the main index lacks, from the small places:
     "17km S of Searles Valley, CA" names Searles Valley (not a Valley County elsewhere)."""
     out = list(mentions)
-    commas = _comma_ends(text)
     if not commas:
         return out
     for t in range(len(tokens) - 1):
@@ -1012,10 +1017,11 @@ def geocode(text: str, *, country_hint: str | None = None) -> Place | None:
     hint, hint_area = _hints.get(country_hint) or area_hint(country_hint) if country_hint else (None, None)
     if country_hint and len(_hints) < 1000:
         _hints[country_hint] = (hint, hint_area)
-    mentions, tokens = _find_mentions(text, index)
-    mentions = _qualified_runs(text, tokens, mentions, index)
+    commas = _comma_ends(text)
+    mentions, tokens = _find_mentions(text, index, commas)
+    mentions = _qualified_runs(text, tokens, mentions, index, commas)
     hinted = {(hint, hint_area.admin1)} if hint_area else set()
-    mentions = _area_runs(text, tokens, mentions, index, hinted, hint if hint and not hint_area else None)
+    mentions = _area_runs(text, tokens, mentions, index, hinted, hint if hint and not hint_area else None, commas)
 
     # Pair "Place, Qualifier"; collect context countries and states named anywhere.
     qualified: dict[int, tuple[list[_Cand], int]] = {}
