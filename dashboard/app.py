@@ -24,10 +24,11 @@ from dashboard.operator_api import register_operator_api
 from dashboard.panels.figures import ASSETS
 from dashboard.panels.live import reader_ceiling, register_live_callbacks
 from dashboard.push import register_push
-from dashboard.screens import DESK, SCREENS, TABLET, Screen, screen_layout, workspaces_for
+from dashboard.screens import DESK, SCREENS, TABLET, Screen, screen_layout
 from dashboard.security import install_security
 from layers.zones import Workspace
 from watchfloor.config import Config, load_config
+from watchfloor.workspaces import workspaces_for
 from workers.connection import connect, redis_url
 
 log = logging.getLogger(__name__)

@@ -141,8 +141,8 @@ def _as_dict(item: Any) -> dict[str, Any]:
 
 
 def _default_workspaces() -> list[Workspace]:
-    from dashboard.screens import workspaces_for
     from watchfloor.config import load_config
+    from watchfloor.workspaces import workspaces_for
 
     return workspaces_for(load_config())
 

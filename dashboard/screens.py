@@ -4,7 +4,6 @@ panels (dashboard.panels.live) with different themes, sizes and defaults."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from dash import dcc, html
@@ -13,7 +12,7 @@ from dashboard.panels.figures import map_figure, timeline_figure
 from dashboard.panels.live import ids, live_stores
 from dashboard.picture import SEVERITY_COLOURS
 from dashboard.security import has_role
-from layers.zones import Venue, Workspace
+from layers.zones import Workspace
 from watchfloor.config import Config
 
 LAYERS = [{"label": "incidents", "value": "incidents"}, {"label": "alert areas", "value": "areas"},
@@ -39,40 +38,6 @@ DESK = Screen("desk", "/", "Desk", "dark", 24, 200)
 WALL = Screen("wall", "/wall", "Wall", "dark", 24, 12)
 TABLET = Screen("tablet", "/tablet", "Tablet", "light", 6, 40)
 SCREENS = (DESK, WALL, TABLET)
-
-
-def workspaces_for(config: Config) -> list[Workspace]:
-    """Configured workspaces, plus the exercise scenario's event when the exercise runs."""
-    spaces = list(config.workspaces)
-    if config.exercise:
-        scenario_space = _scenario_workspace(str(config.scenario))
-        if scenario_space is not None:
-            spaces.insert(0, scenario_space)
-    return spaces
-
-
-@lru_cache(maxsize=8)
-def _scenario_workspace(name: str) -> Workspace | None:
-    """The scenario's major event as a workspace, read once per process (every feed poll asks for
-    the workspaces; a changed scenario file takes effect at the next start)."""
-    try:
-        from watchfloor.exercise import load_scenario
-
-        scenario = load_scenario(name)
-    except Exception:  # a broken scenario is reported by `up`; the screens still draw
-        return None
-    event = scenario.event or {}
-    if not (event.get("venues") or len(event.get("route", [])) > 1):
-        return None
-    return Workspace(
-        id=f"exercise-{scenario.name}",
-        name=event.get("name") or scenario.name,
-        venues=tuple(Venue(v["name"], v["lat"], v["lon"], v["radius_km"]) for v in event.get("venues", [])),
-        route=tuple((p[0], p[1]) for p in event.get("route", [])),
-        center=scenario.center,
-        zoom=float(scenario.zoom),
-        exercise=True,
-    )
 
 
 def _header(screen: Screen, config: Config, subtitle: str) -> html.Header:

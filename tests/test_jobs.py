@@ -150,3 +150,15 @@ def test_backoff_grows_and_is_capped():
     assert backoff_seconds(60, 3) == 240
     assert backoff_seconds(60, 30) == 1800
     assert backoff_seconds(3600, 5) == 3600
+
+
+def test_feed_workers_do_not_load_the_web_app():
+    """Workers evaluate alert rules per poll; they must not import Dash and plotly to know the
+    workspaces (a worker process stays small and starts fast)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, workers.jobs, workers.schedule, watchfloor.workspaces; "
+            "print(sorted(m for m in ('dash', 'plotly', 'dashboard.screens') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

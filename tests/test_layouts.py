@@ -6,8 +6,9 @@ import pytest
 from dash.development.base_component import Component
 
 from dashboard.picture import marker_row
-from dashboard.screens import SCREENS, screen_layout, workspaces_for
+from dashboard.screens import SCREENS, screen_layout
 from watchfloor.config import load_config
+from watchfloor.workspaces import workspaces_for
 
 
 def _ids(component: Component) -> list[object]:

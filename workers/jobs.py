@@ -133,7 +133,7 @@ def _evaluate_rules(client: redis.Redis, config: Config, events: list) -> None:
     if not events:
         return
     from dashboard.rules import evaluate_rules
-    from dashboard.screens import workspaces_for
+    from watchfloor.workspaces import workspaces_for
 
     try:
         evaluate_rules(client, events, workspaces_for(config), config=config)
