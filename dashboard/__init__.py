@@ -1,5 +1,18 @@
-"""The Dash app: ``create_app(config)`` builds it explicitly (no import side effects)."""
+"""The Dash app: ``create_app(config)`` builds it explicitly (no import side effects).
 
-from dashboard.app import create_app
+Imported lazily: the feed workers use dashboard.rules, dashboard.criminal_intel and friends, and
+must not load Dash and plotly for that."""
+
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["create_app"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        from dashboard.app import create_app
+
+        return create_app
+    raise AttributeError(f"module 'dashboard' has no attribute {name!r}")

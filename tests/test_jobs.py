@@ -158,7 +158,8 @@ def test_feed_workers_do_not_load_the_web_app():
     import subprocess
     import sys
 
-    code = ("import sys, workers.jobs, workers.schedule, watchfloor.workspaces; "
+    code = ("import sys, workers.jobs, workers.schedule, watchfloor.workspaces, dashboard.rules, "
+            "dashboard.criminal_intel, dashboard.outbound; "
             "print(sorted(m for m in ('dash', 'plotly', 'dashboard.screens') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]", out.stdout
