@@ -818,6 +818,8 @@ def _area_runs(
                         continue  # a text-named state backs no sentence-initial single word
                 if street and (e == j or len({(c.cc, c.admin1) for c in cands}) > 1):
                     continue
+                if not locality and not street and not _located(text, tokens, runs, r, s, commas):
+                    continue  # "Amazon's New Echo Show Is Very Cool": no hamlet in a headline's words
                 found = (e, start, end, cands)
                 break
             if found is None:
@@ -834,6 +836,33 @@ def _area_runs(
                 out.sort(key=lambda m: m.start)
             s = e + 1
     return out
+
+
+# Words after which a name is where something is: "near Bilpin", "4 km west of Termeil".
+_PREPOSITIONS = frozenset("in near at of from outside around towards toward to via off into nr".split())
+
+
+def _located(text: str, tokens: list[_Tok], runs: list[tuple[int, int, str]], r: int, s: int, commas: set[int]) -> bool:
+    """Does a name starting at token ``s`` of run ``r`` stand where a text puts a place: after a
+    preposition, an offset, a comma, a bracket or a street ("Big Jack Mountain Rd Rocky Hall"), or
+    as a whole location field ("Rockton", "Yandina, QLD")? Small places are looked up only there,
+    never in any capitalised headline word."""
+    i, j, _ = runs[r]
+    if s > i and tokens[s - 1][3] in COUNTRY_LIKE_WORDS and all(t[3] in COUNTRY_LIKE_WORDS for t in tokens[i:s]):
+        s = i  # "South Guyra": where the run stands counts
+    k = tokens[s][0]
+    while k > 0 and text[k - 1].isspace():
+        k -= 1
+    if k == 0:
+        end = tokens[j][1]
+        return end in commas or not text[end:].strip()
+    if text[k - 1] in ",(/-–":
+        return True
+    if s > 0 and tokens[s - 1][1] == k and tokens[s - 1][3] in _PREPOSITIONS:
+        return True
+    if any(m.end() == tokens[s][0] for m in _OFFSET.finditer(text, max(0, k - 40), tokens[s][0])):
+        return True  # "40km W Coonabarabran"
+    return s == i and r > 0 and runs[r - 1][2] in ("street", "road") and tokens[runs[r - 1][1]][1] == k
 
 
 def _unknown_capital(text: str, tokens: list[_Tok], j: int, index: _Index, *, before: bool) -> bool:
@@ -1044,7 +1073,7 @@ def geocode(text: str, *, country_hint: str | None = None) -> Place | None:
     # Context: which countries and states the text (other than the mention itself) names.
     contributions: list[tuple[int, dict[str, float], set[tuple[str | None, str | None]]]] = []
     if hint:
-        contributions.append((-1, {hint: 1.5}, {(hint, hint_area.admin1)} if hint_area else set()))
+        contributions.append((-2, {hint: 1.5}, {(hint, hint_area.admin1)} if hint_area else set()))
     folded = {t[3] for t in tokens if t[4] or t[3] in ("county", "parish")}
     if folded & US_CONTEXT_TOKENS:
         contributions.append((-1, {"US": 2.0}, set()))
@@ -1084,24 +1113,27 @@ def geocode(text: str, *, country_hint: str | None = None) -> Place | None:
         if evidence == "plain":
             if mention.street and (cand.cc, cand.admin1) not in context_admin:
                 continue  # a street is named after a place in the area it runs through
+            # Backed by the text itself: its country or state named elsewhere in it (the feed's
+            # hint is no such backing: "Virgin Mobile" in a US feed is still no town).
+            backed = any(
+                source not in (-2, k) and (cand.cc in weights or (cand.cc, cand.admin1) in admins)
+                for source, weights, admins in contributions
+            )
             if (
                 hint_area is not None
                 and cand.population < 1_000_000
                 and (cand.cc, cand.admin1) != (hint, hint_area.admin1)
+                and not backed
+                and (cand.precision == "city" or cand.cc != hint)
             ):
                 # A state's feed (a fire service's) naming a town elsewhere names it with its state
                 # or country: "Halifax" in a Queensland incident is the local Halifax, not Canada's.
-                backed = any(
-                    source not in (-1, k) and (cand.cc in weights or (cand.cc, cand.admin1) in admins)
-                    for source, weights, admins in contributions
-                )
-                if not backed and (cand.precision == "city" or cand.cc != hint):
-                    continue
-            if mention.common and not supported:
                 continue
-            if mention.compound and cand.precision == "city" and cand.population < 1_000_000 and not supported:
+            if mention.common and not backed:
                 continue
-            if mention.weak and cand.precision == "city" and cand.population < 100_000 and not supported:
+            if mention.compound and cand.precision == "city" and cand.population < 1_000_000 and not backed:
+                continue
+            if mention.weak and cand.precision == "city" and cand.population < 100_000 and not backed:
                 continue
             confidence = {"country": 0.8, "admin1": 0.75, "county": 0.7}.get(
                 cand.precision, min(0.85, 0.35 + 0.1 * math.log10(max(cand.population, 1000)))

@@ -154,6 +154,22 @@ def test_capitalised_words_and_names_of_people_are_not_towns(text: str) -> None:
     assert geocode(text) is None
 
 
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("Virgin Mobile Partners With Apple to Go iPhone-Only", "US"),  # Mobile, Alabama
+        ("Wheeling and dealing: a cautionary tale", "US"),  # Wheeling, West Virginia
+        ("Novak Djokovic clashes with British fans after Davis Cup triumph", "US"),  # Davis, California
+        ("Amazon's New Echo Show Is Very Cool and a Little Creepy", "US-CA"),  # Cool, California (2,000)
+        ("Last month today: August on GCP", "US-CA"),  # August, California
+        ("Kirishima and Atamifuji remain tied for lead", "JP"),  # Kirishima, Kagoshima
+    ],
+)
+def test_the_feeds_hint_does_not_turn_words_into_towns(text: str, hint: str) -> None:
+    # The hint weighs between namesakes; it is no evidence that a word names a place at all.
+    assert geocode(text, country_hint=hint) is None
+
+
 # --- hints -------------------------------------------------------------------------------------
 
 
