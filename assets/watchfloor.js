@@ -67,7 +67,7 @@
       for (var r = minRank; r < 5; r++) { n += (b.sev || [])[r] || 0; }
       if (!n) { return; }
       cols.lat.push(b.lat); cols.lon.push(b.lon); cols.ids.push(b.id); cols.color.push(b.color);
-      cols.size.push(Math.round(12 + 6 * Math.log10(n))); cols.z.push(n);
+      cols.size.push(Math.round(14 + 8 * Math.log10(n))); cols.z.push(n);
       cols.text.push(n === b.count ? b.text : n.toLocaleString() + " at this severity or above of " + b.text);
     });
     return cols;

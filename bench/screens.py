@@ -2,7 +2,7 @@
 
     python -m bench.screens                 latency at 2000 and 500 ms, bytes at 10k/100k, capacity
     python -m bench.screens --quick         a smoke run (fewer events, 1k/5k incidents, 2 load levels)
-    python -m bench.screens --only latency  (or bytes, capacity; repeatable)
+    python -m bench.screens --only latency  (or bytes, capacity, aggregation; repeatable)
 
 1. Latency, XADD to marker: EventStore.append of one event (time.time() just before), through the
    fuser (wf:events -> wf:incidents, wf:incident-changes), the screen's poll, render() in the
@@ -14,6 +14,14 @@
    (map_figure(...).to_json()) and the page's initial snapshot (the pages callback response that
    carries the snapshot store), with N incidents in the picture. Sizes are as sent (the app does
    not compress); gzip sizes are given for what compression would change.
+4. Aggregation (server-side hex bins past map_max_points), on against off in the same run, same
+   Redis, same incidents: `watchfloor up` with map_max_points 5,000 (on) and a second web process on
+   the same Redis with map_max_points 1,000,000 (off). Per picture size: the first snapshot (the
+   pages callback answer that carries the snapshot store; raw JSON and gzip as sent; the first call
+   on the "on" server builds or advances its model), one update carrying one new incident (the
+   browser's own poll body, cursor just before it), and the browser's time to first render (from
+   navigation start to the map trace holding positions, and for "on" the bins trace too, stamped
+   in the page with performance.now()).
 3. Capacity: N simulated screens, each on its own keep-alive connection with one signed-in
    session cookie, posting the poll callback every refresh period (open loop: a tick does not wait
    for the previous answer, like dcc.Interval); request latency and the web process's CPU.
@@ -43,6 +51,7 @@ import orjson
 from bench.live_stack import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    ROOT,
     Stack,
     http_session_cookie,
     percentile,
@@ -93,11 +102,13 @@ SEEN_AT = "(ids) => Math.min(...ids.map((id) => window.__wfBench.seen[id] ?? Inf
 def _args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.screens", description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: fewer events, smaller pictures, 2 loads")
-    parser.add_argument("--only", action="append", choices=["latency", "bytes", "capacity"], help="run only this")
+    parser.add_argument("--only", action="append", choices=["latency", "bytes", "capacity", "aggregation"], help="run only this")
     parser.add_argument("--events", type=int, default=None, help="events per latency run (default 40; quick 8)")
     parser.add_argument("--screens", type=str, default=None, help="capacity loads (default 10,50,100,200,400,800)")
     parser.add_argument("--seconds", type=float, default=None, help="seconds per capacity load (default 20)")
     parser.add_argument("--pictures", type=str, default=None, help="incident counts for bytes, e.g. 10000,100000")
+    parser.add_argument("--agg-pictures", type=str, default=None,
+                        help="incident counts for aggregation on/off (default 10000,100000; quick 2000,6000)")
     parser.add_argument("--json", type=Path, default=None, help="results file (default bench/results/screens.json)")
     return parser.parse_args(argv)
 
@@ -547,6 +558,184 @@ def measure_capacity(loads: list[int], seconds: float, refresh_ms: int = 2000) -
     return {"refresh_ms": refresh_ms, "rows": rows, "max_screens_p95_under_1s": max(ok) if ok else 0}
 
 
+# -- 4. aggregation on / off -------------------------------------------------------------------------
+
+AGG_DRAWN = """([sel, bins]) => { const gd = document.querySelector(sel);
+  const ok = !!(gd && gd.data && gd.data[0] && gd.data[0].lat && gd.data[0].lat.some((v) => v !== null)
+    && (!bins || (gd.data[2] && gd.data[2].lat && gd.data[2].lat.length > 0)));
+  if (ok && !window.__drawnAt) { window.__drawnAt = performance.now(); }
+  return ok; }"""
+# Painted: MapLibre (the map subplot's map object) has loaded its style and sources and is idle.
+AGG_PAINTED = """(sel) => { const gd = document.querySelector(sel);
+  const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+  const m = sub && sub.map;
+  if (!m) { return true; }
+  const ok = m.loaded() && m.areTilesLoaded() && !m.isMoving();
+  if (ok && !window.__paintedAt) { window.__paintedAt = performance.now(); }
+  return ok; }"""
+AGG_COUNTS = """(sel) => { const gd = document.querySelector(sel);
+  return {markers: gd.data[0].lat.filter((v) => v !== null).length, bins: gd.data[2] ? gd.data[2].lat.length : 0,
+          heap_mb: performance.memory ? performance.memory.usedJSHeapSize / 1e6 : null}; }"""
+
+
+def _second_web(stack: Stack, tmp: Path, env: dict[str, str]) -> Stack:
+    """Another web process (`watchfloor web`) on the stack's own Redis, with other settings."""
+    import os
+    import subprocess
+
+    from watchfloor.redis_server import free_port
+
+    port = free_port()
+    url = (stack.data_dir / "redis" / "redis.url").read_text(encoding="utf-8").strip()
+    full_env = {**os.environ, "PORT": str(port), "REDIS_URL": url, "WATCHFLOOR_DATA_DIR": str(stack.data_dir),
+                "WATCHFLOOR_EXERCISE": "false", **env}
+    full_env.pop("WATCHFLOOR_CONFIG", None)
+    log_path = tmp / "web-second.log"
+    process = subprocess.Popen([sys.executable, "-m", "watchfloor.cli", "web"], cwd=ROOT, env=full_env,
+                               stdout=log_path.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    web = Stack(process, f"http://127.0.0.1:{port}/", "", stack.data_dir, log_path)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the second web process exited: {web.log()}")
+        try:
+            if web.health()[0] == 200:
+                return web
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.5)
+    web.stop()
+    raise RuntimeError(f"the second web process did not answer within 90 s: {web.log()}")
+
+
+def _post_gzip(server: Stack, cookie: str, body: bytes, path: str) -> tuple[bytes, int, float]:
+    """POST as a browser would (gzip accepted): the raw JSON, the bytes on the wire, seconds."""
+    req = urllib.request.Request(server.url + path, data=body, method="POST", headers={
+        "Content-Type": "application/json", "Cookie": cookie, "Origin": server.url.rstrip("/"),
+        "Accept-Encoding": "gzip"})
+    start = time.perf_counter()
+    with urllib.request.urlopen(req, timeout=600) as resp:
+        wire = resp.read()
+        took = time.perf_counter() - start
+        raw = gzip.decompress(wire) if resp.headers.get("content-encoding") == "gzip" else wire
+    return raw, len(wire), took
+
+
+def _delta_rows(raw: bytes) -> list[dict[str, Any]]:
+    doc = orjson.loads(raw)
+    return doc["response"][next(k for k in doc["response"] if '"delta"' in k)]["data"]["rows"]
+
+
+def _load_until(client: Any, target: int, appended: int, rng: random.Random) -> int:
+    """Append bench events (0.5 s apart, as in section 2) until ``target`` incidents are stored
+    (a few fuse with a neighbour, so it takes more events than incidents); returns events appended."""
+    from workers.streams import Keys
+
+    while client.hlen(Keys.INCIDENTS) < target:
+        missing = target - client.hlen(Keys.INCIDENTS)
+        more = appended + max(100, int(missing * 1.05))
+        _load_incidents(client, more, appended, rng)
+        appended = more
+        _wait_caught_up(client, timeout=1800)
+    return appended
+
+
+def _first_render(server: Stack, browser: Any, mode: str, shot: Path | None) -> dict[str, Any]:
+    """Open the desk in a fresh signed-in context; seconds from navigation start to the figure
+    holding the picture (Plotly has it) and to MapLibre idle with it (painted)."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    screen = context.new_page()
+    errors: list[str] = []
+    screen.on("pageerror", lambda exc: errors.append(str(exc)[:300]))
+    server.sign_in(screen, "bench", PASSWORD, "api/session")  # signed in; the desk is measured next
+    screen.goto(server.url, wait_until="commit", timeout=600_000)
+    screen.wait_for_function(AGG_DRAWN, arg=[MAP, mode == "on"], polling="raf", timeout=900_000)
+    screen.wait_for_function(AGG_PAINTED, arg=MAP, polling=100, timeout=600_000)
+    drawn_ms, painted_ms = screen.evaluate("() => [window.__drawnAt, window.__paintedAt]")
+    counts = screen.evaluate(AGG_COUNTS, MAP)
+    if shot is not None:
+        screen.wait_for_timeout(2000)
+        screen.screenshot(path=str(shot))
+    context.close()
+    return {"drawn_s": drawn_ms / 1000, "painted_s": (painted_ms or drawn_ms) / 1000, **counts, "errors": errors[:3]}
+
+
+def measure_aggregation(pictures: list[int], limit: int = 5000, repeats: int = 2) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    from workers.streams import EventStore, Keys
+
+    tmp = tmp_root()
+    stack = start_stack(tmp, env={"WATCHFLOOR_EXERCISE": "false", "WATCHFLOOR_MAP_MAX_POINTS": str(limit)})
+    off: Stack | None = None
+    rows: list[dict[str, Any]] = []
+    try:
+        stack.add_user("bench", "operator", PASSWORD)
+        off = _second_web(stack, tmp, {"WATCHFLOOR_MAP_MAX_POINTS": "1000000"})
+        servers = {"off": off, "on": stack}
+        cookies = {mode: http_session_cookie(server, "bench", PASSWORD) for mode, server in servers.items()}
+        client = redis_client(stack)
+        rng = random.Random(4)
+        with sync_playwright() as pw:
+            browser = _launch(pw)
+            page, bodies, _errors = _open_desk(stack, browser, "bench")  # the two request bodies, empty picture
+            page.wait_for_timeout(3000)
+            poll_template, poll_path = _body_for(bodies, '"wf":"delta"')
+            pages_template, pages_path = _body_for(bodies, "_pages_content")
+            page.close()
+            appended = 0
+            for n in pictures:
+                appended = _load_until(client, n, appended, rng)
+                for mode, server in servers.items():
+                    raw, wire, cold_s = _post_gzip(server, cookies[mode], orjson.dumps(pages_template), pages_path)
+                    _raw2, _wire2, warm_s = _post_gzip(server, cookies[mode], orjson.dumps(pages_template), pages_path)
+                    newest = client.xrevrange(Keys.INCIDENT_CHANGES, count=1)[0][0].decode()
+                    probe = _bench_event(f"agg-{mode}", n, rng)
+                    EventStore(client).append([probe])
+                    _fused(client, probe.id)
+                    cursor = ("b:" if mode == "on" else "") + newest
+                    delta, delta_wire, delta_s = _post_gzip(server, cookies[mode], _poll_body(poll_template, cursor), poll_path)
+                    changed = _delta_rows(delta)
+                    shots = ROOT / "test-artifacts"
+                    shots.mkdir(exist_ok=True)
+                    renders = [_first_render(server, browser, mode, shots / f"bench-desk-agg-{mode}-{n}.png" if k == 0 else None)
+                               for k in range(repeats)]
+                    counts = renders[0]
+                    drawn_ms = 1000 * percentile([r["drawn_s"] for r in renders], 50)
+                    rows.append({
+                        "incidents": client.hlen(Keys.INCIDENTS), "events_appended": appended, "picture": n,
+                        "mode": mode, "map_max_points": limit if mode == "on" else None,
+                        "snapshot_bytes": len(raw), "snapshot_wire_bytes": wire, "snapshot_cold_s": cold_s,
+                        "snapshot_warm_s": warm_s, "delta_bytes": len(delta), "delta_wire_bytes": delta_wire,
+                        "delta_s": delta_s, "delta_rows": sum(1 for r in changed if "bin" not in r),
+                        "delta_bins": sum(1 for r in changed if "bin" in r),
+                        "first_render_s": drawn_ms / 1000,
+                        "painted_s": percentile([r["painted_s"] for r in renders], 50),
+                        "renders": renders, "markers_drawn": counts["markers"], "bins_drawn": counts["bins"],
+                        "heap_mb": counts["heap_mb"], "page_errors": [e for r in renders for e in r["errors"]][:3],
+                    })
+                    print(f"   {n:>7,} incidents, aggregation {mode:>3}: snapshot {len(raw):,} B ({wire:,} B gzip), "
+                          f"update {len(delta):,} B; first render {drawn_ms / 1000:.1f} s", flush=True)
+            browser.close()
+    finally:
+        if off is not None:
+            off.stop()
+        stack.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"limit": limit, "rows": rows}
+
+
+def print_aggregation(result: dict[str, Any]) -> None:
+    print(f"4. Aggregation on (map_max_points {result['limit']:,}) against off, same incidents, desk 1440x900")
+    print("   incidents  agg  snapshot JSON (gzip)          served (cold/warm)  one update  rendered  painted  "
+          "markers  bins")
+    for r in result["rows"]:
+        print(f"   {r['incidents']:>9,}  {r['mode']:>3}  {r['snapshot_bytes']:>13,} B ({r['snapshot_wire_bytes']:>10,} B)"
+              f"  {r['snapshot_cold_s']:>6.2f} / {r['snapshot_warm_s']:>5.2f} s  {r['delta_bytes']:>7,} B"
+              f"  {r['first_render_s']:>6.1f} s  {r['painted_s']:>5.1f} s  {r['markers_drawn']:>7,}  {r['bins_drawn']:>5,}")
+    print("   rendered: navigation start to the figure holding the picture (median of the repeats); painted: MapLibre idle")
+
+
 # -- report ----------------------------------------------------------------------------------------
 
 def print_latency(results: list[dict[str, Any]]) -> None:
@@ -590,9 +779,9 @@ def print_capacity(result: dict[str, Any]) -> None:
 
 def run_screens(*, quick: bool = False, only: set[str] | None = None, events: int | None = None,
                 loads: list[int] | None = None, seconds: float | None = None, pictures: list[int] | None = None,
-                json_path: Path | None = None) -> dict[str, Any]:
+                json_path: Path | None = None, agg_pictures: list[int] | None = None) -> dict[str, Any]:
     """Measure, print and write the results (bench/results/screens.json); returns them."""
-    only = set(only or {"latency", "bytes", "capacity"})
+    only = set(only or {"latency", "bytes", "capacity", "aggregation"})
     events = events or (8 if quick else 40)
     loads = loads or ([10, 50] if quick else [10, 50, 100, 200, 400, 800])
     seconds = seconds or (6.0 if quick else 20.0)
@@ -612,6 +801,11 @@ def run_screens(*, quick: bool = False, only: set[str] | None = None, events: in
     if "capacity" in only:
         out["capacity"] = measure_capacity(loads, seconds)
         print_capacity(out["capacity"])
+        _save(out, path, only, started)
+    if "aggregation" in only:
+        out["aggregation"] = measure_aggregation(agg_pictures or ([2000, 6000] if quick else [10_000, 100_000]),
+                                                 limit=1000 if quick else 5000)
+        print_aggregation(out["aggregation"])
     out = _save(out, path, only, started)
     print(f"screens took {out['seconds']:.0f} s; results written to {path}")
     return out
@@ -622,10 +816,10 @@ def _save(out: dict[str, Any], path: Path, only: set[str], started: float) -> di
     out = dict(out)
     out["seconds"] = time.perf_counter() - started
     path.parent.mkdir(parents=True, exist_ok=True)
-    for section in ("latency", "bytes", "capacity"):
+    for section in ("latency", "bytes", "capacity", "aggregation"):
         if section in out:
             out.setdefault("measured", {})[section] = out["when"]
-    if only != {"latency", "bytes", "capacity"} and path.exists():
+    if only != {"latency", "bytes", "capacity", "aggregation"} and path.exists():
         # A partial run updates its sections and keeps the others (each section says when it ran).
         try:
             earlier = json.loads(path.read_text(encoding="utf-8"))
@@ -643,6 +837,7 @@ def main(argv: list[str] | None = None) -> int:
         quick=args.quick, only=set(args.only) if args.only else None, events=args.events,
         loads=[int(x) for x in args.screens.split(",")] if args.screens else None, seconds=args.seconds,
         pictures=[int(x) for x in args.pictures.split(",")] if args.pictures else None, json_path=args.json,
+        agg_pictures=[int(x) for x in args.agg_pictures.split(",")] if args.agg_pictures else None,
     )
     return 0
 

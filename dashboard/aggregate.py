@@ -149,7 +149,8 @@ class BinnedPicture:
             self._log_keys.append(frozenset(touched))
         if len(self._log_ids) > LOG_LIMIT:
             cut = len(self._log_ids) // 2
-            self.floor = "%d-%d" % self._log_ids[cut - 1]
+            ms, seq = self._log_ids[cut - 1]
+            self.floor = f"{ms}-{seq}"
             del self._log_ids[:cut], self._log_keys[:cut]
 
     def keys_after(self, cursor: str) -> set[str] | None:
@@ -219,7 +220,7 @@ class Aggregator:
             if not entries:
                 break
             changed: dict[str, str] = {}
-            for _sid_, fields in entries:
+            for _entry_id, fields in entries:
                 changed[fields[b"id"].decode()] = fields.get(b"op", b"upsert").decode()
             ids = list(changed)
             touched: set[str] = set()

@@ -243,7 +243,7 @@ class Bin:
             "lon": round(self.lon_sum / self.count, 4) if key else None,
             "worst": worst, "sev": list(self.severity),
             "color": SEVERITY_COLOURS[worst],
-            "size": round(12 + 6 * math.log10(self.count), 1),
+            "size": round(14 + 8 * math.log10(self.count), 1),
             "text": f"{self.count:,} incidents (hex bin)<br>worst: {worst.upper()}<br>{kinds}",
         })
         return out

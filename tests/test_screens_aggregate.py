@@ -110,6 +110,8 @@ def test_past_the_limit_the_desk_draws_bins_and_still_shows_new_incidents(stack,
     page.wait_for_function(BINNED_AT_LEAST, arg=["desk", before + 1], timeout=30_000)
     assert not page.evaluate(MARKER, [sel, quiet])
     acknowledge_alerts(page)
+    page.evaluate("""(sel) => window.Plotly.relayout(document.querySelector(sel), {"map.center": {lat: 20, lon: 0}, "map.zoom": 1})""", sel)
+    page.wait_for_timeout(2000)
     page.screenshot(path=str(ARTIFACTS / "desk-bins-1440x900.png"))
     assert not errors, errors
     page.close()

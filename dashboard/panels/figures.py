@@ -59,6 +59,7 @@ def map_figure(events: list[dict[str, Any]], *, theme: str = "dark", center: tup
             mode="markers",
             marker={"color": [r["color"] for r in rows], "size": [r["size"] for r in rows], "opacity": 0.9},
             name="incidents",
+            uid="incidents",  # its map layers are "plotly-trace-layer-incidents-*": the bins go below them
         )
     )
     # Trace 1: a density surface of the same (visible) incidents, off until the operator turns it on.
@@ -67,7 +68,8 @@ def map_figure(events: list[dict[str, Any]], *, theme: str = "dark", center: tup
     # Trace 2: hexagon bins (count, worst severity) when the picture is aggregated (dashboard/aggregate.py);
     # empty below map_max_points. Plain lists, filled by the browser.
     fig.add_trace(go.Scattermap(lat=[], lon=[], customdata=[], hovertext=[], hoverinfo="text", mode="markers",
-                                marker={"color": [], "size": [], "opacity": 0.5}, name="bins"))
+                                marker={"color": [], "size": [], "opacity": 0.4}, name="bins", uid="bins",
+                                below="plotly-trace-layer-incidents-fill"))
     fig.update_layout(
         map={"style": "white-bg", "center": {"lat": center[0], "lon": center[1]}, "zoom": zoom, "layers": layers},
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
