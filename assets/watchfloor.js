@@ -457,6 +457,22 @@
           say(form, "Saved (version " + el.getAttribute("data-version") + ").", true);
         } else { say(form, reason(r), false); }
       }).catch(function () { say(form, "Not saved: no contact with the server.", false); });
+    } else if (action === "split-report" || action === "merge-incident") {
+      var incident = el.getAttribute("data-incident");
+      var merging = action === "merge-incident";
+      var payload = merging ? {other: (form.querySelector("#wf-merge-other") || {}).value || ""}
+                            : {event: el.getAttribute("data-event")};
+      say(form, merging ? "Merging…" : "Splitting…", true);
+      el.disabled = true;
+      send("POST", "/api/incidents/" + encodeURIComponent(incident) + (merging ? "/merge" : "/split"), payload)
+        .then(function (r) {
+          el.disabled = false;
+          if (r.status !== 200) { say(form, reason(r), false); return; }
+          var scr = screenOf(el);
+          say(form, merging ? "Merged into " + r.data.incident + "." : "Split out as " + r.data["new"] + ".", true);
+          setSelected(scr, null);  // reopen the (surviving) incident so the drawer shows the new reports
+          setTimeout(function () { setSelected(scr, r.data.incident); }, 50);
+        }).catch(function () { el.disabled = false; say(form, "Not done: no contact with the server.", false); });
     } else if (action === "compose-alert") {
       var composer = document.querySelector(".wf-composer");
       if (composer) { composer.hidden = false; composer.querySelector("#wf-al-headline").focus(); }

@@ -10,6 +10,8 @@ incidents, every write, push and export, and every refusal (401/403/404/409/422 
     GET    /api/incidents/{id}/annotation/history    viewer+: every change (who, when, what)
     POST   /api/incidents/{id}/annotation/validate   supervisor+: criminal intelligence still valid; new review date
     POST   /api/incidents/{id}/annotation/export     operator+: a copy for a recipient outside (logged with reason)
+    POST   /api/incidents/{id}/split  {"event": report id}    operator+: take a report out of the incident, for good
+    POST   /api/incidents/{id}/merge  {"other": incident id}  operator+: make two incidents one, for good
     POST   /api/alerts                               operator+: push an alert (copies queued, never sent inline)
     GET    /api/alerts[?all=1]                       everyone signed in: alerts they may see
     GET    /api/alerts.atom                          everyone signed in, partners too: Atom feed by their TLP
@@ -45,11 +47,13 @@ from dashboard.accounts import Role
 from dashboard.audit import AuditQuery, audit
 from dashboard.audit import search as audit_search
 from dashboard.security import current_user
-from dashboard.tlp import max_marking
+from dashboard.tlp import incident_marking, max_marking, visible
 from watchfloor.config import Config, ConfigError
+from workers.fusion import FusionError, merge_incidents, split_incident
 from workers.streams import Keys
 
 MAX_JSON = 64 * 1024
+SPLIT_MERGE_WAIT = 20.0  # seconds a split or merge waits for the fuser to apply it (it answers 422 after)
 _SENDER = re.compile(r"^[^\s,<&]{1,200}$")
 
 
@@ -175,6 +179,47 @@ def register_operator_api(server: FastAPI, config: Config, get_client: Callable[
         return _json({"marking": note["tlp"], "incident": {k: incident.get(k) for k in
                                                            ("id", "title", "kind", "time", "lat", "lon", "severity")},
                       "annotation": note, "recipient": recipient, "reason": reason})
+
+    # -- fusion decisions: split a wrong merge, merge what fusion missed ---------------------------------
+    def _visible_incident(client: redis.Redis, user: Any, incident_id: str) -> dict[str, Any]:
+        raw = client.hget(Keys.INCIDENTS, incident_id)
+        if raw is None:
+            raise ApiRefusal(404, "not found", f"no incident {incident_id[:80]!r}")
+        incident = orjson.loads(raw)
+        marking = incident_marking(incident)
+        if not visible(marking, user, client):
+            raise ApiRefusal(403, "forbidden", f"the incident is marked {marking.value}, above your maximum")
+        return incident
+
+    def split_report(request: Request, client: redis.Redis, user: Any, incident_id: str, data: Any) -> Response:
+        _visible_incident(client, user, incident_id)
+        event_id = str((data or {}).get("event") or "") if isinstance(data, dict) else ""
+        if not event_id:
+            raise ApiRefusal(422, "invalid", "event: name the report to take out (its report id)")
+        try:
+            done = split_incident(client, incident_id, event_id, user.name, wait=SPLIT_MERGE_WAIT)
+        except FusionError as exc:
+            raise ApiRefusal(422, "invalid", str(exc)) from None
+        audit("incident.split", record=incident_id, reason=f"report {event_id[:120]} taken out into {done['new']}")
+        return _json({"incident": done["incident"], "new": done["new"]})
+
+    def merge_incident(request: Request, client: redis.Redis, user: Any, incident_id: str, data: Any) -> Response:
+        _visible_incident(client, user, incident_id)
+        other = str((data or {}).get("other") or "").strip() if isinstance(data, dict) else ""
+        if not other:
+            raise ApiRefusal(422, "invalid", "other: name the incident to merge with (its incident id)")
+        _visible_incident(client, user, other)
+        try:
+            done = merge_incidents(client, incident_id, other, user.name, wait=SPLIT_MERGE_WAIT)
+        except FusionError as exc:
+            raise ApiRefusal(422, "invalid", str(exc)) from None
+        audit("incident.merge", record=incident_id, reason=f"merged with {other[:120]}; one incident {done['incident']}")
+        return _json({"incident": done["incident"]})
+
+    server.add_api_route("/api/incidents/{incident_id:path}/split", handle(
+        "incident.split", lambda incident_id: incident_id, Role.OPERATOR, split_report, body=True), methods=["POST"])
+    server.add_api_route("/api/incidents/{incident_id:path}/merge", handle(
+        "incident.merge", lambda incident_id: incident_id, Role.OPERATOR, merge_incident, body=True), methods=["POST"])
 
     inc = "/api/incidents/{incident_id:path}/annotation"
     server.add_api_route(inc + "/history", handle("annotation.history", lambda incident_id: incident_id, None,

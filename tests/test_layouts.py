@@ -35,3 +35,19 @@ def test_screen_layout_renders_with_unique_ids(screen):
     assert len(ids) == len(set(ids)), "duplicate component ids"
     assert any("'map'" in i for i in ids) and any("'banner'" in i for i in ids)
     assert "&lt;b&gt;M 4&lt;/b&gt;" in row["text"], "hover text must be escaped"
+
+
+def test_the_detail_drawer_offers_split_and_merge_to_operators_only():
+    from dashboard.panels.detail import detail_panel
+
+    incident = {"id": "inc:usgs:x", "title": "M 5.1", "reports": [{"event_id": "usgs:x", "source": "usgs-geojson"},
+                                                                  {"event_id": "rss:y", "source": "rss"}]}
+    reports = [{"id": "usgs:x", "source": "usgs-geojson", "time": "2026-11-30T01:00:00Z"},
+               {"id": "rss:y", "source": "rss", "time": "2026-11-30T01:01:00Z"}]
+    editable = str(detail_panel(incident, reports, [], can_edit=True))
+    assert editable.count("data-action='split-report'") == 2 and "data-event='rss:y'" in editable
+    assert "merge-incident" in editable and "wf-merge-other" in editable
+    read_only = str(detail_panel(incident, reports, [], can_edit=False))
+    assert "split-report" not in read_only and "merge-incident" not in read_only
+    single = str(detail_panel({**incident, "reports": incident["reports"][:1]}, reports[:1], [], can_edit=True))
+    assert "split-report" not in single  # one report: nothing to split

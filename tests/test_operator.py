@@ -1049,3 +1049,50 @@ def test_supervisors_read_and_export_the_audit_trail_others_are_refused(web, flo
     crafted = web.update(body, olivia)
     assert crafted.status == 403 and b"victor" not in crafted.body
     assert last(redis_client, "callback")["record"].endswith("show")
+
+
+# -- split and merge from the screens (operators) --------------------------------------------------------
+def test_operators_split_and_merge_incidents_through_the_api_and_it_sticks(web, floor, redis_client):
+    from tests.test_fusion_pipeline import NEWS, gdacs_doc, ingest, news_doc, three_sources, usgs_doc
+    from workers.fusion import fuse_now, load_incidents
+
+    three_sources(redis_client)
+    assert fuse_now(redis_client)
+    quake = next(i for i in load_incidents(redis_client) if i["kind"] == "earthquake")
+    news_id = next(r["event_id"] for r in quake["reports"] if r["source"] == "rss")
+    olivia, victor = web.session("olivia"), web.session("victor")
+    path = f"/api/incidents/{quake['id']}"
+    # A viewer's crafted request is refused and audited; nothing changes.
+    refused = api(web, "POST", path + "/split", victor, {"event": news_id})
+    assert refused.status == 403 and last(redis_client, "incident.split")["outcome"] == "refused"
+    assert len(next(i for i in load_incidents(redis_client) if i["id"] == quake["id"])["reports"]) == 3
+    bad = api(web, "POST", path + "/split", olivia, {"event": "rss:not-in-it"})
+    assert bad.status == 422 and "holds no report" in bad.json()["reason"]
+    # The operator splits the news report out; the quake keeps its id and two reports.
+    split = api(web, "POST", path + "/split", olivia, {"event": news_id})
+    assert split.status == 200, split.body
+    new_id = split.json()["new"]
+    assert split.json()["incident"] == quake["id"] and new_id != quake["id"]
+    by_id = {i["id"]: i for i in load_incidents(redis_client)}
+    assert {r["source"] for r in by_id[quake["id"]]["reports"]} == {"usgs-geojson", "gdacs"}
+    assert [r["event_id"] for r in by_id[new_id]["reports"]] == [news_id]
+    record = last(redis_client, "incident.split")
+    assert record["outcome"] == "ok" and record["user"] == "olivia" and new_id in record["reason"]
+    # It sticks: re-ingesting everything (and a fresh fusion pass) does not put it back.
+    ingest(redis_client, "usgs", usgs_doc())
+    ingest(redis_client, "gdacs", gdacs_doc())
+    ingest(redis_client, "news", news_doc(NEWS))
+    fuse_now(redis_client)
+    assert len({i["id"]: i for i in load_incidents(redis_client)}[quake["id"]]["reports"]) == 2
+    # Merging them back is the operator's other move; an unknown id is a clear refusal.
+    unknown = api(web, "POST", path + "/merge", olivia, {"other": "inc:nothing"})
+    assert unknown.status == 404 and "no incident" in unknown.json()["reason"]
+    merged = api(web, "POST", path + "/merge", olivia, {"other": new_id})
+    assert merged.status == 200, merged.body
+    survivor = {i["id"]: i for i in load_incidents(redis_client)}[merged.json()["incident"]]
+    assert len(survivor["reports"]) == 3 and new_id not in {i["id"] for i in load_incidents(redis_client)}
+    assert last(redis_client, "incident.merge")["outcome"] == "ok"
+    # An incident above the operator's marking cannot be split or merged (nor named as the other).
+    redis_client.hset(Keys.INCIDENTS, "inc:red-1", orjson.dumps(INCIDENTS["inc:red-1"]))  # fusion kept only its own
+    assert api(web, "POST", path + "/merge", olivia, {"other": "inc:red-1"}).status == 403
+    assert api(web, "POST", "/api/incidents/inc:red-1/split", olivia, {"event": "x"}).status == 403

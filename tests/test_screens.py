@@ -193,6 +193,15 @@ def test_one_quake_from_two_sources_is_one_incident_on_the_desk(stack, browser):
     assert item.count() == 1, "the two reports must be one incident in the list"
     assert page.locator(".wf-desk .wf-detail .wf-report").count() == 2
     page.screenshot(path=str(ARTIFACTS / "desk-corroborated-1440x900.png"))
+    # The operator decides the news report is about something else: split it out, from the drawer.
+    news = page.locator(".wf-desk .wf-detail .wf-report", has_text="RSS")
+    news.locator("summary").click()
+    news.locator("[data-action='split-report']").click()
+    page.wait_for_function("""(stamp) => Array.from(document.querySelectorAll('.wf-desk .wf-incidents li'))
+        .filter(li => li.textContent.includes(stamp)).length === 2""", arg=str(stamp), timeout=30_000)
+    page.wait_for_selector(".wf-desk .wf-detail:not([hidden]) .wf-corroboration:has-text('Single source')", timeout=15_000)
+    assert page.locator(".wf-desk .wf-detail .wf-report").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "desk-after-split-1440x900.png"))
     assert not errors, errors
     page.close()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash import html
+from dash import dcc, html
 
 from dashboard.picture import SEVERITY_COLOURS
 from feeds.text import safe_link
@@ -85,9 +85,25 @@ def annotation_panel(incident_id: str, note: dict[str, Any] | None, can_write: b
     return [html.H4("Annotation"), *shown, form]
 
 
+def fusion_controls(incident: dict[str, Any]) -> html.Div:
+    """For operators: merge this incident with another (by id), the decision sticks for new reports;
+    the split buttons sit on each report. Both post to the API, which checks role and marking."""
+    return html.Div([
+        html.Label("Same happening as another incident? Its id:", htmlFor="wf-merge-other"),
+        html.Div([
+            dcc.Input(id="wf-merge-other", className="wf-input", type="text", maxLength=300,
+                      placeholder="inc:…", autoComplete="off", debounce=True),
+            html.Button("Merge into one", className="wf-button", **{"data-action": "merge-incident",
+                                                                     "data-incident": incident.get("id") or ""}),
+        ], className="wf-inline"),
+        html.Div(className="wf-form-result", role="status"),
+    ], className="wf-form wf-fusion-controls")
+
+
 def detail_panel(incident: dict[str, Any], reports: list[dict[str, Any]],
-                 annotation: list[Any] | None = None) -> list[Any]:
-    """A fused incident and every report that contributed to it, each traceable to its source."""
+                 annotation: list[Any] | None = None, can_edit: bool = False) -> list[Any]:
+    """A fused incident and every report that contributed to it, each traceable to its source.
+    ``can_edit`` (operators) adds the split and merge controls."""
     sev = incident.get("severity") or "unknown"
     sources = sorted({r.get("source") or "" for r in incident.get("reports") or []} - {""})
     n = len(sources)
@@ -112,6 +128,12 @@ def detail_panel(incident: dict[str, Any], reports: list[dict[str, Any]],
         note = " (superseded)" if event.get("id") in superseded else ""
         gave = supplied.get(event.get("id"))
         summary = [html.Span(label + note)] + ([html.Span(f"  supplied: {gave}", className="wf-muted")] if gave else [])
-        parts.append(html.Details([html.Summary(summary), *report_panel(event)], open=len(reports) == 1,
+        split = [html.Div([
+            html.Button("Not the same happening: split this report out", className="wf-button wf-split", **{
+                "data-action": "split-report", "data-incident": incident.get("id") or "", "data-event": event.get("id") or ""}),
+            html.Div(className="wf-form-result", role="status")], className="wf-form")] if can_edit and len(reports) > 1 else []
+        parts.append(html.Details([html.Summary(summary), *report_panel(event), *split], open=len(reports) == 1,
                                   className="wf-report"))
+    if can_edit:
+        parts.append(fusion_controls(incident))
     return parts

@@ -215,8 +215,9 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
             note = audited_read(client, str(selected), user) if user is not None and client is not None else None
         except (redis.RedisError, OSError):
             note = None
-        annotation = annotation_panel(str(selected), note, can_write=has_role("operator", user))
-        return detail_panel(incident, reports, annotation), False
+        operator = has_role("operator", user)
+        annotation = annotation_panel(str(selected), note, can_write=operator)
+        return detail_panel(incident, reports, annotation, can_edit=operator), False
 
     @app.callback(
         Output(ids("feeds", MATCH), "children"),
