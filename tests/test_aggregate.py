@@ -180,3 +180,21 @@ def test_aggregated_snapshot_and_deltas_against_real_redis(redis_client):
     redis_client.xadd(Keys.INCIDENT_CHANGES, {"id": "inc:low", "op": "remove"})
     delta, _cursor3, _ = agg.changes_after(redis_client, cursor2, "c", keep, build)
     assert [r["count"] for r in delta if "bin" in r] == [bins.get(key, {"count": 0})["count"]]
+
+
+@pytest.mark.redis
+def test_each_reader_marking_has_its_own_aggregated_picture(redis_client):
+    """Bins never count an incident the reader may not receive (one model per TLP ceiling)."""
+    rng = random.Random(8)
+    pipe = redis_client.pipeline()
+    for i in range(300):
+        r = incident(i, rng, reports=[{"event_id": f"e{i}"}], marked=i % 3 == 0)
+        pipe.hset(Keys.INCIDENTS, r["id"], orjson.dumps(r))
+        pipe.xadd(Keys.INCIDENT_CHANGES, {"id": r["id"], "op": "upsert"})
+    pipe.execute()
+    build = lambda items: [{"id": i["id"]} for i in items]  # noqa: E731
+    agg = Aggregator(max_points=50, size_deg=4.0)
+    everything, _ = agg.snapshot(redis_client, "red", lambda i: True, build)
+    cleared, _ = agg.snapshot(redis_client, "clear", lambda i: not i.get("marked"), build)
+    total = lambda rows: sum(r["count"] for r in rows if "bin" in r) + sum(1 for r in rows if "bin" not in r)  # noqa: E731
+    assert total(everything) == 300 and total(cleared) == 200
