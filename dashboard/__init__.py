@@ -3,8 +3,8 @@
 Imported lazily: the feed workers use dashboard.rules, dashboard.criminal_intel and friends, and
 must not load Dash and plotly for that."""
 
-from __future__ import annotations
-
+# No "from __future__ import annotations" here: it would bind the name dashboard.annotations and
+# shadow the submodule in "from dashboard import annotations".
 from typing import Any
 
 __all__ = ["create_app"]
