@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import logging
 import math
 import threading
 from collections.abc import Callable, Iterable
@@ -29,6 +30,8 @@ import redis
 
 from dashboard.picture import Bin, hex_key, hidden_row, importance
 from workers.streams import Keys
+
+log = logging.getLogger(__name__)
 
 BATCH = 2000  # change-stream entries per advance step
 LOG_LIMIT = 20_000  # advance steps remembered; a screen further behind reloads
@@ -200,6 +203,17 @@ class Aggregator:
         self.lock = threading.Lock()
 
     def _sync(self, client: redis.Redis, ceiling: Any, keep: Keep) -> BinnedPicture:
+        try:
+            return self._advance(client, ceiling, keep)
+        except Exception:
+            # A model left half-advanced (Redis timed out mid-way, or a bug) must not be reused: its
+            # log could miss what the interrupted step touched. The next call rebuilds it; screens
+            # whose cursor it no longer reaches reload.
+            self.models.pop(ceiling, None)
+            log.exception("aggregated picture: advancing the model failed; it is rebuilt on the next call")
+            raise
+
+    def _advance(self, client: redis.Redis, ceiling: Any, keep: Keep) -> BinnedPicture:
         model = self.models.get(ceiling)
         if model is not None and model.cursor != "0-0":
             oldest = client.xrange(Keys.INCIDENT_CHANGES, count=1)

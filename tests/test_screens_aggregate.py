@@ -81,6 +81,17 @@ def test_past_the_limit_the_desk_draws_bins_and_still_shows_new_incidents(stack,
 
     client = _client(stack)
     page, errors = open_screen(stack, browser, "", 1440, 900)
+    polls: list[str] = []  # what each poll answered (for the failure message)
+
+    def on_response(resp) -> None:
+        if resp.url.endswith("_dash-update-component") and '"wf":"delta"' in (resp.request.post_data or ""):
+            try:
+                body = resp.text()
+            except Exception as exc:  # noqa: BLE001
+                body = f"<{exc}>"
+            polls.append(f"{time.strftime('%H:%M:%S')} {resp.status} {(resp.request.post_data or '')[-160:]} -> {body[:300]}")
+
+    page.on("response", on_response)
     sel = MAP.format(screen="desk")
     page.wait_for_function(DRAWN, arg=sel, timeout=60_000)
     page.wait_for_function(BINS, arg=sel, timeout=60_000)
@@ -96,9 +107,10 @@ def test_past_the_limit_the_desk_draws_bins_and_still_shows_new_incidents(stack,
     EventStore(client).append([_event(f"new{stamp}", -33.9, 151.2, "extreme", datetime.now(UTC))])
     incident = _fused(client, f"test:new{stamp}")
     try:
-        page.wait_for_function(MARKER, arg=[sel, incident], timeout=30_000)
+        page.wait_for_function(MARKER, arg=[sel, incident], timeout=60_000)
     except Exception:
-        print(stack.log())
+        print([line for line in stack.log().splitlines() if "Traceback" in line or "aggregat" in line or "Error" in line])
+        print("\n".join(polls[-12:]))
         print(page.evaluate("""(id) => { const st = window.__watchfloor.desk; const i = st.index.get(id);
             return {i, row: i === undefined ? null : st.rows[i], n: st.rows.length, bins: st.bins.size}; }""", incident))
         raise
