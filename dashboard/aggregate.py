@@ -261,6 +261,16 @@ class Aggregator:
         markers = rows([orjson.loads(raw) for raw in client.hmget(Keys.INCIDENTS, ids) if raw]) if ids else []
         return markers + bins, "b:" + cursor
 
+    def outgrown(self, client: redis.Redis, ceiling: Any, keep: Keep) -> bool:
+        """True when a screen that loaded below the limit (one dot per incident) should reload into
+        the aggregated picture: the picture has grown a fifth past the limit (a margin, so a picture
+        hovering at the limit does not make screens reload again and again)."""
+        margin = self.max_points * 1.2
+        if client.hlen(Keys.INCIDENTS) <= margin:
+            return False  # cheap: the usual answer
+        with self.lock:
+            return self._sync(client, ceiling, keep).live_count > margin
+
     def changes_after(self, client: redis.Redis, cursor: str, ceiling: Any, keep: Keep,
                       rows: Rows) -> tuple[list[dict[str, Any]], str, bool]:
         """Current state of every bin and marker touched after ``cursor`` ("b:<id>"), the new

@@ -97,6 +97,9 @@ def changes_after(client: redis.Redis, cursor: str, count: int = 2000,
             return [], cursor, True
         return binned.changes_after(client, cursor, ceiling, lambda i: _live(i) and shareable(i, ceiling),
                                     lambda items: rows_for(client, items, ceiling))
+    binned = _aggregator()
+    if binned is not None and binned.outgrown(client, ceiling, lambda i: _live(i) and shareable(i, ceiling)):
+        return [], cursor, True  # grown well past map_max_points since this screen loaded: reload, aggregated
     start = "(" + cursor if cursor and cursor != "0-0" else "-"
     entries = client.xrange(Keys.INCIDENT_CHANGES, min=start, max="+", count=count)
     if cursor and cursor != "0-0":

@@ -198,3 +198,33 @@ def test_each_reader_marking_has_its_own_aggregated_picture(redis_client):
     cleared, _ = agg.snapshot(redis_client, "clear", lambda i: not i.get("marked"), build)
     total = lambda rows: sum(r["count"] for r in rows if "bin" in r) + sum(1 for r in rows if "bin" not in r)  # noqa: E731
     assert total(everything) == 300 and total(cleared) == 200
+
+
+@pytest.mark.redis
+def test_a_screen_loaded_below_the_limit_reloads_once_the_picture_outgrows_it(redis_client):
+    from dashboard import aggregate, incidents
+
+    def add(start: int, n: int) -> None:
+        pipe = redis_client.pipeline()
+        for i in range(start, start + n):
+            r = incident(i, random.Random(i), reports=[{"event_id": f"e{i}"}])
+            pipe.hset(Keys.INCIDENTS, r["id"], orjson.dumps(r))
+            pipe.xadd(Keys.INCIDENT_CHANGES, {"id": r["id"], "op": "upsert"})
+        pipe.execute()
+
+    before = aggregate.current()
+    try:
+        aggregate.configure(100, 4.0, [])
+        add(0, 90)
+        rows, cursor = incidents.snapshot(redis_client)
+        assert len(rows) == 90 and not cursor.startswith("b:"), "below the limit: one row per incident"
+        add(90, 25)  # 115: past the limit, within the margin: keep going per incident
+        rows, cursor, reload = incidents.changes_after(redis_client, cursor)
+        assert len(rows) == 25 and not reload
+        add(115, 10)  # 125: a fifth past the limit: reload into the aggregated picture
+        _rows, _cursor, reload = incidents.changes_after(redis_client, cursor)
+        assert reload
+        rows, cursor = incidents.snapshot(redis_client)
+        assert cursor.startswith("b:") and sum(1 for r in rows if "bin" not in r) == 100
+    finally:
+        aggregate._AGGREGATOR = before
