@@ -296,7 +296,7 @@ def test_two_operators_annotating_at_once_get_a_conflict_not_an_overwrite(stack,
     other.fill("#wf-ann-note", "Nothing to add.")
     other.click("[data-action='save-annotation']")
     other.wait_for_selector(".wf-form-result.wf-bad", timeout=15_000)
-    message = other.locator(".wf-detail .wf-form-result").inner_text()
+    message = other.locator(".wf-detail .wf-form-result.wf-bad").inner_text()
     assert "changed by officer" in message, message
     first.screenshot(path=str(ARTIFACTS / "desk-annotation-1440x900.png"))
     assert not errors_a, errors_a
