@@ -449,7 +449,10 @@
       var id = el.getAttribute("data-incident");
       var body = {version: Number(el.getAttribute("data-version") || 0),
                   status: form.querySelector("#wf-ann-status").value, tlp: form.querySelector("#wf-ann-tlp").value,
-                  note: form.querySelector("#wf-ann-note").value};
+                  note: form.querySelector("#wf-ann-note").value,
+                  assignee: (form.querySelector("#wf-ann-assignee") || {}).value || "",
+                  tags: ((form.querySelector("#wf-ann-tags") || {}).value || "").split(",")
+                    .map(function (t) { return t.trim(); }).filter(function (t) { return t; })};
       say(form, "Saving…", true);
       send("PUT", "/api/incidents/" + encodeURIComponent(id) + "/annotation", body).then(function (r) {
         if (r.status === 200 || r.status === 201) {

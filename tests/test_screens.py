@@ -291,8 +291,12 @@ def test_two_operators_annotating_at_once_get_a_conflict_not_an_overwrite(stack,
     _open_incident(other, chosen)  # the same incident: new ones keep arriving meanwhile
     first.fill("#wf-ann-note", "Units on scene; perimeter set.")
     first.select_option("#wf-ann-status", "escalated")
+    first.fill("#wf-ann-assignee", "second")
+    first.fill("#wf-ann-tags", "perimeter, unit-7")
     first.click("[data-action='save-annotation']")
     first.wait_for_selector(".wf-form-result.wf-ok:has-text('Saved')", timeout=15_000)
+    saved = first.request.get(stack.url + f"api/incidents/{chosen}/annotation").json()["annotation"]
+    assert (saved["status"], saved["assignee"], saved["tags"]) == ("escalated", "second", ["perimeter", "unit-7"])
     other.fill("#wf-ann-note", "Nothing to add.")
     other.click("[data-action='save-annotation']")
     other.wait_for_selector(".wf-form-result.wf-bad", timeout=15_000)

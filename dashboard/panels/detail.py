@@ -74,6 +74,12 @@ def annotation_panel(incident_id: str, note: dict[str, Any] | None, can_write: b
             html.Label("Marking", htmlFor="wf-ann-tlp"),
             html.Select([html.Option(t, value=t, selected=(note.get("tlp") or "TLP:GREEN") == t) for t in TLPS],
                         id="wf-ann-tlp", className="wf-input"),
+            html.Label("Assignee (account name)", htmlFor="wf-ann-assignee"),
+            dcc.Input(id="wf-ann-assignee", className="wf-input", type="text", maxLength=64,
+                      value=note.get("assignee") or "", autoComplete="off", debounce=True),
+            html.Label("Tags (comma-separated)", htmlFor="wf-ann-tags"),
+            dcc.Input(id="wf-ann-tags", className="wf-input", type="text", maxLength=400,
+                      value=", ".join(note.get("tags") or []), autoComplete="off", debounce=True),
             html.Label("Note (plain text)", htmlFor="wf-ann-note"),
             html.Textarea(note.get("note") or "", id="wf-ann-note", className="wf-input", rows=4, maxLength=4000),
             html.Button("Save annotation", className="wf-button", **{
