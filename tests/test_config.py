@@ -89,3 +89,13 @@ def test_a_feed_marking_must_be_a_tlp_label(tmp_path):
     assert "feeds.partner.tlp" in str(err.value) and "TLP:AMBER+STRICT" in str(err.value)
     bad.write_text('[[feeds]]\nid = "partner"\nurl = "https://partner.example/feed"\ntlp = "TLP:AMBER"\n')
     assert load_config(bad, env={}).feeds[0].tlp == "TLP:AMBER"
+
+
+def test_a_feed_country_hint_must_be_an_iso_code(tmp_path):
+    path = tmp_path / "w.toml"
+    path.write_text('[[feeds]]\nid = "qfes"\nurl = "https://qfes.example/feed"\ncountry = "Queensland"\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+    assert "feeds.qfes.country" in str(err.value) and "AU-QLD" in str(err.value)
+    path.write_text('[[feeds]]\nid = "qfes"\nurl = "https://qfes.example/feed"\ncountry = "AU-QLD"\n')
+    assert load_config(path, env={}).feeds[0].country == "AU-QLD"

@@ -22,6 +22,7 @@ from watchfloor.settings import BY_NAME, SETTINGS, coerce
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
 _FEED_KEYS = {f for f in FeedConfig.__dataclass_fields__}
+_AREA_HINT = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")  # ISO 3166-1 alpha-2, optionally -subdivision
 _FEED_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 
@@ -178,6 +179,10 @@ def _read_feeds(items: Any, file: Path) -> list[FeedConfig]:
         stale = item.get("stale_after", 3)
         if not isinstance(stale, int) or isinstance(stale, bool) or not 1 <= stale <= 1000:
             raise ConfigError(f"{where}.stale_after: {stale!r} must be a whole number of intervals, 1 to 1000")
+        country = item.get("country")
+        if isinstance(country, str) and not _AREA_HINT.match(country):
+            raise ConfigError(f"{where}.country: {country[:20]!r} must be an ISO 3166 code such as \"US\", \"AU\" or, "
+                              "for a state's feed, \"AU-QLD\" or \"US-CA\"")
         tlp = item.get("tlp")
         if tlp is not None and tlp not in TLP_LABELS:
             raise ConfigError(f"{where}.tlp: {str(tlp)[:40]!r} is not a TLP 2.0 label; use one of {', '.join(TLP_LABELS)}")
