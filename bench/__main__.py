@@ -1,16 +1,18 @@
 """``python -m bench``: parse throughput per format and Redis ingest, each as a ratio to a baseline.
 
 python -m bench              full run (about 2 minutes on 2 cores, plus fusion, plus the screens section:
-                             about 10 more minutes); bench/results/latest.json and screens.json
+                             about 20 more minutes with aggregation at 10k and 100k incidents);
+                             bench/results/latest.json and screens.json
 python -m bench --quick      smoke run (< 30 s, no screens section); bench/results/latest-quick.json
 python -m bench --no-screens full run without the screens section (it needs Chromium and starts the stack)
 python -m bench --profile    cProfile hot spots of the same workloads instead of timings
 python -m bench --strict     exit 1 when a target is missed (targets are reported either way)
 
 Screens on their own (the whole stack, headless Chromium; see bench/screens.py):
-python -m bench.screens [--quick] [--only latency|bytes|capacity]   bench/results/screens.json
-Not in `make bench` (it runs as long as asked):
+python -m bench.screens [--quick] [--only latency|bytes|capacity|aggregation]   bench/results/screens.json
+Not in `make bench` (they run as long as asked):
 python -m bench.wall_soak --minutes 60     wall memory soak; bench/results/wall-soak.json, MB/hour
+python -m bench.alert_latency --alerts 20 --one-screen   operator alert to banner; bench/results/alert-latency.json
 """
 
 from __future__ import annotations
