@@ -28,12 +28,13 @@ COLUMNS = ("time", "user", "source", "action", "record", "outcome", "reason")
 
 
 def audit_layout() -> html.Div:
-    """The page; data arrives only through the supervisor-only callback below."""
+    """The page; data arrives only through the supervisor-only callback below. With no user (Dash
+    building its validation layout at start-up; a request without a session never gets here) it is
+    the empty form, so the callback's components are known to every page."""
     user = current_user()
-    if not has_role("supervisor", user):
-        if user is not None:  # no user: Dash building its page registry at start-up, not a request
-            audit_refusal("page.read", record="/audit", reason=f"needs role supervisor; has {user.role.value}",
-                          throttle=False)
+    if user is not None and not has_role("supervisor", user):
+        audit_refusal("page.read", record="/audit", reason=f"needs role supervisor; has {user.role.value}",
+                      throttle=False)
         return html.Div([html.H1("Audit trail"), html.P("The audit trail is for supervisors and admins.",
                                                         className="wf-refused")], className="wf-audit wf-theme-light")
     since = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")

@@ -287,7 +287,13 @@ def test_two_operators_annotating_at_once_get_a_conflict_not_an_overwrite(stack,
     first, errors_a = open_screen(stack, browser, "", 1440, 900)
     other = browser.new_page(viewport={"width": 1440, "height": 900})
     stack.sign_in(other, "second", PASSWORD, "")
-    chosen = _open_incident(first)
+    # An incident of our own (the scenario's newest may be superseded by a CAP Update meanwhile).
+    stamp = int(time.time() * 1000) % 10_000_000
+    stack.inject({"channel": "news", "kind": "security", "title": f"Unattended bag at gate 4 ({stamp})",
+                  "lat": 42.3496, "lon": -71.0746, "severity": "moderate"})
+    first.wait_for_selector(f".wf-desk .wf-incidents li[data-wf-id]:has-text('{stamp}')", timeout=60_000)
+    chosen = first.locator(".wf-desk .wf-incidents li[data-wf-id]", has_text=str(stamp)).first.get_attribute("data-wf-id")
+    _open_incident(first, chosen)
     _open_incident(other, chosen)  # the same incident: new ones keep arriving meanwhile
     first.fill("#wf-ann-note", "Units on scene; perimeter set.")
     first.select_option("#wf-ann-status", "escalated")
