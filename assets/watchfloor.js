@@ -516,10 +516,48 @@
     source.onerror = function () { /* EventSource reconnects by itself; polling carries on meanwhile */ };
   }
 
+  /* A tapped or clicked hexagon bin says what it counts in a panel on the map: on a tablet there is
+   * no hover, and nothing may be only on hover. Text nodes only (the summary is built from feed words). */
+  function showBin(p) {
+    var section = document.querySelector("[data-screen] .wf-map");
+    if (!section) { return; }
+    var box = section.querySelector(".wf-bin-info");
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "wf-bin-info";
+      box.setAttribute("role", "status");
+      section.appendChild(box);
+    }
+    while (box.firstChild) { box.removeChild(box.firstChild); }
+    var text = p.hovertext || p.text || "";
+    if (!text) {  // click data may leave hovertext out: read it off the figure by the bin's id
+      var gd = section.querySelector(".js-plotly-plot");
+      (gd && gd.data || []).forEach(function (trace) {
+        var i = trace.customdata ? Array.prototype.indexOf.call(trace.customdata, p.customdata) : -1;
+        if (i >= 0 && !text && trace.hovertext) { text = trace.hovertext[i]; }
+      });
+    }
+    var lines = String(text).split(/<br\s*\/?>/i);
+    lines.forEach(function (line) {
+      var div = document.createElement("div");
+      div.textContent = line.replace(/<[^>]*>/g, "");
+      box.appendChild(div);
+    });
+    var close = document.createElement("button");
+    close.className = "wf-button wf-bin-close";
+    close.textContent = "Close";
+    close.addEventListener("click", function () { box.remove(); });
+    box.appendChild(close);
+  }
+
   function select(clickData) {
     var p = clickData && clickData.points && clickData.points[0];
-    // A bin is not an incident: it has no detail (its hover says what it counts).
-    return p && p.customdata && String(p.customdata).indexOf("bin:") !== 0 ? p.customdata : window.dash_clientside.no_update;
+    // A bin is not an incident: it has no detail drawer; its summary shows on the map instead.
+    if (p && p.customdata && String(p.customdata).indexOf("bin:") === 0) {
+      showBin(p);
+      return window.dash_clientside.no_update;
+    }
+    return p && p.customdata ? p.customdata : window.dash_clientside.no_update;
   }
 
   function screenOf(el) {

@@ -101,6 +101,17 @@ def test_past_the_limit_the_desk_draws_bins_and_still_shows_new_incidents(stack,
     assert binned >= LOADED - LIMIT, f"only {binned} incidents counted in bins"
     hover = page.evaluate("(sel) => document.querySelector(sel).data[2].hovertext[0]", sel)
     assert "incidents (hex bin)" in hover and "worst: " in hover
+    # Tapping a bin (a tablet has no hover) shows the same summary on the map, as text.
+    page.evaluate("""(sel) => { const t = document.querySelector(sel).data[2];  // what a tap on the bin sets
+        window.dash_clientside.set_props({wf: 'map', screen: 'desk'},
+                                         {clickData: {points: [{curveNumber: 2, pointNumber: 0, customdata: t.customdata[0]}]}}); }""", sel)
+    page.wait_for_selector(".wf-desk .wf-map .wf-bin-info", timeout=10_000)
+    summary = page.locator(".wf-desk .wf-bin-info").inner_text()
+    assert "incidents (hex bin)" in summary and "worst: " in summary and "<br>" not in summary
+    assert page.locator(".wf-desk .wf-detail:not([hidden])").count() == 0  # a bin opens no incident
+    page.screenshot(path=str(ARTIFACTS / "desk-bin-tapped-1440x900.png"))
+    page.locator(".wf-desk .wf-bin-close").click()
+    assert page.locator(".wf-desk .wf-bin-info").count() == 0
     # A new extreme quake: the most important incident now, so a marker (and the least important
     # marker moves into a bin: the bins count one more).
     stamp = int(time.time())
