@@ -231,6 +231,16 @@
       window.location.reload();
       return [nu, nu, nu, nu];
     }
+    if (deltaFired) {  // the poll answered: the gate may send the next one, at once if one was asked meanwhile
+      st.pollSent = 0;
+      if (st.pollPending) {
+        st.pollPending = false;
+        st.pollSent = Date.now();
+        setTimeout(function () {
+          window.dash_clientside.set_props({wf: "poll-req", screen: settings.screen}, {data: Date.now()});
+        }, 0);
+      }
+    }
     if (deltaFired && delta) {
       st.lastOk = Date.now();
       st.redisOk = delta.redis !== false;
@@ -316,6 +326,23 @@
 
   /* Every second, in the browser, with no server: the connection word, the clocks, the wall's
    * rotating view. A screen that stops hearing from the server says so instead of passing for live. */
+  /* One poll in flight per screen: a tick or a push wake-up while one is pending waits for it to
+   * answer and is then sent at once (a change that landed after the pending poll read the stream
+   * is not held back to the next tick). A poll that never answers (server gone) frees the gate
+   * after three refresh periods (at least 3 s), so the screen keeps retrying. */
+  function gate(_n, _wake, settings) {
+    settings = settings || {screen: "desk"};
+    var st = stateFor(settings.screen);
+    var now = Date.now();
+    var gateMs = Math.max(3000, 3 * (settings.refresh || 2000));  // a poll slower than this is sent again
+    if (st.pollSent && now - st.pollSent < gateMs) {
+      st.pollPending = true;  // asked while one is in flight: sent as soon as that one answers
+      return window.dash_clientside.no_update;
+    }
+    st.pollSent = now;
+    return now;
+  }
+
   function heartbeat(_n, settings, rootClass) {
     settings = settings || {screen: "desk", stale: 20};
     startPush();
@@ -597,6 +624,6 @@
   });
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    watchfloor: {render: render, heartbeat: heartbeat, select: select, banner: banner}
+    watchfloor: {render: render, heartbeat: heartbeat, select: select, banner: banner, gate: gate}
   });
 })();

@@ -148,6 +148,7 @@ def screen_layout(screen: Screen, config: Config, snapshot: dict[str, Any], work
     settings = {
         "screen": name,
         "stale": int(config.stale_seconds),
+        "refresh": int(config.refresh_ms),
         "listLimit": screen.list_limit,
         "cycle": int(config.wall_cycle_seconds),
         "views": views,

@@ -42,6 +42,7 @@ def live_stores(screen: str, snapshot: dict[str, Any], settings: dict[str, Any],
         dcc.Store(id=ids("cursor", screen), data=snapshot.get("cursor", "0-0")),
         dcc.Store(id=ids("delta", screen)),
         dcc.Store(id=ids("wake", screen)),  # bumped by the push stream (assets/watchfloor.js)
+        dcc.Store(id=ids("poll-req", screen)),  # the gate: a new poll only once the last one answered
         dcc.Store(id=ids("settings", screen), data=settings),
         dcc.Store(id=ids("selected", screen)),
         dcc.Store(id=ids("alerts", screen), data={"cursor": "", "alerts": {}}),
@@ -84,14 +85,24 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
     # Past map_max_points live incidents, snapshots and deltas carry hexagon bins (dashboard/aggregate.py).
     aggregate.configure(int(config.map_max_points), float(config.map_bin_degrees), workspaces)
 
+    # Ticks and push wake-ups ask for a poll through a clientside gate that lets one poll be in
+    # flight at a time: Dash drops the answer of a callback that is fired again before it answered,
+    # so on a slow server a poll on every tick would never land (the screen would starve, STALE).
+    app.clientside_callback(
+        ClientsideFunction(namespace="watchfloor", function_name="gate"),
+        Output(ids("poll-req", MATCH), "data"),
+        Input(ids("tick", MATCH), "n_intervals"),
+        Input(ids("wake", MATCH), "data"),
+        State(ids("settings", MATCH), "data"),
+    )
+
     @app.callback(
         Output(ids("delta", MATCH), "data"),
         Output(ids("cursor", MATCH), "data"),
-        Input(ids("tick", MATCH), "n_intervals"),
-        Input(ids("wake", MATCH), "data"),
+        Input(ids("poll-req", MATCH), "data"),
         State(ids("cursor", MATCH), "data"),
     )
-    def poll(_n: int | None, _wake: Any, cursor: str | None) -> tuple[dict[str, Any], str]:
+    def poll(_req: Any, cursor: str | None) -> tuple[dict[str, Any], str]:
         """Everything after the screen's cursor: nothing lost, nothing shown twice."""
         cursor = cursor or "0-0"
         client = get_client()
