@@ -73,6 +73,13 @@ class AuditRecord:
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
 
+    @classmethod
+    def from_entry(cls, entry_id: bytes, raw: dict[bytes, bytes]) -> AuditRecord:
+        """One ``wf:audit`` stream entry as a record (missing fields empty)."""
+        data = {k.decode(): v.decode() for k, v in raw.items()}
+        return cls(id=entry_id.decode(), **{k: data.get(k, "") for k in
+                                            ("time", "user", "source", "action", "record", "outcome", "reason")})
+
 
 def _clean(value: Any, limit: int) -> str:
     """One line, bounded: audit fields may come from attackers (names typed at the sign-in form)."""
@@ -168,9 +175,7 @@ def read(client: redis.Redis, since: datetime | None = None, until: datetime | N
     while True:
         rows = client.xrange(Keys.AUDIT, min=start, max=end, count=batch)
         for entry_id, raw in rows:
-            data = {k.decode(): v.decode() for k, v in raw.items()}
-            yield AuditRecord(id=entry_id.decode(), **{k: data.get(k, "") for k in
-                              ("time", "user", "source", "action", "record", "outcome", "reason")})
+            yield AuditRecord.from_entry(entry_id, raw)
         if len(rows) < batch:
             return
         start = "(" + rows[-1][0].decode()
@@ -242,9 +247,7 @@ def search(client: redis.Redis, query: AuditQuery, batch: int = 2000) -> tuple[l
         rows = client.xrevrange(Keys.AUDIT, max=end, min=start, count=batch)
         for entry_id, raw in rows:
             scanned += 1
-            data = {k.decode(): v.decode() for k, v in raw.items()}
-            rec = AuditRecord(id=entry_id.decode(), **{k: data.get(k, "") for k in
-                              ("time", "user", "source", "action", "record", "outcome", "reason")})
+            rec = AuditRecord.from_entry(entry_id, raw)
             if query.matches(rec):
                 found.append(rec)
                 if len(found) >= query.limit:
