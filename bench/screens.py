@@ -206,12 +206,14 @@ def _poll_body(template: dict[str, Any], cursor: str) -> bytes:
     return orjson.dumps(body)
 
 
-def _post(stack: Stack, cookie: str, body: bytes, path: str = "_dash-update-component") -> tuple[int, bytes, float, dict[str, str]]:
+def _post(stack: Stack, cookie: str, body: bytes, path: str = "_dash-update-component", *,
+          encoding: str = "gzip, deflate, br", timeout: float = 300) -> tuple[int, bytes, float, dict[str, str]]:
+    """POST a callback body as the browser does; status, the bytes on the wire, seconds, headers."""
     req = urllib.request.Request(stack.url + path, data=body, method="POST", headers={
         "Content-Type": "application/json", "Cookie": cookie, "Origin": stack.url.rstrip("/"),
-        "Accept-Encoding": "gzip, deflate, br"})
+        "Accept-Encoding": encoding})
     start = time.perf_counter()
-    with urllib.request.urlopen(req, timeout=300) as resp:
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
         data = resp.read()
         return resp.status, data, time.perf_counter() - start, dict(resp.headers)
 
@@ -610,14 +612,8 @@ def _second_web(stack: Stack, tmp: Path, env: dict[str, str]) -> Stack:
 
 def _post_gzip(server: Stack, cookie: str, body: bytes, path: str) -> tuple[bytes, int, float]:
     """POST as a browser would (gzip accepted): the raw JSON, the bytes on the wire, seconds."""
-    req = urllib.request.Request(server.url + path, data=body, method="POST", headers={
-        "Content-Type": "application/json", "Cookie": cookie, "Origin": server.url.rstrip("/"),
-        "Accept-Encoding": "gzip"})
-    start = time.perf_counter()
-    with urllib.request.urlopen(req, timeout=600) as resp:
-        wire = resp.read()
-        took = time.perf_counter() - start
-        raw = gzip.decompress(wire) if resp.headers.get("content-encoding") == "gzip" else wire
+    _status, wire, took, headers = _post(server, cookie, body, path, encoding="gzip", timeout=600)
+    raw = gzip.decompress(wire) if headers.get("content-encoding", headers.get("Content-Encoding")) == "gzip" else wire
     return raw, len(wire), took
 
 
