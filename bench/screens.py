@@ -62,6 +62,7 @@ from bench.live_stack import (
     web_process,
 )
 from bench.report import RESULTS, machine
+from tests.stack import wait_healthy
 
 PASSWORD = "desk probe passphrase 42"
 MAP = ".wf-desk .wf-map-graph .js-plotly-plot"
@@ -595,19 +596,8 @@ def _second_web(stack: Stack, tmp: Path, env: dict[str, str]) -> Stack:
     log_path = tmp / "web-second.log"
     process = subprocess.Popen([sys.executable, "-m", "watchfloor.cli", "web"], cwd=ROOT, env=full_env,
                                stdout=log_path.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    web = Stack(process, f"http://127.0.0.1:{port}/", "", stack.data_dir, log_path)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the second web process exited: {web.log()}")
-        try:
-            if web.health()[0] == 200:
-                return web
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.5)
-    web.stop()
-    raise RuntimeError(f"the second web process did not answer within 90 s: {web.log()}")
+    return wait_healthy(Stack(process, f"http://127.0.0.1:{port}/", "", stack.data_dir, log_path),
+                        "the second web process")
 
 
 def _post_gzip(server: Stack, cookie: str, body: bytes, path: str) -> tuple[bytes, int, float]:

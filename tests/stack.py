@@ -89,10 +89,16 @@ def start_stack(tmp: Path, *, env: dict[str, str] | None = None, timeout: float 
         stdout=log_path.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )
     stack = Stack(process, f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{ex_port}", tmp / "var", log_path)
+    return wait_healthy(stack, "watchfloor up", timeout)
+
+
+def wait_healthy(stack: Stack, what: str, timeout: float = 90) -> Stack:
+    """``stack`` once its /api/health answers 200; stopped, with a RuntimeError naming ``what`` and
+    its log, when it exits first or does not answer within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"watchfloor up exited with {process.returncode}:\n{stack.log()}")
+        if stack.process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {stack.process.returncode}:\n{stack.log()}")
         try:
             status, _ = stack.health()
             if status == 200:
@@ -101,4 +107,4 @@ def start_stack(tmp: Path, *, env: dict[str, str] | None = None, timeout: float 
             pass
         time.sleep(0.5)
     stack.stop()
-    raise RuntimeError(f"watchfloor up did not answer /api/health within {timeout}s:\n{stack.log()}")
+    raise RuntimeError(f"{what} did not answer /api/health within {timeout}s:\n{stack.log()}")
