@@ -217,7 +217,7 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
 
         user = current_user()
         marking = incident_marking(incident)
-        if client is None or not visible(marking, user, client):
+        if not visible(marking, user, client):  # (no client means no incident: answered above)
             # A crafted selection of an id the screen never received: refused here, on the server.
             audit("incident.read", record=str(selected)[:200], outcome="refused",
                   reason=f"marked {marking.value}, above the reader's maximum")
