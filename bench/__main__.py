@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     ingest = None
     if not args.no_redis:
         print()
-        print(f"Redis ingest ({ingest_events:,} events of mixed formats, pipelined, real redis-server, AOF everysec)")
+        print(f"Redis ingest ({ingest_events:,} events of mixed formats, pipelined, real redis-server, AOF always)")
         ingest = run_ingest(selection.events, count=ingest_events, min_time=min_time, runs=runs)
         for line in report.ingest_table(ingest):
             print(line)

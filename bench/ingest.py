@@ -1,6 +1,6 @@
 """Redis ingest: EventStore.append (the idempotent Lua path, pipelined) against raw redis-py.
 
-Against a real ``redis-server`` (EmbeddedRedis: AOF on, ``appendfsync everysec``, as in
+Against a real ``redis-server`` (EmbeddedRedis: AOF on, ``appendfsync always``, as in
 production) started in a temporary directory and stopped at the end. Events are real ones parsed
 from the documents (formats mixed round-robin; cloned under new ids when more are needed), in
 batches of 100, one pipeline per batch:
