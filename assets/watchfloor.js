@@ -490,7 +490,8 @@
     } else if (action === "split-report" || action === "merge-incident") {
       var incident = el.getAttribute("data-incident");
       var merging = action === "merge-incident";
-      var payload = merging ? {other: (form.querySelector("#wf-merge-other") || {}).value || ""}
+      // A candidate's button names the other incident; the typed-id form reads its field.
+      var payload = merging ? {other: el.getAttribute("data-other") || (form.querySelector("#wf-merge-other") || {}).value || ""}
                             : {event: el.getAttribute("data-event")};
       say(form, merging ? "Merging…" : "Splitting…", true);
       el.disabled = true;

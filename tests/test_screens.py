@@ -202,7 +202,36 @@ def test_one_quake_from_two_sources_is_one_incident_on_the_desk(stack, browser):
     page.wait_for_selector(".wf-desk .wf-detail:not([hidden]) .wf-corroboration:has-text('Single source')", timeout=15_000)
     assert page.locator(".wf-desk .wf-detail .wf-report").count() == 1
     page.screenshot(path=str(ARTIFACTS / "desk-after-split-1440x900.png"))
+    # Second thoughts: the split-off report is offered under "Merge with…" (same place, same time),
+    # with its facts; its button merges the two again, no incident id typed.
+    candidate = page.locator(".wf-desk .wf-detail .wf-candidate", has_text=str(stamp))
+    candidate.wait_for(timeout=15_000)
+    assert candidate.count() == 1
+    facts = candidate.locator(".wf-candidate-facts").inner_text()
+    assert "1 source" in facts and "< 1 km" in facts, facts
+    assert page.locator(".wf-desk .wf-detail .wf-candidate[data-wf-candidate]").count() <= 5
+    page.locator(".wf-desk .wf-detail #wf-merge-other").scroll_into_view_if_needed()  # the list and the id field
+    page.screenshot(path=str(ARTIFACTS / "desk-merge-candidates-1440x900.png"))
+    candidate.locator("[data-action='merge-incident']").click()
+    page.wait_for_function("""(stamp) => Array.from(document.querySelectorAll('.wf-desk .wf-incidents li'))
+        .filter(li => li.textContent.includes(stamp)).length === 1""", arg=str(stamp), timeout=30_000)
+    page.wait_for_selector(".wf-desk .wf-detail:not([hidden]) .wf-corroboration:has-text('Corroborated by 2 sources')",
+                           timeout=15_000)
+    assert page.locator(".wf-desk .wf-detail .wf-report").count() == 2
+    assert page.locator(".wf-desk .wf-detail .wf-candidate", has_text=str(stamp)).count() == 0
     assert not errors, errors
+    page.close()
+
+
+def test_a_viewer_gets_no_merge_candidates_in_the_drawer(stack, browser):
+    stack.add_user("visitor", "viewer", PASSWORD)
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    stack.sign_in(page, "visitor", PASSWORD, "")
+    page.wait_for_selector(".wf-desk .wf-incidents li[data-wf-id]", timeout=60_000)
+    page.locator(".wf-desk .wf-incidents li[data-wf-id]").first.click()
+    page.wait_for_selector(".wf-desk .wf-detail:not([hidden]) h3", timeout=15_000)
+    html = page.content()
+    assert "wf-merge-candidates" not in html and "merge-incident" not in html and "Merge with" not in html
     page.close()
 
 

@@ -4,7 +4,8 @@ One report per source becomes one incident per happening, stored in Redis for sc
 (keys in :mod:`workers.streams`, "fusion keys")::
 
     wf:events --XREADGROUP "fuser"--> Fuser --MULTI/EXEC--> wf:incidents, wf:incident-of,
-                                        ^                    wf:incident-changes, wf:fusion:state, XACK
+                                        ^                    wf:incident-changes, wf:fusion:state, XACK,
+                                        |                    wf:incident-time, wf:incident-geo (indexes)
     split_incident / merge_incidents --RPUSH wf:fusion:overrides (the fuser polls its length)
 
 What it promises
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import socket
 import threading
@@ -55,7 +57,7 @@ import orjson
 import redis
 
 from feeds.fuse import Correlator, Incident, OverrideError
-from feeds.model import Event, InvalidEvent, tlp_highest
+from feeds.model import Event, InvalidEvent, parse_iso, tlp_highest
 from workers.streams import Keys, StreamEntry, beat, decode_entry
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,7 @@ PAGE = 1000  # stream entries per XRANGE page when rebuilding
 WRITE_CHUNK = 1000  # incidents per write transaction when a rebuild has many to write
 CHANGES_KEEP_MS = 86_400_000  # wf:incident-changes keeps a day (screens with an older cursor reload)
 PRUNE_EVERY_MS = 3_600_000
+GEO_MAX_LAT = 85.05112878  # Redis GEOADD refuses latitudes beyond this (Web Mercator); such incidents stay unindexed
 
 # Renew the lock only if we still hold it; release only our own lock.
 _RENEW_LUA = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
@@ -97,6 +100,42 @@ def incident_json(incident: Incident, superseded: set[str] | frozenset[str] = fr
     data["tlp"] = tlp_highest(*(e.tlp for e in incident.events.values()))  # the most restrictive report's marking
     data["superseded"] = [r.event_id for r in incident.reports if r.event_id in superseded]
     return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+
+
+def _index_rows(pipe: Any, rows: list[tuple[str, float | None, float | None, float | None]]) -> None:
+    """Queue on ``pipe`` what keeps ``wf:incident-time`` and ``wf:incident-geo`` in step with the
+    stored incidents given as (id, epoch seconds, lat, lon); an unplaced one leaves the geo index."""
+    times: dict[str, float] = {}
+    untimed: list[str] = []
+    places: list[Any] = []
+    unplaced: list[str] = []
+    for incident_id, when, lat, lon in rows:
+        if when is not None:
+            times[incident_id] = when
+        else:
+            untimed.append(incident_id)
+        if (isinstance(lat, (int, float)) and isinstance(lon, (int, float)) and math.isfinite(lat) and math.isfinite(lon)
+                and abs(lat) <= GEO_MAX_LAT and abs(lon) <= 180):
+            places += [lon, lat, incident_id]
+        else:
+            unplaced.append(incident_id)
+    if times:
+        pipe.zadd(Keys.INCIDENT_TIME, times)
+    if untimed:
+        pipe.zrem(Keys.INCIDENT_TIME, *untimed)
+    if places:
+        pipe.geoadd(Keys.INCIDENT_GEO, places)
+    if unplaced:
+        pipe.zrem(Keys.INCIDENT_GEO, *unplaced)
+
+
+def _index_row(incident_id: str, data: dict[str, Any]) -> tuple[str, float | None, float | None, float | None]:
+    """The index row of a stored incident's JSON (for a rebuild that finds it unindexed)."""
+    try:
+        when = parse_iso(data.get("time")) if isinstance(data.get("time"), str) else None
+    except ValueError:
+        when = None
+    return incident_id, (when.timestamp() if when else None), data.get("lat"), data.get("lon")
 
 
 def _digest(raw: bytes) -> bytes:
@@ -354,6 +393,7 @@ class Fuser:
             self._resolve(index, request, batch)
         # Compare everything with what is stored: a crash or an older version may have left differences.
         stored = self.client.hgetall(Keys.INCIDENTS)
+        self._fill_indexes(stored)
         self._digests = {_text(k): _digest(v) for k, v in stored.items()}
         for incident_id in list(self._digests):
             if incident_id in self._retired:
@@ -370,6 +410,30 @@ class Fuser:
             extra={"cursor": self.cursor},
         )
         return replayed
+
+    def _fill_indexes(self, stored: dict[bytes, bytes]) -> None:
+        """Index the stored incidents the time index lacks (a store written before the indexes
+        existed) and drop index entries with no stored incident; the write that follows keeps both
+        right for what it changes. Reads only the indexes' member ids when nothing is missing."""
+        by_id = {_text(k): v for k, v in stored.items()}
+        timed = {_text(m) for m in self.client.zrange(Keys.INCIDENT_TIME, 0, -1)}
+        placed = {_text(m) for m in self.client.zrange(Keys.INCIDENT_GEO, 0, -1)}
+        missing = sorted(set(by_id) - timed)
+        gone = sorted((timed | placed) - set(by_id))
+        if not missing and not gone:
+            return
+        for start in range(0, max(len(missing), 1), WRITE_CHUNK):
+            rows = [_index_row(i, orjson.loads(by_id[i])) for i in missing[start : start + WRITE_CHUNK]]
+            drop = gone if start == 0 else []
+
+            def fill(pipe: Any, rows: list[Any] = rows, drop: list[str] = drop) -> None:
+                _index_rows(pipe, rows)
+                if drop:
+                    pipe.zrem(Keys.INCIDENT_TIME, *drop)
+                    pipe.zrem(Keys.INCIDENT_GEO, *drop)
+
+            self._fenced(fill)
+        log.info("incident indexes: %d incident(s) added, %d stale entr(ies) dropped", len(missing), len(gone))
 
     def _point_group(self) -> None:
         """The group delivers what follows the rebuilt cursor; what others left pending is covered."""
@@ -469,12 +533,16 @@ class Fuser:
                     pipe.hset(Keys.INCIDENTS, mapping={i: upserts[i] for i in chunk})
                     of = {e: i for i in chunk for e in self.correlator.incidents[i].events}
                     pipe.hset(Keys.INCIDENT_OF, mapping=of)
+                    _index_rows(pipe, [(i, self.correlator.incidents[i].time.timestamp(), self.correlator.incidents[i].lat,
+                                        self.correlator.incidents[i].lon) for i in chunk])
                     for i in chunk:
                         pipe.xadd(Keys.INCIDENT_CHANGES, {"id": i, "op": "upsert"}, minid=minid, approximate=True)
                 if not last:
                     return
                 if removes:
                     pipe.hdel(Keys.INCIDENTS, *removes)
+                    pipe.zrem(Keys.INCIDENT_TIME, *removes)
+                    pipe.zrem(Keys.INCIDENT_GEO, *removes)
                     for i, into in removes.items():
                         pipe.xadd(
                             Keys.INCIDENT_CHANGES,

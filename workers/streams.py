@@ -75,8 +75,15 @@ class Keys:
     #   wf:fusion:leader         string  token of the one active fuser (SET NX EX, renewed; fences its writes)
     #   wf:fusion:state          hash    cursor (last wf:events id fused), overrides (list entries applied),
     #                                    leader, at (epoch seconds of the last write)
+    #   wf:incident-time         zset    incident id -> its time (epoch seconds): every incident of wf:incidents
+    #   wf:incident-geo          geo     incident id -> its position (placed incidents, |lat| <= 85.05)
+    #                                    Both written with wf:incidents in one transaction, filled on rebuild;
+    #                                    they let "Merge with..." (dashboard/candidates.py) find incidents
+    #                                    near in time and place without reading the whole hash.
     #   consumer group "fuser" on wf:events (XREADGROUP/XACK; the stream is never trimmed by count)
     INCIDENTS = f"{PREFIX}:incidents"
+    INCIDENT_TIME = f"{PREFIX}:incident-time"
+    INCIDENT_GEO = f"{PREFIX}:incident-geo"
     INCIDENT_OF = f"{PREFIX}:incident-of"
     INCIDENT_CHANGES = f"{PREFIX}:incident-changes"
     FUSION_OVERRIDES = f"{PREFIX}:fusion:overrides"

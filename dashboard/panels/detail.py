@@ -7,6 +7,7 @@ from typing import Any
 
 from dash import dcc, html
 
+from dashboard.candidates import MAX_HOURS, MAX_KM, Candidate
 from dashboard.picture import SEVERITY_COLOURS
 from feeds.text import safe_link
 
@@ -91,11 +92,51 @@ def annotation_panel(incident_id: str, note: dict[str, Any] | None, can_write: b
     return [html.H4("Annotation"), *shown, form]
 
 
-def fusion_controls(incident: dict[str, Any]) -> html.Div:
-    """For operators: merge this incident with another (by id), the decision sticks for new reports;
-    the split buttons sit on each report. Both post to the API, which checks role and marking."""
-    return html.Div([
-        html.Label("Same happening as another incident? Its id:", htmlFor="wf-merge-other"),
+def _apart(hours: float) -> str:
+    minutes = round(abs(hours) * 60)
+    if minutes == 0:
+        return "same time"
+    h, m = divmod(minutes, 60)
+    return (f"{h} h {m:02d} min" if h else f"{m} min") + (" later" if hours > 0 else " earlier")
+
+
+def merge_candidates_panel(incident: dict[str, Any], candidates: list[Candidate] | None) -> html.Div:
+    """For operators: the incidents most likely to be the same happening (dashboard/candidates.py,
+    already filtered by the reader's marking), each with a button that merges through
+    POST /api/incidents/{id}/merge like the typed id. Feed strings are text nodes and attribute values."""
+    own = incident.get("id") or ""
+    head = [html.H4("Merge with…"),
+            html.P(f"Incidents within {MAX_KM:.0f} km and {MAX_HOURS:.0f} h that may be the same happening: "
+                   "same kind first, then nearest in place and time.", className="wf-muted")]
+    if candidates is None:
+        body: list[Any] = [html.P("Candidates unavailable (data store unreachable).", className="wf-muted")]
+    elif not candidates:
+        body = [html.P("No other incident that close." if incident.get("lat") is not None
+                       else "This incident has no position, so there is nothing near it to suggest.",
+                       className="wf-muted")]
+    else:
+        body = [html.Ul([html.Li([
+            html.Div([
+                html.Div(c.title or "(untitled)", className="wf-candidate-title"),
+                html.Div(" · ".join([c.kind or "unknown kind", f"{c.sources} source{'s' if c.sources != 1 else ''}",
+                                     "< 1 km" if c.distance_km < 1 else f"{c.distance_km:.0f} km", _apart(c.hours)]),
+                         className="wf-muted wf-candidate-facts"),
+            ], className="wf-candidate-text"),
+            html.Button("Merge", className="wf-button wf-candidate-merge", **{
+                "data-action": "merge-incident", "data-incident": own, "data-other": c.id,
+                "aria-label": f"Merge with {c.title or c.id}"[:300]}),
+        ], className="wf-candidate" + (" wf-candidate-same" if c.same_kind else ""), **{"data-wf-candidate": c.id})
+            for c in candidates], className="wf-candidates")]
+    return html.Div([*head, *body, html.Div(className="wf-form-result", role="status")],
+                    className="wf-form wf-merge-candidates")
+
+
+def fusion_controls(incident: dict[str, Any], candidates: list[Candidate] | None = None) -> html.Div:
+    """For operators: merge this incident with one of the suggested candidates, or with another
+    named by its id; the decision sticks for new reports; the split buttons sit on each report.
+    All post to the API, which checks role and marking."""
+    return html.Div([merge_candidates_panel(incident, candidates), html.Div([
+        html.Label("Or another incident, by its id:", htmlFor="wf-merge-other"),
         html.Div([
             dcc.Input(id="wf-merge-other", className="wf-input", type="text", maxLength=300,
                       placeholder="inc:…", autoComplete="off", debounce=True),
@@ -103,13 +144,15 @@ def fusion_controls(incident: dict[str, Any]) -> html.Div:
                                                                      "data-incident": incident.get("id") or ""}),
         ], className="wf-inline"),
         html.Div(className="wf-form-result", role="status"),
-    ], className="wf-form wf-fusion-controls")
+    ], className="wf-form")], className="wf-fusion-controls")
 
 
 def detail_panel(incident: dict[str, Any], reports: list[dict[str, Any]],
-                 annotation: list[Any] | None = None, can_edit: bool = False) -> list[Any]:
+                 annotation: list[Any] | None = None, can_edit: bool = False,
+                 candidates: list[Candidate] | None = None) -> list[Any]:
     """A fused incident and every report that contributed to it, each traceable to its source.
-    ``can_edit`` (operators) adds the split and merge controls."""
+    ``can_edit`` (operators) adds the split and merge controls, with the merge ``candidates``
+    (None: they could not be computed); for others they are neither rendered nor passed."""
     sev = incident.get("severity") or "unknown"
     sources = sorted({r.get("source") or "" for r in incident.get("reports") or []} - {""})
     n = len(sources)
@@ -141,5 +184,5 @@ def detail_panel(incident: dict[str, Any], reports: list[dict[str, Any]],
         parts.append(html.Details([html.Summary(summary), *report_panel(event), *split], open=len(reports) == 1,
                                   className="wf-report"))
     if can_edit:
-        parts.append(fusion_controls(incident))
+        parts.append(fusion_controls(incident, candidates))
     return parts

@@ -228,7 +228,15 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
             note = None
         operator = has_role("operator", user)
         annotation = annotation_panel(str(selected), note, can_write=operator)
-        return detail_panel(incident, reports, annotation, can_edit=operator), False
+        candidates = None
+        if operator:  # viewers get neither the buttons nor the other incidents' titles
+            from dashboard.candidates import merge_candidates
+
+            try:
+                candidates = merge_candidates(client, incident, max_marking(user, client))
+            except (redis.RedisError, OSError):
+                candidates = None
+        return detail_panel(incident, reports, annotation, can_edit=operator, candidates=candidates), False
 
     @app.callback(
         Output(ids("feeds", MATCH), "children"),
