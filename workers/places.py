@@ -1,0 +1,122 @@
+"""Places learned from the feeds: where a report that carries its own position says a place is.
+
+USGS titles name reference places that no registry gazetteer holds ("3 km NW of The Geysers, CA",
+"Redoubt Volcano, Alaska"). :func:`feeds.geocode.learn_from` turns such a report into an
+observation of the place (the report's point moved back by the stated offset); :func:`observe`
+keeps the last :data:`MAX_POINTS` observations of each place in Redis; :func:`refresh` hands every
+process the places whose observations agree, so that a later report naming the place in words only
+("quake felt near The Geysers, California") lands there.
+
+Guards, because a feed is untrusted: exercise reports, positions the geocoder itself produced and
+places the gazetteer already knows teach nothing; a place is used only after :data:`MIN_POINTS`
+observations whose median lies within :data:`MAX_SPREAD_KM` of at least half of them; at most
+:data:`MAX_PLACES` places are kept. Everything lives in Redis (any number of workers and app
+processes share it); each process keeps only a copy, reloaded every :data:`REFRESH_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from collections.abc import Iterable
+
+import orjson
+import redis
+
+from feeds.geocode import _Cand, distance_km, learn_from, learned_candidate, use_learned_places
+from feeds.model import Event
+from workers.streams import PREFIX
+
+log = logging.getLogger(__name__)
+
+INDEX = f"{PREFIX}:geo:learned"  # set of place keys "<country>|<admin1>|<folded name>"
+MAX_POINTS = 25  # observations kept per place (the newest)
+MIN_POINTS = 2  # one report alone teaches nothing
+MAX_SPREAD_KM = 10.0  # USGS rounds offsets to 1 km and bearings to 22.5 degrees: 4 km at 10 km
+MAX_PLACES = 50_000  # a feed inventing names cannot grow Redis without bound
+REFRESH_SECONDS = 60.0
+
+_loaded_at = float("-inf")
+
+
+def place_key(key: str) -> str:
+    return f"{INDEX}:{key}"
+
+
+def observe(client: redis.Redis, events: Iterable[Event]) -> int:
+    """Record what ``events`` tell of places the gazetteer lacks; the number of observations."""
+    seen = []
+    for event in events:
+        if event.exercise or event.lat is None or event.lon is None or event.placed_by in ("gazetteer", "county"):
+            continue
+        for text in (event.place, event.title):
+            obs = learn_from(text or "", event.lat, event.lon)
+            if obs is not None:
+                seen.append((obs, event.feed or ""))
+                break
+    if not seen:
+        return 0
+    full = client.scard(INDEX) >= MAX_PLACES
+    pipe = client.pipeline(transaction=False)
+    for obs, _feed in seen:
+        if full:
+            pipe.sismember(INDEX, obs.key)
+    known = pipe.execute() if full else []
+    pipe = client.pipeline(transaction=False)
+    count = 0
+    for i, (obs, feed) in enumerate(seen):
+        if full and not known[i]:
+            continue
+        record = {"name": obs.name, "cc": obs.country, "a1": obs.admin1, "lat": round(obs.lat, 5),
+                  "lon": round(obs.lon, 5), "feed": feed}
+        pipe.sadd(INDEX, obs.key)
+        pipe.rpush(place_key(obs.key), orjson.dumps(record))
+        pipe.ltrim(place_key(obs.key), -MAX_POINTS, -1)
+        count += 1
+    pipe.execute()
+    return count
+
+
+def agreed(records: list[dict]) -> tuple[float, float] | None:
+    """The median point of a place's observations, when enough of them agree on it."""
+    if len(records) < MIN_POINTS:
+        return None
+    lat = statistics.median(r["lat"] for r in records)
+    lon = statistics.median(r["lon"] for r in records)
+    close = sum(distance_km(lat, lon, r["lat"], r["lon"]) <= MAX_SPREAD_KM for r in records)
+    return (lat, lon) if close >= max(MIN_POINTS, (len(records) + 1) // 2) else None
+
+
+def load(client: redis.Redis) -> dict[str, list[_Cand]]:
+    """The agreed learned places, by folded name, as the geocoder consults them."""
+    keys = sorted(k.decode() if isinstance(k, bytes) else k for k in client.smembers(INDEX))
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.lrange(place_key(key), 0, -1)
+    places: dict[str, list[_Cand]] = {}
+    for key, raw in zip(keys, pipe.execute() if keys else [], strict=True):
+        try:
+            records = [orjson.loads(r) for r in raw]
+        except orjson.JSONDecodeError:
+            continue
+        point = agreed(records)
+        if point is None:
+            continue
+        last = records[-1]
+        name = key.split("|", 2)[2]
+        places.setdefault(name, []).append(learned_candidate(last["name"], point[0], point[1], last["cc"], last["a1"]))
+    return places
+
+
+def refresh(client: redis.Redis, *, max_age: float = REFRESH_SECONDS) -> None:
+    """Reload this process's learned places from Redis when the copy is older than ``max_age``
+    seconds. Never raises: without learned places the gazetteer still works."""
+    global _loaded_at
+    if time.monotonic() - _loaded_at < max_age:
+        return
+    try:
+        use_learned_places(load(client))
+    except (redis.RedisError, OSError) as exc:
+        log.warning("learned places not reloaded: %s", exc)
+    _loaded_at = time.monotonic()
