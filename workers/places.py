@@ -26,11 +26,11 @@ import redis
 
 from feeds.geocode import _Cand, distance_km, learn_from, learned_candidate, use_learned_places
 from feeds.model import Event
-from workers.streams import PREFIX
+from workers.streams import Keys
 
 log = logging.getLogger(__name__)
 
-INDEX = f"{PREFIX}:geo:learned"  # set of place keys "<country>|<admin1>|<folded name>"
+INDEX = Keys.GEO_LEARNED
 MAX_POINTS = 25  # observations kept per place (the newest)
 MIN_POINTS = 2  # one report alone teaches nothing
 MAX_SPREAD_KM = 10.0  # USGS rounds offsets to 1 km and bearings to 22.5 degrees: 4 km at 10 km
@@ -38,10 +38,6 @@ MAX_PLACES = 50_000  # a feed inventing names cannot grow Redis without bound
 REFRESH_SECONDS = 60.0
 
 _loaded_at = float("-inf")
-
-
-def place_key(key: str) -> str:
-    return f"{INDEX}:{key}"
 
 
 def observe(client: redis.Redis, events: Iterable[Event]) -> int:
@@ -71,8 +67,8 @@ def observe(client: redis.Redis, events: Iterable[Event]) -> int:
         record = {"name": obs.name, "cc": obs.country, "a1": obs.admin1, "lat": round(obs.lat, 5),
                   "lon": round(obs.lon, 5), "feed": feed}
         pipe.sadd(INDEX, obs.key)
-        pipe.rpush(place_key(obs.key), orjson.dumps(record))
-        pipe.ltrim(place_key(obs.key), -MAX_POINTS, -1)
+        pipe.rpush(Keys.learned_place(obs.key), orjson.dumps(record))
+        pipe.ltrim(Keys.learned_place(obs.key), -MAX_POINTS, -1)
         count += 1
     pipe.execute()
     return count
@@ -93,7 +89,7 @@ def load(client: redis.Redis) -> dict[str, list[_Cand]]:
     keys = sorted(k.decode() if isinstance(k, bytes) else k for k in client.smembers(INDEX))
     pipe = client.pipeline(transaction=False)
     for key in keys:
-        pipe.lrange(place_key(key), 0, -1)
+        pipe.lrange(Keys.learned_place(key), 0, -1)
     places: dict[str, list[_Cand]] = {}
     for key, raw in zip(keys, pipe.execute() if keys else [], strict=True):
         try:

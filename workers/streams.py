@@ -41,6 +41,13 @@ class Keys:
     FINGERPRINTS = f"{PREFIX}:fp"
     SUPERSEDED = f"{PREFIX}:superseded"
     FEEDS = f"{PREFIX}:feeds"
+    # places learned from the feeds (workers/places.py): a set of place keys
+    # "<country>|<admin1>|<folded name>", and per place a list of its newest observations (JSON)
+    GEO_LEARNED = f"{PREFIX}:geo:learned"
+
+    @staticmethod
+    def learned_place(key: str) -> str:
+        return f"{PREFIX}:geo:learned:{key}"
 
     @staticmethod
     def threat_cache(marking: str) -> str:
