@@ -391,7 +391,9 @@ def _learned_run(
         records: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for capture in captures:
             for key, obs in taught[capture]:
-                records[key].append({"lat": obs.lat, "lon": obs.lon, "name": obs.name, "cc": obs.country, "a1": obs.admin1})
+                records[key].append(
+                    {"lat": obs.lat, "lon": obs.lon, "km": obs.km, "name": obs.name, "cc": obs.country, "a1": obs.admin1}
+                )
         out: dict[str, list[Any]] = {}
         for key, recs in records.items():
             point = agreed(recs[-25:])

@@ -593,6 +593,7 @@ class LearnedObservation(NamedTuple):
     admin1: str | None
     lat: float
     lon: float
+    km: float  # the stated offset: the farther, the less precise (a 16-point bearing is +-11 degrees)
 
 
 def learn_from(text: str, lat: float, lon: float) -> LearnedObservation | None:
@@ -614,7 +615,8 @@ def learn_from(text: str, lat: float, lon: float) -> LearnedObservation | None:
     back = (_BEARINGS[m.group(2).upper()] + 180.0) % 360.0
     ref_lat, ref_lon = _destination(lat, lon, float(m.group(1)), back)
     admin1 = area.admin1 if area.precision == "admin1" else None
-    return LearnedObservation(f"{area.country}|{admin1 or ''}|{_key(name)}", name, area.country, admin1, ref_lat, ref_lon)
+    key = f"{area.country}|{admin1 or ''}|{_key(name)}"
+    return LearnedObservation(key, name, area.country, admin1, ref_lat, ref_lon, float(m.group(1)))
 
 
 def learned_candidate(name: str, lat: float, lon: float, country: str, admin1: str | None) -> _Cand:

@@ -71,3 +71,12 @@ def test_a_redis_outage_leaves_the_gazetteer_working() -> None:
     dead = redis.Redis(port=1, socket_connect_timeout=0.2)
     places.refresh(dead, max_age=0)  # logs, never raises
     assert geocode("M 4.5 - 12 km SW of Ridgecrest, CA").precision == "exact"
+
+
+def test_far_offsets_agree_within_their_bearing_error_near_ones_do_not() -> None:
+    a, b = (60.0, -142.0), _destination(60.0, -142.0, 30, 90)  # 30 km apart
+    far = [{"lat": p[0], "lon": p[1], "km": 150} for p in (a, b)]
+    near = [{"lat": p[0], "lon": p[1], "km": 5} for p in (a, b)]
+    assert places.agreed(far) is not None  # "150 km NE of": +-11 degrees is 30 km sideways
+    assert places.agreed(near) is None
+    assert places.agreed(far[:1]) is None  # one report alone

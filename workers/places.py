@@ -9,7 +9,8 @@ process the places whose observations agree, so that a later report naming the p
 
 Guards, because a feed is untrusted: exercise reports, positions the geocoder itself produced and
 places the gazetteer already knows teach nothing; a place is used only after :data:`MIN_POINTS`
-observations whose median lies within :data:`MAX_SPREAD_KM` of at least half of them; at most
+observations whose median lies near at least half of them (within :data:`MAX_SPREAD_KM`, or a
+quarter of the typical stated offset when that is more: "150 km NE of" is +-30 km sideways); at most
 :data:`MAX_PLACES` places are kept. Everything lives in Redis (any number of workers and app
 processes share it); each process keeps only a copy, reloaded every :data:`REFRESH_SECONDS`.
 """
@@ -34,6 +35,7 @@ INDEX = Keys.GEO_LEARNED
 MAX_POINTS = 25  # observations kept per place (the newest)
 MIN_POINTS = 2  # one report alone teaches nothing
 MAX_SPREAD_KM = 10.0  # USGS rounds offsets to 1 km and bearings to 22.5 degrees: 4 km at 10 km
+SPREAD_PER_KM = 0.25  # sideways error of a 16-point bearing, tan(11.25 deg) = 0.2, plus rounding
 MAX_PLACES = 50_000  # a feed inventing names cannot grow Redis without bound
 REFRESH_SECONDS = 60.0
 
@@ -65,7 +67,7 @@ def observe(client: redis.Redis, events: Iterable[Event]) -> int:
         if full and not known[i]:
             continue
         record = {"name": obs.name, "cc": obs.country, "a1": obs.admin1, "lat": round(obs.lat, 5),
-                  "lon": round(obs.lon, 5), "feed": feed}
+                  "lon": round(obs.lon, 5), "km": obs.km, "feed": feed}
         pipe.sadd(INDEX, obs.key)
         pipe.rpush(Keys.learned_place(obs.key), orjson.dumps(record))
         pipe.ltrim(Keys.learned_place(obs.key), -MAX_POINTS, -1)
@@ -80,7 +82,8 @@ def agreed(records: list[dict]) -> tuple[float, float] | None:
         return None
     lat = statistics.median(r["lat"] for r in records)
     lon = statistics.median(r["lon"] for r in records)
-    close = sum(distance_km(lat, lon, r["lat"], r["lon"]) <= MAX_SPREAD_KM for r in records)
+    radius = max(MAX_SPREAD_KM, SPREAD_PER_KM * statistics.median(float(r.get("km", 0)) for r in records))
+    close = sum(distance_km(lat, lon, r["lat"], r["lon"]) <= radius for r in records)
     return (lat, lon) if close >= max(MIN_POINTS, (len(records) + 1) // 2) else None
 
 
