@@ -44,6 +44,7 @@ class FeedConfig:
     country: str | None = None
     stale_after: int = 3
     tlp: str | None = None  # TLP 2.0 label every report of this feed carries (partner feeds); None: TLP:CLEAR
+    teaches_places: bool = True  # its reports' positions may teach the geocoder places (workers/places.py)
 
     @property
     def label(self) -> str:

@@ -99,3 +99,13 @@ def test_a_feed_country_hint_must_be_an_iso_code(tmp_path):
     assert "feeds.qfes.country" in str(err.value) and "AU-QLD" in str(err.value)
     path.write_text('[[feeds]]\nid = "qfes"\nurl = "https://qfes.example/feed"\ncountry = "AU-QLD"\n')
     assert load_config(path, env={}).feeds[0].country == "AU-QLD"
+
+
+def test_teaches_places_must_be_true_or_false(tmp_path):
+    bad = tmp_path / "watchfloor.toml"
+    bad.write_text('[[feeds]]\nid = "partner"\nurl = "https://partner.example/feed"\nteaches_places = "no"\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(bad, env={})
+    assert "feeds.partner.teaches_places" in str(err.value) and "true or false" in str(err.value)
+    bad.write_text('[[feeds]]\nid = "partner"\nurl = "https://partner.example/feed"\nteaches_places = false\n')
+    assert load_config(bad, env={}).feeds[0].teaches_places is False

@@ -163,3 +163,35 @@ def test_feed_workers_do_not_load_the_web_app():
             "print(sorted(m for m in ('dash', 'plotly', 'dashboard.screens') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def geysers_doc(ids: list[str], lat: float = 38.8076, lon: float = -122.7900) -> bytes:
+    """USGS items "3 km W of The Geysers, CA" (a place no registry gazetteer holds)."""
+    features = [
+        {"type": "Feature", "id": i,
+         "properties": {"mag": 1.1, "place": "3 km W of The Geysers, CA", "time": 1763805600000 + k,
+                        "updated": 1763805700000, "url": "https://earthquake.usgs.gov/x", "status": "automatic",
+                        "type": "earthquake", "title": "M 1.1 - 3 km W of The Geysers, CA"},
+         "geometry": {"type": "Point", "coordinates": [lon, lat, 2.0]}}
+        for k, i in enumerate(ids)
+    ]
+    return json.dumps({"type": "FeatureCollection", "metadata": {"generated": 1763805800000, "count": len(ids)},
+                       "features": features}).encode()
+
+
+def test_a_poll_teaches_places_unless_the_feed_may_not(redis_client, feed_server):
+    from workers import places
+
+    base, routes = feed_server
+    routes.body["/g.geojson"] = (200, "application/geo+json", geysers_doc(["nc1", "nc2"]))
+    quiet = FeedConfig(id="quiet", url=f"{base}/g.geojson", format="usgs-geojson", interval=5, allow_local=True,
+                       teaches_places=False)
+    assert poll_feed("quiet", config=config_for(base, quiet), client=redis_client)["new"] == 2
+    assert redis_client.scard(Keys.GEO_LEARNED) == 0
+    loud = FeedConfig(id="loud", url=f"{base}/g.geojson", format="usgs-geojson", interval=5, allow_local=True)
+    redis_client.flushdb()
+    assert poll_feed("loud", config=config_for(base, loud), client=redis_client)["new"] == 2
+    learned = places.load(redis_client)
+    (geysers,) = learned["the geysers"]
+    assert (geysers.cc, geysers.admin1) == ("US", "CA")
+    assert abs(geysers.lat - 38.8076) < 0.02 and abs(geysers.lon - -122.7555) < 0.02  # 3 km E of the quakes

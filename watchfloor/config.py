@@ -170,7 +170,7 @@ def _read_feeds(items: Any, file: Path) -> list[FeedConfig]:
         interval = item.get("interval", 60)
         if not isinstance(interval, int) or isinstance(interval, bool) or not 5 <= interval <= 86_400:
             raise ConfigError(f"{where}.interval: {interval!r} must be whole seconds between 5 and 86400")
-        for flag in ("exercise", "allow_local", "enabled"):
+        for flag in ("exercise", "allow_local", "enabled", "teaches_places"):
             if flag in item and not isinstance(item[flag], bool):
                 raise ConfigError(f"{where}.{flag}: {item[flag]!r} must be true or false")
         for text_key in ("format", "name", "kind", "country"):

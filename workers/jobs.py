@@ -112,7 +112,7 @@ def _poll(client: redis.Redis, config: Config, feed: FeedConfig, health: FeedHea
     prepared = prepare(parsed, feed, fetched_at)
     store = EventStore(client)
     counts = store.append(prepared.events)
-    _learn_places(client, prepared.events)
+    _learn_places(client, feed, prepared.events)
     _evaluate_rules(client, config, prepared.events)
     warnings = list(prepared.warnings)
     follow_counts = _follow(client, store, config, feed, prepared.follow, prepared.follow_format, limits, warnings)
@@ -131,8 +131,11 @@ def _poll(client: redis.Redis, config: Config, feed: FeedConfig, health: FeedHea
     return {"feed": feed.id, "status": "ok", "new": health.new, "updated": health.updated, "seen": health.seen}
 
 
-def _learn_places(client: redis.Redis, events: list) -> None:
-    """What the stored reports tell of places the gazetteer lacks (workers/places.py)."""
+def _learn_places(client: redis.Redis, feed: FeedConfig, events: list) -> None:
+    """What the stored reports tell of places the gazetteer lacks (workers/places.py), unless the
+    feed is configured ``teaches_places = false``."""
+    if not feed.teaches_places:
+        return
     try:
         places.observe(client, events)
     except Exception as exc:  # learning is a by-product: the reports are already stored
@@ -191,7 +194,7 @@ def _follow(
             warnings.append(f"{url[:120]}: {exc}")
             continue
         counts = store.append(prepared.events)
-        _learn_places(client, prepared.events)
+        _learn_places(client, feed, prepared.events)
         new, updated, seen = new + counts.new, updated + counts.updated, seen + counts.seen
         items += len(prepared.events)
         warnings.extend(prepared.warnings)
