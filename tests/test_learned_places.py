@@ -80,3 +80,28 @@ def test_far_offsets_agree_within_their_bearing_error_near_ones_do_not() -> None
     assert places.agreed(far) is not None  # "150 km NE of": +-11 degrees is 30 km sideways
     assert places.agreed(near) is None
     assert places.agreed(far[:1]) is None  # one report alone
+
+
+def test_the_cli_uses_the_learned_places_of_the_configured_redis(redis_client, redis_server) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import orjson
+
+    places.observe(redis_client, [quake(1, 3, "NW", 315), quake(2, 4, "S", 180)])
+    root = Path(__file__).resolve().parent.parent
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        import os
+
+        env = {**os.environ, "REDIS_URL": redis_server.url}
+        return subprocess.run([sys.executable, "-m", "watchfloor.cli", "geocode", *args], cwd=root,
+                              capture_output=True, text=True, timeout=120, env=env)
+
+    learned = run("5 km E of The Geysers, CA")
+    assert learned.returncode == 0, learned.stderr
+    out = orjson.loads(learned.stdout)
+    assert out["name"] == "The Geysers" and out["precision"] == "exact"
+    registry = run("5 km E of The Geysers, CA", "--no-learned")
+    assert registry.returncode == 0 and orjson.loads(registry.stdout)["precision"] == "admin1"

@@ -473,6 +473,21 @@ def cmd_outbound(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _load_learned_places(config: Config) -> None:
+    """The places the feeds taught (workers/places.py), from the configured Redis or a running
+    embedded one; none (and no Redis started) when neither answers."""
+    from workers import places
+    from workers.connection import connect, redis_url
+
+    url = redis_url(config)
+    if url:
+        client = connect(url, timeout=2.0)
+        try:
+            places.refresh(client, max_age=0)  # logs and goes on when Redis does not answer
+        finally:
+            client.close()
+
+
 def cmd_geocode(args: argparse.Namespace, config: Config) -> int:
     """The place TEXT names, as one JSON object; exit 1 with "no place found" when it names none."""
     from dataclasses import asdict
@@ -487,6 +502,8 @@ def cmd_geocode(args: argparse.Namespace, config: Config) -> int:
         print(f"watchfloor: geocode: --country {args.country[:40]!r} is not a country name or ISO code",
               file=sys.stderr)
         return EXIT_BAD_INPUT
+    if not args.no_learned:
+        _load_learned_places(config)
     place = geocode(text, country_hint=args.country)
     if place is None:
         print("no place found", file=sys.stderr)
@@ -584,6 +601,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("geocode", cmd_geocode, "print the place a text names as JSON (offline gazetteer; exit 1 if none)")
     p.add_argument("text", metavar="TEXT", help='e.g. "M 4.5 - 12 km SW of Ridgecrest, CA"')
     p.add_argument("--country", metavar="CC", help="favour places in this country (ISO code or name)")
+    p.add_argument("--no-learned", action="store_true",
+                   help="registry gazetteer only: leave out the places learned from the feeds (read from "
+                        "the configured or running Redis when there is one)")
     return parser
 
 
