@@ -68,25 +68,37 @@ def test_desk_draws_lists_and_opens_an_incident_with_its_provenance(stack, brows
     page.close()
 
 
+SMALL_TARGETS = """() => {
+    // A form caption (label[for]) is not the target: the field it names is.
+    const targets = document.querySelectorAll(
+      '.wf-tablet label:not([for]), .wf-tablet button, .wf-tablet a, .wf-tablet [role=button], .wf-tablet .modebar-btn, '
+      + '.wf-tablet input:not([type=radio]):not([type=checkbox]):not([type=hidden]), .wf-tablet select, .wf-tablet textarea');
+    const bad = [];
+    for (const el of targets) {
+      const r = el.getBoundingClientRect();
+      const style = getComputedStyle(el);
+      if (r.width === 0 || r.height === 0 || style.visibility === 'hidden') continue;
+      if (r.height < 44 || r.width < 44) bad.push(`${el.tagName}.${el.className} ${Math.round(r.width)}x${Math.round(r.height)} "${el.textContent.slice(0, 30)}"`);
+    }
+    return bad;
+}"""
+
+
 @pytest.mark.parametrize(("width", "height"), [(1024, 768), (768, 1024)])
 def test_tablet_touch_targets_are_at_least_44px(stack, browser, width, height):
     page, errors = open_screen(stack, browser, "tablet", width, height)
     page.wait_for_function(DRAWN, arg=MAP.format(screen="tablet"), timeout=60_000)
     page.wait_for_selector(".wf-tablet .wf-incidents li[data-wf-id]", timeout=30_000)
-    small = page.evaluate("""() => {
-        const targets = document.querySelectorAll(
-          '.wf-tablet label, .wf-tablet button, .wf-tablet a, .wf-tablet [role=button], .wf-tablet .modebar-btn');
-        const bad = [];
-        for (const el of targets) {
-          const r = el.getBoundingClientRect();
-          const style = getComputedStyle(el);
-          if (r.width === 0 || r.height === 0 || style.visibility === 'hidden') continue;
-          if (r.height < 44 || r.width < 44) bad.push(`${el.tagName}.${el.className} ${Math.round(r.width)}x${Math.round(r.height)} "${el.textContent.slice(0, 30)}"`);
-        }
-        return bad;
-    }""")
+    small = page.evaluate(SMALL_TARGETS)
     page.screenshot(path=str(ARTIFACTS / f"tablet-{width}x{height}.png"))
     assert not small, f"touch targets under 44 px: {small}"
+    # The detail drawer an operator opens on the tablet: split, merge candidates, source links.
+    page.locator(".wf-tablet .wf-incidents li[data-wf-id]").first.click()
+    page.wait_for_selector(".wf-tablet .wf-detail:not([hidden]) h3", timeout=15_000)
+    page.wait_for_selector(".wf-tablet .wf-detail .wf-merge-candidates", timeout=15_000)
+    small = page.evaluate(SMALL_TARGETS)
+    page.screenshot(path=str(ARTIFACTS / f"tablet-detail-{width}x{height}.png"))
+    assert not small, f"touch targets under 44 px in the detail drawer: {small}"
     assert page.locator(".wf-tablet .wf-threat-badge").count() == 1
     assert not errors, errors
     page.close()
