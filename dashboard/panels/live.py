@@ -19,7 +19,7 @@ import redis
 from dash import MATCH, ClientsideFunction, Dash, Input, Output, State, dcc, html
 
 from dashboard import incidents
-from dashboard.health import feed_status, health_report
+from dashboard.health import feed_status, health_report, storage_status
 from dashboard.panels.detail import annotation_panel, detail_panel
 from dashboard.panels.status import board_panel, feeds_panel, threat_panel, ticker_panel
 from dashboard.picture import assess_threat, assess_workspace
@@ -255,6 +255,7 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
             if client is None:
                 raise redis.ConnectionError("no Redis")
             feeds = feed_status(config, client)
+            storage = storage_status(client)
             summary = threat_summary(client, workspaces, reader_ceiling(client))
         except (redis.RedisError, OSError):
             report = health_report(config, None)
@@ -265,4 +266,4 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
         else:
             threat = [*threat_panel(summary["global"], title="Whole picture"),
                       *[el for wid, s in spaces.items() for el in threat_panel(s, title=s["name"], compact=True, key=wid)]]
-        return feeds_panel(feeds, now), threat, board_panel(summary), ticker_panel(feeds, now)
+        return feeds_panel(feeds, now, storage), threat, board_panel(summary), ticker_panel(feeds, now, storage)

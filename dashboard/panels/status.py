@@ -67,13 +67,16 @@ def board_panel(summary: dict[str, Any]) -> list[Any]:
     return [html.Div(tiles, className="wf-tiles"), scale]
 
 
-def ticker_panel(feeds: dict[str, dict[str, Any]], now: datetime) -> list[Any]:
-    """One line per feed for the wall: readable from across the room, failures first."""
+def ticker_panel(feeds: dict[str, dict[str, Any]], now: datetime, storage: dict[str, Any] | None = None) -> list[Any]:
+    """One line per feed for the wall: readable from across the room, failures first; a data store
+    that fills (health.storage_status) comes before them all."""
     def order(item: tuple[str, dict[str, Any]]) -> tuple[int, str]:
         info = item[1]
         return (0 if info.get("status") != "ok" or info.get("stale") else 1, item[0])
 
     parts = []
+    if storage and storage.get("warning"):
+        parts.append(html.Span("⚠ " + storage["warning"], className="wf-tick-bad"))
     for feed_id, info in sorted(feeds.items(), key=order):
         bad = info.get("status") != "ok" or info.get("stale")
         word = "STALE" if info.get("stale") and info.get("status") == "ok" else str(info.get("status", "?")).upper()
@@ -82,7 +85,21 @@ def ticker_panel(feeds: dict[str, dict[str, Any]], now: datetime) -> list[Any]:
     return parts
 
 
-def feeds_panel(feeds: dict[str, dict[str, Any]], now: datetime | None = None) -> list[Any]:
+def storage_line(storage: dict[str, Any] | None) -> list[Any]:
+    """One line on the data store under the feeds: a warning when it fills (health.storage_status)."""
+    if not storage or storage.get("used_mb") is None:
+        return []
+    if storage.get("warning"):
+        return [html.P("⚠ " + storage["warning"], className="wf-storage wf-storage-warn", role="alert")]
+    share = storage.get("share")
+    text = f"Data store: {storage.get('used_mb', 0):,} MB"
+    if share is not None:
+        text += f" ({share:.1%} of {storage.get('limit_of', 'its limit')})"
+    return [html.P(text, className="wf-storage wf-muted")]
+
+
+def feeds_panel(feeds: dict[str, dict[str, Any]], now: datetime | None = None,
+                storage: dict[str, Any] | None = None) -> list[Any]:
     now = now or datetime.now(UTC)
     rows = []
     for feed_id, info in feeds.items():
@@ -102,4 +119,7 @@ def feeds_panel(feeds: dict[str, dict[str, Any]], now: datetime | None = None) -
             )
         )
     header = html.Tr([html.Th("Feed"), html.Th("Status"), html.Th("Last success"), html.Th("Items"), html.Th("Reason")])
-    return [html.Table([html.Thead(header), html.Tbody(rows)], className="wf-feeds")]
+    table = html.Table([html.Thead(header), html.Tbody(rows)], className="wf-feeds")
+    if storage and storage.get("warning"):  # a warning goes first, where the eye lands
+        return [*storage_line(storage), table]
+    return [table, *storage_line(storage)]

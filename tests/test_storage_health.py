@@ -1,0 +1,61 @@
+"""The data store's fill level and growth in the health report (dashboard/health.py storage_status)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from dashboard.health import storage_status
+from dashboard.panels.status import feeds_panel, ticker_panel
+from workers.streams import Keys
+
+pytestmark = pytest.mark.redis
+
+
+def test_an_empty_store_reports_its_size_and_no_warning(redis_client) -> None:
+    out = storage_status(redis_client)
+    assert out["used_mb"] > 0 and out["limit_mb"] and out["limit_of"] in ("maxmemory", "host memory")
+    assert out["reports_per_day"] is None and out["days_left"] is None and out["warning"] is None
+
+
+def test_growth_is_measured_from_the_report_stream(redis_client) -> None:
+    start = int(datetime(2026, 11, 28, tzinfo=UTC).timestamp() * 1000)
+    for i in range(48):  # 48 reports over 47 hours: about 24.5 a day
+        redis_client.xadd(Keys.EVENTS, {"id": f"r{i}"}, id=f"{start + i * 3_600_000}-0")
+    out = storage_status(redis_client)
+    assert out["reports_per_day"] == round(48 * 24 / 47)
+    assert out["days_left"] is not None and out["days_left"] > 1000  # a few KB a day into gigabytes
+
+
+def test_a_nearly_full_store_warns_in_one_line_on_every_screen(redis_client) -> None:
+    used = int(redis_client.info("memory")["used_memory"])
+    old = redis_client.config_get("maxmemory")["maxmemory"]
+    redis_client.config_set("maxmemory", str(int(used / 0.85)))  # about 85 % full
+    try:
+        out = storage_status(redis_client)
+    finally:
+        redis_client.config_set("maxmemory", old)
+    assert out["limit_of"] == "maxmemory" and out["share"] >= 0.8
+    assert out["warning"] and "full" in out["warning"] and "\n" not in out["warning"]
+    panel = feeds_panel({}, None, out)
+    assert "wf-storage-warn" in panel[0].className and out["warning"] in panel[0].children  # first, not under the table
+    ticker = ticker_panel({"f": {"name": "F", "status": "ok"}}, datetime.now(UTC), out)  # the wall's band
+    assert ticker[0].className == "wf-tick-bad" and out["warning"] in ticker[0].children
+
+
+def test_a_fast_filling_store_warns_before_it_is_full(redis_client) -> None:
+    now = int(datetime.now(UTC).timestamp() * 1000)
+    pipe = redis_client.pipeline()
+    for i in range(2000):
+        pipe.xadd(Keys.EVENTS, {"id": f"r{i}", "e": "x" * 2000}, id=f"{now - 7_200_000 + i * 3600}-0")
+    pipe.execute()
+    used = int(redis_client.info("memory")["used_memory"])
+    old = redis_client.config_get("maxmemory")["maxmemory"]
+    redis_client.config_set("maxmemory", str(used * 2))  # half full, but 2,000 reports in two hours
+    try:
+        out = storage_status(redis_client)
+    finally:
+        redis_client.config_set("maxmemory", old)
+    assert out["share"] < 0.8 and out["days_left"] is not None and out["days_left"] < 30
+    assert out["warning"] and "days" in out["warning"]
