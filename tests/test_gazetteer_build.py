@@ -30,6 +30,10 @@ def test_make_install_built_the_table_with_both_countries() -> None:
     assert distance_km(*rows[("Iveragh", "AU", "04")], -24.07, 151.39) < 10
     # Territories keep their own country code, as GeoNames does.
     assert any(k[1] == "PR" and k[2] == "" for k in rows)
+    # Volcanoes (Smithsonian GVP), by the names USGS titles use, with the US state found for them.
+    assert distance_km(*rows[("Redoubt Volcano", "US", "AK")], 60.485, -152.742) < 1
+    assert ("Semisopochnoi Island", "US", "AK") in rows  # at 179.6 E: the state is found across 180 deg
+    assert ("Raoul Island", "NZ", "") in rows
 
 
 def test_the_table_only_adds_what_cities500_lacks() -> None:
@@ -49,6 +53,8 @@ def test_a_usgs_title_naming_a_village_is_placed_by_its_offset() -> None:
     assert distance_km(place.lat, place.lon, 63.18, -149.43) < 10
     # a village alone is still never a match without its state
     assert geocode("Cantwell") is None
+    volcano = geocode("M 2.1 - 12 km SW of Redoubt Volcano, Alaska")
+    assert volcano is not None and volcano.precision == "exact" and volcano.name == "Redoubt Volcano"
 
 
 def test_missing_inputs_end_with_one_line_and_status_2(tmp_path, capsys) -> None:
