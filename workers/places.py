@@ -62,7 +62,7 @@ def observe(client: redis.Redis, events: Iterable[Event]) -> int:
             pipe.sismember(INDEX, obs.key)
     known = pipe.execute() if full else []
     pipe = client.pipeline(transaction=False)
-    count = 0
+    touched: list[str] = []
     for i, (obs, feed) in enumerate(seen):
         if full and not known[i]:
             continue
@@ -71,9 +71,38 @@ def observe(client: redis.Redis, events: Iterable[Event]) -> int:
         pipe.sadd(INDEX, obs.key)
         pipe.rpush(Keys.learned_place(obs.key), orjson.dumps(record))
         pipe.ltrim(Keys.learned_place(obs.key), -MAX_POINTS, -1)
-        count += 1
+        touched.append(obs.key)
     pipe.execute()
-    return count
+    _settle(client, list(dict.fromkeys(touched)))
+    return len(touched)
+
+
+def _settle(client: redis.Redis, keys: list[str]) -> None:
+    """Recompute whether the observations of ``keys`` agree, into the hash every process loads
+    (:data:`Keys.GEO_AGREED`): one HGETALL per load instead of a list per place. Two workers
+    settling the same place at once both read lists holding their own observations; the next
+    observation settles it again."""
+    if not keys:
+        return
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.lrange(Keys.learned_place(key), 0, -1)
+    lists = pipe.execute()
+    pipe = client.pipeline(transaction=False)
+    for key, raw in zip(keys, lists, strict=True):
+        try:
+            records = [orjson.loads(r) for r in raw]
+        except orjson.JSONDecodeError:
+            records = []
+        point = agreed(records)
+        if point is None:
+            pipe.hdel(Keys.GEO_AGREED, key)
+            continue
+        last = records[-1]
+        pipe.hset(Keys.GEO_AGREED, key, orjson.dumps(
+            {"name": last["name"], "cc": last["cc"], "a1": last["a1"], "lat": round(point[0], 5),
+             "lon": round(point[1], 5), "n": len(records)}))
+    pipe.execute()
 
 
 def agreed(records: list[dict]) -> tuple[float, float] | None:
@@ -88,23 +117,18 @@ def agreed(records: list[dict]) -> tuple[float, float] | None:
 
 
 def load(client: redis.Redis) -> dict[str, list[_Cand]]:
-    """The agreed learned places, by folded name, as the geocoder consults them."""
-    keys = sorted(k.decode() if isinstance(k, bytes) else k for k in client.smembers(INDEX))
-    pipe = client.pipeline(transaction=False)
-    for key in keys:
-        pipe.lrange(Keys.learned_place(key), 0, -1)
+    """The agreed learned places, by folded name, as the geocoder consults them (one HGETALL: RQ
+    runs each job in a fresh fork, so every poll loads them)."""
     places: dict[str, list[_Cand]] = {}
-    for key, raw in zip(keys, pipe.execute() if keys else [], strict=True):
+    for key, raw in sorted(client.hgetall(Keys.GEO_AGREED).items()):
+        key = key.decode() if isinstance(key, bytes) else key
         try:
-            records = [orjson.loads(r) for r in raw]
-        except orjson.JSONDecodeError:
+            place = orjson.loads(raw)
+            cand = learned_candidate(str(place["name"]), float(place["lat"]), float(place["lon"]), str(place["cc"]),
+                                     place.get("a1") or None)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             continue
-        point = agreed(records)
-        if point is None:
-            continue
-        last = records[-1]
-        name = key.split("|", 2)[2]
-        places.setdefault(name, []).append(learned_candidate(last["name"], point[0], point[1], last["cc"], last["a1"]))
+        places.setdefault(key.split("|", 2)[2], []).append(cand)
     return places
 
 

@@ -44,6 +44,7 @@ class Keys:
     # places learned from the feeds (workers/places.py): a set of place keys
     # "<country>|<admin1>|<folded name>", and per place a list of its newest observations (JSON)
     GEO_LEARNED = f"{PREFIX}:geo:learned"
+    GEO_AGREED = f"{PREFIX}:geo:agreed"  # place key -> JSON of its agreed point (what processes load)
 
     @staticmethod
     def learned_place(key: str) -> str:
