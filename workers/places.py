@@ -12,7 +12,9 @@ places the gazetteer already knows teach nothing; a place is used only after :da
 observations whose median lies near at least half of them (within :data:`MAX_SPREAD_KM`, or a
 quarter of the typical stated offset when that is more: "150 km NE of" is +-30 km sideways); at most
 :data:`MAX_PLACES` places are kept. Everything lives in Redis (any number of workers and app
-processes share it); each process keeps only a copy, reloaded every :data:`REFRESH_SECONDS`.
+processes share it): each observation settles its place into ``wf:geo:agreed``, which a process
+reads in one HGETALL at most every :data:`REFRESH_SECONDS` (RQ jobs run in fresh forks: each poll
+reads it once).
 """
 
 from __future__ import annotations
