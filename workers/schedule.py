@@ -61,12 +61,22 @@ def preload_gazetteer() -> float:
     """Build the geocoder's gazetteer in the worker process itself, once: RQ runs every job in a
     fresh fork of it, which then inherits the tables instead of building them again. Measured on
     the development machine: 2.4 s and about 200 MB in every poll job that placed a report,
-    1 ms after this. Returns the seconds it took."""
+    1 ms after this; the basemap polygons and the configuration another 0.5 s. Returns the
+    seconds it took."""
     from feeds.geocode import gazetteer, small_places
+    from layers import boundaries
+    from layers.basemap import BasemapMissing
+    from workers.jobs import _config
 
     started = time.perf_counter()
     gazetteer()
     small_places()
+    try:  # the basemap polygons behind reverse geocoding and NWS county areas (0.4 s more a job)
+        boundaries.reverse(0.0, 0.0)
+        boundaries.county_geometry(["06037"])
+    except BasemapMissing:
+        pass  # geocoding works without them; the first job says so
+    _config()
     took = time.perf_counter() - started
     log.info("gazetteer preloaded for the job forks", extra={"seconds": round(took, 2)})
     return took
