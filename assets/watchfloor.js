@@ -56,27 +56,99 @@
     return {changed: changed, added: added, bins: bins};
   }
 
-  /* The bins trace: a bin shows the incidents of at least the minimum severity it counts (the
-   * other filters apply to markers only: bins carry counts, not the incidents). */
-  function binColumns(st, minSev) {
-    var minRank = SEV_RANK[minSev] || 0;
-    var cols = {lat: [], lon: [], ids: [], text: [], color: [], size: [], z: []};
+  /* What the desk's filters keep of the bins' counts. A bin row carries joint counts per cell:
+   * [severity rank, index in row.kinds, exercise 0/1, hours after row.h0 (null: no usable time), n]
+   * (dashboard/picture.py Bin.row), so minimum severity, kinds, exercise and time all apply; free
+   * text cannot (bins hold counts, not titles). Time is counted in whole hours: a cell counts when
+   * its hour overlaps the window or the timeline selection, so a "1 h" window's bins may include
+   * incidents up to an hour older than the markers' exact window; a cell with no usable time counts
+   * only while no time filter is on. ``now`` (ms) is for tests. */
+  var HOUR_MS = 3600 * 1000;
+  function binFilter(win, minSev, kinds, text, exercise, brush, now) {
+    now = now === undefined ? Date.now() : now;
+    var from = brush ? Date.parse(brush[0]) : NaN, to = brush ? Date.parse(brush[1]) : NaN;
+    var hasBrush = !isNaN(from) && !isNaN(to);
+    return {
+      minRank: SEV_RANK[minSev] || 0,
+      kindSet: kinds && kinds.length ? new Set(kinds) : null,
+      showExercise: !exercise || exercise.indexOf("show") >= 0,
+      sinceHour: win ? Math.floor((now - win * HOUR_MS) / HOUR_MS) : null,
+      fromHour: hasBrush ? Math.floor(from / HOUR_MS) : null,
+      toHour: hasBrush ? Math.floor(to / HOUR_MS) : null,
+      timed: !!win || hasBrush,
+      text: !!(text || "").trim()
+    };
+  }
+
+  function esc(s) {  // as Python's html.escape: feed words in a hover label stay text
+    return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+                    .replace(/"/g, "&quot;").replace(/'/g, "&#x27;");
+  }
+
+  var SEV_NAMES = ["unknown", "minor", "moderate", "severe", "extreme"];
+  var TEXT_NOTE = "search text not applied: bins hold counts, not titles";
+
+  /* The bins trace: each bin drawn with the count its cells give under the filters (not drawn at
+   * 0), sized by that count and coloured by the worst severity among what it counts; cols.total
+   * is every binned incident the filters keep (unplaced ones too). */
+  function binColumns(st, f, colours) {
+    var cols = {lat: [], lon: [], ids: [], text: [], color: [], size: [], z: [], total: 0};
+    colours = colours || {};
     st.bins.forEach(function (b) {
-      if (b.lat === null || b.lat === undefined) { return; }
-      var n = 0;
-      for (var r = minRank; r < 5; r++) { n += (b.sev || [])[r] || 0; }
+      var n = 0, worst = 0, byKind = null;
+      if (b.cells) {
+        var names = b.kinds || [];
+        byKind = new Map();  // a Map: a feed's kind name is data, never an object key like "__proto__"
+        worst = -1;
+        b.cells.forEach(function (c) {
+          var rank = c[0], kind = names[c[1]], dh = c[3];
+          if (rank < f.minRank) { return; }
+          if (f.kindSet && !f.kindSet.has(kind)) { return; }
+          if (c[2] && !f.showExercise) { return; }
+          if (f.timed) {
+            if (dh === null || dh === undefined || b.h0 === null || b.h0 === undefined) { return; }
+            var h = b.h0 + dh;
+            if (f.sinceHour !== null && h < f.sinceHour) { return; }
+            if (f.fromHour !== null && (h < f.fromHour || h > f.toHour)) { return; }
+          }
+          n += c[4];
+          if (rank > worst) { worst = rank; }
+          byKind.set(kind, (byKind.get(kind) || 0) + c[4]);
+        });
+      } else {  // a row without cells (an older server): minimum severity only
+        for (var r = f.minRank; r < 5; r++) { n += (b.sev || [])[r] || 0; }
+      }
       if (!n) { return; }
-      cols.lat.push(b.lat); cols.lon.push(b.lon); cols.ids.push(b.id); cols.color.push(b.color);
+      cols.total += n;
+      if (b.lat === null || b.lat === undefined) { return; }
+      var text;
+      if (n === b.count) {
+        text = b.text;
+      } else if (byKind) {
+        var top = Array.from(byKind.keys()).sort(function (x, y) { return byKind.get(y) - byKind.get(x) || (x < y ? -1 : x > y ? 1 : 0); })
+          .slice(0, 3).map(function (k) { return esc(k) + " " + byKind.get(k).toLocaleString(); });
+        text = n.toLocaleString() + " of " + b.count.toLocaleString() + " incidents (hex bin) match the filters" +
+          (f.timed ? " (time to the hour)" : "") + "<br>worst: " + SEV_NAMES[worst].toUpperCase() + "<br>" + top.join(" · ");
+      } else {
+        text = n.toLocaleString() + " at this severity or above of " + b.text;
+      }
+      if (f.text) { text += "<br>" + TEXT_NOTE; }
+      cols.lat.push(b.lat); cols.lon.push(b.lon); cols.ids.push(b.id);
+      cols.color.push(byKind && n !== b.count ? (colours[SEV_NAMES[worst]] || b.color) : b.color);
       cols.size.push(Math.round(14 + 8 * Math.log10(n))); cols.z.push(n);
-      cols.text.push(n === b.count ? b.text : n.toLocaleString() + " at this severity or above of " + b.text);
+      cols.text.push(text);
     });
     return cols;
   }
 
-  function binnedTotal(st) {
-    var n = 0;
-    st.bins.forEach(function (b) { n += b.count || 0; });
-    return n;
+  /* The incident count's word on the bins: how many binned incidents the filters keep, of all. */
+  function binNote(st, text) {
+    var all = 0;
+    st.bins.forEach(function (b) { all += b.count || 0; });
+    var shown = st.binShown === undefined ? all : st.binShown;
+    return "; " + shown.toLocaleString() + " more counted in map bins" +
+      (shown !== all ? ", of " + all.toLocaleString() + " binned" : "") +
+      ((text || "").trim() ? "; the search text does not apply to bins" : "");
   }
 
   function makeFilter(win, minSev, kinds, text, exercise, brush) {
@@ -187,7 +259,7 @@
     return st.brush || null;
   }
 
-  function layerPatch(map, fig, layers, st, visible, minSev) {
+  function layerPatch(map, fig, layers, st, visible, bc) {
     var on = new Set(layers || []);
     map.assign(["data", 0, "visible"], on.has("incidents"));
     map.assign(["data", 1, "visible"], on.has("density"));
@@ -200,10 +272,10 @@
     if (on.has("density")) {
       var lat = [], lon = [];
       st.rows.forEach(function (r) { if (visible(r) && r.lat !== null && r.lat !== undefined) { lat.push(r.lat); lon.push(r.lon); } });
-      if (st.bins.size) {  // aggregated: each bin weighs its count
-        var z = lat.map(function () { return 1; }), b = binColumns(st, minSev);
-        map.assign(["data", 1, "z"], z.concat(b.z));
-        lat = lat.concat(b.lat); lon = lon.concat(b.lon);
+      if (bc) {  // aggregated: each bin weighs the count the filters keep
+        var z = lat.map(function () { return 1; });
+        map.assign(["data", 1, "z"], z.concat(bc.z));
+        lat = lat.concat(bc.lat); lon = lon.concat(bc.lon);
       }
       map.assign(["data", 1, "lat"], lat).assign(["data", 1, "lon"], lon);
     }
@@ -257,7 +329,14 @@
     var visible = makeFilter(win, minSev, kinds, text, exercise, brush);
     var map = new window.dash_clientside.Patch();
     var tl = new window.dash_clientside.Patch();
-    layerPatch(map, mapFigure, layers, st, visible, minSev);
+    // Bins are counted again whenever their rows or the filters change (a filter change makes the
+    // render full), and for the density layer, which weighs each bin by what it counts.
+    var bc = null;
+    if (st.bins.size && (diff.bins || full || (layers || []).indexOf("density") >= 0)) {
+      bc = binColumns(st, binFilter(win, minSev, kinds, text, exercise, brush), settings.sevColours);
+      st.binShown = bc.total;
+    }
+    layerPatch(map, mapFigure, layers, st, visible, bc);
     if (settings.screen === "wall" && scope !== st.mapScope) {
       st.mapScope = scope;
       var target = space ? {center: space.center, zoom: space.zoom} : settings.globalView;
@@ -267,7 +346,7 @@
       }
     }
     if (diff.bins || (full && st.bins.size)) {
-      var bc = binColumns(st, minSev);
+      bc = bc || {lat: [], lon: [], ids: [], text: [], color: [], size: []};  // no bins left: an empty trace
       map.assign(["data", 2, "lat"], bc.lat).assign(["data", 2, "lon"], bc.lon)
          .assign(["data", 2, "customdata"], bc.ids).assign(["data", 2, "hovertext"], bc.text)
          .assign(["data", 2, "marker", "color"], bc.color).assign(["data", 2, "marker", "size"], bc.size);
@@ -311,7 +390,7 @@
     if (touchedArea && layer >= 0) { map.assign(["layout", "map", "layers", layer, "source"], areas(st, visible)); }
     var list = listChildren(st, visible, settings);
     var count = "(" + list[1] + " shown of " + st.rows.filter(function (r) { return !r.hidden; }).length +
-      (st.bins.size ? "; " + binnedTotal(st).toLocaleString() + " more counted in map bins" : "") +
+      (st.bins.size ? binNote(st, text) : "") +
       (brush ? "; timeline selection, double-click it to clear" : "") + ")";
     return [map.build(), tl.build(), list[0], count];
   }

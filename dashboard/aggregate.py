@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 import redis
 
-from dashboard.picture import Bin, hex_key, hidden_row, importance
+from dashboard.picture import Bin, hex_key, hidden_row, hour_bucket, importance
 from workers.streams import Keys
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,10 @@ class BinnedPicture:
         self.max_points = max(1, int(max_points))
         self.size_deg = float(size_deg)
         self.workspaces = [(space, _bbox(space)) for space in workspaces]
-        # id -> (score, bin key, severity, kind, lat, lon, individual?)
-        self.info: dict[str, tuple[tuple[int, int, str], str, str, str, float | None, float | None, bool]] = {}
+        # id -> (score, bin key, severity, kind, lat, lon, exercise?, hour bucket, individual?): what
+        # it was counted with, so its removal takes exactly that back out of its bin.
+        self.info: dict[str, tuple[tuple[int, int, str], str, str, str, float | None, float | None, bool,
+                                   int | None, bool]] = {}
         self.individual: dict[str, tuple[int, int, str]] = {}
         self.heap: list[tuple[tuple[int, int, str], str]] = []
         self.bins: dict[str, Bin] = {}
@@ -83,7 +85,7 @@ class BinnedPicture:
         touched: set[str] = set()
         old = self.info.pop(incident_id, None)
         if old is not None:
-            if old[6]:
+            if old[-1]:
                 self.individual.pop(incident_id, None)
                 touched.add("i:" + incident_id)
             else:
@@ -97,13 +99,13 @@ class BinnedPicture:
         kind = incident.get("kind") or "other"
         score = importance(incident, self.near(lat, lon))
         key = hex_key(lat, lon, self.size_deg)
-        entry = (score, key, severity, kind, lat, lon, False)
+        entry = (score, key, severity, kind, lat, lon, bool(incident.get("exercise")), hour_bucket(incident.get("time")), False)
         if len(self.individual) >= self.max_points:
             lowest = self._lowest()
             if lowest is not None and score > lowest[0]:
                 self._demote(lowest[1], touched)
         if len(self.individual) < self.max_points:
-            entry = (*entry[:6], True)
+            entry = (*entry[:-1], True)
             self.individual[incident_id] = score
             heapq.heappush(self.heap, (score, incident_id))
             touched.add("i:" + incident_id)
@@ -129,17 +131,17 @@ class BinnedPicture:
         heapq.heappop(self.heap)
         self.individual.pop(incident_id, None)
         entry = self.info[incident_id]
-        entry = (*entry[:6], False)
+        entry = (*entry[:-1], False)
         self.info[incident_id] = entry
         self._bin_add(entry, 1)
         touched.update(("i:" + incident_id, "b:" + entry[1]))
 
     def _bin_add(self, entry: tuple[Any, ...], sign: int) -> None:
-        _score, key, severity, kind, lat, lon, _ind = entry
+        _score, key, severity, kind, lat, lon, exercise, hour, _ind = entry
         b = self.bins.get(key)
         if b is None:
             b = self.bins[key] = Bin()
-        b.add(severity, kind, lat, lon, sign)
+        b.add(severity, kind, lat, lon, sign, exercise=exercise, hour=hour)
         if b.count <= 0:
             del self.bins[key]
 
@@ -169,7 +171,7 @@ class BinnedPicture:
     # -- reading ---------------------------------------------------------------------------------
     def state(self, incident_id: str) -> str | None:
         entry = self.info.get(incident_id)
-        return None if entry is None else ("individual" if entry[6] else "binned")
+        return None if entry is None else ("individual" if entry[-1] else "binned")
 
     def bin_row(self, key: str) -> dict[str, Any]:
         b = self.bins.get(key)

@@ -199,27 +199,55 @@ def importance(row: dict[str, Any], near: bool = False) -> tuple[int, int, str]:
     return (1 if near else 0, SEVERITY_RANK.get(row.get("severity") or "unknown", 0), str(row.get("time") or ""))
 
 
+def hour_bucket(value: Any) -> int | None:
+    """The hour an incident time falls in, as whole hours since the epoch (floor(epoch seconds /
+    3600), as the browser works it out from the same ISO text); None for a missing or bad time."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return math.floor(when.timestamp() / 3600)
+
+
+# A bin's joint counts are kept per cell: (severity rank, kind, exercise 0/1, hour bucket or None).
+Cell = tuple[int, str, int, int | None]
+
+
 class Bin:
-    """Counts of the incidents in one hexagon: by severity and kind, and their mean position.
+    """Counts of the incidents in one hexagon: by severity and kind, jointly per cell (severity,
+    kind, exercise, hour) so a screen can count what its filters keep, and their mean position.
     Adding and removing are exact inverses, so a bin kept up to date by changes equals a rebuild."""
 
-    __slots__ = ("count", "severity", "kinds", "lat_sum", "lon_sum")
+    __slots__ = ("count", "severity", "kinds", "cells", "lat_sum", "lon_sum")
 
     def __init__(self) -> None:
         self.count = 0
         self.severity = [0, 0, 0, 0, 0]
         self.kinds: dict[str, int] = {}
+        self.cells: dict[Cell, int] = {}
         self.lat_sum = 0.0
         self.lon_sum = 0.0
 
-    def add(self, severity: str, kind: str, lat: float | None, lon: float | None, sign: int = 1) -> None:
+    def add(self, severity: str, kind: str, lat: float | None, lon: float | None, sign: int = 1,
+            exercise: bool = False, hour: int | None = None) -> None:
         self.count += sign
-        self.severity[SEVERITY_RANK.get(severity, 0)] += sign
+        rank = SEVERITY_RANK.get(severity, 0)
+        self.severity[rank] += sign
         left = self.kinds.get(kind, 0) + sign
         if left:
             self.kinds[kind] = left
         else:
             self.kinds.pop(kind, None)
+        cell = (rank, kind, 1 if exercise else 0, hour)
+        left = self.cells.get(cell, 0) + sign
+        if left:
+            self.cells[cell] = left
+        else:
+            self.cells.pop(cell, None)
         if lat is not None and lon is not None:
             self.lat_sum += sign * lat
             self.lon_sum += sign * lon
@@ -231,13 +259,23 @@ class Bin:
         return "unknown"
 
     def row(self, key: str) -> dict[str, Any]:
-        """What a screen draws for this bin (count 0: the screen removes it)."""
+        """What a screen draws for this bin (count 0: the screen removes it). Besides the totals,
+        ``kinds`` (the kind names counted, as data) and ``cells``: [severity rank, index in kinds,
+        exercise 0/1, hours after ``h0`` (null: no usable time), count], so the browser counts what
+        its filters keep (assets/watchfloor.js binColumns)."""
         out: dict[str, Any] = {"id": "bin:" + key, "bin": key, "count": self.count}
         if self.count <= 0:
             return {**out, "count": 0}
         worst = self.worst()
         top = sorted(self.kinds.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
         kinds = " · ".join(f"{html.escape(k)} {n:,}" for k, n in top)
+        names = sorted(self.kinds)
+        index = {k: i for i, k in enumerate(names)}
+        hours = [c[3] for c in self.cells if c[3] is not None]
+        h0 = min(hours) if hours else None
+        cells = [[rank, index[kind], ex, None if hour is None or h0 is None else hour - h0, n]
+                 for (rank, kind, ex, hour), n in self.cells.items()]
+        cells.sort(key=lambda c: (c[0], c[1], c[2], -1 if c[3] is None else c[3]))
         out.update({
             "lat": round(self.lat_sum / self.count, 4) if key else None,
             "lon": round(self.lon_sum / self.count, 4) if key else None,
@@ -245,6 +283,7 @@ class Bin:
             "color": SEVERITY_COLOURS[worst],
             "size": round(14 + 8 * math.log10(self.count), 1),
             "text": f"{self.count:,} incidents (hex bin)<br>worst: {worst.upper()}<br>{kinds}",
+            "kinds": names, "h0": h0, "cells": cells,
         })
         return out
 
@@ -262,5 +301,6 @@ def bin_rows(rows: list[dict[str, Any]], max_points: int, size_deg: float,
     bins: dict[str, Bin] = {}
     for r in rest:
         bins.setdefault(hex_key(r.get("lat"), r.get("lon"), size_deg), Bin()).add(
-            r.get("severity") or "unknown", r.get("kind") or "other", r.get("lat"), r.get("lon"))
+            r.get("severity") or "unknown", r.get("kind") or "other", r.get("lat"), r.get("lon"),
+            exercise=bool(r.get("exercise")), hour=hour_bucket(r.get("time")))
     return keep, [b.row(k) for k, b in bins.items()]

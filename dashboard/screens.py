@@ -161,6 +161,7 @@ def screen_layout(screen: Screen, config: Config, snapshot: dict[str, Any], work
                               "route": [list(p) for p in w.route], "routeKm": w.route_km, "nearKm": w.near_km}
                        for w in workspaces},
         "globalView": {"center": [30.0, -30.0], "zoom": 1.3},
+        "sevColours": SEVERITY_COLOURS,  # a filtered hex bin takes the colour of the worst it still counts
     }
     map_graph = dcc.Graph(
         id=ids("map", name),

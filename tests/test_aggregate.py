@@ -1,16 +1,23 @@
 """Server-side aggregation (hex bins past map_max_points): counts conserved, worst severity, the
-threshold honoured, the live model equal to a rebuild, deltas cursor-based against real Redis."""
+threshold honoured, the live model equal to a rebuild (joint cells too), deltas cursor-based against
+real Redis, and the browser's bin counting under the desk's filters (assets/watchfloor.js, in Node)."""
 
 from __future__ import annotations
 
+import json
+import math
 import random
+import re
+import shutil
+import subprocess
 from collections import Counter
+from pathlib import Path
 
 import orjson
 import pytest
 
 from dashboard.aggregate import Aggregator, BinnedPicture
-from dashboard.picture import SEVERITY_COLOURS, bin_rows, hex_key
+from dashboard.picture import SEVERITY_COLOURS, SEVERITY_RANK, Bin, bin_rows, hex_key, hour_bucket
 from layers.zones import Venue, Workspace
 from workers.streams import Keys
 
@@ -22,8 +29,25 @@ MARATHON = Workspace(id="m", name="Marathon", venues=(Venue("Finish", 42.3499, -
 
 def incident(i: int, rng: random.Random, **extra) -> dict:
     return {"id": f"inc:{i}", "lat": round(rng.uniform(-60, 70), 4), "lon": round(rng.uniform(-179, 179), 4),
-            "severity": rng.choice(SEVERITIES), "kind": rng.choice(KINDS),
-            "time": f"2026-11-29T{rng.randrange(24):02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}Z", **extra}
+            "severity": rng.choice(SEVERITIES), "kind": rng.choice(KINDS), "exercise": rng.random() < 0.3,
+            "time": f"2026-11-{rng.randrange(26, 30)}T{rng.randrange(24):02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}Z",
+            **extra}
+
+
+def cells_of(members: list[dict]) -> dict[tuple, int]:
+    """What a bin's row must carry for these incidents: (rank, kind, exercise, hour) -> count."""
+    return dict(Counter((SEVERITY_RANK[r["severity"]], r["kind"], int(bool(r.get("exercise"))), hour_bucket(r.get("time")))
+                        for r in members))
+
+
+def decoded(row: dict) -> dict[tuple, int]:
+    """A bin row's cells back as (rank, kind, exercise, hour) -> count."""
+    out: dict[tuple, int] = {}
+    for rank, kind, ex, dh, n in row["cells"]:
+        key = (rank, row["kinds"][kind], ex, None if dh is None else row["h0"] + dh)
+        assert key not in out and n > 0
+        out[key] = n
+    return out
 
 
 def test_hex_key_is_stable_and_groups_neighbours():
@@ -89,6 +113,13 @@ def _check_model(model: BinnedPicture, live: dict[str, dict]) -> None:
     assert len(model.individual) + sum(b.count for b in model.bins.values()) == len(live)
     expected = Counter(hex_key(r["lat"], r["lon"], model.size_deg) for r in binned)
     assert {k: b.count for k, b in model.bins.items()} == dict(expected)
+    members: dict[str, list[dict]] = {}
+    for r in binned:
+        members.setdefault(hex_key(r["lat"], r["lon"], model.size_deg), []).append(r)
+    for key, b in model.bins.items():  # the joint counts follow every update and removal exactly
+        assert b.cells == cells_of(members[key]), key
+        row = model.bin_row(key)
+        assert decoded(row) == cells_of(members[key]) and sum(c[4] for c in row["cells"]) == row["count"]
 
 
 def test_the_live_model_equals_a_rebuild_and_stays_exact_under_updates_and_removals():
@@ -101,6 +132,9 @@ def test_the_live_model_equals_a_rebuild_and_stays_exact_under_updates_and_remov
     assert set(model.individual) == {m["id"] for m in markers}
     assert sorted((b["bin"], b["count"], b["worst"], b["sev"]) for b in model.bin_rows()) == \
         sorted((b["bin"], b["count"], b["worst"], b["sev"]) for b in bins)
+    assert {b["bin"]: decoded(b) for b in model.bin_rows()} == {b["bin"]: decoded(b) for b in bins}
+    assert {b["bin"]: (b["kinds"], b["h0"], b["cells"]) for b in model.bin_rows()} == \
+        {b["bin"]: (b["kinds"], b["h0"], b["cells"]) for b in bins}, "the same rows, byte for byte"
     where = {b["bin"]: (b["lat"], b["lon"]) for b in bins}
     for b in model.bin_rows():  # mean positions agree (sums in another order: rounding only)
         assert b["lat"] == pytest.approx(where[b["bin"]][0], abs=2e-4) and b["lon"] == pytest.approx(where[b["bin"]][1], abs=2e-4)
@@ -228,3 +262,181 @@ def test_a_screen_loaded_below_the_limit_reloads_once_the_picture_outgrows_it(re
         assert cursor.startswith("b:") and sum(1 for r in rows if "bin" not in r) == 100
     finally:
         aggregate._AGGREGATOR = before
+
+
+def test_hour_bucket_is_the_hour_since_the_epoch_and_none_for_no_time():
+    assert hour_bucket("1970-01-01T00:59:59Z") == 0 and hour_bucket("1970-01-01T01:00:00Z") == 1
+    assert hour_bucket("1969-12-31T23:30:00Z") == -1  # floor, as the browser's Math.floor
+    assert hour_bucket("2026-11-29T10:00:00Z") == hour_bucket("2026-11-29T10:59:59.999999Z") == \
+        hour_bucket("2026-11-29T12:30:00+02:00") == hour_bucket("2026-11-29T10:30:00")  # naive: UTC
+    assert hour_bucket("2026-11-29T11:00:00Z") == hour_bucket("2026-11-29T10:00:00Z") + 1
+    assert [hour_bucket(v) for v in (None, "", "yesterday", 12345)] == [None, None, None, None]
+
+
+def test_a_bins_joint_counts_add_and_remove_exactly():
+    rng = random.Random(12)
+    members = [incident(i, rng) for i in range(600)]
+    for r in members[::7]:
+        r["time"] = None  # no usable time: its own cell, still counted
+    b = Bin()
+    for r in members:
+        b.add(r["severity"], r["kind"], r["lat"], r["lon"], exercise=r["exercise"], hour=hour_bucket(r["time"]))
+    assert b.cells == cells_of(members) and sum(b.cells.values()) == b.count == 600
+    gone = rng.sample(members, 350)
+    for r in gone:  # removed in another order than added
+        b.add(r["severity"], r["kind"], r["lat"], r["lon"], -1, exercise=r["exercise"], hour=hour_bucket(r["time"]))
+    left = [r for r in members if r not in gone]
+    fresh = Bin()
+    for r in left:
+        fresh.add(r["severity"], r["kind"], r["lat"], r["lon"], exercise=r["exercise"], hour=hour_bucket(r["time"]))
+    assert b.cells == fresh.cells == cells_of(left) and b.kinds == fresh.kinds and b.severity == fresh.severity
+    assert b.row("1:2") == {**fresh.row("1:2"), "lat": b.row("1:2")["lat"], "lon": b.row("1:2")["lon"]}
+    for r in left:
+        b.add(r["severity"], r["kind"], r["lat"], r["lon"], -1, exercise=r["exercise"], hour=hour_bucket(r["time"]))
+    assert (b.count, b.cells, b.kinds, b.severity) == (0, {}, {}, [0, 0, 0, 0, 0]), "nothing left behind"
+    assert b.row("1:2") == {"id": "bin:1:2", "bin": "1:2", "count": 0}
+
+
+def test_a_bin_rows_cells_sum_to_its_count_and_decode_to_its_members():
+    rng = random.Random(13)
+    rows = [incident(i, rng) for i in range(3000)]
+    rows[5]["time"] = "not a time"
+    markers, bins = bin_rows(rows, max_points=500, size_deg=4.0)
+    kept = {m["id"] for m in markers}
+    members: dict[str, list[dict]] = {}
+    for r in rows:
+        if r["id"] not in kept:
+            members.setdefault(hex_key(r["lat"], r["lon"], 4.0), []).append(r)
+    for b in bins:
+        assert sum(c[4] for c in b["cells"]) == b["count"]
+        assert decoded(b) == cells_of(members[b["bin"]])
+        assert b["kinds"] == sorted({r["kind"] for r in members[b["bin"]]})
+        assert all(c[3] is None or c[3] >= 0 for c in b["cells"]) and b["h0"] == min(
+            h for h in (hour_bucket(r["time"]) for r in members[b["bin"]]) if h is not None)
+        for rank in range(5):  # the totals the screens had before agree with the cells
+            assert b["sev"][rank] == sum(c[4] for c in b["cells"] if c[0] == rank)
+    orjson.dumps(bins)  # plain JSON
+
+
+# -- The browser's side: assets/watchfloor.js binColumns, run in Node on the rows the server builds --
+
+ROOT = Path(__file__).resolve().parent.parent
+HOUR = 3600 * 1000
+
+
+def _bins_js() -> str:
+    js = (ROOT / "assets" / "watchfloor.js").read_text(encoding="utf-8")
+    parts = []
+    for name in ("SEV_RANK", "HOUR_MS", "SEV_NAMES", "TEXT_NOTE"):
+        m = re.search(r"\n\s*var " + name + r" = [^\n]+;\n", js)
+        assert m, f"var {name} not found in watchfloor.js"
+        parts.append(m.group(0))
+    for name in ("binFilter", "esc", "binColumns"):
+        m = re.search(r"\n(\s*)function " + name + r"\(.*?\n\1\}", js, re.S)
+        assert m, f"function {name} not found in watchfloor.js"
+        parts.append(m.group(0))
+    return "\n".join(parts)
+
+
+def _run_bins_js(rows: list[dict], cases: list[dict]) -> list[dict]:
+    node = shutil.which("node")
+    assert node, "Node.js is needed (make install uses npm for the basemap and gazetteer)"
+    script = _bins_js() + """
+const input = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+const st = {bins: new Map(input.rows.map((b) => [b.bin, b]))};
+process.stdout.write(JSON.stringify(input.cases.map((c) => {
+  const cols = binColumns(st, binFilter(c.win, c.minSev, c.kinds, c.text, c.exercise, c.brush, c.now), input.colours);
+  return {ids: cols.ids, text: cols.text, color: cols.color, size: cols.size, z: cols.z, total: cols.total};
+})));"""
+    done = subprocess.run([node, "-e", script], input=json.dumps({"rows": rows, "cases": cases, "colours": SEVERITY_COLOURS}),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def _ms(iso: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def _keeps(r: dict, case: dict) -> bool:
+    """The desk's filters on one binned incident, as the bins count it: time to the whole hour (an
+    hour that overlaps the window or the selection counts whole; no usable time: only under "all")."""
+    if SEVERITY_RANK[r["severity"]] < SEVERITY_RANK[case["minSev"]]:
+        return False
+    if case["kinds"] and r["kind"] not in case["kinds"]:
+        return False
+    if r.get("exercise") and "show" not in case["exercise"]:
+        return False
+    if case["win"] or case["brush"]:
+        hour = hour_bucket(r.get("time"))
+        if hour is None:
+            return False
+        if case["win"] and hour < math.floor((case["now"] - case["win"] * HOUR) / HOUR):
+            return False
+        if case["brush"] and not math.floor(_ms(case["brush"][0]) / HOUR) <= hour <= math.floor(_ms(case["brush"][1]) / HOUR):
+            return False
+    return True
+
+
+def test_the_browser_counts_each_bin_under_the_desks_filters():
+    rng = random.Random(14)
+    rows = [incident(i, rng) for i in range(4000)]
+    for r in rows[::50]:
+        r["time"] = None
+    hostile = "<img src=x onerror=alert(1)>"
+    for r in rows[1::40]:
+        r["kind"] = hostile
+    for r in rows[2::40]:
+        r["kind"] = "__proto__"  # data, not an object key
+    markers, bins = bin_rows(rows, max_points=300, size_deg=6.0)
+    kept = {m["id"] for m in markers}
+    members: dict[str, list[dict]] = {}
+    for r in rows:
+        if r["id"] not in kept:
+            members.setdefault(hex_key(r["lat"], r["lon"], 6.0), []).append(r)
+    now = _ms("2026-11-29T23:30:00Z")
+    base = {"win": 0, "minSev": "unknown", "kinds": None, "text": "", "exercise": ["show"], "brush": None, "now": now}
+    cases = [base, {**base, "win": 1}, {**base, "win": 6}, {**base, "win": 24}, {**base, "win": 168},
+             {**base, "kinds": ["fire"]}, {**base, "kinds": ["fire", "flood"], "win": 24},
+             {**base, "exercise": []}, {**base, "minSev": "severe", "exercise": [], "win": 24},
+             {**base, "brush": ["2026-11-27T10:20:00Z", "2026-11-27T13:40:00Z"]},
+             {**base, "brush": ["2026-11-27T10:20:00Z", "2026-11-28T00:00:00Z"], "win": 24, "kinds": ["news"]},
+             {**base, "kinds": [hostile]}, {**base, "text": "quake", "win": 6}, {**base, "kinds": ["__proto__", "fire"]}]
+    results = _run_bins_js(bins, cases)
+    by_key = {b["bin"]: b for b in bins}
+    for case, got in zip(cases, results, strict=True):
+        expected = {}
+        for key, mine in members.items():
+            n = sum(1 for r in mine if _keeps(r, case))
+            if n and by_key[key]["lat"] is not None:
+                expected["bin:" + key] = n
+        drawn = dict(zip(got["ids"], got["z"], strict=True))
+        assert drawn == expected, case  # a bin the filters empty is not drawn at all
+        assert got["total"] == sum(sum(1 for r in mine if _keeps(r, case)) for mine in members.values())
+        for i, bid in enumerate(got["ids"]):
+            mine = [r for r in members[bid[4:]] if _keeps(r, case)]
+            n, of = len(mine), len(members[bid[4:]])
+            worst = max((r["severity"] for r in mine), key=SEVERITY_RANK.get)
+            assert got["color"][i] == SEVERITY_COLOURS[worst]
+            assert got["size"][i] == round(14 + 8 * math.log10(n))
+            text = got["text"][i]
+            head = text.split("<br>")[0].replace(",", "")
+            assert head.startswith(f"{n} of {of} incidents (hex bin) match the filters" if n != of else f"{n} incidents (hex bin)")
+            assert f"worst: {worst.upper()}" in text
+            assert "<img" not in text, "a kind from a feed stays text in the hover label"
+            assert ("search text not applied" in text) == bool(case["text"])
+    # The window is honoured to the hour, never narrower: every incident inside the exact window is
+    # counted, and none older than the window plus an hour.
+    for case, got in zip(cases[1:5], results[1:5], strict=True):
+        exact = sum(1 for mine in members.values() for r in mine
+                    if r["time"] and _ms(r["time"]) >= case["now"] - case["win"] * HOUR)
+        wider = sum(1 for mine in members.values() for r in mine
+                    if r["time"] and _ms(r["time"]) >= case["now"] - (case["win"] + 1) * HOUR)
+        assert exact <= got["total"] <= wider, case["win"]
+    assert results[1]["total"] < results[2]["total"] < results[3]["total"] < results[4]["total"] < results[0]["total"]
+    assert 0 < results[7]["total"] < results[0]["total"], "exercise off: fewer, not none"
+    assert any("&lt;img src=x onerror=alert(1)&gt;" in t for t in results[11]["text"])
+    assert any("match the filters" in t and "__proto__ " in t for t in results[13]["text"]), \
+        "a kind named like an object key is counted as any other"

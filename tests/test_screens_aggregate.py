@@ -4,6 +4,7 @@ its own timeline. Real headless Chromium against the whole stack (screenshots in
 from __future__ import annotations
 
 import random
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -195,3 +196,116 @@ def test_each_workspace_has_its_own_timeline(stack, browser):  # noqa: F811
     wall.screenshot(path=str(ARTIFACTS / "wall-event-timeline-1920x1080.png"))
     assert not errors, errors
     wall.close()
+
+
+# The drawn count of one bin, read from the bins trace's hover text ("N incidents (hex bin)" or
+# "N of M incidents (hex bin) match the filters"); null when the bin is not drawn.
+BIN_DRAWN = """([sel, id]) => { const t = document.querySelector(sel).data[2];
+  const i = t && t.customdata ? Array.prototype.indexOf.call(t.customdata, id) : -1;
+  if (i < 0) { return null; }
+  return {n: parseInt(t.hovertext[i].split('<br>')[0].replace(/,/g, ''), 10), text: t.hovertext[i], size: t.marker.size[i],
+          color: t.marker.color[i]}; }"""
+BIN_IS = """([sel, id, n]) => { const t = document.querySelector(sel).data[2];
+  const i = t && t.customdata ? Array.prototype.indexOf.call(t.customdata, id) : -1;
+  if (n === null) { return i < 0; }
+  return i >= 0 && parseInt(t.hovertext[i].split('<br>')[0].replace(/,/g, ''), 10) === n; }"""
+
+
+def pick_kind(page, kind: str) -> None:
+    """Pick (or unpick) a kind in the desk's kinds dropdown, as an officer does."""
+    page.locator(".wf-desk .wf-filter-kinds .dash-dropdown").first.click()
+    page.locator(".dash-dropdown-options").get_by_text(kind, exact=True).click()
+    page.keyboard.press("Escape")
+
+
+def _report(tag: str, kind: str, lat: float, lon: float, when: datetime, *, exercise: bool, title: str):
+    from feeds.model import Event, Kind, Severity
+
+    return Event(id=f"test:{tag}", source="test", kind=Kind(kind), title=title, time=when, severity=Severity.MINOR,
+                 lat=lat, lon=lon, magnitude=3.0 if kind == "earthquake" else None, depth_km=10.0 if kind == "earthquake" else None,
+                 feed="test", exercise=exercise, place=f"test {tag}")
+
+
+def test_bins_count_what_the_time_window_kinds_and_exercise_filters_keep(stack, browser):  # noqa: F811
+    """Past the limit the bins honour the desk's filters: minor incidents far from everything are
+    binned; one hexagon holds 3 real reports 3-4 h old (a fire, a flood, a storm) and 2 exercise
+    ones of the last half hour, another only 2 exercise reports. (Each of its own kind: reports of
+    one kind this close would rightly fuse into one incident.)"""
+    from dashboard.picture import hex_key
+    from workers.streams import EventStore
+
+    client = _client(stack)
+    stamp = int(time.time())
+    now = datetime.now(UTC)
+    real = [("fire", 68.0, 175.0, 3 * 60, "Anadyr grass blaze"), ("flood", 68.05, 175.05, 3 * 60 + 20, "Chukotka river over its banks"),
+            ("weather", 67.95, 174.95, 3 * 60 + 40, "Provideniya blizzard warning")]
+    recent = [("earthquake", 68.0, 174.9, 5, "EXERCISE test quake Chukchi"), ("volcano", 68.02, 175.02, 25, "EXERCISE test ash Chukchi")]
+    drill = [("tsunami", 68.0, -175.0, 10, "EXERCISE test wave Bering"), ("cyclone", 68.05, -174.95, 30, "EXERCISE test storm Bering")]
+    events = [_report(f"{kind}{stamp}", kind, lat, lon, now - timedelta(minutes=m), exercise=False, title=title)
+              for kind, lat, lon, m, title in real]
+    events += [_report(f"{kind}{stamp}", kind, lat, lon, now - timedelta(minutes=m), exercise=True, title=title)
+               for kind, lat, lon, m, title in recent + drill]
+    EventStore(client).append(events)
+    incidents = {_fused(client, e.id) for e in events}
+    assert len(incidents) == len(events), "each report its own incident"
+    mixed, only_drill = "bin:" + hex_key(68.0, 175.0, 3.0), "bin:" + hex_key(68.0, -175.0, 3.0)
+    assert {hex_key(lat, lon, 3.0) for _k, lat, lon, *_ in real + recent} == {mixed[4:]}
+    assert {hex_key(lat, lon, 3.0) for _k, lat, lon, *_ in drill} == {only_drill[4:]}
+
+    page, errors = open_screen(stack, browser, "", 1440, 900)
+    sel = MAP.format(screen="desk")
+    page.wait_for_function(BINS, arg=sel, timeout=60_000)
+    acknowledge_alerts(page)
+    page.evaluate("""(sel) => window.Plotly.relayout(document.querySelector(sel), {"map.center": {lat: 25, lon: 0}, "map.zoom": 1})""", sel)
+    window = page.locator(".wf-desk .wf-filter").first  # Window: 1 h, 6 h, 24 h, 7 d, all
+
+    def expect(bin_id: str, n: int | None, what: str) -> None:
+        try:
+            page.wait_for_function(BIN_IS, arg=[sel, bin_id, n], timeout=15_000)
+        except Exception:
+            raise AssertionError(f"{what}: {bin_id} should draw {n}, draws {page.evaluate(BIN_DRAWN, [sel, bin_id])}") from None
+
+    # The desk opens on 24 h: everything of these two is in it.
+    expect(mixed, 5, "24 h")
+    expect(only_drill, 2, "24 h")
+    full = page.evaluate(BIN_DRAWN, [sel, mixed])
+    assert full["text"].startswith("5 incidents (hex bin)") and "worst: MINOR" in full["text"]
+    # Last hour: the fires (3 h and more ago) drop out of the mixed hexagon; the hover says so.
+    window.get_by_text("1 h", exact=True).click()
+    expect(mixed, 2, "1 h")
+    expect(only_drill, 2, "1 h")
+    hour = page.evaluate(BIN_DRAWN, [sel, mixed])
+    assert hour["text"].startswith("2 of 5 incidents (hex bin) match the filters (time to the hour)"), hour
+    assert "earthquake 1" in hour["text"] and "volcano 1" in hour["text"] and "fire" not in hour["text"]
+    assert hour["size"] < full["size"], "sized by what it counts under the filters"
+    footer = page.locator(".wf-desk h2 .wf-muted").text_content()
+    assert re.search(r"; [\d,]+ more counted in map bins, of [\d,]+ binned", footer), footer
+    page.mouse.move(10, 10)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / "desk-bins-window-1h-1440x900.png"))
+    # All of time again, then one kind: fires only.
+    window.get_by_text("all", exact=True).click()
+    expect(mixed, 5, "all")
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / "desk-bins-window-all-1440x900.png"))
+    pick_kind(page, "fire")
+    expect(mixed, 1, "kinds: fire")
+    expect(only_drill, None, "kinds: fire")
+    fire = page.evaluate(BIN_DRAWN, [sel, mixed])["text"]
+    assert fire.startswith("1 of 5 incidents (hex bin) match the filters<br>") and fire.endswith("<br>fire 1"), fire
+    pick_kind(page, "fire")  # unpicked: all kinds
+    expect(only_drill, 2, "all kinds again")
+    # Exercise data off: the exercise-only hexagon goes, the mixed one keeps its real fires.
+    page.locator(".wf-desk label", has_text="exercise data").click()
+    expect(mixed, 3, "exercise off")
+    expect(only_drill, None, "exercise off")
+    page.locator(".wf-desk label", has_text="exercise data").click()
+    expect(only_drill, 2, "exercise on again")
+    # Free text cannot be counted in a bin: the hover and the incident count say so.
+    page.locator(".wf-desk .wf-search input").fill("Anadyr")
+    page.wait_for_function("""([sel, id]) => { const t = document.querySelector(sel).data[2];
+        const i = Array.prototype.indexOf.call(t.customdata, id); return i >= 0 && t.hovertext[i].indexOf('search text not applied') >= 0; }""",
+                           arg=[sel, mixed], timeout=15_000)
+    assert "the search text does not apply to bins" in page.locator(".wf-desk h2 .wf-muted").text_content()
+    assert not errors, errors
+    page.close()
