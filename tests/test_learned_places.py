@@ -105,3 +105,35 @@ def test_the_cli_uses_the_learned_places_of_the_configured_redis(redis_client, r
     assert out["name"] == "The Geysers" and out["precision"] == "exact"
     registry = run("5 km E of The Geysers, CA", "--no-learned")
     assert registry.returncode == 0 and orjson.loads(registry.stdout)["precision"] == "admin1"
+
+
+def test_a_wrong_place_can_be_traced_to_its_feed_and_forgotten(redis_client, redis_server) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import orjson
+
+    places.observe(redis_client, [quake(1, 3, "NW", 315), quake(2, 4, "S", 180)])
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "REDIS_URL": redis_server.url}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "watchfloor.cli", "places", *args], cwd=root,
+                              capture_output=True, text=True, timeout=120, env=env)
+
+    listed = cli("list")
+    assert listed.returncode == 0, listed.stderr
+    (row,) = [orjson.loads(line) for line in listed.stdout.splitlines()]
+    assert row["key"] == "US|CA|the geysers" and row["observations"] == 2 and row["feeds"] == ["usgs"]
+    assert abs(row["agreed"]["lat"] - GEYSERS[0]) < 0.05
+    gone = cli("forget", "US|CA|the geysers")
+    assert gone.returncode == 0 and "forgot" in gone.stdout
+    assert places.load(redis_client) == {} and redis_client.scard(places.INDEX) == 0
+    from workers.streams import Keys
+
+    audit = [f for _, f in redis_client.xrange(Keys.AUDIT)]
+    assert any(f.get(b"action") == b"place.forget" for f in audit), audit[-3:]
+    unknown = cli("forget", "XX|no such place")
+    assert unknown.returncode == 2 and "no learned place" in unknown.stderr and "Traceback" not in unknown.stderr

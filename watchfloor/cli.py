@@ -17,6 +17,7 @@
     watchfloor partner add NAME        a partner's Atom feed URL (token sign-in, up to --tlp)
     watchfloor outbound work           the worker that sends webhook and e-mail copies of alerts
     watchfloor geocode "TEXT" [--country CC]   the place a text names, as JSON (offline gazetteer)
+    watchfloor places list|forget KEY  places learned from the feeds; forget one a feed taught wrong
 """
 
 from __future__ import annotations
@@ -488,6 +489,27 @@ def _load_learned_places(config: Config) -> None:
             client.close()
 
 
+def cmd_places(args: argparse.Namespace, config: Config) -> int:
+    """Places learned from the feeds: list them (JSON Lines), or forget one a feed taught wrong."""
+    from workers import places
+
+    with _redis(config) as client:
+        if args.places_command == "forget":
+            from dashboard.audit import audit
+
+            actor = _cli_actor()
+            if not places.forget(client, args.key):  # type: ignore[arg-type]
+                print(f"watchfloor: places forget: no learned place {args.key[:80]!r} "
+                      "(see `watchfloor places list` for the keys)", file=sys.stderr)
+                return EXIT_BAD_INPUT
+            audit("place.forget", record=args.key[:200], user=actor, source="cli", client=client)  # type: ignore[arg-type]
+            print(f"forgot {args.key}")
+            return 0
+        for place in places.listing(client):  # type: ignore[arg-type]
+            sys.stdout.buffer.write(orjson.dumps(place) + b"\n")
+    return 0
+
+
 def cmd_geocode(args: argparse.Namespace, config: Config) -> int:
     """The place TEXT names, as one JSON object; exit 1 with "no place found" when it names none."""
     from dataclasses import asdict
@@ -598,6 +620,11 @@ def build_parser() -> argparse.ArgumentParser:
     outbound_sub = p.add_subparsers(dest="outbound_command", required=True, metavar="ACTION")
     outbound_sub.add_parser("work", help="run the outbound RQ worker (with its retry scheduler)").add_argument(
         "--burst", action="store_true", help="exit when the queue is empty")
+    p = add("places", cmd_places, "places learned from the feeds: list them, or forget one taught wrong")
+    places_sub = p.add_subparsers(dest="places_command", required=True, metavar="ACTION")
+    places_sub.add_parser("list", help="every learned place as JSON Lines (point, observations, feeds)")
+    q = places_sub.add_parser("forget", help="drop a learned place and its observations (audited)")
+    q.add_argument("key", help='its key, as `places list` prints it (e.g. "US|CA|the geysers")')
     p = add("geocode", cmd_geocode, "print the place a text names as JSON (offline gazetteer; exit 1 if none)")
     p.add_argument("text", metavar="TEXT", help='e.g. "M 4.5 - 12 km SW of Ridgecrest, CA"')
     p.add_argument("--country", metavar="CC", help="favour places in this country (ISO code or name)")

@@ -145,3 +145,44 @@ def refresh(client: redis.Redis, *, max_age: float = REFRESH_SECONDS) -> None:
     except (redis.RedisError, OSError) as exc:
         log.warning("learned places not reloaded: %s", exc)
     _loaded_at = time.monotonic()
+
+
+def listing(client: redis.Redis) -> list[dict]:
+    """Every place the feeds have taught, agreed or not: its key, name, country and state, the
+    agreed point (None until two reports agree), and the observations with the feeds they came
+    from, so that a wrong place can be traced to its source and forgotten."""
+    keys = sorted(k.decode() if isinstance(k, bytes) else k for k in client.smembers(INDEX))
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.lrange(Keys.learned_place(key), 0, -1)
+        pipe.hget(Keys.GEO_AGREED, key)
+    replies = pipe.execute() if keys else []
+    out = []
+    for i, key in enumerate(keys):
+        raw, agreed_raw = replies[2 * i], replies[2 * i + 1]
+        records = []
+        for r in raw:
+            try:
+                records.append(orjson.loads(r))
+            except orjson.JSONDecodeError:
+                continue
+        point = orjson.loads(agreed_raw) if agreed_raw else None
+        last = records[-1] if records else {}
+        out.append({
+            "key": key, "name": last.get("name", key.split("|", 2)[-1]), "country": last.get("cc"),
+            "admin1": last.get("a1"), "agreed": None if point is None else {"lat": point["lat"], "lon": point["lon"]},
+            "observations": len(records), "feeds": sorted({str(r.get("feed") or "") for r in records} - {""}),
+        })
+    return out
+
+
+def forget(client: redis.Redis, key: str) -> bool:
+    """Drop a learned place and its observations (a feed taught it wrong); False if unknown. It can
+    be learned again from new reports: switch the feed off with ``teaches_places = false``."""
+    pipe = client.pipeline(transaction=True)
+    pipe.srem(INDEX, key)
+    pipe.delete(Keys.learned_place(key))
+    pipe.hdel(Keys.GEO_AGREED, key)
+    removed, *_ = pipe.execute()
+    return bool(removed)
+
