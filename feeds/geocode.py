@@ -586,6 +586,9 @@ _LEARN_TEXT = re.compile(
 )
 
 
+NAMESAKE_KM = 25.0  # a known place this far from where the feed's report puts it is a namesake
+
+
 class LearnedObservation(NamedTuple):
     key: str  # "<country>|<admin1>|<folded name>"
     name: str
@@ -605,18 +608,26 @@ def learn_from(text: str, lat: float, lon: float) -> LearnedObservation | None:
     if m is None or float(m.group(1)) > 300:
         return None
     name, qualifier = m.group(3).strip(), m.group(4).strip()
-    # Unknown NAME: the gazetteer finds only the qualifier ("CA" -> California); a known one gives
-    # an offset point ("exact"): nothing to learn.
-    area = geocode(m.group(0), learned=False) or geocode(qualifier, learned=False)
+    km = float(m.group(1))
+    back = (_BEARINGS[m.group(2).upper()] + 180.0) % 360.0
+    ref_lat, ref_lon = _destination(lat, lon, km, back)
+    # Unknown NAME: the gazetteer finds only the qualifier ("CA" -> California). A known one gives
+    # an offset point ("exact"): nothing to learn, unless that point is far from the report, beyond
+    # what a 16-point bearing explains: the feed means a namesake in the same state or country
+    # ("San Antonio, Puerto Rico": the one in Aguadilla, not the bigger one).
+    area = geocode(m.group(0), learned=False)
+    if area is not None and area.precision == "exact":
+        if distance_km(area.lat, area.lon, lat, lon) <= max(NAMESAKE_KM, 0.3 * km):
+            return None
+        area = geocode(qualifier, learned=False)
+    area = area or geocode(qualifier, learned=False)
     if area is None or area.precision not in ("admin1", "country") or area.country is None:
         return None
     if _key(area.matched) != _key(qualifier) and _key(area.name) != _key(qualifier):
         return None  # what was found is not the qualifier (a county of the name, say)
-    back = (_BEARINGS[m.group(2).upper()] + 180.0) % 360.0
-    ref_lat, ref_lon = _destination(lat, lon, float(m.group(1)), back)
     admin1 = area.admin1 if area.precision == "admin1" else None
     key = f"{area.country}|{admin1 or ''}|{_key(name)}"
-    return LearnedObservation(key, name, area.country, admin1, ref_lat, ref_lon, float(m.group(1)))
+    return LearnedObservation(key, name, area.country, admin1, ref_lat, ref_lon, km)
 
 
 def learned_candidate(name: str, lat: float, lon: float, country: str, admin1: str | None) -> _Cand:
@@ -1034,10 +1045,10 @@ def _qualified_runs(
             if known and start >= known[0].start:
                 break  # the main index has this name (or all of it that is left)
             key = _key(text[start:end])
-            found = small_places().get(key, ())
-            if _learned and not _learned_off.get() and key in _learned:
-                found = [*found, *_learned[key]]
-            cands = [c for c in found if any(_matches(c, a) for a in q[0])]
+            # What the feeds taught wins over a namesake the tables hold in the same area.
+            learned = _learned.get(key, ()) if _learned and not _learned_off.get() else ()
+            cands = [c for c in learned if any(_matches(c, a) for a in q[0])]
+            cands = cands or [c for c in small_places().get(key, ()) if any(_matches(c, a) for a in q[0])]
             if cands:
                 out = [m for m in out if m.end <= start or m.start >= end]
                 out.append(_Mention(start, end, text[start:end], cands, False, False))

@@ -137,3 +137,26 @@ def test_a_wrong_place_can_be_traced_to_its_feed_and_forgotten(redis_client, red
     assert any(f.get(b"action") == b"place.forget" for f in audit), audit[-3:]
     unknown = cli("forget", "XX|no such place")
     assert unknown.returncode == 2 and "no learned place" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def test_a_namesake_the_feeds_mean_wins_over_the_one_the_tables_hold(redis_client) -> None:
+    # Puerto Rico has several San Antonios; the tables' biggest is near Caguas, USGS means the one
+    # in Aguadilla, 85 km west. Two agreeing reports teach it; a bearing's error never does.
+    aguadilla = (18.4966, -67.1006)
+    text = "M 2.5 - 10 km N of San Antonio, Puerto Rico"
+    before = geocode(text)
+    assert before is not None and distance_km(before.lat, before.lon, *aguadilla) > 50
+    reports = []
+    for i, (km, way, bearing) in enumerate([(10, "N", 0.0), (12, "NNW", 337.5)]):
+        lat, lon = _destination(*aguadilla, km, bearing)
+        reports.append(Event(id=f"pr:test{i}", source="usgs", kind=Kind.EARTHQUAKE, feed="usgs",
+                             time=datetime(2026, 11, 30, tzinfo=UTC), lat=lat, lon=lon,
+                             title=f"M 2.{i} - {km} km {way} of San Antonio, Puerto Rico"))
+    assert places.observe(redis_client, reports) == 2
+    places.refresh(redis_client, max_age=0)
+    after = geocode(text)
+    assert after is not None and after.precision == "exact"
+    assert distance_km(after.lat, after.lon, *_destination(*aguadilla, 10, 0.0)) < 3
+    # 150 km from Ridgecrest, 30 km sideways of the stated bearing, is a bearing's error, not a namesake
+    lat, lon = _destination(35.6225, -117.6709, 150, 225 + 11)
+    assert learn_from("M 3.0 - 150 km SW of Ridgecrest, CA", lat, lon) is None
