@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from feeds.contract import FeedConfig
-from feeds.geocode import distance_km, geocode, learn_from, learned_candidate, use_learned_places
+from feeds.geocode import distance_km, geocode, learn_from, use_learned_places
 from feeds.model import Event
 from feeds.sources import detect
 
@@ -377,7 +377,7 @@ def _learned_run(
     """Watchfloor with the places learned from the feeds (workers/places.py), leave one capture out:
     each capture's texts are geocoded with only what the *other* captures taught (their reports'
     own positions), never with its own; the place-free titles with what all captures taught."""
-    from workers.places import agreed
+    from workers.places import MAX_POINTS, agreed_place, candidate
 
     use_learned_places({})
     taught: dict[str, list[tuple[str, Any]]] = defaultdict(list)  # capture -> (key, observation)
@@ -396,12 +396,9 @@ def _learned_run(
                 )
         out: dict[str, list[Any]] = {}
         for key, recs in records.items():
-            point = agreed(recs[-25:])
-            if point is not None:
-                last = recs[-1]
-                out.setdefault(key.split("|", 2)[2], []).append(
-                    learned_candidate(last["name"], point[0], point[1], last["cc"], last["a1"])
-                )
+            place = agreed_place(recs[-MAX_POINTS:])
+            if place is not None:
+                out.setdefault(key.split("|", 2)[2], []).append(candidate(place))
         return out
 
     answers: list[tuple[float, float] | None] = []

@@ -160,3 +160,13 @@ def test_a_namesake_the_feeds_mean_wins_over_the_one_the_tables_hold(redis_clien
     # 150 km from Ridgecrest, 30 km sideways of the stated bearing, is a bearing's error, not a namesake
     lat, lon = _destination(35.6225, -117.6709, 150, 225 + 11)
     assert learn_from("M 3.0 - 150 km SW of Ridgecrest, CA", lat, lon) is None
+
+
+def test_one_report_polled_again_never_agrees_with_itself(redis_client) -> None:
+    report = quake(1, 3, "NW", 315)
+    places.observe(redis_client, [report])
+    places.observe(redis_client, [report])  # the same report on the next poll
+    places.observe(redis_client, [report.replace(magnitude=2.4)])  # and revised
+    places.refresh(redis_client, max_age=0)
+    assert geocode("5 km E of The Geysers, California").precision == "admin1"
+    assert [p["observations"] for p in places.listing(redis_client)] == [1]

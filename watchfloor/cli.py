@@ -154,7 +154,7 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
                 places.refresh(client, max_age=0)  # what the files before this one taught
                 prepared = prepare(parse_document(data, feed, fetched_at), feed, fetched_at)
                 counts = store.append(prepared.events)
-                places.observe(client, prepared.events)
+                places.observe(client, [e for e in prepared.events if e.id in counts.changed])
             except FeedError as exc:
                 print(f"{target}: refused: {exc}", file=sys.stderr)
                 failed += 1

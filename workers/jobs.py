@@ -112,7 +112,7 @@ def _poll(client: redis.Redis, config: Config, feed: FeedConfig, health: FeedHea
     prepared = prepare(parsed, feed, fetched_at)
     store = EventStore(client)
     counts = store.append(prepared.events)
-    _learn_places(client, feed, prepared.events)
+    _learn_places(client, feed, [e for e in prepared.events if e.id in counts.changed])
     _evaluate_rules(client, config, prepared.events)
     warnings = list(prepared.warnings)
     follow_counts = _follow(client, store, config, feed, prepared.follow, prepared.follow_format, limits, warnings)
@@ -132,8 +132,9 @@ def _poll(client: redis.Redis, config: Config, feed: FeedConfig, health: FeedHea
 
 
 def _learn_places(client: redis.Redis, feed: FeedConfig, events: list) -> None:
-    """What the stored reports tell of places the gazetteer lacks (workers/places.py), unless the
-    feed is configured ``teaches_places = false``."""
+    """What the new and revised reports tell of places the gazetteer lacks (workers/places.py),
+    unless the feed is configured ``teaches_places = false``; a re-poll's unchanged reports cost
+    nothing here."""
     if not feed.teaches_places:
         return
     try:
@@ -194,7 +195,7 @@ def _follow(
             warnings.append(f"{url[:120]}: {exc}")
             continue
         counts = store.append(prepared.events)
-        _learn_places(client, feed, prepared.events)
+        _learn_places(client, feed, [e for e in prepared.events if e.id in counts.changed])
         new, updated, seen = new + counts.new, updated + counts.updated, seen + counts.seen
         items += len(prepared.events)
         warnings.extend(prepared.warnings)

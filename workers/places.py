@@ -45,7 +45,9 @@ _loaded_at = float("-inf")
 
 
 def observe(client: redis.Redis, events: Iterable[Event]) -> int:
-    """Record what ``events`` tell of places the gazetteer lacks; the number of observations."""
+    """Record what ``events`` tell of places the gazetteer lacks; the number of observations.
+    A place keeps one observation per report (a hash by event id): a re-poll or a revised report
+    replaces its own observation, so one report can never agree with itself."""
     seen = []
     for event in events:
         if event.exercise or event.lat is None or event.lon is None or event.placed_by in ("gazetteer", "county"):
@@ -53,57 +55,59 @@ def observe(client: redis.Redis, events: Iterable[Event]) -> int:
         for text in (event.place, event.title):
             obs = learn_from(text or "", event.lat, event.lon)
             if obs is not None:
-                seen.append((obs, event.feed or ""))
+                seen.append((obs, event))
                 break
     if not seen:
         return 0
-    full = client.scard(INDEX) >= MAX_PLACES
-    pipe = client.pipeline(transaction=False)
-    for obs, _feed in seen:
-        if full:
+    if client.scard(INDEX) >= MAX_PLACES:  # full: only places already known take observations
+        pipe = client.pipeline(transaction=False)
+        for obs, _event in seen:
             pipe.sismember(INDEX, obs.key)
-    known = pipe.execute() if full else []
+        seen = [item for item, known in zip(seen, pipe.execute(), strict=True) if known]
     pipe = client.pipeline(transaction=False)
-    touched: list[str] = []
-    for i, (obs, feed) in enumerate(seen):
-        if full and not known[i]:
-            continue
+    for obs, event in seen:
         record = {"name": obs.name, "cc": obs.country, "a1": obs.admin1, "lat": round(obs.lat, 5),
-                  "lon": round(obs.lon, 5), "km": obs.km, "feed": feed}
+                  "lon": round(obs.lon, 5), "km": obs.km, "feed": event.feed or "", "t": round(time.time(), 3)}
         pipe.sadd(INDEX, obs.key)
-        pipe.rpush(Keys.learned_place(obs.key), orjson.dumps(record))
-        pipe.ltrim(Keys.learned_place(obs.key), -MAX_POINTS, -1)
-        touched.append(obs.key)
+        pipe.hset(Keys.learned_place(obs.key), event.id, orjson.dumps(record))
     pipe.execute()
-    _settle(client, list(dict.fromkeys(touched)))
-    return len(touched)
+    _settle(client, list(dict.fromkeys(obs.key for obs, _event in seen)))
+    return len(seen)
+
+
+def _records(raw: dict) -> list[tuple[str, dict]]:
+    """A place's observations (report id, record), oldest first; unreadable ones left out."""
+    out = []
+    for field, value in raw.items():
+        try:
+            out.append((field.decode() if isinstance(field, bytes) else field, orjson.loads(value)))
+        except orjson.JSONDecodeError:
+            continue
+    out.sort(key=lambda item: item[1].get("t", 0))
+    return out
 
 
 def _settle(client: redis.Redis, keys: list[str]) -> None:
-    """Recompute whether the observations of ``keys`` agree, into the hash every process loads
-    (:data:`Keys.GEO_AGREED`): one HGETALL per load instead of a list per place. Two workers
-    settling the same place at once both read lists holding their own observations; the next
-    observation settles it again."""
+    """Keep each place's newest :data:`MAX_POINTS` observations and recompute whether they agree,
+    into the hash every process loads (:data:`Keys.GEO_AGREED`). Two workers settling the same
+    place at once both read observations holding their own; the next observation settles it again."""
     if not keys:
         return
     pipe = client.pipeline(transaction=False)
     for key in keys:
-        pipe.lrange(Keys.learned_place(key), 0, -1)
-    lists = pipe.execute()
+        pipe.hgetall(Keys.learned_place(key))
+    found = pipe.execute()
     pipe = client.pipeline(transaction=False)
-    for key, raw in zip(keys, lists, strict=True):
-        try:
-            records = [orjson.loads(r) for r in raw]
-        except orjson.JSONDecodeError:
-            records = []
-        point = agreed(records)
-        if point is None:
+    for key, raw in zip(keys, found, strict=True):
+        records = _records(raw)
+        if len(records) > MAX_POINTS:
+            pipe.hdel(Keys.learned_place(key), *[rid for rid, _ in records[:-MAX_POINTS]])
+            records = records[-MAX_POINTS:]
+        place = agreed_place([r for _, r in records])
+        if place is None:
             pipe.hdel(Keys.GEO_AGREED, key)
-            continue
-        last = records[-1]
-        pipe.hset(Keys.GEO_AGREED, key, orjson.dumps(
-            {"name": last["name"], "cc": last["cc"], "a1": last["a1"], "lat": round(point[0], 5),
-             "lon": round(point[1], 5), "n": len(records)}))
+        else:
+            pipe.hset(Keys.GEO_AGREED, key, orjson.dumps(place))
     pipe.execute()
 
 
@@ -118,6 +122,22 @@ def agreed(records: list[dict]) -> tuple[float, float] | None:
     return (lat, lon) if close >= max(MIN_POINTS, (len(records) + 1) // 2) else None
 
 
+def agreed_place(records: list[dict]) -> dict | None:
+    """What ``wf:geo:agreed`` holds for a place whose observations (oldest first) agree, else None."""
+    point = agreed(records)
+    if point is None:
+        return None
+    last = records[-1]
+    return {"name": last["name"], "cc": last["cc"], "a1": last["a1"], "lat": round(point[0], 5),
+            "lon": round(point[1], 5), "n": len(records)}
+
+
+def candidate(place: dict) -> _Cand:
+    """The geocoder's candidate for an agreed place (:func:`agreed_place`)."""
+    return learned_candidate(str(place["name"]), float(place["lat"]), float(place["lon"]), str(place["cc"]),
+                             place.get("a1") or None)
+
+
 def load(client: redis.Redis) -> dict[str, list[_Cand]]:
     """The agreed learned places, by folded name, as the geocoder consults them (one HGETALL: RQ
     runs each job in a fresh fork, so every poll loads them)."""
@@ -125,9 +145,7 @@ def load(client: redis.Redis) -> dict[str, list[_Cand]]:
     for key, raw in sorted(client.hgetall(Keys.GEO_AGREED).items()):
         key = key.decode() if isinstance(key, bytes) else key
         try:
-            place = orjson.loads(raw)
-            cand = learned_candidate(str(place["name"]), float(place["lat"]), float(place["lon"]), str(place["cc"]),
-                                     place.get("a1") or None)
+            cand = candidate(orjson.loads(raw))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             continue
         places.setdefault(key.split("|", 2)[2], []).append(cand)
@@ -154,19 +172,13 @@ def listing(client: redis.Redis) -> list[dict]:
     keys = sorted(k.decode() if isinstance(k, bytes) else k for k in client.smembers(INDEX))
     pipe = client.pipeline(transaction=False)
     for key in keys:
-        pipe.lrange(Keys.learned_place(key), 0, -1)
+        pipe.hgetall(Keys.learned_place(key))
         pipe.hget(Keys.GEO_AGREED, key)
     replies = pipe.execute() if keys else []
     out = []
     for i, key in enumerate(keys):
-        raw, agreed_raw = replies[2 * i], replies[2 * i + 1]
-        records = []
-        for r in raw:
-            try:
-                records.append(orjson.loads(r))
-            except orjson.JSONDecodeError:
-                continue
-        point = orjson.loads(agreed_raw) if agreed_raw else None
+        records = [r for _, r in _records(replies[2 * i])]
+        point = orjson.loads(replies[2 * i + 1]) if replies[2 * i + 1] else None
         last = records[-1] if records else {}
         out.append({
             "key": key, "name": last.get("name", key.split("|", 2)[-1]), "country": last.get("cc"),

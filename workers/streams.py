@@ -42,7 +42,7 @@ class Keys:
     SUPERSEDED = f"{PREFIX}:superseded"
     FEEDS = f"{PREFIX}:feeds"
     # places learned from the feeds (workers/places.py): a set of place keys
-    # "<country>|<admin1>|<folded name>", and per place a list of its newest observations (JSON)
+    # "<country>|<admin1>|<folded name>", and per place a hash: report id -> its observation (JSON)
     GEO_LEARNED = f"{PREFIX}:geo:learned"
     GEO_AGREED = f"{PREFIX}:geo:agreed"  # place key -> JSON of its agreed point (what processes load)
 
@@ -217,14 +217,17 @@ class AppendCounts:
     new: int = 0
     updated: int = 0
     seen: int = 0
+    changed: set[str] = field(default_factory=set)  # ids of the new and updated events
 
-    def add(self, result: int) -> None:
+    def add(self, result: int, event_id: str = "") -> None:
         if result == 1:
             self.new += 1
         elif result == 2:
             self.updated += 1
         else:
             self.seen += 1
+            return
+        self.changed.add(event_id)
 
 
 @dataclass(frozen=True)
@@ -261,8 +264,8 @@ class EventStore:
         for event in batch:
             raw, fingerprint = event.encoded()
             self._append(keys=keys, args=[event.id, fingerprint, raw, " ".join(supersedes_of(event))], client=pipe)
-        for result in pipe.execute():
-            counts.add(int(result))
+        for event, result in zip(batch, pipe.execute(), strict=True):
+            counts.add(int(result), event.id)
         return counts
 
     def count(self) -> int:
