@@ -34,7 +34,7 @@ import redis
 from dashboard.incidents import _live
 from dashboard.tlp import TLP, incident_marking, visible
 from feeds.fuse import haversine_km
-from feeds.model import parse_iso
+from feeds.model import epoch_seconds
 from workers.streams import Keys
 
 # The bounds, in one place. Fusion itself joins reports within 150 km (250 km and more for
@@ -62,14 +62,6 @@ class Candidate:
     same_kind: bool
 
 
-def _epoch(value: Any) -> float | None:
-    try:
-        when = parse_iso(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-    return when.timestamp() if when else None
-
-
 def _position(incident: dict[str, Any]) -> tuple[float, float] | None:
     lat, lon = incident.get("lat"), incident.get("lon")
     if isinstance(lat, (int, float)) and isinstance(lon, (int, float)) and math.isfinite(lat) and math.isfinite(lon):
@@ -88,7 +80,7 @@ def merge_candidates(client: redis.Redis, incident: dict[str, Any], ceiling: TLP
     whose maximum marking is ``ceiling`` may receive (see the module docstring)."""
     own_id = incident.get("id")
     here = _position(incident)
-    at = _epoch(incident.get("time"))
+    at = epoch_seconds(incident.get("time"))
     if here is None or at is None or not own_id:
         return []
     span = MAX_HOURS * 3600
@@ -120,7 +112,7 @@ def merge_candidates(client: redis.Redis, incident: dict[str, Any], ceiling: TLP
         if not raw:
             continue  # merged away since the index was read
         other = orjson.loads(raw)
-        there, when = _position(other), _epoch(other.get("time"))
+        there, when = _position(other), epoch_seconds(other.get("time"))
         if there is None or when is None or not _live(other) or not visible(incident_marking(other), ceiling):
             continue
         km = haversine_km(here[0], here[1], there[0], there[1])

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from feeds.model import epoch_seconds
+
 # Colour-blind-safe severity colours (Okabe-Ito based), always paired with a word.
 SEVERITY_COLOURS = {
     "extreme": "#d55e00",
@@ -202,15 +204,8 @@ def importance(row: dict[str, Any], near: bool = False) -> tuple[int, int, str]:
 def hour_bucket(value: Any) -> int | None:
     """The hour an incident time falls in, as whole hours since the epoch (floor(epoch seconds /
     3600), as the browser works it out from the same ISO text); None for a missing or bad time."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return math.floor(when.timestamp() / 3600)
+    seconds = epoch_seconds(value)
+    return None if seconds is None else math.floor(seconds / 3600)
 
 
 # A bin's joint counts are kept per cell: (severity rank, kind, exercise 0/1, hour bucket or None).

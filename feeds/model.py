@@ -104,6 +104,18 @@ def parse_iso(value: str | None) -> datetime | None:
     return utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
 
 
+def epoch_seconds(value: Any) -> float | None:
+    """Seconds since the epoch of an ISO 8601 text (naive: UTC); None for anything else or a bad
+    text (stored JSON read back: never raises)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        when = parse_iso(value)
+    except ValueError:
+        return None
+    return when.timestamp() if when else None
+
+
 # TLP 2.0 labels, least to most restrictive, spelled exactly as FIRST spells them. The checks live in
 # dashboard/tlp.py; the ingest path only needs the spelling and the order to mark reports.
 TLP_LABELS: tuple[str, ...] = ("TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED")

@@ -57,7 +57,7 @@ import orjson
 import redis
 
 from feeds.fuse import Correlator, Incident, OverrideError
-from feeds.model import Event, InvalidEvent, parse_iso, tlp_highest
+from feeds.model import Event, InvalidEvent, epoch_seconds, tlp_highest
 from workers.streams import Keys, StreamEntry, beat, decode_entry
 
 log = logging.getLogger(__name__)
@@ -131,11 +131,7 @@ def _index_rows(pipe: Any, rows: list[tuple[str, float | None, float | None, flo
 
 def _index_row(incident_id: str, data: dict[str, Any]) -> tuple[str, float | None, float | None, float | None]:
     """The index row of a stored incident's JSON (for a rebuild that finds it unindexed)."""
-    try:
-        when = parse_iso(data.get("time")) if isinstance(data.get("time"), str) else None
-    except ValueError:
-        when = None
-    return incident_id, (when.timestamp() if when else None), data.get("lat"), data.get("lon")
+    return incident_id, epoch_seconds(data.get("time")), data.get("lat"), data.get("lon")
 
 
 def _digest(raw: bytes) -> bytes:
