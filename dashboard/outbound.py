@@ -107,15 +107,16 @@ def enqueue(client: redis.Redis, alert: dict[str, Any], config: Config, *, by: s
     """Queue one delivery job per configured channel for the alert's current version; the job ids.
 
     Returns at once. Channels whose ceiling is below the alert's marking are recorded as withheld."""
-    from rq import Queue, Retry
+    from rq import Retry
 
     from dashboard import criminal_intel
+    from workers.connection import job_queue
 
     version = int(alert["version"])
     ceiling = parse(str(config.outbound_tlp))
     intel_incident = alert.get("incident") if alert.get("incident") and criminal_intel.is_intel(
         client, alert["incident"]) else None
-    queue = Queue(QUEUE, connection=client)
+    queue = job_queue(QUEUE, client)
     jobs: list[str] = []
     for channel, recipient in channels(config):
         if not ceiling.allows(alert["tlp"]):
@@ -340,7 +341,7 @@ def atom_feed(alert_list: list[dict[str, Any]], *, base_url: str, reader: str) -
 
 def work(config: Config, client: redis.Redis, *, burst: bool = False) -> bool:
     """An RQ worker for the outbound queue, with RQ's scheduler so retries run."""
-    from rq import Queue, Worker
+    from workers.connection import job_queue, job_worker
 
-    worker = Worker([Queue(QUEUE, connection=client)], connection=client)
+    worker = job_worker([job_queue(QUEUE, client)], client)
     return bool(worker.work(burst=burst, logging_level=config.log_level, with_scheduler=True))

@@ -197,7 +197,7 @@ def test_a_poll_teaches_places_unless_the_feed_may_not(redis_client, feed_server
     assert abs(geysers.lat - 38.8076) < 0.02 and abs(geysers.lon - -122.7555) < 0.02  # 3 km E of the quakes
 
 
-def test_the_worker_builds_the_gazetteer_before_forking_jobs(redis_client):
+def test_the_worker_builds_the_gazetteer_before_forking_jobs(redis_client, redis_server):
     # RQ runs each job in a fork of the worker: tables built in the worker are inherited, tables
     # built in a job are thrown away with it (2.4 s and 200 MB again in every poll that geocodes).
     import subprocess
@@ -212,8 +212,7 @@ def test_the_worker_builds_the_gazetteer_before_forking_jobs(redis_client):
         "run_worker(load_config(env={}), redis.Redis.from_url(sys.argv[1]), burst=True)\n"
         "print(g._index is not None, True in g._small)\n"
     )
-    url = redis_client.connection_pool.connection_kwargs
-    done = subprocess.run([sys.executable, "-c", code, f"redis://{url['host']}:{url['port']}/0"],
+    done = subprocess.run([sys.executable, "-c", code, redis_server.url],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.splitlines()[-1].split() == ["True", "True"]  # after RQ's own log lines

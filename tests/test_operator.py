@@ -30,7 +30,7 @@ from pathlib import Path
 import orjson
 import pytest
 import redis
-from rq import Queue, SimpleWorker
+from rq import SimpleWorker
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
@@ -41,6 +41,7 @@ from layers.zones import Venue, Workspace
 from tests.stack import ROOT
 from tests.test_access import PASSWORD, Reply, Web, run_cli, serve, session_cookie, stop
 from watchfloor.config import load_config
+from workers.connection import JOB_SERIALIZER, job_queue, job_worker
 from workers.streams import Keys
 
 pytestmark = [pytest.mark.redis]
@@ -254,16 +255,16 @@ def last(client: redis.Redis, action: str) -> dict:
 
 def run_outbound(client: redis.Redis) -> None:
     """What `watchfloor outbound work --burst` does, in this process (no fork)."""
-    SimpleWorker([Queue(Keys.OUTBOUND_QUEUE, connection=client)], connection=client).work(burst=True)
+    job_worker([job_queue(Keys.OUTBOUND_QUEUE, client)], client, SimpleWorker).work(burst=True)
 
 
 def release_retries(client: redis.Redis) -> int:
     """Move retries scheduled for later onto the queue now, as RQ's scheduler will when their time comes."""
-    queue = Queue(Keys.OUTBOUND_QUEUE, connection=client)
+    queue = job_queue(Keys.OUTBOUND_QUEUE, client)
     registry = ScheduledJobRegistry(queue=queue)
     ids = registry.get_jobs_to_schedule(int(time.time()) + 3600)
     for job_id in ids:
-        job = Job.fetch(job_id, connection=client)
+        job = Job.fetch(job_id, connection=client, serializer=JOB_SERIALIZER)
         registry.remove(job)
         queue.enqueue_job(job)
     return len(ids)

@@ -104,11 +104,10 @@ def test_new_exercise_item_appears_on_the_map_without_reload(stack):
 def test_redis_killed_and_restarted_recovers_by_itself(stack):
     status, before = stack.health()
     assert status == 200
-    pid_file_url = (stack.data_dir / "redis" / "redis.url").read_text().strip()
-    port = int(pid_file_url.rsplit(":", 1)[1].split("/")[0])
+    url = (stack.data_dir / "redis" / "redis.url").read_text().strip()
     import redis
 
-    pid = redis.Redis(port=port).info("server")["process_id"]
+    pid = redis.Redis.from_url(url).info("server")["process_id"]
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: stack.health()[0] == 200 and stack.health()[1]["events"] >= before["events"], 60,
              "health to recover after Redis was killed")

@@ -5,12 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+import redis
 
 from dashboard.health import storage_status
 from dashboard.panels.status import feeds_panel, ticker_panel
+from watchfloor.redis_server import EmbeddedRedis
 from workers.streams import Keys
 
 pytestmark = pytest.mark.redis
+
+
+def store_with_limit(path, maxmemory: str):
+    """A store of its own with a memory limit (the account may not CONFIG SET one)."""
+    server = EmbeddedRedis(path, maxmemory=maxmemory).start()
+    return server, redis.Redis.from_url(server.url)
 
 
 def test_an_empty_store_reports_its_size_and_no_warning(redis_client) -> None:
@@ -28,14 +36,19 @@ def test_growth_is_measured_from_the_report_stream(redis_client) -> None:
     assert out["days_left"] is not None and out["days_left"] > 1000  # a few KB a day into gigabytes
 
 
-def test_a_nearly_full_store_warns_in_one_line_on_every_screen(redis_client) -> None:
-    used = int(redis_client.info("memory")["used_memory"])
-    old = redis_client.config_get("maxmemory")["maxmemory"]
-    redis_client.config_set("maxmemory", str(int(used / 0.85)))  # about 85 % full
+def test_a_nearly_full_store_warns_in_one_line_on_every_screen(tmp_path) -> None:
+    server, client = store_with_limit(tmp_path / "redis", "4mb")
     try:
-        out = storage_status(redis_client)
+        memory = client.info("memory")
+        index = 0
+        while int(memory["used_memory"]) < 0.85 * int(memory["maxmemory"]):  # about 85 % full
+            client.xadd("filler", {"x": "y" * 2000}, id=f"{1 + index}-0")
+            index += 1
+            memory = client.info("memory")
+        out = storage_status(client)
     finally:
-        redis_client.config_set("maxmemory", old)
+        client.close()
+        server.stop()
     assert out["limit_of"] == "maxmemory" and out["share"] >= 0.8
     assert out["warning"] and "full" in out["warning"] and "\n" not in out["warning"]
     panel = feeds_panel({}, None, out)
@@ -44,18 +57,17 @@ def test_a_nearly_full_store_warns_in_one_line_on_every_screen(redis_client) -> 
     assert ticker[0].className == "wf-tick-bad" and out["warning"] in ticker[0].children
 
 
-def test_a_fast_filling_store_warns_before_it_is_full(redis_client) -> None:
-    now = int(datetime.now(UTC).timestamp() * 1000)
-    pipe = redis_client.pipeline()
-    for i in range(2000):
-        pipe.xadd(Keys.EVENTS, {"id": f"r{i}", "e": "x" * 2000}, id=f"{now - 7_200_000 + i * 3600}-0")
-    pipe.execute()
-    used = int(redis_client.info("memory")["used_memory"])
-    old = redis_client.config_get("maxmemory")["maxmemory"]
-    redis_client.config_set("maxmemory", str(used * 2))  # half full, but 2,000 reports in two hours
+def test_a_fast_filling_store_warns_before_it_is_full(tmp_path) -> None:
+    server, client = store_with_limit(tmp_path / "redis", "16mb")  # under half full, but 2,000 reports in two hours
     try:
-        out = storage_status(redis_client)
+        now = int(datetime.now(UTC).timestamp() * 1000)
+        pipe = client.pipeline()
+        for i in range(2000):
+            pipe.xadd(Keys.EVENTS, {"id": f"r{i}", "e": "x" * 2000}, id=f"{now - 7_200_000 + i * 3600}-0")
+        pipe.execute()
+        out = storage_status(client)
     finally:
-        redis_client.config_set("maxmemory", old)
+        client.close()
+        server.stop()
     assert out["share"] < 0.8 and out["days_left"] is not None and out["days_left"] < 30
     assert out["warning"] and "days" in out["warning"]

@@ -123,7 +123,7 @@ def cmd_parse(args: argparse.Namespace, config: Config) -> int:
 @contextmanager
 def _redis(config: Config) -> Iterator[object]:
     """The configured Redis, or the running embedded one; else an embedded one for this command."""
-    from watchfloor.redis_server import EmbeddedRedis
+    from watchfloor.redis_server import EmbeddedRedis, secure_dir
     from workers.connection import connect, redis_url
 
     url = redis_url(config)
@@ -132,6 +132,7 @@ def _redis(config: Config) -> Iterator[object]:
         yield client
         client.close()
         return
+    secure_dir(config.data_path)
     with EmbeddedRedis(config.data_path / "redis") as server:
         client = connect(server.url)
         yield client

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from watchfloor.config import Config, ConfigError
-from watchfloor.redis_server import EmbeddedRedis, die_with_parent, running_url
+from watchfloor.redis_server import EmbeddedRedis, die_with_parent, running_url, secure_dir
 
 log = logging.getLogger("watchfloor.up")
 
@@ -59,8 +59,7 @@ class Supervisor:
     def start(self) -> None:
         cfg = self.config
         check_port_free(cfg.host, int(cfg.port), "web app", "PORT")
-        data = cfg.data_path
-        data.mkdir(parents=True, exist_ok=True)
+        data = secure_dir(cfg.data_path)  # 0700: it holds the store, its password and exports
         if cfg.redis_url:
             self.redis_url = str(cfg.redis_url)
             log.info("using Redis at %s", _redact(self.redis_url))
@@ -182,7 +181,9 @@ def run_up(config: Config, config_file: str) -> int:
     try:
         sup.start()
         url = f"http://{'127.0.0.1' if config.host in ('0.0.0.0', '') else config.host}:{config.port}/"
-        print(f"Watchfloor is starting at {url}  (Redis {_redact(sup.redis_url)}; Ctrl-C stops everything)", flush=True)
+        store = (f"embedded {sup.redis.binary.label} on {sup.redis.address}" if sup.redis and sup.redis.binary
+                 else f"Redis {_redact(sup.redis_url)}")
+        print(f"Watchfloor is starting at {url}  ({store}; Ctrl-C stops everything)", flush=True)
         if sup.first_admin_password:
             print(f"First run: sign in as  admin  with the one-time password  {sup.first_admin_password}\n"
                   "(you will be asked to choose a new one; add people with `watchfloor user add NAME --role operator`)",

@@ -3,7 +3,15 @@ running ``watchfloor up`` published under the data directory."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import redis
+from rq import Queue, Worker, cron_job_registry
+from rq.cron import CronJob, CronScheduler
+from rq.defaults import DEFAULT_CRON_JOB_HISTORY_LIMIT, DEFAULT_CRON_JOB_HISTORY_TTL
+from rq.job import Job
+from rq.serializers import JSONSerializer
 
 from watchfloor.config import Config, ConfigError
 from watchfloor.redis_server import running_url
@@ -39,3 +47,44 @@ def client_for(config: Config) -> redis.Redis:
             "start one with `watchfloor up` (or `make run`) or set REDIS_URL"
         )
     return connect(url)
+
+
+# Jobs carry plain data: RQ's default serializer is pickle, and a worker that unpickles a job
+# someone planted in the queue runs their code. JSON jobs can only name a function and its
+# arguments; a planted pickle fails to decode and runs nothing.
+JOB_SERIALIZER = JSONSerializer
+
+
+def job_queue(name: str, client: redis.Redis) -> Queue:
+    """An RQ queue whose jobs are stored as JSON."""
+    return Queue(name, connection=client, serializer=JOB_SERIALIZER)
+
+
+def job_worker(queues: list[Queue], client: redis.Redis, worker_class: type[Worker] = Worker) -> Worker:
+    """An RQ worker that reads jobs as JSON only."""
+    return worker_class(queues, connection=client, serializer=JOB_SERIALIZER)
+
+
+class JsonCronJob(CronJob):
+    """RQ's cron job, enqueued as JSON (RQ 3.0's ``CronJob.enqueue`` always uses the pickle default)."""
+
+    def enqueue(self, connection: redis.Redis) -> Job:
+        if not self.func:
+            raise ValueError("CronJob has no function to enqueue")
+        queue = job_queue(self.queue_name, connection)
+        with connection.pipeline() as pipeline:
+            job = queue.enqueue(self.func, args=self.args, kwargs=self.kwargs, **self.job_options, pipeline=pipeline)
+            assert job.enqueued_at is not None
+            pipeline.zadd(self.job_history_key, {job.id: job.enqueued_at.timestamp()})
+            pipeline.zremrangebyrank(self.job_history_key, 0, -(DEFAULT_CRON_JOB_HISTORY_LIMIT + 1))
+            pipeline.expire(self.job_history_key, DEFAULT_CRON_JOB_HISTORY_TTL)
+            cron_job_registry.add(self.name, pipeline, enqueue_timestamp=job.enqueued_at.timestamp())
+            pipeline.execute()
+        return job
+
+
+def json_cron(scheduler: CronScheduler, func: Callable[..., Any], **options: Any) -> CronJob:
+    """``scheduler.register`` for a job enqueued as JSON."""
+    job = scheduler.register(func, **options)
+    job.__class__ = JsonCronJob
+    return job

@@ -11,10 +11,10 @@ import logging
 import time
 
 import redis
-from rq import Queue, Worker
 from rq.cron import CronScheduler
 
 from watchfloor.config import Config
+from workers.connection import job_queue, job_worker, json_cron
 from workers.jobs import poll_feed, purge_intel
 from workers.streams import Keys
 
@@ -34,7 +34,8 @@ def build_cron(config: Config, client: redis.Redis) -> CronScheduler:
     for feed in config.feeds:
         if not feed.enabled:
             continue
-        cron.register(
+        json_cron(
+            cron,
             poll_feed,
             queue_name=QUEUE,
             args=(feed.id,),
@@ -45,7 +46,7 @@ def build_cron(config: Config, client: redis.Redis) -> CronScheduler:
             name=f"poll:{feed.id}",
         )
     # 28 CFR Part 23: records past review are announced, then purged after the notice period.
-    cron.register(purge_intel, queue_name=QUEUE, cron=INTEL_PURGE_CRON, job_timeout=600, result_ttl=86_400,
+    json_cron(cron, purge_intel, queue_name=QUEUE, cron=INTEL_PURGE_CRON, job_timeout=600, result_ttl=86_400,
                   failure_ttl=7 * 86_400, name="intel:purge")
     return cron
 
@@ -85,7 +86,7 @@ def preload_gazetteer() -> float:
 def run_worker(config: Config, client: redis.Redis, *, burst: bool = False) -> bool:
     """Feed polls first, then outbound alert copies. The RQ scheduler runs inside the workers
     (one holds its lock at a time) so failed deliveries are retried after their back-off."""
-    queues = [Queue(QUEUE, connection=client), Queue(OUTBOUND_QUEUE, connection=client)]
+    queues = [job_queue(QUEUE, client), job_queue(OUTBOUND_QUEUE, client)]
     preload_gazetteer()
-    worker = Worker(queues, connection=client)
+    worker = job_worker(queues, client)
     return bool(worker.work(burst=burst, logging_level=config.log_level, with_scheduler=True))
