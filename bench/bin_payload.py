@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from dashboard.aggregate import BinnedPicture
+from domain.picture.bins import BinnedPicture
 
 KINDS = ["earthquake", "tsunami", "weather", "flood", "fire", "cyclone", "volcano", "security", "medical",
          "traffic", "incident", "news", "other"]

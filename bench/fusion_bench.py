@@ -173,9 +173,9 @@ def fuser_rebuild(count: int, seed: int = 11) -> dict[str, Any]:
 
     from redis import Redis
 
+    from domain.store.streams import EventStore, Keys
     from watchfloor.redis_server import EmbeddedRedis
     from workers.fusion import Fuser
-    from workers.streams import EventStore, Keys
 
     rng = random.Random(seed)
     start = datetime(2024, 1, 1, tzinfo=UTC)

@@ -27,9 +27,9 @@ import redis
 import redis.utils
 
 from bench.timing import Candidate, Timing, compare
+from domain.store.streams import EventStore, Keys, supersedes_of
 from feeds.model import Event
 from watchfloor.redis_server import EmbeddedRedis
-from workers.streams import EventStore, Keys, supersedes_of
 
 BATCH = 100
 RAW_STREAM = "bench:raw-xadd"

@@ -19,10 +19,10 @@ import redis
 from bench.documents import Group
 from bench.ingest import BATCH, event_pool
 from bench.parsing import FEED
+from domain.store.streams import EventStore
 from feeds.model import Event
 from feeds.sources import get_source
 from watchfloor.redis_server import EmbeddedRedis
-from workers.streams import EventStore
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -131,7 +131,7 @@ def _bench_event(tag: str, i: int, rng: random.Random, when: datetime | None = N
 
 def _fused(client: Any, event_id: str, timeout: float = 60) -> tuple[str, int | None]:
     """The incident holding ``event_id`` and the ms timestamp of its latest change entry."""
-    from workers.streams import Keys
+    from domain.store.streams import Keys
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -148,7 +148,7 @@ def _fused(client: Any, event_id: str, timeout: float = 60) -> tuple[str, int | 
 
 def _wait_caught_up(client: Any, timeout: float) -> float:
     """Seconds until the fuser's cursor reaches the last wf:events entry."""
-    from workers.streams import EventStore, Keys
+    from domain.store.streams import EventStore, Keys
 
     last = EventStore(client).last_id()
     start = time.monotonic()
@@ -233,7 +233,7 @@ def measure_latency(refresh_ms: int, events: int) -> dict[str, Any]:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
-    from workers.streams import EventStore, Keys
+    from domain.store.streams import EventStore, Keys
 
     tmp = tmp_root()
     stack = start_stack(tmp, env={"WATCHFLOOR_REFRESH_MS": str(refresh_ms)})
@@ -290,7 +290,7 @@ def measure_latency(refresh_ms: int, events: int) -> dict[str, Any]:
 
 def _load_incidents(client: Any, target: int, have: int, rng: random.Random) -> float:
     """Append events until ``target`` bench events exist; seconds spent appending."""
-    from workers.streams import EventStore
+    from domain.store.streams import EventStore
 
     store = EventStore(client)
     start = time.perf_counter()
@@ -304,9 +304,9 @@ def _load_incidents(client: Any, target: int, have: int, rng: random.Random) -> 
 def measure_bytes(pictures: list[int]) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
-    from dashboard import incidents
     from dashboard.panels.figures import map_figure
-    from workers.streams import Keys
+    from domain.picture import incidents
+    from domain.store.streams import Keys
 
     tmp = tmp_root()
     # No exercise scenario here: the picture is exactly the loaded incidents plus the probe.
@@ -333,7 +333,7 @@ def measure_bytes(pictures: list[int]) -> dict[str, Any]:
             # One new incident after the cursor: the poll answer a screen gets for one new event.
             newest = client.xrevrange(Keys.INCIDENT_CHANGES, count=1)
             cursor = newest[0][0].decode()
-            from workers.streams import EventStore
+            from domain.store.streams import EventStore
 
             probe = _bench_event("probe", n, rng)
             EventStore(client).append([probe])
@@ -370,7 +370,7 @@ def measure_bytes(pictures: list[int]) -> dict[str, Any]:
         shutil.rmtree(tmp, ignore_errors=True)
     return {"rows": rows, "delta_method": "HTTP POST /_dash-update-component with the browser's own poll body "
             "(cursor set to the change just before one new incident); the direct call "
-            "(dashboard.incidents.changes_after + orjson) is given alongside"}
+            "(domain.picture.incidents.changes_after + orjson) is given alongside"}
 
 
 # -- 3. capacity -----------------------------------------------------------------------------------
@@ -499,7 +499,7 @@ def measure_capacity(loads: list[int], seconds: float, refresh_ms: int = 2000) -
     import psutil
     from playwright.sync_api import sync_playwright
 
-    from workers.streams import EventStore, Keys
+    from domain.store.streams import EventStore, Keys
 
     tmp = tmp_root()
     stack = start_stack(tmp, env={"WATCHFLOOR_REFRESH_MS": str(refresh_ms)})
@@ -615,7 +615,7 @@ def _delta_rows(raw: bytes) -> list[dict[str, Any]]:
 def _load_until(client: Any, target: int, appended: int, rng: random.Random) -> int:
     """Append bench events (0.5 s apart, as in section 2) until ``target`` incidents are stored
     (a few fuse with a neighbour, so it takes more events than incidents); returns events appended."""
-    from workers.streams import Keys
+    from domain.store.streams import Keys
 
     while client.hlen(Keys.INCIDENTS) < target:
         missing = target - client.hlen(Keys.INCIDENTS)
@@ -649,7 +649,7 @@ def _first_render(server: Stack, browser: Any, mode: str, shot: Path | None) -> 
 def measure_aggregation(pictures: list[int], limit: int = 5000, repeats: int = 2) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
-    from workers.streams import EventStore, Keys
+    from domain.store.streams import EventStore, Keys
 
     tmp = tmp_root()
     stack = start_stack(tmp, env={"WATCHFLOOR_EXERCISE": "false", "WATCHFLOOR_MAP_MAX_POINTS": str(limit)})

@@ -1,9 +1,9 @@
 """The Dash app: ``create_app(config)`` builds it explicitly (no import side effects).
 
-Imported lazily: the feed workers use dashboard.rules, dashboard.criminal_intel and friends, and
+Imported lazily: the feed workers use domain.operations.rules, domain.operations.criminal_intel and friends, and
 must not load Dash and plotly for that."""
 
-# No "from __future__ import annotations" here: it would bind the name dashboard.annotations and
+# No "from __future__ import annotations" here: it would bind the name domain.operations.annotations and
 # shadow the submodule in "from dashboard import annotations".
 from typing import Any
 

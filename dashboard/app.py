@@ -17,19 +17,21 @@ from dash import Dash, html
 from fastapi import FastAPI
 from fastapi.responses import Response
 
-from dashboard import incidents
 from dashboard.audit_view import audit_layout, register_audit_page
-from dashboard.health import health_report
-from dashboard.operator_api import register_operator_api
+from dashboard.login import register_login_routes
+from dashboard.operator_api import is_partner, register_operator_api
 from dashboard.panels.figures import ASSETS
 from dashboard.panels.live import reader_ceiling, register_live_callbacks
 from dashboard.push import register_push
 from dashboard.screens import DESK, SCREENS, TABLET, Screen, screen_layout
-from dashboard.security import install_security
+from dashboard.security import current_user, install_security
+from domain.access.audit import audit
+from domain.config.loader import Config, load_config
+from domain.config.workspaces import workspaces_for
+from domain.picture import incidents
+from domain.picture.health import health_report
+from domain.store.connection import connect, redis_url
 from layers.zones import Workspace
-from watchfloor.config import Config, load_config
-from watchfloor.workspaces import workspaces_for
-from workers.connection import connect, redis_url
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +76,8 @@ def create_app(config: Config | None = None) -> Dash:
     handle = RedisHandle(config)
     server = FastAPI(title="Watchfloor", docs_url=None, redoc_url=None, openapi_url=None)
     # The push stream's wake-ups are not a person's activity: they must not defeat the idle timeout.
-    install_security(server, config, handle.get, passive_props={'*"wf":"wake"}.data'})
+    guard = install_security(server, config, handle.get, passive_props={'*"wf":"wake"}.data'})
+    register_login_routes(server, guard)
     register_operator_api(server, config, handle.get)
     register_push(server, config)
 
@@ -82,7 +85,6 @@ def create_app(config: Config | None = None) -> Dash:
     def api_session() -> Response:
         """Who is signed in; the access guard answers 401 first when nobody is (screens use it
         to go back to the sign-in page instead of going silently stale)."""
-        from dashboard.security import current_user
 
         user = current_user()
         body = {"user": user.name, "role": str(user.role.value)} if user else {}
@@ -131,8 +133,6 @@ def create_app(config: Config | None = None) -> Dash:
         # "connecting". Each hook runs once (its own flag), so calling them here is cheap.
         path = request.url.path
         if _partner_refused(request, handle, path):
-            from dashboard.audit import audit
-
             audit("page.read", record=path, outcome="refused", reason="partner accounts read the alert feed only")
             return Response(orjson.dumps({"error": "partner accounts read /api/alerts.atom and the CAP documents it links to"}),
                             status_code=403, media_type="application/json")
@@ -151,8 +151,6 @@ PARTNER_PATHS = ("/api/alerts.atom", "/logout", "/login")
 
 def _partner_refused(request: Any, handle: RedisHandle, path: str) -> bool:
     """Partners (outside agencies) get the alert feed, never the floor's screens or their data."""
-    from dashboard.operator_api import is_partner
-    from dashboard.security import current_user
 
     user = current_user(request)
     if user is None or path.startswith(PARTNER_PATHS) or (path.startswith("/api/alerts/") and path.endswith(".cap")):

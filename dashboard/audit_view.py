@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 import redis
 from dash import Dash, Input, Output, State, dcc, html
 
-from dashboard.audit import AuditQuery, audit, audit_refusal, search
 from dashboard.security import current_user, has_role, requires
+from domain.access.audit import AuditQuery, audit, audit_refusal, search
 
 OUTCOMES = [{"label": "any outcome", "value": ""}, {"label": "ok", "value": "ok"},
             {"label": "refused", "value": "refused"}, {"label": "failed", "value": "failed"}]

@@ -1,7 +1,6 @@
 """The sign-in, sign-out and change-password pages: plain HTML served by FastAPI (not Dash), no script.
 
 Routes (registered by dashboard.security.install_security)::
-
     GET  /login         the form (sets a pre-session anti-forgery cookie)
     POST /login         check the password; a NEW session id on success; audit either way
     GET|POST /logout    end the session (a replayed cookie then fails); audit
@@ -14,7 +13,6 @@ from __future__ import annotations
 
 import html
 import secrets
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 import redis
@@ -22,12 +20,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from dashboard.accounts import AccountError, AccountStore, LoginOutcome, check_password
-from dashboard.audit import Outcome, audit, request_context
-from dashboard.sessions import SessionKind, SessionStore
-
-if TYPE_CHECKING:
-    from dashboard.security import AccessGuard
+from dashboard.security import AccessGuard, safe_next, session_of
+from domain.access.accounts import AccountError, AccountStore, LoginOutcome, check_password
+from domain.access.audit import Outcome, audit, request_context
+from domain.access.sessions import SessionKind, SessionStore
 
 FAILED = ("Sign-in failed. Check the name and password. After five failed attempts an account is locked "
           "until an administrator unlocks it.")
@@ -94,8 +90,6 @@ def _store_reachable(guard: AccessGuard) -> bool:
 
 
 def register_login_routes(server: FastAPI, guard: AccessGuard) -> None:
-    from dashboard.security import safe_next, session_of
-
     def tls(request: Request) -> bool:
         return guard.is_tls(request.scope)
 

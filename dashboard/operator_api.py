@@ -2,7 +2,7 @@
 copies (CAP, Atom), alert rules. ``create_app`` calls :func:`register_operator_api` once.
 
 Every route is behind the access middleware (a session is required); here each checks the role,
-the TLP marking (dashboard.tlp) and the record, and writes the audit record: reads of annotated
+the TLP marking (domain.access.tlp) and the record, and writes the audit record: reads of annotated
 incidents, every write, push and export, and every refusal (401/403/404/409/422 with the reason).
 
     GET    /api/incidents/{id}/annotation            viewer+ (and screens): the annotation, or null
@@ -42,15 +42,16 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from dashboard import alerts, annotations, criminal_intel, outbound, rules
-from dashboard.accounts import Role
-from dashboard.audit import AuditQuery, audit
-from dashboard.audit import search as audit_search
 from dashboard.security import current_user
-from dashboard.tlp import incident_marking, max_marking, visible
-from watchfloor.config import Config, ConfigError
+from domain.access.accounts import Role
+from domain.access.audit import AuditQuery, audit
+from domain.access.audit import search as audit_search
+from domain.access.tlp import incident_marking, max_marking, visible
+from domain.config.loader import Config, ConfigError
+from domain.errors import AboveMarking, Conflict, RecordError
+from domain.operations import alerts, annotations, criminal_intel, outbound, rules
+from domain.store.streams import Keys
 from workers.fusion import FusionError, merge_incidents, split_incident
-from workers.streams import Keys
 
 MAX_JSON = 64 * 1024
 SPLIT_MERGE_WAIT = 20.0  # seconds a split or merge waits for the fuser to apply it (it answers 422 after)
@@ -124,9 +125,9 @@ def register_operator_api(server: FastAPI, config: Config, get_client: Callable[
             return work(request, client, user, **kwargs)
         except ApiRefusal as exc:
             return _refuse(action, rec, exc)
-        except (annotations.AnnotationError, alerts.AlertError) as exc:
+        except RecordError as exc:
             extra: dict[str, Any] = {}
-            if isinstance(exc, (annotations.Conflict, alerts.Conflict)):
+            if isinstance(exc, Conflict):
                 extra = {"changed_by": exc.by, "changed_at": exc.at}
             return _refuse(action, rec, ApiRefusal(exc.status, _word(exc.status), str(exc), **extra))
         except (rules.RuleError, criminal_intel.IntelError) as exc:
@@ -379,7 +380,7 @@ def _queue_visible(client: redis.Redis, entry: dict[str, Any], user: Any) -> boo
     try:
         annotations.check_readable(client, user, entry["incident"], annotations.load(client, entry["incident"]),
                                    annotations.find_incident(client, entry["incident"]))
-    except annotations.AboveMarking:
+    except AboveMarking:
         return False
     return True
 

@@ -20,9 +20,9 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 
-from watchfloor.config import Config
-from workers.connection import redis_url
-from workers.streams import Keys
+from domain.config.loader import Config
+from domain.store.connection import redis_url
+from domain.store.streams import Keys
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from dash import dcc, html
 
 from dashboard.panels.figures import map_figure, timeline_figure
 from dashboard.panels.live import ids, live_stores
-from dashboard.picture import SEVERITY_COLOURS
 from dashboard.security import has_role
+from domain.config.loader import Config
+from domain.picture.markers import SEVERITY_COLOURS
 from layers.zones import Workspace
-from watchfloor.config import Config
 
 LAYERS = [{"label": "incidents", "value": "incidents"}, {"label": "alert areas", "value": "areas"},
           {"label": "watch zones", "value": "zones"}, {"label": "density", "value": "density"}]

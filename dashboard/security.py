@@ -1,7 +1,7 @@
 """Access enforcement for the whole web server: one ASGI middleware in front of FastAPI and Dash.
 
 ``install_security(server, config, get_client)`` is called by ``create_app`` right after the FastAPI
-server is created. From then on every request needs a live session (dashboard.sessions) except
+server is created. From then on every request needs a live session (domain.access.sessions) except
 the sign-in pages (``/login``, ``/logout``, ``/login.css``) and ``/api/health``, which answers
 unauthenticated callers with a minimal report. Without a session a browser page is sent to
 ``/login?next=...``; anything else (``/_dash-*``, ``/api/*``, assets, WebSockets) gets 401 and an
@@ -10,7 +10,6 @@ own inline renderer script is allowed by its hash; frame-ancestors; nosniff; Ref
 HSTS under TLS).
 
 Callbacks check roles on the server with the ``requires`` decorator::
-
     @app.callback(Output("note-status", "children"), Input("note-save", "n_clicks"), ...)
     @requires("operator")
     def save_note(...): ...
@@ -40,10 +39,10 @@ import redis
 from dash.exceptions import PreventUpdate
 from fastapi import FastAPI
 
-from dashboard.accounts import Role, User
-from dashboard.audit import RequestContext, audit, audit_refusal, request_context
-from dashboard.sessions import Session, SessionKind, SessionLimits, SessionStore
-from watchfloor.config import Config, ConfigError
+from domain.access.accounts import AccountStore, Role, User
+from domain.access.audit import RequestContext, audit, audit_refusal, request_context
+from domain.access.sessions import Session, SessionKind, SessionLimits, SessionStore
+from domain.config.loader import Config, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -368,7 +367,6 @@ class AccessMiddleware:
     async def _exchange_display_token(self, scope: Scope, send: Send, query: dict[str, str],
                                       ctx: RequestContext, tls: bool) -> None:
         """A display screen's URL token becomes a session cookie; the token leaves the address bar."""
-        from dashboard.accounts import AccountStore
 
         client = self.guard.get_client()
         if client is None:
@@ -495,12 +493,10 @@ def install_security(server: FastAPI, config: Config, get_client: Callable[[], r
     they trigger do not count as a person's interaction for the idle timeout. An entry starting with
     "*" matches by suffix (pattern-matching ids: '*"wf":"wake"}.data').
 
+    The sign-in pages are the caller's to add (:func:`dashboard.login.register_login_routes`).
     Raises ConfigError when debug mode is on outside development."""
-    from dashboard.login import register_login_routes
-
     check_debug(config)
     guard = AccessGuard(server, config, get_client, passive_props)
-    register_login_routes(server, guard)
     build = server.build_middleware_stack
 
     # Outermost, whatever middleware Dash adds later: the check runs before Dash reads a body.

@@ -117,7 +117,7 @@ def epoch_seconds(value: Any) -> float | None:
 
 
 # TLP 2.0 labels, least to most restrictive, spelled exactly as FIRST spells them. The checks live in
-# dashboard/tlp.py; the ingest path only needs the spelling and the order to mark reports.
+# domain/access/tlp.py; the ingest path only needs the spelling and the order to mark reports.
 TLP_LABELS: tuple[str, ...] = ("TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED")
 
 

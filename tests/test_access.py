@@ -23,13 +23,14 @@ import pytest
 import redis
 import uvicorn
 
-from dashboard.accounts import LOCK_AFTER_FAILURES, AccountStore, Role, ensure_first_admin
-from dashboard.audit import audit, read, trim
+from dashboard.login import register_login_routes
 from dashboard.security import install_security, requires, safe_next
+from domain.access.accounts import LOCK_AFTER_FAILURES, AccountStore, Role, ensure_first_admin
+from domain.access.audit import audit, read, trim
+from domain.config.loader import Config, ConfigError, load_config
+from domain.store.streams import Keys
 from tests.stack import ROOT
-from watchfloor.config import Config, ConfigError, load_config
 from watchfloor.redis_server import free_port
-from workers.streams import Keys
 
 pytestmark = [pytest.mark.redis]
 
@@ -153,7 +154,7 @@ def tiny_dash(config: Config, client_url: str, calls: list):
 
     client = redis.Redis.from_url(client_url)
     server = FastAPI()
-    install_security(server, config, lambda: client)
+    register_login_routes(server, install_security(server, config, lambda: client))
     app = Dash(__name__, server=server, serve_locally=True, update_title=None)
     app.layout = html.Div([html.Button("save", id="save"), html.Div(id="out"), html.Div(id="clock"),
                            dcc.Interval(id="tick", interval=500)])

@@ -16,10 +16,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from dashboard.aggregate import Aggregator, BinnedPicture
-from dashboard.picture import SEVERITY_COLOURS, SEVERITY_RANK, Bin, bin_rows, hex_key, hour_bucket
+from domain.picture.bins import Aggregator, BinnedPicture
+from domain.picture.markers import SEVERITY_COLOURS, SEVERITY_RANK, Bin, bin_rows, hex_key, hour_bucket
+from domain.store.streams import Keys
 from layers.zones import Venue, Workspace
-from workers.streams import Keys
 
 SEVERITIES = ["unknown", "minor", "moderate", "severe", "extreme"]
 KINDS = ["earthquake", "fire", "flood", "weather", "news"]
@@ -236,7 +236,8 @@ def test_each_reader_marking_has_its_own_aggregated_picture(redis_client):
 
 @pytest.mark.redis
 def test_a_screen_loaded_below_the_limit_reloads_once_the_picture_outgrows_it(redis_client):
-    from dashboard import aggregate, incidents
+    from domain.picture import bins as aggregate
+    from domain.picture import incidents
 
     def add(start: int, n: int) -> None:
         pipe = redis_client.pipeline()

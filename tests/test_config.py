@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from domain.config.loader import ConfigError, load_config
+from domain.config.settings import SETTINGS
 from watchfloor.cli import main
-from watchfloor.config import ConfigError, load_config
-from watchfloor.settings import SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 import redis
 
+from domain.store.connection import connect
+from domain.store.streams import EventStore, Keys
 from feeds.model import Event, Kind
 from watchfloor.redis_server import EmbeddedRedis
-from workers.connection import connect
-from workers.streams import EventStore, Keys
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 

@@ -25,11 +25,11 @@ import orjson
 import pytest
 import redis
 
+from domain.store.streams import EventStore, Keys
 from feeds.contract import FeedConfig
 from tests.stack import ROOT
 from workers.fusion import Fuser, FusionError, fuse_now, load_incidents, merge_incidents, split_incident
 from workers.ingest import parse_document, prepare
-from workers.streams import EventStore, Keys
 
 pytestmark = pytest.mark.redis
 

@@ -9,10 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from domain.config.loader import Config, load_config
+from domain.store.streams import EventStore, Keys, load_health
 from feeds.contract import FeedConfig
-from watchfloor.config import Config, load_config
 from workers.jobs import backoff_seconds, poll_feed
-from workers.streams import EventStore, Keys, load_health
 
 pytestmark = pytest.mark.redis
 
@@ -158,8 +158,8 @@ def test_feed_workers_do_not_load_the_web_app():
     import subprocess
     import sys
 
-    code = ("import sys, workers.jobs, workers.schedule, watchfloor.workspaces, dashboard.rules, "
-            "dashboard.criminal_intel, dashboard.outbound; "
+    code = ("import sys, workers.jobs, workers.schedule, domain.config.workspaces, domain.operations.rules, "
+            "domain.operations.criminal_intel, domain.operations.outbound; "
             "print(sorted(m for m in ('dash', 'plotly', 'dashboard.screens') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]", out.stdout
@@ -205,7 +205,7 @@ def test_the_worker_builds_the_gazetteer_before_forking_jobs(redis_client, redis
 
     code = (
         "import redis, sys\n"
-        "from watchfloor.config import load_config\n"
+        "from domain.config.loader import load_config\n"
         "from workers.schedule import run_worker\n"
         "import feeds.geocode as g\n"
         "assert g._index is None and not g._small\n"

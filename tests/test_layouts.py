@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from dash.development.base_component import Component
 
-from dashboard.picture import marker_row
 from dashboard.screens import SCREENS, screen_layout
-from watchfloor.config import load_config
-from watchfloor.workspaces import workspaces_for
+from domain.config.loader import load_config
+from domain.config.workspaces import workspaces_for
+from domain.picture.markers import marker_row
 
 
 def _ids(component: Component) -> list[object]:
@@ -56,8 +56,8 @@ def test_the_detail_drawer_offers_split_and_merge_to_operators_only():
 def test_the_drawer_lists_merge_candidates_for_operators_as_text():
     from dash import dcc, html
 
-    from dashboard.candidates import Candidate
     from dashboard.panels.detail import detail_panel
+    from domain.picture.candidates import Candidate
 
     incident = {"id": "inc:usgs:x", "title": "M 5.1", "lat": 34.0, "lon": -118.0,
                 "reports": [{"event_id": "usgs:x", "source": "usgs-geojson"}]}

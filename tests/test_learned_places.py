@@ -131,7 +131,7 @@ def test_a_wrong_place_can_be_traced_to_its_feed_and_forgotten(redis_client, red
     gone = cli("forget", "US|CA|the geysers")
     assert gone.returncode == 0 and "forgot" in gone.stdout
     assert places.load(redis_client) == {} and redis_client.scard(places.INDEX) == 0
-    from workers.streams import Keys
+    from domain.store.streams import Keys
 
     audit = [f for _, f in redis_client.xrange(Keys.AUDIT)]
     assert any(f.get(b"action") == b"place.forget" for f in audit), audit[-3:]

@@ -1,4 +1,4 @@
-""""Merge with…" candidates (dashboard/candidates.py) against a real Redis, written by the real fuser:
+""""Merge with…" candidates (domain/picture/candidates.py) against a real Redis, written by the real fuser:
 ranking (same kind first, then distance and time), the incident itself left out, TLP, the 300 km /
 48 h bounds, unplaced and merged-away incidents, and the fuser's indexes they are read from."""
 
@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dashboard.candidates import MAX_HOURS, MAX_KM, merge_candidates
-from dashboard.tlp import TLP
+from domain.access.tlp import TLP
+from domain.picture.candidates import MAX_HOURS, MAX_KM, merge_candidates
+from domain.store.streams import EventStore, Keys
 from feeds.model import Event, Kind, Severity
 from workers.fusion import Fuser, fuse_now, load_incidents, merge_incidents
-from workers.streams import EventStore, Keys
 
 pytestmark = pytest.mark.redis
 

@@ -34,15 +34,16 @@ from rq import SimpleWorker
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from dashboard import alerts, annotations, criminal_intel, outbound, rules, tlp
-from dashboard.accounts import AccountStore, Role
-from dashboard.audit import read
+from domain.access import tlp
+from domain.access.accounts import AccountStore, Role
+from domain.access.audit import read
+from domain.config.loader import load_config
+from domain.operations import alerts, annotations, criminal_intel, outbound, rules
+from domain.store.connection import JOB_SERIALIZER, job_queue, job_worker
+from domain.store.streams import Keys
 from layers.zones import Venue, Workspace
 from tests.stack import ROOT
 from tests.test_access import PASSWORD, Reply, Web, run_cli, serve, session_cookie, stop
-from watchfloor.config import load_config
-from workers.connection import JOB_SERIALIZER, job_queue, job_worker
-from workers.streams import Keys
 
 pytestmark = [pytest.mark.redis]
 
@@ -899,7 +900,7 @@ def test_screens_never_receive_incidents_above_the_readers_marking(web, floor, r
                 assert record["outcome"] == "refused" and record["record"] == incident_id
     # 4. Threat panels: computed from what each marking may see, so a title never leaks through them.
     from dashboard.panels.live import threat_summary
-    from dashboard.tlp import TLP
+    from domain.access.tlp import TLP
 
     green = orjson.dumps(threat_summary(redis_client, [], TLP.GREEN))
     red = orjson.dumps(threat_summary(redis_client, [], TLP.RED))
@@ -994,7 +995,7 @@ def test_email_copies_authenticate_over_starttls_verified_against_the_agency_ca(
 
 
 def test_smtp_credentials_never_cross_the_network_in_clear(tmp_path):
-    from watchfloor.config import ConfigError
+    from domain.config.loader import ConfigError
 
     base = {"WATCHFLOOR_SMTP_USER": "watchfloor", "WATCHFLOOR_SMTP_PASSWORD": "pw"}
     with pytest.raises(ConfigError, match="smtp_starttls = true"):

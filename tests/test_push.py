@@ -9,7 +9,7 @@ import pytest
 
 from dashboard.push import wake_events
 from dashboard.security import _is_interaction
-from workers.streams import Keys
+from domain.store.streams import Keys
 
 pytestmark = pytest.mark.redis
 

@@ -48,7 +48,7 @@ def _event(tag: str, lat: float, lon: float, severity: str, when: datetime):
 
 
 def _fused(client: redis.Redis, event_id: str, timeout: float = 60) -> str:
-    from workers.streams import Keys
+    from domain.store.streams import Keys
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -61,7 +61,7 @@ def _fused(client: redis.Redis, event_id: str, timeout: float = 60) -> str:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    from workers.streams import EventStore
+    from domain.store.streams import EventStore
 
     stack = start_stack(tmp_path_factory.mktemp("bins"), env={"WATCHFLOOR_SCENARIO_SPEED": "20",
                                                               "WATCHFLOOR_MAP_MAX_POINTS": str(LIMIT)})
@@ -78,7 +78,7 @@ def stack(tmp_path_factory):
 
 
 def test_past_the_limit_the_desk_draws_bins_and_still_shows_new_incidents(stack, browser):  # noqa: F811
-    from workers.streams import EventStore
+    from domain.store.streams import EventStore
 
     client = _client(stack)
     page, errors = open_screen(stack, browser, "", 1440, 900)
@@ -145,7 +145,7 @@ def test_past_the_limit_the_desk_draws_bins_and_still_shows_new_incidents(stack,
 
 
 def test_each_workspace_has_its_own_timeline(stack, browser):  # noqa: F811
-    from workers.streams import EventStore
+    from domain.store.streams import EventStore
 
     client = _client(stack)
     stamp = int(time.time())
@@ -231,8 +231,8 @@ def test_bins_count_what_the_time_window_kinds_and_exercise_filters_keep(stack, 
     binned; one hexagon holds 3 real reports 3-4 h old (a fire, a flood, a storm) and 2 exercise
     ones of the last half hour, another only 2 exercise reports. (Each of its own kind: reports of
     one kind this close would rightly fuse into one incident.)"""
-    from dashboard.picture import hex_key
-    from workers.streams import EventStore
+    from domain.picture.markers import hex_key
+    from domain.store.streams import EventStore
 
     client = _client(stack)
     stamp = int(time.time())

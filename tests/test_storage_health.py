@@ -1,4 +1,4 @@
-"""The data store's fill level and growth in the health report (dashboard/health.py storage_status)."""
+"""The data store's fill level and growth in the health report (domain/picture/health.py storage_status)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 import redis
 
-from dashboard.health import storage_status
 from dashboard.panels.status import feeds_panel, ticker_panel
+from domain.picture.health import storage_status
+from domain.store.streams import Keys
 from watchfloor.redis_server import EmbeddedRedis
-from workers.streams import Keys
 
 pytestmark = pytest.mark.redis
 

@@ -18,9 +18,9 @@ import pytest
 import redis
 from rq import Queue, SimpleWorker
 
-from watchfloor.config import load_config
+from domain.config.loader import load_config
+from domain.store.connection import job_queue, job_worker
 from watchfloor.redis_server import ACL_USER, EmbeddedRedis, ServerBinary, find_redis_server, secret_file, url_file
-from workers.connection import job_queue, job_worker
 from workers.schedule import QUEUE, build_cron
 
 pytestmark = pytest.mark.redis

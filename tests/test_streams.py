@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from domain.store.streams import EventStore, FeedHealth, Keys, load_health, save_health
 from feeds.model import Event, Kind, Severity
-from workers.streams import EventStore, FeedHealth, Keys, load_health, save_health
 
 pytestmark = pytest.mark.redis
 

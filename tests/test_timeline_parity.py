@@ -11,9 +11,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from domain.config.loader import load_config
+from domain.config.workspaces import workspaces_for
 from layers.zones import Venue, Workspace
-from watchfloor.config import load_config
-from watchfloor.workspaces import workspaces_for
 
 ROOT = Path(__file__).resolve().parent.parent
 JS_FUNCTIONS = ("haversineKm", "segmentKm", "nearSpace")

@@ -4,7 +4,6 @@
 (air-gapped floors, training). A scenario (``watchfloor/scenarios/NAME.toml`` or any TOML file)
 is a list of timed injects. An inject is published once the scenario clock passes its offset,
 and from then on appears in the feed of its channel, in the format the real service uses::
-
     GET  /usgs/summary.geojson        USGS summary-feed GeoJSON (channel "usgs")
     GET  /usgs/detail/{id}.geojson    one quake as a GeoJSON Feature (the features' url/detail)
     GET  /cap/index.atom              Atom index linking to the CAP alerts, no inline CAP (channel "cap")
@@ -18,7 +17,6 @@ Feeds answer conditional GET (ETag, Last-Modified, 304). The server binds to loo
 answers only requests whose Host header is loopback, so a web page cannot reach it by DNS rebinding.
 
 Exceptions::
-
     ExerciseError          the exercise server cannot do what was asked
     └── ScenarioError      a scenario or inject is invalid (one line naming the inject key and field)
 """
@@ -1055,7 +1053,7 @@ def _not_modified(if_none_match: str | None, if_modified_since: str | None, etag
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m watchfloor.exercise``: serve a scenario on loopback until interrupted."""
-    from watchfloor.settings import BY_NAME
+    from domain.config.settings import BY_NAME
 
     parser = argparse.ArgumentParser(prog="python -m watchfloor.exercise", description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default=BY_NAME["scenario"].default, help=BY_NAME["scenario"].help)

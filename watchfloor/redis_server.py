@@ -29,6 +29,8 @@ from pathlib import Path
 
 import redis
 
+from domain.store.connection import url_file
+
 log = logging.getLogger(__name__)
 
 
@@ -96,10 +98,6 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def url_file(data_dir: Path) -> Path:
-    return data_dir / "redis.url"
-
-
 def secret_file(data_dir: Path) -> Path:
     return data_dir / "redis.secret"
 
@@ -141,20 +139,6 @@ def store_secret(data_dir: Path) -> str:
     secret = secrets.token_hex(32)
     write_private(path, secret + "\n")
     return secret
-
-
-def running_url(data_dir: Path) -> str | None:
-    """The URL of an embedded Redis already serving ``data_dir``, if one answers."""
-    path = url_file(data_dir)
-    try:
-        url = path.read_text(encoding="utf-8").strip()
-    except OSError:  # absent, or not ours to read
-        return None
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5).ping()
-    except (redis.RedisError, OSError):
-        return None
-    return url
 
 
 # The store's one account. It may run every data command the stack uses (streams, hashes, Lua,

@@ -18,8 +18,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from watchfloor.config import Config, ConfigError
-from watchfloor.redis_server import EmbeddedRedis, die_with_parent, running_url, secure_dir
+from domain.access.accounts import ensure_first_admin
+from domain.config.loader import Config, ConfigError
+from domain.store.connection import connect, running_url
+from watchfloor.exercise import ExerciseServer, load_scenario
+from watchfloor.redis_server import EmbeddedRedis, die_with_parent, secure_dir
 
 log = logging.getLogger("watchfloor.up")
 
@@ -75,8 +78,6 @@ class Supervisor:
         self.first_admin_password = self._first_admin()
         exercise_url = ""
         if cfg.exercise:
-            from watchfloor.exercise import ExerciseServer, load_scenario
-
             self.exercise = ExerciseServer(
                 load_scenario(str(cfg.scenario)),
                 port=int(cfg.exercise_port),
@@ -103,8 +104,6 @@ class Supervisor:
 
     def _first_admin(self) -> str | None:
         """On a fresh data store, an ``admin`` account with a one-time password (printed once)."""
-        from dashboard.accounts import ensure_first_admin
-        from workers.connection import connect
 
         try:
             client = connect(self.redis_url, timeout=3)

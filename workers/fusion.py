@@ -1,8 +1,7 @@
 """The fuser: :class:`feeds.fuse.Correlator` as a live process over ``wf:events``.
 
 One report per source becomes one incident per happening, stored in Redis for screens and the CLI
-(keys in :mod:`workers.streams`, "fusion keys")::
-
+(keys in :mod:`domain.store.streams`, "fusion keys")::
     wf:events --XREADGROUP "fuser"--> Fuser --MULTI/EXEC--> wf:incidents, wf:incident-of,
                                         ^                    wf:incident-changes, wf:fusion:state, XACK,
                                         |                    wf:incident-time, wf:incident-geo (indexes)
@@ -56,9 +55,9 @@ from typing import Any
 import orjson
 import redis
 
+from domain.store.streams import Keys, StreamEntry, beat, decode_entry
 from feeds.fuse import Correlator, Incident, OverrideError
 from feeds.model import Event, InvalidEvent, epoch_seconds, tlp_highest
-from workers.streams import Keys, StreamEntry, beat, decode_entry
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from feeds.contract import DocumentRefused, FeedConfig, ParseResult
+from feeds.geocode import describe_event, place_event
 from feeds.model import Event, iso, tlp_highest
 from feeds.sources import detect, get_source
 
@@ -54,7 +55,6 @@ def is_live(event: Event, feed: FeedConfig) -> bool:
 
 def prepare(result: ParseResult, feed: FeedConfig, fetched_at: datetime, *, place: bool = True) -> Prepared:
     """Stamp feed and provenance, drop what must not be shown live, place what has no position."""
-    from feeds.geocode import describe_event, place_event
 
     out = Prepared(warnings=list(result.warnings), follow=list(result.follow), follow_format=result.follow_format)
     for event in result.events:

@@ -12,13 +12,16 @@ from functools import lru_cache
 import redis
 from rq import get_current_job
 
+from domain.config.loader import Config, load_config
+from domain.config.workspaces import workspaces_for
+from domain.operations.criminal_intel import scheduled_purge
+from domain.operations.rules import evaluate_rules
+from domain.store.connection import client_for
+from domain.store.streams import EventStore, FeedHealth, Keys, load_health, save_health
 from feeds.contract import FeedConfig, FeedError
 from feeds.fetch import FetchError, FetchLimits, fetch
-from watchfloor.config import Config, load_config
 from workers import places
-from workers.connection import client_for
 from workers.ingest import parse_document, prepare
-from workers.streams import EventStore, FeedHealth, Keys, load_health, save_health
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +38,7 @@ def _config() -> Config:
 
 def purge_intel(config: Config | None = None, client: redis.Redis | None = None) -> dict[str, object]:
     """Daily (from the cron process): the 28 CFR Part 23 purge, preview first (see
-    dashboard.criminal_intel.scheduled_purge)."""
-    from dashboard.criminal_intel import scheduled_purge
+    domain.operations.criminal_intel.scheduled_purge)."""
 
     config = config or _config()
     client = client or client_for(config)
@@ -147,8 +149,6 @@ def _evaluate_rules(client: redis.Redis, config: Config, events: list) -> None:
     """Alert rules on what was just ingested; repeated events are harmless (once per incident)."""
     if not events:
         return
-    from dashboard.rules import evaluate_rules
-    from watchfloor.workspaces import workspaces_for
 
     try:
         evaluate_rules(client, events, workspaces_for(config), config=config)

@@ -27,9 +27,9 @@ from collections.abc import Iterable
 import orjson
 import redis
 
+from domain.store.streams import Keys
 from feeds.geocode import _Cand, distance_km, learn_from, learned_candidate, use_learned_places
 from feeds.model import Event
-from workers.streams import Keys
 
 log = logging.getLogger(__name__)
 

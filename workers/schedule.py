@@ -13,10 +13,13 @@ import time
 import redis
 from rq.cron import CronScheduler
 
-from watchfloor.config import Config
-from workers.connection import job_queue, job_worker, json_cron
-from workers.jobs import poll_feed, purge_intel
-from workers.streams import Keys
+from domain.config.loader import Config
+from domain.store.connection import job_queue, job_worker, json_cron
+from domain.store.streams import Keys
+from feeds.geocode import gazetteer, small_places
+from layers import boundaries
+from layers.basemap import BasemapMissing
+from workers.jobs import _config, poll_feed, purge_intel
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +67,6 @@ def preload_gazetteer() -> float:
     the development machine: 2.4 s and about 200 MB in every poll job that placed a report,
     1 ms after this; the basemap polygons and the configuration another 0.5 s. Returns the
     seconds it took."""
-    from feeds.geocode import gazetteer, small_places
-    from layers import boundaries
-    from layers.basemap import BasemapMissing
-    from workers.jobs import _config
 
     started = time.perf_counter()
     gazetteer()

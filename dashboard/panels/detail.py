@@ -7,8 +7,8 @@ from typing import Any
 
 from dash import dcc, html
 
-from dashboard.candidates import MAX_HOURS, MAX_KM, Candidate
-from dashboard.picture import SEVERITY_COLOURS
+from domain.picture.candidates import MAX_HOURS, MAX_KM, Candidate
+from domain.picture.markers import SEVERITY_COLOURS
 from feeds.text import safe_link
 
 CAP_FIELDS = ("status", "msgType", "scope", "urgency", "severity", "certainty", "event", "effective", "onset",
@@ -101,7 +101,7 @@ def _apart(hours: float) -> str:
 
 
 def merge_candidates_panel(incident: dict[str, Any], candidates: list[Candidate] | None) -> html.Div:
-    """For operators: the incidents most likely to be the same happening (dashboard/candidates.py,
+    """For operators: the incidents most likely to be the same happening (domain/picture/candidates.py,
     already filtered by the reader's marking), each with a button that merges through
     POST /api/incidents/{id}/merge like the typed id. Feed strings are text nodes and attribute values."""
     own = incident.get("id") or ""

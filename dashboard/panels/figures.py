@@ -9,7 +9,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from dashboard.picture import marker_row
+from domain.picture.markers import marker_row
+from layers.basemap import map_layers
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +24,6 @@ KIND_ORDER = [
 def basemap_layers(theme: str) -> tuple[list[dict[str, Any]], str | None]:
     """Offline basemap layers, or none and a one-line reason when the data is not built."""
     try:
-        from layers.basemap import map_layers
-
         if not (ASSETS / "basemap" / "countries.geojson").is_file():
             raise FileNotFoundError("offline basemap not built: run `make install`")
         # By URL: the browser fetches each file once and caches it; figures stay a few KB.
@@ -65,7 +64,7 @@ def map_figure(events: list[dict[str, Any]], *, theme: str = "dark", center: tup
     # Trace 1: a density surface of the same (visible) incidents, off until the operator turns it on.
     fig.add_trace(go.Densitymap(lat=[], lon=[], radius=22, opacity=0.6, showscale=False, hoverinfo="skip",
                                 visible=False, name="density", colorscale="YlOrRd"))
-    # Trace 2: hexagon bins (count, worst severity) when the picture is aggregated (dashboard/aggregate.py);
+    # Trace 2: hexagon bins (count, worst severity) when the picture is aggregated (domain/picture/bins.py);
     # empty below map_max_points. Plain lists, filled by the browser.
     fig.add_trace(go.Scattermap(lat=[], lon=[], customdata=[], hovertext=[], hoverinfo="text", mode="markers",
                                 marker={"color": [], "size": [], "opacity": 0.4}, name="bins", uid="bins",

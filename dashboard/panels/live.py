@@ -18,15 +18,21 @@ import orjson
 import redis
 from dash import MATCH, ClientsideFunction, Dash, Input, Output, State, dcc, html
 
-from dashboard import incidents
-from dashboard.health import feed_status, health_report, storage_status
 from dashboard.panels.detail import annotation_panel, detail_panel
 from dashboard.panels.status import board_panel, feeds_panel, threat_panel, ticker_panel
-from dashboard.picture import assess_threat, assess_workspace
-from dashboard.tlp import TLP, incident_marking, max_marking, visible
+from dashboard.security import current_user, has_role
+from domain.access.audit import audit
+from domain.access.tlp import TLP, incident_marking, max_marking, visible
+from domain.config.loader import Config
+from domain.operations.alerts import alerts_after
+from domain.operations.annotations import audited_read
+from domain.picture import bins as aggregate
+from domain.picture import incidents
+from domain.picture.candidates import merge_candidates
+from domain.picture.health import feed_status, health_report, storage_status
+from domain.picture.markers import assess_threat, assess_workspace
+from domain.store.streams import Keys
 from layers.zones import Workspace
-from watchfloor.config import Config
-from workers.streams import Keys
 
 DELTA_BATCH = 2000  # stream entries per refresh; a screen far behind catches up over a few ticks
 THREAT_CACHE_SECONDS = 4  # one computation of the threat levels serves every screen and process
@@ -56,7 +62,6 @@ def live_stores(screen: str, snapshot: dict[str, Any], settings: dict[str, Any],
 def reader_ceiling(client: redis.Redis) -> TLP:
     """The highest TLP marking the signed-in reader of this request may receive (TLP:CLEAR when
     nobody is signed in: the middleware refuses that before any callback runs anyway)."""
-    from dashboard.security import current_user
 
     return max_marking(current_user(), client)
 
@@ -80,9 +85,8 @@ def threat_summary(client: redis.Redis, workspaces: list[Workspace], ceiling: TL
 
 def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], redis.Redis | None],
                             workspaces: list[Workspace]) -> None:
-    from dashboard import aggregate
 
-    # Past map_max_points live incidents, snapshots and deltas carry hexagon bins (dashboard/aggregate.py).
+    # Past map_max_points live incidents, snapshots and deltas carry hexagon bins (domain/picture/bins.py).
     aggregate.configure(int(config.map_max_points), float(config.map_bin_degrees), workspaces)
 
     # Ticks and push wake-ups ask for a poll through a clientside gate that lets one poll be in
@@ -163,9 +167,6 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
         """Operator alerts this user or screen may see (TLP and scope are checked on the server)."""
         from dash import no_update
 
-        from dashboard.alerts import alerts_after
-        from dashboard.security import current_user
-
         known = known or {"cursor": "", "alerts": {}}
         client = get_client()
         user = current_user()
@@ -211,9 +212,6 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
             incident, reports = None, []
         if incident is None:
             return [html.P("This incident is not available (data store unreachable or record removed).")], False
-        from dashboard.annotations import audited_read
-        from dashboard.audit import audit
-        from dashboard.security import current_user, has_role
 
         user = current_user()
         marking = incident_marking(incident)
@@ -230,7 +228,6 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
         annotation = annotation_panel(str(selected), note, can_write=operator)
         candidates = None
         if operator:  # viewers get neither the buttons nor the other incidents' titles
-            from dashboard.candidates import merge_candidates
 
             try:
                 candidates = merge_candidates(client, incident, max_marking(user, client))

@@ -8,7 +8,7 @@ from typing import Any
 
 from dash import html
 
-from dashboard.picture import SEVERITY_COLOURS, THREAT_LEVELS
+from domain.picture.markers import SEVERITY_COLOURS, THREAT_LEVELS
 
 
 def _ago(stamp: str | None, now: datetime) -> str:

@@ -8,9 +8,9 @@ from typing import Any
 
 import redis
 
+from domain.config.loader import Config
+from domain.store.streams import EventStore, Keys, load_health
 from feeds.model import iso
-from watchfloor.config import Config
-from workers.streams import EventStore, Keys, load_health
 
 STORAGE_WARN_SHARE = 0.8  # warn when Redis holds this share of its limit (noeviction: full stops ingest)
 STORAGE_WARN_DAYS = 30.0  # ... or when, at the recent rate, it fills within this many days

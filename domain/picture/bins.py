@@ -1,7 +1,7 @@
 """Server-side aggregation of a big picture: past ``map_max_points`` live incidents a screen gets
 the most important incidents as markers (inside or near a workspace first, then the most severe,
 then the most recent, up to the limit) and every other incident counted in a hexagon bin
-(dashboard.picture.hex_key, ``map_bin_degrees`` across), instead of 100,000 markers.
+(domain.picture.markers.hex_key, ``map_bin_degrees`` across), instead of 100,000 markers.
 
 Updates stay proportional to the change and cursor-based. Each web process keeps one
 ``BinnedPicture`` per reader marking (TLP ceiling), advanced from the change stream
@@ -28,8 +28,8 @@ from typing import Any
 import orjson
 import redis
 
-from dashboard.picture import Bin, hex_key, hidden_row, hour_bucket, importance
-from workers.streams import Keys
+from domain.picture.markers import Bin, hex_key, hidden_row, hour_bucket, importance
+from domain.store.streams import Keys
 
 log = logging.getLogger(__name__)
 

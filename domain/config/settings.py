@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from domain.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -83,7 +85,7 @@ SETTINGS: tuple[Setting, ...] = (
             "WATCHFLOOR_TRUSTED_PROXIES"),
     Setting("audit_retention_days", 400, "Audit records older than this are trimmed (by age, never by count); "
             "at least 366.", "WATCHFLOOR_AUDIT_RETENTION_DAYS", int, 366, 36_500),
-    # -- operator actions (dashboard/alerts.py, outbound.py, rules.py) ----------------------------------
+    # -- operator actions (domain/operations/alerts.py, outbound.py, rules.py) ----------------------------------
     Setting("alert_default_minutes", 360, "A push alert without an expiry expires this many minutes after it is "
             "issued.", "WATCHFLOOR_ALERT_DEFAULT_MINUTES", int, 1, 43_200),
     Setting("cap_sender", "watchfloor@localhost", "CAP 1.2 `sender` of the alerts Watchfloor issues (no spaces "
@@ -121,7 +123,6 @@ BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 
 def coerce(setting: Setting, raw: Any, where: str) -> Any:
     """Turn ``raw`` into the setting's type, or raise ValueError naming ``where`` and the fix."""
-    from watchfloor.config import ConfigError
 
     convert: Callable[[Any], Any]
     if setting.kind is bool:

@@ -6,7 +6,6 @@ spells it: ``TLP:CLEAR`` < ``TLP:GREEN`` < ``TLP:AMBER`` < ``TLP:AMBER+STRICT`` 
 Every account (people, display screens, partners) has a **maximum marking**: the highest label it
 may receive. It is stored on the account (field ``tlp`` of ``wf:user:<name>``, set with
 ``watchfloor tlp set NAME LABEL``); without one the role decides:
-
     display, viewer          TLP:GREEN   (a wall is seen by visitors; a viewer is not on the need-to-know list)
     operator                 TLP:AMBER
     supervisor, admin        TLP:RED
@@ -25,10 +24,13 @@ from typing import Any
 
 import redis
 
-from workers.streams import Keys
+from domain.access.accounts import AccountStore
+from domain.access.audit import request_context
+from domain.errors import WatchfloorError
+from domain.store.streams import Keys
 
 
-class TLPError(ValueError):
+class TLPError(WatchfloorError, ValueError):
     """Not a TLP 2.0 label; the message lists the five."""
 
 
@@ -83,7 +85,6 @@ def highest(*markings: TLP | str | None) -> TLP:
 def _client(client: redis.Redis | None) -> redis.Redis | None:
     if client is not None:
         return client
-    from dashboard.audit import request_context
 
     ctx = request_context.get()
     return ctx.get_client() if ctx is not None else None
@@ -92,7 +93,7 @@ def _client(client: redis.Redis | None) -> redis.Redis | None:
 def max_marking(user: Any, client: redis.Redis | None = None) -> TLP:
     """The highest label ``user`` may receive: the account's stored ``tlp``, else its role's default.
 
-    ``user`` is a dashboard.accounts.User (or anything with ``name`` and ``role``), or a TLP label
+    ``user`` is a domain.access.accounts.User (or anything with ``name`` and ``role``), or a TLP label
     (a ceiling given directly, e.g. a channel's). No user: TLP:CLEAR."""
     if user is None:
         return TLP.CLEAR
@@ -127,7 +128,6 @@ def set_max_marking(client: redis.Redis, name: str, marking: TLP | str | None) -
     """Store an account's maximum marking (None: back to the role's default); the effective one.
 
     Takes effect on the next request: the marking is read from Redis every time."""
-    from dashboard.accounts import AccountStore
 
     store = AccountStore(client)
     user = store.require(name)

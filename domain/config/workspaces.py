@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from domain.config.loader import Config
 from layers.zones import Venue, Workspace
-from watchfloor.config import Config
+from watchfloor.exercise import load_scenario
 
 
 def workspaces_for(config: Config) -> list[Workspace]:
@@ -25,8 +26,6 @@ def _scenario_workspace(name: str) -> Workspace | None:
     """The scenario's major event as a workspace, read once per process (every feed poll asks for
     the workspaces; a changed scenario file takes effect at the next start)."""
     try:
-        from watchfloor.exercise import load_scenario
-
         scenario = load_scenario(name)
     except Exception:  # a broken scenario is reported by `up`; the screens still draw
         return None

@@ -19,7 +19,7 @@ Ranking: same kind as the open incident first, then ``score`` = distance / MAX_K
 difference / MAX_HOURS (0 is the same place and time; each bound counts 1), then id.
 Excluded: the incident itself, unplaced incidents (no distance to show), incidents every report of
 which was superseded (not on the screens), and any incident the reader may not receive under TLP
-(``dashboard.tlp.visible`` against the reader's maximum marking, the drawer's own check).
+(``domain.access.tlp.visible`` against the reader's maximum marking, the drawer's own check).
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from typing import Any
 import orjson
 import redis
 
-from dashboard.incidents import _live
-from dashboard.tlp import TLP, incident_marking, visible
+from domain.access.tlp import TLP, incident_marking, visible
+from domain.picture.incidents import _live
+from domain.store.streams import Keys
 from feeds.fuse import haversine_km
 from feeds.model import epoch_seconds
-from workers.streams import Keys
 
 # The bounds, in one place. Fusion itself joins reports within 150 km (250 km and more for
 # geocoded positions, which are city- or county-level) and publication up to 12 h after the

@@ -2,7 +2,6 @@
 
 Rules live in Redis (``wf:rules``), managed through the API (``/api/rules``, supervisors) so a duty
 supervisor can add one during an event without a restart, and every change is audited. A rule::
-
     {"id": "r-…", "name": "Quake near the course", "kinds": ["earthquake"] (empty: any),
      "min_severity": "moderate", "workspaces": ["marathon"] (empty: every workspace),
      "within_km": 5.0 (0: inside the perimeter), "action": "queue" | "push",
@@ -33,9 +32,17 @@ from typing import Any
 import orjson
 import redis
 
-from dashboard.tlp import TLP, TLPError, highest, incident_marking, max_marking, parse
+from domain.access.accounts import Role
+from domain.access.audit import audit
+from domain.access.tlp import TLP, TLPError, highest, incident_marking, max_marking, parse
+from domain.config.loader import load_config
+from domain.config.workspaces import workspaces_for
+from domain.errors import RecordError, WatchfloorError
+from domain.operations import alerts, outbound
+from domain.operations.annotations import find_incident
+from domain.store.streams import Keys
+from feeds.model import Kind
 from layers.zones import Workspace
-from workers.streams import Keys
 
 SEVERITY_RANK = {"unknown": 0, "minor": 1, "moderate": 2, "severe": 3, "extreme": 4}
 ACTIONS = ("queue", "push")
@@ -44,7 +51,7 @@ SEEN_TTL = 86_400
 FIELDS = ("name", "kinds", "min_severity", "workspaces", "within_km", "action", "cooldown_minutes", "tlp", "enabled")
 
 
-class RuleError(ValueError):
+class RuleError(WatchfloorError, ValueError):
     status = 422
 
 
@@ -56,8 +63,6 @@ class RuleActor:
 
     @property
     def role(self) -> Any:
-        from dashboard.accounts import Role
-
         return Role.SUPERVISOR
 
 
@@ -67,7 +72,6 @@ def _now() -> datetime:
 
 def check_rule(body: Any, user: Any, client: redis.Redis, default_cooldown: int = 30) -> dict[str, Any]:
     """A validated rule from an API body; RuleError naming the field otherwise."""
-    from feeds.model import Kind
 
     if not isinstance(body, dict):
         raise RuleError("the body must be a JSON object")
@@ -141,9 +145,6 @@ def _as_dict(item: Any) -> dict[str, Any]:
 
 
 def _default_workspaces() -> list[Workspace]:
-    from watchfloor.config import load_config
-    from watchfloor.workspaces import workspaces_for
-
     return workspaces_for(load_config())
 
 
@@ -154,7 +155,6 @@ def evaluate_rules(client: redis.Redis, events: Iterable[Any], workspaces: Itera
     Returns what happened, one dict per match: ``status`` raised | pushed | suppressed (cooling
     down), ``rule``, ``workspace``, ``incident``, ``distance_km``, ``where`` and ``alert`` when
     pushed. Safe to call from several processes at once and with the same events again."""
-    from dashboard.audit import audit
 
     rules = [r for r in list_rules(client) if r.get("enabled")]
     if not rules:
@@ -202,8 +202,6 @@ def evaluate_rules(client: redis.Redis, events: Iterable[Any], workspaces: Itera
 
 def _push(client: redis.Redis, rule: dict[str, Any], space: Workspace, item: dict[str, Any],
           outcome: dict[str, Any], config: Any) -> dict[str, Any]:
-    from dashboard import alerts, outbound
-    from dashboard.annotations import find_incident
 
     actor = RuleActor(f"rule:{rule['id']}")
     stored = find_incident(client, item["id"])
@@ -219,7 +217,7 @@ def _push(client: redis.Redis, rule: dict[str, Any], space: Workspace, item: dic
     sender = str(getattr(config, "cap_sender", "") or "watchfloor@localhost") if config is not None else "watchfloor@localhost"
     try:
         alert = alerts.issue(client, body, actor, sender=sender, issued_by=actor.name)
-    except alerts.AlertError as exc:
+    except RecordError as exc:
         return {"status": "raised", "push_failed": str(exc)}
     if config is not None:
         outbound.enqueue(client, alert, config, by=actor.name)

@@ -1,12 +1,11 @@
 """Push alerts: composed by operators (or raised by rules), shown on screens, copied out.
 
 Exceptions::
-
-    AlertError          the request cannot be done; ``status`` is the HTTP status to answer
-    ├── UnknownAlert    404
-    ├── InvalidAlert    422: a field is malformed (the message names it)
-    ├── AboveMarking    403: the alert (or the requested marking) is above the user's TLP
-    └── Conflict        409: the update was based on an older version ("changed by X at T")
+    UnknownAlert    404
+    InvalidAlert    422: a field is malformed (the message names it)
+    AboveMarking    403: the alert (or the requested marking) is above the user's TLP
+    Conflict        409: the update was based on an older version ("changed by X at T")
+    (all in the domain's one tree, :mod:`domain.errors`)
 
 An alert is JSON in ``wf:alert:<id>``: ``id``, ``headline``, ``text``, ``severity`` (extreme, severe,
 moderate, minor, unknown), ``scope`` (``floor`` | ``zone:<workspace id>`` | ``event:<incident or event
@@ -30,8 +29,10 @@ from typing import Any
 import orjson
 import redis
 
-from dashboard.tlp import TLP, TLPError, max_marking, parse, visible
-from workers.streams import Keys
+from domain.access.tlp import TLP, TLPError, max_marking, parse, visible
+from domain.errors import AboveMarking, Conflict, Invalid, NotFound, RecordError
+from domain.operations.annotations import InvalidAnnotation, find_incident, plain_text, record_marking
+from domain.store.streams import Keys
 
 MAX_HEADLINE = 160  # CAP's advice for headline length
 MAX_TEXT = 5000
@@ -53,28 +54,12 @@ class AlertStatus(str, Enum):
     EXPIRED = "expired"
 
 
-class AlertError(Exception):
-    status = 400
+class UnknownAlert(NotFound):
+    pass
 
 
-class UnknownAlert(AlertError):
-    status = 404
-
-
-class InvalidAlert(AlertError):
-    status = 422
-
-
-class AboveMarking(AlertError):
-    status = 403
-
-
-class Conflict(AlertError):
-    status = 409
-
-    def __init__(self, by: str, at: str) -> None:
-        super().__init__(f"changed by {by} at {at}")
-        self.by, self.at = by, at
+class InvalidAlert(Invalid):
+    """A field is malformed; the message names it."""
 
 
 def _now() -> datetime:
@@ -103,8 +88,6 @@ def parse_time(value: Any, field: str) -> datetime:
 
 
 def _text(value: Any, field: str, limit: int, required: bool = True) -> str:
-    from dashboard.annotations import InvalidAnnotation, plain_text
-
     try:
         text = plain_text(value, limit) if value is not None else ""
     except InvalidAnnotation as exc:
@@ -160,10 +143,10 @@ def _validate(fields: dict[str, Any], user: Any, client: redis.Redis, now: datet
 
 def _check_keys(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise AlertError("the body must be a JSON object")
+        raise RecordError("the body must be a JSON object")
     unknown = sorted(set(body) - set(FIELDS))
     if unknown:
-        raise AlertError(f"unknown field {unknown[0]!r}; fields: {', '.join(FIELDS)}")
+        raise RecordError(f"unknown field {unknown[0]!r}; fields: {', '.join(FIELDS)}")
     return body
 
 
@@ -192,8 +175,6 @@ def issue(client: redis.Redis, body: dict[str, Any], user: Any, *, sender: str, 
     values = _validate(fields, user, client, now, default_minutes)
     incident = body.get("incident")
     if incident is not None:
-        from dashboard.annotations import find_incident, record_marking
-
         if not isinstance(incident, str) or find_incident(client, incident) is None:
             raise InvalidAlert(f"incident: no incident or event {str(incident)[:80]!r}")
         floor = record_marking(client, incident)
@@ -247,7 +228,7 @@ def get_visible(client: redis.Redis, alert_id: str, user: Any) -> dict[str, Any]
 
 def _change(client: redis.Redis, alert_id: str, user: Any, based_on: Any, mutate: Any, op: str) -> dict[str, Any]:
     if based_on is not None and (not isinstance(based_on, int) or isinstance(based_on, bool)):
-        raise AlertError("version: give the version the change is based on")
+        raise RecordError("version: give the version the change is based on")
     key = Keys.alert(alert_id)
     with client.pipeline() as pipe:
         while True:
@@ -285,15 +266,13 @@ def update(client: redis.Redis, alert_id: str, body: dict[str, Any], user: Any, 
     """A new version of the alert (CAP Update referencing the earlier messages)."""
     body = _check_keys(body)
     if "version" not in body:
-        raise AlertError("version: give the version the change is based on")
+        raise RecordError("version: give the version the change is based on")
     if set(body) - set(EDITABLE) - {"version"}:
-        raise AlertError(f"only these fields can change: {', '.join(EDITABLE)}")
+        raise RecordError(f"only these fields can change: {', '.join(EDITABLE)}")
 
     def mutate(alert: dict[str, Any], now: datetime) -> dict[str, Any]:
         values = _validate(body, user, client, now, default_minutes)
         if "tlp" in values and alert.get("incident"):
-            from dashboard.annotations import record_marking
-
             floor = record_marking(client, alert["incident"])
             if parse(values["tlp"]).rank < floor.rank:
                 raise InvalidAlert(f"tlp: the incident is marked {floor.value}; the alert cannot be marked lower")

@@ -1,7 +1,6 @@
 """Every Redis key and stream format Watchfloor uses, in one place.
 
 Keys (``wf:`` prefix, so one Redis can be shared with other tenants by prefix)::
-
     wf:events              stream   every new or changed event: fields id, op (new|update), e (event JSON),
                                     sup (space-separated ids this event supersedes, CAP Update/Cancel)
     wf:current             hash     event id -> latest event JSON (the current picture)
@@ -86,7 +85,7 @@ class Keys:
     #   wf:incident-time         zset    incident id -> its time (epoch seconds): every incident of wf:incidents
     #   wf:incident-geo          geo     incident id -> its position (placed incidents, |lat| <= 85.05)
     #                                    Both written with wf:incidents in one transaction, filled on rebuild;
-    #                                    they let "Merge with..." (dashboard/candidates.py) find incidents
+    #                                    they let "Merge with..." (domain/picture/candidates.py) find incidents
     #                                    near in time and place without reading the whole hash.
     #   consumer group "fuser" on wf:events (XREADGROUP/XACK; the stream is never trimmed by count)
     INCIDENTS = f"{PREFIX}:incidents"
@@ -99,7 +98,7 @@ class Keys:
     FUSION_STATE = f"{PREFIX}:fusion:state"
     FUSION_GROUP = "fuser"
 
-    # -- operator keys (dashboard/annotations.py, alerts.py, outbound.py, rules.py, criminal_intel.py) --
+    # -- operator keys (domain/operations/annotations.py, alerts.py, outbound.py, rules.py, criminal_intel.py) --
     #   wf:annotation:<incident>          string  the annotation of one incident or event (JSON, with version)
     #   wf:annotation-history:<incident>  list    every change, oldest first: version, by, at, changes
     #   wf:annotated                      set     ids of annotated incidents (reads of them are audited)
@@ -117,7 +116,7 @@ class Keys:
     #   wf:rule:<id>:cooldown:<workspace> string  set while the rule is cooling down for that workspace (EX)
     #   wf:rule:<id>:seen                 set     "<workspace> <incident>" pairs already raised (EXPIRE a day)
     #   wf:rule-queue                     stream  alerts raised by rules for an operator to review
-    #   RQ queue "watchfloor-outbound"    webhook and e-mail copies of alerts (dashboard.outbound.deliver)
+    #   RQ queue "watchfloor-outbound"    webhook and e-mail copies of alerts (domain.operations.outbound.deliver)
     ANNOTATED = f"{PREFIX}:annotated"
     INTEL = f"{PREFIX}:intel"
     INTEL_PURGE_NOTICE = f"{PREFIX}:intel:purge-notice"  # hash incident -> date the scheduled purge removes it
@@ -157,9 +156,9 @@ class Keys:
     def rule_seen(rule_id: str) -> str:
         return f"{PREFIX}:rule:{rule_id}:seen"
 
-    # -- access control and audit keys (dashboard/accounts.py, sessions.py, audit.py) -------------
+    # -- access control and audit keys (domain/access/accounts.py, sessions.py, audit.py) -------------
     #   wf:users                   set     every account name (people and display screens)
-    #   wf:user:<name>             hash    account (see dashboard.accounts.User): role, argon2 hash, flags
+    #   wf:user:<name>             hash    account (see domain.access.accounts.User): role, argon2 hash, flags
     #   wf:user:<name>:sessions    set     digests of the account's live sessions (revoked together)
     #   wf:session:<digest>        hash    one server-side session; digest = sha256 of the cookie value
     #   wf:display-token:<digest>  string  display screen token digest -> account name

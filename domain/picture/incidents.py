@@ -12,9 +12,10 @@ from typing import Any
 import orjson
 import redis
 
-from dashboard.picture import AREA_TYPES, hidden_row, marker_row
-from dashboard.tlp import TLP, incident_marking
-from workers.streams import Keys
+from domain.access.tlp import TLP, incident_marking
+from domain.picture import bins as aggregate
+from domain.picture.markers import AREA_TYPES, hidden_row, marker_row
+from domain.store.streams import Keys
 
 
 def _live(incident: dict[str, Any]) -> bool:
@@ -71,7 +72,7 @@ def rows_for(client: redis.Redis, incidents: Iterable[dict[str, Any]], ceiling: 
 
 def snapshot(client: redis.Redis, ceiling: TLP = TLP.CLEAR) -> tuple[list[dict[str, Any]], str]:
     """Rows of every live incident the reader may receive, and the change-stream cursor read before them.
-    Past ``map_max_points`` (dashboard/aggregate.py): the most important incidents' rows plus hexagon
+    Past ``map_max_points`` (domain/picture/bins.py): the most important incidents' rows plus hexagon
     bin rows, and an aggregated cursor "b:<id>"."""
     binned = _aggregator()
     if binned is not None:
@@ -90,7 +91,7 @@ def changes_after(client: redis.Redis, cursor: str, count: int = 2000,
     """Rows for every incident changed after ``cursor``; ``reload`` is True when the stream was
     trimmed past the cursor (a screen away longer than the change stream keeps): reload the page.
     An incident now marked above ``ceiling`` comes as a removal: the screen drops it.
-    An aggregated cursor ("b:<id>") gets the bins and markers touched since (dashboard/aggregate.py)."""
+    An aggregated cursor ("b:<id>") gets the bins and markers touched since (domain/picture/bins.py)."""
     if cursor and cursor.startswith("b:"):
         binned = _aggregator()
         if binned is None:  # aggregation switched off since the page loaded: start again
@@ -123,7 +124,6 @@ def changes_after(client: redis.Redis, cursor: str, count: int = 2000,
 
 def _aggregator() -> Any:
     """This process's aggregation (set up with the live callbacks), or None."""
-    from dashboard import aggregate
 
     return aggregate.current()
 

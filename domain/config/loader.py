@@ -2,7 +2,7 @@
 
 Precedence: environment variable > config file > default. The config file is ``--config``,
 else ``WATCHFLOOR_CONFIG``, else ``./watchfloor.toml`` when present, else the built-in default
-(``watchfloor/default.toml``). Every error names the key and the fix.
+(``domain/config/default.toml``). Every error names the key and the fix.
 """
 
 from __future__ import annotations
@@ -15,19 +15,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from domain.config.settings import BY_NAME, SETTINGS, coerce
+from domain.errors import ConfigError
 from feeds.contract import FeedConfig
 from feeds.model import TLP_LABELS
 from layers.zones import Venue, Workspace
-from watchfloor.settings import BY_NAME, SETTINGS, coerce
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
 _FEED_KEYS = {f for f in FeedConfig.__dataclass_fields__}
 _AREA_HINT = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")  # ISO 3166-1 alpha-2, optionally -subdivision
 _FEED_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-
-
-class ConfigError(Exception):
-    """Bad configuration. The message names the key and says how to fix it."""
 
 
 @dataclass(frozen=True)

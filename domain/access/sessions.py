@@ -18,9 +18,9 @@ from enum import Enum
 
 import redis
 
-from dashboard.accounts import AccountStore, Role, User, revoke_all, token_digest
-from watchfloor.config import Config
-from workers.streams import Keys
+from domain.access.accounts import AccountStore, Role, User, revoke_all, token_digest
+from domain.config.loader import Config
+from domain.store.streams import Keys
 
 TOUCH_EVERY = 5.0  # seconds: activity closer together than this does not write to Redis
 

@@ -8,8 +8,7 @@ Each record holds ``time`` (UTC, ISO 8601), ``user``, ``source`` (address), ``ac
 
 Inside a request the user, address and Redis client come from the request context that
 dashboard.security sets, so a callback only says what happened::
-
-    from dashboard.audit import audit
+    from domain.access.audit import audit
     audit("annotation.save", record=incident_id)
     audit("alert.push", record=alert_id, outcome="refused", reason="above the recipient's TLP")
 """
@@ -27,7 +26,7 @@ from typing import Any
 
 import redis
 
-from workers.streams import Keys
+from domain.store.streams import Keys
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +46,7 @@ class RequestContext:
 
     get_client: Callable[[], redis.Redis | None]
     source: str = "-"
-    user: Any = None  # dashboard.accounts.User | None
+    user: Any = None  # domain.access.accounts.User | None
     retention_days: int = DEFAULT_RETENTION_DAYS
     refused: list[str] = field(default_factory=list)  # reasons; the middleware turns them into a 403
 

@@ -1,7 +1,6 @@
 """Local accounts in Redis: roles, argon2 password hashes, lockout, display screens.
 
 Exceptions::
-
     AccountError            anything the caller asked for that cannot be done; the message says why
     ├── BadName             not a valid account name
     ├── UnknownAccount      no such account
@@ -13,7 +12,7 @@ roles below it grant. ``display`` is a wall screen: read-only, signs in with a t
 
 Every change that must end the account's sessions (disable, new password, new role) bumps
 ``generation``: a session carries the generation it was created under and dies when they differ,
-and the account's live sessions are also deleted at once (dashboard.sessions).
+and the account's live sessions are also deleted at once (domain.access.sessions).
 """
 
 from __future__ import annotations
@@ -30,7 +29,9 @@ import redis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from workers.streams import Keys
+from domain.access.audit import Outcome, audit
+from domain.errors import WatchfloorError
+from domain.store.streams import Keys
 
 LOCK_AFTER_FAILURES = 5
 MIN_PASSWORD_LENGTH = 12
@@ -44,7 +45,7 @@ _hashing = threading.BoundedSemaphore(4)
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))  # verified for unknown names: same cost, no enumeration
 
 
-class AccountError(Exception):
+class AccountError(WatchfloorError):
     """An account operation that cannot be done; the message is for the person who asked."""
 
 
@@ -369,7 +370,6 @@ def ensure_first_admin(client: redis.Redis) -> str | None:
         store.create("admin", Role.ADMIN, password, must_change=True)
     except AccountExists:  # another process won the race
         return None
-    from dashboard.audit import Outcome, audit
 
     audit("account.create", record="admin", outcome=Outcome.OK, reason="first run: one-time password",
           user="system", source="watchfloor up", client=client)

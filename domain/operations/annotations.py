@@ -2,12 +2,11 @@
 optimistic concurrency.
 
 Exceptions::
-
-    AnnotationError          the request cannot be done; ``status`` is the HTTP status to answer
-    ├── UnknownIncident      404: no incident (``wf:incidents``) or event (``wf:current``) by that id
-    ├── InvalidAnnotation    400/422: a field is malformed, or a 28 CFR Part 23 rule refused it
-    ├── AboveMarking         403: the record (or the requested marking) is above the user's TLP
-    └── Conflict             409: the save was based on an older version ("changed by X at T")
+    UnknownIncident      404: no incident (``wf:incidents``) or event (``wf:current``) by that id
+    InvalidAnnotation    422: a field is malformed, or a 28 CFR Part 23 rule refused it
+    AboveMarking         403: the record (or the requested marking) is above the user's TLP
+    Conflict             409: the save was based on an older version ("changed by X at T")
+    (all in the domain's one tree, :mod:`domain.errors`)
 
 An annotation is stored as JSON in ``wf:annotation:<incident>`` with a ``version`` that every save
 increments. A save says which version it was based on (``version``; 0 for a new annotation); if
@@ -21,7 +20,7 @@ text (if it is shown as markdown, through a renderer that escapes HTML and allow
 
 The marking of an annotation is at least the incident's (an AMBER incident's note is AMBER or
 above) and at most the author's own maximum. Reading one needs a maximum at or above the higher of
-the two; criminal-intelligence annotations (dashboard.criminal_intel) are also refused below operator.
+the two; criminal-intelligence annotations (domain.operations.criminal_intel) are also refused below operator.
 """
 
 from __future__ import annotations
@@ -34,9 +33,12 @@ from typing import Any
 import orjson
 import redis
 
-from dashboard import criminal_intel as intel
-from dashboard.tlp import TLP, TLPError, highest, incident_marking, max_marking, parse, visible
-from workers.streams import Keys
+from domain.access.accounts import AccountStore
+from domain.access.audit import audit
+from domain.access.tlp import TLP, TLPError, highest, incident_marking, max_marking, parse, visible
+from domain.errors import AboveMarking, Conflict, Invalid, NotFound, RecordError
+from domain.operations import criminal_intel as intel
+from domain.store.streams import Keys
 
 MAX_NOTE = 10_000
 MAX_TAGS = 20
@@ -55,28 +57,12 @@ class Status(str, Enum):
     RESOLVED = "resolved"
 
 
-class AnnotationError(Exception):
-    status = 400
+class UnknownIncident(NotFound):
+    """No incident (``wf:incidents``) or event (``wf:current``) by that id."""
 
 
-class UnknownIncident(AnnotationError):
-    status = 404
-
-
-class InvalidAnnotation(AnnotationError):
-    status = 422
-
-
-class AboveMarking(AnnotationError):
-    status = 403
-
-
-class Conflict(AnnotationError):
-    status = 409
-
-    def __init__(self, by: str, at: str, current: dict[str, Any]) -> None:
-        super().__init__(f"changed by {by} at {at}")
-        self.by, self.at, self.current = by, at, current
+class InvalidAnnotation(Invalid):
+    """A field is malformed, or a 28 CFR Part 23 rule refused it."""
 
 
 def _now() -> datetime:
@@ -159,7 +145,6 @@ def _tags(value: Any) -> list[str]:
 def _assignee(client: redis.Redis, value: Any) -> str:
     if value in (None, ""):
         return ""
-    from dashboard.accounts import AccountStore
 
     user = AccountStore(client).get(value) if isinstance(value, str) else None
     if user is None or user.is_display or user.disabled:
@@ -172,17 +157,17 @@ def save(client: redis.Redis, incident_id: str, body: dict[str, Any], user: Any)
 
     Returns the saved annotation. Raises Conflict when ``version`` is not the stored one."""
     if not isinstance(body, dict):
-        raise AnnotationError("the body must be a JSON object")
+        raise RecordError("the body must be a JSON object")
     try:
         intel.check_refused_fields(body)
     except intel.IntelError as exc:
         raise InvalidAnnotation(str(exc)) from None
     unknown = sorted(set(body) - set(FIELDS) - {"version"})
     if unknown:
-        raise AnnotationError(f"unknown field {unknown[0]!r}; fields: {', '.join(FIELDS)}, version")
+        raise RecordError(f"unknown field {unknown[0]!r}; fields: {', '.join(FIELDS)}, version")
     based_on = body.get("version")
     if not isinstance(based_on, int) or isinstance(based_on, bool) or based_on < 0:
-        raise AnnotationError("version: give the version the change is based on (0 for a new annotation)")
+        raise RecordError("version: give the version the change is based on (0 for a new annotation)")
     incident = find_incident(client, incident_id)
     if incident is None:
         raise UnknownIncident(f"no incident or event {incident_id[:80]!r}")
@@ -198,7 +183,7 @@ def save(client: redis.Redis, incident_id: str, body: dict[str, Any], user: Any)
                     check_readable(client, user, incident_id, current, incident)
                 if based_on != stored:
                     if current is None:
-                        raise AnnotationError(f"version {based_on}: there is no annotation yet; send version 0")
+                        raise RecordError(f"version {based_on}: there is no annotation yet; send version 0")
                     raise Conflict(current.get("updated_by", "?"), current.get("updated_at", "?"), current)
                 now = _now()
                 new, changes = _apply(client, incident_id, incident, current, body, user, now)
@@ -283,7 +268,7 @@ def validate_intel(client: redis.Redis, incident_id: str, body: dict[str, Any], 
     """A supervisor confirms a criminal-intelligence record still meets 28 CFR Part 23: new review date."""
     based_on = body.get("version") if isinstance(body, dict) else None
     if not isinstance(based_on, int) or isinstance(based_on, bool):
-        raise AnnotationError("version: give the version you reviewed")
+        raise RecordError("version: give the version you reviewed")
     key = Keys.annotation(incident_id)
     with client.pipeline() as pipe:
         while True:
@@ -322,7 +307,6 @@ def is_annotated(client: redis.Redis, incident_id: str) -> bool:
 def audited_read(client: redis.Redis, incident_id: str, user: Any) -> dict[str, Any] | None:
     """For screens showing an incident (the desk's detail drawer): its annotation when ``user`` may
     see it, else None. A read of an annotated incident is audited; a refusal too."""
-    from dashboard.audit import audit
 
     try:
         _incident, note = read(client, incident_id, user)

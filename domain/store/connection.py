@@ -4,6 +4,7 @@ running ``watchfloor up`` published under the data directory."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -13,8 +14,25 @@ from rq.defaults import DEFAULT_CRON_JOB_HISTORY_LIMIT, DEFAULT_CRON_JOB_HISTORY
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from watchfloor.config import Config, ConfigError
-from watchfloor.redis_server import running_url
+from domain.config.loader import Config, ConfigError
+
+
+def url_file(data_dir: Path) -> Path:
+    return data_dir / "redis.url"
+
+
+def running_url(data_dir: Path) -> str | None:
+    """The URL of an embedded Redis already serving ``data_dir``, if one answers."""
+    path = url_file(data_dir)
+    try:
+        url = path.read_text(encoding="utf-8").strip()
+    except OSError:  # absent, or not ours to read
+        return None
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5).ping()
+    except (redis.RedisError, OSError):
+        return None
+    return url
 
 
 class RedisUnavailable(ConfigError):

@@ -36,7 +36,9 @@ from typing import Any
 import orjson
 import redis
 
-from workers.streams import Keys
+from domain.access.audit import audit
+from domain.errors import WatchfloorError
+from domain.store.streams import Keys
 
 MAX_REVIEW_YEARS = 5
 MIN_NEXUS_CHARS = 20
@@ -75,7 +77,7 @@ VIEW_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 )
 
 
-class IntelError(ValueError):
+class IntelError(WatchfloorError, ValueError):
     """A criminal-intelligence rule refused the request; the message says which and how to fix it."""
 
 
@@ -216,7 +218,6 @@ def purge(client: redis.Redis, *, dry_run: bool, actor: str, source: str = "cli"
           today: date | None = None, only: set[str] | None = None) -> list[PurgeItem]:
     """Delete (or, with ``dry_run``, only list) the records past review; one audit record each.
     ``only`` limits it to those incident ids (the scheduled purge: the announced ones)."""
-    from dashboard.audit import audit
 
     items = [i for i in purge_candidates(client, today) if only is None or i.incident in only]
     if dry_run:
@@ -254,7 +255,6 @@ def scheduled_purge(client: redis.Redis, *, notice_days: int, today: date | None
     without validation ``notice_days`` later. A supervisor who validates it meanwhile keeps it.
 
     Returns ``{"announced": [...], "purged": [...], "pending": {incident: purge date}}``."""
-    from dashboard.audit import audit
 
     today = today or now_utc().date()
     candidates = {item.incident: item for item in purge_candidates(client, today)}
@@ -288,7 +288,6 @@ def scheduled_purge(client: redis.Redis, *, notice_days: int, today: date | None
 def log_dissemination(client: redis.Redis, incident: str, *, recipient: str, reason: str, by: str,
                       channel: str, source: str | None = None) -> str:
     """Record one dissemination of a criminal-intelligence record (recipient, reason, date)."""
-    from dashboard.audit import audit
 
     recipient, reason = str(recipient or "").strip()[:300], str(reason or "").strip()[:300]
     if not recipient or not reason:

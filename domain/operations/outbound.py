@@ -6,7 +6,6 @@ channel and alert version on the queue ``watchfloor-outbound`` (with retries: 10
 returns at once. :func:`deliver` is that job.
 
 Channels (settings, see README "Operator actions")::
-
     webhook   POST webhook_url, JSON body; header X-Watchfloor-Signature: sha256=<hex HMAC-SHA256 of
               the exact body bytes with webhook_secret>; X-Watchfloor-Delivery: <alert>:<version>:webhook
               (stable across retries: receivers drop repeats). No secret, no webhook.
@@ -39,10 +38,13 @@ from urllib.parse import urlsplit
 import orjson
 import redis
 
-from dashboard.alerts import cap_time, current_status, iso_z
-from dashboard.tlp import TLP, parse
-from watchfloor.config import Config
-from workers.streams import Keys
+from domain.access.audit import audit
+from domain.access.tlp import TLP, parse
+from domain.config.loader import Config, load_config
+from domain.operations import alerts, criminal_intel
+from domain.operations.alerts import cap_time, current_status, iso_z
+from domain.store.connection import client_for, job_queue
+from domain.store.streams import Keys
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +86,6 @@ def channels(config: Config) -> list[tuple[str, str]]:
 def record(client: redis.Redis, alert: dict[str, Any], version: int, channel: str, recipient: str,
            outcome: str, reason: str = "", *, by: str = "outbound", source: str | None = None) -> None:
     """One line in ``wf:disseminations`` and the audit trail."""
-    from dashboard.audit import audit
 
     client.xadd(Keys.DISSEMINATIONS, {"alert": alert["id"], "version": str(version), "channel": channel,
                                       "recipient": recipient, "outcome": outcome, "reason": reason[:300],
@@ -108,9 +109,6 @@ def enqueue(client: redis.Redis, alert: dict[str, Any], config: Config, *, by: s
 
     Returns at once. Channels whose ceiling is below the alert's marking are recorded as withheld."""
     from rq import Retry
-
-    from dashboard import criminal_intel
-    from workers.connection import job_queue
 
     version = int(alert["version"])
     ceiling = parse(str(config.outbound_tlp))
@@ -155,17 +153,12 @@ def deliver(alert_id: str, version: int, channel: str, recipient: str,
     """The RQ job: send one version of one alert to one recipient. Raises DeliveryError to retry."""
     from rq import get_current_job
 
-    from dashboard import alerts
-    from watchfloor.config import load_config
-
     config = config or load_config()
     if client is None:
         job = get_current_job()
         if job is not None:
             client = job.connection
         else:
-            from workers.connection import client_for
-
             client = client_for(config)
     alert = alerts.load(client, alert_id)
     if alert is None:
@@ -337,11 +330,3 @@ def atom_feed(alert_list: list[dict[str, Any]], *, base_url: str, reader: str) -
         sub(entry, "category", term=status, label="status")
         sub(entry, "link", rel="alternate", type="application/cap+xml", href=f"{base_url}/api/alerts/{alert['id']}.cap")
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="utf-8", xml_declaration=False)
-
-
-def work(config: Config, client: redis.Redis, *, burst: bool = False) -> bool:
-    """An RQ worker for the outbound queue, with RQ's scheduler so retries run."""
-    from workers.connection import job_queue, job_worker
-
-    worker = job_worker([job_queue(QUEUE, client)], client)
-    return bool(worker.work(burst=burst, logging_level=config.log_level, with_scheduler=True))

@@ -162,7 +162,7 @@ def assess_workspace(workspace: Any, events: Iterable[dict[str, Any]], now: date
     return ThreatAssessment(level, colour, round(score, 2), drivers, THREAT_WINDOW.total_seconds() / 3600)
 
 
-# -- Server-side aggregation: hex bins past ``map_max_points`` (dashboard/aggregate.py keeps them live) --
+# -- Server-side aggregation: hex bins past ``map_max_points`` (domain/picture/bins.py keeps them live) --
 
 SEVERITY_RANK = {"unknown": 0, "minor": 1, "moderate": 2, "severe": 3, "extreme": 4}
 SEVERITY_NAMES = ("unknown", "minor", "moderate", "severe", "extreme")
@@ -285,7 +285,7 @@ class Bin:
 
 def bin_rows(rows: list[dict[str, Any]], max_points: int, size_deg: float,
              near: set[str] | frozenset[str] = frozenset()) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Batch form of the aggregation (the live model in dashboard/aggregate.py must agree with it):
+    """Batch form of the aggregation (the live model in domain/picture/bins.py must agree with it):
     up to ``max_points`` rows, no bins; past it, the ``max_points`` most important rows stay
     individual (``near``: ids inside or near a workspace) and every other row is counted in its
     hexagon. Returns (individual rows, bin rows)."""
