@@ -17,9 +17,9 @@ from dash import Dash, html
 from fastapi import FastAPI
 from fastapi.responses import Response
 
+from dashboard.api import is_partner, register_operator_api
 from dashboard.audit_view import audit_layout, register_audit_page
 from dashboard.login import register_login_routes
-from dashboard.operator_api import is_partner, register_operator_api
 from dashboard.panels.figures import ASSETS
 from dashboard.panels.live import reader_ceiling, register_live_callbacks
 from dashboard.push import register_push

@@ -28,8 +28,9 @@ import redis
 from domain.store.streams import EventStore, Keys
 from feeds.contract import FeedConfig
 from tests.stack import ROOT
-from workers.fusion import Fuser, FusionError, fuse_now, load_incidents, merge_incidents, split_incident
+from workers.fusion import Fuser
 from workers.ingest import parse_document, prepare
+from workers.overrides import FusionError, fuse_now, load_incidents, merge_incidents, split_incident
 
 pytestmark = pytest.mark.redis
 

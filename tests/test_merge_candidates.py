@@ -12,7 +12,8 @@ from domain.access.tlp import TLP
 from domain.picture.candidates import MAX_HOURS, MAX_KM, merge_candidates
 from domain.store.streams import EventStore, Keys
 from feeds.model import Event, Kind, Severity
-from workers.fusion import Fuser, fuse_now, load_incidents, merge_incidents
+from workers.fusion import Fuser
+from workers.overrides import fuse_now, load_incidents, merge_incidents
 
 pytestmark = pytest.mark.redis
 

@@ -183,7 +183,7 @@ def web(redis_server, receivers) -> Iterator[Web]:
 
     The environment is what the outbound job reads too (RQ jobs load the configuration)."""
     import dashboard.app
-    from dashboard.operator_api import register_operator_api
+    from dashboard.api import register_operator_api
 
     hook, smtp = receivers
     patch = pytest.MonkeyPatch()
@@ -1056,7 +1056,7 @@ def test_supervisors_read_and_export_the_audit_trail_others_are_refused(web, flo
 # -- split and merge from the screens (operators) --------------------------------------------------------
 def test_operators_split_and_merge_incidents_through_the_api_and_it_sticks(web, floor, redis_client):
     from tests.test_fusion_pipeline import NEWS, gdacs_doc, ingest, news_doc, three_sources, usgs_doc
-    from workers.fusion import fuse_now, load_incidents
+    from workers.overrides import fuse_now, load_incidents
 
     three_sources(redis_client)
     assert fuse_now(redis_client)

@@ -29,19 +29,17 @@ What it promises
   ``wf:incidents`` unchanged, frozen: a later report of that happening starts a new incident
   (``inc:<event id>/2``...). Nothing stored is deleted except incidents merged into another (a
   ``remove`` change naming ``into``).
-* **Operator overrides stick.** :func:`split_incident` / :func:`merge_incidents` append a request to
+* **Operator overrides stick.** `split_incident` / `merge_incidents` (:mod:`workers.overrides`) append a request to
   ``wf:fusion:overrides``; the fuser applies it and replaces the list entry with the Correlator's rule
   (or a ``refused`` reason) in the same transaction as the rewritten incidents. Rules are replayed on
   every rebuild, and later reports follow them (see :mod:`feeds.fuse`).
-* :func:`fuse_now` gives the CLI the same picture with no fuser running: it takes the lock, does one
-  catch-up pass, writes and releases; if a fuser is active it waits for it to catch up.
+* :func:`workers.overrides.fuse_now` gives the CLI the same picture with no fuser running: it takes
+  the lock, does one catch-up pass, writes and releases; if a fuser is active it waits for it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import math
 import os
 import socket
 import threading
@@ -56,26 +54,22 @@ import orjson
 import redis
 
 from domain.store.streams import Keys, StreamEntry, beat, decode_entry
-from feeds.fuse import Correlator, Incident, OverrideError
-from feeds.model import Event, InvalidEvent, epoch_seconds, tlp_highest
+from feeds.fuse import Correlator, OverrideError
+from feeds.model import Event, InvalidEvent
+from workers.incident_rows import _digest, _index_row, _index_rows, _ms, _sid_key, _text, incident_json
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "FusionError",
     "Fuser",
-    "fuse_now",
     "incident_json",
-    "load_incidents",
-    "merge_incidents",
-    "split_incident",
 ]
 
 PAGE = 1000  # stream entries per XRANGE page when rebuilding
 WRITE_CHUNK = 1000  # incidents per write transaction when a rebuild has many to write
 CHANGES_KEEP_MS = 86_400_000  # wf:incident-changes keeps a day (screens with an older cursor reload)
 PRUNE_EVERY_MS = 3_600_000
-GEO_MAX_LAT = 85.05112878  # Redis GEOADD refuses latitudes beyond this (Web Mercator); such incidents stay unindexed
 
 # Renew the lock only if we still hold it; release only our own lock.
 _RENEW_LUA = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
@@ -89,65 +83,6 @@ class FusionError(ValueError):
 
 class LostLeadership(Exception):
     """Another fuser holds the lock now; this one must stop writing and rebuild before leading again."""
-
-
-def incident_json(incident: Incident, superseded: set[str] | frozenset[str] = frozenset()) -> bytes:
-    """The stored form of an incident: :meth:`Incident.to_dict` plus ``exercise`` (any report is an
-    exercise report) and ``superseded`` (reports replaced by a CAP Update/Cancel), keys sorted."""
-    data = incident.to_dict()
-    data["exercise"] = any(e.exercise for e in incident.events.values())
-    data["tlp"] = tlp_highest(*(e.tlp for e in incident.events.values()))  # the most restrictive report's marking
-    data["superseded"] = [r.event_id for r in incident.reports if r.event_id in superseded]
-    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
-
-
-def _index_rows(pipe: Any, rows: list[tuple[str, float | None, float | None, float | None]]) -> None:
-    """Queue on ``pipe`` what keeps ``wf:incident-time`` and ``wf:incident-geo`` in step with the
-    stored incidents given as (id, epoch seconds, lat, lon); an unplaced one leaves the geo index."""
-    times: dict[str, float] = {}
-    untimed: list[str] = []
-    places: list[Any] = []
-    unplaced: list[str] = []
-    for incident_id, when, lat, lon in rows:
-        if when is not None:
-            times[incident_id] = when
-        else:
-            untimed.append(incident_id)
-        if (isinstance(lat, (int, float)) and isinstance(lon, (int, float)) and math.isfinite(lat) and math.isfinite(lon)
-                and abs(lat) <= GEO_MAX_LAT and abs(lon) <= 180):
-            places += [lon, lat, incident_id]
-        else:
-            unplaced.append(incident_id)
-    if times:
-        pipe.zadd(Keys.INCIDENT_TIME, times)
-    if untimed:
-        pipe.zrem(Keys.INCIDENT_TIME, *untimed)
-    if places:
-        pipe.geoadd(Keys.INCIDENT_GEO, places)
-    if unplaced:
-        pipe.zrem(Keys.INCIDENT_GEO, *unplaced)
-
-
-def _index_row(incident_id: str, data: dict[str, Any]) -> tuple[str, float | None, float | None, float | None]:
-    """The index row of a stored incident's JSON (for a rebuild that finds it unindexed)."""
-    return incident_id, epoch_seconds(data.get("time")), data.get("lat"), data.get("lon")
-
-
-def _digest(raw: bytes) -> bytes:
-    return hashlib.blake2b(raw, digest_size=12).digest()
-
-
-def _ms(stream_id: str) -> int:
-    return int(stream_id.split("-", 1)[0])
-
-
-def _sid_key(stream_id: str) -> tuple[int, int]:
-    a, _, b = stream_id.partition("-")
-    return int(a), int(b or 0)
-
-
-def _text(value: bytes | str | None) -> str:
-    return value.decode() if isinstance(value, bytes) else (value or "")
 
 
 @dataclass
@@ -618,133 +553,3 @@ class Fuser:
 
 
 # -- for the CLI and screens ---------------------------------------------------------------------
-
-
-def _caught_up(client: redis.Redis) -> bool:
-    state = {_text(k): _text(v) for k, v in client.hgetall(Keys.FUSION_STATE).items()}
-    newest = client.xrevrange(Keys.EVENTS, count=1)
-    last = _text(newest[0][0]) if newest else "0-0"
-    return state.get("cursor", "0-0") == last and int(state.get("overrides") or 0) == int(
-        client.llen(Keys.FUSION_OVERRIDES)
-    )
-
-
-def fuse_now(
-    client: redis.Redis, *, window_hours: float = 72.0, lock_ttl: float = 15.0, wait: float | None = None
-) -> bool:
-    """Make ``wf:incidents`` reflect the whole stream and every override request.
-
-    With no fuser running: take the lock, rebuild, write, release. With one running: wait (up to
-    ``wait`` seconds, default the lock TTL + 5) for it to catch up. Returns False when that wait
-    ran out (what is stored is then shown as it is)."""
-    deadline = time.monotonic() + (lock_ttl + 5 if wait is None else wait)
-    fuser = Fuser(
-        client, window_hours=window_hours, lock_ttl=lock_ttl, name=f"once:{socket.gethostname()}:{os.getpid()}"
-    )
-    while True:
-        if _caught_up(client):
-            return True
-        if fuser.acquire():
-            try:
-                fuser.rebuild()
-                return True
-            except LostLeadership:
-                continue
-            finally:
-                fuser.release()
-        if time.monotonic() >= deadline:
-            log.warning("the active fuser has not caught up; showing the incidents as stored")
-            return False
-        time.sleep(0.1)
-
-
-def load_incidents(client: redis.Redis) -> list[dict[str, Any]]:
-    """Every stored incident (the fusion window and its history), newest first."""
-    rows = [orjson.loads(v) for v in client.hvals(Keys.INCIDENTS)]
-    rows.sort(key=lambda r: (r.get("time") or "", r["id"]), reverse=True)
-    return rows
-
-
-def _stored(client: redis.Redis, incident_id: str) -> dict[str, Any]:
-    raw = client.hget(Keys.INCIDENTS, incident_id)
-    if raw is None:
-        raise FusionError(f"no incident {incident_id} (see `watchfloor incidents`)")
-    return orjson.loads(raw)
-
-
-def _request(
-    client: redis.Redis, request: dict[str, Any], *, window_hours: float, lock_ttl: float, wait: float
-) -> dict[str, Any]:
-    request = {**request, "requested": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
-    index = int(client.rpush(Keys.FUSION_OVERRIDES, orjson.dumps(request))) - 1
-    deadline = time.monotonic() + wait
-    while True:
-        item = orjson.loads(client.lindex(Keys.FUSION_OVERRIDES, index) or b"{}")
-        if "refused" in item:
-            raise FusionError(item["refused"])
-        if "at" in item:
-            return item
-        if time.monotonic() >= deadline:
-            raise FusionError("the fuser has not applied the request yet; it will when it catches up")
-        if not client.exists(Keys.FUSION_LEADER):
-            fuse_now(client, window_hours=window_hours, lock_ttl=lock_ttl, wait=0)  # no fuser running: do it here
-        else:
-            time.sleep(0.05)
-
-
-def split_incident(
-    client: redis.Redis,
-    incident_id: str,
-    event_id: str,
-    user: str,
-    *,
-    window_hours: float = 72.0,
-    lock_ttl: float = 15.0,
-    wait: float = 30.0,
-) -> dict[str, Any]:
-    """Take report ``event_id`` out of ``incident_id`` for good; returns the applied rule and the two
-    incidents' ids (``incident``: the remainder, which keeps the id; ``new``). Raises FusionError."""
-    incident = _stored(client, incident_id)
-    events = [r["event_id"] for r in incident.get("reports", [])]
-    if event_id not in events:
-        raise FusionError(f"incident {incident_id} holds no report {event_id} (it holds {', '.join(events)})")
-    if len(events) < 2:
-        raise FusionError(f"incident {incident_id} has only one report; nothing to split")
-    rule = _request(
-        client,
-        {"op": "split", "incident": incident_id, "event": event_id, "user": user},
-        window_hours=window_hours,
-        lock_ttl=lock_ttl,
-        wait=wait,
-    )
-    new = _text(client.hget(Keys.INCIDENT_OF, event_id))
-    rest = rule.get("apart_from") or []
-    remainder = _text(client.hget(Keys.INCIDENT_OF, rest[0])) if rest else incident_id
-    return {**rule, "incident": remainder, "new": new}
-
-
-def merge_incidents(
-    client: redis.Redis,
-    a: str,
-    b: str,
-    user: str,
-    *,
-    window_hours: float = 72.0,
-    lock_ttl: float = 15.0,
-    wait: float = 30.0,
-) -> dict[str, Any]:
-    """Make incidents ``a`` and ``b`` one for good (the older id survives); returns the applied rule
-    and ``incident``, the surviving id. Raises FusionError."""
-    if a == b:
-        raise FusionError("name two different incidents to merge")
-    _stored(client, a)
-    _stored(client, b)
-    rule = _request(
-        client,
-        {"op": "merge", "incidents": [a, b], "user": user},
-        window_hours=window_hours,
-        lock_ttl=lock_ttl,
-        wait=wait,
-    )
-    survivor = _text(client.hget(Keys.INCIDENT_OF, rule["events"][0])) if rule.get("events") else a
-    return {**rule, "incident": survivor}

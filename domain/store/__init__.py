@@ -1,0 +1,3 @@
+"""The store: how every process finds Redis, its JSON job queues, the event stream and its keys."""
+
+__all__ = ['connection', 'streams']

@@ -13,7 +13,7 @@ from domain.config.settings import SETTINGS
 from domain.picture.health import health_report
 from domain.store.connection import connect, redis_url
 from watchfloor.cli.common import EXIT_BAD_INPUT, AddCommand, cli_actor, store_client
-from workers.fusion import FusionError, fuse_now, load_incidents, merge_incidents, split_incident
+from workers.overrides import FusionError, fuse_now, load_incidents, merge_incidents, split_incident
 
 
 def cmd_incidents(args: argparse.Namespace, config: Config) -> int:

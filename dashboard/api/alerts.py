@@ -1,0 +1,131 @@
+"""Push alerts and their outbound copies: CAP documents, the Atom feed partners read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from fastapi import Request
+from fastapi.responses import Response
+
+from dashboard.api.endpoint import Api, ApiRefusal, is_partner, json_response
+from domain.access.audit import audit
+from domain.access.tlp import max_marking
+from domain.operations import alerts, criminal_intel, outbound
+from domain.store.streams import Keys
+
+
+def post_alert(api: Api, request: Request, client: redis.Redis, user: Any, data: Any) -> Response:
+    if isinstance(data, dict) and data.get("incident") and criminal_intel.is_intel(client, str(data["incident"])):
+        if not str(data.get("reason") or "").strip():
+            raise ApiRefusal(
+                422,
+                "invalid",
+                "the incident's annotation is criminal intelligence: give the dissemination `reason` (28 CFR 23.20(g))",
+            )
+    alert = alerts.issue(client, data, user, sender=api.sender, default_minutes=api.default_minutes)
+    audit(
+        "alert.push",
+        record=alert["id"],
+        reason=f"{alert['severity']} {alert['scope']} {alert['tlp']}: {alert['headline'][:120]}",
+    )
+    queued = outbound.enqueue(client, alert, api.config, by=user.name)
+    return json_response({**alerts.view(client, alert, user), "outbound": queued}, 201)
+
+
+def list_alerts(api: Api, request: Request, client: redis.Redis, user: Any) -> Response:
+    everything = request.query_params.get("all") in ("1", "true")
+    return json_response({"alerts": alerts.list_alerts(client, user, include_inactive=everything)})
+
+
+def get_alert(api: Api, request: Request, client: redis.Redis, user: Any, alert_id: str) -> Response:
+    alert = alerts.get_visible(client, alert_id, user)
+    return json_response(alerts.view(client, alert, user))
+
+
+def get_cap(api: Api, request: Request, client: redis.Redis, user: Any, alert_id: str) -> Response:
+    alert = alerts.get_visible(client, alert_id, user)
+    document = outbound.cap_document(alert)
+    audit(
+        "alert.export",
+        record=alert_id,
+        reason=f"CAP {alert['messages'][-1]['msgType']} v{alert['version']} {alert['tlp']}",
+    )
+    if is_partner(client, user):
+        partner_dissemination(client, user, alert, "cap")
+    return Response(
+        document,
+        media_type="application/xml",
+        headers={"Content-Disposition": f'inline; filename="{alert_id}.cap.xml"'},
+    )
+
+
+def get_atom(api: Api, request: Request, client: redis.Redis, user: Any) -> Response:
+    shown = [
+        a
+        for a in (alerts.load(client, i.decode()) for i in client.zrevrange(Keys.ALERT_IDS, 0, 199))
+        if a is not None
+        and alerts.visible(a["tlp"], user, client)
+        and alerts.in_scope(a, user if not is_partner(client, user) else None)
+    ]
+    document = outbound.atom_feed(shown, base_url=str(request.base_url).rstrip("/"), reader=user.name)
+    audit("alerts.atom", record=f"{len(shown)} alert(s)", reason=f"feed up to {max_marking(user, client).value}")
+    if is_partner(client, user):
+        for alert in shown:
+            partner_dissemination(client, user, alert, "atom")
+    return Response(document, media_type="application/atom+xml")
+
+
+def put_alert(api: Api, request: Request, client: redis.Redis, user: Any, alert_id: str, data: Any) -> Response:
+    alert = alerts.update(client, alert_id, data, user, default_minutes=api.default_minutes)
+    audit("alert.update", record=alert_id, reason=f"v{alert['version']} {alert['tlp']}")
+    queued = outbound.enqueue(client, alert, api.config, by=user.name)
+    return json_response({**alerts.view(client, alert, user), "outbound": queued})
+
+
+def delete_alert(api: Api, request: Request, client: redis.Redis, user: Any, alert_id: str) -> Response:
+    raw = request.query_params.get("version")
+    if raw is not None and not raw.isdigit():
+        raise ApiRefusal(400, "bad request", "version must be a number")
+    alert = alerts.cancel(client, alert_id, user, int(raw) if raw is not None else None)
+    audit("alert.cancel", record=alert_id, reason=f"v{alert['version']}")
+    queued = outbound.enqueue(client, alert, api.config, by=user.name)
+    return json_response({**alerts.view(client, alert, user), "outbound": queued})
+
+
+def ack_alert(api: Api, request: Request, client: redis.Redis, user: Any, alert_id: str) -> Response:
+    alerts.get_visible(client, alert_id, user)
+    at = alerts.ack(client, alert_id, user.name)
+    audit("alert.ack", record=alert_id, reason=f"acknowledged at {at}")
+    return json_response({"alert": alert_id, "by": user.name, "at": at})
+
+
+def get_disseminations(api: Api, request: Request, client: redis.Redis, user: Any, alert_id: str) -> Response:
+    alerts.get_visible(client, alert_id, user)
+    return json_response({"alert": alert_id, "disseminations": outbound.disseminations(client, alert_id)})
+
+
+def partner_dissemination(client: redis.Redis, user: Any, alert: dict[str, Any], channel: str) -> None:
+    """A partner read an alert: record it; for a criminal-intelligence incident, in the 28 CFR log too."""
+    client.xadd(
+        Keys.DISSEMINATIONS,
+        {
+            "alert": alert["id"],
+            "version": str(alert["version"]),
+            "channel": channel,
+            "recipient": f"partner:{user.name}",
+            "outcome": "read",
+            "reason": "",
+            "tlp": alert["tlp"],
+            "at": alerts.iso_z(alerts._now()),
+        },
+    )
+    if alert.get("incident") and criminal_intel.is_intel(client, alert["incident"]):
+        criminal_intel.log_dissemination(
+            client,
+            alert["incident"],
+            recipient=f"partner:{user.name}",
+            reason=alert.get("reason") or "partner alert feed",
+            by=user.name,
+            channel=channel,
+        )

@@ -1,0 +1,123 @@
+"""The operator actions as JSON routes on the FastAPI server: annotations, push alerts, outbound
+copies (CAP, Atom), alert rules. ``create_app`` calls :func:`register_operator_api` once;
+:data:`ROUTES` is the one table of every route, the view that serves it, its role and audit action.
+The views are one module per resource: annotations (and split/merge), alerts, rules, audit.
+
+Every route is behind the access middleware (a session is required); here each checks the role,
+the TLP marking (domain.access.tlp) and the record, and writes the audit record: reads of annotated
+incidents, every write, push and export, and every refusal (401/403/404/409/422 with the reason).
+
+    GET    /api/incidents/{id}/annotation            viewer+ (and screens): the annotation, or null
+    PUT    /api/incidents/{id}/annotation            operator+: save fields, with the version it is based on
+    GET    /api/incidents/{id}/annotation/history    viewer+: every change (who, when, what)
+    POST   /api/incidents/{id}/annotation/validate   supervisor+: criminal intelligence still valid; new review date
+    POST   /api/incidents/{id}/annotation/export     operator+: a copy for a recipient outside (logged with reason)
+    POST   /api/incidents/{id}/split  {"event": report id}    operator+: take a report out of the incident, for good
+    POST   /api/incidents/{id}/merge  {"other": incident id}  operator+: make two incidents one, for good
+    POST   /api/alerts                               operator+: push an alert (copies queued, never sent inline)
+    GET    /api/alerts[?all=1]                       everyone signed in: alerts they may see
+    GET    /api/alerts.atom                          everyone signed in, partners too: Atom feed by their TLP
+    GET    /api/alerts/{id}                          the alert (acknowledgements for supervisors)
+    GET    /api/alerts/{id}.cap                      the CAP 1.2 document of its latest message
+    PUT    /api/alerts/{id}                          operator+: update (CAP Update), with the version
+    DELETE /api/alerts/{id}[?version=N]              operator+: withdraw (CAP Cancel)
+    POST   /api/alerts/{id}/ack                      everyone signed in (people and screens)
+    GET    /api/alerts/{id}/disseminations           supervisor+: every outbound copy and its outcome
+    GET    /api/rules, POST /api/rules, DELETE /api/rules/{id}    operator+ reads, supervisor+ writes
+    GET    /api/rules/queue                          operator+: alerts raised by rules for review
+    GET    /api/audit[.jsonl]?since=&until=&user=&action=&outcome=&limit=
+                                                     supervisor+: the audit trail, newest first (JSON Lines export)
+
+Partner accounts (``watchfloor partner add``: a display-type account with a maximum TLP) may only
+read ``/api/alerts.atom`` and the CAP documents it links to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from fastapi import FastAPI
+
+from dashboard.api import alerts, annotations, audit, rules
+from dashboard.api.endpoint import Api, Work
+from domain.access.accounts import Role
+from domain.config.loader import Config
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    action: str  # the audit record's action
+    record: Callable[..., str]  # the audit record's record, from the path parameters
+    role: Role | None  # the lowest role that may call it (None: everyone signed in)
+    work: Work
+    body: bool = False  # reads a JSON body
+    partners: bool = False  # partner accounts may call it
+
+
+def _incident(incident_id: str = "", **_: Any) -> str:
+    return incident_id
+
+
+def _alert(alert_id: str = "", **_: Any) -> str:
+    return alert_id
+
+
+def _rule(rule_id: str = "", **_: Any) -> str:
+    return rule_id
+
+
+def _fixed(name: str) -> Callable[..., str]:
+    return lambda **_: name
+
+
+INCIDENT = "/api/incidents/{incident_id:path}"
+NOTE = INCIDENT + "/annotation"
+OPERATOR, SUPERVISOR = Role.OPERATOR, Role.SUPERVISOR
+
+# Every operator API route, in matching order (a specific path before the one it would also match).
+ROUTES: tuple[Route, ...] = (
+    Route("POST", INCIDENT + "/split", "incident.split", _incident, OPERATOR, annotations.split_report, body=True),
+    Route("POST", INCIDENT + "/merge", "incident.merge", _incident, OPERATOR, annotations.merge_incident, body=True),
+    Route("GET", NOTE + "/history", "annotation.history", _incident, None, annotations.get_history),
+    Route("POST", NOTE + "/validate", "intel.validate", _incident, SUPERVISOR, annotations.validate_annotation,
+          body=True),
+    Route("POST", NOTE + "/export", "annotation.export", _incident, OPERATOR, annotations.export_annotation,
+          body=True),
+    Route("GET", NOTE, "annotation.read", _incident, None, annotations.get_annotation),
+    Route("PUT", NOTE, "annotation.save", _incident, OPERATOR, annotations.put_annotation, body=True),
+    Route("GET", "/api/alerts.atom", "alerts.atom", _fixed("atom"), None, alerts.get_atom, partners=True),
+    Route("GET", "/api/alerts/{alert_id}.cap", "alert.export", _alert, None, alerts.get_cap, partners=True),
+    Route("POST", "/api/alerts", "alert.push", _fixed("new"), OPERATOR, alerts.post_alert, body=True),
+    Route("GET", "/api/alerts", "alert.list", _fixed("alerts"), None, alerts.list_alerts),
+    Route("POST", "/api/alerts/{alert_id}/ack", "alert.ack", _alert, None, alerts.ack_alert),
+    Route("GET", "/api/alerts/{alert_id}/disseminations", "alert.disseminations", _alert, SUPERVISOR,
+          alerts.get_disseminations),
+    Route("GET", "/api/alerts/{alert_id}", "alert.read", _alert, None, alerts.get_alert),
+    Route("PUT", "/api/alerts/{alert_id}", "alert.update", _alert, OPERATOR, alerts.put_alert, body=True),
+    Route("DELETE", "/api/alerts/{alert_id}", "alert.cancel", _alert, OPERATOR, alerts.delete_alert),
+    Route("GET", "/api/rules/queue", "rule.queue", _fixed("queue"), OPERATOR, rules.get_queue),
+    Route("GET", "/api/rules", "rule.list", _fixed("rules"), OPERATOR, rules.get_rules),
+    Route("POST", "/api/rules", "rule.add", _fixed("new"), SUPERVISOR, rules.post_rule, body=True),
+    Route("DELETE", "/api/rules/{rule_id}", "rule.remove", _rule, SUPERVISOR, rules.delete_rule),
+    Route("GET", "/api/audit.jsonl", "audit.export", _fixed("audit"), SUPERVISOR, audit.export_audit),
+    Route("GET", "/api/audit", "audit.read", _fixed("audit"), SUPERVISOR, audit.get_audit),
+)
+
+
+def register_operator_api(server: FastAPI, config: Config, get_client: Callable[[], redis.Redis | None]) -> None:
+    """Add :data:`ROUTES` to ``server`` (after install_security, so they sit behind it).
+
+    Idempotent: a second call on the same server adds nothing."""
+    if getattr(server.state, "watchfloor_operator_api", False):
+        return
+    server.state.watchfloor_operator_api = True
+    api = Api.from_config(config, get_client)
+    for route in ROUTES:
+        server.add_api_route(route.path, api.endpoint(route.action, route.record, route.role, route.work,
+                                                      body=route.body, partners=route.partners),
+                             methods=[route.method])
