@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gzip
 import inspect
 import ipaddress
 import logging
@@ -668,16 +669,24 @@ def _minimal_health(send: Send) -> Send:
         if message.get("more_body"):
             return
         try:
-            full = orjson.loads(b"".join(chunks))
+            raw = b"".join(chunks)
+            if (b"content-encoding", b"gzip") in [(k.lower(), v.lower()) for k, v in start.get("headers", [])]:
+                raw = gzip.decompress(raw)  # compressed below us: read it, then answer uncompressed
+            full = orjson.loads(raw)
             feeds = full.get("feeds") or {}
             body = orjson.dumps({
                 "redis": bool(full.get("redis")),
                 "events": int(full.get("events") or 0),
                 "feeds": {str(fid): {k: f.get(k) for k in HEALTH_FEED_KEYS if k in f} for fid, f in feeds.items()},
+                # whether each process runs, without its host and pid names
+                "processes": {part: (full.get("processes") or {}).get(part, {}).get("status")
+                              for part in ("fuser", "workers", "scheduler") if full.get("processes")},
             })
-        except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+        except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError, OSError, EOFError):
             body = orjson.dumps({"redis": False, "events": 0, "feeds": {}})
-        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in (b"content-length", b"content-type")]
+        # The body is rebuilt here, uncompressed: a Content-Encoding from below would describe other bytes.
+        headers = [(k, v) for k, v in start.get("headers", [])
+                   if k.lower() not in (b"content-length", b"content-type", b"content-encoding")]
         headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({**start, "headers": headers})
         await send({"type": "http.response.body", "body": body})

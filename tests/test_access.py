@@ -251,11 +251,20 @@ def test_pages_and_assets_need_a_session(web, redis_client):
 def test_health_is_minimal_without_a_session_and_full_with_one(web, accounts):
     public = web.get("/api/health")
     body = public.json()
-    assert set(body) == {"redis", "events", "feeds"}
+    assert set(body) == {"redis", "events", "feeds", "processes"}
     assert body["redis"] is True and isinstance(body["events"], int)
+    assert set(body["processes"]) == {"fuser", "workers", "scheduler"}  # status words only: no host or pid names
     assert body["feeds"] and all(set(f) <= {"status", "reason"} and "status" in f for f in body["feeds"].values())
     full = web.get("/api/health", cookie=web.session("victor")).json()
     assert "time" in full and any("last_success" in f for f in full["feeds"].values())
+
+
+def test_minimal_health_asked_for_gzip_is_plain_json_with_no_gzip_header(web, accounts):
+    reply = web.get("/api/health", headers={"Accept-Encoding": "gzip"})
+    assert reply.status == 200
+    assert not [v for k, v in reply.headers if k.lower() == "content-encoding"]
+    body = reply.json()  # parses: the bytes are what the headers say
+    assert body["redis"] is True and body["feeds"]
 
 
 # -- sign-in, sessions ------------------------------------------------------------------------------

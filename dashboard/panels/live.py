@@ -31,6 +31,7 @@ from domain.picture import incidents
 from domain.picture.candidates import merge_candidates
 from domain.picture.health import feed_status, health_report, storage_status
 from domain.picture.markers import assess_threat, assess_workspace
+from domain.picture.processes import cached_process_status
 from domain.store.streams import Keys
 from layers.zones import Workspace
 
@@ -115,9 +116,10 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
         try:
             rows, cursor, reload = incidents.changes_after(client, cursor, count=DELTA_BATCH,
                                                            ceiling=reader_ceiling(client))
+            problems = cached_process_status(client)["problems"]  # a stopped fuser: DEGRADED, never LIVE
         except (redis.RedisError, OSError):
             return {"rows": [], "redis": False, "t": time.time()}, cursor
-        return {"rows": rows, "redis": True, "reload": reload, "t": time.time()}, cursor
+        return {"rows": rows, "redis": True, "problems": problems, "reload": reload, "t": time.time()}, cursor
 
     app.clientside_callback(
         ClientsideFunction(namespace="watchfloor", function_name="render"),
@@ -253,6 +255,7 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
                 raise redis.ConnectionError("no Redis")
             feeds = feed_status(config, client)
             storage = storage_status(client)
+            problems = cached_process_status(client)["problems"]
             summary = threat_summary(client, workspaces, reader_ceiling(client))
         except (redis.RedisError, OSError):
             report = health_report(config, None)
@@ -263,4 +266,5 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
         else:
             threat = [*threat_panel(summary["global"], title="Whole picture"),
                       *[el for wid, s in spaces.items() for el in threat_panel(s, title=s["name"], compact=True, key=wid)]]
-        return feeds_panel(feeds, now, storage), threat, board_panel(summary), ticker_panel(feeds, now, storage)
+        return (feeds_panel(feeds, now, storage, problems), threat, board_panel(summary),
+                ticker_panel(feeds, now, storage, problems))

@@ -67,14 +67,16 @@ def board_panel(summary: dict[str, Any]) -> list[Any]:
     return [html.Div(tiles, className="wf-tiles"), scale]
 
 
-def ticker_panel(feeds: dict[str, dict[str, Any]], now: datetime, storage: dict[str, Any] | None = None) -> list[Any]:
-    """One line per feed for the wall: readable from across the room, failures first; a data store
-    that fills (health.storage_status) comes before them all."""
+def ticker_panel(feeds: dict[str, dict[str, Any]], now: datetime, storage: dict[str, Any] | None = None,
+                 problems: list[str] | tuple[str, ...] = ()) -> list[Any]:
+    """One line per feed for the wall: readable from across the room, failures first; a stopped
+    process (processes.process_status) and a data store that fills (health.storage_status) come
+    before them all."""
     def order(item: tuple[str, dict[str, Any]]) -> tuple[int, str]:
         info = item[1]
         return (0 if info.get("status") != "ok" or info.get("stale") else 1, item[0])
 
-    parts = []
+    parts = [html.Span("⚠ " + problem, className="wf-tick-bad") for problem in problems]
     if storage and storage.get("warning"):
         parts.append(html.Span("⚠ " + storage["warning"], className="wf-tick-bad"))
     for feed_id, info in sorted(feeds.items(), key=order):
@@ -99,7 +101,7 @@ def storage_line(storage: dict[str, Any] | None) -> list[Any]:
 
 
 def feeds_panel(feeds: dict[str, dict[str, Any]], now: datetime | None = None,
-                storage: dict[str, Any] | None = None) -> list[Any]:
+                storage: dict[str, Any] | None = None, problems: list[str] | tuple[str, ...] = ()) -> list[Any]:
     now = now or datetime.now(UTC)
     rows = []
     for feed_id, info in feeds.items():
@@ -120,6 +122,8 @@ def feeds_panel(feeds: dict[str, dict[str, Any]], now: datetime | None = None,
         )
     header = html.Tr([html.Th("Feed"), html.Th("Status"), html.Th("Last success"), html.Th("Items"), html.Th("Reason")])
     table = html.Table([html.Thead(header), html.Tbody(rows)], className="wf-feeds")
-    if storage and storage.get("warning"):  # a warning goes first, where the eye lands
-        return [*storage_line(storage), table]
-    return [table, *storage_line(storage)]
+    stopped = [html.P("⚠ " + problem, className="wf-storage wf-storage-warn wf-process-stopped", role="alert")
+               for problem in problems]  # a stopped fuser, worker or scheduler first, where the eye lands
+    if storage and storage.get("warning"):
+        return [*stopped, *storage_line(storage), table]
+    return [*stopped, table, *storage_line(storage)]

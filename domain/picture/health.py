@@ -9,6 +9,7 @@ from typing import Any
 import redis
 
 from domain.config.loader import Config
+from domain.picture.processes import process_status
 from domain.store.streams import EventStore, Keys, load_health
 from feeds.model import iso
 
@@ -118,7 +119,8 @@ def _text(value: Any) -> str:
 
 def health_report(config: Config, client: redis.Redis | None) -> dict[str, Any]:
     """``redis`` reachable or not, ``events`` stored, ``feeds`` keyed by feed id, ``storage`` (how
-    full the data store is: :func:`storage_status`)."""
+    full the data store is: :func:`storage_status`), ``processes`` (are the fuser, the workers and the
+    scheduler running: :func:`domain.picture.processes.process_status`)."""
     report: dict[str, Any] = {"redis": False, "events": 0, "feeds": {}, "time": _when(time.time())}
     if client is None:
         report["reason"] = "no Redis configured or running"
@@ -129,6 +131,7 @@ def health_report(config: Config, client: redis.Redis | None) -> dict[str, Any]:
         report["events"] = EventStore(client).count()
         report["feeds"] = feed_status(config, client)
         report["storage"] = storage_status(client)
+        report["processes"] = process_status(client)
         report["redis"] = True
     except (redis.RedisError, OSError) as exc:
         report["reason"] = f"Redis unreachable: {type(exc).__name__}"

@@ -12,6 +12,7 @@ Keys (``wf:`` prefix, so one Redis can be shared with other tenants by prefix)::
     wf:feed:<id>:followed  hash     documents a feed's index pointed to that were already read
     wf:heartbeat:<role>    hash     process name -> last heartbeat (epoch seconds); the fuser writes it
     wf:cache:threat:<TLP>  string   threat levels (JSON) as a reader of that marking sees them, expire in seconds
+    wf:cache:processes     string   are the fuser, workers and scheduler running (JSON), expires in seconds
 
 Ingest is idempotent: a Lua script compares the event's fingerprint with the stored one and, only
 when it differs, updates ``wf:current`` and appends to ``wf:events`` in the same atomic step. A
@@ -44,6 +45,7 @@ class Keys:
     # "<country>|<admin1>|<folded name>", and per place a hash: report id -> its observation (JSON)
     GEO_LEARNED = f"{PREFIX}:geo:learned"
     GEO_AGREED = f"{PREFIX}:geo:agreed"  # place key -> JSON of its agreed point (what processes load)
+    PROCESS_CACHE = f"{PREFIX}:cache:processes"  # fuser/workers/scheduler status (JSON), a few seconds
 
     @staticmethod
     def learned_place(key: str) -> str:
