@@ -13,7 +13,12 @@ from urllib.parse import urlsplit
 _TAG = re.compile(r"<[^>]*>?", re.S)
 _DROP_BLOCKS = re.compile(r"<(script|style|iframe|object|embed|svg|math)\b.*?(</\1\s*>|$)", re.S | re.I)
 _SPACE = re.compile(r"\s+")
+# After decoding, only what is unmistakably a tag ("3 &lt; 5" is a comparison, kept as text).
+_DECODED_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9:-]*(\s[^<>]*)?/?>|<!--.*?-->", re.S)
 _CONTROL = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n\r")
+# Bidirectional embeddings, overrides and isolates (U+202A-202E, U+2066-2069): a title carrying them
+# can display reversed or hide what follows. Letters keep their own direction without them.
+_CONTROL.update(dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
 
 MAX_TITLE = 300
 MAX_TEXT = 4000
@@ -23,7 +28,8 @@ _URL_BAD_CHAR = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
 def plain_text(value: object, limit: int = MAX_TEXT) -> str:
-    """Markup reduced to text, entities decoded once, control characters dropped, white space
+    """Markup reduced to text, entities decoded once, markup that decoding revealed (a feed that
+    encoded it twice) removed too, control and bidirectional-override characters dropped, white space
     folded, cut at ``limit`` characters. The result is meant to be shown as text, never as HTML."""
     if value is None:
         return ""
@@ -35,6 +41,9 @@ def plain_text(value: object, limit: int = MAX_TEXT) -> str:
         text = _DROP_BLOCKS.sub(" ", text)
         text = _TAG.sub(" ", text)
     text = html.unescape(text).translate(_CONTROL)
+    if "<" in text:  # markup that was entity-encoded twice in the feed: still markup, never shown as text
+        text = _DROP_BLOCKS.sub(" ", text)
+        text = _DECODED_TAG.sub(" ", text)
     text = unicodedata.normalize("NFC", text)
     text = _SPACE.sub(" ", text).strip()
     if len(text) > limit:

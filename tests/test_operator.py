@@ -644,6 +644,15 @@ def test_alert_scope_and_the_screens_read_helper(web, floor, redis_client):
     assert ids(alerts.alerts_after(redis_client, "", viewer, workspace="park")[0]) == set()
     assert ids(alerts.alerts_after(redis_client, "0-0", supervisor, workspace="stadium")[0]) == {role_only["id"], zone_only["id"]}
     assert ids(api(web, "GET", "/api/alerts", web.session("victor")).json()["alerts"]) == {zone_only["id"]}
+    # Nor by its id: the alert, its CAP document, its acknowledgement (each refusal audited).
+    victor = web.session("victor")
+    for method, path in (("GET", f"/api/alerts/{role_only['id']}"), ("GET", f"/api/alerts/{role_only['id']}.cap"),
+                         ("POST", f"/api/alerts/{role_only['id']}/ack")):
+        reply = web.request(method, path, headers={"Accept": "application/json"}, cookie=victor)
+        assert reply.status == 404 and b"Supervisors only" not in reply.body, (path, reply.status)
+        assert last(redis_client, {"GET": "alert.read", "POST": "alert.ack"}[method] if not path.endswith(".cap")
+                    else "alert.export")["outcome"] == "refused"
+    assert api(web, "GET", f"/api/alerts/{role_only['id']}", sam).status == 200  # those it was sent to still read it
     # The detail drawer's helper: the note when visible (read audited), None when above the TLP (refusal audited).
     api(web, "PUT", "/api/incidents/inc:quake-1/annotation", olivia, {"version": 0, "note": "visible"})
     api(web, "PUT", "/api/incidents/inc:red-1/annotation", sam, {"version": 0, "note": "hidden"})

@@ -595,3 +595,22 @@ def test_est_elsewhere_is_us_eastern_and_the_assumption_is_recorded():
     configured = FeedConfig(id="au2", url="https://x/", country="AU")
     again = get_source("rss").parse(_rss_with_date("17 May 2013 20:33:01 EST", "https://example.com/"), configured, now).events
     assert again[0].time.hour == 10
+
+
+# -- text that displays as something else (issue 12, item 5) --------------------------------------------------
+BIDI_RSS = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>t</title>
+<item><guid>b1</guid><title>Shelter at \u202egnidliub\u202c City Hall \u2066now\u2069</title>
+<description>Evacuate &amp;lt;b&amp;gt;Zone A&amp;lt;/b&amp;gt; &amp;lt;script&amp;gt;alert(1)&amp;lt;/script&amp;gt;
+water level 3 &amp;lt; 5 m</description><pubDate>Thu, 01 Jan 2026 00:00:00 GMT</pubDate></item>
+</channel></rss>""".encode()
+
+
+def test_bidi_overrides_and_twice_encoded_markup_never_reach_a_screen() -> None:
+    (event,) = get_source("rss").parse(BIDI_RSS, FEED, FETCHED).events
+    check_safe(event)
+    for text in (event.title, event.text):
+        assert not set(text) & {chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]}, repr(text)
+    assert event.title == "Shelter at gnidliub City Hall now"
+    assert "<b>" not in event.text and "Zone A" in event.text and "alert(1)" not in event.text
+    assert "3 < 5 m" in event.text  # a comparison written as an entity is text, kept

@@ -223,6 +223,9 @@ def get_visible(client: redis.Redis, alert_id: str, user: Any) -> dict[str, Any]
         raise UnknownAlert(f"no alert {alert_id[:40]!r}")
     if not visible(alert["tlp"], user, client):
         raise AboveMarking(f"the alert is marked {alert['tlp']}, above your maximum {max_marking(user, client).value}")
+    if not in_scope(alert, user) and alert.get("issued_by") != getattr(user, "name", None):
+        # Sent to a role above the reader's: as if it did not exist (its id says nothing more).
+        raise UnknownAlert(f"no alert {alert_id[:40]!r}")
     return alert
 
 
