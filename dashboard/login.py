@@ -24,9 +24,12 @@ from dashboard.security import AccessGuard, safe_next, session_of
 from domain.access.accounts import AccountError, AccountStore, LoginOutcome, check_password
 from domain.access.audit import Outcome, audit, request_context
 from domain.access.sessions import SessionKind, SessionStore
+from domain.access.throttle import SignInThrottle, Verdict
 
+UNAVAILABLE = ("Sign-in is unavailable: the data store is unreachable or full. Screens already open keep "
+               "showing the last known picture.")
 FAILED = ("Sign-in failed. Check the name and password. After five failed attempts an account is locked "
-          "until an administrator unlocks it.")
+          "for a while; an administrator can unlock it at once.")
 
 CSS = """
 :root { color-scheme: dark; }
@@ -90,6 +93,17 @@ def _store_reachable(guard: AccessGuard) -> bool:
 
 
 def register_login_routes(server: FastAPI, guard: AccessGuard) -> None:
+    lockout_seconds = float(guard.config.lockout_minutes) * 60
+
+    class _Throttle:  # the store is looked up per request: Redis may come and go
+        def attempt(self, address: str, account: str) -> Verdict:
+            client = guard.get_client()
+            if client is None:
+                raise redis.ConnectionError("no Redis")
+            return SignInThrottle(client, int(guard.config.login_attempts_per_address),
+                                  int(guard.config.login_attempts_per_account)).attempt(address, account)
+
+    throttle = _Throttle()
     def tls(request: Request) -> bool:
         return guard.is_tls(request.scope)
 
@@ -143,21 +157,40 @@ def register_login_routes(server: FastAPI, guard: AccessGuard) -> None:
             return login_form(next_path, "The sign-in page expired; try again.", 400, request=request)
         if client is None:
             return login_form(next_path, "Sign-in is unavailable: Redis is unreachable.", 503, request=request)
-        accounts = AccountStore(client)
-        result = await run_in_threadpool(accounts.verify, name, form.get("password", ""))
+        try:
+            verdict = await run_in_threadpool(throttle.attempt, ctx.source if ctx else "-", name)
+        except (redis.RedisError, OSError):
+            return login_form(next_path, UNAVAILABLE, 503, request=request)
+        if verdict.retry_after is not None:
+            if verdict.first_refusal:  # one record per window and limit, not one per attempt of a flood
+                audit("login", record=name, outcome=Outcome.REFUSED, user=name or "-",
+                      reason=f"{verdict.reason}; further attempts this minute answered 429, not recorded")
+            page = login_form(next_path, f"Too many sign-in attempts. Wait {verdict.retry_after} s and try again.",
+                              429, request=request)
+            page.headers["Retry-After"] = str(verdict.retry_after)
+            return page
+        accounts = AccountStore(client, lockout_seconds)
+        try:
+            result = await run_in_threadpool(accounts.verify, name, form.get("password", ""))
+        except (redis.RedisError, OSError):  # down, or full and refusing writes: say so, never a 500
+            return login_form(next_path, UNAVAILABLE, 503, request=request)
         if not result.ok:
             audit("login", record=name, outcome=Outcome.FAILED, reason=result.outcome.value, user=name or "-")
             if result.locked_now:
-                audit("account.lock", record=name, outcome=Outcome.OK,
-                      reason="locked after five failed sign-ins; `watchfloor user unlock` reopens it", user="system")
+                audit("account.lock", record=name, outcome=Outcome.OK, user="system",
+                      reason=f"locked after five failed sign-ins for {lockout_seconds / 60:g} min; "
+                             "`watchfloor user unlock` reopens it at once")
             return login_form(next_path, FAILED, 401, request=request)
         user = result.user
         assert user is not None
         store = SessionStore(client, guard.limits)
         old = guard.cookie_value(request.scope, tls(request))
-        if old:
-            store.revoke(old)  # renewal: the pre-login id (if any) never becomes the signed-in one
-        sid, _ = store.create(user, SessionKind.PERSON, ctx.source if ctx else "-")
+        try:
+            if old:
+                store.revoke(old)  # renewal: the pre-login id (if any) never becomes the signed-in one
+            sid, _ = store.create(user, SessionKind.PERSON, ctx.source if ctx else "-")
+        except (redis.RedisError, OSError):
+            return login_form(next_path, UNAVAILABLE, 503, request=request)
         audit("login", record=user.name, outcome=Outcome.OK, user=user.name,
               reason="one-time password: change required" if user.must_change_password else "")
         target = "/password" if user.must_change_password else next_path

@@ -25,7 +25,7 @@ import uvicorn
 
 from dashboard.login import register_login_routes
 from dashboard.security import install_security, requires, safe_next
-from domain.access.accounts import LOCK_AFTER_FAILURES, AccountStore, Role, ensure_first_admin
+from domain.access.accounts import LOCK_AFTER_FAILURES, AccountStore, LoginOutcome, Role, ensure_first_admin
 from domain.access.audit import audit, read, trim
 from domain.config.loader import Config, ConfigError, load_config
 from domain.store.streams import Keys
@@ -317,6 +317,71 @@ def test_five_wrong_passwords_lock_the_account(web, accounts, redis_client):
     accounts.unlock("olivia")
     assert web.login("olivia").status == 303
     assert any(r["action"] == "login" and r["outcome"] == "ok" for r in audit_log(redis_client))
+
+
+def test_a_sign_in_flood_is_answered_429_and_costs_one_audit_record(web, accounts, redis_client):
+    limit = 20  # login_attempts_per_address, the default
+    answers = [web.login(f"intruder{i}", "guess").status for i in range(limit + 40)]  # names chosen by the attacker
+    assert answers[:limit] == [401] * limit and set(answers[limit:]) == {429}
+    refused = web.login("olivia")  # the right password from the flooding address waits too
+    assert refused.status == 429 and 1 <= int(refused.header("retry-after")) <= 60
+    log = audit_log(redis_client)
+    assert len([r for r in log if r["action"] == "login"]) == limit + 1  # the attempts let through + one summary
+    (summary,) = [r for r in log if r["outcome"] == "refused" and r["action"] == "login"]
+    assert "more than" in summary["reason"] and "not recorded" in summary["reason"]
+    # Bounded: the counters are a few keys that expire with their minute.
+    keys = redis_client.keys("wf:throttle:*")
+    assert 0 < len(keys) <= limit + 42 and all(0 < redis_client.ttl(k) <= 120 for k in keys)
+
+
+def test_one_account_guessed_from_many_addresses_is_throttled_too(redis_client):
+    from domain.access.throttle import SignInThrottle
+
+    throttle = SignInThrottle(redis_client, per_address=20, per_account=10)
+    verdicts = [throttle.attempt(f"10.0.0.{i}", "admin", now=1_000_040.0) for i in range(12)]
+    assert [v.retry_after for v in verdicts[:10]] == [None] * 10
+    assert verdicts[10].retry_after == 40 and verdicts[10].first_refusal and not verdicts[11].first_refusal
+    assert throttle.attempt("10.0.0.99", "admin", now=1_000_081.0).retry_after is None  # the next minute
+
+
+def test_a_lockout_ends_by_itself_and_an_admin_ends_it_at_once(redis_client):
+    store = AccountStore(redis_client, lockout_seconds=1.0)
+    store.create("admin2", Role.ADMIN, PASSWORD)
+    for _ in range(LOCK_AFTER_FAILURES):
+        store.verify("admin2", "wrong guess")
+    assert store.verify("admin2", PASSWORD).outcome is LoginOutcome.LOCKED  # anyone can lock it...
+    time.sleep(1.1)
+    assert store.verify("admin2", PASSWORD).ok  # ...but not for good
+    for _ in range(LOCK_AFTER_FAILURES):
+        store.verify("admin2", "wrong guess")
+    assert store.verify("admin2", "wrong guess").outcome is LoginOutcome.LOCKED
+    store.unlock("admin2")
+    assert store.verify("admin2", PASSWORD).ok
+
+
+def test_sign_in_with_the_store_full_is_503_not_500(tmp_path):
+    from dashboard import create_app
+    from watchfloor.redis_server import EmbeddedRedis
+
+    server = EmbeddedRedis(tmp_path / "redis", maxmemory="3mb").start()
+    client = redis.Redis.from_url(server.url)
+    web = None
+    try:
+        AccountStore(client).create("olivia", Role.OPERATOR, PASSWORD)
+        web = serve(create_app(make_config(server.url)).server)
+        page_ok = web.get("/login", html=True)
+        assert page_ok.status == 200
+        for size in (4096, 16):  # fill it to the last bytes: noeviction then refuses every write
+            with pytest.raises(redis.ResponseError, match="maxmemory"):
+                for i in range(200_000):
+                    client.set(f"filler:{size}:{i}", "x" * size)
+        reply = web.login("olivia")
+        assert reply.status == 503 and b"unreachable or full" in reply.body
+    finally:
+        if web is not None:
+            stop(web)
+        client.close()
+        server.stop()
 
 
 def test_unknown_user_fails_like_a_wrong_password(web, accounts, redis_client):

@@ -34,6 +34,7 @@ from domain.errors import WatchfloorError
 from domain.store.streams import Keys
 
 LOCK_AFTER_FAILURES = 5
+LOCKOUT_SECONDS = 900.0  # a lock ends by itself after this (setting lockout_minutes); an admin unlocks at once
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -123,7 +124,8 @@ class User:
             name=name,
             role=Role(data.get("role", "viewer")),
             disabled=data.get("disabled") == "1",
-            locked=data.get("locked") == "1",
+            # A lock ends by itself: nobody can lock another person out for good.
+            locked=data.get("locked") == "1" and float(data.get("locked_until") or 0) > time.time(),
             failures=int(data.get("failures") or 0),
             must_change_password=data.get("must_change") == "1",
             generation=int(data.get("gen") or 0),
@@ -180,8 +182,9 @@ def token_digest(token: str) -> str:
 class AccountStore:
     """Accounts in ``wf:user:<name>`` hashes; every change that ends sessions bumps ``gen``."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, lockout_seconds: float = LOCKOUT_SECONDS) -> None:
         self.client = client
+        self.lockout_seconds = lockout_seconds
 
     # -- reading -------------------------------------------------------------------------------
     def get(self, name: str) -> User | None:
@@ -273,12 +276,13 @@ class AccountStore:
 
     def unlock(self, name: str) -> User:
         self.require(name)
-        self.client.hset(Keys.user(name), mapping={"locked": "0", "failures": "0"})
+        self.client.hset(Keys.user(name), mapping={"locked": "0", "failures": "0", "locked_until": "0"})
         return self.require(name)
 
     # -- signing in ----------------------------------------------------------------------------
     def verify(self, name: str, password: str) -> LoginResult:
-        """Check a password. Five failures in a row lock the account until an admin unlocks it.
+        """Check a password. Five failures in a row lock the account for ``lockout_seconds`` (or until
+        an admin unlocks it); once a lock has ended, the count starts again.
 
         Costs one argon2 verification whatever the outcome, so timing does not tell an unknown
         name from a wrong password."""
@@ -294,12 +298,15 @@ class AccountStore:
             return LoginResult(LoginOutcome.DISABLED, user)
         if user.locked:
             return LoginResult(LoginOutcome.LOCKED, user)
+        if self.client.hget(Keys.user(name), "locked") == b"1":  # a lock that has ended: count afresh
+            self.client.hset(Keys.user(name), mapping={"locked": "0", "failures": "0"})
         if not matches:
             failures = int(self.client.hincrby(Keys.user(name), "failures", 1))
             if failures >= LOCK_AFTER_FAILURES:
                 # HSETNX-like: only the attempt that flips the flag reports locking it.
                 was = self.client.hget(Keys.user(name), "locked")
-                self.client.hset(Keys.user(name), "locked", "1")
+                self.client.hset(Keys.user(name), mapping={"locked": "1",
+                                                           "locked_until": f"{time.time() + self.lockout_seconds:.3f}"})
                 return LoginResult(LoginOutcome.BAD_PASSWORD, self.get(name), locked_now=was != b"1")
             return LoginResult(LoginOutcome.BAD_PASSWORD, self.get(name))
         if user.failures:

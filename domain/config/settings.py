@@ -73,6 +73,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("session_idle_minutes", 30.0, "A person's session ends after this many minutes without "
             "interaction (timer refreshes do not count). Display screens are exempt.",
             "WATCHFLOOR_SESSION_IDLE_MINUTES", float, 0.05, 1440),
+    Setting("login_attempts_per_address", 20, "Sign-in attempts one address may make in a minute; past it, "
+            "429 with Retry-After and one audit record for the rest of the minute.",
+            "WATCHFLOOR_LOGIN_ATTEMPTS_PER_ADDRESS", int, 1, 10_000),
+    Setting("login_attempts_per_account", 10, "Sign-in attempts for one account in a minute, from anywhere.",
+            "WATCHFLOOR_LOGIN_ATTEMPTS_PER_ACCOUNT", int, 1, 10_000),
+    Setting("lockout_minutes", 15.0, "An account locked after five failed sign-ins opens again by itself after "
+            "this long (`watchfloor user unlock NAME` opens it at once).", "WATCHFLOOR_LOCKOUT_MINUTES",
+            float, 0.01, 10_080),
     Setting("session_max_hours", 12.0, "A person's session ends this many hours after sign-in, active or not.",
             "WATCHFLOOR_SESSION_MAX_HOURS", float, 0.01, 168),
     Setting("display_session_days", 30, "A display screen's session ends this many days after its token was "
