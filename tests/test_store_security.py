@@ -20,7 +20,15 @@ from rq import Queue, SimpleWorker
 
 from domain.config.loader import load_config
 from domain.store.connection import job_queue, job_worker
-from watchfloor.redis_server import ACL_USER, EmbeddedRedis, ServerBinary, find_redis_server, secret_file, url_file
+from watchfloor.redis_server import (
+    ACL_USER,
+    EmbeddedRedis,
+    ServerBinary,
+    find_redis_server,
+    maxmemory_for,
+    secret_file,
+    url_file,
+)
 from workers.schedule import QUEUE, build_cron
 
 pytestmark = pytest.mark.redis
@@ -210,3 +218,21 @@ def test_the_maintained_server_is_preferred_when_the_system_has_one(tmp_path: Pa
     old.write_text("#!/bin/sh\necho 'Redis server v=5.0.7 sha=00000000:0'\n")
     old.chmod(0o755)
     assert find_redis_server(path_env=str(old.parent)) == bundled  # a 5.x never wins over the bundled 6.2
+
+
+def test_the_embedded_store_has_a_memory_limit_and_refuses_writes_at_it(shared_dir: Path) -> None:
+    assert maxmemory_for(512) == "512mb"
+    assert int(maxmemory_for(0)[:-2]) >= 256  # half the host's memory
+    server = EmbeddedRedis(shared_dir / "redis", maxmemory=maxmemory_for(3)).start()
+    client = redis.Redis.from_url(server.url)
+    try:
+        memory = client.info("memory")
+        assert int(memory["maxmemory"]) == 3 * 1024 * 1024 and memory["maxmemory_policy"] == "noeviction"
+        client.xadd("wf:events", {"id": "first"})
+        with pytest.raises(redis.ResponseError, match="maxmemory"):
+            for i in range(100_000):
+                client.set(f"filler:{i}", "x" * 4096)
+        assert client.xlen("wf:events") == 1  # refused, and nothing it held was evicted
+    finally:
+        client.close()
+        server.stop()

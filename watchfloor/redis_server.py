@@ -92,6 +92,18 @@ def find_redis_server(path_env: str | None = None) -> ServerBinary:
                            "Valkey, or set REDIS_URL")
 
 
+def maxmemory_for(megabytes: int) -> str:
+    """The embedded store's ``maxmemory``: the setting, or half the host's memory when it is 0 (the
+    store then refuses writes before the host swaps, and the screens warn at 80 % of it)."""
+    if megabytes <= 0:
+        try:
+            total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            total = 2 * 1024**3
+        megabytes = max(256, total // 2 // 1024**2)
+    return f"{megabytes}mb"
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))

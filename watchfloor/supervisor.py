@@ -22,7 +22,7 @@ from domain.access.accounts import ensure_first_admin
 from domain.config.loader import Config, ConfigError
 from domain.store.connection import connect, running_url
 from watchfloor.exercise import ExerciseServer, load_scenario
-from watchfloor.redis_server import EmbeddedRedis, die_with_parent, secure_dir
+from watchfloor.redis_server import EmbeddedRedis, die_with_parent, maxmemory_for, secure_dir
 
 log = logging.getLogger("watchfloor.up")
 
@@ -73,7 +73,7 @@ class Supervisor:
                     f"data_dir: another Watchfloor is already running on {data} (Redis {other}); "
                     "stop it or set WATCHFLOOR_DATA_DIR to another directory"
                 )
-            self.redis = EmbeddedRedis(data / "redis").start()
+            self.redis = EmbeddedRedis(data / "redis", maxmemory=maxmemory_for(int(cfg.redis_maxmemory_mb))).start()
             self.redis_url = self.redis.url
         self.first_admin_password = self._first_admin()
         exercise_url = ""

@@ -25,6 +25,9 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("redis_url", "", "Redis to use (redis:// or rediss://). Empty: start an embedded local "
             "redis-server on 127.0.0.1 with its data under data_dir.", "REDIS_URL"),
+    Setting("redis_maxmemory_mb", 0, "Memory limit of the embedded Redis in MB (0: half the host's memory). "
+            "At the limit it refuses new writes cleanly and never evicts data; every screen warns at 80 %.",
+            "WATCHFLOOR_REDIS_MAXMEMORY_MB", int, 0, 10_000_000),
     Setting("data_dir", "var", "Where the embedded Redis keeps its append-only file and where "
             "run-time files live.", "WATCHFLOOR_DATA_DIR"),
     Setting("host", "127.0.0.1", "Address the web app listens on. Anything but loopback should sit "

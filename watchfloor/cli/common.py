@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from domain.config.loader import Config
 from domain.store.connection import connect, redis_url
-from watchfloor.redis_server import EmbeddedRedis, secure_dir
+from watchfloor.redis_server import EmbeddedRedis, maxmemory_for, secure_dir
 
 EXIT_BAD_INPUT = 2
 
@@ -27,7 +27,7 @@ def store_client(config: Config) -> Iterator[object]:
         client.close()
         return
     secure_dir(config.data_path)
-    with EmbeddedRedis(config.data_path / "redis") as server:
+    with EmbeddedRedis(config.data_path / "redis", maxmemory=maxmemory_for(int(config.redis_maxmemory_mb))) as server:
         client = connect(server.url)
         yield client
         client.close()
