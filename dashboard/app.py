@@ -75,8 +75,10 @@ def create_app(config: Config | None = None) -> Dash:
     config = config or load_config()
     handle = RedisHandle(config)
     server = FastAPI(title="Watchfloor", docs_url=None, redoc_url=None, openapi_url=None)
-    # The push stream's wake-ups are not a person's activity: they must not defeat the idle timeout.
-    guard = install_security(server, config, handle.get, passive_props={'*"wf":"wake"}.data'})
+    # The push stream's wake-ups and the polls they and the timers ask for through the clientside gate
+    # are the screen's own requests, not a person's activity: they must not defeat the idle timeout.
+    guard = install_security(server, config, handle.get,
+                             passive_props={'*"wf":"wake"}.data', '*"wf":"poll-req"}.data'})
     register_login_routes(server, guard)
     register_operator_api(server, config, handle.get)
     register_push(server, config)

@@ -330,8 +330,8 @@ class AccessMiddleware:
             receive = _replay(body)
         elif method == "GET" and _wants_html(scope) or path.startswith(("/_dash-layout", "/_dash-dependencies")):
             active = True
-        elif path.startswith("/api/") and path != "/api/health":
-            active = True
+        elif path.startswith("/api/") and path not in ("/api/health", "/api/push"):
+            active = True  # the push stream is the screen reconnecting by itself, not a person
 
         sid = guard.cookie_value(scope, tls)
         session = store.get(sid, active=active) if sid else None

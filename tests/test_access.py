@@ -422,6 +422,44 @@ def test_idle_timeout_ends_a_session_timer_polls_do_not_keep_it_alive(tiny, acco
         assert tiny.get("/_dash-layout", cookie=cookie).status == 200
 
 
+def push_opened(web: Web, cookie: str) -> int:
+    """Open ``GET /api/push`` as a screen does, read its status line, hang up (it streams for minutes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", web.port, timeout=10)
+    conn.request("GET", "/api/push", headers={"Accept": "text/event-stream", "Cookie": cookie})
+    status = conn.getresponse().status
+    conn.close()
+    return status
+
+
+def test_an_open_untouched_desk_does_not_keep_its_session_alive(redis_server, accounts):
+    """The real desk asks for its deltas through a clientside gate (``poll-req``), not a timer's
+    n_intervals: those polls are the screen's, not a person's, and must not renew the idle clock."""
+    from dashboard import create_app
+
+    desk = serve(create_app(make_config(redis_server.url, WATCHFLOOR_SESSION_IDLE_MINUTES="0.05")).server)
+    poll_req, delta, cursor = ({"screen": "desk", "wf": name} for name in ("poll-req", "delta", "cursor"))
+    key = lambda i: json.dumps(i, separators=(",", ":"), sort_keys=True)  # noqa: E731 - Dash's id spelling
+    match = {"screen": ["MATCH"]}  # the callback is registered with pattern-matching ids
+    poll = {"output": f"..{key({**delta, **match})}.data...{key({**cursor, **match})}.data..",
+            "outputs": [{"id": delta, "property": "data"}, {"id": cursor, "property": "data"}],
+            "inputs": [{"id": poll_req, "property": "data", "value": 1}],
+            "state": [{"id": cursor, "property": "data", "value": "0-0"}],
+            "changedPropIds": [f"{key(poll_req)}.data"]}
+    try:
+        cookie = desk.session("victor")
+        statuses = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            push_opened(desk, cookie)  # the screen's push stream reconnecting
+            statuses.append(desk.update(poll, cookie).status)
+            if statuses[-1] == 401:
+                break
+            time.sleep(0.5)
+        assert statuses[0] == 200 and statuses[-1] == 401, statuses
+    finally:
+        stop(desk)
+
+
 def test_display_sessions_are_exempt_from_idle_and_the_token_leaves_the_url(tiny, accounts, redis_client):
     user, token = accounts.create_display("lobby-wall")
     first = tiny.get(f"/wall?display_token={token}&zone=east", html=True)
