@@ -71,3 +71,30 @@ def test_ingest_twice_changes_nothing_the_second_time(corpus, tmp_path):
     new_count = int(first.stdout.split(": ", 1)[1].split(" new")[0])
     assert len(rows) == new_count
     assert all(r["reports"] and r["reports"][0]["source"] for r in rows)
+
+
+def test_version_names_the_installed_release():
+    import importlib.metadata
+
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"watchfloor {importlib.metadata.version('watchfloor')}"
+
+
+def test_json_logs_carry_the_structured_fields_text_logs_used_to_drop(tmp_path):
+    import logging
+
+    from watchfloor.logs import JsonFormatter, TextFormatter
+
+    record = logging.LogRecord("feeds.fetch", logging.INFO, __file__, 1, "fetched %s", ("feed",), None)
+    record.host, record.status, record.bytes = "earthquake.usgs.gov", 200, 5120  # what extra= sets
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "fetched feed" and line["logger"] == "feeds.fetch" and line["level"] == "INFO"
+    assert (line["host"], line["status"], line["bytes"]) == ("earthquake.usgs.gov", 200, 5120)
+    assert line["time"].endswith("Z")
+    text = TextFormatter().format(record)
+    assert "host='earthquake.usgs.gov' status=200 bytes=5120" in text and "\n" not in text
+    # A process started with log_format = "json" writes JSON Lines on stderr.
+    result = run("geocode", "Ridgecrest, California", env={"WATCHFLOOR_LOG_FORMAT": "json",
+                                                            "WATCHFLOOR_LOG_LEVEL": "DEBUG"})
+    logged = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert logged and all({"time", "level", "logger", "message"} <= set(entry) for entry in logged)

@@ -26,7 +26,7 @@ commands in :func:`build_parser`, the one list of every command.
 from __future__ import annotations
 
 import argparse
-import logging
+import importlib.metadata
 import sys
 from collections.abc import Callable, Sequence
 
@@ -36,18 +36,23 @@ from domain.config.loader import Config, ConfigError, load_config
 from feeds.contract import FeedError
 from watchfloor.cli import accounts, documents, picture, processes, records
 from watchfloor.cli.common import EXIT_BAD_INPUT
+from watchfloor.logs import setup_logging
 
 __all__ = ["build_parser", "main"]
 
 COMMAND_GROUPS = (processes, documents, picture, accounts, records)
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+def version() -> str:
+    try:
+        return importlib.metadata.version("watchfloor")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="watchfloor", description="Watchfloor: a live common operating picture.")
+    parser.add_argument("--version", action="version", version=f"watchfloor {version()}")
     parser.add_argument("--config", help="configuration file (TOML); default: $WATCHFLOOR_CONFIG, ./watchfloor.toml, built-in")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -66,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
-        _setup_logging(str(config.log_level))
+        setup_logging(str(config.log_level), str(config.log_format))
         return int(args.func(args, config) or 0)
     except ConfigError as exc:
         print(f"watchfloor: configuration error: {exc}", file=sys.stderr)
