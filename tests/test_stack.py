@@ -111,3 +111,40 @@ def test_redis_killed_and_restarted_recovers_by_itself(stack):
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: stack.health()[0] == 200 and stack.health()[1]["events"] >= before["events"], 60,
              "health to recover after Redis was killed")
+
+
+def test_the_cli_finds_the_running_stack_or_says_where_it_is(stack, tmp_path):
+    import json
+    import stat
+    import subprocess
+    import sys
+
+    record = stack.data_dir / "stack.json"
+    assert json.loads(record.read_text())["web_url"] == stack.url.rstrip("/")
+    assert stat.S_IMODE(record.stat().st_mode) == 0o600
+    env = {k: v for k, v in os.environ.items() if k not in ("PORT", "REDIS_URL", "WATCHFLOOR_CONFIG")}
+
+    def cli(*args: str, data_dir) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "watchfloor.cli", *args], cwd=ROOT, capture_output=True,
+                              text=True, timeout=60, env={**env, "WATCHFLOOR_DATA_DIR": str(data_dir)})
+
+    # `display add` prints the URL with the port the stack really serves, not the default 8050.
+    added = cli("display", "add", "lobby-wall", data_dir=stack.data_dir)
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.startswith(stack.url.rstrip("/") + "/wall?display_token=")
+    # Another data directory: one line naming the running stack's, never a second, empty store.
+    other = cli("incidents", "--json", data_dir=tmp_path / "elsewhere")
+    assert other.returncode == 2 and len(other.stderr.strip().splitlines()) == 1
+    assert str(stack.data_dir.resolve()) in other.stderr and "WATCHFLOOR_DATA_DIR=" in other.stderr
+    assert not (tmp_path / "elsewhere" / "redis").exists()
+
+
+def test_the_one_time_admin_password_stands_apart_from_the_log(stack):
+    import stat
+
+    log = stack.log_path.read_text(encoding="utf-8", errors="replace")
+    block = log[log.index("FIRST RUN"):].split("\n\n", 1)[0]
+    password = block.splitlines()[1].strip()
+    assert len(password) >= 16 and "=" * 20 in log
+    kept = stack.data_dir / "first-admin-password"
+    assert kept.read_text().strip() == password and stat.S_IMODE(kept.stat().st_mode) == 0o600

@@ -18,11 +18,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from domain.access.accounts import ensure_first_admin
+from domain.access.accounts import AccountStore, ensure_first_admin
 from domain.config.loader import Config, ConfigError
 from domain.store.connection import connect, running_url
 from watchfloor.exercise import ExerciseServer, load_scenario
-from watchfloor.redis_server import EmbeddedRedis, die_with_parent, maxmemory_for, secure_dir
+from watchfloor.redis_server import EmbeddedRedis, die_with_parent, maxmemory_for, secure_dir, write_private
+from watchfloor.stacks import clear_running, record_running
+
+FIRST_ADMIN_FILE = "first-admin-password"
 
 log = logging.getLogger("watchfloor.up")
 
@@ -112,6 +115,18 @@ class Supervisor:
             log.warning("could not check for a first admin account: %s", exc)
             return None
 
+    def _forget_first_password(self) -> None:
+        """Delete the one-time admin password's file once the admin has chosen a new password."""
+        path = self.config.data_path / FIRST_ADMIN_FILE
+        if not path.exists():
+            return
+        try:
+            admin = AccountStore(connect(self.redis_url, timeout=2)).get("admin")
+        except Exception:  # Redis down for a moment: look again on the next round
+            return
+        if admin is None or not admin.must_change_password:
+            path.unlink(missing_ok=True)
+
     def _spawn(self, child: Child) -> None:
         child.process = subprocess.Popen(child.argv, env=self.env, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
         child.started_at = time.monotonic()
@@ -121,8 +136,12 @@ class Supervisor:
     def watch(self) -> None:
         """Restart children that exit, with back-off, until asked to stop."""
         redis_next_start = 0.0
+        next_password_check = 0.0
         while not self.stopping:
             now = time.monotonic()
+            if now >= next_password_check:
+                next_password_check = now + 5.0
+                self._forget_first_password()
             if self.redis is not None and self.redis.process is not None and self.redis.process.poll() is not None:
                 # Same port and data dir: the append-only file replays and every client reconnects.
                 if now >= redis_next_start:
@@ -180,17 +199,30 @@ def run_up(config: Config, config_file: str) -> int:
     try:
         sup.start()
         url = f"http://{'127.0.0.1' if config.host in ('0.0.0.0', '') else config.host}:{config.port}/"
+        record_running(config.data_path, url.rstrip("/"))  # `display add` prints this port; other CLIs find us
         store = (f"embedded {sup.redis.binary.label} on {sup.redis.address}" if sup.redis and sup.redis.binary
                  else f"Redis {_redact(sup.redis_url)}")
         print(f"Watchfloor is starting at {url}  ({store}; Ctrl-C stops everything)", flush=True)
         if sup.first_admin_password:
-            print(f"First run: sign in as  admin  with the one-time password  {sup.first_admin_password}\n"
-                  "(you will be asked to choose a new one; add people with `watchfloor user add NAME --role operator`)",
-                  flush=True)
+            print(first_admin_block(sup.first_admin_password, config.data_path), flush=True)
         sup.watch()
     finally:
         sup.stop()
+        clear_running(config.data_path)
     return 0
+
+
+def first_admin_block(password: str, data_dir: Path) -> str:
+    """The one-time admin password, framed apart from the log lines that follow it, and kept (0600)
+    in the data directory until the admin has chosen a new one."""
+    write_private(data_dir / FIRST_ADMIN_FILE, password + "\n")
+    lines = ["FIRST RUN: sign in as   admin   with the one-time password", f"    {password}",
+             "You will be asked to choose a new one. Until then it is also in",
+             f"    {data_dir / FIRST_ADMIN_FILE}  (readable by this account only)",
+             "Add people with:  watchfloor user add NAME --role operator"]
+    width = max(len(line) for line in lines) + 4
+    rule = "=" * width
+    return "\n".join(["", rule, *(f"  {line}" for line in lines), rule, ""])
 
 
 def _redact(url: str) -> str:

@@ -12,7 +12,7 @@ from domain.access.audit import audit
 from domain.access.tlp import TLPError, max_marking, parse, set_max_marking
 from domain.config.loader import Config
 from domain.store.streams import Keys
-from watchfloor.cli.common import EXIT_BAD_INPUT, AddCommand, cli_actor, store_client
+from watchfloor.cli.common import EXIT_BAD_INPUT, AddCommand, cli_actor, store_client, web_base
 
 
 def _read_new_password(args: argparse.Namespace) -> str:
@@ -101,12 +101,7 @@ def cmd_display(args: argparse.Namespace, config: Config) -> int:
         user, token = AccountStore(client).create_display(args.name)  # type: ignore[arg-type]
         audit("account.display", record=user.name, reason="display token issued; any earlier token revoked",
               user=cli_actor(), source="cli", client=client)  # type: ignore[arg-type]
-    host = str(config.host)
-    if host in ("0.0.0.0", "::", ""):
-        import socket
-
-        host = socket.getfqdn()
-    base = (args.url or f"http://{host}:{config.port}").rstrip("/")
+    base = web_base(config, args.url)
     page = "/" + args.page.lstrip("/")
     print(f"{base}{page}?display_token={token}")
     print("Open this URL once on the screen; it signs the screen in and the token leaves the address bar. "
@@ -150,7 +145,7 @@ def cmd_partner(args: argparse.Namespace, config: Config) -> int:
         set_max_marking(client, user.name, marking)  # type: ignore[arg-type]
         audit("account.partner", record=user.name, reason=f"partner feed token issued; up to {marking.value}",
               user=cli_actor(), source="cli", client=client)  # type: ignore[arg-type]
-    base = (args.url or f"http://{config.host}:{config.port}").rstrip("/")
+    base = web_base(config, args.url)
     print(f"{base}/api/alerts.atom?display_token={token}")
     print("The partner's reader opens this URL once (it answers 303 with a session cookie and the feed URL), then "
           "polls /api/alerts.atom with that cookie. Running `partner add` again revokes the token.", file=sys.stderr)

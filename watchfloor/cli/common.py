@@ -4,12 +4,28 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from domain.config.loader import Config
+from domain.config.loader import Config, ConfigError
 from domain.store.connection import connect, redis_url
 from watchfloor.redis_server import EmbeddedRedis, maxmemory_for, secure_dir
+from watchfloor.stacks import running_stacks, stack_at
+
+
+def web_base(config: Config, given: str | None) -> str:
+    """The base URL people reach the app at: ``--url``, else the running stack's (its real port),
+    else the settings'."""
+    if given:
+        return given.rstrip("/")
+    stack = stack_at(config.data_path)
+    if stack and stack.get("web_url"):
+        return str(stack["web_url"]).rstrip("/")
+    host = str(config.host)
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.getfqdn()
+    return f"http://{host}:{config.port}"
 
 EXIT_BAD_INPUT = 2
 
@@ -19,13 +35,19 @@ AddCommand = Callable[[str, Callable[[argparse.Namespace, Config], int], str], a
 
 @contextmanager
 def store_client(config: Config) -> Iterator[object]:
-    """The configured Redis, or the running embedded one; else an embedded one for this command."""
+    """The configured Redis, or the running embedded one; else, when no stack runs at all, an embedded
+    one for this command. A stack running with another data directory is named, never ignored."""
     url = redis_url(config)
     if url:
         client = connect(url)
         yield client
         client.close()
         return
+    others = [s for s in running_stacks() if s.get("data_dir") != str(config.data_path)]
+    if others:  # a stack runs, elsewhere: starting a second, empty store here would hide it
+        where = others[0]["data_dir"]
+        raise ConfigError(f"data_dir: no Watchfloor runs with data_dir {config.data_path}, but one runs with "
+                          f"data_dir {where}; set WATCHFLOOR_DATA_DIR={where} (or REDIS_URL) to use it")
     secure_dir(config.data_path)
     with EmbeddedRedis(config.data_path / "redis", maxmemory=maxmemory_for(int(config.redis_maxmemory_mb))) as server:
         client = connect(server.url)
