@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from dashboard.api import is_partner, register_operator_api
 from dashboard.audit_view import audit_layout, register_audit_page
 from dashboard.login import register_login_routes
+from dashboard.metrics import register_metrics
 from dashboard.panels.figures import ASSETS
 from dashboard.panels.live import reader_ceiling, register_live_callbacks
 from dashboard.push import register_push
@@ -82,6 +83,7 @@ def create_app(config: Config | None = None) -> Dash:
     register_login_routes(server, guard)
     register_operator_api(server, config, handle.get)
     register_push(server, config)
+    register_metrics(server, config, handle.get)
 
     @server.get("/api/session")
     def api_session() -> Response:

@@ -64,6 +64,7 @@ MAX_FORM_BODY = 16 * 1024
 WS_RECHECK_SECONDS = 10.0
 
 PUBLIC_PATHS = {"/login", "/logout", "/login.css"}
+METRICS_PATH = "/metrics"
 PASSWORD_PATHS = {"/password"}  # what a session that must change its password may still reach
 SCOPE_USER = "watchfloor.user"
 SCOPE_SESSION = "watchfloor.session"
@@ -302,7 +303,7 @@ class AccessMiddleware:
             audit_refusal("access", record=f"{method} {path}", reason="cross-site request (Origin differs)", throttle=True)
             await _respond(send, 403, {"error": "cross-site request refused"})
             return
-        if path in PUBLIC_PATHS:
+        if path in PUBLIC_PATHS or path == METRICS_PATH:  # /metrics checks its own token (dashboard/metrics.py)
             await self.app(scope, receive, send)
             return
 

@@ -191,6 +191,7 @@ def test_a_poll_teaches_places_unless_the_feed_may_not(redis_client, feed_server
     loud = FeedConfig(id="loud", url=f"{base}/g.geojson", format="usgs-geojson", interval=5, allow_local=True)
     redis_client.flushdb()
     assert poll_feed("loud", config=config_for(base, loud), client=redis_client)["new"] == 2
+    assert redis_client.hget("wf:metrics:ingested", "loud") == b"2"  # /metrics: reports ingested per feed
     learned = places.load(redis_client)
     (geysers,) = learned["the geysers"]
     assert (geysers.cc, geysers.admin1) == ("US", "CA")

@@ -130,6 +130,8 @@ def _poll(client: redis.Redis, config: Config, feed: FeedConfig, health: FeedHea
     health.not_live = prepared.not_live
     health.unplaced = prepared.unplaced
     health.warnings = warnings[-10:]
+    if health.new or health.updated:  # a counter for /metrics: reports this feed added or revised, ever
+        client.hincrby(Keys.METRICS_INGESTED, feed.id, health.new + health.updated)
     return {"feed": feed.id, "status": "ok", "new": health.new, "updated": health.updated, "seen": health.seen}
 
 

@@ -60,6 +60,8 @@ SETTINGS: tuple[Setting, ...] = (
             int, 10, 1_000_000),
     Setting("map_bin_degrees", 3.0, "Size of the map's hexagon bins (centre to corner, in degrees of longitude) "
             "when the picture is aggregated.", "WATCHFLOOR_MAP_BIN_DEGREES", float, 0.05, 45),
+    Setting("metrics_token", "", "Bearer token Prometheus sends to read /metrics. Empty: /metrics answers "
+            "only direct requests from this host (loopback, no proxy in between).", "WATCHFLOOR_METRICS_TOKEN"),
     Setting("log_format", "text", "Log lines as text (with the structured fields as key=value) or as JSON Lines "
             "for a log collector.", "WATCHFLOOR_LOG_FORMAT", choices=("TEXT", "JSON")),
     Setting("log_level", "INFO", "Log level of every process.", "WATCHFLOOR_LOG_LEVEL",

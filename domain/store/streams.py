@@ -45,6 +45,7 @@ class Keys:
     # "<country>|<admin1>|<folded name>", and per place a hash: report id -> its observation (JSON)
     GEO_LEARNED = f"{PREFIX}:geo:learned"
     GEO_AGREED = f"{PREFIX}:geo:agreed"  # place key -> JSON of its agreed point (what processes load)
+    METRICS_INGESTED = f"{PREFIX}:metrics:ingested"  # feed id -> reports it added or revised, ever (/metrics)
     PROCESS_CACHE = f"{PREFIX}:cache:processes"  # fuser/workers/scheduler status (JSON), a few seconds
 
     @staticmethod
