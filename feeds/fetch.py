@@ -37,6 +37,8 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from urllib.parse import SplitResult, quote, urljoin, urlsplit
 
@@ -102,6 +104,8 @@ class FetchError(FeedError):
     ``word`` is the short failure word for feed health; ``status`` the HTTP status or None."""
 
     WORDS = frozenset({"unreachable", "timeout", "too-large", "refused", "http-error", "redirects", "bad-response"})
+
+    retry_after: float | None = None  # seconds the server asked us to wait (Retry-After on 429/503)
 
     def __init__(self, message: str, *, word: str, status: int | None = None) -> None:
         if word not in self.WORDS:
@@ -634,7 +638,29 @@ def _http_error(status: int, host: str, response: http.client.HTTPResponse) -> F
     body_note = f"{content_type} body ignored" if content_type else "body ignored"
     retry = _header_token(response.getheader("Retry-After"))
     retry_note = f"; Retry-After {retry}" if retry and status in (429, 503) else ""
-    return FetchError(f"HTTP {status}{phrase} from {host} ({body_note}){retry_note}", word="http-error", status=status)
+    error = FetchError(f"HTTP {status}{phrase} from {host} ({body_note}){retry_note}", word="http-error", status=status)
+    if status in (429, 503):
+        error.retry_after = retry_after_seconds(retry)
+    return error
+
+
+MAX_RETRY_AFTER = 86_400.0  # a server asking for more than a day is asked again after a day
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    wait = when.timestamp() - (time.time() if now is None else now)
+    return min(max(wait, 0.0), MAX_RETRY_AFTER)
 
 
 def _sendable(value: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -36,6 +37,8 @@ class Routes:
     def __init__(self) -> None:
         self.body: dict[str, tuple[int, str, bytes]] = {}
         self.hits: dict[str, int] = {}
+        self.headers: dict[str, dict[str, str]] = {}  # path -> extra response headers
+        self.agents: list[str] = []  # the User-Agent of every request
 
 
 @pytest.fixture
@@ -45,6 +48,7 @@ def feed_server() -> Iterator[tuple[str, Routes]]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
             routes.hits[self.path] = routes.hits.get(self.path, 0) + 1
+            routes.agents.append(self.headers.get("User-Agent", ""))
             status, ctype, body = routes.body.get(self.path, (404, "text/plain", b"no"))
             etag = f'"{hash(body)}"'
             if status == 200 and self.headers.get("If-None-Match") == etag:
@@ -55,6 +59,8 @@ def feed_server() -> Iterator[tuple[str, Routes]]:
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("ETag", etag)
+            for name, value in routes.headers.get(self.path, {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)
 
@@ -217,3 +223,30 @@ def test_the_worker_builds_the_gazetteer_before_forking_jobs(redis_client, redis
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.splitlines()[-1].split() == ["True", "True"]  # after RQ's own log lines
+
+
+def test_a_feed_that_says_retry_after_is_not_asked_sooner_and_hears_our_user_agent(redis_client, feed_server):
+    base, routes = feed_server
+    routes.body["/busy"] = (429, "text/plain", b"slow down")
+    routes.headers["/busy"] = {"Retry-After": "3600"}
+    feed = FeedConfig(id="busy", url=f"{base}/busy", format="usgs-geojson", interval=60, allow_local=True)
+    config = config_for(base, feed)
+    config = Config(values={**config.values, "user_agent": "Watchfloor (ops@county.example.gov)"}, feeds=(feed,),
+                    source="test")
+    before = time.time()
+    out = poll_feed("busy", config=config, client=redis_client)
+    assert out["status"] == "http-error" and "Retry-After 3600" in out["reason"]
+    health = load_health(redis_client, "busy")
+    assert health.next_attempt >= before + 3600 - 1  # the hour it asked for, not the 60 s back-off
+    redis_client.delete(Keys.poll_lock("busy"))  # the next interval: the back-off, not the poll lock, decides
+    assert poll_feed("busy", config=config, client=redis_client)["skipped"].startswith("backing off")
+    assert routes.hits["/busy"] == 1 and routes.agents == ["Watchfloor (ops@county.example.gov)"]
+
+
+def test_retry_after_reads_seconds_and_http_dates():
+    from feeds.fetch import retry_after_seconds
+
+    assert retry_after_seconds("120") == 120
+    assert retry_after_seconds("Thu, 01 Jan 2026 00:10:00 GMT", now=1767225600.0) == 600
+    assert retry_after_seconds("999999999") == 86_400  # capped at a day
+    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None

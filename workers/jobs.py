@@ -94,7 +94,9 @@ def _record_failure(health: FeedHealth, feed: FeedConfig, exc: FeedError, now: f
     health.http_status = int(getattr(exc, "status", 0) or 0)
     health.last_error_at = now
     health.failures += 1
-    health.next_attempt = now + backoff_seconds(feed.interval, health.failures)
+    # A server that says when to come back (Retry-After on 429/503) is not asked sooner.
+    wait = max(backoff_seconds(feed.interval, health.failures), float(getattr(exc, "retry_after", None) or 0))
+    health.next_attempt = now + wait
 
 
 def _poll(client: redis.Redis, config: Config, feed: FeedConfig, health: FeedHealth) -> dict[str, object]:
@@ -102,7 +104,8 @@ def _poll(client: redis.Redis, config: Config, feed: FeedConfig, health: FeedHea
     limits = FetchLimits(
         deadline=float(config.fetch_timeout), max_bytes=int(config.fetch_max_bytes), allow_local=allow_local
     )
-    result = fetch(url, limits=limits, etag=health.etag or None, last_modified=health.last_modified or None)
+    result = fetch(url, limits=limits, etag=health.etag or None, last_modified=health.last_modified or None,
+                   user_agent=str(config.user_agent))
     fetched_at = datetime.now(UTC)
     health.http_status = result.status
     if result.not_modified:

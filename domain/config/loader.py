@@ -107,6 +107,10 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
         else:
             values[setting.name] = setting.default
     check_redis_url(values["redis_url"], "REDIS_URL" if env.get("REDIS_URL") else f"{file}: watchfloor.redis_url")
+    agent = str(values["user_agent"])
+    if not agent or len(agent) > 200 or not all(32 <= ord(ch) <= 126 for ch in agent):
+        raise ConfigError(f"user_agent: {agent[:40]!r} must be 1-200 printable ASCII characters "
+                          "(e.g. \"Watchfloor (ops@agency.gov)\")")
     check_smtp(values, str(file))
     feeds = tuple(_read_feeds(raw.get("feeds", []), file))
     workspaces = tuple(read_workspaces(raw.get("workspaces", []), str(file)))

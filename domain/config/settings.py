@@ -62,6 +62,9 @@ SETTINGS: tuple[Setting, ...] = (
             "when the picture is aggregated.", "WATCHFLOOR_MAP_BIN_DEGREES", float, 0.05, 45),
     Setting("metrics_token", "", "Bearer token Prometheus sends to read /metrics. Empty: /metrics answers "
             "only direct requests from this host (loopback, no proxy in between).", "WATCHFLOOR_METRICS_TOKEN"),
+    Setting("user_agent", "Watchfloor/0.1 (+feed poller)", "User-Agent sent with every feed request: name your "
+            "agency and a contact, as api.weather.gov asks (e.g. \"Watchfloor (ops@agency.gov)\").",
+            "WATCHFLOOR_USER_AGENT"),
     Setting("log_format", "text", "Log lines as text (with the structured fields as key=value) or as JSON Lines "
             "for a log collector.", "WATCHFLOOR_LOG_FORMAT", choices=("TEXT", "JSON")),
     Setting("log_level", "INFO", "Log level of every process.", "WATCHFLOOR_LOG_LEVEL",

@@ -28,7 +28,7 @@ def _read_document(target: str, config: Config, allow_local: bool) -> tuple[byte
         limits = FetchLimits(
             deadline=float(config.fetch_timeout), max_bytes=int(config.fetch_max_bytes), allow_local=allow_local
         )
-        return fetch(target, limits=limits).body, target
+        return fetch(target, limits=limits, user_agent=str(config.user_agent)).body, target
     if "://" in target:
         raise FeedError(f"{target[:80]}: only http(s) URLs and local files can be read")
     path = Path(target)
