@@ -316,6 +316,7 @@
     if (deltaFired && delta) {
       st.lastOk = Date.now();
       st.redisOk = delta.redis !== false;
+      st.storeReason = delta.reason || "";
       st.problems = delta.problems || [];
       diff = ingest(st, delta.rows);
     }
@@ -435,7 +436,8 @@
       conn = "STALE since " + hhmmss(seen) + " — no contact with the server; retrying";
       css = "wf-conn wf-conn-stale";
     } else if (st.redisOk === false) {
-      conn = "DEGRADED — data store unreachable; last known picture (checked " + hhmmss(seen) + ")";
+      conn = "DEGRADED — " + (st.storeReason || "data store unreachable") + "; last known picture (checked " +
+        hhmmss(seen) + ")";
       css = "wf-conn wf-conn-degraded";
     } else if (st.problems && st.problems.length) {  // a stopped fuser, worker or scheduler, by name
       conn = "DEGRADED — " + st.problems[0] + (st.problems.length > 1 ? " (and " + (st.problems.length - 1) + " more)" : "");

@@ -65,3 +65,63 @@ def test_sigkill_during_ingest_loses_no_acknowledged_event(tmp_path):
     lost = acknowledged - stored
     assert not lost, f"{len(lost)} acknowledged events lost"
     assert len(stream_ids) == len(set(stream_ids)), "an event was appended twice"
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real filesystem of 1 MB (tmpfs) that fills up. Mounting needs root: CI runs as root; on a
+    developer's machine without it the test is skipped, saying why."""
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a 1 MB tmpfs to fill up needs root (CI runs as root)")
+    where = tmp_path / "disk"
+    where.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(where)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.fail(f"could not mount a tmpfs as root: {mounted.stderr.strip()}")
+    yield where
+    subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_a_full_disk_is_named_on_the_screens_and_loses_nothing_acknowledged(small_disk, tmp_path):
+    from dashboard.panels.status import feeds_panel
+    from domain.config.loader import load_config
+    from domain.picture.health import health_report
+    from domain.store.connection import store_problem
+    from watchfloor.supervisor import Supervisor
+
+    data = small_disk / "var"
+    server = EmbeddedRedis(data / "redis").start()
+    client = connect(server.url, timeout=2.0)
+    acknowledged = []
+    with pytest.raises((redis.ConnectionError, redis.ResponseError)):  # refused: never acknowledged
+        for i in range(100_000):
+            acknowledged.append(client.xadd(Keys.EVENTS, {"id": f"r{i}", "e": "x" * 1000}))
+    server.process.wait(timeout=10)  # Redis cannot write its append-only file: it stops
+
+    config = load_config(env={"WATCHFLOOR_DATA_DIR": str(data), "WATCHFLOOR_EXERCISE": "false"})
+    supervisor = Supervisor(config, "watchfloor.toml")
+    supervisor.redis = server
+    supervisor._restart_store(time.monotonic(), 0.0)  # what `watchfloor up` does on seeing it stop
+    problem = store_problem(config)
+    assert problem and problem.startswith("data store stopped at ") and "disk full" in problem, problem
+    assert "\n" not in problem
+    report = health_report(config, None)  # health and every screen say why, while it is down
+    assert report["reason"] == problem
+    assert problem in feeds_panel(report["feeds"], None, None, [problem])[0].children
+    # Space is freed (here: the filesystem grown); the next attempt starts the store, which has every
+    # write it acknowledged, and the screens stop naming the trouble once it has run a while.
+    import subprocess
+
+    subprocess.run(["mount", "-o", "remount,size=8m", str(small_disk)], check=True)
+    supervisor._restart_store(time.monotonic() + 120, 0.0)
+    assert server.process.poll() is None
+    reread = connect(server.url, timeout=2.0)
+    stored = {entry_id for entry_id, _ in reread.xrange(Keys.EVENTS)}
+    assert len(acknowledged) > 100 and set(acknowledged) <= stored
+    supervisor._store_recovered()
+    assert store_problem(config) is None
+    server.stop()

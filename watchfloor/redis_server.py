@@ -306,6 +306,24 @@ def _private_child() -> None:
     die_with_parent()
 
 
+_FATAL = re.compile(r"# (.*(?:AOF|append only|write error|Short write|No space|Can't|Fatal|Failed|Error).*)$", re.I)
+
+
+def exit_reason(data_dir: Path, low_disk_bytes: int = 1 << 20) -> str:
+    """Why the store stopped, in one line: its log's last fatal line, and the disk's free space when
+    the data directory's filesystem is (nearly) full."""
+    lines = _tail(data_dir / "redis.log", 40).splitlines()
+    fatal = [m.group(1).strip() for line in lines for m in [_FATAL.search(line)] if m]
+    reason = "; ".join(dict.fromkeys(fatal[-2:])) or "it exited without saying why (see redis.log)"
+    try:
+        free = shutil.disk_usage(data_dir).free
+    except OSError:
+        free = None
+    if free is not None and free < low_disk_bytes:
+        return f"disk full: {free // 1024} KB free where the store keeps its data ({data_dir}); {reason}"
+    return reason
+
+
 def _tail(path: Path, lines: int = 3) -> str:
     try:
         return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])

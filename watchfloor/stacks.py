@@ -15,14 +15,12 @@ from typing import Any
 
 import orjson
 
+from domain.store.connection import runtime_dir
 from watchfloor.redis_server import write_private
 
 
 def registry_dir() -> Path:
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    base = Path(runtime) / "watchfloor" if runtime else Path.home() / ".local" / "state" / "watchfloor" / "stacks"
-    base.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return base
+    return runtime_dir()
 
 
 def _entry(data_dir: Path) -> Path:
@@ -65,7 +63,7 @@ def stack_at(data_dir: Path) -> dict[str, Any] | None:
 def running_stacks() -> list[dict[str, Any]]:
     """Every stack this account runs on this host (entries of stopped ones are skipped)."""
     out = []
-    for path in sorted(registry_dir().glob("*.json")):
+    for path in sorted(p for p in registry_dir().glob("*.json") if not p.name.endswith("store-status.json")):
         try:
             info = orjson.loads(path.read_bytes())
         except (OSError, ValueError):

@@ -18,14 +18,24 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 from domain.access.accounts import AccountStore, ensure_first_admin
 from domain.config.loader import Config, ConfigError
-from domain.store.connection import connect, running_url
+from domain.store.connection import connect, running_url, status_paths
 from watchfloor.exercise import ExerciseServer, load_scenario
-from watchfloor.redis_server import EmbeddedRedis, die_with_parent, maxmemory_for, secure_dir, write_private
+from watchfloor.redis_server import (
+    EmbeddedRedis,
+    die_with_parent,
+    exit_reason,
+    maxmemory_for,
+    secure_dir,
+    write_private,
+)
 from watchfloor.stacks import clear_running, record_running
 
 FIRST_ADMIN_FILE = "first-admin-password"
+STORE_STEADY = 60.0  # seconds a restarted store must run before its trouble is called over
 
 log = logging.getLogger("watchfloor.up")
 
@@ -60,6 +70,10 @@ class Supervisor:
         self.children: list[Child] = []
         self.stopping = False
         self.redis_url = ""
+        self.store_down_since = 0.0  # when the embedded store stopped (0: running)
+        self.store_up_at = 0.0
+        self.store_restarts = 0
+        self.store_reason = ""
 
     # -- start -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -77,6 +91,8 @@ class Supervisor:
                     "stop it or set WATCHFLOOR_DATA_DIR to another directory"
                 )
             self.redis = EmbeddedRedis(data / "redis", maxmemory=maxmemory_for(int(cfg.redis_maxmemory_mb))).start()
+            for path in status_paths(data):  # trouble of an earlier run is over
+                path.unlink(missing_ok=True)
             self.redis_url = self.redis.url
         self.first_admin_password = self._first_admin()
         exercise_url = ""
@@ -115,6 +131,57 @@ class Supervisor:
             log.warning("could not check for a first admin account: %s", exc)
             return None
 
+    def _restart_store(self, now: float, next_start: float) -> float:
+        """The embedded store stopped: say why (log, and a status file every screen and health read
+        while it is down), then restart it with a growing back-off, so a full disk is not retried
+        forty times a minute. Same address and data: the append-only file replays, clients reconnect."""
+        if now < next_start:
+            return next_start
+        assert self.redis is not None
+        if self.store_down_since == 0.0:
+            self.store_down_since = time.time()
+            self.store_restarts = 0
+            reason = exit_reason(self.redis.data_dir)
+            self.store_reason = reason
+            log.error("embedded Redis stopped (exit code %s): %s", self.redis.process.returncode if self.redis.process
+                      else "?", reason, extra={"reason": reason})
+            self._write_store_status()
+        self.store_restarts += 1
+        delay = min(60.0, 2.0 ** self.store_restarts)
+        try:
+            self.redis.start()
+            self.store_up_at = now
+            log.warning("embedded Redis restarted (attempt %d)", self.store_restarts)
+            return now
+        except Exception as exc:  # keep supervising; the status file says why, the back-off grows
+            reason = exit_reason(self.redis.data_dir)
+            if "exited at start-up" not in str(exc):
+                reason += f"; restarting failed: {' '.join(str(exc).split())[:160]}"
+            self.store_reason = reason
+            self._write_store_status()
+            log.error("embedded Redis did not restart: %s; next attempt in %.0fs", reason, delay,
+                      extra={"reason": reason, "attempt": self.store_restarts})
+            return now + delay
+
+    def _write_store_status(self) -> None:
+        assert self.redis is not None
+        since = time.strftime("%H:%M:%S UTC", time.gmtime(self.store_down_since))
+        status = {"reason": f"data store stopped at {since}: {self.store_reason}; restarting (attempt "
+                            f"{self.store_restarts})", "since": self.store_down_since, "restarts": self.store_restarts}
+        for path in status_paths(self.config.data_path):  # the run-time directory first: the data's disk may be full
+            try:
+                write_private(path, orjson.dumps(status).decode())
+                return
+            except OSError as exc:
+                log.error("could not record the store's status in %s: %s", path, exc)
+
+    def _store_recovered(self) -> None:
+        assert self.redis is not None
+        log.warning("embedded Redis has run %.0fs since it stopped (%s); all clear", STORE_STEADY, self.store_reason)
+        for path in status_paths(self.config.data_path):
+            path.unlink(missing_ok=True)
+        self.store_down_since = 0.0
+
     def _forget_first_password(self) -> None:
         """Delete the one-time admin password's file once the admin has chosen a new password."""
         path = self.config.data_path / FIRST_ADMIN_FILE
@@ -143,14 +210,9 @@ class Supervisor:
                 next_password_check = now + 5.0
                 self._forget_first_password()
             if self.redis is not None and self.redis.process is not None and self.redis.process.poll() is not None:
-                # Same port and data dir: the append-only file replays and every client reconnects.
-                if now >= redis_next_start:
-                    log.warning("embedded Redis exited (code %s); restarting it", self.redis.process.returncode)
-                    try:
-                        self.redis.start()
-                    except Exception as exc:  # keep supervising; try again shortly
-                        log.error("embedded Redis did not restart: %s", exc)
-                        redis_next_start = now + 2.0
+                redis_next_start = self._restart_store(now, redis_next_start)
+            elif self.redis is not None and self.store_down_since and now - self.store_up_at > STORE_STEADY:
+                self._store_recovered()
             for child in self.children:
                 proc = child.process
                 if proc is not None and proc.poll() is not None and not self.stopping:

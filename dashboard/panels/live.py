@@ -32,6 +32,7 @@ from domain.picture.candidates import merge_candidates
 from domain.picture.health import feed_status, health_report, storage_status
 from domain.picture.markers import assess_threat, assess_workspace
 from domain.picture.processes import cached_process_status
+from domain.store.connection import store_problem
 from domain.store.streams import Keys
 from layers.zones import Workspace
 
@@ -112,13 +113,13 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
         cursor = cursor or "0-0"
         client = get_client()
         if client is None:
-            return {"rows": [], "redis": False, "t": time.time()}, cursor
+            return {"rows": [], "redis": False, "reason": store_problem(config), "t": time.time()}, cursor
         try:
             rows, cursor, reload = incidents.changes_after(client, cursor, count=DELTA_BATCH,
                                                            ceiling=reader_ceiling(client))
             problems = cached_process_status(client)["problems"]  # a stopped fuser: DEGRADED, never LIVE
-        except (redis.RedisError, OSError):
-            return {"rows": [], "redis": False, "t": time.time()}, cursor
+        except (redis.RedisError, OSError):  # why, when `watchfloor up` knows (a full disk...)
+            return {"rows": [], "redis": False, "reason": store_problem(config), "t": time.time()}, cursor
         return {"rows": rows, "redis": True, "problems": problems, "reload": reload, "t": time.time()}, cursor
 
     app.clientside_callback(
@@ -259,7 +260,9 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
             summary = threat_summary(client, workspaces, reader_ceiling(client))
         except (redis.RedisError, OSError):
             report = health_report(config, None)
-            return feeds_panel(report["feeds"], now), [html.P("Threat level unavailable: data store unreachable.")], [], []
+            why = [store_problem(config) or "data store unreachable"]
+            return (feeds_panel(report["feeds"], now, None, why), [html.P("Threat level unavailable: data store "
+                    "unreachable.")], [], ticker_panel(report["feeds"], now, None, why))
         spaces = summary["workspaces"]
         if screen == "tablet" and focus in spaces:
             threat = threat_panel(spaces[focus], title=spaces[focus]["name"])

@@ -10,6 +10,7 @@ import redis
 
 from domain.config.loader import Config
 from domain.picture.processes import process_status
+from domain.store.connection import store_problem
 from domain.store.streams import EventStore, Keys, load_health
 from feeds.model import iso
 
@@ -123,7 +124,7 @@ def health_report(config: Config, client: redis.Redis | None) -> dict[str, Any]:
     scheduler running: :func:`domain.picture.processes.process_status`)."""
     report: dict[str, Any] = {"redis": False, "events": 0, "feeds": {}, "time": _when(time.time())}
     if client is None:
-        report["reason"] = "no Redis configured or running"
+        report["reason"] = store_problem(config) or "no Redis configured or running"
         report["feeds"] = {f.id: {"status": "unknown", "reason": "Redis unreachable"} for f in config.feeds}
         return report
     try:
@@ -134,6 +135,6 @@ def health_report(config: Config, client: redis.Redis | None) -> dict[str, Any]:
         report["processes"] = process_status(client)
         report["redis"] = True
     except (redis.RedisError, OSError) as exc:
-        report["reason"] = f"Redis unreachable: {type(exc).__name__}"
+        report["reason"] = store_problem(config) or f"Redis unreachable: {type(exc).__name__}"
         report["feeds"] = {f.id: {"status": "unknown", "reason": "Redis unreachable"} for f in config.feeds}
     return report

@@ -3,10 +3,13 @@ running ``watchfloor up`` published under the data directory."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import redis
 from rq import Queue, Worker, cron_job_registry
 from rq.cron import CronJob, CronScheduler
@@ -33,6 +36,38 @@ def running_url(data_dir: Path) -> str | None:
     except (redis.RedisError, OSError):
         return None
     return url
+
+
+STATUS_FILE = "store-status.json"  # written by `watchfloor up` when its embedded store stopped, and why
+
+
+def runtime_dir() -> Path:
+    """This account's run-time directory for Watchfloor ($XDG_RUNTIME_DIR/watchfloor, or
+    ~/.local/state/watchfloor/stacks), 0700: usually another filesystem than the data."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    base = Path(runtime) / "watchfloor" if runtime else Path.home() / ".local" / "state" / "watchfloor" / "stacks"
+    base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return base
+
+
+def status_paths(data_path: Path) -> list[Path]:
+    """Where the store's status may be written: the run-time directory first (the data's disk may be
+    the full one), then the data directory."""
+    digest = hashlib.sha256(str(data_path.resolve()).encode()).hexdigest()[:16]
+    return [runtime_dir() / f"{digest}-{STATUS_FILE}", data_path / "redis" / STATUS_FILE]
+
+
+def store_problem(config: Config) -> str | None:
+    """Why the embedded store is down, as ``watchfloor up`` last saw it (a full disk...), or None."""
+    for path in status_paths(config.data_path):
+        try:
+            status = orjson.loads(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        reason = status.get("reason") if isinstance(status, dict) else None
+        if reason:
+            return str(reason)[:300]
+    return None
 
 
 class RedisUnavailable(ConfigError):
