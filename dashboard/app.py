@@ -16,6 +16,7 @@ import redis
 from dash import Dash, html
 from fastapi import FastAPI
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from dashboard.api import is_partner, register_operator_api
 from dashboard.audit_view import audit_layout, register_audit_page
@@ -136,7 +137,7 @@ def create_app(config: Config | None = None) -> Dash:
         # request after a restart is /wall got a page with no CSS and no clientside code, stuck on
         # "connecting". Each hook runs once (its own flag), so calling them here is cheap.
         path = request.url.path
-        if _partner_refused(request, handle, path):
+        if await run_in_threadpool(_partner_refused, request, handle, path):  # a Redis read: off the loop
             audit("page.read", record=path, outcome="refused", reason="partner accounts read the alert feed only")
             return Response(orjson.dumps({"error": "partner accounts read /api/alerts.atom and the CAP documents it links to"}),
                             status_code=403, media_type="application/json")

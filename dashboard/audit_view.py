@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 import redis
 from dash import Dash, Input, Output, State, dcc, html
 
+from dashboard.offload import off_the_loop
 from dashboard.security import current_user, has_role, requires
 from domain.access.audit import AuditQuery, audit, audit_refusal, search
 
@@ -78,6 +79,7 @@ def register_audit_page(app: Dash, get_client: Callable[[], redis.Redis | None])
         State("wf-audit-action", "value"),
         State("wf-audit-outcome", "value"),
     )
+    @off_the_loop
     @requires("supervisor")
     def show(_n: int, since: Any, until: Any, user: Any, action: Any, outcome: Any) -> tuple[Any, str, str]:
         params = {k: v for k, v in (("since", since), ("until", until), ("user", user), ("action", action),

@@ -39,6 +39,7 @@ import orjson
 import redis
 from dash.exceptions import PreventUpdate
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from domain.access.accounts import AccountStore, Role, User
 from domain.access.audit import RequestContext, audit, audit_refusal, request_context
@@ -335,7 +336,8 @@ class AccessMiddleware:
             active = True  # the push stream is the screen reconnecting by itself, not a person
 
         sid = guard.cookie_value(scope, tls)
-        session = store.get(sid, active=active) if sid else None
+        # In the thread pool: a slow store must not hold every other request on the event loop.
+        session = await run_in_threadpool(store.get, sid, active=active) if sid else None
         if session is None:
             if path == "/api/health":
                 await self.app(scope, receive, _minimal_health(send))

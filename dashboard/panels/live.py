@@ -18,6 +18,7 @@ import orjson
 import redis
 from dash import MATCH, ClientsideFunction, Dash, Input, Output, State, dcc, html
 
+from dashboard.offload import off_the_loop
 from dashboard.panels.detail import annotation_panel, detail_panel
 from dashboard.panels.status import board_panel, feeds_panel, threat_panel, ticker_panel
 from dashboard.security import current_user, has_role
@@ -108,6 +109,7 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
         Input(ids("poll-req", MATCH), "data"),
         State(ids("cursor", MATCH), "data"),
     )
+    @off_the_loop
     def poll(_req: Any, cursor: str | None) -> tuple[dict[str, Any], str]:
         """Everything after the screen's cursor: nothing lost, nothing shown twice."""
         cursor = cursor or "0-0"
@@ -166,6 +168,7 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
         State(ids("alerts", MATCH), "data"),
         State(ids("settings", MATCH), "data"),
     )
+    @off_the_loop
     def alerts_poll(_n: int | None, _wake: Any, known: dict[str, Any] | None, settings: dict[str, Any] | None) -> Any:
         """Operator alerts this user or screen may see (TLP and scope are checked on the server)."""
         from dash import no_update
@@ -205,6 +208,7 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
         Output(ids("detail", MATCH), "hidden"),
         Input(ids("selected", MATCH), "data"),
     )
+    @off_the_loop
     def detail(selected: str | None) -> tuple[Any, bool]:
         if not selected:
             return [], True
@@ -246,6 +250,7 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
         Input(ids("panels-tick", MATCH), "n_intervals"),
         State(ids("settings", MATCH), "data"),
     )
+    @off_the_loop
     def panels(_n: int | None, settings: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
         now = datetime.now(UTC)
         client = get_client()
