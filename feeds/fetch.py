@@ -26,6 +26,7 @@ often carry API keys).
 
 from __future__ import annotations
 
+import base64
 import http.client
 import io
 import ipaddress
@@ -36,11 +37,12 @@ import ssl
 import threading
 import time
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
-from urllib.parse import SplitResult, quote, urljoin, urlsplit
+from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
 
 from feeds.contract import FeedError
 
@@ -350,24 +352,28 @@ def _connect(family: int, sockaddr: tuple, timeout: float) -> socket.socket:
     return sock
 
 
-def _open(target: _Target, addresses: list[tuple[int, tuple]], clock: _Deadline) -> socket.socket:
-    """Connect to the first checked address that answers; TLS-wrap for https."""
+def _connect_any(host: str, port: int, addresses: list[tuple[int, tuple]], clock: _Deadline) -> socket.socket:
+    """Connect to the first of ``addresses`` that answers, within the deadline."""
     failure: OSError | None = None
-    sock: socket.socket | None = None
     for family, sockaddr in addresses:
         try:
-            sock = _connect(family, sockaddr, clock.remaining(target.host))
-            break
+            return _connect(family, sockaddr, clock.remaining(host))
         except TimeoutError:
-            clock.remaining(target.host)  # raises timeout when the whole deadline went
+            clock.remaining(host)  # raises timeout when the whole deadline went
             failure = TimeoutError("connect timed out")
         except OSError as exc:
             failure = exc
-    if sock is None:
-        reason = _os_reason(failure) if failure else "no address"
-        raise FetchError(f"cannot connect to {target.host} port {target.port} ({reason})", word="unreachable")
-    if target.scheme != "https":
-        return sock
+    reason = _os_reason(failure) if failure else "no address"
+    raise FetchError(f"cannot connect to {host} port {port} ({reason})", word="unreachable")
+
+
+def _open(target: _Target, addresses: list[tuple[int, tuple]], clock: _Deadline) -> socket.socket:
+    """Connect to the first checked address that answers; TLS-wrap for https."""
+    sock = _connect_any(target.host, target.port, addresses, clock)
+    return _tls(sock, target, clock) if target.scheme == "https" else sock
+
+
+def _tls(sock: socket.socket, target: _Target, clock: _Deadline) -> socket.socket:
     try:
         sock.settimeout(clock.remaining(target.host))
         # The handshake's own timeout is total in CPython's ssl module, so the deadline holds.
@@ -590,18 +596,102 @@ def _read_body(response: http.client.HTTPResponse, cap: int, host: str) -> bytes
 # --- one request, then the redirect loop ----------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Proxy:
+    """An HTTP proxy the operator configured (``HTTPS_PROXY``/``HTTP_PROXY``): trusted by
+    configuration, so it is not refused for being on a private address."""
+
+    host: str
+    port: int
+    authorization: str | None = None  # "Basic ..." from user:password in its URL
+
+    @classmethod
+    def from_url(cls, url: str) -> Proxy:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"proxy {url[:80]!r}: only http://host:port proxies are supported")
+        auth = None
+        if parts.username is not None:
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+            auth = "Basic " + base64.b64encode(pair).decode()
+        return cls(parts.hostname, parts.port or 8080, auth)
+
+
+def proxy_for(url: str, proxies: Mapping[str, str] | None) -> Proxy | None:
+    """The proxy ``url`` goes through: ``proxies`` as ``urllib.request.getproxies_environment()``
+    returns them ({"https": ..., "http": ..., "no": ...}), ``no`` listing hosts that go direct."""
+    if not proxies:
+        return None
+    parts = urlsplit(url)
+    chosen = proxies.get(parts.scheme)
+    if not chosen or _bypassed(parts.hostname or "", proxies.get("no", "")):
+        return None
+    return Proxy.from_url(chosen)
+
+
+def _bypassed(host: str, no_proxy: str) -> bool:
+    host = host.lower().rstrip(".")
+    for raw in no_proxy.split(","):
+        entry = raw.strip().lower().rstrip(".")
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        entry = entry.lstrip("*").lstrip(".")
+        if host == entry or host.endswith("." + entry):
+            return True
+    return False
+
+
+def _through_proxy(target: _Target, proxy: Proxy, clock: _Deadline) -> socket.socket:
+    """A socket to ``target`` through ``proxy``: a CONNECT tunnel, TLS inside it, for https; for
+    http the proxy connection itself (the request then names the absolute URL)."""
+    addresses = _resolve_within(proxy.host, proxy.port, clock)
+    sock = _connect_any(f"proxy {proxy.host}", proxy.port, addresses, clock)
+    if target.scheme != "https":
+        return sock
+    try:
+        authority = f"{target.host}:{target.port}" if ":" not in target.host else f"[{target.host}]:{target.port}"
+        head = f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n"
+        if proxy.authorization:
+            head += f"Proxy-Authorization: {proxy.authorization}\r\n"
+        _DeadlineSocket(sock, clock).sendall((head + "\r\n").encode("ascii"))
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            sock.settimeout(clock.remaining(target.host))
+            chunk = sock.recv(1024)
+            if not chunk or len(reply) > 16_384:
+                raise FetchError(f"proxy {proxy.host} closed the tunnel to {target.host}", word="unreachable")
+            reply += chunk
+        status_line = reply.split(b"\r\n", 1)[0].decode("latin-1")
+        parts = status_line.split(" ", 2)
+        if len(parts) < 2 or parts[1] != "200":
+            raise FetchError(f"proxy {proxy.host} refused the tunnel to {target.host} "
+                             f"({_header_token(status_line) or 'no answer'})", word="unreachable")
+        return _tls(sock, target, clock)
+    except BaseException:
+        sock.close()
+        raise
+
+
 def _request(
-    target: _Target, addresses: list[tuple[int, tuple]], headers: dict[str, str], clock: _Deadline
+    target: _Target, addresses: list[tuple[int, tuple]], headers: dict[str, str], clock: _Deadline,
+    proxy: Proxy | None = None,
 ) -> tuple[http.client.HTTPResponse, http.client.HTTPConnection, socket.socket]:
-    """Send the GET on a fresh connection to a checked address; the response headers are read."""
-    sock = _open(target, addresses, clock)
+    """Send the GET on a fresh connection to a checked address (or through ``proxy``); the
+    response headers are read."""
+    sock = _through_proxy(target, proxy, clock) if proxy else _open(target, addresses, clock)
+    request_target = target.request_target
+    if proxy and target.scheme == "http":  # a plain-http proxy takes the absolute URL
+        request_target = target.url
+        headers = {**headers, **({"Proxy-Authorization": proxy.authorization} if proxy.authorization else {})}
     connection = http.client.HTTPConnection(target.host, target.port)
     if target.scheme == "https":
         connection.default_port = 443  # so the Host header omits the default port
     # A connected socket given to http.client: it never resolves or connects by itself.
     connection.sock = _DeadlineSocket(sock, clock)  # type: ignore[assignment]
     try:
-        connection.request("GET", target.request_target, headers=headers)
+        connection.request("GET", request_target, headers=headers)
         response = connection.getresponse()
     except BaseException:
         connection.close()
@@ -674,6 +764,7 @@ def fetch(
     etag: str | None = None,
     last_modified: str | None = None,
     user_agent: str = "Watchfloor/0.1 (+feed poller)",
+    proxies: Mapping[str, str] | None = None,
 ) -> FetchResult:
     """GET ``url`` within ``limits`` and return the document, or raise FetchError.
 
@@ -681,6 +772,11 @@ def fetch(
     returns ``not_modified=True`` and an empty body (with the validators kept). Follows up to
     ``limits.max_redirects`` redirects, each hop vetted like the first URL. 4xx/5xx raise
     word="http-error" with the status; their bodies are never read.
+
+    ``proxies`` ({"https": url, "http": url, "no": hosts}) sends requests through an HTTP proxy. The
+    SSRF check still runs on every hop (the target's name is resolved and refused here if it
+    names a private address), but the proxy resolves it again by itself: a name that changes its
+    answer between the two lookups is the proxy's to catch.
     """
     clock = _Deadline(limits.deadline)
     headers = {
@@ -706,7 +802,7 @@ def fetch(
         connection: http.client.HTTPConnection | None = None
         sock: socket.socket | None = None
         try:
-            response, connection, sock = _request(target, addresses, headers, clock)
+            response, connection, sock = _request(target, addresses, headers, clock, proxy_for(target.url, proxies))
             status, location = response.status, response.getheader("Location")
             log.debug("fetch hop", extra={"host": host, "status": status, "hop": len(visited)})
             if status in REDIRECT_STATUSES:

@@ -13,10 +13,12 @@ import ipaddress
 import pickle
 import socket
 import ssl
+import threading
 import time
 import tracemalloc
 import zlib
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -783,3 +785,129 @@ def test_https_verifies_the_certificate_for_the_host_name(tls_server: LoopbackHT
 def test_nonsense_limits_are_refused_when_set(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         FetchLimits(**bad)  # type: ignore[arg-type]
+
+
+# --- through an HTTP proxy (HTTPS_PROXY / HTTP_PROXY / NO_PROXY) -------------------------------------
+
+
+class LoopbackProxy:
+    """A small forward proxy on loopback: CONNECT tunnels and absolute-URL GETs, each relayed to
+    127.0.0.1 at the port asked for; ``answer`` replaces the CONNECT reply (a refusing proxy)."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.answer: bytes | None = None
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(client,), daemon=True).start()
+
+    def _handle(self, client: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = client.recv(4096)
+            if not chunk:
+                client.close()
+                return
+            head += chunk
+        line = head.split(b"\r\n", 1)[0].decode()
+        self.seen.append(line)
+        method, target, _ = line.split(" ", 2)
+        if method == "CONNECT":
+            if self.answer is not None:
+                client.sendall(self.answer)
+                client.close()
+                return
+            port = int(target.rsplit(":", 1)[1])
+            upstream = socket.create_connection(("127.0.0.1", port))
+            client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            rest = head.split(b"\r\n\r\n", 1)[1]
+        else:
+            port = urlsplit(target).port or 80
+            upstream = socket.create_connection(("127.0.0.1", port))
+            path = urlsplit(target).path or "/"
+            rest = head.replace(target.encode(), path.encode(), 1)
+        if rest:
+            upstream.sendall(rest)
+        pipes = [threading.Thread(target=self._pipe, args=(a, b), daemon=True)
+                 for a, b in ((client, upstream), (upstream, client))]
+        for pipe in pipes:
+            pipe.start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def proxy() -> Iterator[LoopbackProxy]:
+    running = LoopbackProxy()
+    yield running
+    running.close()
+
+
+def test_http_feeds_go_through_the_proxy_with_the_absolute_url(server: LoopbackHTTPServer, proxy) -> None:
+    server.routes["/feed"] = lambda req: req.reply(200, RSS)
+    result = fetch(server.url("/feed"), limits=LOCAL, proxies={"http": proxy.url})
+    assert result.body == RSS
+    assert proxy.seen == [f"GET {server.url('/feed')} HTTP/1.1"]
+
+
+def test_https_feeds_tunnel_through_the_proxy_and_still_verify_the_certificate(
+        tls_server: LoopbackHTTPServer, proxy, network_guard: Guard) -> None:
+    tls_server.routes["/feed"] = lambda req: req.reply(200, RSS)
+    network_guard.fake_names["feed.test"] = ["127.0.0.1"]
+    network_guard.fake_names["other.test"] = ["127.0.0.1"]
+    result = fetch(f"https://feed.test:{tls_server.port}/feed", limits=LOCAL, proxies={"https": proxy.url})
+    assert result.body == RSS and proxy.seen == [f"CONNECT feed.test:{tls_server.port} HTTP/1.1"]
+    with pytest.raises(FetchError) as exc:  # through the tunnel, the name must still match the certificate
+        fetch(f"https://other.test:{tls_server.port}/feed", limits=LOCAL, proxies={"https": proxy.url})
+    assert "certificate" in str(exc.value)
+
+
+def test_no_proxy_hosts_go_direct_and_a_refusing_proxy_is_one_line(
+        tls_server: LoopbackHTTPServer, proxy, network_guard: Guard) -> None:
+    tls_server.routes["/feed"] = lambda req: req.reply(200, RSS)
+    network_guard.fake_names["feed.test"] = ["127.0.0.1"]
+    url = f"https://feed.test:{tls_server.port}/feed"
+    assert fetch(url, limits=LOCAL, proxies={"https": proxy.url, "no": "localhost,.test"}).body == RSS
+    assert proxy.seen == []
+    proxy.answer = b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n"
+    with pytest.raises(FetchError) as exc:
+        fetch(url, limits=LOCAL, proxies={"https": proxy.url})
+    assert exc.value.word == "unreachable" and "refused the tunnel" in str(exc.value) and "407" in str(exc.value)
+    assert "\n" not in str(exc.value)
+
+
+def test_the_ssrf_guard_holds_through_a_proxy(proxy, network_guard: Guard) -> None:
+    network_guard.fake_names["intranet.test"] = ["10.1.2.3"]
+    with pytest.raises(FetchError) as exc:
+        fetch("http://intranet.test/admin", limits=FetchLimits(deadline=5.0), proxies={"http": proxy.url})
+    assert exc.value.word == "refused" and proxy.seen == []  # refused here, before the proxy hears of it

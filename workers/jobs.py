@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 import time
+import urllib.request
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 
 import redis
 from rq import get_current_job
@@ -99,13 +101,20 @@ def _record_failure(health: FeedHealth, feed: FeedConfig, exc: FeedError, now: f
     health.next_attempt = now + wait
 
 
+def fetch_options(config: Config, limits: FetchLimits) -> dict[str, Any]:
+    """How every feed request goes out: our User-Agent, and the environment's proxy (HTTPS_PROXY,
+    HTTP_PROXY, NO_PROXY) except for exercise feeds Watchfloor serves itself on loopback."""
+    proxies = None if limits.allow_local else urllib.request.getproxies_environment()
+    return {"user_agent": str(config.user_agent), "proxies": proxies}
+
+
 def _poll(client: redis.Redis, config: Config, feed: FeedConfig, health: FeedHealth) -> dict[str, object]:
     url, allow_local = config.resolve_url(feed)
     limits = FetchLimits(
         deadline=float(config.fetch_timeout), max_bytes=int(config.fetch_max_bytes), allow_local=allow_local
     )
     result = fetch(url, limits=limits, etag=health.etag or None, last_modified=health.last_modified or None,
-                   user_agent=str(config.user_agent))
+                   **fetch_options(config, limits))
     fetched_at = datetime.now(UTC)
     health.http_status = result.status
     if result.not_modified:
@@ -193,7 +202,8 @@ def _follow(
             warnings.append(f"{len(pending) - done} linked document(s) left for the next poll (time budget)")
             break
         try:
-            doc = fetch(url, limits=replace(limits, deadline=min(limits.deadline, remaining)))
+            doc = fetch(url, limits=replace(limits, deadline=min(limits.deadline, remaining)),
+                        **fetch_options(config, limits))
             fetched_at = datetime.now(UTC)
             prepared = prepare(parse_document(doc.body, follow_feed, fetched_at), feed, fetched_at)
         except FeedError as exc:

@@ -20,6 +20,7 @@ from feeds.geocode import country_code, geocode
 from watchfloor.cli.common import EXIT_BAD_INPUT, AddCommand, cli_actor, store_client
 from workers import places
 from workers.ingest import parse_document, prepare
+from workers.jobs import fetch_options
 
 
 def _read_document(target: str, config: Config, allow_local: bool) -> tuple[bytes, str]:
@@ -28,7 +29,7 @@ def _read_document(target: str, config: Config, allow_local: bool) -> tuple[byte
         limits = FetchLimits(
             deadline=float(config.fetch_timeout), max_bytes=int(config.fetch_max_bytes), allow_local=allow_local
         )
-        return fetch(target, limits=limits, user_agent=str(config.user_agent)).body, target
+        return fetch(target, limits=limits, **fetch_options(config, limits)).body, target
     if "://" in target:
         raise FeedError(f"{target[:80]}: only http(s) URLs and local files can be read")
     path = Path(target)
