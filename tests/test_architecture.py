@@ -30,13 +30,32 @@ MAX_FUNCTION_LINES = 80
 REASON_LONG = "# long:"  # on the line above a function (or its decorators) kept over MAX_FUNCTION_LINES
 REASON_LAZY = "# lazy:"  # on the line above an import inside a function
 
-# Modules still over MAX_MODULE_LINES, each with its reason; the list only shrinks.
+# Known debt: modules still over MAX_MODULE_LINES and functions still over MAX_FUNCTION_LINES, each
+# with the seam it will be split along. The lists only shrink: a listed one that got short fails
+# the test until it is taken off, and a new long one fails it at once.
 LONG_MODULES: dict[str, str] = {
-    "feeds.geocode": "being split into feeds/geocode/ (tables, index, matcher, reverse, placing)",
-    "watchfloor.exercise": "being split into watchfloor/exercise/ (scenario, documents, server)",
-    "feeds.fuse": "being split into feeds/fuse/ (keys, rules, correlator)",
-    "feeds.fetch": "one bounded fetch; the proxy support lands first, then the split (connection, redirects)",
-    "dashboard.security": "the guard and its middleware; the sign-in throttle lands first, then the split",
+    "feeds.geocode": "to split into feeds/geocode/: tables, index, tokenizer, matcher, reverse, placing",
+    "feeds.fuse": "to split into feeds/fuse/: keys and similarity, rules, the correlator",
+    "feeds.fetch": "to split: address vetting (SSRF), connection and proxy, body reading, the fetch loop",
+    "dashboard.security": "to split: the guard, the HTTP middleware, the WebSocket watch, health filtering",
+}
+LONG_FUNCTIONS: dict[str, str] = {
+    "layers.basemap:map_layers": "to split per layer family (boundaries, zones, areas)",
+    "feeds.fetch:fetch": "to split: one hop, the redirect decision, the result",
+    "feeds.geocode:_build_index": "to split per table (cities, admin areas, localities, learned)",
+    "feeds.geocode:_find_mentions": "to split: tokenising, then matching runs",
+    "feeds.geocode:_area_runs": "to split: runs of words, then their qualifiers",
+    "feeds.geocode:geocode": "to split along its phases: offsets, qualified names, bare names, scoring",
+    "feeds.sources.cap:alert_to_event": "to split: info block choice, area, the event's fields",
+    "feeds.sources.cap_index:_collect": "to split per index dialect (Atom, RSS, CAP list)",
+    "feeds.sources.firms_csv:parse": "to split: header mapping, then one row to one event",
+    "feeds.sources.gdacs:_event": "to split: the GDACS fields, then geometry",
+    "feeds.sources.nws_geojson:_event": "to split: CAP fields in properties, then the area",
+    "domain.config.scenario:validate_inject": "to split into one check per inject field group",
+    "dashboard.login:register_login_routes": "to split: one module per page (sign-in, sign-out, password), "
+                                             "as dashboard/api/ did for the operator API",
+    "dashboard.panels.live:register_live_callbacks": "to split: one panel class per screen part (map, "
+                                                     "alerts, drawer, status)",
 }
 
 
@@ -161,7 +180,7 @@ def long_functions(modules: dict[str, Module]) -> list[str]:
                 length = node.end_lineno - node.lineno + 1
                 first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
                 if length > MAX_FUNCTION_LINES and not _reason_above(module, first, REASON_LONG):
-                    out.append(f"{module.name}:{node.name} ({length} lines)")
+                    out.append(f"{module.name}:{node.name}")
     return out
 
 
@@ -193,12 +212,13 @@ def test_there_is_no_import_circle(modules) -> None:
 def test_no_module_is_over_600_lines_without_a_reason(modules) -> None:
     long = {name: len(m.lines) for name, m in modules.items() if len(m.lines) > MAX_MODULE_LINES}
     assert set(long) <= set(LONG_MODULES), {n: long[n] for n in set(long) - set(LONG_MODULES)}
-    assert not set(LONG_MODULES) - set(long) - {n for n in LONG_MODULES if n not in modules}, \
-        "a module listed in LONG_MODULES is now short: take it off the list"
+    assert not set(LONG_MODULES) - set(long), f"now short, take off LONG_MODULES: {set(LONG_MODULES) - set(long)}"
 
 
 def test_no_function_is_over_80_lines_without_a_reason(modules) -> None:
-    assert long_functions(modules) == []
+    long = set(long_functions(modules))
+    assert long <= set(LONG_FUNCTIONS), sorted(long - set(LONG_FUNCTIONS))
+    assert not set(LONG_FUNCTIONS) - long, f"now short, take off LONG_FUNCTIONS: {set(LONG_FUNCTIONS) - long}"
 
 
 def test_imports_inside_functions_say_why(modules) -> None:

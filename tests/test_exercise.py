@@ -19,15 +19,15 @@ from typing import Any
 
 import pytest
 
-from watchfloor.exercise import (
+from domain.config.scenario import (
     CAP_NS,
     ExerciseError,
-    ExerciseServer,
     Scenario,
     ScenarioError,
     load_scenario,
     parse_scenario,
 )
+from watchfloor.exercise import ExerciseServer
 
 ROOT = Path(__file__).resolve().parent.parent
 ATOM = "{http://www.w3.org/2005/Atom}"

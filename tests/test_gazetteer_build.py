@@ -1,12 +1,12 @@
-"""The localities table built by ``make install`` from registry packages (layers/gazetteer_build.py)."""
+"""The localities table built by ``make install`` from registry packages (feeds/gazetteer_build.py)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+from feeds.gazetteer_build import main
 from feeds.geocode import LOCALITIES_PATH, _key, distance_km, geocode, small_places
-from layers.gazetteer_build import main
 
 
 def _rows() -> dict[tuple[str, str, str], tuple[float, float]]:
@@ -62,6 +62,6 @@ def test_missing_inputs_end_with_one_line_and_status_2(tmp_path, capsys) -> None
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "make install" in err and not (tmp_path / "out.tsv").exists()
     done = subprocess.run(
-        [sys.executable, "-m", "layers.gazetteer_build"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "feeds.gazetteer_build"], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2 and "usage:" in done.stderr and "Traceback" not in done.stderr

