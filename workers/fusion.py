@@ -309,6 +309,7 @@ class Fuser:
         replayed = 0
         while True:
             start = "-" if self.cursor == "0-0" else "(" + self.cursor
+            self._beat()  # a long replay is work, not a hang: the floor must not hear "silent"
             rows = self.client.xrange(Keys.EVENTS, min=start, max="+", count=PAGE)
             for stream_id, fields in rows:
                 self._process(decode_entry(stream_id, fields), batch)
