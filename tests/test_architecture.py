@@ -35,7 +35,6 @@ REASON_LAZY = "# lazy:"  # on the line above an import inside a function
 # the test until it is taken off, and a new long one fails it at once.
 LONG_MODULES: dict[str, str] = {
     "feeds.geocode": "to split into feeds/geocode/: tables, index, tokenizer, matcher, reverse, placing",
-    "feeds.fuse": "to split into feeds/fuse/: keys and similarity, rules, the correlator",
     "feeds.fetch": "to split: address vetting (SSRF), connection and proxy, body reading, the fetch loop",
     "dashboard.security": "to split: the guard, the HTTP middleware, the WebSocket watch, health filtering",
 }
