@@ -22,11 +22,12 @@ from dashboard.api import is_partner, register_operator_api
 from dashboard.audit_view import audit_layout, register_audit_page
 from dashboard.login import register_login_routes
 from dashboard.metrics import register_metrics
+from dashboard.middleware import install_security
 from dashboard.panels.figures import ASSETS
 from dashboard.panels.live import reader_ceiling, register_live_callbacks
 from dashboard.push import register_push
 from dashboard.screens import DESK, SCREENS, TABLET, Screen, screen_layout
-from dashboard.security import current_user, install_security
+from dashboard.security import current_user
 from domain.access.audit import audit
 from domain.config.loader import Config, load_config
 from domain.config.workspaces import workspaces_for

@@ -1,6 +1,6 @@
 """The sign-in, sign-out and change-password pages: plain HTML served by FastAPI (not Dash), no script.
 
-Routes (registered by dashboard.security.install_security)::
+Routes (registered by create_app after dashboard.middleware.install_security)::
     GET  /login         the form (sets a pre-session anti-forgery cookie)
     POST /login         check the password; a NEW session id on success; audit either way
     GET|POST /logout    end the session (a replayed cookie then fails); audit

@@ -24,7 +24,8 @@ import redis
 import uvicorn
 
 from dashboard.login import register_login_routes
-from dashboard.security import install_security, requires, safe_next
+from dashboard.middleware import install_security
+from dashboard.security import requires, safe_next
 from domain.access.accounts import LOCK_AFTER_FAILURES, AccountStore, LoginOutcome, Role, ensure_first_admin
 from domain.access.audit import audit, read, trim
 from domain.config.loader import Config, ConfigError, load_config

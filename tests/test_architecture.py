@@ -36,7 +36,6 @@ REASON_LAZY = "# lazy:"  # on the line above an import inside a function
 LONG_MODULES: dict[str, str] = {
     "feeds.geocode": "to split into feeds/geocode/: tables, index, tokenizer, matcher, reverse, placing",
     "feeds.fetch": "to split: address vetting (SSRF), connection and proxy, body reading, the fetch loop",
-    "dashboard.security": "to split: the guard, the HTTP middleware, the WebSocket watch, health filtering",
 }
 LONG_FUNCTIONS: dict[str, str] = {
     "layers.basemap:map_layers": "to split per layer family (boundaries, zones, areas)",

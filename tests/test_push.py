@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from dashboard.asgi import is_interaction as _is_interaction
 from dashboard.push import wake_events
-from dashboard.security import _is_interaction
 from domain.store.streams import Keys
 
 pytestmark = pytest.mark.redis
