@@ -35,11 +35,10 @@ REASON_LAZY = "# lazy:"  # on the line above an import inside a function
 # the test until it is taken off, and a new long one fails it at once.
 LONG_MODULES: dict[str, str] = {
     "feeds.geocode": "to split into feeds/geocode/: tables, index, tokenizer, matcher, reverse, placing",
-    "feeds.fetch": "to split: address vetting (SSRF), connection and proxy, body reading, the fetch loop",
 }
 LONG_FUNCTIONS: dict[str, str] = {
     "layers.basemap:map_layers": "to split per layer family (boundaries, zones, areas)",
-    "feeds.fetch:fetch": "to split: one hop, the redirect decision, the result",
+    "feeds.fetch.request:fetch": "to split: one hop, the redirect decision, the result",
     "feeds.geocode:_build_index": "to split per table (cities, admin areas, localities, learned)",
     "feeds.geocode:_find_mentions": "to split: tokenising, then matching runs",
     "feeds.geocode:_area_runs": "to split: runs of words, then their qualifiers",
