@@ -214,7 +214,7 @@ def test_the_worker_builds_the_gazetteer_before_forking_jobs(redis_client, redis
         "import redis, sys\n"
         "from domain.config.loader import load_config\n"
         "from workers.schedule import run_worker\n"
-        "import feeds.geocode as g\n"
+        "import feeds.geocode.index as g\n"
         "assert g._index is None and not g._small\n"
         "run_worker(load_config(env={}), redis.Redis.from_url(sys.argv[1]), burst=True)\n"
         "print(g._index is not None, True in g._small)\n"

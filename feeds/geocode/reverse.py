@@ -1,0 +1,160 @@
+"""Reverse geocoding: distances, the nearest city and a label such as "12 km SW of Ridgecrest, California"."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from feeds.geocode.index import _cell_key, _Index, gazetteer
+from feeds.geocode.model import _Cand
+from layers import boundaries
+from layers.basemap import BasemapMissing
+
+log = logging.getLogger("feeds.geocode")
+
+
+# --- reverse geocoding ----------------------------------------------------------------------------
+
+EARTH_RADIUS_KM = 6371.0088
+# Beyond this the nearest town orients nobody ("2,400 km SW of Hilo"): describe() gives None.
+DESCRIBE_MAX_KM = 1000.0
+COMPASS_16 = "N NNE NE ENE E ESE SE SSE S SSW SW WSW W WNW NW NNW".split()
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle (haversine) distance in kilometres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def bearing_deg(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Initial great-circle bearing from point 1 to point 2, 0..360 degrees clockwise from north."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dl = math.radians(lon2 - lon1)
+    y = math.sin(dl) * math.cos(p2)
+    x = math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dl)
+    return (math.degrees(math.atan2(y, x)) + 360.0) % 360.0
+
+
+def compass_point(bearing: float) -> str:
+    """16-point compass name of a bearing in degrees ("N", "NNE", ... "NNW")."""
+    return COMPASS_16[int((bearing % 360.0) / 22.5 + 0.5) % 16]
+
+
+def _nearest_city(index: _Index, lat: float, lon: float, max_km: float) -> tuple[_Cand, float] | None:
+    """The city nearest lat/lon by great-circle distance: boxes of 1-degree cells around the point,
+    growing one ring at a time until no cell outside the box can hold anything nearer (after three
+    rings, one vectorised pass over all cities)."""
+    import numpy as np
+
+    table = index.city_table()
+    if not table.cities:
+        return None
+    p, lam = math.radians(lat), math.radians(lon)
+    q = np.array((math.cos(p) * math.cos(lam), math.cos(p) * math.sin(lam), math.sin(p)))
+    key = _cell_key(lat, lon)
+    i0, j0 = divmod(key, 360)
+    best_dot, best_at = -2.0, -1
+    r = 0
+    while True:
+        for i in range(max(0, i0 - r), min(179, i0 + r) + 1):
+            if i in (i0 - r, i0 + r) or r == 0:
+                spans = [(j0 - r, j0 + r)]  # the whole row of the box
+            else:
+                spans = [(j0 - r, j0 - r), (j0 + r, j0 + r)]  # its two new edge cells
+            for lo, hi in spans:
+                if hi < 0 or lo > 359:  # wholly across the antimeridian
+                    lo, hi = (lo + 360, hi + 360) if hi < 0 else (lo - 360, hi - 360)
+                if hi - lo >= 359:
+                    pieces = [(0, 359)]
+                elif lo < 0:
+                    pieces = [(lo + 360, 359), (0, hi)]
+                elif hi > 359:
+                    pieces = [(lo, 359), (0, hi - 360)]
+                else:
+                    pieces = [(lo, hi)]
+                for a, b in pieces:
+                    dot, at = table.best_in(q, i, a, b)
+                    if dot > best_dot:
+                        best_dot, best_at = dot, at
+        best_km = math.acos(max(-1.0, min(1.0, best_dot))) * EARTH_RADIUS_KM if best_at >= 0 else math.inf
+        # Anything outside the box is at least r degrees away in latitude, or in longitude: then at
+        # least as far as the meridian r degrees off (asin(cos lat sin r)) or the pole.
+        by_lat = math.radians(r) * EARTH_RADIUS_KM
+        reach = math.cos(p) * math.sin(math.radians(min(r, 90)))
+        by_lon = min(math.asin(min(1.0, reach)), math.radians(90.0 - abs(lat))) * EARTH_RADIUS_KM
+        floor_km = min(by_lat, by_lon) if r < 180 else math.inf
+        if best_km <= floor_km or floor_km > max_km:
+            break
+        if r == 3:  # far from any town (at sea, polar): one pass over every city is cheaper
+            dots = table.xyz @ q
+            best_at = int(np.argmax(dots))
+            best_km = math.acos(max(-1.0, min(1.0, float(dots[best_at])))) * EARTH_RADIUS_KM
+            break
+        r += 1
+    if best_at < 0 or best_km > max_km:
+        return None
+    city = table.cities[best_at]
+    return city, distance_km(lat, lon, city.lat, city.lon)  # haversine: exact at short range, unlike acos
+
+
+def describe(lat: float, lon: float, *, max_km: float = DESCRIBE_MAX_KM) -> dict[str, Any] | None:
+    """Where lat/lon is, in words: the nearest populated place of the gazetteer (cities of 15,000+
+    people) and the area that holds the point, or None when no such place lies within ``max_km``
+    (mid-ocean) or the position is impossible.
+
+    The result: ``label`` USGS style ("12 km SW of Ridgecrest, California": distance rounded to
+    the km, 16-point bearing FROM the place TO the point; the state for US places, the country
+    elsewhere; just "Ridgecrest, California" under 1 km); ``name``, ``lat``, ``lon``,
+    ``population``, ``place_country`` (ISO2), ``place_admin1`` of that place; ``distance_km``,
+    ``bearing``; and for the point itself, from the basemap polygons (``layers.boundaries.reverse``)
+    when built: ``country``, ``state``, ``county`` (US) and ``at_sea`` (True when no country holds
+    it; None when the basemap is missing, and ``country`` then falls back to the place's)."""
+    try:
+        lat, lon = float(lat), float(lon)
+    except (TypeError, ValueError):
+        return None
+    if not (math.isfinite(lat) and math.isfinite(lon) and -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+        return None
+    index = gazetteer()
+    found = _nearest_city(index, lat, lon, max_km)
+    if found is None:
+        return None
+    city, km = found
+
+    state_name = boundaries.STATES.get(city.admin1 or "", (None, None))[1] if city.cc == "US" else None
+    country_name = index.country_names.get(city.cc or "", city.cc or "")
+    region = state_name or country_name
+    towards = compass_point(bearing_deg(city.lat, city.lon, lat, lon))
+    named = f"{city.name}, {region}" if region else city.name
+    label = named if round(km) < 1 else f"{round(km)} km {towards} of {named}"
+    out: dict[str, Any] = {
+        "label": label,
+        "name": city.name,
+        "lat": city.lat,
+        "lon": city.lon,
+        "population": city.population,
+        "place_country": city.cc,
+        "place_admin1": city.admin1,
+        "distance_km": round(km, 1),
+        "bearing": towards,
+        "country": country_name or None,
+        "state": state_name,
+        "county": None,
+        "at_sea": None,
+    }
+    try:
+        area = boundaries.reverse(lon, lat)
+    except BasemapMissing:
+        return out
+    out["at_sea"] = area is None
+    if area:
+        out["country"] = area.get("country") or out["country"]
+        out["state"] = area.get("state")
+        out["county"] = area.get("county")
+    return out
+
+
