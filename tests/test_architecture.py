@@ -50,8 +50,6 @@ LONG_FUNCTIONS: dict[str, str] = {
     "domain.config.scenario:validate_inject": "to split into one check per inject field group",
     "dashboard.login:register_login_routes": "to split: one module per page (sign-in, sign-out, password), "
                                              "as dashboard/api/ did for the operator API",
-    "dashboard.panels.live:register_live_callbacks": "to split: one panel class per screen part (map, "
-                                                     "alerts, drawer, status)",
 }
 
 

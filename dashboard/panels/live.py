@@ -92,6 +92,15 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
     # Past map_max_points live incidents, snapshots and deltas carry hexagon bins (domain/picture/bins.py).
     aggregate.configure(int(config.map_max_points), float(config.map_bin_degrees), workspaces)
 
+    _register_map_and_timeline(app, config, get_client, workspaces)
+    _register_alerts(app, config, get_client, workspaces)
+    _register_drawer(app, config, get_client, workspaces)
+    _register_status(app, config, get_client, workspaces)
+
+
+def _register_map_and_timeline(app: Dash, config: Config, get_client: Callable[[], redis.Redis | None],
+                               workspaces: list[Workspace]) -> None:
+    """The map and timeline: the gated poll for deltas, rendering, the header clock, selection."""
     # Ticks and push wake-ups ask for a poll through a clientside gate that lets one poll be in
     # flight at a time: Dash drops the answer of a callback that is fired again before it answered,
     # so on a slow server a poll on every tick would never land (the screen would starve, STALE).
@@ -161,6 +170,10 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
         prevent_initial_call=True,
     )
 
+
+def _register_alerts(app: Dash, config: Config, get_client: Callable[[], redis.Redis | None],
+                     workspaces: list[Workspace]) -> None:
+    """Push alerts: their poll and the banner."""
     @app.callback(
         Output(ids("alerts", MATCH), "data"),
         Input(ids("tick", MATCH), "n_intervals"),
@@ -203,6 +216,10 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
         State(ids("settings", MATCH), "data"),
     )
 
+
+def _register_drawer(app: Dash, config: Config, get_client: Callable[[], redis.Redis | None],
+                     workspaces: list[Workspace]) -> None:
+    """The detail drawer of the selected incident."""
     @app.callback(
         Output(ids("detail", MATCH), "children"),
         Output(ids("detail", MATCH), "hidden"),
@@ -242,6 +259,10 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
                 candidates = None
         return detail_panel(incident, reports, annotation, can_edit=operator, candidates=candidates), False
 
+
+def _register_status(app: Dash, config: Config, get_client: Callable[[], redis.Redis | None],
+                     workspaces: list[Workspace]) -> None:
+    """Feed health, threat levels, the threat board and the wall's ticker."""
     @app.callback(
         Output(ids("feeds", MATCH), "children"),
         Output(ids("threat", MATCH), "children"),
