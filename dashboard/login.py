@@ -92,26 +92,29 @@ def _store_reachable(guard: AccessGuard) -> bool:
         return False
 
 
-def register_login_routes(server: FastAPI, guard: AccessGuard) -> None:
-    lockout_seconds = float(guard.config.lockout_minutes) * 60
+class SignInPages:
+    """The sign-in, sign-out and password pages, over the access guard's settings and store."""
 
-    class _Throttle:  # the store is looked up per request: Redis may come and go
-        def attempt(self, address: str, account: str) -> Verdict:
-            client = guard.get_client()
-            if client is None:
-                raise redis.ConnectionError("no Redis")
-            return SignInThrottle(client, int(guard.config.login_attempts_per_address),
-                                  int(guard.config.login_attempts_per_account)).attempt(address, account)
+    def __init__(self, guard: AccessGuard) -> None:
+        self.guard = guard
+        self.lockout_seconds = float(guard.config.lockout_minutes) * 60
 
-    throttle = _Throttle()
-    def tls(request: Request) -> bool:
-        return guard.is_tls(request.scope)
+    def throttle(self, address: str, account: str) -> Verdict:
+        """Count a sign-in attempt; the store is looked up per request (Redis may come and go)."""
+        client = self.guard.get_client()
+        if client is None:
+            raise redis.ConnectionError("no Redis")
+        return SignInThrottle(client, int(self.guard.config.login_attempts_per_address),
+                              int(self.guard.config.login_attempts_per_account)).attempt(address, account)
 
-    def login_form(next_path: str, error: str = "", status: int = 200, note: str = "",
+    def tls(self, request: Request) -> bool:
+        return self.guard.is_tls(request.scope)
+
+    def login_form(self, next_path: str, error: str = "", status: int = 200, note: str = "",
                    request: Request | None = None) -> HTMLResponse:
         token = secrets.token_urlsafe(24)
-        secure = tls(request) if request is not None else False
-        cookie = (f"{guard.login_cookie_name(secure)}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600"
+        secure = self.tls(request) if request is not None else False
+        cookie = (f"{self.guard.login_cookie_name(secure)}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600"
                   f"{'; Secure' if secure else ''}")
         body = (
             _message(error, note)
@@ -126,96 +129,92 @@ def register_login_routes(server: FastAPI, guard: AccessGuard) -> None:
         )
         return _page("Sign in", body, status, [cookie])
 
-    @server.get("/login.css", include_in_schema=False)
-    def login_css() -> Response:
+    def login_css(self) -> Response:
         return Response(CSS, media_type="text/css", headers={"cache-control": "public, max-age=3600"})
 
-    @server.get("/login", include_in_schema=False)
-    def login_page(request: Request) -> Response:
+    def login_page(self, request: Request) -> Response:
         next_path = safe_next(request.query_params.get("next"))
         note = "You have signed out." if request.query_params.get("signed_out") else ""
-        if not _store_reachable(guard):
+        if not _store_reachable(self.guard):
             # Say so plainly instead of failing after the password is typed.
-            return login_form(next_path, status=503, request=request,
+            return self.login_form(next_path, status=503, request=request,
                               error="DEGRADED: the data store is unreachable, so sign-in is unavailable until it "
                                     "is back. Screens already open keep showing the last known picture.")
-        return login_form(next_path, note=note, request=request)
+        return self.login_form(next_path, note=note, request=request)
 
-    @server.post("/login", include_in_schema=False)
-    async def login_submit(request: Request) -> Response:
+    async def login_submit(self, request: Request) -> Response:
         ctx = request_context.get()
-        client = guard.get_client()
+        client = self.guard.get_client()
         form = await _form(request)
         if form is None:
-            return login_form("/", "The sign-in form could not be read; try again.", 400, request=request)
+            return self.login_form("/", "The sign-in form could not be read; try again.", 400, request=request)
         next_path = safe_next(form.get("next"))
         name = form.get("username", "").strip().lower()[:64]
-        expected = request.cookies.get(guard.login_cookie_name(tls(request)), "")
+        expected = request.cookies.get(self.guard.login_cookie_name(self.tls(request)), "")
         if not expected or not secrets.compare_digest(expected, form.get("csrf", "")):
             audit("login", record=name, outcome=Outcome.REFUSED, reason="sign-in form token missing or wrong",
                   user=name or "-")
-            return login_form(next_path, "The sign-in page expired; try again.", 400, request=request)
+            return self.login_form(next_path, "The sign-in page expired; try again.", 400, request=request)
         if client is None:
-            return login_form(next_path, "Sign-in is unavailable: Redis is unreachable.", 503, request=request)
+            return self.login_form(next_path, "Sign-in is unavailable: Redis is unreachable.", 503, request=request)
         try:
-            verdict = await run_in_threadpool(throttle.attempt, ctx.source if ctx else "-", name)
+            verdict = await run_in_threadpool(self.throttle, ctx.source if ctx else "-", name)
         except (redis.RedisError, OSError):
-            return login_form(next_path, UNAVAILABLE, 503, request=request)
+            return self.login_form(next_path, UNAVAILABLE, 503, request=request)
         if verdict.retry_after is not None:
             if verdict.first_refusal:  # one record per window and limit, not one per attempt of a flood
                 audit("login", record=name, outcome=Outcome.REFUSED, user=name or "-",
                       reason=f"{verdict.reason}; further attempts this minute answered 429, not recorded")
-            page = login_form(next_path, f"Too many sign-in attempts. Wait {verdict.retry_after} s and try again.",
+            page = self.login_form(next_path, f"Too many sign-in attempts. Wait {verdict.retry_after} s and try again.",
                               429, request=request)
             page.headers["Retry-After"] = str(verdict.retry_after)
             return page
-        accounts = AccountStore(client, lockout_seconds)
+        accounts = AccountStore(client, self.lockout_seconds)
         try:
             result = await run_in_threadpool(accounts.verify, name, form.get("password", ""))
         except (redis.RedisError, OSError):  # down, or full and refusing writes: say so, never a 500
-            return login_form(next_path, UNAVAILABLE, 503, request=request)
+            return self.login_form(next_path, UNAVAILABLE, 503, request=request)
         if not result.ok:
             audit("login", record=name, outcome=Outcome.FAILED, reason=result.outcome.value, user=name or "-")
             if result.locked_now:
                 audit("account.lock", record=name, outcome=Outcome.OK, user="system",
-                      reason=f"locked after five failed sign-ins for {lockout_seconds / 60:g} min; "
+                      reason=f"locked after five failed sign-ins for {self.lockout_seconds / 60:g} min; "
                              "`watchfloor user unlock` reopens it at once")
-            return login_form(next_path, FAILED, 401, request=request)
+            return self.login_form(next_path, FAILED, 401, request=request)
         user = result.user
         assert user is not None
-        store = SessionStore(client, guard.limits)
-        old = guard.cookie_value(request.scope, tls(request))
+        store = SessionStore(client, self.guard.limits)
+        old = self.guard.cookie_value(request.scope, self.tls(request))
         try:
             if old:
                 store.revoke(old)  # renewal: the pre-login id (if any) never becomes the signed-in one
             sid, _ = store.create(user, SessionKind.PERSON, ctx.source if ctx else "-")
         except (redis.RedisError, OSError):
-            return login_form(next_path, UNAVAILABLE, 503, request=request)
+            return self.login_form(next_path, UNAVAILABLE, 503, request=request)
         audit("login", record=user.name, outcome=Outcome.OK, user=user.name,
               reason="one-time password: change required" if user.must_change_password else "")
         target = "/password" if user.must_change_password else next_path
         response = RedirectResponse(target, status_code=303)
-        response.headers.append("set-cookie", guard.session_cookie(sid, tls(request), SessionKind.PERSON))
-        response.headers.append("set-cookie", f"{guard.login_cookie_name(tls(request))}=; Path=/; Max-Age=0")
+        response.headers.append("set-cookie", self.guard.session_cookie(sid, self.tls(request), SessionKind.PERSON))
+        response.headers.append("set-cookie", f"{self.guard.login_cookie_name(self.tls(request))}=; Path=/; Max-Age=0")
         return response
 
-    async def logout(request: Request) -> Response:
-        client = guard.get_client()
-        secure = tls(request)
-        sid = guard.cookie_value(request.scope, secure)
+    async def logout(self, request: Request) -> Response:
+        client = self.guard.get_client()
+        secure = self.tls(request)
+        sid = self.guard.cookie_value(request.scope, secure)
         name = None
         if sid and client is not None:
-            name = SessionStore(client, guard.limits).revoke(sid)
+            name = SessionStore(client, self.guard.limits).revoke(sid)
         if name:
             audit("logout", record=name, user=name)
         response = RedirectResponse("/login?signed_out=1", status_code=303)
-        for cookie in guard.clear_cookies(secure):
+        for cookie in self.guard.clear_cookies(secure):
             response.headers.append("set-cookie", cookie)
         return response
 
-    server.add_api_route("/logout", logout, methods=["GET", "POST"], include_in_schema=False)
 
-    def password_form(error: str = "", status: int = 200, note: str = "") -> HTMLResponse:
+    def password_form(self, error: str = "", status: int = 200, note: str = "") -> HTMLResponse:
         body = (
             _message(error, note)
             + '<form method="post" action="/password">'
@@ -229,32 +228,30 @@ def register_login_routes(server: FastAPI, guard: AccessGuard) -> None:
         )
         return _page("Change password", body, status)
 
-    @server.get("/password", include_in_schema=False)
-    def password_page(request: Request) -> Response:
+    def password_page(self, request: Request) -> Response:
         session = session_of(request)
         if session is None or session.user.is_display:
             return Response(status_code=403)
         note = "Choose your own password before you go on." if session.user.must_change_password else ""
-        return password_form(note=note)
+        return self.password_form(note=note)
 
-    @server.post("/password", include_in_schema=False)
-    async def password_submit(request: Request) -> Response:
+    async def password_submit(self, request: Request) -> Response:
         session = session_of(request)
-        client = guard.get_client()
+        client = self.guard.get_client()
         if session is None or session.user.is_display or client is None:
             return Response(status_code=403)
         form = await _form(request)
         if form is None:
-            return password_form("The form could not be read; try again.", 400)
+            return self.password_form("The form could not be read; try again.", 400)
         name = session.user.name
         if form.get("new", "") != form.get("confirm", ""):
-            return password_form("The two new passwords differ.", 400)
+            return self.password_form("The two new passwords differ.", 400)
         try:
             check_password(form.get("new", ""), name)
         except AccountError as exc:
-            return password_form(str(exc).capitalize() + ".", 400)
+            return self.password_form(str(exc).capitalize() + ".", 400)
         if form.get("new") == form.get("current"):
-            return password_form("The new password must differ from the current one.", 400)
+            return self.password_form("The new password must differ from the current one.", 400)
         accounts = AccountStore(client)
         result = await run_in_threadpool(accounts.verify, name, form.get("current", ""))
         if not result.ok:
@@ -263,10 +260,21 @@ def register_login_routes(server: FastAPI, guard: AccessGuard) -> None:
                 audit("account.lock", record=name, reason="locked after five failed password checks", user="system")
             if result.outcome is LoginOutcome.LOCKED or result.locked_now:
                 return RedirectResponse("/login", status_code=303)
-            return password_form("The current password is wrong.", 401)
+            return self.password_form("The current password is wrong.", 401)
         user = await run_in_threadpool(accounts.set_password, name, form["new"])  # ends every session
-        sid, _ = SessionStore(client, guard.limits).create(user, SessionKind.PERSON, session.source)
+        sid, _ = SessionStore(client, self.guard.limits).create(user, SessionKind.PERSON, session.source)
         audit("account.password", record=name, reason="changed by the account holder; other sessions ended")
         response = RedirectResponse("/", status_code=303)
-        response.headers.append("set-cookie", guard.session_cookie(sid, tls(request), SessionKind.PERSON))
+        response.headers.append("set-cookie", self.guard.session_cookie(sid, self.tls(request), SessionKind.PERSON))
         return response
+
+
+def register_login_routes(server: FastAPI, guard: AccessGuard) -> None:
+    """Add the sign-in pages to ``server`` (after install_security, so the guard sees them first)."""
+    pages = SignInPages(guard)
+    server.add_api_route("/login.css", pages.login_css, methods=["GET"], include_in_schema=False)
+    server.add_api_route("/login", pages.login_page, methods=["GET"], include_in_schema=False)
+    server.add_api_route("/login", pages.login_submit, methods=["POST"], include_in_schema=False)
+    server.add_api_route("/logout", pages.logout, methods=["GET", "POST"], include_in_schema=False)
+    server.add_api_route("/password", pages.password_page, methods=["GET"], include_in_schema=False)
+    server.add_api_route("/password", pages.password_submit, methods=["POST"], include_in_schema=False)

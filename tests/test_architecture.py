@@ -48,8 +48,6 @@ LONG_FUNCTIONS: dict[str, str] = {
     "feeds.sources.gdacs:_event": "to split: the GDACS fields, then geometry",
     "feeds.sources.nws_geojson:_event": "to split: CAP fields in properties, then the area",
     "domain.config.scenario:validate_inject": "to split into one check per inject field group",
-    "dashboard.login:register_login_routes": "to split: one module per page (sign-in, sign-out, password), "
-                                             "as dashboard/api/ did for the operator API",
 }
 
 
