@@ -52,3 +52,14 @@ def test_the_image_runs_as_its_own_account_and_a_real_default_command() -> None:
     assert any(line.startswith("USER watchfloor") for line in lines)
     cmd = next(line for line in lines if line.startswith("CMD "))
     assert is_command(yaml.safe_load(cmd[4:]))
+
+
+def test_install_says_what_each_step_is_doing() -> None:
+    import subprocess
+
+    root = DEPLOY.parent
+    dry = subprocess.run(["make", "-n", "-B", "install"], cwd=root, capture_output=True, text=True, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    steps = [line for line in dry.stdout.splitlines() if line.startswith("echo \"==> ")]
+    assert [s.split("]")[0][-4:] for s in steps if "[" in s] == ["[1/3", "[2/3", "[3/3"]
+    assert any("Installed" in s for s in steps)
