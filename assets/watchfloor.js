@@ -473,12 +473,29 @@
     var now = Date.now();
     if (now - lastSessionCheck < 15000 || !window.fetch) { return; }
     lastSessionCheck = now;
-    window.fetch("/api/session", {credentials: "same-origin", cache: "no-store"}).then(function (resp) {
+    window.fetch("/api/session", {credentials: "same-origin", cache: "no-store",
+                                  headers: {"X-Watchfloor-Background": "1"}}).then(function (resp) {
       if (resp.status === 401) {
         window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname + window.location.search));
       }
     }).catch(function () { /* server unreachable: STALE says so */ });
   }
+
+  /* The idle timeout counts only a person's actions. Filters, the map and the keys work in the
+   * browser without a server round trip, so a real (trusted) key, tap or wheel tells the server,
+   * at most once a minute; timers and the push stream never do. */
+  var lastActivity = 0;
+  function personActed(e) {
+    if (!e.isTrusted || !window.fetch) { return; }
+    var now = Date.now();
+    if (now - lastActivity < 60000) { return; }
+    lastActivity = now;
+    window.fetch("/api/activity", {method: "POST", credentials: "same-origin", cache: "no-store"})
+      .catch(function () { /* server unreachable: STALE says so */ });
+  }
+  ["keydown", "pointerdown", "wheel"].forEach(function (name) {
+    document.addEventListener(name, personActed, {capture: true, passive: true});
+  });
 
   /* Operator alerts take over the screen: a banner (and a tone, where the browser allows sound)
    * until this user or screen acknowledges it, or it expires. The newest, most severe first. */

@@ -87,6 +87,12 @@ def create_app(config: Config | None = None) -> Dash:
     register_push(server, config)
     register_metrics(server, config, handle.get)
 
+    @server.post("/api/activity")
+    def api_activity() -> Response:
+        """A person used the screen (a key, a tap, the map) without a server round trip: the access
+        guard has renewed the idle clock by the time this answers."""
+        return Response(status_code=204)
+
     @server.get("/api/session")
     def api_session() -> Response:
         """Who is signed in; the access guard answers 401 first when nobody is (screens use it

@@ -50,6 +50,11 @@ from domain.access.audit import RequestContext, audit, audit_refusal, request_co
 from domain.access.sessions import SessionKind, SessionStore
 from domain.config.loader import Config
 
+# What an open screen asks for by itself (its push stream, its session check): never a person's
+# activity, so never a renewal of the idle clock.
+PASSIVE_PATHS = {"/api/push", "/api/session"}
+BACKGROUND_HEADER = b"x-watchfloor-background"
+
 log = logging.getLogger(__name__)
 
 
@@ -127,8 +132,10 @@ class AccessMiddleware:
             receive = replay(body)
         elif method == "GET" and wants_html(scope) or path.startswith(("/_dash-layout", "/_dash-dependencies")):
             active = True
-        elif path.startswith("/api/") and path not in ("/api/health", "/api/push"):
-            active = True  # the push stream is the screen reconnecting by itself, not a person
+        elif path.startswith("/api/") and path != "/api/health":
+            active = path not in PASSIVE_PATHS  # a screen's push stream and session check: not a person
+        if header(scope, BACKGROUND_HEADER):
+            active = False  # the page's own request says so; believed only to NOT renew the idle clock
 
         sid = guard.cookie_value(scope, tls)
         # In the thread pool: a slow store must not hold every other request on the event loop.

@@ -454,11 +454,20 @@ def test_an_open_untouched_desk_does_not_keep_its_session_alive(redis_server, ac
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             push_opened(desk, cookie)  # the screen's push stream reconnecting
+            desk.get("/api/session", cookie=cookie)  # the page's own session check
+            desk.get("/api/alerts", cookie=cookie, headers={"X-Watchfloor-Background": "1"})  # says it is the page's
             statuses.append(desk.update(poll, cookie).status)
             if statuses[-1] == 401:
                 break
             time.sleep(0.5)
         assert statuses[0] == 200 and statuses[-1] == 401, statuses
+        # A person using the page without a server round trip (filters, the map) tells the server.
+        cookie = desk.session("victor")
+        for _ in range(8):
+            time.sleep(0.6)
+            assert desk.request("POST", "/api/activity", headers={"Accept": "application/json"},
+                                cookie=cookie).status == 204
+        assert desk.update(poll, cookie).status == 200  # 4.8 s in, past the 3 s idle limit: still signed in
     finally:
         stop(desk)
 
