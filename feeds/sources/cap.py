@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from itertools import pairwise
 from typing import Any
@@ -337,20 +337,7 @@ def alert_to_event(
         return None, [f"alert {label}: <sent> unreadable ({exc}); alert dropped"]
     warnings.extend(notes)
     status, msg_type, scope = (kid_text(alert, n) for n in ("status", "msgType", "scope"))
-    if not scope:
-        warnings.append("required <scope> is missing")
-    if status not in STATUSES:
-        warnings.append(f"unknown <status> {plain_text(status, 40)!r}")
-    references = kid_text(alert, "references")
-    ref_el = kid(alert, "references")
-    references_ids: list[str] = []
-    if ref_el is not None and not references:
-        warnings.append("empty <references> ignored (invalid CAP)")
-    elif references:
-        references_ids, ref_warnings = parse_references(references)
-        warnings.extend(ref_warnings)
-    if msg_type in ("Update", "Cancel") and not references_ids:
-        warnings.append(f"{msg_type} names no alert it supersedes")
+    references, references_ids = _check_header(alert, status, msg_type, scope, warnings)
 
     info, other_langs = choose_info(kids(alert, "info"))
     areas = kids(info, "area") if info is not None else []
@@ -360,14 +347,7 @@ def alert_to_event(
     categories = [plain_text(c.text, 40) for c in kids(info, "category")] if info is not None else []
     event_name, headline = get("event"), get("headline")
     description, instruction = get("description"), get("instruction")
-    times = {}
-    for name in ("effective", "onset", "expires"):
-        raw = get(name)
-        if raw:
-            try:
-                times[name] = iso(parse_time(raw)[0])
-            except BadDate as exc:
-                warnings.append(f"<{name}> unreadable: {exc}")
+    times = _info_times(get, warnings)
     web = get("web")
     extra_cap = {
         "identifier": plain_text(identifier, 300),
@@ -392,16 +372,6 @@ def alert_to_event(
         "other_languages": other_langs,
         "web": safe_link(web),
     }
-    fields = {
-        "id": "alert/sender+identifier+sent",
-        "time": "alert/sent",
-        "title": "info/headline|info/event",
-        "text": "info/description+instruction",
-        "severity": "info/severity",
-        "place": "info/area/areaDesc",
-    }
-    if lat is not None:
-        fields["lat"] = fields["lon"] = "info/area/polygon|circle"
     text = plain_text("\n\n".join(t for t in (description, instruction) if t))
     title = (
         title_text(headline or event_name) or f"{plain_text(msg_type, 40) or 'Alert'} from {plain_text(sender, 100)}"
@@ -422,15 +392,62 @@ def alert_to_event(
         exercise=feed.exercise or status == "Exercise",
         place="; ".join(descs) or None,
         extra={"cap": extra_cap, "circles": circles},
-        provenance={
-            "feed": feed.id,
-            "raw_id": plain_text(identifier, 300),
-            "fetched_at": iso(fetched_at),
-            "fields": fields,
-        },
+        provenance=_provenance(feed, identifier, fetched_at, placed=lat is not None),
         warnings=tuple(warnings),
     )
     return event, warnings
+
+
+def _check_header(alert: Element, status: str, msg_type: str, scope: str, warnings: list[str]) -> tuple[str, list[str]]:
+    """Warn about a missing scope, an unknown status and unreadable references; the references text and ids."""
+    if not scope:
+        warnings.append("required <scope> is missing")
+    if status not in STATUSES:
+        warnings.append(f"unknown <status> {plain_text(status, 40)!r}")
+    references = kid_text(alert, "references")
+    ref_el = kid(alert, "references")
+    references_ids: list[str] = []
+    if ref_el is not None and not references:
+        warnings.append("empty <references> ignored (invalid CAP)")
+    elif references:
+        references_ids, ref_warnings = parse_references(references)
+        warnings.extend(ref_warnings)
+    if msg_type in ("Update", "Cancel") and not references_ids:
+        warnings.append(f"{msg_type} names no alert it supersedes")
+    return references, references_ids
+
+
+def _info_times(get: Callable[[str], str], warnings: list[str]) -> dict[str, str]:
+    """The info's effective, onset and expires times (ISO), each left out when absent or unreadable."""
+    times = {}
+    for name in ("effective", "onset", "expires"):
+        raw = get(name)
+        if raw:
+            try:
+                times[name] = iso(parse_time(raw)[0])
+            except BadDate as exc:
+                warnings.append(f"<{name}> unreadable: {exc}")
+    return times
+
+
+def _provenance(feed: FeedConfig, identifier: str, fetched_at: datetime, placed: bool) -> dict[str, Any]:
+    """Where the event came from and which CAP element each of its fields was read from."""
+    fields = {
+        "id": "alert/sender+identifier+sent",
+        "time": "alert/sent",
+        "title": "info/headline|info/event",
+        "text": "info/description+instruction",
+        "severity": "info/severity",
+        "place": "info/area/areaDesc",
+    }
+    if placed:
+        fields["lat"] = fields["lon"] = "info/area/polygon|circle"
+    return {
+        "feed": feed.id,
+        "raw_id": plain_text(identifier, 300),
+        "fetched_at": iso(fetched_at),
+        "fields": fields,
+    }
 
 
 class CapSource:
