@@ -113,19 +113,8 @@ class FirmsCsv:
         text, warnings = decode_text(data)
         reader = csv.reader(io.StringIO(text, newline=""))
         header = [name.strip().lower() for name in next(reader, [])]
+        i_lat, i_lon, i_date, i_time, i_sat, bright, default_instrument = _required_columns(header)
         col = {name: i for i, name in enumerate(header)}
-        missing = [n for n in ("latitude", "longitude", "acq_date", "acq_time", "satellite") if n not in col]
-        if "brightness" in col:
-            bright, default_instrument = col["brightness"], "MODIS"
-        elif "bright_ti4" in col:
-            bright, default_instrument = col["bright_ti4"], "VIIRS"
-        else:
-            missing.append("brightness|bright_ti4")
-        if missing:
-            raise DocumentRefused(f"not a FIRMS CSV: missing column(s) {', '.join(missing)}")
-        i_lat, i_lon, i_date, i_time, i_sat = (
-            col["latitude"], col["longitude"], col["acq_date"], col["acq_time"], col["satellite"]
-        )
         i_conf, i_frp = col.get("confidence"), col.get("frp")
         i_dn, i_ver, i_inst = col.get("daynight"), col.get("version"), col.get("instrument")
         width = len(header)
@@ -146,14 +135,7 @@ class FirmsCsv:
                 lat_text, lon_text = row[i_lat].strip(), row[i_lon].strip()
                 lat, lon = float(lat_text), float(lon_text)
                 date_text, hhmm = row[i_date].strip(), row[i_time].strip().zfill(4)
-                key = (date_text, hhmm)
-                cached = times.get(key)
-                if cached is None:
-                    if len(hhmm) != 4 or not hhmm.isdigit():
-                        raise BadDate(f"acq_time {hhmm[:10]!r} is not HHMM")
-                    moment, _ = parse_time(f"{date_text}T{hhmm[:2]}:{hhmm[2:]}:00Z")
-                    cached = times[key] = (moment, clock_skew_warning(moment, fetched_at))
-                moment, skew = cached
+                moment, skew = times.get((date_text, hhmm)) or _acquired(times, date_text, hhmm, fetched_at)
                 raw_sat = row[i_sat].strip()
                 inst_text = row[i_inst].strip() if i_inst is not None else default_instrument
                 name_key = (raw_sat, inst_text)
@@ -163,16 +145,7 @@ class FirmsCsv:
                     naming = names[name_key] = (sat, plain_text(inst_text, 20).upper() or default_instrument)
                 satellite, instrument = naming
 
-                confidence: int | str | None = None
-                conf_class: str | None = None
-                if i_conf is not None:
-                    raw_conf = row[i_conf].strip()
-                    if raw_conf.isdigit():
-                        confidence = int(raw_conf)
-                        conf_class = modis_class(confidence)
-                    else:
-                        conf_class = VIIRS_CONFIDENCE.get(raw_conf.lower())
-                        confidence = conf_class
+                confidence, conf_class = _confidence(row[i_conf]) if i_conf is not None else (None, None)
                 frp = _float(row[i_frp]) if i_frp is not None else None
                 brightness = _float(row[bright])
                 daynight = DAYNIGHT.get(row[i_dn].strip().upper()) if i_dn is not None else None
@@ -211,6 +184,51 @@ class FirmsCsv:
         if skipped > MAX_ROW_WARNINGS:
             result.warnings.append(f"{skipped - MAX_ROW_WARNINGS} more rows skipped")
         return result
+
+
+def _required_columns(header: list[str]) -> tuple[int, int, int, int, int, int, str]:
+    """Indexes of latitude, longitude, acq_date, acq_time, satellite and brightness, and the instrument
+    the brightness column implies; DocumentRefused naming the missing columns."""
+    col = {name: i for i, name in enumerate(header)}
+    missing = [n for n in ("latitude", "longitude", "acq_date", "acq_time", "satellite") if n not in col]
+    if "brightness" in col:
+        bright, default_instrument = col["brightness"], "MODIS"
+    elif "bright_ti4" in col:
+        bright, default_instrument = col["bright_ti4"], "VIIRS"
+    else:
+        missing.append("brightness|bright_ti4")
+    if missing:
+        raise DocumentRefused(f"not a FIRMS CSV: missing column(s) {', '.join(missing)}")
+    return (
+        col["latitude"],
+        col["longitude"],
+        col["acq_date"],
+        col["acq_time"],
+        col["satellite"],
+        bright,
+        default_instrument,
+    )
+
+
+def _acquired(
+    times: dict[tuple[str, str], tuple[datetime, str | None]], date_text: str, hhmm: str, fetched_at: datetime
+) -> tuple[datetime, str | None]:
+    """The acquisition time and its clock-skew warning, remembered in ``times`` (rows share a few times)."""
+    if len(hhmm) != 4 or not hhmm.isdigit():
+        raise BadDate(f"acq_time {hhmm[:10]!r} is not HHMM")
+    moment, _ = parse_time(f"{date_text}T{hhmm[:2]}:{hhmm[2:]}:00Z")
+    cached = times[(date_text, hhmm)] = (moment, clock_skew_warning(moment, fetched_at))
+    return cached
+
+
+def _confidence(raw: str) -> tuple[int | str | None, str | None]:
+    """(confidence as given, its class): MODIS gives 0-100, VIIRS a letter or word."""
+    raw_conf = raw.strip()
+    if raw_conf.isdigit():
+        confidence = int(raw_conf)
+        return confidence, modis_class(confidence)
+    conf_class = VIIRS_CONFIDENCE.get(raw_conf.lower())
+    return conf_class, conf_class
 
 
 SOURCE = register(FirmsCsv())
