@@ -208,24 +208,8 @@ class NwsGeoJson:
         skew = clock_skew_warning(time, fetched_at)
         if skew:
             notes.append(skew)
-        references: list[str] = []
-        reference_ids: list[str] = []
-        times: dict[str, str | None] = {}
-        for name in ("effective", "onset", "expires"):
-            raw = p.get(name)
-            times[name] = None
-            if raw:
-                try:
-                    times[name] = iso(parse_time(raw)[0])
-                except BadDate as exc:
-                    notes.append(f"{name} unreadable: {exc}")
-        for ref in p.get("references") or []:
-            if not isinstance(ref, dict):
-                continue
-            r_sender, r_id, r_sent = ref.get("sender"), ref.get("identifier"), ref.get("sent")
-            if isinstance(r_sender, str) and isinstance(r_id, str) and isinstance(r_sent, str):
-                references.append(f"{r_sender},{r_id},{r_sent}")
-                reference_ids.append(cap_event_id(r_sender, r_id, r_sent))
+        times = _times(p, notes)
+        references, reference_ids = _references(p)
         geocode = p.get("geocode") if isinstance(p.get("geocode"), dict) else {}
         status = plain_text(p.get("status"), 40)
         event_name = plain_text(p.get("event"), 300)
@@ -256,17 +240,7 @@ class NwsGeoJson:
             "other_languages": [],
             "web": safe_link(p.get("web")),
         }
-        params = p.get("parameters") if isinstance(p.get("parameters"), dict) else {}
-        nws = {
-            "url": safe_link(p.get("@id") or feature.get("id")),
-            "ends": _text(p.get("ends"), 40),
-            "eventCode": {
-                plain_text(k, 60): _str_list(v) for k, v in (p.get("eventCode") or {}).items()
-            } if isinstance(p.get("eventCode"), dict) else {},
-            "VTEC": _str_list(params.get("VTEC"), 100),
-            "NWSheadline": _str_list(params.get("NWSheadline"), 300),
-            "senderName": _text(p.get("senderName"), 200),
-        }
+        nws = _nws_extra(p, feature)
         geometry, lon, lat = clean_geometry(feature.get("geometry"), f"alert {plain_text(identifier, 80)}")
         description = plain_text(p.get("description"))
         instruction = plain_text(p.get("instruction"))
@@ -290,6 +264,49 @@ class NwsGeoJson:
             provenance={"feed": feed.id, "raw_id": cap["identifier"], "fetched_at": fetched, "fields": FIELDS},
             warnings=tuple(notes),
         )
+
+
+def _times(p: dict[str, Any], notes: list[str]) -> dict[str, str | None]:
+    """The alert's effective, onset and expires times (ISO or None); a note for each unreadable one."""
+    times: dict[str, str | None] = {}
+    for name in ("effective", "onset", "expires"):
+        raw = p.get(name)
+        times[name] = None
+        if raw:
+            try:
+                times[name] = iso(parse_time(raw)[0])
+            except BadDate as exc:
+                notes.append(f"{name} unreadable: {exc}")
+    return times
+
+
+def _references(p: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The CAP references ("sender,identifier,sent") of the alerts this one supersedes, and their event ids."""
+    references: list[str] = []
+    reference_ids: list[str] = []
+    for ref in p.get("references") or []:
+        if not isinstance(ref, dict):
+            continue
+        r_sender, r_id, r_sent = ref.get("sender"), ref.get("identifier"), ref.get("sent")
+        if isinstance(r_sender, str) and isinstance(r_id, str) and isinstance(r_sent, str):
+            references.append(f"{r_sender},{r_id},{r_sent}")
+            reference_ids.append(cap_event_id(r_sender, r_id, r_sent))
+    return references, reference_ids
+
+
+def _nws_extra(p: dict[str, Any], feature: dict[str, Any]) -> dict[str, Any]:
+    """The NWS-only fields: the alert's API url, its end, event codes, VTEC and NWS headline."""
+    params = p.get("parameters") if isinstance(p.get("parameters"), dict) else {}
+    return {
+        "url": safe_link(p.get("@id") or feature.get("id")),
+        "ends": _text(p.get("ends"), 40),
+        "eventCode": {
+            plain_text(k, 60): _str_list(v) for k, v in (p.get("eventCode") or {}).items()
+        } if isinstance(p.get("eventCode"), dict) else {},
+        "VTEC": _str_list(params.get("VTEC"), 100),
+        "NWSheadline": _str_list(params.get("NWSheadline"), 300),
+        "senderName": _text(p.get("senderName"), 200),
+    }
 
 
 SOURCE = register(NwsGeoJson())
