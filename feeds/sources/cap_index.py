@@ -105,6 +105,82 @@ def _swap_circle(text: str) -> str:
     return text
 
 
+def _identity(entry: Element, fields: dict[str, list[Element]]) -> tuple[str, str, str]:
+    """The entry's CAP identifier, sender and sent time, from its cap: fields or else its Atom/RSS elements."""
+    identifier = _first(fields, "identifier")
+    if identifier in _PLACEHOLDERS or any(c in identifier for c in " ,<&"):
+        identifier = kid_text(entry, "id") or kid_text(entry, "guid")
+    author = kid(entry, "author")
+    sender = _first(fields, "sender")
+    if sender in _PLACEHOLDERS:
+        sender = (kid_text(author, "name") if author is not None else "") or _publisher(entry)
+    sent = (
+        _first(fields, "sent")
+        or kid_text(entry, "published")
+        or kid_text(entry, "updated")
+        or kid_text(entry, "pubDate")
+    )
+    return identifier, sender, sent
+
+
+def _alert_fields(
+    entry: Element, fields: dict[str, list[Element]], identifier: str, sender: str, sent: str
+) -> dict[str, str]:
+    """The alert's CAP fields as the first entry naming it gives them, with its title, summary and link."""
+    out = {"identifier": identifier, "sender": sender, "sent": sent}
+    for name in (
+        "event",
+        "status",
+        "msgType",
+        "message_type",
+        "scope",
+        "urgency",
+        "severity",
+        "certainty",
+        "effective",
+        "onset",
+        "expires",
+        "category",
+        "references",
+        "language",
+        "web",
+    ):
+        out[name] = _first(fields, name)
+    out["title"] = kid_text(entry, "title")
+    out["summary"] = kid_text(entry, "summary") or kid_text(entry, "description")
+    links = _entry_links(entry)
+    out["link"] = links[0] if links else ""
+    return out
+
+
+def _flat_area(
+    fields: dict[str, list[Element]], swap: bool, warnings: list[str]
+) -> tuple[list[Any], list[dict[str, float]], dict[str, list[str]], list[str]]:
+    """Geometries, circles, geocodes and area descriptions of an entry whose cap: area fields sit
+    directly in it (no <cap:area>); ``swap`` reads circles written lon,lat."""
+    geoms: list[Any] = []
+    circles: list[dict[str, float]] = []
+    for el in fields.get("polygon", []):
+        if (el.text or "").strip():
+            poly = polygon_from_cap(el.text or "", warnings)
+            if poly is not None:
+                geoms.append(poly)
+    for el in fields.get("circle", []):
+        got = circle_from_cap(_swap_circle(el.text or "") if swap else el.text or "", warnings)
+        if got is not None:
+            geoms.append(got[0])
+            circles.append(got[1])
+    desc = plain_text(_first(fields, "areaDesc"), 500)
+    descs = [desc] if desc else []
+    geocodes: dict[str, list[str]] = {}
+    for holder in {id(g): g for g in fields.get("geocode", [])}.values():
+        wrapper = Element("w")
+        wrapper.append(holder)
+        for name, values in geocodes_of(wrapper, split_values=True).items():
+            geocodes.setdefault(name, []).extend(values)
+    return geoms, circles, geocodes, descs
+
+
 class _Alert:
     """One alert as an index describes it, possibly over several entries."""
 
@@ -177,19 +253,7 @@ class CapIndexSource:
         warnings: list[str],
         number: int,
     ) -> None:
-        identifier = _first(fields, "identifier")
-        if identifier in _PLACEHOLDERS or any(c in identifier for c in " ,<&"):
-            identifier = kid_text(entry, "id") or kid_text(entry, "guid")
-        author = kid(entry, "author")
-        sender = _first(fields, "sender")
-        if sender in _PLACEHOLDERS:
-            sender = (kid_text(author, "name") if author is not None else "") or _publisher(entry)
-        sent = (
-            _first(fields, "sent")
-            or kid_text(entry, "published")
-            or kid_text(entry, "updated")
-            or kid_text(entry, "pubDate")
-        )
+        identifier, sender, sent = _identity(entry, fields)
         if not identifier or not sender or not sent:
             warnings.append(f"entry {number}: no identifier, sender or sent time; skipped")
             return
@@ -197,29 +261,7 @@ class CapIndexSource:
         alert = alerts.get(key)
         if alert is None:
             alert = alerts[key] = _Alert(key)
-            alert.fields = {"identifier": identifier, "sender": sender, "sent": sent}
-            for name in (
-                "event",
-                "status",
-                "msgType",
-                "message_type",
-                "scope",
-                "urgency",
-                "severity",
-                "certainty",
-                "effective",
-                "onset",
-                "expires",
-                "category",
-                "references",
-                "language",
-                "web",
-            ):
-                alert.fields[name] = _first(fields, name)
-            alert.fields["title"] = kid_text(entry, "title")
-            alert.fields["summary"] = kid_text(entry, "summary") or kid_text(entry, "description")
-            links = _entry_links(entry)
-            alert.fields["link"] = links[0] if links else ""
+            alert.fields = _alert_fields(entry, fields, identifier, sender, sent)
         alert.entries.append(entry)
         swap = _publisher(entry).endswith(LONLAT_CIRCLE_PUBLISHERS)
         areas = fields.get("area", [])
@@ -230,25 +272,7 @@ class CapIndexSource:
                         circle.text = _swap_circle(circle.text or "")
             geoms, circles, geocodes, descs = area_geometry(areas, alert.warnings)
         else:
-            geoms, circles, descs = [], [], []
-            for el in fields.get("polygon", []):
-                if (el.text or "").strip():
-                    poly = polygon_from_cap(el.text or "", alert.warnings)
-                    if poly is not None:
-                        geoms.append(poly)
-            for el in fields.get("circle", []):
-                got = circle_from_cap(_swap_circle(el.text or "") if swap else el.text or "", alert.warnings)
-                if got is not None:
-                    geoms.append(got[0])
-                    circles.append(got[1])
-            desc = plain_text(_first(fields, "areaDesc"), 500)
-            descs = [desc] if desc else []
-            geocodes = {}
-            for holder in {id(g): g for g in fields.get("geocode", [])}.values():
-                wrapper = Element("w")
-                wrapper.append(holder)
-                for name, values in geocodes_of(wrapper, split_values=True).items():
-                    geocodes.setdefault(name, []).extend(values)
+            geoms, circles, geocodes, descs = _flat_area(fields, swap, alert.warnings)
         if swap and circles:
             alert.warnings.append("publisher writes cap:circle as lon,lat; swapped to lat,lon")
         alert.geoms.extend(geoms)
