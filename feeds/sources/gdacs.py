@@ -77,6 +77,31 @@ def _position(item: Any, warnings: list[str]) -> tuple[float, float] | None:
     return lat, lon
 
 
+def _quake_size(etype: str, sev: Any, sev_value: float | None, sev_text: str) -> tuple[float | None, float | None]:
+    """Magnitude and depth (km) of an earthquake whose gdacs:severity is in magnitude units, else None, None."""
+    magnitude = depth = None
+    if etype == "EQ" and sev is not None and (sev.get("unit") or "").upper() == "M" and sev_value:
+        magnitude = sev_value
+        found = _DEPTH.search(sev_text)
+        depth = float(found.group(1)) if found else None
+    return magnitude, depth
+
+
+def _fields(sized: bool) -> dict[str, str]:
+    """Which GDACS element each event field was read from."""
+    fields = {
+        "id": "gdacs:eventtype+eventid",
+        "time": "gdacs:fromdate|pubDate",
+        "lat": "geo:Point/geo:lat",
+        "lon": "geo:Point/geo:long",
+        "severity": "gdacs:alertlevel",
+        "kind": "gdacs:eventtype",
+    }
+    if sized:
+        fields["magnitude"] = "gdacs:severity/@value"
+    return fields
+
+
 class GdacsSource:
     """The ``gdacs`` format."""
 
@@ -117,11 +142,7 @@ class GdacsSource:
         sev = kid(item, "severity")
         sev_value = _number(sev.get("value")) if sev is not None else None
         sev_text = plain_text(sev.text if sev is not None else "", 300)
-        magnitude = depth = None
-        if etype == "EQ" and sev is not None and (sev.get("unit") or "").upper() == "M" and sev_value:
-            magnitude = sev_value
-            found = _DEPTH.search(sev_text)
-            depth = float(found.group(1)) if found else None
+        magnitude, depth = _quake_size(etype, sev, sev_value, sev_text)
         alertlevel = kid_text(item, "alertlevel")
         extra = {
             "gdacs": {
@@ -144,16 +165,6 @@ class GdacsSource:
                 "cap": safe_link(kid_text(item, "cap")),
             }
         }
-        fields = {
-            "id": "gdacs:eventtype+eventid",
-            "time": "gdacs:fromdate|pubDate",
-            "lat": "geo:Point/geo:lat",
-            "lon": "geo:Point/geo:long",
-            "severity": "gdacs:alertlevel",
-            "kind": "gdacs:eventtype",
-        }
-        if magnitude is not None:
-            fields["magnitude"] = "gdacs:severity/@value"
         event = Event(
             id=f"gdacs:{etype}{eid}",
             source=self.name,
@@ -177,7 +188,7 @@ class GdacsSource:
                 "feed": feed.id,
                 "raw_id": f"{etype}{plain_text(eid, 40)}",
                 "fetched_at": iso(fetched_at),
-                "fields": fields,
+                "fields": _fields(sized=magnitude is not None),
             },
             warnings=tuple(warnings),
         )
