@@ -42,11 +42,6 @@ LONG_FUNCTIONS: dict[str, str] = {
     "feeds.geocode.mentions:_find_mentions": "to split: tokenising, then matching runs",
     "feeds.geocode.mentions:_area_runs": "to split: runs of words, then their qualifiers",
     "feeds.geocode.matcher:geocode": "to split along its phases: offsets, qualified names, bare names, scoring",
-    "feeds.sources.cap:alert_to_event": "to split: info block choice, area, the event's fields",
-    "feeds.sources.cap_index:_collect": "to split per index dialect (Atom, RSS, CAP list)",
-    "feeds.sources.firms_csv:parse": "to split: header mapping, then one row to one event",
-    "feeds.sources.gdacs:_event": "to split: the GDACS fields, then geometry",
-    "feeds.sources.nws_geojson:_event": "to split: CAP fields in properties, then the area",
     "domain.config.scenario:validate_inject": "to split into one check per inject field group",
 }
 
