@@ -74,6 +74,12 @@ def snapshot(handle: RedisHandle) -> dict[str, Any]:
         return {"rows": [], "cursor": "0-0", "ok": False}
 
 
+def person_active() -> Response:
+    """``POST /api/activity``: a person used the screen (a key, a tap, the map) without a server
+    round trip; the access guard has renewed the idle clock by the time this answers."""
+    return Response(status_code=204)
+
+
 def create_app(config: Config | None = None) -> Dash:
     config = config or load_config()
     handle = RedisHandle(config)
@@ -87,12 +93,7 @@ def create_app(config: Config | None = None) -> Dash:
     register_push(server, config)
     register_metrics(server, config, handle.get)
 
-    @server.post("/api/activity")
-    def api_activity() -> Response:
-        """A person used the screen (a key, a tap, the map) without a server round trip: the access
-        guard has renewed the idle clock by the time this answers."""
-        return Response(status_code=204)
-
+    server.add_api_route("/api/activity", person_active, methods=["POST"])
     @server.get("/api/session")
     def api_session() -> Response:
         """Who is signed in; the access guard answers 401 first when nobody is (screens use it
