@@ -19,12 +19,8 @@ from domain.store.connection import runtime_dir
 from watchfloor.redis_server import write_private
 
 
-def registry_dir() -> Path:
-    return runtime_dir()
-
-
 def _entry(data_dir: Path) -> Path:
-    return registry_dir() / (hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16] + ".json")
+    return runtime_dir() / (hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16] + ".json")
 
 
 def record_running(data_dir: Path, web_url: str) -> None:
@@ -63,7 +59,7 @@ def stack_at(data_dir: Path) -> dict[str, Any] | None:
 def running_stacks() -> list[dict[str, Any]]:
     """Every stack this account runs on this host (entries of stopped ones are skipped)."""
     out = []
-    for path in sorted(p for p in registry_dir().glob("*.json") if not p.name.endswith("store-status.json")):
+    for path in sorted(p for p in runtime_dir().glob("*.json") if not p.name.endswith("store-status.json")):
         try:
             info = orjson.loads(path.read_bytes())
         except (OSError, ValueError):

@@ -13,6 +13,7 @@ from domain.config.loader import Config
 from domain.picture.health import feed_status
 from domain.picture.processes import FEED_QUEUE, process_status
 from domain.store.streams import Keys
+from feeds.model import epoch_seconds
 
 OUTBOUND_QUEUE = "watchfloor-outbound"
 
@@ -42,10 +43,10 @@ def store_metrics(config: Config, client: redis.Redis, now: float | None = None)
     metric("watchfloor_feed_up", "gauge", "1 when the feed's last poll succeeded and it is not stale.",
            [(f'{{feed="{_label(fid)}"}}', float(f["status"] == "ok" and not f["stale"])) for fid, f in feeds.items()])
     lag = []
-    for fid in feeds:
-        raw = client.hget(Keys.feed(fid), "last_success")
-        if raw and float(raw) > 0:
-            lag.append((f'{{feed="{_label(fid)}"}}', round(now - float(raw), 3)))
+    for fid, f in feeds.items():  # feed_status already read each feed's health: no second read
+        last = epoch_seconds(f["last_success"])
+        if last:
+            lag.append((f'{{feed="{_label(fid)}"}}', round(now - last, 3)))
     metric("watchfloor_feed_lag_seconds", "gauge", "Seconds since the feed's last successful poll.", lag)
     metric("watchfloor_reports_total", "counter", "Reports in the report stream.", [("", client.xlen(Keys.EVENTS))])
     newest = client.xrevrange(Keys.EVENTS, count=1)
