@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
+import redis
 
 from domain.access.accounts import AccountStore, ensure_first_admin
 from domain.config.loader import Config, ConfigError
@@ -75,6 +76,7 @@ class Supervisor:
         self.store_up_at = 0.0
         self.store_restarts = 0
         self.store_reason = ""
+        self._admin_check: redis.Redis | None = None
 
     # -- start -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -189,7 +191,9 @@ class Supervisor:
         if not path.exists():
             return
         try:
-            admin = AccountStore(connect(self.redis_url, timeout=2)).get("admin")
+            if self._admin_check is None:  # one client for these checks, not a new pool every 5 s
+                self._admin_check = connect(self.redis_url, timeout=2)
+            admin = AccountStore(self._admin_check).get("admin")
         except Exception:  # Redis down for a moment: look again on the next round
             return
         if admin is None or not admin.must_change_password:
