@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.fusion.pairset import destination, load_pairs, score
+from domain.picture.keys import IncidentKeys
 from feeds.fuse import MERGE_THRESHOLD, Correlator, should_merge, similarity
 from feeds.model import Event, Kind
 
@@ -173,7 +174,7 @@ def fuser_rebuild(count: int, seed: int = 11) -> dict[str, Any]:
 
     from redis import Redis
 
-    from domain.store.streams import EventStore, Keys
+    from domain.store.streams import EventStore
     from watchfloor.redis_server import EmbeddedRedis
     from workers.fusion import Fuser
 
@@ -192,12 +193,12 @@ def fuser_rebuild(count: int, seed: int = 11) -> dict[str, Any]:
             for _ in range(2):
                 fuser = Fuser(client, window_hours=24 * 365 * 10)
                 assert fuser.acquire()
-                changes_before = client.xlen(Keys.INCIDENT_CHANGES)
+                changes_before = client.xlen(IncidentKeys.INCIDENT_CHANGES)
                 began = time.perf_counter()
                 fuser.rebuild()
-                timings.append((time.perf_counter() - began, client.xlen(Keys.INCIDENT_CHANGES) - changes_before))
+                timings.append((time.perf_counter() - began, client.xlen(IncidentKeys.INCIDENT_CHANGES) - changes_before))
                 fuser.release()
-            incidents = client.hlen(Keys.INCIDENTS)
+            incidents = client.hlen(IncidentKeys.INCIDENTS)
             client.close()
         finally:
             server.stop()

@@ -27,7 +27,7 @@ import redis
 import redis.utils
 
 from bench.timing import Candidate, Timing, compare
-from domain.store.streams import EventStore, Keys, supersedes_of
+from domain.store.streams import EventKeys, EventStore, supersedes_of
 from feeds.model import Event
 from watchfloor.redis_server import EmbeddedRedis
 
@@ -150,10 +150,10 @@ def run_ingest(by_group: dict[str, list[Event]], *, count: int, min_time: float,
             reset(client)
             new = [store.append(b) for b in batches]
             checks["first_pass_new"] = sum(c.new for c in new)
-            checks["stream_length"] = int(client.xlen(Keys.EVENTS))
+            checks["stream_length"] = int(client.xlen(EventKeys.EVENTS))
             again = [store.append(b) for b in batches]
             checks["repoll_seen"] = sum(c.seen for c in again)
-            checks["stream_length_after_repoll"] = int(client.xlen(Keys.EVENTS))
+            checks["stream_length_after_repoll"] = int(client.xlen(EventKeys.EVENTS))
             checks["ok"] = (
                 checks["first_pass_new"] == len(events)
                 and checks["repoll_seen"] == len(events)

@@ -62,6 +62,7 @@ from bench.live_stack import (
     web_process,
 )
 from bench.report import RESULTS, machine
+from domain.picture.keys import IncidentKeys
 from tests.stack import wait_healthy
 
 PASSWORD = "desk probe passphrase 42"
@@ -131,14 +132,13 @@ def _bench_event(tag: str, i: int, rng: random.Random, when: datetime | None = N
 
 def _fused(client: Any, event_id: str, timeout: float = 60) -> tuple[str, int | None]:
     """The incident holding ``event_id`` and the ms timestamp of its latest change entry."""
-    from domain.store.streams import Keys
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        inc = client.hget(Keys.INCIDENT_OF, event_id)
+        inc = client.hget(IncidentKeys.INCIDENT_OF, event_id)
         if inc:
             incident = inc.decode()
-            for sid, fields in client.xrevrange(Keys.INCIDENT_CHANGES, count=200):
+            for sid, fields in client.xrevrange(IncidentKeys.INCIDENT_CHANGES, count=200):
                 if fields.get(b"id", b"").decode() == incident:
                     return incident, int(sid.decode().split("-")[0])
             return incident, None
@@ -148,12 +148,12 @@ def _fused(client: Any, event_id: str, timeout: float = 60) -> tuple[str, int | 
 
 def _wait_caught_up(client: Any, timeout: float) -> float:
     """Seconds until the fuser's cursor reaches the last wf:events entry."""
-    from domain.store.streams import EventStore, Keys
+    from domain.store.streams import EventStore
 
     last = EventStore(client).last_id()
     start = time.monotonic()
     while time.monotonic() - start < timeout:
-        cursor = client.hget(Keys.FUSION_STATE, "cursor")
+        cursor = client.hget(IncidentKeys.FUSION_STATE, "cursor")
         if cursor and cursor.decode() == last:
             return time.monotonic() - start
         time.sleep(0.2)
@@ -233,7 +233,7 @@ def measure_latency(refresh_ms: int, events: int) -> dict[str, Any]:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
-    from domain.store.streams import EventStore, Keys
+    from domain.store.streams import EventStore
 
     tmp = tmp_root()
     stack = start_stack(tmp, env={"WATCHFLOOR_REFRESH_MS": str(refresh_ms)})
@@ -258,7 +258,7 @@ def measure_latency(refresh_ms: int, events: int) -> dict[str, Any]:
                 try:
                     page.wait_for_function(SEEN, arg=ids, polling=50, timeout=30_000)
                 except PlaywrightTimeout:
-                    inc = client.hget(Keys.INCIDENT_OF, event.id)
+                    inc = client.hget(IncidentKeys.INCIDENT_OF, event.id)
                     missed.append({"event": event.id, "incident": inc.decode() if inc else None,
                                    "page": page.evaluate(WHERE, [event.id, inc.decode() if inc else ""])})
                     continue
@@ -306,7 +306,6 @@ def measure_bytes(pictures: list[int]) -> dict[str, Any]:
 
     from dashboard.panels.figures import map_figure
     from domain.picture import incidents
-    from domain.store.streams import Keys
 
     tmp = tmp_root()
     # No exercise scenario here: the picture is exactly the loaded incidents plus the probe.
@@ -331,7 +330,7 @@ def measure_bytes(pictures: list[int]) -> dict[str, Any]:
             fuse_s = _wait_caught_up(client, timeout=1800)
             live = incidents.live_incidents(client)
             # One new incident after the cursor: the poll answer a screen gets for one new event.
-            newest = client.xrevrange(Keys.INCIDENT_CHANGES, count=1)
+            newest = client.xrevrange(IncidentKeys.INCIDENT_CHANGES, count=1)
             cursor = newest[0][0].decode()
             from domain.store.streams import EventStore
 
@@ -499,7 +498,7 @@ def measure_capacity(loads: list[int], seconds: float, refresh_ms: int = 2000) -
     import psutil
     from playwright.sync_api import sync_playwright
 
-    from domain.store.streams import EventStore, Keys
+    from domain.store.streams import EventStore
 
     tmp = tmp_root()
     stack = start_stack(tmp, env={"WATCHFLOOR_REFRESH_MS": str(refresh_ms)})
@@ -530,7 +529,7 @@ def measure_capacity(loads: list[int], seconds: float, refresh_ms: int = 2000) -
 
         threading.Thread(target=changes, daemon=True).start()
         for n in loads:
-            newest = client.xrevrange(Keys.INCIDENT_CHANGES, count=1)
+            newest = client.xrevrange(IncidentKeys.INCIDENT_CHANGES, count=1)
             cursor = newest[0][0].decode() if newest else "0-0"
             web_before, others_before, me_before = _cpu(web_procs), _cpu(others), _cpu([me])
             sys_before = psutil.cpu_times()
@@ -615,10 +614,9 @@ def _delta_rows(raw: bytes) -> list[dict[str, Any]]:
 def _load_until(client: Any, target: int, appended: int, rng: random.Random) -> int:
     """Append bench events (0.5 s apart, as in section 2) until ``target`` incidents are stored
     (a few fuse with a neighbour, so it takes more events than incidents); returns events appended."""
-    from domain.store.streams import Keys
 
-    while client.hlen(Keys.INCIDENTS) < target:
-        missing = target - client.hlen(Keys.INCIDENTS)
+    while client.hlen(IncidentKeys.INCIDENTS) < target:
+        missing = target - client.hlen(IncidentKeys.INCIDENTS)
         more = appended + max(100, int(missing * 1.05))
         _load_incidents(client, more, appended, rng)
         appended = more
@@ -649,7 +647,7 @@ def _first_render(server: Stack, browser: Any, mode: str, shot: Path | None) -> 
 def measure_aggregation(pictures: list[int], limit: int = 5000, repeats: int = 2) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
-    from domain.store.streams import EventStore, Keys
+    from domain.store.streams import EventStore
 
     tmp = tmp_root()
     stack = start_stack(tmp, env={"WATCHFLOOR_EXERCISE": "false", "WATCHFLOOR_MAP_MAX_POINTS": str(limit)})
@@ -675,7 +673,7 @@ def measure_aggregation(pictures: list[int], limit: int = 5000, repeats: int = 2
                 for mode, server in servers.items():
                     raw, wire, cold_s = _post_gzip(server, cookies[mode], orjson.dumps(pages_template), pages_path)
                     _raw2, _wire2, warm_s = _post_gzip(server, cookies[mode], orjson.dumps(pages_template), pages_path)
-                    newest = client.xrevrange(Keys.INCIDENT_CHANGES, count=1)[0][0].decode()
+                    newest = client.xrevrange(IncidentKeys.INCIDENT_CHANGES, count=1)[0][0].decode()
                     probe = _bench_event(f"agg-{mode}", n, rng)
                     EventStore(client).append([probe])
                     _fused(client, probe.id)
@@ -689,7 +687,7 @@ def measure_aggregation(pictures: list[int], limit: int = 5000, repeats: int = 2
                     counts = renders[0]
                     drawn_ms = 1000 * percentile([r["drawn_s"] for r in renders], 50)
                     rows.append({
-                        "incidents": client.hlen(Keys.INCIDENTS), "events_appended": appended, "picture": n,
+                        "incidents": client.hlen(IncidentKeys.INCIDENTS), "events_appended": appended, "picture": n,
                         "mode": mode, "map_max_points": limit if mode == "on" else None,
                         "snapshot_bytes": len(raw), "snapshot_wire_bytes": wire, "snapshot_cold_s": cold_s,
                         "snapshot_warm_s": warm_s, "delta_bytes": len(delta), "delta_wire_bytes": delta_wire,

@@ -21,14 +21,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 
 from domain.config.loader import Config
+from domain.operations.keys import AlertKeys
+from domain.picture.keys import IncidentKeys
 from domain.store.connection import redis_url
-from domain.store.streams import Keys
 
 log = logging.getLogger(__name__)
 
 MAX_SECONDS = 55.0
 KEEPALIVE = 15.0
-WATCHED = (Keys.INCIDENT_CHANGES, Keys.ALERTS)
+WATCHED = (IncidentKeys.INCIDENT_CHANGES, AlertKeys.ALERTS)
 
 
 _STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")

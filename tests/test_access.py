@@ -28,8 +28,8 @@ from dashboard.middleware import install_security
 from dashboard.security import requires, safe_next
 from domain.access.accounts import LOCK_AFTER_FAILURES, AccountStore, LoginOutcome, Role, ensure_first_admin
 from domain.access.audit import audit, read, trim
+from domain.access.keys import AuditKeys
 from domain.config.loader import Config, ConfigError, load_config
-from domain.store.streams import Keys
 from tests.stack import ROOT
 from watchfloor.redis_server import free_port
 
@@ -644,13 +644,13 @@ def test_audit_is_trimmed_by_age_only(redis_client):
     now_ms = int(time.time() * 1000)
     old = now_ms - 401 * 86_400_000
     kept = now_ms - 100 * 86_400_000
-    redis_client.xadd(Keys.AUDIT, {"action": "old"}, id=f"{old}-0")
-    redis_client.xadd(Keys.AUDIT, {"action": "kept"}, id=f"{kept}-0")
+    redis_client.xadd(AuditKeys.AUDIT, {"action": "old"}, id=f"{old}-0")
+    redis_client.xadd(AuditKeys.AUDIT, {"action": "kept"}, id=f"{kept}-0")
     assert trim(redis_client, 400) == 1
     assert trim(redis_client, 30) == 0  # never below a year: the 100-day record stays
     for i in range(50):
         audit("test", record=str(i), user="t", source="s", client=redis_client)
-    assert redis_client.exists(Keys.AUDIT_TRIMMED)  # audit() runs the daily trim by itself
+    assert redis_client.exists(AuditKeys.AUDIT_TRIMMED)  # audit() runs the daily trim by itself
     actions = [r.action for r in read(redis_client)]
     assert actions[0] == "kept" and len(actions) == 51
     since = [r.action for r in read(redis_client, since=datetime.now(UTC) - timedelta(days=1))]

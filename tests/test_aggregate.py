@@ -17,8 +17,8 @@ import orjson
 import pytest
 
 from domain.picture.bins import Aggregator, BinnedPicture
+from domain.picture.keys import IncidentKeys
 from domain.picture.markers import SEVERITY_COLOURS, SEVERITY_RANK, Bin, bin_rows, hex_key, hour_bucket
-from domain.store.streams import Keys
 from layers.zones import Venue, Workspace
 
 SEVERITIES = ["unknown", "minor", "moderate", "severe", "extreme"]
@@ -178,8 +178,8 @@ def test_aggregated_snapshot_and_deltas_against_real_redis(redis_client):
     rows = [incident(i, rng, reports=[{"event_id": f"e{i}"}]) for i in range(400)]
     pipe = redis_client.pipeline()
     for r in rows:
-        pipe.hset(Keys.INCIDENTS, r["id"], orjson.dumps(r))
-        pipe.xadd(Keys.INCIDENT_CHANGES, {"id": r["id"], "op": "upsert"})
+        pipe.hset(IncidentKeys.INCIDENTS, r["id"], orjson.dumps(r))
+        pipe.xadd(IncidentKeys.INCIDENT_CHANGES, {"id": r["id"], "op": "upsert"})
     pipe.execute()
     keep = lambda i: bool(i.get("reports"))  # noqa: E731
     build = lambda items: [{"id": i["id"], "lat": i["lat"], "lon": i["lon"], "severity": i["severity"]} for i in items]  # noqa: E731
@@ -197,8 +197,8 @@ def test_aggregated_snapshot_and_deltas_against_real_redis(redis_client):
     # One low-priority incident arrives: one bin changes, nothing else is sent.
     low = {"id": "inc:low", "lat": 10.0, "lon": 10.0, "severity": "unknown", "kind": "news",
            "time": "2000-01-01T00:00:00Z", "reports": [{"event_id": "x"}]}
-    redis_client.hset(Keys.INCIDENTS, "inc:low", orjson.dumps(low))
-    redis_client.xadd(Keys.INCIDENT_CHANGES, {"id": "inc:low", "op": "upsert"})
+    redis_client.hset(IncidentKeys.INCIDENTS, "inc:low", orjson.dumps(low))
+    redis_client.xadd(IncidentKeys.INCIDENT_CHANGES, {"id": "inc:low", "op": "upsert"})
     delta, cursor2, reload = agg.changes_after(redis_client, cursor, "c", keep, build)
     key = hex_key(10.0, 10.0, 4.0)
     changed_bins = [r for r in delta if "bin" in r]
@@ -211,7 +211,7 @@ def test_aggregated_snapshot_and_deltas_against_real_redis(redis_client):
     replay, _, _ = agg.changes_after(redis_client, cursor, "c", keep, build)
     assert replay == delta
     # Removal: the bin goes back down.
-    redis_client.xadd(Keys.INCIDENT_CHANGES, {"id": "inc:low", "op": "remove"})
+    redis_client.xadd(IncidentKeys.INCIDENT_CHANGES, {"id": "inc:low", "op": "remove"})
     delta, _cursor3, _ = agg.changes_after(redis_client, cursor2, "c", keep, build)
     assert [r["count"] for r in delta if "bin" in r] == [bins.get(key, {"count": 0})["count"]]
 
@@ -223,8 +223,8 @@ def test_each_reader_marking_has_its_own_aggregated_picture(redis_client):
     pipe = redis_client.pipeline()
     for i in range(300):
         r = incident(i, rng, reports=[{"event_id": f"e{i}"}], marked=i % 3 == 0)
-        pipe.hset(Keys.INCIDENTS, r["id"], orjson.dumps(r))
-        pipe.xadd(Keys.INCIDENT_CHANGES, {"id": r["id"], "op": "upsert"})
+        pipe.hset(IncidentKeys.INCIDENTS, r["id"], orjson.dumps(r))
+        pipe.xadd(IncidentKeys.INCIDENT_CHANGES, {"id": r["id"], "op": "upsert"})
     pipe.execute()
     build = lambda items: [{"id": i["id"]} for i in items]  # noqa: E731
     agg = Aggregator(max_points=50, size_deg=4.0)
@@ -243,8 +243,8 @@ def test_a_screen_loaded_below_the_limit_reloads_once_the_picture_outgrows_it(re
         pipe = redis_client.pipeline()
         for i in range(start, start + n):
             r = incident(i, random.Random(i), reports=[{"event_id": f"e{i}"}])
-            pipe.hset(Keys.INCIDENTS, r["id"], orjson.dumps(r))
-            pipe.xadd(Keys.INCIDENT_CHANGES, {"id": r["id"], "op": "upsert"})
+            pipe.hset(IncidentKeys.INCIDENTS, r["id"], orjson.dumps(r))
+            pipe.xadd(IncidentKeys.INCIDENT_CHANGES, {"id": r["id"], "op": "upsert"})
         pipe.execute()
 
     before = aggregate.current()

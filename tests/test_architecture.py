@@ -226,6 +226,39 @@ def test_each_package_has_a_small_public_face(package: str) -> None:
         assert listed_modules == children, f"{package}: modules not in __all__: {children - listed_modules}"
 
 
+KEY_OWNERS = ["domain.store.streams", "domain.picture.keys", "domain.access.keys", "domain.operations.keys",
+              "workers.places", "domain.access.throttle"]
+
+
+def key_names(module) -> dict[str, str]:
+    """Every Redis key (or key pattern, with its arguments as <...>) a module's *Keys classes name."""
+    found: dict[str, str] = {}
+    for cls_name, cls in vars(module).items():
+        if not (isinstance(cls, type) and cls_name.endswith("Keys") and cls.__module__ == module.__name__):
+            continue
+        for attr, value in vars(cls).items():
+            if isinstance(value, staticmethod):
+                fn = value.__func__
+                value = fn(*(f"<{a}>" for a in fn.__code__.co_varnames[:fn.__code__.co_argcount]))
+            if isinstance(value, str) and not attr.startswith("_"):
+                found[f"{module.__name__}.{cls_name}.{attr}"] = value
+    return found
+
+
+def test_each_concern_keeps_its_own_keys_and_no_two_name_the_same_key() -> None:
+    names: dict[str, str] = {}
+    for owner in KEY_OWNERS:
+        names.update(key_names(importlib.import_module(owner)))
+    assert len(names) > 40, sorted(names)  # the classes were found
+    by_key: dict[str, list[str]] = {}
+    for where, key in names.items():
+        by_key.setdefault(key, []).append(where)
+    assert {k: v for k, v in by_key.items() if len(v) > 1} == {}
+    assert all(k.startswith("wf:") or k in {"fuser", "watchfloor-outbound"} for k in by_key), sorted(by_key)
+    classes = {where.rsplit(".", 1)[0] for where in names}
+    assert not any(c.endswith(".Keys") for c in classes), "one class for every concern's keys is back"
+
+
 # -- the checks can fail ---------------------------------------------------------------------------
 def _tree(tmp_path: Path, files: dict[str, str]) -> dict[str, Module]:
     for name, text in files.items():

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from domain.store.connection import connect
-from domain.store.streams import EventStore, Keys
+from domain.store.streams import EventKeys, EventStore
 from feeds.model import Event, Kind
 from watchfloor.redis_server import EmbeddedRedis
 
@@ -55,8 +55,8 @@ def test_sigkill_during_ingest_loses_no_acknowledged_event(tmp_path):
     thread.join(timeout=10)
     try:
         client = redis.Redis.from_url(server.url)
-        stored = {k.decode() for k in client.hkeys(Keys.CURRENT)}
-        stream_ids = [f[b"id"].decode() for _, f in client.xrange(Keys.EVENTS)]
+        stored = {k.decode() for k in client.hkeys(EventKeys.CURRENT)}
+        stream_ids = [f[b"id"].decode() for _, f in client.xrange(EventKeys.EVENTS)]
     finally:
         server.stop()
     assert before_kill > 100, "the burst should have been under way when Redis was killed"
@@ -99,7 +99,7 @@ def test_a_full_disk_is_named_on_the_screens_and_loses_nothing_acknowledged(smal
     acknowledged = []
     with pytest.raises((redis.ConnectionError, redis.ResponseError)):  # refused: never acknowledged
         for i in range(100_000):
-            acknowledged.append(client.xadd(Keys.EVENTS, {"id": f"r{i}", "e": "x" * 1000}))
+            acknowledged.append(client.xadd(EventKeys.EVENTS, {"id": f"r{i}", "e": "x" * 1000}))
     server.process.wait(timeout=10)  # Redis cannot write its append-only file: it stops
 
     config = load_config(env={"WATCHFLOOR_DATA_DIR": str(data), "WATCHFLOOR_EXERCISE": "false"})
@@ -120,7 +120,7 @@ def test_a_full_disk_is_named_on_the_screens_and_loses_nothing_acknowledged(smal
     supervisor._restart_store(time.monotonic() + 120, 0.0)
     assert server.process.poll() is None
     reread = connect(server.url, timeout=2.0)
-    stored = {entry_id for entry_id, _ in reread.xrange(Keys.EVENTS)}
+    stored = {entry_id for entry_id, _ in reread.xrange(EventKeys.EVENTS)}
     assert len(acknowledged) > 100 and set(acknowledged) <= stored
     supervisor._store_recovered()
     assert store_problem(config) is None

@@ -25,7 +25,8 @@ import orjson
 import pytest
 import redis
 
-from domain.store.streams import EventStore, Keys
+from domain.picture.keys import IncidentKeys
+from domain.store.streams import EventKeys, EventStore
 from feeds.contract import FeedConfig
 from tests.stack import ROOT
 from workers.fusion import Fuser
@@ -181,11 +182,11 @@ def three_sources(client: redis.Redis) -> None:
 
 
 def stored(client: redis.Redis) -> dict[str, bytes]:
-    return {k.decode(): v for k, v in client.hgetall(Keys.INCIDENTS).items()}
+    return {k.decode(): v for k, v in client.hgetall(IncidentKeys.INCIDENTS).items()}
 
 
 def changes(client: redis.Redis) -> int:
-    return int(client.xlen(Keys.INCIDENT_CHANGES))
+    return int(client.xlen(IncidentKeys.INCIDENT_CHANGES))
 
 
 def quake(client: redis.Redis) -> dict:
@@ -212,9 +213,9 @@ def test_one_quake_from_three_sources_is_one_incident_at_the_usgs_position(redis
     assert [r["source"] for r in reports] == ["usgs-geojson", "gdacs", "rss"]
     assert [r["feed"] for r in reports] == ["usgs-significant", "gdacs", "world-wire"]
     assert all(r["event_id"] and r["time"].endswith("Z") for r in reports)
-    of = {k.decode(): v.decode() for k, v in redis_client.hgetall(Keys.INCIDENT_OF).items()}
+    of = {k.decode(): v.decode() for k, v in redis_client.hgetall(IncidentKeys.INCIDENT_OF).items()}
     assert of == {r["event_id"]: incident["id"] for r in reports}
-    ops = [(f[b"id"].decode(), f[b"op"].decode()) for _, f in redis_client.xrange(Keys.INCIDENT_CHANGES)]
+    ops = [(f[b"id"].decode(), f[b"op"].decode()) for _, f in redis_client.xrange(IncidentKeys.INCIDENT_CHANGES)]
     assert ops == [(incident["id"], "upsert")]
 
 
@@ -222,10 +223,10 @@ def test_reingesting_everything_changes_nothing(redis_client):
     three_sources(redis_client)
     fuse_now(redis_client)
     before, before_changes = stored(redis_client), changes(redis_client)
-    events_before = redis_client.xlen(Keys.EVENTS)
+    events_before = redis_client.xlen(EventKeys.EVENTS)
     for feed, doc in (("usgs", usgs_doc()), ("gdacs", gdacs_doc()), ("news", news_doc(NEWS))):
         assert ingest(redis_client, feed, doc) == (0, 0, 1)
-    assert redis_client.xlen(Keys.EVENTS) == events_before
+    assert redis_client.xlen(EventKeys.EVENTS) == events_before
     fuse_now(redis_client)
     assert stored(redis_client) == before
     assert changes(redis_client) == before_changes
@@ -277,7 +278,7 @@ def test_a_split_sticks_when_a_new_report_of_the_same_quake_arrives(redis_client
     fuser.rebuild()
     fuser.release()
     assert stored(redis_client) == snapshot
-    rules = [orjson.loads(x) for x in redis_client.lrange(Keys.FUSION_OVERRIDES, 0, -1)]
+    rules = [orjson.loads(x) for x in redis_client.lrange(IncidentKeys.FUSION_OVERRIDES, 0, -1)]
     assert [r["op"] for r in rules] == ["split"] and "at" in rules[0]
 
 
@@ -294,10 +295,10 @@ def test_merge_sticks_and_bad_overrides_are_refused(redis_client):
     assert [r["id"] for r in rows] == ["inc:usgs:us6000ldpg"] and len(rows[0]["reports"]) == 2
     tail = [
         (f[b"id"].decode(), f[b"op"].decode(), f.get(b"into", b"").decode())
-        for _, f in redis_client.xrange(Keys.INCIDENT_CHANGES)
+        for _, f in redis_client.xrange(IncidentKeys.INCIDENT_CHANGES)
     ][n:]
     assert ("inc:gdacs:EQ1395300", "remove", "inc:usgs:us6000ldpg") in tail
-    assert redis_client.hget(Keys.INCIDENT_OF, "gdacs:EQ1395300") == b"inc:usgs:us6000ldpg"
+    assert redis_client.hget(IncidentKeys.INCIDENT_OF, "gdacs:EQ1395300") == b"inc:usgs:us6000ldpg"
     with pytest.raises(FusionError, match="no incident"):
         split_incident(redis_client, "inc:nope", "x", "bob")
     with pytest.raises(FusionError, match="holds no report"):
@@ -330,24 +331,24 @@ def test_live_fuser_follows_the_stream_and_applies_overrides(redis_server, redis
     thread, stop = _run(fuser)
     try:
         ingest(redis_client, "usgs", usgs_doc())
-        _until(lambda: redis_client.hexists(Keys.INCIDENTS, "inc:usgs:us6000ldpg"))
+        _until(lambda: redis_client.hexists(IncidentKeys.INCIDENTS, "inc:usgs:us6000ldpg"))
         ingest(redis_client, "gdacs", gdacs_doc())
         ingest(redis_client, "news", news_doc(NEWS))
         _until(lambda: len(quake(redis_client)["reports"]) == 3)
-        assert redis_client.hget(Keys.FUSION_STATE, "leader").decode() == fuser.name
+        assert redis_client.hget(IncidentKeys.FUSION_STATE, "leader").decode() == fuser.name
         # acknowledged: nothing pending for the group
-        _until(lambda: redis_client.xpending(Keys.EVENTS, Keys.FUSION_GROUP)["pending"] == 0)
+        _until(lambda: redis_client.xpending(EventKeys.EVENTS, IncidentKeys.FUSION_GROUP)["pending"] == 0)
         done = split_incident(redis_client, "inc:usgs:us6000ldpg", "rss:" + _news_id(redis_client), "carol", wait=5)
         assert done["new"].startswith("inc:rss:")
         assert len(load_incidents(redis_client)) == 2
     finally:
         stop.set()
         thread.join(5)
-    assert not redis_client.exists(Keys.FUSION_LEADER)  # released on a clean stop
+    assert not redis_client.exists(IncidentKeys.FUSION_LEADER)  # released on a clean stop
 
 
 def _news_id(client: redis.Redis) -> str:
-    of = {k.decode() for k in client.hkeys(Keys.INCIDENT_OF)}
+    of = {k.decode() for k in client.hkeys(IncidentKeys.INCIDENT_OF)}
     return next(e for e in of if e.startswith("rss:")).split(":", 1)[1]
 
 
@@ -372,29 +373,29 @@ def test_two_fusers_one_active_the_standby_takes_over_within_the_ttl(redis_serve
         for i in range(2)
     ]
     try:
-        _until(lambda: redis_client.exists(Keys.FUSION_LEADER), 20)
-        holder = redis_client.get(Keys.FUSION_LEADER).decode()
+        _until(lambda: redis_client.exists(IncidentKeys.FUSION_LEADER), 20)
+        holder = redis_client.get(IncidentKeys.FUSION_LEADER).decode()
         pids = {p.pid: p for p in procs}
         active = next(pid for pid in pids if f":{pid}:" in holder)
         standby = next(pid for pid in pids if pid != active)
         three_sources(redis_client)
         _until(
             lambda: (
-                redis_client.hexists(Keys.INCIDENTS, "inc:usgs:us6000ldpg") and len(quake(redis_client)["reports"]) == 3
+                redis_client.hexists(IncidentKeys.INCIDENTS, "inc:usgs:us6000ldpg") and len(quake(redis_client)["reports"]) == 3
             ),
             20,
         )
         time.sleep(1.0)
-        assert redis_client.get(Keys.FUSION_LEADER).decode() == holder  # the standby never took over
+        assert redis_client.get(IncidentKeys.FUSION_LEADER).decode() == holder  # the standby never took over
         logs = (tmp_path / "fuse0.log").read_text() + (tmp_path / "fuse1.log").read_text()
         assert logs.count("is the active fuser") == 1 and "on standby" in logs
         before = stored(redis_client)
         pids[active].send_signal(signal.SIGKILL)
         pids[active].wait(5)
-        took = _until(lambda: f":{standby}:" in (redis_client.get(Keys.FUSION_LEADER) or b"").decode(), 10)
+        took = _until(lambda: f":{standby}:" in (redis_client.get(IncidentKeys.FUSION_LEADER) or b"").decode(), 10)
         assert took <= 2.0 + 1.0  # TTL + one standby poll
         # The new leader rebuilt from the stream: same incidents, no duplicate; and it keeps fusing.
-        _until(lambda: redis_client.hget(Keys.FUSION_STATE, "leader").decode().endswith(f":{standby}"), 10)
+        _until(lambda: redis_client.hget(IncidentKeys.FUSION_STATE, "leader").decode().endswith(f":{standby}"), 10)
         assert stored(redis_client) == before
         ingest(redis_client, "news", news_doc(NEWS, NEWS_LATER))
         _until(lambda: len(quake(redis_client)["reports"]) == 4, 10)
@@ -430,7 +431,7 @@ def test_a_fuser_killed_mid_stream_and_restarted_leaves_no_duplicate(redis_serve
     cmd = [sys.executable, "-m", "watchfloor.cli", "fuse"]
     first = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _until(lambda: redis_client.hlen(Keys.INCIDENTS) >= n, 30)
+        _until(lambda: redis_client.hlen(IncidentKeys.INCIDENTS) >= n, 30)
         # a second source's report of every quake arrives while it runs; kill it in the middle of them
         for k in range(n):
             ingest(
@@ -469,8 +470,8 @@ def test_a_fuser_killed_mid_stream_and_restarted_leaves_no_duplicate(redis_serve
 
 
 def fuse_state_caught_up(client: redis.Redis) -> bool:
-    last = client.xrevrange(Keys.EVENTS, count=1)[0][0]
-    return client.hget(Keys.FUSION_STATE, "cursor") == last
+    last = client.xrevrange(EventKeys.EVENTS, count=1)[0][0]
+    return client.hget(IncidentKeys.FUSION_STATE, "cursor") == last
 
 
 def test_prune_keeps_history_stored_and_a_late_report_starts_a_new_incident(redis_client):
@@ -484,7 +485,7 @@ def test_prune_keeps_history_stored_and_a_late_report_starts_a_new_incident(redi
         ingest(redis_client, "gdacs", gdacs_doc(lat=-20.65))  # moves ingest time on
         fuser.step(block_ms=100)
         assert "inc:usgs:us6000ldpg" not in fuser.correlator.incidents  # out of memory...
-        assert redis_client.hexists(Keys.INCIDENTS, "inc:usgs:us6000ldpg")  # ...still stored
+        assert redis_client.hexists(IncidentKeys.INCIDENTS, "inc:usgs:us6000ldpg")  # ...still stored
         time.sleep(0.01)
         ingest(redis_client, "gdacs", gdacs_doc())  # a late report of the pruned quake
         fuser.step(block_ms=100)
@@ -571,5 +572,5 @@ def test_a_marked_partner_feed_marks_the_incident_it_joins(redis_client, monkeyp
     fuse_now(redis_client)
     incident = quake(redis_client)
     assert incident["tlp"] == "TLP:AMBER" and incident["corroboration"] == 3
-    marked = [orjson.loads(v) for v in redis_client.hvals(Keys.CURRENT)]
+    marked = [orjson.loads(v) for v in redis_client.hvals(EventKeys.CURRENT)]
     assert sorted(e.get("tlp", "-") for e in marked) == ["-", "-", "TLP:AMBER"]

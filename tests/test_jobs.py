@@ -11,9 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from domain.config.loader import Config, load_config
-from domain.store.streams import EventStore, Keys, load_health
+from domain.store.streams import EventKeys, EventStore, FeedKeys, load_health
 from feeds.contract import FeedConfig
 from workers.jobs import backoff_seconds, poll_feed
+from workers.places import PlaceKeys
 
 pytestmark = pytest.mark.redis
 
@@ -87,10 +88,10 @@ def test_poll_ingests_then_repoll_changes_nothing(redis_client, feed_server):
     config = config_for(base, feed)
     out = poll_feed("q", config=config, client=redis_client)
     assert out["status"] == "ok" and out["new"] == 1
-    redis_client.delete(Keys.poll_lock("q"))
+    redis_client.delete(FeedKeys.poll_lock("q"))
     again = poll_feed("q", config=config, client=redis_client)
     assert again.get("not_modified") is True
-    assert redis_client.xlen(Keys.EVENTS) == 1
+    assert redis_client.xlen(EventKeys.EVENTS) == 1
     event = EventStore(redis_client).get("usgs:ci40000001")
     assert event["feed"] == "q" and event["magnitude"] == 4.2 and event["lat"] == 35.55
 
@@ -101,7 +102,7 @@ def test_revision_is_one_update_not_a_duplicate(redis_client, feed_server):
     config = config_for(base, feed)
     routes.body["/q.geojson"] = (200, "application/geo+json", usgs_doc(4.2))
     poll_feed("q", config=config, client=redis_client)
-    redis_client.delete(Keys.poll_lock("q"))
+    redis_client.delete(FeedKeys.poll_lock("q"))
     routes.body["/q.geojson"] = (200, "application/geo+json", usgs_doc(4.6))
     out = poll_feed("q", config=config, client=redis_client)
     assert out["updated"] == 1 and out["new"] == 0
@@ -193,7 +194,7 @@ def test_a_poll_teaches_places_unless_the_feed_may_not(redis_client, feed_server
     quiet = FeedConfig(id="quiet", url=f"{base}/g.geojson", format="usgs-geojson", interval=5, allow_local=True,
                        teaches_places=False)
     assert poll_feed("quiet", config=config_for(base, quiet), client=redis_client)["new"] == 2
-    assert redis_client.scard(Keys.GEO_LEARNED) == 0
+    assert redis_client.scard(PlaceKeys.GEO_LEARNED) == 0
     loud = FeedConfig(id="loud", url=f"{base}/g.geojson", format="usgs-geojson", interval=5, allow_local=True)
     redis_client.flushdb()
     assert poll_feed("loud", config=config_for(base, loud), client=redis_client)["new"] == 2
@@ -238,7 +239,7 @@ def test_a_feed_that_says_retry_after_is_not_asked_sooner_and_hears_our_user_age
     assert out["status"] == "http-error" and "Retry-After 3600" in out["reason"]
     health = load_health(redis_client, "busy")
     assert health.next_attempt >= before + 3600 - 1  # the hour it asked for, not the 60 s back-off
-    redis_client.delete(Keys.poll_lock("busy"))  # the next interval: the back-off, not the poll lock, decides
+    redis_client.delete(FeedKeys.poll_lock("busy"))  # the next interval: the back-off, not the poll lock, decides
     assert poll_feed("busy", config=config, client=redis_client)["skipped"].startswith("backing off")
     assert routes.hits["/busy"] == 1 and routes.agents == ["Watchfloor (ops@county.example.gov)"]
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from domain.access.keys import AuditKeys
 from feeds.geocode import _destination, distance_km, geocode, learn_from, use_learned_places
 from feeds.model import Event, Kind
 from workers import places
@@ -131,9 +132,8 @@ def test_a_wrong_place_can_be_traced_to_its_feed_and_forgotten(redis_client, red
     gone = cli("forget", "US|CA|the geysers")
     assert gone.returncode == 0 and "forgot" in gone.stdout
     assert places.load(redis_client) == {} and redis_client.scard(places.INDEX) == 0
-    from domain.store.streams import Keys
 
-    audit = [f for _, f in redis_client.xrange(Keys.AUDIT)]
+    audit = [f for _, f in redis_client.xrange(AuditKeys.AUDIT)]
     assert any(f.get(b"action") == b"place.forget" for f in audit), audit[-3:]
     unknown = cli("forget", "XX|no such place")
     assert unknown.returncode == 2 and "no learned place" in unknown.stderr and "Traceback" not in unknown.stderr

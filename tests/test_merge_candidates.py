@@ -10,7 +10,8 @@ import pytest
 
 from domain.access.tlp import TLP
 from domain.picture.candidates import MAX_HOURS, MAX_KM, merge_candidates
-from domain.store.streams import EventStore, Keys
+from domain.picture.keys import IncidentKeys
+from domain.store.streams import EventStore
 from feeds.model import Event, Kind, Severity
 from workers.fusion import Fuser
 from workers.overrides import fuse_now, load_incidents, merge_incidents
@@ -89,12 +90,12 @@ def test_candidates_leave_out_the_incident_itself_and_what_the_reader_may_not_se
 
 def test_candidates_come_from_indexes_the_fuser_keeps_and_refills(redis_client, fused):
     incident = fused["inc:usgs:open"]
-    assert redis_client.zcard(Keys.INCIDENT_TIME) == len(EVENTS)
-    assert redis_client.zcard(Keys.INCIDENT_GEO) == len(EVENTS) - 1  # not the unplaced one
+    assert redis_client.zcard(IncidentKeys.INCIDENT_TIME) == len(EVENTS)
+    assert redis_client.zcard(IncidentKeys.INCIDENT_GEO) == len(EVENTS) - 1  # not the unplaced one
     before = names(merge_candidates(redis_client, incident, TLP.RED))
     # A store written before the indexes existed: a fuser's rebuild fills them (and drops strays).
-    redis_client.delete(Keys.INCIDENT_TIME, Keys.INCIDENT_GEO)
-    redis_client.zadd(Keys.INCIDENT_TIME, {"inc:gone": T0.timestamp()})
+    redis_client.delete(IncidentKeys.INCIDENT_TIME, IncidentKeys.INCIDENT_GEO)
+    redis_client.zadd(IncidentKeys.INCIDENT_TIME, {"inc:gone": T0.timestamp()})
     assert merge_candidates(redis_client, incident, TLP.RED) == []
     fuser = Fuser(redis_client)
     assert fuser.acquire()
@@ -102,13 +103,13 @@ def test_candidates_come_from_indexes_the_fuser_keeps_and_refills(redis_client, 
         fuser.rebuild()
     finally:
         fuser.release()
-    assert redis_client.zscore(Keys.INCIDENT_TIME, "inc:gone") is None
+    assert redis_client.zscore(IncidentKeys.INCIDENT_TIME, "inc:gone") is None
     assert names(merge_candidates(redis_client, incident, TLP.RED)) == before
     # A merge removes the merged-away incident from the indexes with the hash, in one transaction.
     done = merge_incidents(redis_client, "inc:usgs:open", "inc:usgs:nearest-earlier", "olivia", wait=10)
     survivor = done["incident"]
     gone = ({"inc:usgs:open", "inc:usgs:nearest-earlier"} - {survivor}).pop()
-    assert redis_client.zscore(Keys.INCIDENT_TIME, gone) is None and redis_client.geopos(Keys.INCIDENT_GEO, gone) == [None]
+    assert redis_client.zscore(IncidentKeys.INCIDENT_TIME, gone) is None and redis_client.geopos(IncidentKeys.INCIDENT_GEO, gone) == [None]
     stored = {i["id"]: i for i in load_incidents(redis_client)}
     after = names(merge_candidates(redis_client, stored[survivor], TLP.RED))
     assert gone.removeprefix("inc:usgs:") not in after and survivor.removeprefix("inc:usgs:") not in after

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from domain.store.streams import Keys
+from domain.picture.keys import IncidentKeys
+from domain.store.streams import EventKeys
 from tests.test_access import make_config, serve, stop
 
 pytestmark = pytest.mark.redis
@@ -37,10 +38,10 @@ def app_for(redis_server):
 
 def test_metrics_from_this_host_carry_feeds_queues_fuser_and_latency(app_for, redis_client):
     web = app_for()
-    redis_client.hset(Keys.METRICS_INGESTED, "usgs-all-hour", 42)
-    redis_client.xadd(Keys.EVENTS, {"id": "r1"}, id="2000-0")
-    redis_client.xadd(Keys.EVENTS, {"id": "r2"}, id="9000-0")
-    redis_client.hset(Keys.FUSION_STATE, "cursor", "2000-0")  # the fuser is 7 s behind the newest report
+    redis_client.hset(EventKeys.METRICS_INGESTED, "usgs-all-hour", 42)
+    redis_client.xadd(EventKeys.EVENTS, {"id": "r1"}, id="2000-0")
+    redis_client.xadd(EventKeys.EVENTS, {"id": "r2"}, id="9000-0")
+    redis_client.hset(IncidentKeys.FUSION_STATE, "cursor", "2000-0")  # the fuser is 7 s behind the newest report
     redis_client.rpush("rq:queue:watchfloor-feeds", "job-a", "job-b")
     web.get("/login", html=True)
     reply = web.get("/metrics")

@@ -39,8 +39,10 @@ from domain.access.accounts import AccountStore, Role
 from domain.access.audit import read
 from domain.config.loader import load_config
 from domain.operations import alerts, annotations, criminal_intel, outbound, rules
+from domain.operations.keys import AlertKeys, AnnotationKeys, IntelKeys, OutboundKeys, RuleKeys
+from domain.picture.keys import IncidentKeys
 from domain.store.connection import JOB_SERIALIZER, job_queue, job_worker
-from domain.store.streams import Keys
+from domain.store.streams import EventKeys
 from layers.zones import Venue, Workspace
 from tests.stack import ROOT
 from tests.test_access import PASSWORD, Reply, Web, run_cli, serve, session_cookie, stop
@@ -232,8 +234,8 @@ def floor(redis_client) -> dict[str, str]:
     store.create("victor", Role.VIEWER, PASSWORD)
     store.create("sam", Role.SUPERVISOR, PASSWORD)
     for incident_id, data in INCIDENTS.items():
-        redis_client.hset(Keys.INCIDENTS, incident_id, orjson.dumps(data))
-    redis_client.hset(Keys.CURRENT, EVENT["id"], orjson.dumps(EVENT))
+        redis_client.hset(IncidentKeys.INCIDENTS, incident_id, orjson.dumps(data))
+    redis_client.hset(EventKeys.CURRENT, EVENT["id"], orjson.dumps(EVENT))
     return {"operator": "olivia", "viewer": "victor", "supervisor": "sam"}
 
 
@@ -256,12 +258,12 @@ def last(client: redis.Redis, action: str) -> dict:
 
 def run_outbound(client: redis.Redis) -> None:
     """What `watchfloor outbound work --burst` does, in this process (no fork)."""
-    job_worker([job_queue(Keys.OUTBOUND_QUEUE, client)], client, SimpleWorker).work(burst=True)
+    job_worker([job_queue(OutboundKeys.OUTBOUND_QUEUE, client)], client, SimpleWorker).work(burst=True)
 
 
 def release_retries(client: redis.Redis) -> int:
     """Move retries scheduled for later onto the queue now, as RQ's scheduler will when their time comes."""
-    queue = job_queue(Keys.OUTBOUND_QUEUE, client)
+    queue = job_queue(OutboundKeys.OUTBOUND_QUEUE, client)
     registry = ScheduledJobRegistry(queue=queue)
     ids = registry.get_jobs_to_schedule(int(time.time()) + 3600)
     for job_id in ids:
@@ -418,7 +420,7 @@ def test_viewer_and_display_cannot_write(web, floor, redis_client):
     _user, token = AccountStore(redis_client).create_display("lobby")
     screen = session_cookie(web.get(f"/wall?display_token={token}", html=True))
     assert api(web, "PUT", "/api/incidents/inc:quake-1/annotation", screen, {"version": 0}).status == 403
-    assert not redis_client.exists(Keys.ALERT_IDS)
+    assert not redis_client.exists(AlertKeys.ALERT_IDS)
 
 
 def test_changed_incident_id_above_tlp_is_refused_and_audited(web, floor, redis_client):
@@ -684,7 +686,7 @@ def test_rule_fires_once_per_cooldown_per_workspace(web, floor, redis_client):
     rule_id = rule.json()["id"]
     storm = [quake(i) for i in range(50)]
     for item in storm:
-        redis_client.hset(Keys.INCIDENTS, item["id"], orjson.dumps(item))
+        redis_client.hset(IncidentKeys.INCIDENTS, item["id"], orjson.dumps(item))
     far, weak, other = quake(100, lat=41.0), quake(101, severity="minor"), quake(102, kind="fire")
     results = rules.evaluate_rules(redis_client, [*storm, far, weak, other], [STADIUM, PARK], config=web.extra["config"])
     by_space = {s: [r["status"] for r in results if r["workspace"] == s] for s in ("stadium", "park")}
@@ -696,7 +698,7 @@ def test_rule_fires_once_per_cooldown_per_workspace(web, floor, redis_client):
     assert {a["scope"] for a in stored} == {"zone:stadium", "zone:park"} and all(a["issued_by"] == f"rule:{rule_id}" for a in stored)
     # Re-evaluating the same incidents raises nothing; after the cooldown a new incident fires again.
     assert rules.evaluate_rules(redis_client, storm, [STADIUM], config=web.extra["config"]) == []
-    redis_client.delete(Keys.rule_cooldown(rule_id, "stadium"))  # what EX does after cooldown_minutes
+    redis_client.delete(RuleKeys.rule_cooldown(rule_id, "stadium"))  # what EX does after cooldown_minutes
     again = rules.evaluate_rules(redis_client, [quake(60), quake(61)], [STADIUM], config=web.extra["config"])
     assert [r["status"] for r in again] == ["pushed", "suppressed"]
     # A queue rule goes to the operator queue instead of pushing.
@@ -745,7 +747,7 @@ def test_criminal_intelligence_rules(web, floor, redis_client):
     assert intel["nexus"] == NEXUS and intel["marked_by"] == "olivia" and not intel["validated_at"]
     review = date.fromisoformat(intel["review_date"])
     assert date.today() < review <= criminal_intel.review_limit(date.today())
-    assert redis_client.sismember(Keys.INTEL, "inc:quake-1")
+    assert redis_client.sismember(IntelKeys.INTEL, "inc:quake-1")
     unmark = api(web, "PUT", path, olivia, {"version": 1, "criminal_intel": False})
     assert unmark.status == 422 and "stays one until it is purged" in unmark.json()["reason"]
     edit = api(web, "PUT", path, olivia, {"version": 1, "note": "His church group was there"})
@@ -795,7 +797,7 @@ def test_purge_dry_run_lists_then_purge_removes_and_audits(web, floor, redis_cli
     # Let the first record's review date pass (as if five years went by without validation).
     stored = annotations.load(redis_client, "inc:quake-1")
     stored["intel"]["review_date"] = (date.today() - timedelta(days=1)).isoformat()
-    redis_client.set(Keys.annotation("inc:quake-1"), orjson.dumps(stored))
+    redis_client.set(AnnotationKeys.annotation("inc:quake-1"), orjson.dumps(stored))
 
     preview = run_cli("intel", "purge", "--dry-run", redis_url=redis_server.url)
     assert preview.returncode == 0, preview.stderr
@@ -808,7 +810,7 @@ def test_purge_dry_run_lists_then_purge_removes_and_audits(web, floor, redis_cli
     assert done.returncode == 0 and "removed 1" in done.stderr
     assert annotations.load(redis_client, "inc:quake-1") is None
     assert annotations.history(redis_client, "inc:quake-1") == []
-    assert not redis_client.sismember(Keys.INTEL, "inc:quake-1")
+    assert not redis_client.sismember(IntelKeys.INTEL, "inc:quake-1")
     assert annotations.load(redis_client, EVENT["id"]) is not None  # still within review
     assert annotations.load(redis_client, "inc:amber-1") is not None  # not criminal intelligence
     record = last(redis_client, "intel.purge")
@@ -876,8 +878,8 @@ def test_screens_never_receive_incidents_above_the_readers_marking(web, floor, r
                     {"event_id": f"ev:{incident_id}", "source": "rss", "feed": "partner"}]}
         if marking:
             data["tlp"] = marking
-        redis_client.hset(Keys.INCIDENTS, incident_id, orjson.dumps(data))
-        redis_client.xadd(Keys.INCIDENT_CHANGES, {"id": incident_id, "op": "upsert"})
+        redis_client.hset(IncidentKeys.INCIDENTS, incident_id, orjson.dumps(data))
+        redis_client.xadd(IncidentKeys.INCIDENT_CHANGES, {"id": incident_id, "op": "upsert"})
     victor, olivia, sam = web.session("victor"), web.session("olivia"), web.session("sam")
     titles = {i: t for i, (t, _m) in SCREEN_INCIDENTS.items()}
     expected = {victor: {"inc:clear-9"}, olivia: {"inc:clear-9", "inc:amber-9"}, sam: set(titles)}
@@ -928,7 +930,7 @@ def test_the_daily_purge_announces_first_and_purges_only_after_the_notice(web, f
                    {"version": 0, "criminal_intel": True, "nexus": NEXUS, "note": "Seen at substation 4"}).status == 201
         stored = annotations.load(redis_client, incident)
         stored["intel"]["review_date"] = (date.today() - timedelta(days=1)).isoformat()
-        redis_client.set(Keys.annotation(incident), orjson.dumps(stored))
+        redis_client.set(AnnotationKeys.annotation(incident), orjson.dumps(stored))
     config = web.extra["config"]
     today = date.today()
     first = criminal_intel.scheduled_purge(redis_client, notice_days=7, today=today)
@@ -1104,6 +1106,6 @@ def test_operators_split_and_merge_incidents_through_the_api_and_it_sticks(web, 
     assert len(survivor["reports"]) == 3 and new_id not in {i["id"] for i in load_incidents(redis_client)}
     assert last(redis_client, "incident.merge")["outcome"] == "ok"
     # An incident above the operator's marking cannot be split or merged (nor named as the other).
-    redis_client.hset(Keys.INCIDENTS, "inc:red-1", orjson.dumps(INCIDENTS["inc:red-1"]))  # fusion kept only its own
+    redis_client.hset(IncidentKeys.INCIDENTS, "inc:red-1", orjson.dumps(INCIDENTS["inc:red-1"]))  # fusion kept only its own
     assert api(web, "POST", path + "/merge", olivia, {"other": "inc:red-1"}).status == 403
     assert api(web, "POST", "/api/incidents/inc:red-1/split", olivia, {"event": "x"}).status == 403

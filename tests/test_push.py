@@ -9,7 +9,8 @@ import pytest
 
 from dashboard.asgi import is_interaction as _is_interaction
 from dashboard.push import wake_events
-from domain.store.streams import Keys
+from domain.operations.keys import AlertKeys
+from domain.picture.keys import IncidentKeys
 
 pytestmark = pytest.mark.redis
 
@@ -21,7 +22,7 @@ def test_a_change_wakes_the_stream_and_nothing_else_does(redis_server, redis_cli
         got.append((time.monotonic(), await stream.__anext__()))  # the retry hint
         loop = asyncio.get_running_loop()
         sent = time.monotonic()
-        loop.call_later(0.3, lambda: redis_client.xadd(Keys.INCIDENT_CHANGES, {"id": "inc:a", "op": "upsert"}))
+        loop.call_later(0.3, lambda: redis_client.xadd(IncidentKeys.INCIDENT_CHANGES, {"id": "inc:a", "op": "upsert"}))
         got.append((time.monotonic() - sent, await stream.__anext__()))
         await stream.aclose()
         return got
@@ -36,7 +37,7 @@ def test_an_alert_also_wakes_the_stream(redis_server, redis_client):
     async def run() -> bytes:
         stream = wake_events(redis_server.url, max_seconds=3)
         await stream.__anext__()
-        asyncio.get_running_loop().call_later(0.2, lambda: redis_client.xadd(Keys.ALERTS, {"id": "a1"}))
+        asyncio.get_running_loop().call_later(0.2, lambda: redis_client.xadd(AlertKeys.ALERTS, {"id": "a1"}))
         message = await stream.__anext__()
         await stream.aclose()
         return message
@@ -45,9 +46,9 @@ def test_an_alert_also_wakes_the_stream(redis_server, redis_client):
 
 
 def test_a_reconnecting_screen_is_woken_for_what_changed_while_it_was_away(redis_server, redis_client):
-    first = redis_client.xadd(Keys.INCIDENT_CHANGES, {"id": "inc:before", "op": "upsert"}).decode()
-    alerts = redis_client.xadd(Keys.ALERTS, {"id": "a0"}).decode()
-    redis_client.xadd(Keys.INCIDENT_CHANGES, {"id": "inc:during-reconnect", "op": "upsert"})
+    first = redis_client.xadd(IncidentKeys.INCIDENT_CHANGES, {"id": "inc:before", "op": "upsert"}).decode()
+    alerts = redis_client.xadd(AlertKeys.ALERTS, {"id": "a0"}).decode()
+    redis_client.xadd(IncidentKeys.INCIDENT_CHANGES, {"id": "inc:during-reconnect", "op": "upsert"})
 
     async def run() -> bytes:
         stream = wake_events(redis_server.url, max_seconds=3, last_event_id=f"{first},{alerts}")

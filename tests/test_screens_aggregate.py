@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
+from domain.picture.keys import IncidentKeys
 from tests.stack import start_stack
 from tests.test_screens import ARTIFACTS, DRAWN, MAP, PASSWORD, acknowledge_alerts, browser, open_screen  # noqa: F401
 
@@ -48,11 +49,10 @@ def _event(tag: str, lat: float, lon: float, severity: str, when: datetime):
 
 
 def _fused(client: redis.Redis, event_id: str, timeout: float = 60) -> str:
-    from domain.store.streams import Keys
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        incident = client.hget(Keys.INCIDENT_OF, event_id)
+        incident = client.hget(IncidentKeys.INCIDENT_OF, event_id)
         if incident:
             return incident.decode()
         time.sleep(0.1)

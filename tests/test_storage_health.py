@@ -9,7 +9,7 @@ import redis
 
 from dashboard.panels.status import feeds_panel, ticker_panel
 from domain.picture.health import storage_status
-from domain.store.streams import Keys
+from domain.store.streams import EventKeys
 from watchfloor.redis_server import EmbeddedRedis
 
 pytestmark = pytest.mark.redis
@@ -30,7 +30,7 @@ def test_an_empty_store_reports_its_size_and_no_warning(redis_client) -> None:
 def test_growth_is_measured_from_the_report_stream(redis_client) -> None:
     start = int(datetime(2026, 11, 28, tzinfo=UTC).timestamp() * 1000)
     for i in range(48):  # 48 reports over 47 hours: about 24.5 a day
-        redis_client.xadd(Keys.EVENTS, {"id": f"r{i}"}, id=f"{start + i * 3_600_000}-0")
+        redis_client.xadd(EventKeys.EVENTS, {"id": f"r{i}"}, id=f"{start + i * 3_600_000}-0")
     out = storage_status(redis_client)
     assert out["reports_per_day"] == round(48 * 24 / 47)
     assert out["days_left"] is not None and out["days_left"] > 1000  # a few KB a day into gigabytes
@@ -63,7 +63,7 @@ def test_a_fast_filling_store_warns_before_it_is_full(tmp_path) -> None:
         now = int(datetime.now(UTC).timestamp() * 1000)
         pipe = client.pipeline()
         for i in range(2000):
-            pipe.xadd(Keys.EVENTS, {"id": f"r{i}", "e": "x" * 2000}, id=f"{now - 7_200_000 + i * 3600}-0")
+            pipe.xadd(EventKeys.EVENTS, {"id": f"r{i}", "e": "x" * 2000}, id=f"{now - 7_200_000 + i * 3600}-0")
         pipe.execute()
         out = storage_status(client)
     finally:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from domain.store.streams import EventStore, FeedHealth, Keys, load_health, save_health
+from domain.store.streams import EventKeys, EventStore, FeedHealth, FeedKeys, load_health, save_health
 from feeds.model import Event, Kind, Severity
 
 pytestmark = pytest.mark.redis
@@ -25,7 +25,7 @@ def test_repolling_the_same_events_appends_nothing(redis_client):
     again = store.append([quake("usgs:a"), quake("usgs:b")])
     assert (first.new, first.updated, first.seen) == (2, 0, 0)
     assert (again.new, again.updated, again.seen) == (0, 0, 2)
-    assert redis_client.xlen(Keys.EVENTS) == 2
+    assert redis_client.xlen(EventKeys.EVENTS) == 2
     assert store.count() == 2
 
 
@@ -33,7 +33,7 @@ def test_fetch_time_alone_is_not_an_update(redis_client):
     store = EventStore(redis_client)
     store.append([quake("usgs:a", provenance={"feed": "f", "fetched_at": "2026-11-22T10:00:00Z"})])
     counts = store.append([quake("usgs:a", provenance={"feed": "f", "fetched_at": "2026-11-22T10:05:00Z"})])
-    assert counts.seen == 1 and redis_client.xlen(Keys.EVENTS) == 1
+    assert counts.seen == 1 and redis_client.xlen(EventKeys.EVENTS) == 1
 
 
 def test_revised_magnitude_updates_in_place(redis_client):
@@ -84,4 +84,4 @@ def test_feed_health_round_trips_through_redis(redis_client):
     save_health(redis_client, health)
     back = load_health(redis_client, "usgs")
     assert back == health
-    assert redis_client.sismember(Keys.FEEDS, "usgs")
+    assert redis_client.sismember(FeedKeys.FEEDS, "usgs")

@@ -53,7 +53,9 @@ from typing import Any
 import orjson
 import redis
 
-from domain.store.streams import Keys, StreamEntry, beat, decode_entry
+from domain.picture.keys import IncidentKeys
+from domain.picture.processes import beat
+from domain.store.streams import EventKeys, StreamEntry, decode_entry
 from feeds.fuse import Correlator, OverrideError
 from feeds.model import Event, InvalidEvent
 from workers.incident_rows import _digest, _index_row, _index_rows, _ms, _sid_key, _text, incident_json
@@ -142,7 +144,7 @@ class Fuser:
     # -- the lock ----------------------------------------------------------------------------
     def acquire(self) -> bool:
         """Take the leader lock if nobody holds it."""
-        if self.client.set(Keys.FUSION_LEADER, self.token, nx=True, px=self.lock_ms):
+        if self.client.set(IncidentKeys.FUSION_LEADER, self.token, nx=True, px=self.lock_ms):
             self._renewed_at = time.monotonic()
             self.leading = True
             return True
@@ -152,7 +154,7 @@ class Fuser:
         """Give the lock up (only ours), so a standby takes over at once."""
         if self.leading:
             try:
-                self._release(keys=[Keys.FUSION_LEADER], args=[self.token])
+                self._release(keys=[IncidentKeys.FUSION_LEADER], args=[self.token])
             except redis.RedisError:
                 pass  # it expires by itself
         self.leading = False
@@ -162,7 +164,7 @@ class Fuser:
             raise LostLeadership("not leading")
         now = time.monotonic()
         if force or now - self._renewed_at >= self.lock_ms / 3000:
-            if not self._renew(keys=[Keys.FUSION_LEADER], args=[self.token, self.lock_ms]):
+            if not self._renew(keys=[IncidentKeys.FUSION_LEADER], args=[self.token, self.lock_ms]):
                 self.leading = False
                 raise LostLeadership("the leader lock was lost")
             self._renewed_at = now
@@ -215,7 +217,7 @@ class Fuser:
             self._digests.pop(incident.id, None)
         self._touched = {i: t for i, t in self._touched.items() if i in self.correlator.incidents}
         if gone:
-            log.info("pruned %d incident(s) out of the fusion window (kept in %s)", len(gone), Keys.INCIDENTS)
+            log.info("pruned %d incident(s) out of the fusion window (kept in %s)", len(gone), IncidentKeys.INCIDENTS)
 
     def _touch_rule(self, rule: dict[str, Any], batch: _Batch) -> None:
         events = [rule.get("event"), *(rule.get("apart_from") or ()), *(rule.get("events") or ())]
@@ -276,7 +278,7 @@ class Fuser:
 
     def _read_overrides(self, start: int) -> list[tuple[int, dict[str, Any]]]:
         out = []
-        for offset, raw in enumerate(self.client.lrange(Keys.FUSION_OVERRIDES, start, -1)):
+        for offset, raw in enumerate(self.client.lrange(IncidentKeys.FUSION_OVERRIDES, start, -1)):
             try:
                 item = orjson.loads(raw)
                 if not isinstance(item, dict):
@@ -310,7 +312,7 @@ class Fuser:
         while True:
             start = "-" if self.cursor == "0-0" else "(" + self.cursor
             self._beat()  # a long replay is work, not a hang: the floor must not hear "silent"
-            rows = self.client.xrange(Keys.EVENTS, min=start, max="+", count=PAGE)
+            rows = self.client.xrange(EventKeys.EVENTS, min=start, max="+", count=PAGE)
             for stream_id, fields in rows:
                 self._process(decode_entry(stream_id, fields), batch)
             replayed += len(rows)
@@ -323,7 +325,7 @@ class Fuser:
         for index, request in requests:
             self._resolve(index, request, batch)
         # Compare everything with what is stored: a crash or an older version may have left differences.
-        stored = self.client.hgetall(Keys.INCIDENTS)
+        stored = self.client.hgetall(IncidentKeys.INCIDENTS)
         self._fill_indexes(stored)
         self._digests = {_text(k): _digest(v) for k, v in stored.items()}
         for incident_id in list(self._digests):
@@ -347,8 +349,8 @@ class Fuser:
         existed) and drop index entries with no stored incident; the write that follows keeps both
         right for what it changes. Reads only the indexes' member ids when nothing is missing."""
         by_id = {_text(k): v for k, v in stored.items()}
-        timed = {_text(m) for m in self.client.zrange(Keys.INCIDENT_TIME, 0, -1)}
-        placed = {_text(m) for m in self.client.zrange(Keys.INCIDENT_GEO, 0, -1)}
+        timed = {_text(m) for m in self.client.zrange(IncidentKeys.INCIDENT_TIME, 0, -1)}
+        placed = {_text(m) for m in self.client.zrange(IncidentKeys.INCIDENT_GEO, 0, -1)}
         missing = sorted(set(by_id) - timed)
         gone = sorted((timed | placed) - set(by_id))
         if not missing and not gone:
@@ -360,8 +362,8 @@ class Fuser:
             def fill(pipe: Any, rows: list[Any] = rows, drop: list[str] = drop) -> None:
                 _index_rows(pipe, rows)
                 if drop:
-                    pipe.zrem(Keys.INCIDENT_TIME, *drop)
-                    pipe.zrem(Keys.INCIDENT_GEO, *drop)
+                    pipe.zrem(IncidentKeys.INCIDENT_TIME, *drop)
+                    pipe.zrem(IncidentKeys.INCIDENT_GEO, *drop)
 
             self._fenced(fill)
         log.info("incident indexes: %d incident(s) added, %d stale entr(ies) dropped", len(missing), len(gone))
@@ -369,20 +371,20 @@ class Fuser:
     def _point_group(self) -> None:
         """The group delivers what follows the rebuilt cursor; what others left pending is covered."""
         try:
-            self.client.xgroup_create(Keys.EVENTS, Keys.FUSION_GROUP, id="0", mkstream=True)
+            self.client.xgroup_create(EventKeys.EVENTS, IncidentKeys.FUSION_GROUP, id="0", mkstream=True)
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
-        self.client.xgroup_setid(Keys.EVENTS, Keys.FUSION_GROUP, self.cursor)
+        self.client.xgroup_setid(EventKeys.EVENTS, IncidentKeys.FUSION_GROUP, self.cursor)
         while self.cursor != "0-0":
-            pending = self.client.xpending_range(Keys.EVENTS, Keys.FUSION_GROUP, min="-", max=self.cursor, count=PAGE)
+            pending = self.client.xpending_range(EventKeys.EVENTS, IncidentKeys.FUSION_GROUP, min="-", max=self.cursor, count=PAGE)
             if not pending:
                 break
-            self.client.xack(Keys.EVENTS, Keys.FUSION_GROUP, *[p["message_id"] for p in pending])
-        for consumer in self.client.xinfo_consumers(Keys.EVENTS, Keys.FUSION_GROUP):
+            self.client.xack(EventKeys.EVENTS, IncidentKeys.FUSION_GROUP, *[p["message_id"] for p in pending])
+        for consumer in self.client.xinfo_consumers(EventKeys.EVENTS, IncidentKeys.FUSION_GROUP):
             name = _text(consumer.get("name"))
             if name != self.name and not consumer.get("pending") and consumer.get("idle", 0) > self.lock_ms:
-                self.client.xgroup_delconsumer(Keys.EVENTS, Keys.FUSION_GROUP, name)
+                self.client.xgroup_delconsumer(EventKeys.EVENTS, IncidentKeys.FUSION_GROUP, name)
 
     # -- live ----------------------------------------------------------------------------------
     def step(self, block_ms: int | None = None) -> int:
@@ -397,7 +399,7 @@ class Fuser:
         for entry in entries:
             self._process(entry, batch)
             batch.acks.append(entry.stream_id)
-        length = int(self.client.llen(Keys.FUSION_OVERRIDES))
+        length = int(self.client.llen(IncidentKeys.FUSION_OVERRIDES))
         if length > self._overrides_seen:
             for index, item in self._read_overrides(self._overrides_seen):
                 if "refused" in item:
@@ -414,7 +416,7 @@ class Fuser:
     def _read(self, block_ms: int) -> tuple[list[StreamEntry], list[str]]:
         """Entries after the cursor, in order; and delivered ids already processed (to acknowledge)."""
         reply = self.client.xreadgroup(
-            Keys.FUSION_GROUP, self.name, {Keys.EVENTS: ">"}, count=self.batch, block=block_ms
+            IncidentKeys.FUSION_GROUP, self.name, {EventKeys.EVENTS: ">"}, count=self.batch, block=block_ms
         )
         delivered = [decode_entry(sid, fields) for _, rows in (reply or []) for sid, fields in rows]
         cursor = _sid_key(self.cursor)
@@ -426,7 +428,7 @@ class Fuser:
         start = self.cursor
         end = ("(" + delivered[0].stream_id) if delivered else "+"
         while True:
-            rows = self.client.xrange(Keys.EVENTS, min="-" if start == "0-0" else "(" + start, max=end, count=PAGE)
+            rows = self.client.xrange(EventKeys.EVENTS, min="-" if start == "0-0" else "(" + start, max=end, count=PAGE)
             gap.extend(decode_entry(sid, fields) for sid, fields in rows)
             if len(rows) < PAGE or not delivered:
                 break
@@ -461,30 +463,30 @@ class Fuser:
             def fill(pipe: Any, chunk: list[str] = chunk, last: bool = last) -> None:
                 minid = f"{max(0, int(time.time() * 1000) - CHANGES_KEEP_MS)}-0"
                 if chunk:
-                    pipe.hset(Keys.INCIDENTS, mapping={i: upserts[i] for i in chunk})
+                    pipe.hset(IncidentKeys.INCIDENTS, mapping={i: upserts[i] for i in chunk})
                     of = {e: i for i in chunk for e in self.correlator.incidents[i].events}
-                    pipe.hset(Keys.INCIDENT_OF, mapping=of)
+                    pipe.hset(IncidentKeys.INCIDENT_OF, mapping=of)
                     _index_rows(pipe, [(i, self.correlator.incidents[i].time.timestamp(), self.correlator.incidents[i].lat,
                                         self.correlator.incidents[i].lon) for i in chunk])
                     for i in chunk:
-                        pipe.xadd(Keys.INCIDENT_CHANGES, {"id": i, "op": "upsert"}, minid=minid, approximate=True)
+                        pipe.xadd(IncidentKeys.INCIDENT_CHANGES, {"id": i, "op": "upsert"}, minid=minid, approximate=True)
                 if not last:
                     return
                 if removes:
-                    pipe.hdel(Keys.INCIDENTS, *removes)
-                    pipe.zrem(Keys.INCIDENT_TIME, *removes)
-                    pipe.zrem(Keys.INCIDENT_GEO, *removes)
+                    pipe.hdel(IncidentKeys.INCIDENTS, *removes)
+                    pipe.zrem(IncidentKeys.INCIDENT_TIME, *removes)
+                    pipe.zrem(IncidentKeys.INCIDENT_GEO, *removes)
                     for i, into in removes.items():
                         pipe.xadd(
-                            Keys.INCIDENT_CHANGES,
+                            IncidentKeys.INCIDENT_CHANGES,
                             {"id": i, "op": "remove", "into": into},
                             minid=minid,
                             approximate=True,
                         )
                 for index, raw in batch.resolved:
-                    pipe.lset(Keys.FUSION_OVERRIDES, index, raw)
+                    pipe.lset(IncidentKeys.FUSION_OVERRIDES, index, raw)
                 pipe.hset(
-                    Keys.FUSION_STATE,
+                    IncidentKeys.FUSION_STATE,
                     mapping={
                         "cursor": self.cursor,
                         "overrides": self._overrides_seen,
@@ -493,7 +495,7 @@ class Fuser:
                     },
                 )
                 if batch.acks:
-                    pipe.xack(Keys.EVENTS, Keys.FUSION_GROUP, *batch.acks)
+                    pipe.xack(EventKeys.EVENTS, IncidentKeys.FUSION_GROUP, *batch.acks)
 
             self._fenced(fill)
             for i in chunk:
@@ -505,12 +507,12 @@ class Fuser:
         """Run ``fill`` in MULTI/EXEC only while this fuser still holds the lock (renewing it)."""
         with self.client.pipeline(transaction=True) as pipe:
             try:
-                pipe.watch(Keys.FUSION_LEADER)
-                if _text(pipe.get(Keys.FUSION_LEADER)) != self.token:
+                pipe.watch(IncidentKeys.FUSION_LEADER)
+                if _text(pipe.get(IncidentKeys.FUSION_LEADER)) != self.token:
                     raise LostLeadership("the leader lock was lost")
                 pipe.multi()
                 fill(pipe)
-                pipe.pexpire(Keys.FUSION_LEADER, self.lock_ms)
+                pipe.pexpire(IncidentKeys.FUSION_LEADER, self.lock_ms)
                 pipe.execute()
             except redis.WatchError:
                 self.leading = False
@@ -530,7 +532,7 @@ class Fuser:
                 try:
                     if not self.acquire():
                         if not standby_logged:
-                            holder = _text(self.client.get(Keys.FUSION_LEADER))
+                            holder = _text(self.client.get(IncidentKeys.FUSION_LEADER))
                             log.info("fuser %s on standby (active: %s)", self.name, holder.rsplit(":", 1)[0])
                             standby_logged = True
                         self._beat()

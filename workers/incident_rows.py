@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from domain.store.streams import Keys
+from domain.picture.keys import IncidentKeys
 from feeds.fuse import Incident
 from feeds.model import epoch_seconds, tlp_highest
 
@@ -44,13 +44,13 @@ def _index_rows(pipe: Any, rows: list[tuple[str, float | None, float | None, flo
         else:
             unplaced.append(incident_id)
     if times:
-        pipe.zadd(Keys.INCIDENT_TIME, times)
+        pipe.zadd(IncidentKeys.INCIDENT_TIME, times)
     if untimed:
-        pipe.zrem(Keys.INCIDENT_TIME, *untimed)
+        pipe.zrem(IncidentKeys.INCIDENT_TIME, *untimed)
     if places:
-        pipe.geoadd(Keys.INCIDENT_GEO, places)
+        pipe.geoadd(IncidentKeys.INCIDENT_GEO, places)
     if unplaced:
-        pipe.zrem(Keys.INCIDENT_GEO, *unplaced)
+        pipe.zrem(IncidentKeys.INCIDENT_GEO, *unplaced)
 
 
 def _index_row(incident_id: str, data: dict[str, Any]) -> tuple[str, float | None, float | None, float | None]:

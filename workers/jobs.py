@@ -19,7 +19,7 @@ from domain.config.workspaces import workspaces_for
 from domain.operations.criminal_intel import scheduled_purge
 from domain.operations.rules import evaluate_rules
 from domain.store.connection import client_for
-from domain.store.streams import EventStore, FeedHealth, Keys, load_health, save_health
+from domain.store.streams import EventKeys, EventStore, FeedHealth, FeedKeys, load_health, save_health
 from feeds.contract import FeedConfig, FeedError
 from feeds.fetch import FetchError, FetchLimits, fetch
 from workers import places
@@ -56,7 +56,7 @@ def backoff_seconds(interval: int, failures: int) -> float:
 
 def acquire_poll(client: redis.Redis, feed: FeedConfig, token: str) -> bool:
     """One poll per feed per interval, whoever enqueued it; a retry of the same job may proceed."""
-    key = Keys.poll_lock(feed.id)
+    key = FeedKeys.poll_lock(feed.id)
     ttl = max(1, feed.interval - 1)
     if client.set(key, token, nx=True, ex=ttl):
         return True
@@ -143,7 +143,7 @@ def _poll(client: redis.Redis, config: Config, feed: FeedConfig, health: FeedHea
     health.unplaced = prepared.unplaced
     health.warnings = warnings[-10:]
     if health.new or health.updated:  # a counter for /metrics: reports this feed added or revised, ever
-        client.hincrby(Keys.METRICS_INGESTED, feed.id, health.new + health.updated)
+        client.hincrby(EventKeys.METRICS_INGESTED, feed.id, health.new + health.updated)
     return {"feed": feed.id, "status": "ok", "new": health.new, "updated": health.updated, "seen": health.seen}
 
 
@@ -191,7 +191,7 @@ def _follow(
 ) -> tuple[int, int, int, int]:
     """Read the documents an index points to, each once; one bad document costs only itself."""
     new = updated = seen = items = 0
-    key = Keys.followed(feed.id)
+    key = FeedKeys.followed(feed.id)
     pending = [u for u in dict.fromkeys(urls) if not client.hexists(key, u)][:MAX_FOLLOW]
     follow_feed = FeedConfig(**{**_as_dict(feed), "format": fmt or "auto"})
     # The whole poll must end well inside the RQ job timeout; what is left waits for the next poll.

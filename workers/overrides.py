@@ -18,7 +18,8 @@ from typing import Any
 import orjson
 import redis
 
-from domain.store.streams import Keys
+from domain.picture.keys import IncidentKeys
+from domain.store.streams import EventKeys
 from workers.fusion import Fuser, FusionError, LostLeadership
 from workers.incident_rows import _text
 
@@ -28,11 +29,11 @@ log = logging.getLogger(__name__)
 
 
 def _caught_up(client: redis.Redis) -> bool:
-    state = {_text(k): _text(v) for k, v in client.hgetall(Keys.FUSION_STATE).items()}
-    newest = client.xrevrange(Keys.EVENTS, count=1)
+    state = {_text(k): _text(v) for k, v in client.hgetall(IncidentKeys.FUSION_STATE).items()}
+    newest = client.xrevrange(EventKeys.EVENTS, count=1)
     last = _text(newest[0][0]) if newest else "0-0"
     return state.get("cursor", "0-0") == last and int(state.get("overrides") or 0) == int(
-        client.llen(Keys.FUSION_OVERRIDES)
+        client.llen(IncidentKeys.FUSION_OVERRIDES)
     )
 
 
@@ -67,13 +68,13 @@ def fuse_now(
 
 def load_incidents(client: redis.Redis) -> list[dict[str, Any]]:
     """Every stored incident (the fusion window and its history), newest first."""
-    rows = [orjson.loads(v) for v in client.hvals(Keys.INCIDENTS)]
+    rows = [orjson.loads(v) for v in client.hvals(IncidentKeys.INCIDENTS)]
     rows.sort(key=lambda r: (r.get("time") or "", r["id"]), reverse=True)
     return rows
 
 
 def _stored(client: redis.Redis, incident_id: str) -> dict[str, Any]:
-    raw = client.hget(Keys.INCIDENTS, incident_id)
+    raw = client.hget(IncidentKeys.INCIDENTS, incident_id)
     if raw is None:
         raise FusionError(f"no incident {incident_id} (see `watchfloor incidents`)")
     return orjson.loads(raw)
@@ -83,17 +84,17 @@ def _request(
     client: redis.Redis, request: dict[str, Any], *, window_hours: float, lock_ttl: float, wait: float
 ) -> dict[str, Any]:
     request = {**request, "requested": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
-    index = int(client.rpush(Keys.FUSION_OVERRIDES, orjson.dumps(request))) - 1
+    index = int(client.rpush(IncidentKeys.FUSION_OVERRIDES, orjson.dumps(request))) - 1
     deadline = time.monotonic() + wait
     while True:
-        item = orjson.loads(client.lindex(Keys.FUSION_OVERRIDES, index) or b"{}")
+        item = orjson.loads(client.lindex(IncidentKeys.FUSION_OVERRIDES, index) or b"{}")
         if "refused" in item:
             raise FusionError(item["refused"])
         if "at" in item:
             return item
         if time.monotonic() >= deadline:
             raise FusionError("the fuser has not applied the request yet; it will when it catches up")
-        if not client.exists(Keys.FUSION_LEADER):
+        if not client.exists(IncidentKeys.FUSION_LEADER):
             fuse_now(client, window_hours=window_hours, lock_ttl=lock_ttl, wait=0)  # no fuser running: do it here
         else:
             time.sleep(0.05)
@@ -124,9 +125,9 @@ def split_incident(
         lock_ttl=lock_ttl,
         wait=wait,
     )
-    new = _text(client.hget(Keys.INCIDENT_OF, event_id))
+    new = _text(client.hget(IncidentKeys.INCIDENT_OF, event_id))
     rest = rule.get("apart_from") or []
-    remainder = _text(client.hget(Keys.INCIDENT_OF, rest[0])) if rest else incident_id
+    remainder = _text(client.hget(IncidentKeys.INCIDENT_OF, rest[0])) if rest else incident_id
     return {**rule, "incident": remainder, "new": new}
 
 
@@ -153,5 +154,5 @@ def merge_incidents(
         lock_ttl=lock_ttl,
         wait=wait,
     )
-    survivor = _text(client.hget(Keys.INCIDENT_OF, rule["events"][0])) if rule.get("events") else a
+    survivor = _text(client.hget(IncidentKeys.INCIDENT_OF, rule["events"][0])) if rule.get("events") else a
     return {**rule, "incident": survivor}

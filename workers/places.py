@@ -27,13 +27,27 @@ from collections.abc import Iterable
 import orjson
 import redis
 
-from domain.store.streams import Keys
+from domain.store.streams import PREFIX
 from feeds.geocode import _Cand, distance_km, learn_from, learned_candidate, use_learned_places
 from feeds.model import Event
 
 log = logging.getLogger(__name__)
 
-INDEX = Keys.GEO_LEARNED
+
+
+class PlaceKeys:
+    """Places learned from the feeds: a set of place keys "<country>|<admin1>|<folded name>", per place a
+    hash report id -> its observation (JSON), and the agreed points that processes load."""
+
+    GEO_LEARNED = f"{PREFIX}:geo:learned"
+    GEO_AGREED = f"{PREFIX}:geo:agreed"  # place key -> JSON of its agreed point
+
+    @staticmethod
+    def learned_place(key: str) -> str:
+        return f"{PREFIX}:geo:learned:{key}"
+
+
+INDEX = PlaceKeys.GEO_LEARNED
 MAX_POINTS = 25  # observations kept per place (the newest)
 MIN_POINTS = 2  # one report alone teaches nothing
 MAX_SPREAD_KM = 10.0  # USGS rounds offsets to 1 km and bearings to 22.5 degrees: 4 km at 10 km
@@ -69,7 +83,7 @@ def observe(client: redis.Redis, events: Iterable[Event]) -> int:
         record = {"name": obs.name, "cc": obs.country, "a1": obs.admin1, "lat": round(obs.lat, 5),
                   "lon": round(obs.lon, 5), "km": obs.km, "feed": event.feed or "", "t": round(time.time(), 3)}
         pipe.sadd(INDEX, obs.key)
-        pipe.hset(Keys.learned_place(obs.key), event.id, orjson.dumps(record))
+        pipe.hset(PlaceKeys.learned_place(obs.key), event.id, orjson.dumps(record))
     pipe.execute()
     _settle(client, list(dict.fromkeys(obs.key for obs, _event in seen)))
     return len(seen)
@@ -89,25 +103,25 @@ def _records(raw: dict) -> list[tuple[str, dict]]:
 
 def _settle(client: redis.Redis, keys: list[str]) -> None:
     """Keep each place's newest :data:`MAX_POINTS` observations and recompute whether they agree,
-    into the hash every process loads (:data:`Keys.GEO_AGREED`). Two workers settling the same
+    into the hash every process loads (:data:`PlaceKeys.GEO_AGREED`). Two workers settling the same
     place at once both read observations holding their own; the next observation settles it again."""
     if not keys:
         return
     pipe = client.pipeline(transaction=False)
     for key in keys:
-        pipe.hgetall(Keys.learned_place(key))
+        pipe.hgetall(PlaceKeys.learned_place(key))
     found = pipe.execute()
     pipe = client.pipeline(transaction=False)
     for key, raw in zip(keys, found, strict=True):
         records = _records(raw)
         if len(records) > MAX_POINTS:
-            pipe.hdel(Keys.learned_place(key), *[rid for rid, _ in records[:-MAX_POINTS]])
+            pipe.hdel(PlaceKeys.learned_place(key), *[rid for rid, _ in records[:-MAX_POINTS]])
             records = records[-MAX_POINTS:]
         place = agreed_place([r for _, r in records])
         if place is None:
-            pipe.hdel(Keys.GEO_AGREED, key)
+            pipe.hdel(PlaceKeys.GEO_AGREED, key)
         else:
-            pipe.hset(Keys.GEO_AGREED, key, orjson.dumps(place))
+            pipe.hset(PlaceKeys.GEO_AGREED, key, orjson.dumps(place))
     pipe.execute()
 
 
@@ -142,7 +156,7 @@ def load(client: redis.Redis) -> dict[str, list[_Cand]]:
     """The agreed learned places, by folded name, as the geocoder consults them (one HGETALL: RQ
     runs each job in a fresh fork, so every poll loads them)."""
     places: dict[str, list[_Cand]] = {}
-    for key, raw in sorted(client.hgetall(Keys.GEO_AGREED).items()):
+    for key, raw in sorted(client.hgetall(PlaceKeys.GEO_AGREED).items()):
         key = key.decode() if isinstance(key, bytes) else key
         try:
             cand = candidate(orjson.loads(raw))
@@ -172,8 +186,8 @@ def listing(client: redis.Redis) -> list[dict]:
     keys = sorted(k.decode() if isinstance(k, bytes) else k for k in client.smembers(INDEX))
     pipe = client.pipeline(transaction=False)
     for key in keys:
-        pipe.hgetall(Keys.learned_place(key))
-        pipe.hget(Keys.GEO_AGREED, key)
+        pipe.hgetall(PlaceKeys.learned_place(key))
+        pipe.hget(PlaceKeys.GEO_AGREED, key)
     replies = pipe.execute() if keys else []
     out = []
     for i, key in enumerate(keys):
@@ -193,8 +207,8 @@ def forget(client: redis.Redis, key: str) -> bool:
     be learned again from new reports: switch the feed off with ``teaches_places = false``."""
     pipe = client.pipeline(transaction=True)
     pipe.srem(INDEX, key)
-    pipe.delete(Keys.learned_place(key))
-    pipe.hdel(Keys.GEO_AGREED, key)
+    pipe.delete(PlaceKeys.learned_place(key))
+    pipe.hdel(PlaceKeys.GEO_AGREED, key)
     removed, *_ = pipe.execute()
     return bool(removed)
 

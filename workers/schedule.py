@@ -14,8 +14,8 @@ import redis
 from rq.cron import CronScheduler
 
 from domain.config.loader import Config
+from domain.operations.keys import OutboundKeys
 from domain.store.connection import job_queue, job_worker, json_cron
-from domain.store.streams import Keys
 from feeds.geocode import gazetteer, small_places
 from layers import boundaries
 from layers.basemap import BasemapMissing
@@ -58,7 +58,7 @@ def run_cron(config: Config, client: redis.Redis) -> None:
     build_cron(config, client).start()
 
 
-OUTBOUND_QUEUE = Keys.OUTBOUND_QUEUE
+OUTBOUND_QUEUE = OutboundKeys.OUTBOUND_QUEUE
 
 
 def preload_gazetteer() -> float:

@@ -12,7 +12,7 @@ from dashboard.api.endpoint import Api, ApiRefusal, is_partner, json_response
 from domain.access.audit import audit
 from domain.access.tlp import max_marking
 from domain.operations import alerts, criminal_intel, outbound
-from domain.store.streams import Keys
+from domain.operations.keys import AlertKeys, OutboundKeys
 
 
 def post_alert(api: Api, request: Request, client: redis.Redis, user: Any, data: Any) -> Response:
@@ -63,7 +63,7 @@ def get_cap(api: Api, request: Request, client: redis.Redis, user: Any, alert_id
 def get_atom(api: Api, request: Request, client: redis.Redis, user: Any) -> Response:
     shown = [
         a
-        for a in (alerts.load(client, i.decode()) for i in client.zrevrange(Keys.ALERT_IDS, 0, 199))
+        for a in (alerts.load(client, i.decode()) for i in client.zrevrange(AlertKeys.ALERT_IDS, 0, 199))
         if a is not None
         and alerts.visible(a["tlp"], user, client)
         and alerts.in_scope(a, user if not is_partner(client, user) else None)
@@ -108,7 +108,7 @@ def get_disseminations(api: Api, request: Request, client: redis.Redis, user: An
 def partner_dissemination(client: redis.Redis, user: Any, alert: dict[str, Any], channel: str) -> None:
     """A partner read an alert: record it; for a criminal-intelligence incident, in the 28 CFR log too."""
     client.xadd(
-        Keys.DISSEMINATIONS,
+        OutboundKeys.DISSEMINATIONS,
         {
             "alert": alert["id"],
             "version": str(alert["version"]),

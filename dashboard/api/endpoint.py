@@ -17,10 +17,10 @@ from starlette.concurrency import run_in_threadpool
 from dashboard.security import current_user
 from domain.access.accounts import Role
 from domain.access.audit import audit
+from domain.access.keys import AccountKeys
 from domain.config.loader import Config, ConfigError
 from domain.errors import Conflict, RecordError
 from domain.operations import criminal_intel, rules
-from domain.store.streams import Keys
 
 MAX_JSON = 64 * 1024
 _SENDER = re.compile(r"^[^\s,<&]{1,200}$")
@@ -41,7 +41,7 @@ def json_response(data: Any, status: int = 200) -> Response:
 
 def is_partner(client: redis.Redis, user: Any) -> bool:
     """A partner account: reads only the Atom feed and the CAP documents it links to."""
-    return bool(user is not None and user.role is Role.DISPLAY and client.hget(Keys.user(user.name), "partner") == b"1")
+    return bool(user is not None and user.role is Role.DISPLAY and client.hget(AccountKeys.user(user.name), "partner") == b"1")
 
 
 @dataclass(frozen=True)

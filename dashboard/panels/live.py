@@ -31,10 +31,10 @@ from domain.picture import bins as aggregate
 from domain.picture import incidents
 from domain.picture.candidates import merge_candidates
 from domain.picture.health import feed_status, health_report, storage_status
+from domain.picture.keys import ThreatKeys
 from domain.picture.markers import assess_threat, assess_workspace
 from domain.picture.processes import cached_process_status
 from domain.store.connection import store_problem
-from domain.store.streams import Keys
 from layers.zones import Workspace
 
 DELTA_BATCH = 2000  # stream entries per refresh; a screen far behind catches up over a few ticks
@@ -73,7 +73,7 @@ def threat_summary(client: redis.Redis, workspaces: list[Workspace], ceiling: TL
     """Threat levels for the whole picture and each workspace, from the incidents a reader with
     maximum marking ``ceiling`` may receive (the panels name the incidents that drove each level),
     cached briefly in Redis per marking."""
-    key = Keys.threat_cache(ceiling.value)
+    key = ThreatKeys.threat_cache(ceiling.value)
     cached = client.get(key)
     if cached:
         return orjson.loads(cached)

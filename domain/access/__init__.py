@@ -1,3 +1,3 @@
 """Who may see and do what: accounts, sessions, TLP markings, the audit trail."""
 
-__all__ = ['accounts', 'audit', 'sessions', 'throttle', 'tlp']
+__all__ = ['accounts', 'audit', 'keys', 'sessions', 'throttle', 'tlp']

@@ -30,8 +30,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from domain.access.audit import Outcome, audit
+from domain.access.keys import AccountKeys
 from domain.errors import WatchfloorError
-from domain.store.streams import Keys
 
 LOCK_AFTER_FAILURES = 5
 LOCKOUT_SECONDS = 900.0  # a lock ends by itself after this (setting lockout_minutes); an admin unlocks at once
@@ -190,7 +190,7 @@ class AccountStore:
     def get(self, name: str) -> User | None:
         if not isinstance(name, str) or not _NAME.match(name):
             return None
-        raw = self.client.hgetall(Keys.user(name))
+        raw = self.client.hgetall(AccountKeys.user(name))
         return User.from_redis(name, raw) if raw else None
 
     def require(self, name: str) -> User:
@@ -200,7 +200,7 @@ class AccountStore:
         return user
 
     def names(self) -> list[str]:
-        return sorted(n.decode() for n in self.client.smembers(Keys.USERS))
+        return sorted(n.decode() for n in self.client.smembers(AccountKeys.USERS))
 
     def list(self) -> list[User]:
         return [u for u in (self.get(n) for n in self.names()) if u is not None]
@@ -230,11 +230,11 @@ class AccountStore:
             "pw_changed": f"{now:.3f}",
         }
         # HSETNX on the role first: two admins creating the same name at once cannot both succeed.
-        if not self.client.hsetnx(Keys.user(name), "role", role.value):
+        if not self.client.hsetnx(AccountKeys.user(name), "role", role.value):
             raise AccountExists(f"an account named {name!r} already exists")
         pipe = self.client.pipeline(transaction=True)
-        pipe.hset(Keys.user(name), mapping=fields)
-        pipe.sadd(Keys.USERS, name)
+        pipe.hset(AccountKeys.user(name), mapping=fields)
+        pipe.sadd(AccountKeys.USERS, name)
         pipe.execute()
         return self.require(name)
 
@@ -244,11 +244,11 @@ class AccountStore:
             raise AccountError(f"{name!r} is a display screen; it signs in with a token (`watchfloor display add`)")
         check_password(password, name)
         pipe = self.client.pipeline(transaction=True)
-        pipe.hset(Keys.user(name), mapping={
+        pipe.hset(AccountKeys.user(name), mapping={
             "hash": hash_password(password), "must_change": "1" if must_change else "0",
             "pw_changed": f"{time.time():.3f}",
         })
-        pipe.hincrby(Keys.user(name), "gen", 1)
+        pipe.hincrby(AccountKeys.user(name), "gen", 1)
         pipe.execute()
         revoke_all(self.client, name)
         return self.require(name)
@@ -256,8 +256,8 @@ class AccountStore:
     def set_disabled(self, name: str, disabled: bool) -> User:
         self.require(name)
         pipe = self.client.pipeline(transaction=True)
-        pipe.hset(Keys.user(name), "disabled", "1" if disabled else "0")
-        pipe.hincrby(Keys.user(name), "gen", 1)
+        pipe.hset(AccountKeys.user(name), "disabled", "1" if disabled else "0")
+        pipe.hincrby(AccountKeys.user(name), "gen", 1)
         pipe.execute()
         revoke_all(self.client, name)
         return self.require(name)
@@ -268,15 +268,15 @@ class AccountStore:
         if user.is_display != (role is Role.DISPLAY):
             raise AccountError("a display screen stays a display screen, and a person cannot become one")
         pipe = self.client.pipeline(transaction=True)
-        pipe.hset(Keys.user(name), "role", role.value)
-        pipe.hincrby(Keys.user(name), "gen", 1)
+        pipe.hset(AccountKeys.user(name), "role", role.value)
+        pipe.hincrby(AccountKeys.user(name), "gen", 1)
         pipe.execute()
         revoke_all(self.client, name)
         return self.require(name)
 
     def unlock(self, name: str) -> User:
         self.require(name)
-        self.client.hset(Keys.user(name), mapping={"locked": "0", "failures": "0", "locked_until": "0"})
+        self.client.hset(AccountKeys.user(name), mapping={"locked": "0", "failures": "0", "locked_until": "0"})
         return self.require(name)
 
     # -- signing in ----------------------------------------------------------------------------
@@ -287,7 +287,7 @@ class AccountStore:
         Costs one argon2 verification whatever the outcome, so timing does not tell an unknown
         name from a wrong password."""
         user = self.get(name) if _NAME.match(name or "") else None
-        stored = self.client.hget(Keys.user(name), "hash") if user else None
+        stored = self.client.hget(AccountKeys.user(name), "hash") if user else None
         stored_hash = stored.decode() if stored else ""
         matches = _verify(stored_hash or _DUMMY_HASH, password[:MAX_PASSWORD_LENGTH])
         if user is None:
@@ -298,21 +298,21 @@ class AccountStore:
             return LoginResult(LoginOutcome.DISABLED, user)
         if user.locked:
             return LoginResult(LoginOutcome.LOCKED, user)
-        if self.client.hget(Keys.user(name), "locked") == b"1":  # a lock that has ended: count afresh
-            self.client.hset(Keys.user(name), mapping={"locked": "0", "failures": "0"})
+        if self.client.hget(AccountKeys.user(name), "locked") == b"1":  # a lock that has ended: count afresh
+            self.client.hset(AccountKeys.user(name), mapping={"locked": "0", "failures": "0"})
         if not matches:
-            failures = int(self.client.hincrby(Keys.user(name), "failures", 1))
+            failures = int(self.client.hincrby(AccountKeys.user(name), "failures", 1))
             if failures >= LOCK_AFTER_FAILURES:
                 # HSETNX-like: only the attempt that flips the flag reports locking it.
-                was = self.client.hget(Keys.user(name), "locked")
-                self.client.hset(Keys.user(name), mapping={"locked": "1",
+                was = self.client.hget(AccountKeys.user(name), "locked")
+                self.client.hset(AccountKeys.user(name), mapping={"locked": "1",
                                                            "locked_until": f"{time.time() + self.lockout_seconds:.3f}"})
                 return LoginResult(LoginOutcome.BAD_PASSWORD, self.get(name), locked_now=was != b"1")
             return LoginResult(LoginOutcome.BAD_PASSWORD, self.get(name))
         if user.failures:
-            self.client.hset(Keys.user(name), "failures", "0")
+            self.client.hset(AccountKeys.user(name), "failures", "0")
         if _hasher.check_needs_rehash(stored_hash):
-            self.client.hset(Keys.user(name), "hash", hash_password(password))
+            self.client.hset(AccountKeys.user(name), "hash", hash_password(password))
         return LoginResult(LoginOutcome.OK, self.get(name))
 
     # -- display screens -----------------------------------------------------------------------
@@ -326,13 +326,13 @@ class AccountStore:
         elif not user.is_display:
             raise AccountExists(f"{name!r} is a person's account, not a display screen")
         token = secrets.token_urlsafe(32)
-        old = self.client.hget(Keys.user(name), "token")
+        old = self.client.hget(AccountKeys.user(name), "token")
         pipe = self.client.pipeline(transaction=True)
         if old:
-            pipe.delete(Keys.display_token(old.decode()))
-        pipe.set(Keys.display_token(token_digest(token)), name)
-        pipe.hset(Keys.user(name), "token", token_digest(token))
-        pipe.hincrby(Keys.user(name), "gen", 1)
+            pipe.delete(AccountKeys.display_token(old.decode()))
+        pipe.set(AccountKeys.display_token(token_digest(token)), name)
+        pipe.hset(AccountKeys.user(name), "token", token_digest(token))
+        pipe.hincrby(AccountKeys.user(name), "gen", 1)
         pipe.execute()
         revoke_all(self.client, name)
         return self.require(name), token
@@ -341,7 +341,7 @@ class AccountStore:
         """The enabled display screen a token belongs to, or None."""
         if not token or len(token) > 128:
             return None
-        name = self.client.get(Keys.display_token(token_digest(token)))
+        name = self.client.get(AccountKeys.display_token(token_digest(token)))
         if not name:
             return None
         user = self.get(name.decode())
@@ -352,11 +352,11 @@ class AccountStore:
 
 def revoke_all(client: redis.Redis, name: str) -> int:
     """Delete every live session of ``name`` at once; the number deleted."""
-    digests = [d.decode() for d in client.smembers(Keys.user_sessions(name))]
+    digests = [d.decode() for d in client.smembers(AccountKeys.user_sessions(name))]
     pipe = client.pipeline(transaction=True)
     for digest in digests:
-        pipe.delete(Keys.session(digest))
-    pipe.delete(Keys.user_sessions(name))
+        pipe.delete(AccountKeys.session(digest))
+    pipe.delete(AccountKeys.user_sessions(name))
     results = pipe.execute()
     return sum(int(r) for r in results[:-1])
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import redis
 
-from domain.store.streams import Keys
+from domain.access.keys import AuditKeys
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +122,9 @@ def audit(
         log.error("audit record lost: no Redis", extra={"audit": fields})
         return None
     try:
-        entry_id = client.xadd(Keys.AUDIT, fields)  # never MAXLEN: see the module docstring
+        entry_id = client.xadd(AuditKeys.AUDIT, fields)  # never MAXLEN: see the module docstring
         retention = ctx.retention_days if ctx is not None else DEFAULT_RETENTION_DAYS
-        if client.set(Keys.AUDIT_TRIMMED, "1", nx=True, ex=86_400):
+        if client.set(AuditKeys.AUDIT_TRIMMED, "1", nx=True, ex=86_400):
             trim(client, retention)
     except (redis.RedisError, OSError) as exc:
         log.error("audit record lost: Redis unreachable (%s)", type(exc).__name__, extra={"audit": fields})
@@ -142,7 +142,7 @@ def audit_refusal(action: str, record: str, reason: str, *, throttle: bool) -> N
         if client is None:
             return
         try:
-            key = Keys.audit_throttle(_clean(ctx.source, 64), int(time.time() // 60))
+            key = AuditKeys.audit_throttle(_clean(ctx.source, 64), int(time.time() // 60))
             pipe = client.pipeline(transaction=False)
             pipe.incr(key)
             pipe.expire(key, 120)
@@ -162,7 +162,7 @@ def trim(client: redis.Redis, retention_days: int = DEFAULT_RETENTION_DAYS) -> i
     """Drop records older than ``retention_days`` (never fewer than 366); the number removed."""
     days = max(366, int(retention_days))
     cutoff_ms = int((time.time() - days * 86_400) * 1000)
-    return int(client.xtrim(Keys.AUDIT, minid=f"{cutoff_ms}-0", approximate=False))
+    return int(client.xtrim(AuditKeys.AUDIT, minid=f"{cutoff_ms}-0", approximate=False))
 
 
 def read(client: redis.Redis, since: datetime | None = None, until: datetime | None = None,
@@ -172,7 +172,7 @@ def read(client: redis.Redis, since: datetime | None = None, until: datetime | N
     end_ms = int(until.timestamp() * 1000) - 1 if until else None
     end = f"{end_ms}-18446744073709551615" if end_ms is not None else "+"
     while True:
-        rows = client.xrange(Keys.AUDIT, min=start, max=end, count=batch)
+        rows = client.xrange(AuditKeys.AUDIT, min=start, max=end, count=batch)
         for entry_id, raw in rows:
             yield AuditRecord.from_entry(entry_id, raw)
         if len(rows) < batch:
@@ -243,7 +243,7 @@ def search(client: redis.Redis, query: AuditQuery, batch: int = 2000) -> tuple[l
     found: list[AuditRecord] = []
     scanned = 0
     while True:
-        rows = client.xrevrange(Keys.AUDIT, max=end, min=start, count=batch)
+        rows = client.xrevrange(AuditKeys.AUDIT, max=end, min=start, count=batch)
         for entry_id, raw in rows:
             scanned += 1
             rec = AuditRecord.from_entry(entry_id, raw)

@@ -19,8 +19,8 @@ from enum import Enum
 import redis
 
 from domain.access.accounts import AccountStore, Role, User, revoke_all, token_digest
+from domain.access.keys import AccountKeys
 from domain.config.loader import Config
-from domain.store.streams import Keys
 
 TOUCH_EVERY = 5.0  # seconds: activity closer together than this does not write to Redis
 
@@ -81,9 +81,9 @@ class SessionStore:
         fields = {"user": user.name, "kind": kind.value, "gen": str(user.generation), "created": f"{now:.3f}",
                   "active": f"{now:.3f}", "source": source[:64]}
         pipe = self.client.pipeline(transaction=True)
-        pipe.hset(Keys.session(digest), mapping=fields)
-        pipe.expire(Keys.session(digest), self._ttl(kind, now, now))
-        pipe.sadd(Keys.user_sessions(user.name), digest)
+        pipe.hset(AccountKeys.session(digest), mapping=fields)
+        pipe.expire(AccountKeys.session(digest), self._ttl(kind, now, now))
+        pipe.sadd(AccountKeys.user_sessions(user.name), digest)
         pipe.execute()
         return sid, Session(digest, user, kind, now, now, source)
 
@@ -95,7 +95,7 @@ class SessionStore:
             return None
         now = time.time() if now is None else now
         digest = token_digest(sid)
-        raw = self.client.hgetall(Keys.session(digest))
+        raw = self.client.hgetall(AccountKeys.session(digest))
         if not raw:
             return None
         data = {k.decode(): v.decode() for k, v in raw.items()}
@@ -119,8 +119,8 @@ class SessionStore:
             return None
         if active and kind is SessionKind.PERSON and now - last_active >= min(TOUCH_EVERY, self.limits.idle_seconds / 10):
             pipe = self.client.pipeline(transaction=False)
-            pipe.hset(Keys.session(digest), "active", f"{now:.3f}")
-            pipe.expire(Keys.session(digest), self._ttl(kind, created, now))
+            pipe.hset(AccountKeys.session(digest), "active", f"{now:.3f}")
+            pipe.expire(AccountKeys.session(digest), self._ttl(kind, created, now))
             pipe.execute()
             last_active = now
         return Session(digest, user, kind, created, last_active, data.get("source", ""))
@@ -130,7 +130,7 @@ class SessionStore:
         if not sid or len(sid) > 128:
             return None
         digest = token_digest(sid)
-        name = self.client.hget(Keys.session(digest), "user")
+        name = self.client.hget(AccountKeys.session(digest), "user")
         self._drop(digest, name.decode() if name else None)
         return name.decode() if name else None
 
@@ -140,21 +140,21 @@ class SessionStore:
 
     def _prune(self, name: str) -> None:
         """Forget index entries of sessions Redis already expired."""
-        digests = [d.decode() for d in self.client.smembers(Keys.user_sessions(name))]
+        digests = [d.decode() for d in self.client.smembers(AccountKeys.user_sessions(name))]
         if not digests:
             return
         pipe = self.client.pipeline(transaction=False)
         for digest in digests:
-            pipe.exists(Keys.session(digest))
+            pipe.exists(AccountKeys.session(digest))
         gone = [d for d, alive in zip(digests, pipe.execute(), strict=True) if not alive]
         if gone:
-            self.client.srem(Keys.user_sessions(name), *gone)
+            self.client.srem(AccountKeys.user_sessions(name), *gone)
 
     def _drop(self, digest: str, name: str | None) -> None:
         pipe = self.client.pipeline(transaction=False)
-        pipe.delete(Keys.session(digest))
+        pipe.delete(AccountKeys.session(digest))
         if name:
-            pipe.srem(Keys.user_sessions(name), digest)
+            pipe.srem(AccountKeys.user_sessions(name), digest)
         pipe.execute()
 
 

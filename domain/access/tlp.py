@@ -26,8 +26,8 @@ import redis
 
 from domain.access.accounts import AccountStore
 from domain.access.audit import request_context
+from domain.access.keys import AccountKeys
 from domain.errors import WatchfloorError
-from domain.store.streams import Keys
 
 
 class TLPError(WatchfloorError, ValueError):
@@ -104,7 +104,7 @@ def max_marking(user: Any, client: redis.Redis | None = None) -> TLP:
     redis_client = _client(client)
     if redis_client is None:
         return default
-    stored = redis_client.hget(Keys.user(user.name), "tlp")
+    stored = redis_client.hget(AccountKeys.user(user.name), "tlp")
     if not stored:
         return default
     try:
@@ -132,9 +132,9 @@ def set_max_marking(client: redis.Redis, name: str, marking: TLP | str | None) -
     store = AccountStore(client)
     user = store.require(name)
     if marking is None:
-        client.hdel(Keys.user(name), "tlp")
+        client.hdel(AccountKeys.user(name), "tlp")
     else:
-        client.hset(Keys.user(name), "tlp", parse(marking).value)
+        client.hset(AccountKeys.user(name), "tlp", parse(marking).value)
     return max_marking(user, client)
 
 

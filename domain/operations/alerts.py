@@ -32,7 +32,7 @@ import redis
 from domain.access.tlp import TLP, TLPError, max_marking, parse, visible
 from domain.errors import AboveMarking, Conflict, Invalid, NotFound, RecordError
 from domain.operations.annotations import InvalidAnnotation, find_incident, plain_text, record_marking
-from domain.store.streams import Keys
+from domain.operations.keys import AlertKeys
 
 MAX_HEADLINE = 160  # CAP's advice for headline length
 MAX_TEXT = 5000
@@ -191,9 +191,9 @@ def issue(client: redis.Redis, body: dict[str, Any], user: Any, *, sender: str, 
     }
     alert["messages"] = [_message(alert, "Alert", sender, now)]
     pipe = client.pipeline(transaction=True)
-    pipe.set(Keys.alert(alert["id"]), orjson.dumps(alert))
-    pipe.zadd(Keys.ALERT_IDS, {alert["id"]: now.timestamp()})
-    pipe.xadd(Keys.ALERTS, {"id": alert["id"], "op": "issue", "v": "1"})
+    pipe.set(AlertKeys.alert(alert["id"]), orjson.dumps(alert))
+    pipe.zadd(AlertKeys.ALERT_IDS, {alert["id"]: now.timestamp()})
+    pipe.xadd(AlertKeys.ALERTS, {"id": alert["id"], "op": "issue", "v": "1"})
     pipe.execute()
     return alert
 
@@ -201,7 +201,7 @@ def issue(client: redis.Redis, body: dict[str, Any], user: Any, *, sender: str, 
 def load(client: redis.Redis, alert_id: str) -> dict[str, Any] | None:
     if not isinstance(alert_id, str) or not ALERT_ID.match(alert_id):
         return None
-    raw = client.get(Keys.alert(alert_id))
+    raw = client.get(AlertKeys.alert(alert_id))
     return orjson.loads(raw) if raw else None
 
 
@@ -232,7 +232,7 @@ def get_visible(client: redis.Redis, alert_id: str, user: Any) -> dict[str, Any]
 def _change(client: redis.Redis, alert_id: str, user: Any, based_on: Any, mutate: Any, op: str) -> dict[str, Any]:
     if based_on is not None and (not isinstance(based_on, int) or isinstance(based_on, bool)):
         raise RecordError("version: give the version the change is based on")
-    key = Keys.alert(alert_id)
+    key = AlertKeys.alert(alert_id)
     with client.pipeline() as pipe:
         while True:
             try:
@@ -257,7 +257,7 @@ def _change(client: redis.Redis, alert_id: str, user: Any, based_on: Any, mutate
                 new["messages"] = [*alert["messages"], _message(new, msg_type, alert["messages"][0]["sender"], now)]
                 pipe.multi()
                 pipe.set(key, orjson.dumps(new))
-                pipe.xadd(Keys.ALERTS, {"id": alert_id, "op": op, "v": str(new["version"])})
+                pipe.xadd(AlertKeys.ALERTS, {"id": alert_id, "op": op, "v": str(new["version"])})
                 pipe.execute()
                 return new
             except redis.WatchError:
@@ -296,13 +296,13 @@ def cancel(client: redis.Redis, alert_id: str, user: Any, based_on: int | None =
 def ack(client: redis.Redis, alert_id: str, who: str) -> str:
     """Record that ``who`` (a person or a display screen) acknowledged the alert; the time."""
     at = iso_z(_now())
-    client.hsetnx(Keys.alert_acks(alert_id), who, at)
-    stored = client.hget(Keys.alert_acks(alert_id), who)
+    client.hsetnx(AlertKeys.alert_acks(alert_id), who, at)
+    stored = client.hget(AlertKeys.alert_acks(alert_id), who)
     return stored.decode() if stored else at
 
 
 def acks(client: redis.Redis, alert_id: str) -> dict[str, str]:
-    return {k.decode(): v.decode() for k, v in client.hgetall(Keys.alert_acks(alert_id)).items()}
+    return {k.decode(): v.decode() for k, v in client.hgetall(AlertKeys.alert_acks(alert_id)).items()}
 
 
 # -- what screens and readers get -----------------------------------------------------------------------
@@ -324,7 +324,7 @@ def view(client: redis.Redis, alert: dict[str, Any], user: Any, now: datetime | 
     out["status"] = current_status(alert, now)
     who = getattr(user, "name", None)
     if who:
-        out["acked"] = bool(client.hexists(Keys.alert_acks(alert["id"]), who))
+        out["acked"] = bool(client.hexists(AlertKeys.alert_acks(alert["id"]), who))
     if user is not None and user.role.grants(ACKS_ROLE):
         out["acks"] = acks(client, alert["id"])
     return out
@@ -342,13 +342,13 @@ def alerts_after(client: redis.Redis, cursor: str | None, user_or_display: Any, 
     workspaces are left out); None for screens that show everything."""
     now = _now()
     if not cursor:
-        newest = client.xrevrange(Keys.ALERTS, count=1)
+        newest = client.xrevrange(AlertKeys.ALERTS, count=1)
         new_cursor = newest[0][0].decode() if newest else "0-0"
-        ids = [i.decode() for i in client.zrange(Keys.ALERT_IDS, 0, -1)]
+        ids = [i.decode() for i in client.zrange(AlertKeys.ALERT_IDS, 0, -1)]
         wanted_active = True
     else:
         start = "-" if cursor == "0-0" else "(" + cursor
-        rows = client.xrange(Keys.ALERTS, min=start, max="+", count=1000)
+        rows = client.xrange(AlertKeys.ALERTS, min=start, max="+", count=1000)
         new_cursor = rows[-1][0].decode() if rows else cursor
         order: dict[str, int] = {}
         for index, (_sid, fields) in enumerate(rows):
@@ -375,7 +375,7 @@ def list_alerts(client: redis.Redis, user: Any, *, include_inactive: bool = Fals
     """Newest first, what ``user`` may see."""
     now = _now()
     out = []
-    for raw_id in client.zrevrange(Keys.ALERT_IDS, 0, limit - 1):
+    for raw_id in client.zrevrange(AlertKeys.ALERT_IDS, 0, limit - 1):
         alert = load(client, raw_id.decode())
         if alert is None or not visible(alert["tlp"], user, client) or not in_scope(alert, user):
             continue

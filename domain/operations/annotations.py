@@ -38,7 +38,9 @@ from domain.access.audit import audit
 from domain.access.tlp import TLP, TLPError, highest, incident_marking, max_marking, parse, visible
 from domain.errors import AboveMarking, Conflict, Invalid, NotFound, RecordError
 from domain.operations import criminal_intel as intel
-from domain.store.streams import Keys
+from domain.operations.keys import AnnotationKeys, IntelKeys
+from domain.picture.keys import IncidentKeys
+from domain.store.streams import EventKeys
 
 MAX_NOTE = 10_000
 MAX_TAGS = 20
@@ -87,17 +89,17 @@ def find_incident(client: redis.Redis, incident_id: str) -> dict[str, Any] | Non
     """The incident (``wf:incidents``) or event (``wf:current``) with this id, or None."""
     if not isinstance(incident_id, str) or not incident_id or len(incident_id) > 512:
         return None
-    raw = client.hget(Keys.INCIDENTS, incident_id) or client.hget(Keys.CURRENT, incident_id)
+    raw = client.hget(IncidentKeys.INCIDENTS, incident_id) or client.hget(EventKeys.CURRENT, incident_id)
     return orjson.loads(raw) if raw else None
 
 
 def load(client: redis.Redis, incident_id: str) -> dict[str, Any] | None:
-    raw = client.get(Keys.annotation(incident_id))
+    raw = client.get(AnnotationKeys.annotation(incident_id))
     return orjson.loads(raw) if raw else None
 
 
 def history(client: redis.Redis, incident_id: str) -> list[dict[str, Any]]:
-    return [orjson.loads(r) for r in client.lrange(Keys.annotation_history(incident_id), 0, -1)]
+    return [orjson.loads(r) for r in client.lrange(AnnotationKeys.annotation_history(incident_id), 0, -1)]
 
 
 def record_marking(client: redis.Redis, incident_id: str, annotation: dict[str, Any] | None = None,
@@ -171,7 +173,7 @@ def save(client: redis.Redis, incident_id: str, body: dict[str, Any], user: Any)
     incident = find_incident(client, incident_id)
     if incident is None:
         raise UnknownIncident(f"no incident or event {incident_id[:80]!r}")
-    key = Keys.annotation(incident_id)
+    key = AnnotationKeys.annotation(incident_id)
     with client.pipeline() as pipe:
         while True:
             try:
@@ -192,11 +194,11 @@ def save(client: redis.Redis, incident_id: str, body: dict[str, Any], user: Any)
                     return current or new
                 pipe.multi()
                 pipe.set(key, orjson.dumps(new))
-                pipe.rpush(Keys.annotation_history(incident_id), orjson.dumps(
+                pipe.rpush(AnnotationKeys.annotation_history(incident_id), orjson.dumps(
                     {"version": new["version"], "by": user.name, "at": new["updated_at"], "changes": changes}))
-                pipe.sadd(Keys.ANNOTATED, incident_id)
+                pipe.sadd(AnnotationKeys.ANNOTATED, incident_id)
                 if new["criminal_intel"]:
-                    pipe.sadd(Keys.INTEL, incident_id)
+                    pipe.sadd(IntelKeys.INTEL, incident_id)
                 pipe.execute()
                 return new
             except redis.WatchError:
@@ -269,7 +271,7 @@ def validate_intel(client: redis.Redis, incident_id: str, body: dict[str, Any], 
     based_on = body.get("version") if isinstance(body, dict) else None
     if not isinstance(based_on, int) or isinstance(based_on, bool):
         raise RecordError("version: give the version you reviewed")
-    key = Keys.annotation(incident_id)
+    key = AnnotationKeys.annotation(incident_id)
     with client.pipeline() as pipe:
         while True:
             try:
@@ -291,7 +293,7 @@ def validate_intel(client: redis.Redis, incident_id: str, body: dict[str, Any], 
                        "updated_at": _iso(now)}
                 pipe.multi()
                 pipe.set(key, orjson.dumps(new))
-                pipe.rpush(Keys.annotation_history(incident_id), orjson.dumps(
+                pipe.rpush(AnnotationKeys.annotation_history(incident_id), orjson.dumps(
                     {"version": new["version"], "by": user.name, "at": new["updated_at"],
                      "changes": {"intel": [current["intel"], block]}}))
                 pipe.execute()
@@ -301,7 +303,7 @@ def validate_intel(client: redis.Redis, incident_id: str, body: dict[str, Any], 
 
 
 def is_annotated(client: redis.Redis, incident_id: str) -> bool:
-    return bool(client.sismember(Keys.ANNOTATED, incident_id))
+    return bool(client.sismember(AnnotationKeys.ANNOTATED, incident_id))
 
 
 def audited_read(client: redis.Redis, incident_id: str, user: Any) -> dict[str, Any] | None:

@@ -38,7 +38,7 @@ import redis
 
 from domain.access.audit import audit
 from domain.errors import WatchfloorError
-from domain.store.streams import Keys
+from domain.operations.keys import AnnotationKeys, IntelKeys
 
 MAX_REVIEW_YEARS = 5
 MIN_NEXUS_CHARS = 20
@@ -200,9 +200,9 @@ def purge_candidates(client: redis.Redis, today: date | None = None) -> list[Pur
     """Criminal-intelligence records whose review date has passed without validation."""
     today = today or now_utc().date()
     out: list[PurgeItem] = []
-    for raw_id in sorted(client.smembers(Keys.INTEL)):
+    for raw_id in sorted(client.smembers(IntelKeys.INTEL)):
         incident = raw_id.decode()
-        raw = client.get(Keys.annotation(incident))
+        raw = client.get(AnnotationKeys.annotation(incident))
         if raw is None:
             continue
         annotation = orjson.loads(raw)
@@ -227,7 +227,7 @@ def purge(client: redis.Redis, *, dry_run: bool, actor: str, source: str = "cli"
     today = today or now_utc().date()
     removed: list[PurgeItem] = []
     for item in items:
-        key = Keys.annotation(item.incident)
+        key = AnnotationKeys.annotation(item.incident)
         # Re-check under WATCH: a supervisor may validate the record while the purge runs.
         with client.pipeline() as pipe:
             try:
@@ -236,9 +236,9 @@ def purge(client: redis.Redis, *, dry_run: bool, actor: str, source: str = "cli"
                 if raw is None or not is_past_review(orjson.loads(raw), today):
                     continue
                 pipe.multi()
-                pipe.delete(key, Keys.annotation_history(item.incident))
-                pipe.srem(Keys.INTEL, item.incident)
-                pipe.srem(Keys.ANNOTATED, item.incident)
+                pipe.delete(key, AnnotationKeys.annotation_history(item.incident))
+                pipe.srem(IntelKeys.INTEL, item.incident)
+                pipe.srem(AnnotationKeys.ANNOTATED, item.incident)
                 pipe.execute()
             except redis.WatchError:
                 continue
@@ -258,16 +258,16 @@ def scheduled_purge(client: redis.Redis, *, notice_days: int, today: date | None
 
     today = today or now_utc().date()
     candidates = {item.incident: item for item in purge_candidates(client, today)}
-    pending = {k.decode(): v.decode() for k, v in client.hgetall(Keys.INTEL_PURGE_NOTICE).items()}
+    pending = {k.decode(): v.decode() for k, v in client.hgetall(IntelKeys.INTEL_PURGE_NOTICE).items()}
     for gone in set(pending) - set(candidates):  # validated or removed since: no longer due
-        client.hdel(Keys.INTEL_PURGE_NOTICE, gone)
+        client.hdel(IntelKeys.INTEL_PURGE_NOTICE, gone)
         pending.pop(gone)
     announced: list[str] = []
     for incident, item in sorted(candidates.items()):
         if incident in pending:
             continue
         when = (today + timedelta(days=notice_days)).isoformat()
-        client.hset(Keys.INTEL_PURGE_NOTICE, incident, when)
+        client.hset(IntelKeys.INTEL_PURGE_NOTICE, incident, when)
         pending[incident] = when
         announced.append(incident)
         audit("intel.purge.preview", record=incident, user="scheduler", source="cron", client=client,
@@ -279,7 +279,7 @@ def scheduled_purge(client: redis.Redis, *, notice_days: int, today: date | None
         # purge() re-checks every record under WATCH; restrict it to the announced ones that are due.
         for item in purge(client, dry_run=False, actor="scheduler", source="cron", today=today, only=due):
             purged.append(item.incident)
-            client.hdel(Keys.INTEL_PURGE_NOTICE, item.incident)
+            client.hdel(IntelKeys.INTEL_PURGE_NOTICE, item.incident)
             pending.pop(item.incident, None)
     return {"announced": announced, "purged": purged, "pending": pending}
 
@@ -296,7 +296,7 @@ def log_dissemination(client: redis.Redis, incident: str, *, recipient: str, rea
               user=by, source=source, client=client)
         raise IntelError("disseminating criminal intelligence needs a recipient and a reason (28 CFR 23.20(g))")
     at = iso_z(now_utc())
-    entry = client.xadd(Keys.INTEL_DISSEMINATIONS, {"incident": incident, "recipient": recipient, "reason": reason,
+    entry = client.xadd(IntelKeys.INTEL_DISSEMINATIONS, {"incident": incident, "recipient": recipient, "reason": reason,
                                                     "by": by, "channel": channel, "at": at})
     audit("intel.disseminate", record=incident, reason=f"to {recipient} via {channel}: {reason}", user=by,
           source=source, client=client)
@@ -305,7 +305,7 @@ def log_dissemination(client: redis.Redis, incident: str, *, recipient: str, rea
 
 def disseminations(client: redis.Redis, incident: str | None = None) -> list[dict[str, str]]:
     rows = []
-    for entry_id, raw in client.xrange(Keys.INTEL_DISSEMINATIONS):
+    for entry_id, raw in client.xrange(IntelKeys.INTEL_DISSEMINATIONS):
         row = {k.decode(): v.decode() for k, v in raw.items()}
         if incident is None or row.get("incident") == incident:
             rows.append({"id": entry_id.decode(), **row})
@@ -313,4 +313,4 @@ def disseminations(client: redis.Redis, incident: str | None = None) -> list[dic
 
 
 def is_intel(client: redis.Redis, incident: str) -> bool:
-    return bool(client.sismember(Keys.INTEL, incident))
+    return bool(client.sismember(IntelKeys.INTEL, incident))

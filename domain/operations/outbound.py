@@ -43,12 +43,12 @@ from domain.access.tlp import TLP, parse
 from domain.config.loader import Config, load_config
 from domain.operations import alerts, criminal_intel
 from domain.operations.alerts import cap_time, current_status, iso_z
+from domain.operations.keys import OutboundKeys
 from domain.store.connection import client_for, job_queue
-from domain.store.streams import Keys
 
 log = logging.getLogger(__name__)
 
-QUEUE = Keys.OUTBOUND_QUEUE
+QUEUE = OutboundKeys.OUTBOUND_QUEUE
 RETRY_INTERVALS = [10, 30, 60, 300, 900]
 SIGNATURE_HEADER = "X-Watchfloor-Signature"
 DELIVERY_HEADER = "X-Watchfloor-Delivery"
@@ -87,7 +87,7 @@ def record(client: redis.Redis, alert: dict[str, Any], version: int, channel: st
            outcome: str, reason: str = "", *, by: str = "outbound", source: str | None = None) -> None:
     """One line in ``wf:disseminations`` and the audit trail."""
 
-    client.xadd(Keys.DISSEMINATIONS, {"alert": alert["id"], "version": str(version), "channel": channel,
+    client.xadd(OutboundKeys.DISSEMINATIONS, {"alert": alert["id"], "version": str(version), "channel": channel,
                                       "recipient": recipient, "outcome": outcome, "reason": reason[:300],
                                       "tlp": alert["tlp"], "at": iso_z(datetime.now(UTC))})
     audit("alert.disseminate", record=f"{alert['id']} v{version}", outcome="refused" if outcome == "withheld"
@@ -97,7 +97,7 @@ def record(client: redis.Redis, alert: dict[str, Any], version: int, channel: st
 
 def disseminations(client: redis.Redis, alert_id: str | None = None) -> list[dict[str, str]]:
     rows = []
-    for entry_id, raw in client.xrange(Keys.DISSEMINATIONS):
+    for entry_id, raw in client.xrange(OutboundKeys.DISSEMINATIONS):
         row = {k.decode(): v.decode() for k, v in raw.items()}
         if alert_id is None or row.get("alert") == alert_id:
             rows.append({"id": entry_id.decode(), **row})
@@ -163,7 +163,7 @@ def deliver(alert_id: str, version: int, channel: str, recipient: str,
     alert = alerts.load(client, alert_id)
     if alert is None:
         return {"alert": alert_id, "skipped": "no such alert"}
-    sent_key = Keys.outbound_sent(alert_id, version, f"{channel}:{hashlib.sha256(recipient.encode()).hexdigest()[:8]}")
+    sent_key = OutboundKeys.outbound_sent(alert_id, version, f"{channel}:{hashlib.sha256(recipient.encode()).hexdigest()[:8]}")
     if client.exists(sent_key):
         return {"alert": alert_id, "skipped": "already delivered"}
     if not parse(str(config.outbound_tlp)).allows(alert["tlp"]):

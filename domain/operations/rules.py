@@ -40,7 +40,7 @@ from domain.config.workspaces import workspaces_for
 from domain.errors import RecordError, WatchfloorError
 from domain.operations import alerts, outbound
 from domain.operations.annotations import find_incident
-from domain.store.streams import Keys
+from domain.operations.keys import RuleKeys
 from feeds.model import Kind
 from layers.zones import Workspace
 
@@ -118,22 +118,22 @@ def add_rule(client: redis.Redis, body: Any, user: Any, default_cooldown: int = 
     rule = check_rule(body, user, client, default_cooldown)
     rule = {"id": "r-" + secrets.token_hex(6), **rule, "created_by": user.name,
             "created_at": _now().strftime("%Y-%m-%dT%H:%M:%SZ")}
-    client.hset(Keys.RULES, rule["id"], orjson.dumps(rule))
+    client.hset(RuleKeys.RULES, rule["id"], orjson.dumps(rule))
     return rule
 
 
 def remove_rule(client: redis.Redis, rule_id: str) -> bool:
     if not RULE_ID.match(rule_id or ""):
         return False
-    return bool(client.hdel(Keys.RULES, rule_id))
+    return bool(client.hdel(RuleKeys.RULES, rule_id))
 
 
 def list_rules(client: redis.Redis) -> list[dict[str, Any]]:
-    return sorted((orjson.loads(v) for v in client.hvals(Keys.RULES)), key=lambda r: r["created_at"])
+    return sorted((orjson.loads(v) for v in client.hvals(RuleKeys.RULES)), key=lambda r: r["created_at"])
 
 
 def queue_entries(client: redis.Redis, count: int = 200) -> list[dict[str, Any]]:
-    rows = client.xrevrange(Keys.RULE_QUEUE, count=count)
+    rows = client.xrevrange(RuleKeys.RULE_QUEUE, count=count)
     return [{"entry": sid.decode(), **orjson.loads(fields[b"p"])} for sid, fields in rows]
 
 
@@ -174,7 +174,7 @@ def evaluate_rules(client: redis.Redis, events: Iterable[Any], workspaces: Itera
                 distance, where = space.distance(float(item["lat"]), float(item["lon"]))
                 if distance > rule["within_km"]:
                     continue
-                seen = Keys.rule_seen(rule["id"])
+                seen = RuleKeys.rule_seen(rule["id"])
                 if not client.sadd(seen, f"{space.id} {item['id']}"):
                     continue  # this incident already raised this rule for this workspace
                 client.expire(seen, SEEN_TTL)
@@ -184,14 +184,14 @@ def evaluate_rules(client: redis.Redis, events: Iterable[Any], workspaces: Itera
                            "distance_km": round(distance, 2), "where": where,
                            "at": _now().strftime("%Y-%m-%dT%H:%M:%SZ")}
                 cooldown = max(1, int(rule["cooldown_minutes"] * 60))
-                if not client.set(Keys.rule_cooldown(rule["id"], space.id), item["id"], nx=True, ex=cooldown):
+                if not client.set(RuleKeys.rule_cooldown(rule["id"], space.id), item["id"], nx=True, ex=cooldown):
                     results.append({**outcome, "status": "suppressed"})
                     continue
                 if rule["action"] == "push":
                     outcome.update(_push(client, rule, space, item, outcome, config))
                 else:
                     outcome["status"] = "raised"
-                client.xadd(Keys.RULE_QUEUE, {"p": orjson.dumps(outcome)}, maxlen=10_000, approximate=True)
+                client.xadd(RuleKeys.RULE_QUEUE, {"p": orjson.dumps(outcome)}, maxlen=10_000, approximate=True)
                 audit(f"rule.{outcome['status']}", record=f"{rule['id']} {space.id} {item['id']}"[:256],
                       reason=f"{item.get('kind')} {item.get('severity')} {distance:.1f} km from {where}"
                       + (f"; alert {outcome['alert']}" if outcome.get("alert") else ""),

@@ -28,8 +28,8 @@ from typing import Any
 import orjson
 import redis
 
+from domain.picture.keys import IncidentKeys
 from domain.picture.markers import Bin, hex_key, hidden_row, hour_bucket, importance
-from domain.store.streams import Keys
 
 log = logging.getLogger(__name__)
 
@@ -218,21 +218,21 @@ class Aggregator:
     def _advance(self, client: redis.Redis, ceiling: Any, keep: Keep) -> BinnedPicture:
         model = self.models.get(ceiling)
         if model is not None and model.cursor != "0-0":
-            oldest = client.xrange(Keys.INCIDENT_CHANGES, count=1)
+            oldest = client.xrange(IncidentKeys.INCIDENT_CHANGES, count=1)
             if oldest and _sid(model.cursor) < _sid(oldest[0][0].decode()):
                 model = None  # the stream was trimmed past this model: rebuild
         if model is None:
             model = BinnedPicture(self.max_points, self.size_deg, self.workspaces)
-            newest = client.xrevrange(Keys.INCIDENT_CHANGES, count=1)  # read before the incidents
+            newest = client.xrevrange(IncidentKeys.INCIDENT_CHANGES, count=1)  # read before the incidents
             model.cursor = model.floor = newest[0][0].decode() if newest else "0-0"
-            for raw in client.hvals(Keys.INCIDENTS):
+            for raw in client.hvals(IncidentKeys.INCIDENTS):
                 incident = orjson.loads(raw)
                 if keep(incident):
                     model.apply(incident["id"], incident)
             self.models[ceiling] = model
         while True:
             start = "(" + model.cursor if model.cursor != "0-0" else "-"
-            entries = client.xrange(Keys.INCIDENT_CHANGES, min=start, max="+", count=BATCH)
+            entries = client.xrange(IncidentKeys.INCIDENT_CHANGES, min=start, max="+", count=BATCH)
             if not entries:
                 break
             changed: dict[str, str] = {}
@@ -240,7 +240,7 @@ class Aggregator:
                 changed[fields[b"id"].decode()] = fields.get(b"op", b"upsert").decode()
             ids = list(changed)
             touched: set[str] = set()
-            for iid, raw in zip(ids, client.hmget(Keys.INCIDENTS, ids), strict=True):
+            for iid, raw in zip(ids, client.hmget(IncidentKeys.INCIDENTS, ids), strict=True):
                 incident = orjson.loads(raw) if raw and changed[iid] != "remove" else None
                 touched |= model.apply(iid, incident if incident is not None and keep(incident) else None)
             model.record(entries[-1][0].decode(), touched)
@@ -251,7 +251,7 @@ class Aggregator:
     def snapshot(self, client: redis.Redis, ceiling: Any, keep: Keep, rows: Rows) -> tuple[list[dict[str, Any]], str] | None:
         """The aggregated first picture and its cursor "b:<id>", or None when the picture is small
         enough to send whole (the caller then sends every incident, as below the limit)."""
-        if client.hlen(Keys.INCIDENTS) <= self.max_points:
+        if client.hlen(IncidentKeys.INCIDENTS) <= self.max_points:
             return None  # cheap: never build a model for a small picture
         with self.lock:
             model = self._sync(client, ceiling, keep)
@@ -260,7 +260,7 @@ class Aggregator:
             ids = list(model.individual)
             bins = model.bin_rows()
             cursor = model.cursor
-        markers = rows([orjson.loads(raw) for raw in client.hmget(Keys.INCIDENTS, ids) if raw]) if ids else []
+        markers = rows([orjson.loads(raw) for raw in client.hmget(IncidentKeys.INCIDENTS, ids) if raw]) if ids else []
         return markers + bins, "b:" + cursor
 
     def outgrown(self, client: redis.Redis, ceiling: Any, keep: Keep) -> bool:
@@ -268,7 +268,7 @@ class Aggregator:
         the aggregated picture: the picture has grown a fifth past the limit (a margin, so a picture
         hovering at the limit does not make screens reload again and again)."""
         margin = self.max_points * 1.2
-        if client.hlen(Keys.INCIDENTS) <= margin:
+        if client.hlen(IncidentKeys.INCIDENTS) <= margin:
             return False  # cheap: the usual answer
         with self.lock:
             return self._sync(client, ceiling, keep).live_count > margin
@@ -287,7 +287,7 @@ class Aggregator:
             bins = [model.bin_row(k[2:]) for k in sorted(keys) if k.startswith("b:")]
             new_cursor = "b:" + model.cursor
         wanted = [iid for iid in ids if states[iid] == "individual"]
-        built = {r["id"]: r for r in rows([orjson.loads(raw) for raw in client.hmget(Keys.INCIDENTS, wanted) if raw])} if wanted else {}
+        built = {r["id"]: r for r in rows([orjson.loads(raw) for raw in client.hmget(IncidentKeys.INCIDENTS, wanted) if raw])} if wanted else {}
         out: list[dict[str, Any]] = []
         for iid in ids:
             row = built.get(iid)

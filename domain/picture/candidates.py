@@ -33,7 +33,7 @@ import redis
 
 from domain.access.tlp import TLP, incident_marking, visible
 from domain.picture.incidents import _live
-from domain.store.streams import Keys
+from domain.picture.keys import IncidentKeys
 from feeds.fuse import haversine_km
 from feeds.model import epoch_seconds
 
@@ -85,8 +85,8 @@ def merge_candidates(client: redis.Redis, incident: dict[str, Any], ceiling: TLP
         return []
     span = MAX_HOURS * 3600
     with client.pipeline(transaction=False) as pipe:
-        pipe.zrangebyscore(Keys.INCIDENT_TIME, at, at + span, start=0, num=NEAREST_IN_TIME, withscores=True)
-        pipe.zrevrangebyscore(Keys.INCIDENT_TIME, at, at - span, start=0, num=NEAREST_IN_TIME, withscores=True)
+        pipe.zrangebyscore(IncidentKeys.INCIDENT_TIME, at, at + span, start=0, num=NEAREST_IN_TIME, withscores=True)
+        pipe.zrevrangebyscore(IncidentKeys.INCIDENT_TIME, at, at - span, start=0, num=NEAREST_IN_TIME, withscores=True)
         later, earlier = pipe.execute()
     near_in_time: dict[str, float] = {}
     for member, when in (*later, *earlier):
@@ -96,7 +96,7 @@ def merge_candidates(client: redis.Redis, incident: dict[str, Any], ceiling: TLP
         return []
     ids = list(near_in_time)
     inside: list[tuple[float, str]] = []
-    for incident_id, pos in zip(ids, client.geopos(Keys.INCIDENT_GEO, *ids), strict=True):
+    for incident_id, pos in zip(ids, client.geopos(IncidentKeys.INCIDENT_GEO, *ids), strict=True):
         if pos is None:
             continue  # unplaced
         km = haversine_km(here[0], here[1], pos[1], pos[0])
@@ -108,7 +108,7 @@ def merge_candidates(client: redis.Redis, incident: dict[str, Any], ceiling: TLP
         return []
     kind = incident.get("kind")
     found: list[Candidate] = []
-    for incident_id, raw in zip(wanted, client.hmget(Keys.INCIDENTS, wanted), strict=True):
+    for incident_id, raw in zip(wanted, client.hmget(IncidentKeys.INCIDENTS, wanted), strict=True):
         if not raw:
             continue  # merged away since the index was read
         other = orjson.loads(raw)

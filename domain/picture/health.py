@@ -11,7 +11,7 @@ import redis
 from domain.config.loader import Config
 from domain.picture.processes import process_status
 from domain.store.connection import store_problem
-from domain.store.streams import EventStore, Keys, load_health
+from domain.store.streams import EventKeys, EventStore, load_health
 from feeds.model import iso
 
 STORAGE_WARN_SHARE = 0.8  # warn when Redis holds this share of its limit (noeviction: full stops ingest)
@@ -84,7 +84,7 @@ def storage_status(client: redis.Redis) -> dict[str, Any]:
                            "share": round(used / limit, 4) if limit else None, "reports_per_day": None,
                            "days_left": None, "warning": None}
     try:
-        stream = client.xinfo_stream(Keys.EVENTS)
+        stream = client.xinfo_stream(EventKeys.EVENTS)
     except redis.ResponseError:  # no report stored yet
         stream = None
     if stream and stream.get("length") and stream.get("first-entry") and stream.get("last-entry"):
@@ -98,7 +98,7 @@ def storage_status(client: redis.Redis) -> dict[str, Any]:
                 # What one more report costs: the stream entry and its rows in the current-report and
                 # fingerprint hashes (MEMORY USAGE samples a few entries: cheap on any size).
                 try:
-                    held = sum(int(client.memory_usage(k) or 0) for k in (Keys.EVENTS, Keys.CURRENT, Keys.FINGERPRINTS))
+                    held = sum(int(client.memory_usage(k) or 0) for k in (EventKeys.EVENTS, EventKeys.CURRENT, EventKeys.FINGERPRINTS))
                 except redis.ResponseError:  # MEMORY refused: 1 KB a report, the README's planning figure
                     held = 1024 * stream["length"]
                 per_report = max(held / stream["length"], 200.0)

@@ -14,8 +14,9 @@ import redis
 
 from domain.access.tlp import TLP, incident_marking
 from domain.picture import bins as aggregate
+from domain.picture.keys import IncidentKeys
 from domain.picture.markers import AREA_TYPES, hidden_row, marker_row
-from domain.store.streams import Keys
+from domain.store.streams import EventKeys
 
 
 def _live(incident: dict[str, Any]) -> bool:
@@ -35,7 +36,7 @@ def _areas(client: redis.Redis, incidents: list[dict[str, Any]]) -> dict[str, di
     if not wanted:
         return {}
     out: dict[str, dict[str, Any]] = {}
-    for (incident_id, _), raw in zip(wanted, client.hmget(Keys.CURRENT, [e for _, e in wanted]), strict=True):
+    for (incident_id, _), raw in zip(wanted, client.hmget(EventKeys.CURRENT, [e for _, e in wanted]), strict=True):
         if raw and incident_id not in out:
             geometry = orjson.loads(raw).get("geometry")
             if isinstance(geometry, dict) and geometry.get("type") in AREA_TYPES:
@@ -80,9 +81,9 @@ def snapshot(client: redis.Redis, ceiling: TLP = TLP.CLEAR) -> tuple[list[dict[s
                                      lambda items: rows_for(client, items, ceiling))
         if aggregated is not None:
             return aggregated
-    newest = client.xrevrange(Keys.INCIDENT_CHANGES, count=1)
+    newest = client.xrevrange(IncidentKeys.INCIDENT_CHANGES, count=1)
     cursor = newest[0][0].decode() if newest else "0-0"
-    incidents = [orjson.loads(raw) for raw in client.hvals(Keys.INCIDENTS)]
+    incidents = [orjson.loads(raw) for raw in client.hvals(IncidentKeys.INCIDENTS)]
     return rows_for(client, incidents, ceiling), cursor
 
 
@@ -102,11 +103,11 @@ def changes_after(client: redis.Redis, cursor: str, count: int = 2000,
     if binned is not None and binned.outgrown(client, ceiling, lambda i: _live(i) and shareable(i, ceiling)):
         return [], cursor, True  # grown well past map_max_points since this screen loaded: reload, aggregated
     start = "(" + cursor if cursor and cursor != "0-0" else "-"
-    entries = client.xrange(Keys.INCIDENT_CHANGES, min=start, max="+", count=count)
+    entries = client.xrange(IncidentKeys.INCIDENT_CHANGES, min=start, max="+", count=count)
     if cursor and cursor != "0-0":
         # The cursor is always an id the stream held; if the oldest entry is now newer, entries
         # after the cursor may have been trimmed too.
-        oldest = client.xrange(Keys.INCIDENT_CHANGES, count=1)
+        oldest = client.xrange(IncidentKeys.INCIDENT_CHANGES, count=1)
         if oldest and _older(cursor, oldest[0][0].decode()):
             return [], cursor, True
     if not entries:
@@ -115,7 +116,7 @@ def changes_after(client: redis.Redis, cursor: str, count: int = 2000,
     for _sid, fields in entries:
         changed[fields[b"id"].decode()] = fields.get(b"op", b"upsert").decode()
     ids = list(changed)
-    stored = dict(zip(ids, client.hmget(Keys.INCIDENTS, ids), strict=True))
+    stored = dict(zip(ids, client.hmget(IncidentKeys.INCIDENTS, ids), strict=True))
     upserts = [orjson.loads(raw) for iid, raw in stored.items() if raw and changed[iid] != "remove"]
     live_rows = {row["id"]: row for row in rows_for(client, upserts, ceiling)}
     rows = [live_rows.get(iid) or hidden_row(iid) for iid in ids]
@@ -137,14 +138,14 @@ def _older(a: str, b: str) -> bool:
 def live_incidents(client: redis.Redis, ceiling: TLP = TLP.RED) -> list[dict[str, Any]]:
     """Live incidents up to ``ceiling`` (every one by default: for server-side computations whose
     results are filtered again, or whose caller passes the reader's ceiling)."""
-    return [i for i in (orjson.loads(raw) for raw in client.hvals(Keys.INCIDENTS)) if _live(i) and shareable(i, ceiling)]
+    return [i for i in (orjson.loads(raw) for raw in client.hvals(IncidentKeys.INCIDENTS)) if _live(i) and shareable(i, ceiling)]
 
 
 def incident_with_reports(client: redis.Redis, incident_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    raw = client.hget(Keys.INCIDENTS, incident_id)
+    raw = client.hget(IncidentKeys.INCIDENTS, incident_id)
     if not raw:
         return None, []
     incident = orjson.loads(raw)
     ids = [r["event_id"] for r in incident.get("reports") or []]
-    events = [orjson.loads(e) for e in client.hmget(Keys.CURRENT, ids) if e] if ids else []
+    events = [orjson.loads(e) for e in client.hmget(EventKeys.CURRENT, ids) if e] if ids else []
     return incident, events

@@ -11,8 +11,9 @@ import redis
 
 from domain.config.loader import Config
 from domain.picture.health import feed_status
+from domain.picture.keys import IncidentKeys
 from domain.picture.processes import FEED_QUEUE, process_status
-from domain.store.streams import Keys
+from domain.store.streams import EventKeys
 from feeds.model import epoch_seconds
 
 OUTBOUND_QUEUE = "watchfloor-outbound"
@@ -36,7 +37,7 @@ def store_metrics(config: Config, client: redis.Redis, now: float | None = None)
         lines.extend([f"# HELP {name} {text}", f"# TYPE {name} {kind}"])
         lines.extend(f"{name}{labels} {value:g}" for labels, value in samples)
 
-    ingested = {k.decode(): int(v) for k, v in client.hgetall(Keys.METRICS_INGESTED).items()}
+    ingested = {k.decode(): int(v) for k, v in client.hgetall(EventKeys.METRICS_INGESTED).items()}
     feeds = feed_status(config, client, now)
     metric("watchfloor_feed_reports_ingested_total", "counter", "Reports a feed added or revised.",
            [(f'{{feed="{_label(fid)}"}}', ingested.get(fid, 0)) for fid in feeds])
@@ -48,13 +49,13 @@ def store_metrics(config: Config, client: redis.Redis, now: float | None = None)
         if last:
             lag.append((f'{{feed="{_label(fid)}"}}', round(now - last, 3)))
     metric("watchfloor_feed_lag_seconds", "gauge", "Seconds since the feed's last successful poll.", lag)
-    metric("watchfloor_reports_total", "counter", "Reports in the report stream.", [("", client.xlen(Keys.EVENTS))])
-    newest = client.xrevrange(Keys.EVENTS, count=1)
-    cursor = client.hget(Keys.FUSION_STATE, "cursor") or b"0-0"
+    metric("watchfloor_reports_total", "counter", "Reports in the report stream.", [("", client.xlen(EventKeys.EVENTS))])
+    newest = client.xrevrange(EventKeys.EVENTS, count=1)
+    cursor = client.hget(IncidentKeys.FUSION_STATE, "cursor") or b"0-0"
     behind = max(0, _stream_ms(newest[0][0]) - _stream_ms(cursor)) / 1000 if newest else 0.0
     metric("watchfloor_fuser_lag_seconds", "gauge", "How far the fuser's cursor is behind the newest report.",
            [("", behind)])
-    metric("watchfloor_incidents", "gauge", "Incidents stored.", [("", client.hlen(Keys.INCIDENTS))])
+    metric("watchfloor_incidents", "gauge", "Incidents stored.", [("", client.hlen(IncidentKeys.INCIDENTS))])
     metric("watchfloor_queue_depth", "gauge", "Jobs waiting on an RQ queue.",
            [(f'{{queue="{q}"}}', client.llen(f"rq:queue:{q}")) for q in (FEED_QUEUE, OUTBOUND_QUEUE)])
     status = process_status(client, now)

@@ -21,12 +21,17 @@ import redis
 from rq import cron_scheduler_registry
 from rq.worker_registration import get_keys as worker_keys
 
-from domain.store.streams import Keys
+from domain.picture.keys import ProcessKeys
 
 FUSER_SILENT = 15.0  # seconds; the fuser beats every 2 s
 SCHEDULER_SILENT = 180.0  # seconds; RQ's cron scheduler beats at least once a minute
 QUEUE_WAIT = 120.0  # seconds a feed poll may wait on the queue before the floor is told
 FEED_QUEUE = "watchfloor-feeds"
+
+
+def beat(client: redis.Redis, role: str, name: str) -> None:
+    """Record that process ``name`` of ``role`` is alive (the fuser beats while it leads)."""
+    client.hset(ProcessKeys.heartbeat(role), name, f"{time.time():.3f}")
 
 
 def _hhmmss(epoch: float) -> str:
@@ -38,7 +43,7 @@ def _text(value: Any) -> str:
 
 
 def fuser_status(client: redis.Redis, now: float) -> dict[str, Any]:
-    beats = {_text(k): float(v) for k, v in client.hgetall(Keys.heartbeat("fuser")).items()}
+    beats = {_text(k): float(v) for k, v in client.hgetall(ProcessKeys.heartbeat("fuser")).items()}
     if not beats:
         return {"status": "none", "reason": "no fuser has run: reports are not turned into incidents"}
     name, last = max(beats.items(), key=lambda item: item[1])
@@ -110,9 +115,9 @@ CACHE_SECONDS = 3  # every screen polls every few seconds; one process computes,
 
 def cached_process_status(client: redis.Redis) -> dict[str, Any]:
     """:func:`process_status`, shared by every app process for ``CACHE_SECONDS``."""
-    raw = client.get(Keys.PROCESS_CACHE)
+    raw = client.get(ProcessKeys.PROCESS_CACHE)
     if raw is not None:
         return orjson.loads(raw)
     status = process_status(client)
-    client.set(Keys.PROCESS_CACHE, orjson.dumps(status), ex=CACHE_SECONDS)
+    client.set(ProcessKeys.PROCESS_CACHE, orjson.dumps(status), ex=CACHE_SECONDS)
     return status

@@ -1,18 +1,23 @@
-"""Every Redis key and stream format Watchfloor uses, in one place.
+"""The report stream, the current picture and feed health: their Redis keys and formats.
 
-Keys (``wf:`` prefix, so one Redis can be shared with other tenants by prefix)::
+Every key starts with ``wf:`` (so one Redis can be shared with other tenants by prefix). Each concern's
+keys live next to what owns them: these in :class:`EventKeys` and :class:`FeedKeys`; incidents, the
+fuser, processes and threat caches in ``domain.picture.keys``; accounts, sessions and audit in
+``domain.access.keys``; annotations, intelligence, alerts, outbound and rules in
+``domain.operations.keys``; learned places in ``workers.places``. ``tests/test_architecture.py`` checks
+that no two of them name the same key.
+
+Keys::
     wf:events              stream   every new or changed event: fields id, op (new|update), e (event JSON),
                                     sup (space-separated ids this event supersedes, CAP Update/Cancel)
     wf:current             hash     event id -> latest event JSON (the current picture)
     wf:fp                  hash     event id -> fingerprint of the latest version (idempotent ingest)
     wf:superseded          hash     event id -> id of the event that superseded it
+    wf:metrics:ingested    hash     feed id -> reports it added or revised, ever (/metrics)
     wf:feeds               set      ids of feeds that have reported health
     wf:feed:<id>           hash     feed health (see FeedHealth)
     wf:feed:<id>:lock      string   poll lock, one poll per feed per interval across all schedulers
     wf:feed:<id>:followed  hash     documents a feed's index pointed to that were already read
-    wf:heartbeat:<role>    hash     process name -> last heartbeat (epoch seconds); the fuser writes it
-    wf:cache:threat:<TLP>  string   threat levels (JSON) as a reader of that marking sees them, expire in seconds
-    wf:cache:processes     string   are the fuser, workers and scheduler running (JSON), expires in seconds
 
 Ingest is idempotent: a Lua script compares the event's fingerprint with the stored one and, only
 when it differs, updates ``wf:current`` and appends to ``wf:events`` in the same atomic step. A
@@ -35,36 +40,24 @@ from feeds.model import Event
 PREFIX = "wf"
 
 
-class Keys:
+class EventKeys:
+    """The report stream and the current picture (owned by :class:`EventStore`)."""
+
     EVENTS = f"{PREFIX}:events"
     CURRENT = f"{PREFIX}:current"
     FINGERPRINTS = f"{PREFIX}:fp"
     SUPERSEDED = f"{PREFIX}:superseded"
-    FEEDS = f"{PREFIX}:feeds"
-    # places learned from the feeds (workers/places.py): a set of place keys
-    # "<country>|<admin1>|<folded name>", and per place a hash: report id -> its observation (JSON)
-    GEO_LEARNED = f"{PREFIX}:geo:learned"
-    GEO_AGREED = f"{PREFIX}:geo:agreed"  # place key -> JSON of its agreed point (what processes load)
     METRICS_INGESTED = f"{PREFIX}:metrics:ingested"  # feed id -> reports it added or revised, ever (/metrics)
-    PROCESS_CACHE = f"{PREFIX}:cache:processes"  # fuser/workers/scheduler status (JSON), a few seconds
 
-    @staticmethod
-    def learned_place(key: str) -> str:
-        return f"{PREFIX}:geo:learned:{key}"
 
-    @staticmethod
-    def threat_cache(marking: str) -> str:
-        """Threat levels as a reader with maximum TLP ``marking`` may see them, recomputed every few
-        seconds by any app process (one key per label)."""
-        return f"{PREFIX}:cache:threat:{marking}"
+class FeedKeys:
+    """Each feed's health, poll lock and followed documents (owned by :class:`FeedHealth` and the poller)."""
+
+    FEEDS = f"{PREFIX}:feeds"
 
     @staticmethod
     def feed(feed_id: str) -> str:
         return f"{PREFIX}:feed:{feed_id}"
-
-    @staticmethod
-    def heartbeat(role: str) -> str:
-        return f"{PREFIX}:heartbeat:{role}"
 
     @staticmethod
     def poll_lock(feed_id: str) -> str:
@@ -73,124 +66,6 @@ class Keys:
     @staticmethod
     def followed(feed_id: str) -> str:
         return f"{PREFIX}:feed:{feed_id}:followed"
-
-    # -- fusion keys (workers/fusion.py) --------------------------------------------------------
-    #   wf:incidents             hash    incident id -> incident JSON (reports, corroboration, lat/lon...); kept
-    #                                    after the fuser prunes an incident from memory (history, frozen)
-    #   wf:incident-of           hash    event id -> id of the incident holding it
-    #   wf:incident-changes      stream  fields id, op (upsert|remove), into (remove by a merge); trimmed by
-    #                                    age (MINID, a day): a screen whose cursor is older reloads wf:incidents
-    #   wf:fusion:overrides      list    operator splits/merges as JSON: a request until the fuser resolves it
-    #                                    in place (LSET) into the Correlator's rule (with "at"), or "refused"
-    #   wf:fusion:leader         string  token of the one active fuser (SET NX EX, renewed; fences its writes)
-    #   wf:fusion:state          hash    cursor (last wf:events id fused), overrides (list entries applied),
-    #                                    leader, at (epoch seconds of the last write)
-    #   wf:incident-time         zset    incident id -> its time (epoch seconds): every incident of wf:incidents
-    #   wf:incident-geo          geo     incident id -> its position (placed incidents, |lat| <= 85.05)
-    #                                    Both written with wf:incidents in one transaction, filled on rebuild;
-    #                                    they let "Merge with..." (domain/picture/candidates.py) find incidents
-    #                                    near in time and place without reading the whole hash.
-    #   consumer group "fuser" on wf:events (XREADGROUP/XACK; the stream is never trimmed by count)
-    INCIDENTS = f"{PREFIX}:incidents"
-    INCIDENT_TIME = f"{PREFIX}:incident-time"
-    INCIDENT_GEO = f"{PREFIX}:incident-geo"
-    INCIDENT_OF = f"{PREFIX}:incident-of"
-    INCIDENT_CHANGES = f"{PREFIX}:incident-changes"
-    FUSION_OVERRIDES = f"{PREFIX}:fusion:overrides"
-    FUSION_LEADER = f"{PREFIX}:fusion:leader"
-    FUSION_STATE = f"{PREFIX}:fusion:state"
-    FUSION_GROUP = "fuser"
-
-    # -- operator keys (domain/operations/annotations.py, alerts.py, outbound.py, rules.py, criminal_intel.py) --
-    #   wf:annotation:<incident>          string  the annotation of one incident or event (JSON, with version)
-    #   wf:annotation-history:<incident>  list    every change, oldest first: version, by, at, changes
-    #   wf:annotated                      set     ids of annotated incidents (reads of them are audited)
-    #   wf:intel                          set     ids whose annotation is criminal intelligence (28 CFR Part 23)
-    #   wf:intel:disseminations           stream  every dissemination of a criminal-intelligence record: incident,
-    #                                             recipient, reason, by, at, channel (never trimmed)
-    #   wf:alert:<id>                     string  one push alert (JSON): current version, status, CAP messages sent
-    #   wf:alert-acks:<id>                hash    user or screen name -> ISO UTC time of acknowledgement
-    #   wf:alerts                         stream  fields id, op (issue|update|cancel), v (version): what screens poll
-    #   wf:alert-ids                      zset    alert id -> issued epoch seconds (listing, Atom feed)
-    #   wf:disseminations                 stream  every outbound copy: alert, version, channel, recipient, outcome,
-    #                                             reason, at (never trimmed by count)
-    #   wf:outbound:sent:<alert>:<v>:<ch> string  set once a copy was delivered, so an RQ retry never sends twice
-    #   wf:rules                          hash    rule id -> alert rule JSON
-    #   wf:rule:<id>:cooldown:<workspace> string  set while the rule is cooling down for that workspace (EX)
-    #   wf:rule:<id>:seen                 set     "<workspace> <incident>" pairs already raised (EXPIRE a day)
-    #   wf:rule-queue                     stream  alerts raised by rules for an operator to review
-    #   RQ queue "watchfloor-outbound"    webhook and e-mail copies of alerts (domain.operations.outbound.deliver)
-    ANNOTATED = f"{PREFIX}:annotated"
-    INTEL = f"{PREFIX}:intel"
-    INTEL_PURGE_NOTICE = f"{PREFIX}:intel:purge-notice"  # hash incident -> date the scheduled purge removes it
-    INTEL_DISSEMINATIONS = f"{PREFIX}:intel:disseminations"
-    ALERTS = f"{PREFIX}:alerts"
-    ALERT_IDS = f"{PREFIX}:alert-ids"
-    DISSEMINATIONS = f"{PREFIX}:disseminations"
-    RULES = f"{PREFIX}:rules"
-    RULE_QUEUE = f"{PREFIX}:rule-queue"
-    OUTBOUND_QUEUE = "watchfloor-outbound"
-
-    @staticmethod
-    def annotation(incident_id: str) -> str:
-        return f"{PREFIX}:annotation:{incident_id}"
-
-    @staticmethod
-    def annotation_history(incident_id: str) -> str:
-        return f"{PREFIX}:annotation-history:{incident_id}"
-
-    @staticmethod
-    def alert(alert_id: str) -> str:
-        return f"{PREFIX}:alert:{alert_id}"
-
-    @staticmethod
-    def alert_acks(alert_id: str) -> str:
-        return f"{PREFIX}:alert-acks:{alert_id}"
-
-    @staticmethod
-    def outbound_sent(alert_id: str, version: int, channel: str) -> str:
-        return f"{PREFIX}:outbound:sent:{alert_id}:{version}:{channel}"
-
-    @staticmethod
-    def rule_cooldown(rule_id: str, workspace: str) -> str:
-        return f"{PREFIX}:rule:{rule_id}:cooldown:{workspace}"
-
-    @staticmethod
-    def rule_seen(rule_id: str) -> str:
-        return f"{PREFIX}:rule:{rule_id}:seen"
-
-    # -- access control and audit keys (domain/access/accounts.py, sessions.py, audit.py) -------------
-    #   wf:users                   set     every account name (people and display screens)
-    #   wf:user:<name>             hash    account (see domain.access.accounts.User): role, argon2 hash, flags
-    #   wf:user:<name>:sessions    set     digests of the account's live sessions (revoked together)
-    #   wf:session:<digest>        hash    one server-side session; digest = sha256 of the cookie value
-    #   wf:display-token:<digest>  string  display screen token digest -> account name
-    #   wf:audit                   stream  append-only audit trail; trimmed by age (MINID) only, never MAXLEN
-    #   wf:audit:trimmed           string  set for a day after the retention trim ran (one trim a day)
-    #   wf:audit:throttle:<src>    string  unauthenticated refusals from one address this minute
-    USERS = f"{PREFIX}:users"
-    AUDIT = f"{PREFIX}:audit"
-    AUDIT_TRIMMED = f"{PREFIX}:audit:trimmed"
-
-    @staticmethod
-    def user(name: str) -> str:
-        return f"{PREFIX}:user:{name}"
-
-    @staticmethod
-    def user_sessions(name: str) -> str:
-        return f"{PREFIX}:user:{name}:sessions"
-
-    @staticmethod
-    def session(digest: str) -> str:
-        return f"{PREFIX}:session:{digest}"
-
-    @staticmethod
-    def display_token(digest: str) -> str:
-        return f"{PREFIX}:display-token:{digest}"
-
-    @staticmethod
-    def audit_throttle(source: str, minute: int) -> str:
-        return f"{PREFIX}:audit:throttle:{source}:{minute}"
 
 
 # KEYS: fp hash, current hash, events stream, superseded hash
@@ -262,7 +137,7 @@ class EventStore:
         if not batch:
             return counts
         pipe = self.client.pipeline(transaction=False)
-        keys = [Keys.FINGERPRINTS, Keys.CURRENT, Keys.EVENTS, Keys.SUPERSEDED]
+        keys = [EventKeys.FINGERPRINTS, EventKeys.CURRENT, EventKeys.EVENTS, EventKeys.SUPERSEDED]
         for event in batch:
             raw, fingerprint = event.encoded()
             self._append(keys=keys, args=[event.id, fingerprint, raw, " ".join(supersedes_of(event))], client=pipe)
@@ -271,31 +146,31 @@ class EventStore:
         return counts
 
     def count(self) -> int:
-        return int(self.client.hlen(Keys.CURRENT))
+        return int(self.client.hlen(EventKeys.CURRENT))
 
     def last_id(self) -> str:
         """The id of the newest stream entry, "0-0" when the stream is empty."""
-        newest = self.client.xrevrange(Keys.EVENTS, count=1)
+        newest = self.client.xrevrange(EventKeys.EVENTS, count=1)
         return newest[0][0].decode() if newest else "0-0"
 
     def read_after(self, cursor: str, count: int = 1000) -> list[StreamEntry]:
         """Entries strictly after ``cursor`` (exclusive range), oldest first."""
         start = "(" + cursor if cursor and cursor != "0-0" else "-"
-        rows = self.client.xrange(Keys.EVENTS, min=start, max="+", count=count)
+        rows = self.client.xrange(EventKeys.EVENTS, min=start, max="+", count=count)
         return [decode_entry(stream_id, fields) for stream_id, fields in rows]
 
     def current(self) -> list[dict[str, Any]]:
         """The latest version of every event that has not been superseded."""
-        superseded = {k.decode() for k in self.client.hkeys(Keys.SUPERSEDED)}
+        superseded = {k.decode() for k in self.client.hkeys(EventKeys.SUPERSEDED)}
         events = []
-        for raw in self.client.hvals(Keys.CURRENT):
+        for raw in self.client.hvals(EventKeys.CURRENT):
             data = orjson.loads(raw)
             if data["id"] not in superseded:
                 events.append(data)
         return events
 
     def get(self, event_id: str) -> dict[str, Any] | None:
-        raw = self.client.hget(Keys.CURRENT, event_id)
+        raw = self.client.hget(EventKeys.CURRENT, event_id)
         return orjson.loads(raw) if raw else None
 
 
@@ -368,16 +243,11 @@ class FeedHealth:
 
 
 def load_health(client: redis.Redis, feed_id: str) -> FeedHealth:
-    return FeedHealth.from_redis(feed_id, client.hgetall(Keys.feed(feed_id)))
+    return FeedHealth.from_redis(feed_id, client.hgetall(FeedKeys.feed(feed_id)))
 
 
 def save_health(client: redis.Redis, health: FeedHealth) -> None:
     pipe = client.pipeline(transaction=True)
-    pipe.hset(Keys.feed(health.feed_id), mapping=health.to_redis())
-    pipe.sadd(Keys.FEEDS, health.feed_id)
+    pipe.hset(FeedKeys.feed(health.feed_id), mapping=health.to_redis())
+    pipe.sadd(FeedKeys.FEEDS, health.feed_id)
     pipe.execute()
-
-
-def beat(client: redis.Redis, role: str, name: str) -> None:
-    """Record that process ``name`` of ``role`` is alive (the fuser beats while it leads)."""
-    client.hset(Keys.heartbeat(role), name, f"{time.time():.3f}")

@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 from domain.access.accounts import AccountError, AccountStore, Role, WeakPassword, check_name
 from domain.access.audit import audit
+from domain.access.keys import AccountKeys
 from domain.access.tlp import TLPError, max_marking, parse, set_max_marking
 from domain.config.loader import Config
-from domain.store.streams import Keys
 from watchfloor.cli.common import EXIT_BAD_INPUT, AddCommand, cli_actor, store_client, web_base
 
 
@@ -141,7 +141,7 @@ def cmd_partner(args: argparse.Namespace, config: Config) -> int:
         return EXIT_BAD_INPUT
     with store_client(config) as client:
         user, token = AccountStore(client).create_display(args.name)  # type: ignore[arg-type]
-        client.hset(Keys.user(user.name), "partner", "1")  # type: ignore[attr-defined]
+        client.hset(AccountKeys.user(user.name), "partner", "1")  # type: ignore[attr-defined]
         set_max_marking(client, user.name, marking)  # type: ignore[arg-type]
         audit("account.partner", record=user.name, reason=f"partner feed token issued; up to {marking.value}",
               user=cli_actor(), source="cli", client=client)  # type: ignore[arg-type]

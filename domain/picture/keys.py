@@ -1,0 +1,67 @@
+"""The picture's Redis keys: incidents and the fuser that writes them, process heartbeats, threat caches.
+
+Fusion keys (written by workers/fusion.py, read by the screens)::
+
+    wf:incidents             hash    incident id -> incident JSON (reports, corroboration, lat/lon...); kept
+                                     after the fuser prunes an incident from memory (history, frozen)
+    wf:incident-of           hash    event id -> id of the incident holding it
+    wf:incident-changes      stream  fields id, op (upsert|remove), into (remove by a merge); trimmed by
+                                     age (MINID, a day): a screen whose cursor is older reloads wf:incidents
+    wf:fusion:overrides      list    operator splits/merges as JSON: a request until the fuser resolves it
+                                     in place (LSET) into the Correlator's rule (with "at"), or "refused"
+    wf:fusion:leader         string  token of the one active fuser (SET NX EX, renewed; fences its writes)
+    wf:fusion:state          hash    cursor (last wf:events id fused), overrides (list entries applied),
+                                     leader, at (epoch seconds of the last write)
+    wf:incident-time         zset    incident id -> its time (epoch seconds): every incident of wf:incidents
+    wf:incident-geo          geo     incident id -> its position (placed incidents, |lat| <= 85.05)
+                                     Both written with wf:incidents in one transaction, filled on rebuild;
+                                     they let "Merge with..." (domain/picture/candidates.py) find incidents
+                                     near in time and place without reading the whole hash.
+    consumer group "fuser" on wf:events (XREADGROUP/XACK; the stream is never trimmed by count)
+
+Processes and caches::
+
+    wf:heartbeat:<role>    hash     process name -> last heartbeat (epoch seconds); the fuser writes it
+    wf:cache:processes     string   are the fuser, workers and scheduler running (JSON), expires in seconds
+    wf:cache:threat:<TLP>  string   threat levels (JSON) as a reader of that marking sees them, expire in seconds
+"""
+
+from __future__ import annotations
+
+from domain.store.streams import PREFIX
+
+__all__ = ["IncidentKeys", "ProcessKeys", "ThreatKeys"]
+
+
+class IncidentKeys:
+    """Incidents, their indexes and the fuser's state (owned by workers.fusion.Fuser)."""
+
+    INCIDENTS = f"{PREFIX}:incidents"
+    INCIDENT_TIME = f"{PREFIX}:incident-time"
+    INCIDENT_GEO = f"{PREFIX}:incident-geo"
+    INCIDENT_OF = f"{PREFIX}:incident-of"
+    INCIDENT_CHANGES = f"{PREFIX}:incident-changes"
+    FUSION_OVERRIDES = f"{PREFIX}:fusion:overrides"
+    FUSION_LEADER = f"{PREFIX}:fusion:leader"
+    FUSION_STATE = f"{PREFIX}:fusion:state"
+    FUSION_GROUP = "fuser"
+
+
+class ProcessKeys:
+    """Heartbeats and the cached process status (owned by domain.picture.processes)."""
+
+    PROCESS_CACHE = f"{PREFIX}:cache:processes"
+
+    @staticmethod
+    def heartbeat(role: str) -> str:
+        return f"{PREFIX}:heartbeat:{role}"
+
+
+class ThreatKeys:
+    """Threat levels cached per reader marking (owned by the live panel's threat computation)."""
+
+    @staticmethod
+    def threat_cache(marking: str) -> str:
+        """Threat levels as a reader with maximum TLP ``marking`` may see them, recomputed every few
+        seconds by any app process (one key per label)."""
+        return f"{PREFIX}:cache:threat:{marking}"
