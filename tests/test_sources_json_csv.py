@@ -63,7 +63,8 @@ CASES: dict[str, tuple[str, int, str | int, dict[str, Any]]] = {
     ),
     "usgs-geojson/significant_month_2014-03-24_api1.0.13.json": (
         "usgs-geojson", 12, "usgs:usc000njrq",
-        {"magnitude": 6.5, "extra.alert": "green", "severity": Severity.MINOR, "extra.felt": 3,
+        # a green PAGER level never lowers a M 6.5 below its magnitude's band (#18)
+        {"magnitude": 6.5, "extra.alert": "green", "severity": Severity.SEVERE, "extra.felt": 3,
          "extra.ids": ["usc000njrq", "gcmt20140321134107"], "place": "113km E of Mohean, India"},
     ),
     "usgs-geojson/significant_month_2020-06-08_api1.9.1.json": (
@@ -142,7 +143,9 @@ CASES: dict[str, tuple[str, int, str | int, dict[str, Any]]] = {
     "nws-geojson/alerts_active_urn-oid_az_2024-07-18.json": (
         "nws-geojson", 2, 0,
         {"title": "Excessive Heat Warning issued July 18 at 12:47PM MST until July 20 at 8:00PM MST by NWS Phoenix AZ",
-         "time": t("2024-07-18T19:47:00Z"), "severity": Severity.SEVERE, "kind": Kind.WEATHER, "lat": None,
+         # the time is the onset (10 AM MST on the 19th), not sent (#18); updated keeps sent
+         "time": t("2024-07-19T17:00:00Z"), "updated": t("2024-07-18T19:47:00Z"),
+         "severity": Severity.SEVERE, "kind": Kind.WEATHER, "lat": None,
          "geometry": None, "exercise": False},
     ),
     "nws-geojson/alerts_active_zone_2019-12-20.json": (
@@ -229,9 +232,12 @@ def test_usgs_kinds_and_severity_rules(corpus: Path) -> None:
     assert sorted(e.extra["type"] for e in csv_day.events if e.kind is Kind.OTHER) == [
         "explosion", "ice quake", "quarry blast"]
     sig = parse(corpus, "usgs-geojson/significant_month_2023-10-11_api1.10.3.json", "usgs-geojson")
-    colours = {e.extra["alert"]: e.severity for e in sig.events if e.extra["alert"]}
-    assert colours == {"red": Severity.EXTREME, "orange": Severity.SEVERE, "yellow": Severity.MODERATE,
-                       "green": Severity.MINOR}
+    # the one quake rule (#18): the PAGER colour raises the magnitude's band, never lowers it
+    by_title = {e.title: e.severity for e in sig.events}
+    assert by_title["M 6.3 - western Afghanistan"] is Severity.EXTREME  # red raises severe
+    assert by_title["M 6.9 - 55 km SE of Madang, Papua New Guinea"] is Severity.SEVERE  # green does not lower
+    assert by_title["M 4.3 - Port Townsend, WA"] is Severity.MINOR
+    assert by_title["M 5.4 - 24 km S of Goālpāra, India"] is Severity.MODERATE  # yellow: moderate already
 
 
 def test_usgs_reparse_gives_identical_ids_and_fingerprints(corpus: Path) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from feeds.contract import DocumentRefused, FeedConfig, ParseResult
-from feeds.model import Event, Kind, Severity
+from feeds.model import Event, Kind, Severity, parse_iso
 from feeds.sources import detect, get_source
 from feeds.sources.cap import cap_event_id, circle_from_cap, polygon_from_cap
 
@@ -93,7 +93,14 @@ def test_cap_documents(corpus: Path, name: str) -> None:
         check_safe(event)
         cap = event.extra["cap"]
         assert event.id == cap_event_id(cap["sender"], cap["identifier"], cap["sent"])
-        assert event.provenance["fields"]["time"] == "alert/sent"
+        # the time is when it happens (#18): an EventTime parameter, else the onset, else sent
+        time_field = event.provenance["fields"]["time"]
+        if cap["parameters"].get("EventTime"):
+            assert time_field == "info/parameter EventTime"
+        elif cap["onset"]:
+            assert time_field == "info/onset" and event.time == parse_iso(cap["onset"])
+        else:
+            assert time_field == "alert/sent" and event.time == parse_iso(cap["sent"])
     first = result.events[0]
     cap = first.extra["cap"]
     if "kind" in checks:
@@ -223,7 +230,9 @@ GEO_FEEDS: dict[str, tuple[str, int, dict]] = {
     "usgs_all_hour_atom_2018-12-07.xml": (
         "georss",
         20,
-        {"lat": 33.5141678, "lon": -116.8001633, "time": datetime(2018, 12, 7, 6, 0, 28, 27000, UTC)},
+        # the quake's origin time from the summary (05:58:25 UTC), not the entry's update time (06:00:28)
+        {"lat": 33.5141678, "lon": -116.8001633, "time": datetime(2018, 12, 7, 5, 58, 25, tzinfo=UTC),
+         "kind": Kind.EARTHQUAKE},
     ),
     "aktuality-sk_news_rss.xml": ("rss-atom", 30, {}),
     "bbc-news_front-page_2023-11-24.xml": ("rss-atom", 16, {}),
@@ -267,6 +276,9 @@ def test_rss_documents(corpus: Path, name: str) -> None:
             Kind.CYCLONE,
             Kind.VOLCANO,
             Kind.TSUNAMI,
+            Kind.TRAFFIC,  # agency incident feeds (#18): a car crash is traffic, a storm weather
+            Kind.WEATHER,
+            Kind.INCIDENT,
         )
     first = result.events[0]
     if "lat" in checks:

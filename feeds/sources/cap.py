@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 from xml.etree.ElementTree import Element
@@ -37,6 +37,7 @@ from shapely.geometry import GeometryCollection, MultiPolygon, Point, Polygon, m
 from shapely.validation import make_valid
 
 from feeds.contract import DocumentRefused, FeedConfig, ParseResult
+from feeds.meaning import magnitude_number, meteoalarm_kind, quake_severity, warning_kind
 from feeds.model import Event, InvalidEvent, Kind, Severity, check_lonlat, iso, stable_hash
 from feeds.sources import register
 from feeds.sources._xml import (  # noqa: F401 - re-exported for the other XML adapters
@@ -115,7 +116,8 @@ _CATEGORY_KIND = {
 
 
 def cap_kind(categories: Iterable[str], event: str) -> Kind:
-    """Kind from the event text first (tsunami, earthquake, flood...), then the CAP category."""
+    """Kind from the event text first (tsunami, earthquake, flood...), then the CAP category, then a
+    weather service's warning words (thunderstorm, frost, avalanche... : feeds.meaning)."""
     for pattern, kind in _KIND_WORDS:
         if pattern.search(event):
             return kind
@@ -123,7 +125,7 @@ def cap_kind(categories: Iterable[str], event: str) -> Kind:
         kind = _CATEGORY_KIND.get(category.strip().lower())
         if kind is not None:
             return kind
-    return Kind.OTHER
+    return warning_kind(event) or Kind.OTHER
 
 
 # --------------------------------------------------------------------------------------------
@@ -319,6 +321,73 @@ def area_geometry(
     return geoms, circles, geocodes, descs
 
 
+MAX_PARAMETERS = 60
+
+
+def parameters_of(info: Element | None) -> dict[str, str]:
+    """The info's ``<parameter>`` name -> value (plain text; the first of a repeated name, at most
+    MAX_PARAMETERS)."""
+    found: dict[str, str] = {}
+    for el in kids(info, "parameter") if info is not None else []:
+        name, value = plain_text(kid_text(el, "valueName"), 80), plain_text(kid_text(el, "value"), 300)
+        if name and value and name not in found and len(found) < MAX_PARAMETERS:
+            found[name] = value
+    return found
+
+
+_KM = re.compile(r"(-?\d+(?:\.\d+)?)\s*(km|kilomet|m\b|metres|meters)?", re.I)
+
+
+def _depth_km(text: str) -> float | None:
+    """``"38.7 km (24.0 miles)"`` -> 38.7; metres are converted; None when unreadable."""
+    match = _KM.search(text or "")
+    if not match:
+        return None
+    value = float(match.group(1))
+    unit = (match.group(2) or "km").lower()
+    return value / 1000.0 if unit.startswith("m") else value
+
+
+def _event_time(text: str) -> datetime | None:
+    """An EventTime parameter: ISO 8601, extended ("2010-08-30T23:25:40+00:00") or basic
+    ("20121014T224056.420Z", as USGS writes it); None when unreadable or without a zone."""
+    try:
+        return parse_time(text)[0]
+    except BadDate:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else None
+
+
+def alert_meaning(
+    params: dict[str, str], kind: Kind, severity: Severity, sent: datetime, times: dict[str, str], warnings: list[str]
+) -> tuple[Kind, Severity, datetime, str, float | None, float | None]:
+    """What the alert says happened and when: (kind, severity, time, time field, magnitude, depth km).
+
+    The time is when it happens: an EventTime parameter, else ``onset``, else ``sent`` (which stays
+    in ``extra["cap"]["sent"]``). Magnitude and Depth parameters are read; a Meteoalarm
+    ``awareness_type`` names the kind; an earthquake's severity follows the one quake rule, which
+    the alert's own severity may raise but never lower."""
+    time, field = sent, "alert/sent"
+    if params.get("EventTime"):
+        event_time = _event_time(params["EventTime"])
+        if event_time is not None:
+            time, field = event_time, "info/parameter EventTime"
+        else:
+            warnings.append(f"EventTime parameter {params['EventTime'][:40]!r} unreadable; using onset or sent")
+    if field == "alert/sent" and times.get("onset"):
+        time, field = parse_time(times["onset"])[0], "info/onset"
+    kind = meteoalarm_kind(params.get("awareness_type")) or kind
+    magnitude = magnitude_number(params.get("Magnitude") or params.get("magnitude"))
+    depth = _depth_km(params.get("Depth") or params.get("depth") or "")
+    if kind is Kind.EARTHQUAKE:
+        severity = quake_severity(magnitude, severity)
+    return kind, severity, time, field, magnitude, depth
+
+
 def alert_to_event(
     alert: Element, feed: FeedConfig, fetched_at: datetime, source: str = "cap"
 ) -> tuple[Event | None, list[str]]:
@@ -338,17 +407,18 @@ def alert_to_event(
     warnings.extend(notes)
     status, msg_type, scope = (kid_text(alert, n) for n in ("status", "msgType", "scope"))
     references, references_ids = _check_header(alert, status, msg_type, scope, warnings)
-
     info, other_langs = choose_info(kids(alert, "info"))
-    areas = kids(info, "area") if info is not None else []
-    geoms, circles, geocodes, descs = area_geometry(areas, warnings)
+    geoms, circles, geocodes, descs = area_geometry(kids(info, "area") if info is not None else [], warnings)
     geometry, lat, lon = combine_geometries(geoms)
     get = (lambda n: kid_text(info, n)) if info is not None else (lambda n: "")
     categories = [plain_text(c.text, 40) for c in kids(info, "category")] if info is not None else []
     event_name, headline = get("event"), get("headline")
     description, instruction = get("description"), get("instruction")
     times = _info_times(get, warnings)
-    web = get("web")
+    web, params = get("web"), parameters_of(info)
+    kind, severity, when, time_field, magnitude, depth = alert_meaning(
+        params, cap_kind(categories, f"{event_name} {headline}"), Severity.parse(get("severity")), time, times, warnings
+    )
     extra_cap = {
         "identifier": plain_text(identifier, 300),
         "sender": plain_text(sender, 300),
@@ -356,9 +426,7 @@ def alert_to_event(
         "status": plain_text(status, 40),
         "msgType": plain_text(msg_type, 40),
         "scope": plain_text(scope, 40),
-        "urgency": plain_text(get("urgency"), 40),
-        "severity": plain_text(get("severity"), 40),
-        "certainty": plain_text(get("certainty"), 40),
+        **{name: plain_text(get(name), 40) for name in ("urgency", "severity", "certainty")},
         "effective": times.get("effective"),
         "onset": times.get("onset"),
         "expires": times.get("expires"),
@@ -371,6 +439,7 @@ def alert_to_event(
         "language": plain_text(get("language") or ("en-US" if info is not None else ""), 40),
         "other_languages": other_langs,
         "web": safe_link(web),
+        "parameters": params,
     }
     text = plain_text("\n\n".join(t for t in (description, instruction) if t))
     title = (
@@ -379,11 +448,13 @@ def alert_to_event(
     event = Event(
         id=cap_event_id(sender, identifier, sent),
         source=source,
-        kind=cap_kind(categories, f"{event_name} {headline}"),
+        kind=kind,
         title=title,
         text=text,
-        time=time,
-        severity=Severity.parse(get("severity")),
+        time=when,
+        severity=severity,
+        magnitude=magnitude,
+        depth_km=depth,
         lat=lat,
         lon=lon,
         geometry=geometry,
@@ -392,7 +463,7 @@ def alert_to_event(
         exercise=feed.exercise or status == "Exercise",
         place="; ".join(descs) or None,
         extra={"cap": extra_cap, "circles": circles},
-        provenance=_provenance(feed, identifier, fetched_at, placed=lat is not None),
+        provenance=_provenance(feed, identifier, fetched_at, placed=lat is not None, time_field=time_field),
         warnings=tuple(warnings),
     )
     return event, warnings
@@ -430,11 +501,13 @@ def _info_times(get: Callable[[str], str], warnings: list[str]) -> dict[str, str
     return times
 
 
-def _provenance(feed: FeedConfig, identifier: str, fetched_at: datetime, placed: bool) -> dict[str, Any]:
+def _provenance(
+    feed: FeedConfig, identifier: str, fetched_at: datetime, placed: bool, time_field: str = "alert/sent"
+) -> dict[str, Any]:
     """Where the event came from and which CAP element each of its fields was read from."""
     fields = {
         "id": "alert/sender+identifier+sent",
-        "time": "alert/sent",
+        "time": time_field,
         "title": "info/headline|info/event",
         "text": "info/description+instruction",
         "severity": "info/severity",

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
 
 from feeds.contract import FeedConfig, ParseResult
+from feeds.meaning import happened_at
 from feeds.model import Event, Severity, iso
 from feeds.sources import register
 from feeds.sources.cap import (
@@ -330,7 +331,7 @@ class CapIndexSource:
         }
         fields = {
             "id": "entry/cap:sender|author+cap:identifier|id+cap:sent|published",
-            "time": "entry/cap:sent|published",
+            "time": "entry/cap:onset" if times.get("onset") else "entry/cap:sent|published",
             "title": "entry/title|cap:event",
             "text": "entry/summary",
             "severity": "entry/cap:severity",
@@ -344,7 +345,7 @@ class CapIndexSource:
             kind=cap_kind(extra_cap["category"], f"{f['event']} {f['title']}"),
             title=title_text(f["title"] or f["event"]) or f"CAP alert {plain_text(f['identifier'], 100)}",
             text=plain_text(f["summary"]),
-            time=time,
+            time=happened_at(time, times.get("onset"))[0],
             severity=Severity.parse(f["severity"]),
             lat=lat,
             lon=lon,

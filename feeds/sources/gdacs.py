@@ -4,7 +4,8 @@ Promises:
 
 * One event per ``<item>``; ``id = "gdacs:" + eventtype + eventid``, so a new episode of the same
   disaster updates one incident (episode, alert score... in ``extra["gdacs"]``).
-* ``severity`` from ``gdacs:alertlevel`` (Red extreme, Orange severe, Green minor); ``kind`` from
+* ``severity`` from ``gdacs:alertlevel`` (Red extreme, Orange severe, Green minor), and for an
+  earthquake the one quake rule of :mod:`feeds.meaning` (the level raises, never lowers, the magnitude's band); ``kind`` from
   ``gdacs:eventtype`` (EQ, TC, FL, VO, DR, WF, TS); ``magnitude`` (and depth, when the text gives
   it) from ``gdacs:severity`` for earthquakes.
 * Position from ``geo:Point`` (or ``georss:point``), validated. An item with only a
@@ -20,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from feeds.contract import FeedConfig, ParseResult
+from feeds.meaning import quake_severity
 from feeds.model import Event, InvalidEvent, Kind, Severity, check_lonlat, iso
 from feeds.sources import register
 from feeds.sources._xml import kid, kid_text, local, read_xml, root_tag
@@ -85,6 +87,15 @@ def _quake_size(etype: str, sev: Any, sev_value: float | None, sev_text: str) ->
         found = _DEPTH.search(sev_text)
         depth = float(found.group(1)) if found else None
     return magnitude, depth
+
+
+def _severity(etype: str, magnitude: float | None, alertlevel: str) -> Severity:
+    """The alert level; for an earthquake, the one quake rule (feeds.meaning), which the alert level
+    may raise but never lower below the magnitude's band."""
+    level = SEVERITIES.get(alertlevel.strip().lower())
+    if etype == "EQ":
+        return quake_severity(magnitude, level)
+    return level or Severity.UNKNOWN
 
 
 def _fields(sized: bool) -> dict[str, str]:
@@ -173,7 +184,7 @@ class GdacsSource:
             text=plain_text(kid_text(item, "description")),
             time=time,
             updated=pub,
-            severity=SEVERITIES.get(alertlevel.lower(), Severity.UNKNOWN),
+            severity=_severity(etype, magnitude, alertlevel),
             lat=lat,
             lon=lon,
             geometry={"type": "Point", "coordinates": [lon, lat]},

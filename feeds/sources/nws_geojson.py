@@ -15,7 +15,7 @@ incident the CAP adapter makes from the CAP XML of that alert:
   (``en-US``, CAP's default: the API gives none), other_languages and web. The NWS API has no
   ``scope`` or ``web``: "" and None. NWS-only values (``ends``, ``eventCode``, VTEC,
   NWSheadline, the API's alert URL) go to ``extra["nws"]``.
-- ``time`` = sent; ``severity`` = CAP severity; ``kind`` from the event name (see
+- ``time`` = onset, else sent (``updated`` and ``extra["cap"]["sent"]`` keep sent); ``severity`` = CAP severity; ``kind`` from the event name (see
   :func:`kind_for_event`), falling back on the CAP category; ``exercise`` = feed.exercise or
   status "Exercise". As in the CAP adapter, Test/Draft/System alerts are kept as events and the
   pipeline keeps them off the live picture by ``extra["cap"]["status"]``.
@@ -40,6 +40,7 @@ import shapely
 from shapely.geometry import mapping, shape
 
 from feeds.contract import DocumentRefused, FeedConfig, ParseResult
+from feeds.meaning import happened_at
 from feeds.model import Event, InvalidEvent, Kind, Severity, check_lonlat, iso
 from feeds.sources import register
 from feeds.sources._json import load_json
@@ -83,7 +84,7 @@ FIELDS = {
     "id": "cap:stable_hash(properties.sender, properties.id, properties.sent)",
     "title": "properties.headline|properties.event",
     "text": "properties.description+properties.instruction",
-    "time": "properties.sent",
+    "time": "properties.onset|properties.sent",
     "severity": "properties.severity",
     "kind": "properties.event|properties.category",
     "geometry": "geometry",
@@ -251,7 +252,8 @@ class NwsGeoJson:
             kind=kind_for_event(event_name, category_text),
             title=title_text(p.get("headline")) or title_text(event_name) or "NWS alert",
             text=text,
-            time=time,
+            time=happened_at(time, times["onset"])[0],
+            updated=time,
             severity=Severity.parse(p.get("severity")),
             lat=lat,
             lon=lon,

@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from feeds.contract import DocumentRefused, FeedConfig, ParseResult
-from feeds.model import Event, InvalidEvent, Kind, check_lonlat, iso
+from feeds.meaning import quake_severity
+from feeds.model import Event, InvalidEvent, Kind, Severity, check_lonlat, iso
 from feeds.sources import register
 from feeds.sources._xml import kid, kid_text, kids, local, read_xml, root_tag
 from feeds.text import BadDate, parse_time, plain_text, title_text
@@ -96,6 +97,7 @@ class QuakeMLSource:
             "lon": "origin/longitude/value",
             "depth_km": "origin/depth/value (m)",
             "magnitude": "magnitude/mag/value",
+            "severity": "magnitude/mag/value (feeds.meaning quake rule)",
             "place": "event/description/text",
         }
         event = Event(
@@ -109,6 +111,7 @@ class QuakeMLSource:
             geometry={"type": "Point", "coordinates": [lon, lat]},
             feed=feed.id,
             magnitude=mag,
+            severity=quake_severity(mag) if kind is Kind.EARTHQUAKE else Severity.UNKNOWN,
             depth_km=depth_m / 1000.0 if depth_m is not None else None,
             exercise=feed.exercise,
             place=place,

@@ -5,8 +5,8 @@ response has the same shape with one entry.
 
 Decisions:
 
-- ``id`` = ``"reliefweb:" + id``; ``title`` = name; ``time`` = ``date.created`` (``date.event``
-  when created is absent); ``updated`` = ``date.changed``.
+- ``id`` = ``"reliefweb:" + id``; ``title`` = name; ``time`` = ``date.event`` (when it happened; ``date.created``
+  when the event date is absent); ``updated`` = ``date.changed``.
 - Position: ``primary_country.location`` (a country centroid; the event says so in
   ``placed_by="country-centroid"``), else the first country with a location.
 - ``kind`` from the primary type name (Flood/Flash Flood -> flood, Tropical Cyclone -> cyclone,
@@ -60,7 +60,7 @@ MISSING_FIELDS_HINT = (
 FIELDS = {
     "id": "data[].id",
     "title": "fields.name",
-    "time": "fields.date.created|fields.date.event",
+    "time": "fields.date.event|fields.date.created",
     "updated": "fields.date.changed",
     "lat": "fields.primary_country.location.lat",
     "lon": "fields.primary_country.location.lon",
@@ -140,7 +140,7 @@ class ReliefWeb:
             raise ValueError("entry has no id")
         dates = f.get("date") if isinstance(f.get("date"), dict) else {}
         location = _location(f)
-        when = dates.get("created") or dates.get("event")
+        when = dates.get("event") or dates.get("created")
         if location is None or not when:
             return None
         lon, lat, country = location

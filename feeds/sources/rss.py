@@ -19,6 +19,10 @@ Promises:
   warning; anything else out of range, NaN or 0,0 is dropped with a warning. Unplaced entries keep
   ``lat``/``lon`` None (the pipeline geocodes them later).
 * ``kind`` is ``feed.kind``, else refined from hazard words in the title, else ``news``.
+* Agency feeds that travel as RSS/Atom (USGS and EMSC quakes, IGN, fire and emergency services'
+  labelled descriptions, satellite hotspots) are recognised from the document and read by their
+  profile (:mod:`feeds.sources._profiles`): kind, magnitude, depth, severity and the time the event
+  happened; ``source`` becomes ``rss:<profile>``. A configured ``kind`` turns profiles off.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import feedparser
 from feeds.contract import DocumentRefused, FeedConfig, ParseResult
 from feeds.model import Event, InvalidEvent, Kind, check_lonlat, iso, stable_hash
 from feeds.sources import register
+from feeds.sources._profiles import recognise
 from feeds.sources._xml import root_tag
 from feeds.text import BadDate, clock_skew_warning, parse_time, plain_text, safe_link, title_text
 
@@ -252,8 +257,9 @@ class RssSource:
             raise DocumentRefused("not an RSS/Atom feed: no channel, feed or entries found")
         result = ParseResult(warnings=warnings)
         australian = is_australian(feed, parsed)
+        profile = None if feed.kind else recognise(parsed)
         for n, entry in enumerate(entries, 1):
-            event = self._event(entry, feed, fetched_at, australian)
+            event = self._event(entry, feed, fetched_at, australian, profile)
             if event is None:
                 result.warnings.append(f"entry {n} is empty (no title, text, link or id); skipped")
                 continue
@@ -261,7 +267,9 @@ class RssSource:
             result.warnings.extend(f"entry {n}: {w}" for w in event.warnings)
         return result
 
-    def _event(self, entry: Any, feed: FeedConfig, fetched_at: datetime, australian: bool = False) -> Event | None:
+    def _event(
+        self, entry: Any, feed: FeedConfig, fetched_at: datetime, australian: bool = False, profile: Any = None
+    ) -> Event | None:
         warnings: list[str] = []
         raw_title = entry.get("title") or ""
         summary = entry.get("summary") or ""
@@ -288,7 +296,7 @@ class RssSource:
         }
         if lat is not None:
             fields["lat"] = fields["lon"] = "georss|gml|geo:lat/long"
-        return Event(
+        event = Event(
             id=event_id,
             source=self.name,
             kind=hazard_kind(feed, title),
@@ -310,6 +318,29 @@ class RssSource:
             },
             warnings=tuple(warnings),
         )
+        return with_profile(event, profile, entry, summary, warnings)
+
+
+def with_profile(event: Event, profile: tuple[str, Any] | None, entry: Any, summary: str, warnings: list[str]) -> Event:
+    """The news reader's event with what the feed's profile (feeds.sources._profiles) reads of the entry."""
+    if profile is None:
+        return event
+    name, reader = profile
+    reading = reader(entry, event.title, plain_text(summary), warnings)
+    fields = dict(event.provenance.get("fields") or {}, **reading.fields)
+    changes: dict[str, Any] = {"source": f"rss:{name}"}
+    for attr in ("kind", "severity", "magnitude", "depth_km", "place"):
+        value = getattr(reading, attr)
+        if value is not None:
+            changes[attr] = value
+    if reading.time is not None:
+        changes["time"], changes["updated"], fields["time"] = reading.time, event.time, reading.time_field or "profile"
+    return event.replace(
+        **changes,
+        extra={**event.extra, **reading.extra, "profile": name},
+        provenance={**event.provenance, "fields": fields},
+        warnings=tuple(warnings),
+    )
 
 
 register(RssSource())

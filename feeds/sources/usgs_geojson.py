@@ -13,10 +13,10 @@ Decisions, so an operator can predict what the map shows:
   "volcanic eruption"; ``other`` for every non-tectonic event (quarry blast, explosion, quarry,
   ice quake, sonic boom, landslide...), so a filter on earthquakes shows only earthquakes. The raw
   type is always kept in ``extra["type"]``.
-- ``severity``: the PAGER alert colour when there is one (red -> extreme, orange -> severe,
-  yellow -> moderate, green -> minor); otherwise from magnitude: M >= 7.0 extreme, >= 6.0 severe,
-  >= 4.5 moderate, any smaller magnitude minor; unknown without a magnitude. ("pending" is not a
-  colour and falls back to magnitude.)
+- ``severity``: the one quake rule of :mod:`feeds.meaning`: from magnitude (M >= 7.0 extreme,
+  >= 6.0 severe, >= 4.5 moderate, smaller minor, unknown without one), which the PAGER colour may
+  raise (at most to the band of a quake one magnitude bigger) and never lower. ("pending" is not a
+  colour.)
 - A feature whose coordinates are missing, not finite, out of range or exactly 0,0 is skipped with
   a warning; it is never placed at 0,0.
 """
@@ -27,20 +27,11 @@ from datetime import datetime
 from typing import Any
 
 from feeds.contract import DocumentRefused, FeedConfig, ParseResult
+from feeds.meaning import alert_colour, quake_severity
 from feeds.model import Event, InvalidEvent, Kind, Severity, check_lonlat, iso
 from feeds.sources import register
 from feeds.sources._json import integer, load_json, number  # noqa: F401 - re-exported
 from feeds.text import BadDate, clock_skew_warning, parse_time, plain_text, safe_link, title_text
-
-ALERT_SEVERITY = {
-    "red": Severity.EXTREME,
-    "orange": Severity.SEVERE,
-    "yellow": Severity.MODERATE,
-    "green": Severity.MINOR,
-}
-
-# (lower bound, severity), checked from the top; documented in the module docstring.
-MAGNITUDE_SEVERITY = ((7.0, Severity.EXTREME), (6.0, Severity.SEVERE), (4.5, Severity.MODERATE))
 
 _NON_TECTONIC_VOLCANO = {"volcanic eruption"}
 
@@ -59,15 +50,9 @@ FIELDS = {
 
 
 def severity_for(alert: str | None, magnitude: float | None) -> Severity:
-    """PAGER alert colour first, then magnitude thresholds (see the module docstring)."""
-    if alert in ALERT_SEVERITY:
-        return ALERT_SEVERITY[alert]
-    if magnitude is None:
-        return Severity.UNKNOWN
-    for bound, severity in MAGNITUDE_SEVERITY:
-        if magnitude >= bound:
-            return severity
-    return Severity.MINOR
+    """The one quake rule (feeds.meaning.quake_severity): magnitude bands, raised by the PAGER colour
+    at most to the band of a quake one magnitude bigger, never lowered by it."""
+    return quake_severity(magnitude, alert_colour(alert))
 
 
 def kind_for(event_type: str | None) -> Kind:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,9 +18,10 @@ from domain.store.streams import EventStore
 from feeds.contract import FeedConfig, FeedError
 from feeds.fetch import FetchLimits, fetch
 from feeds.geocode import country_code, geocode
+from feeds.model import Event
 from watchfloor.cli.common import EXIT_BAD_INPUT, AddCommand, cli_actor, store_client
 from workers import places
-from workers.ingest import parse_document, prepare
+from workers.ingest import is_live, parse_document, prepare
 from workers.jobs import fetch_options
 
 
@@ -46,21 +48,33 @@ def _cli_feed(name: str, fmt: str | None, exercise: bool = False) -> FeedConfig:
 
 
 def cmd_parse(args: argparse.Namespace, config: Config) -> int:
+    """Print what the document says: exercise only when it says so (or --exercise); CAP Test, Draft
+    and System messages are left out with a note on standard error, as the workers leave them out."""
     data, name = _read_document(args.target, config, args.allow_local)
-    feed = _cli_feed(name, args.format, exercise=True)
+    feed = _cli_feed(name, args.format, exercise=args.exercise)
     fetched_at = datetime.now(UTC)
     result = parse_document(data, feed, fetched_at)
-    events = result.events
+    events = result.events if args.all else [e for e in result.events if is_live(e, feed)]
+    skipped = Counter(_cap_status(e) for e in result.events if e not in events)
     if args.place:
-        events = prepare(result, feed, fetched_at).events
+        kept = {e.id for e in events}
+        events = [e for e in prepare(result, feed, fetched_at).events if e.id in kept]
     out = sys.stdout.buffer
     for event in events:
         out.write(orjson.dumps(event.to_dict()) + b"\n")
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    for status, count in sorted(skipped.items()):
+        noun = "alert" if count == 1 else "alerts"
+        print(f"note: {count} {status} {noun} skipped (never shown live; --all prints them)", file=sys.stderr)
     if result.follow:
         print(f"note: the document points to {len(result.follow)} more document(s) (not fetched by parse)", file=sys.stderr)
     return 0
+
+
+def _cap_status(event: Event) -> str:
+    cap = event.extra.get("cap") if isinstance(event.extra, dict) else None
+    return str(cap.get("status") or "other") if isinstance(cap, dict) else "other"
 
 
 def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
@@ -144,6 +158,8 @@ def register(add: AddCommand) -> None:
     p.add_argument("--format", help="force a format (default: detect from the content)")
     p.add_argument("--place", action="store_true", help="also place unplaced events with the offline gazetteer")
     p.add_argument("--allow-local", action="store_true", help="allow a loopback URL (exercise feeds)")
+    p.add_argument("--exercise", action="store_true", help="mark the events as exercise data (as an exercise feed would)")
+    p.add_argument("--all", action="store_true", help="also print CAP Test, Draft and System messages")
     p = add("ingest", cmd_ingest, "ingest documents into the configured Redis through the worker pipeline")
     p.add_argument("files", nargs="+", metavar="FILE|URL")
     p.add_argument("--format", help="force a format (default: detect)")
