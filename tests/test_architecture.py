@@ -42,7 +42,6 @@ LONG_FUNCTIONS: dict[str, str] = {
     "feeds.geocode.mentions:_find_mentions": "to split: tokenising, then matching runs",
     "feeds.geocode.mentions:_area_runs": "to split: runs of words, then their qualifiers",
     "feeds.geocode.matcher:geocode": "to split along its phases: offsets, qualified names, bare names, scoring",
-    "domain.config.scenario:validate_inject": "to split into one check per inject field group",
 }
 
 
