@@ -63,10 +63,14 @@ def _tokens(text: str) -> list[_Tok]:
 
 
 def _find_mentions(text: str, index: _Index, commas: set[int]) -> tuple[list[_Mention], list[_Tok]]:
+    """The mentions of the main index's places in ``text``, and its tokens."""
     tokens = _tokens(text)
+    return _match_runs(text, tokens, index, commas), tokens
+
+
+def _match_runs(text: str, tokens: list[_Tok], index: _Index, commas: set[int]) -> list[_Mention]:
+    """Leftmost-longest names of the main index in the runs of capitalised words, one mention each."""
     mentions: list[_Mention] = []
-    names = index.names
-    prefixes = index.prefixes
     i, n = 0, len(tokens)
     while i < n:
         start, end, word, _, _ = tokens[i]
@@ -75,46 +79,9 @@ def _find_mentions(text: str, index: _Index, commas: set[int]) -> tuple[list[_Me
             continue
         prev = tokens[i - 1][3] if i else ""
         if i and prev in NAME_PREFIXES and (tokens[i - 1][4] or prev in STORM_WORDS):
-            # "Hurricane Milton", "Gov. Brian Kemp": skip the name (up to two capitalised words).
-            j = i
-            while j < n and j < i + 2 and tokens[j][4]:
-                j += 1
-                if j < n and not text[tokens[j - 1][1] : tokens[j][0]].isspace():
-                    break  # "of King City, California": the name ends at the comma
-            i = j
+            i = _past_titled_name(text, tokens, i)
             continue
-        found = None
-        words = [word]
-        fwords = [tokens[i][3]]
-        prefix = fwords[0]
-        longest = 1  # names of more words are looked up only as far as some name starts that way
-        for j in range(i + 1, min(i + 6, n)):
-            if not text[tokens[j - 1][1] : tokens[j][0]].isspace():
-                break
-            words.append(tokens[j][2])
-            fwords.append(tokens[j][3])
-            if prefix is not None and prefix in prefixes:
-                prefix += " " + tokens[j][3]
-                longest += 1
-            else:
-                prefix = None
-        for size in range(longest, 0, -1):
-            last = words[size - 1]
-            if not last[0].isupper():
-                continue
-            if size > 1 and any(
-                not w[0].isupper() and f not in CONNECTORS
-                for w, f in zip(words[1 : size - 1], fwords[1 : size - 1], strict=True)
-            ):
-                continue
-            key = " ".join(fwords[:size]) if size > 1 else fwords[0]
-            cands = names.get(key)
-            if cands and size == 1 and len(word.rstrip(".")) <= 3 and word.isupper():
-                # Short capitals are acronyms, not towns: "USA", "NSW" yes, "WA" (Ghana) no.
-                cands = [c for c in cands if c.precision != "city"]
-            if cands:
-                found = (size, key, cands)
-                break
+        found, words = _longest_name(text, tokens, i, index)
         if found is None and commas:
             found = _county_before_state(text, tokens, i, words, index, commas)
         if found is None:
@@ -128,21 +95,79 @@ def _find_mentions(text: str, index: _Index, commas: set[int]) -> tuple[list[_Me
             if text[tokens[i - 1][1] : start] == " ":
                 i += 1  # "Cape Cleveland" is a cape, not Cleveland
                 continue
-        compound = size == 1 and (
-            _unknown_capital(text, tokens, i - 1, index, before=True)
-            or _unknown_capital(text, tokens, i + 1, index, before=False)
-            or (  # "Kirishima and Atamifuji": paired with a name that is no place
-                i + 2 < n
-                and tokens[i + 1][2] == "and"
-                and _unknown_capital(text, tokens, i + 2, index, before=False)
-                and not index.names.get(tokens[i + 2][3])
-            )
-        )
+        compound = size == 1 and _in_longer_name(text, tokens, i, index)
         mentions.append(
             _Mention(start, m_end, text[start:m_end], cands, key in COMMON_WORDS, initial and size == 1, compound)
         )
         i += size
-    return mentions, tokens
+    return mentions
+
+
+def _past_titled_name(text: str, tokens: list[_Tok], i: int) -> int:
+    """The token after a person's or storm's name starting at ``i`` (up to two capitalised words)."""
+    # "Hurricane Milton", "Gov. Brian Kemp": skip the name (up to two capitalised words).
+    n = len(tokens)
+    j = i
+    while j < n and j < i + 2 and tokens[j][4]:
+        j += 1
+        if j < n and not text[tokens[j - 1][1] : tokens[j][0]].isspace():
+            break  # "of King City, California": the name ends at the comma
+    return j
+
+
+def _longest_name(
+    text: str, tokens: list[_Tok], i: int, index: _Index
+) -> tuple[tuple[int, str, list[_Cand]] | None, list[str]]:
+    """The longest name of the main index starting at token ``i`` ((words, key, places) or None), and
+    the words after it that a name could take."""
+    n = len(tokens)
+    prefixes = index.prefixes
+    word = tokens[i][2]
+    words = [word]
+    fwords = [tokens[i][3]]
+    prefix = fwords[0]
+    longest = 1  # names of more words are looked up only as far as some name starts that way
+    for j in range(i + 1, min(i + 6, n)):
+        if not text[tokens[j - 1][1] : tokens[j][0]].isspace():
+            break
+        words.append(tokens[j][2])
+        fwords.append(tokens[j][3])
+        if prefix is not None and prefix in prefixes:
+            prefix += " " + tokens[j][3]
+            longest += 1
+        else:
+            prefix = None
+    for size in range(longest, 0, -1):
+        last = words[size - 1]
+        if not last[0].isupper():
+            continue
+        if size > 1 and any(
+            not w[0].isupper() and f not in CONNECTORS
+            for w, f in zip(words[1 : size - 1], fwords[1 : size - 1], strict=True)
+        ):
+            continue
+        key = " ".join(fwords[:size]) if size > 1 else fwords[0]
+        cands = index.names.get(key)
+        if cands and size == 1 and len(word.rstrip(".")) <= 3 and word.isupper():
+            # Short capitals are acronyms, not towns: "USA", "NSW" yes, "WA" (Ghana) no.
+            cands = [c for c in cands if c.precision != "city"]
+        if cands:
+            return (size, key, cands), words
+    return None, words
+
+
+def _in_longer_name(text: str, tokens: list[_Tok], i: int, index: _Index) -> bool:
+    """Is the one-word name at token ``i`` part of a longer name that is no place ("Davis Cup")?"""
+    return (
+        _unknown_capital(text, tokens, i - 1, index, before=True)
+        or _unknown_capital(text, tokens, i + 1, index, before=False)
+        or (  # "Kirishima and Atamifuji": paired with a name that is no place
+            i + 2 < len(tokens)
+            and tokens[i + 1][2] == "and"
+            and _unknown_capital(text, tokens, i + 2, index, before=False)
+            and not index.names.get(tokens[i + 2][3])
+        )
+    )
 
 
 # Street types: a capitalised run ending in one (or followed by one) names a street, not a place.
