@@ -248,85 +248,126 @@ def _area_runs(
         return mentions
     runs = _runs(text, tokens)
     if any(kind for _, _, kind in runs):
-        features = [(tokens[i][0], tokens[j][1]) for i, j, kind in runs if kind == "feature"]
-        streets = [(tokens[i][0], tokens[j][1]) for i, j, kind in runs if kind in ("street", "road")]
-        mentions = [
-            m._replace(street=True) if any(a <= m.start and m.end <= b for a, b in streets) else m
-            for m in mentions
-            if not any(a <= m.start and m.end <= b for a, b in features)
-        ]
+        mentions = _mark_streets(tokens, runs, mentions)
     if not areas and not (country and has_street):
         return mentions
     small = small_places()
     out = list(mentions)
-    for r, (i, j, kind) in enumerate(runs):
+    for r, (_, _, kind) in enumerate(runs):
         if kind in ("road", "feature"):
             continue  # a highway runs hundreds of km from the town it is named after
-        street = kind == "street"
-        locality = (  # "Power Rd, Widgee": the run after a street and a comma is the locality
-            country is not None
-            and r > 0
-            and runs[r - 1][2] in ("street", "road")
-            and text[tokens[runs[r - 1][1]][1] : tokens[i][0]].strip() == ","
-        )
-        if locality:
-            # An address's locality is in the feed's country: "Mona Rd, Halifax" is no Canadian city.
-            a, b = tokens[i][0], tokens[j][1]
-            out = [
-                m if not (a <= m.start and m.end <= b) else m._replace(cands=[c for c in m.cands if c.cc == country])
-                for m in out
-            ]
-            out = [m for m in out if m.cands]
-        if not areas and not locality:
-            continue
-        if i == j and tokens[i][2].isupper() and len(tokens[i][3]) <= 3:
-            continue  # "M", "NNE", "NSW": acronyms, not towns
-        if not hinted and not locality and tokens[j][1] in commas:
-            continue  # "Pahala, Hawaii": names before a comma are _qualified_runs' work
-        s = i
-        while s <= j:
-            found = None
-            for e in range(min(j, s + 4), s - 1, -1):
-                if not tokens[e][4] or tokens[s][3] in CONNECTORS:
-                    continue
-                start, end = tokens[s][0], tokens[e][1]
-                key = " ".join(t[3] for t in tokens[s : e + 1])
-                if e == s and (key in COMMON_WORDS or key in COUNTRY_LIKE_WORDS):
-                    continue
-                if s > i and tokens[s - 1][3] in _FEATURE_WORDS:
-                    break  # "Cape Cleveland": not Cleveland
-                got = small.get(key)
-                cands = [c for c in got if (c.cc, c.admin1) in areas] if got else None
-                if not cands and locality and got and s == i and e == j:
-                    cands = [c for c in got if c.cc == country]
-                    if len(cands) > 1:
-                        continue  # several of that name in the country: which one is unknown
-                if not cands:
-                    continue
-                if not locality and not any((c.cc, c.admin1) in hinted for c in cands):
-                    before = text[:start].rstrip()
-                    if e == s and (not before or before[-1] in _SENTENCE_END):
-                        continue  # a text-named state backs no sentence-initial single word
-                if street and (e == j or len({(c.cc, c.admin1) for c in cands}) > 1):
-                    continue
-                if not locality and not street and not _located(text, tokens, runs, r, s, commas):
-                    continue  # "Amazon's New Echo Show Is Very Cool": no hamlet in a headline's words
-                found = (e, start, end, cands)
-                break
-            if found is None:
-                s += 1
-                continue
-            e, start, end, cands = found
-            inside = [m for m in out if m.start < end and m.end > start]
-            if all(m.start >= start and m.end <= end and m.end - m.start <= end - start for m in inside):
-                same = [m for m in inside if (m.start, m.end) == (start, end)]
-                known = same[0].cands if same else []
-                merged = known + [c for c in cands if c not in known]
-                out = [m for m in out if m not in inside]
-                out.append(_Mention(start, end, text[start:end], merged, False, False, street=street))
-                out.sort(key=lambda m: m.start)
-            s = e + 1
+        out = _run_places(text, tokens, runs, r, out, small, areas, hinted, country, commas)
     return out
+
+
+def _mark_streets(tokens: list[_Tok], runs: list[tuple[int, int, str]], mentions: list[_Mention]) -> list[_Mention]:
+    """Mentions inside a street name marked so; those inside a named feature ("Bondi State Forest") dropped."""
+    features = [(tokens[i][0], tokens[j][1]) for i, j, kind in runs if kind == "feature"]
+    streets = [(tokens[i][0], tokens[j][1]) for i, j, kind in runs if kind in ("street", "road")]
+    return [
+        m._replace(street=True) if any(a <= m.start and m.end <= b for a, b in streets) else m
+        for m in mentions
+        if not any(a <= m.start and m.end <= b for a, b in features)
+    ]
+
+
+def _run_places(
+    text: str,
+    tokens: list[_Tok],
+    runs: list[tuple[int, int, str]],
+    r: int,
+    out: list[_Mention],
+    small: dict[str, list[_Cand]],
+    areas: set[tuple[str | None, str | None]],
+    hinted: set[tuple[str | None, str | None]],
+    country: str | None,
+    commas: set[int],
+) -> list[_Mention]:
+    """``out`` with the small places in run ``r`` (leftmost-longest) in place of the shorter names there."""
+    i, j, kind = runs[r]
+    street = kind == "street"
+    locality = (  # "Power Rd, Widgee": the run after a street and a comma is the locality
+        country is not None
+        and r > 0
+        and runs[r - 1][2] in ("street", "road")
+        and text[tokens[runs[r - 1][1]][1] : tokens[i][0]].strip() == ","
+    )
+    if locality:
+        # An address's locality is in the feed's country: "Mona Rd, Halifax" is no Canadian city.
+        a, b = tokens[i][0], tokens[j][1]
+        out = [
+            m if not (a <= m.start and m.end <= b) else m._replace(cands=[c for c in m.cands if c.cc == country])
+            for m in out
+        ]
+        out = [m for m in out if m.cands]
+    if not areas and not locality:
+        return out
+    if i == j and tokens[i][2].isupper() and len(tokens[i][3]) <= 3:
+        return out  # "M", "NNE", "NSW": acronyms, not towns
+    if not hinted and not locality and tokens[j][1] in commas:
+        return out  # "Pahala, Hawaii": names before a comma are _qualified_runs' work
+    s = i
+    while s <= j:
+        found = _small_place_at(text, tokens, runs, r, s, small, areas, hinted, country, locality, street, commas)
+        if found is None:
+            s += 1
+            continue
+        e, start, end, cands = found
+        inside = [m for m in out if m.start < end and m.end > start]
+        if all(m.start >= start and m.end <= end and m.end - m.start <= end - start for m in inside):
+            same = [m for m in inside if (m.start, m.end) == (start, end)]
+            known = same[0].cands if same else []
+            merged = known + [c for c in cands if c not in known]
+            out = [m for m in out if m not in inside]
+            out.append(_Mention(start, end, text[start:end], merged, False, False, street=street))
+            out.sort(key=lambda m: m.start)
+        s = e + 1
+    return out
+
+
+def _small_place_at(
+    text: str,
+    tokens: list[_Tok],
+    runs: list[tuple[int, int, str]],
+    r: int,
+    s: int,
+    small: dict[str, list[_Cand]],
+    areas: set[tuple[str | None, str | None]],
+    hinted: set[tuple[str | None, str | None]],
+    country: str | None,
+    locality: bool,
+    street: bool,
+    commas: set[int],
+) -> tuple[int, int, int, list[_Cand]] | None:
+    """The longest small place starting at token ``s`` of run ``r``: (last token, start, end, places) or None."""
+    i, j, _ = runs[r]
+    for e in range(min(j, s + 4), s - 1, -1):
+        if not tokens[e][4] or tokens[s][3] in CONNECTORS:
+            continue
+        start, end = tokens[s][0], tokens[e][1]
+        key = " ".join(t[3] for t in tokens[s : e + 1])
+        if e == s and (key in COMMON_WORDS or key in COUNTRY_LIKE_WORDS):
+            continue
+        if s > i and tokens[s - 1][3] in _FEATURE_WORDS:
+            return None  # "Cape Cleveland": not Cleveland
+        got = small.get(key)
+        cands = [c for c in got if (c.cc, c.admin1) in areas] if got else None
+        if not cands and locality and got and s == i and e == j:
+            cands = [c for c in got if c.cc == country]
+            if len(cands) > 1:
+                continue  # several of that name in the country: which one is unknown
+        if not cands:
+            continue
+        if not locality and not any((c.cc, c.admin1) in hinted for c in cands):
+            before = text[:start].rstrip()
+            if e == s and (not before or before[-1] in _SENTENCE_END):
+                continue  # a text-named state backs no sentence-initial single word
+        if street and (e == j or len({(c.cc, c.admin1) for c in cands}) > 1):
+            continue
+        if not locality and not street and not _located(text, tokens, runs, r, s, commas):
+            continue  # "Amazon's New Echo Show Is Very Cool": no hamlet in a headline's words
+        return e, start, end, cands
+    return None
 
 
 # Words after which a name is where something is: "near Bilpin", "4 km west of Termeil".
