@@ -37,7 +37,6 @@ LONG_MODULES: dict[str, str] = {
 }
 LONG_FUNCTIONS: dict[str, str] = {
     "layers.basemap:map_layers": "to split per layer family (boundaries, zones, areas)",
-    "feeds.geocode.matcher:geocode": "to split along its phases: offsets, qualified names, bare names, scoring",
 }
 
 
