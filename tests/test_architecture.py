@@ -37,12 +37,6 @@ LONG_MODULES: dict[str, str] = {
 }
 LONG_FUNCTIONS: dict[str, str] = {
     "layers.basemap:map_layers": "to split per layer family (boundaries, zones, areas)",
-    "feeds.fetch.request:fetch": "to split: one hop, the redirect decision, the result",
-    "feeds.geocode.index:_build_index": "to split per table (cities, admin areas, localities, learned)",
-    "feeds.geocode.mentions:_find_mentions": "to split: tokenising, then matching runs",
-    "feeds.geocode.mentions:_area_runs": "to split: runs of words, then their qualifiers",
-    "feeds.geocode.matcher:geocode": "to split along its phases: offsets, qualified names, bare names, scoring",
-    "domain.config.scenario:validate_inject": "to split into one check per inject field group",
 }
 
 

@@ -286,81 +286,13 @@ def validate_inject(
     them with an earlier offset on a compatible channel. ``all_keys`` (every key of the file)
     tells a reference to a later inject from one to an unknown key.
     """
-    if not isinstance(raw, dict):
-        raise ScenarioError(f"{where}: an inject must be a table/object of fields")
-    key = raw.get("key")
-    if not isinstance(key, str) or not _KEY.match(key):
-        raise ScenarioError(f"{where}.key: {key!r} must be lower-case letters, digits, '-' or '_' (max 64)")
-    at = f"{where}.{key}"
-    unknown = set(raw) - _FIELDS
-    if unknown:
-        raise ScenarioError(f"{at}.{sorted(unknown)[0]}: unknown field; allowed: {', '.join(sorted(_FIELDS))}")
-
+    key, at = _inject_key(raw, where)
     offset = _number(raw.get("offset"), f"{at}.offset", 0, 7 * 86_400, missing="seconds from the scenario start")
-    kind = str(raw.get("kind", "")).strip().lower()
-    if kind not in KINDS:
-        raise ScenarioError(f"{at}.kind: {raw.get('kind')!r} is not one of {', '.join(KINDS)}")
-    channel = str(raw.get("channel", "")).strip().lower()
-    if channel not in CHANNELS:
-        raise ScenarioError(f"{at}.channel: {raw.get('channel')!r} is not one of {', '.join(CHANNELS)}")
-    severity = str(raw.get("severity", "unknown")).strip().lower()
-    if severity not in SEVERITIES:
-        raise ScenarioError(f"{at}.severity: {raw.get('severity')!r} is not one of {', '.join(SEVERITIES)}")
-    for name, channels in _ONLY_ON.items():
-        if raw.get(name) is not None and channel not in channels:
-            raise ScenarioError(f"{at}.{name}: only allowed on channel {' or '.join(channels)}, not {channel}")
-
-    title = _text(raw.get("title"), f"{at}.title", 300, required=True)
-    text = _text(raw.get("text", ""), f"{at}.text", 4000)
-    place = _text(raw.get("place", ""), f"{at}.place", 200)
-    event = _text(raw.get("event"), f"{at}.event", 100) if raw.get("event") is not None else None
-    instruction = (
-        _text(raw.get("instruction"), f"{at}.instruction", 2000) if raw.get("instruction") is not None else None
-    )
-
-    lat = lon = None
-    if raw.get("lat") is not None or raw.get("lon") is not None:
-        lat = _number(raw.get("lat"), f"{at}.lat", -90, 90, missing="give lat and lon together")
-        lon = _number(raw.get("lon"), f"{at}.lon", -180, 180, missing="give lat and lon together")
-        if lat == 0 and lon == 0:
-            raise ScenarioError(f"{at}.lat: 0,0 is a missing coordinate, not a place")
-    polygon = _polygon(raw["polygon"], f"{at}.polygon") if raw.get("polygon") is not None else None
-    circle = _circle(raw["circle"], f"{at}.circle") if raw.get("circle") is not None else None
-    expires = (
-        _number(raw["expires_minutes"], f"{at}.expires_minutes", 1, 30 * 1440)
-        if raw.get("expires_minutes") is not None
-        else None
-    )
-
-    magnitude = depth = None
-    if channel == "usgs":
-        if kind != "earthquake":
-            raise ScenarioError(f"{at}.kind: channel usgs carries earthquakes only, not {kind}")
-        if lat is None:
-            raise ScenarioError(f"{at}.lat: a quake needs lat and lon")
-        if not place:
-            raise ScenarioError(f"{at}.place: a quake needs a place, e.g. '5 km W of Natick, Massachusetts'")
-        magnitude = _number(raw.get("magnitude"), f"{at}.magnitude", -2, 10, missing="a quake needs a magnitude")
-        depth = _number(raw.get("depth_km"), f"{at}.depth_km", -10, 800, missing="a quake needs depth_km")
-    if channel == "cap" and not place:
-        raise ScenarioError(f"{at}.place: a CAP alert needs a place (its areaDesc)")
-
-    if raw.get("updates") is not None and raw.get("cancels") is not None:
-        raise ScenarioError(f"{at}.cancels: give updates or cancels, not both")
-    for ref_field in ("updates", "cancels"):
-        ref = raw.get(ref_field)
-        if ref is None:
-            continue
-        if not isinstance(ref, str) or (ref not in known and ref not in (all_keys or {})):
-            raise ScenarioError(f"{at}.{ref_field}: {ref!r} is not the key of an earlier inject")
-        target = known.get(ref)
-        target_offset = target.offset if target else (all_keys or {}).get(ref, math.inf)
-        if ref == key or target_offset >= offset:
-            state = "not yet published" if adhoc else f"at offset {target_offset:g}, not before {offset:g}"
-            raise ScenarioError(f"{at}.{ref_field}: {ref!r} is a later inject ({state}); it must come earlier")
-        if target is not None and target.channel != channel:
-            raise ScenarioError(f"{at}.{ref_field}: {ref!r} is on channel {target.channel}, this inject on {channel}")
-
+    kind, channel, severity = _inject_class(raw, at)
+    title, text, place, event, instruction = _inject_texts(raw, at)
+    lat, lon, polygon, circle, expires = _inject_area(raw, at)
+    magnitude, depth = _inject_quake(raw, at, kind, channel, lat, place)
+    _inject_references(raw, at, key, offset, channel, known, all_keys, adhoc)
     return Inject(
         key=key,
         offset=offset,
@@ -383,6 +315,116 @@ def validate_inject(
         instruction=instruction,
         adhoc=adhoc,
     )
+
+
+def _inject_key(raw: Any, where: str) -> tuple[str, str]:
+    """The inject's key and the ``where.key`` its errors name, after the shape and field-name checks."""
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{where}: an inject must be a table/object of fields")
+    key = raw.get("key")
+    if not isinstance(key, str) or not _KEY.match(key):
+        raise ScenarioError(f"{where}.key: {key!r} must be lower-case letters, digits, '-' or '_' (max 64)")
+    at = f"{where}.{key}"
+    unknown = set(raw) - _FIELDS
+    if unknown:
+        raise ScenarioError(f"{at}.{sorted(unknown)[0]}: unknown field; allowed: {', '.join(sorted(_FIELDS))}")
+    return key, at
+
+
+def _inject_class(raw: dict[str, Any], at: str) -> tuple[str, str, str]:
+    """Kind, channel and severity, and the fields allowed only on some channels."""
+    kind = str(raw.get("kind", "")).strip().lower()
+    if kind not in KINDS:
+        raise ScenarioError(f"{at}.kind: {raw.get('kind')!r} is not one of {', '.join(KINDS)}")
+    channel = str(raw.get("channel", "")).strip().lower()
+    if channel not in CHANNELS:
+        raise ScenarioError(f"{at}.channel: {raw.get('channel')!r} is not one of {', '.join(CHANNELS)}")
+    severity = str(raw.get("severity", "unknown")).strip().lower()
+    if severity not in SEVERITIES:
+        raise ScenarioError(f"{at}.severity: {raw.get('severity')!r} is not one of {', '.join(SEVERITIES)}")
+    for name, channels in _ONLY_ON.items():
+        if raw.get(name) is not None and channel not in channels:
+            raise ScenarioError(f"{at}.{name}: only allowed on channel {' or '.join(channels)}, not {channel}")
+    return kind, channel, severity
+
+
+def _inject_texts(raw: dict[str, Any], at: str) -> tuple[str, str, str, str | None, str | None]:
+    """Title, text, place, event and instruction, each within its length."""
+    title = _text(raw.get("title"), f"{at}.title", 300, required=True)
+    text = _text(raw.get("text", ""), f"{at}.text", 4000)
+    place = _text(raw.get("place", ""), f"{at}.place", 200)
+    event = _text(raw.get("event"), f"{at}.event", 100) if raw.get("event") is not None else None
+    instruction = (
+        _text(raw.get("instruction"), f"{at}.instruction", 2000) if raw.get("instruction") is not None else None
+    )
+    return title, text, place, event, instruction
+
+
+def _inject_area(raw: dict[str, Any], at: str) -> tuple[
+    float | None, float | None, tuple[tuple[float, float], ...] | None, tuple[float, float, float] | None, float | None
+]:
+    """Lat/lon, polygon, circle and expiry: where the inject is and for how long."""
+    lat = lon = None
+    if raw.get("lat") is not None or raw.get("lon") is not None:
+        lat = _number(raw.get("lat"), f"{at}.lat", -90, 90, missing="give lat and lon together")
+        lon = _number(raw.get("lon"), f"{at}.lon", -180, 180, missing="give lat and lon together")
+        if lat == 0 and lon == 0:
+            raise ScenarioError(f"{at}.lat: 0,0 is a missing coordinate, not a place")
+    polygon = _polygon(raw["polygon"], f"{at}.polygon") if raw.get("polygon") is not None else None
+    circle = _circle(raw["circle"], f"{at}.circle") if raw.get("circle") is not None else None
+    expires = (
+        _number(raw["expires_minutes"], f"{at}.expires_minutes", 1, 30 * 1440)
+        if raw.get("expires_minutes") is not None
+        else None
+    )
+    return lat, lon, polygon, circle, expires
+
+
+def _inject_quake(
+    raw: dict[str, Any], at: str, kind: str, channel: str, lat: float | None, place: str
+) -> tuple[float | None, float | None]:
+    """Magnitude and depth of a quake (channel usgs), and the place a channel needs."""
+    magnitude = depth = None
+    if channel == "usgs":
+        if kind != "earthquake":
+            raise ScenarioError(f"{at}.kind: channel usgs carries earthquakes only, not {kind}")
+        if lat is None:
+            raise ScenarioError(f"{at}.lat: a quake needs lat and lon")
+        if not place:
+            raise ScenarioError(f"{at}.place: a quake needs a place, e.g. '5 km W of Natick, Massachusetts'")
+        magnitude = _number(raw.get("magnitude"), f"{at}.magnitude", -2, 10, missing="a quake needs a magnitude")
+        depth = _number(raw.get("depth_km"), f"{at}.depth_km", -10, 800, missing="a quake needs depth_km")
+    if channel == "cap" and not place:
+        raise ScenarioError(f"{at}.place: a CAP alert needs a place (its areaDesc)")
+    return magnitude, depth
+
+
+def _inject_references(
+    raw: dict[str, Any],
+    at: str,
+    key: str,
+    offset: float,
+    channel: str,
+    known: dict[str, Inject],
+    all_keys: dict[str, float] | None,
+    adhoc: bool,
+) -> None:
+    """``updates``/``cancels``: one of them, naming an earlier inject on the same channel."""
+    if raw.get("updates") is not None and raw.get("cancels") is not None:
+        raise ScenarioError(f"{at}.cancels: give updates or cancels, not both")
+    for ref_field in ("updates", "cancels"):
+        ref = raw.get(ref_field)
+        if ref is None:
+            continue
+        if not isinstance(ref, str) or (ref not in known and ref not in (all_keys or {})):
+            raise ScenarioError(f"{at}.{ref_field}: {ref!r} is not the key of an earlier inject")
+        target = known.get(ref)
+        target_offset = target.offset if target else (all_keys or {}).get(ref, math.inf)
+        if ref == key or target_offset >= offset:
+            state = "not yet published" if adhoc else f"at offset {target_offset:g}, not before {offset:g}"
+            raise ScenarioError(f"{at}.{ref_field}: {ref!r} is a later inject ({state}); it must come earlier")
+        if target is not None and target.channel != channel:
+            raise ScenarioError(f"{at}.{ref_field}: {ref!r} is on channel {target.channel}, this inject on {channel}")
 
 
 def _number(value: Any, where: str, low: float, high: float, missing: str = "") -> float:

@@ -134,6 +134,20 @@ def fetch(
     answer between the two lookups is the proxy's to catch.
     """
     clock = _Deadline(limits.deadline)
+    headers = _headers(user_agent, etag, last_modified)
+    visited: list[str] = []
+    current = url
+    while True:
+        target, addresses = _vet(current, limits.allow_local, clock)
+        visited.append(target.url)
+        hop = _hop(target, addresses, headers, clock, limits, proxies, len(visited), etag, last_modified)
+        if isinstance(hop, FetchResult):
+            return hop
+        current = _redirect(url, hop, visited, limits)
+
+
+def _headers(user_agent: str, etag: str | None, last_modified: str | None) -> dict[str, str]:
+    """The request headers, with the validators that can be sent; ValueError for an unsendable user agent."""
     headers = {
         "User-Agent": user_agent,
         "Accept": ACCEPT,
@@ -147,70 +161,91 @@ def fetch(
         headers["If-None-Match"] = etag
     if last_modified and _sendable(last_modified):
         headers["If-Modified-Since"] = last_modified
+    return headers
 
-    visited: list[str] = []
-    current = url
-    while True:
-        target, addresses = _vet(current, limits.allow_local, clock)
-        visited.append(target.url)
-        host = target.host
-        connection: http.client.HTTPConnection | None = None
-        sock: socket.socket | None = None
-        try:
-            response, connection, sock = _request(target, addresses, headers, clock, proxy_for(target.url, proxies))
-            status, location = response.status, response.getheader("Location")
-            log.debug("fetch hop", extra={"host": host, "status": status, "hop": len(visited)})
-            if status in REDIRECT_STATUSES:
-                if not location:
-                    raise FetchError(f"HTTP {status} redirect from {host} names no Location", word="bad-response")
-                next_url = urljoin(target.url, location.strip())
-            elif status == 304:
-                result = FetchResult(
-                    url=target.url,
-                    status=304,
-                    body=b"",
-                    etag=response.getheader("ETag") or etag,
-                    last_modified=response.getheader("Last-Modified") or last_modified,
-                    content_type=_media_type(response.getheader("Content-Type")),
-                    not_modified=True,
-                    elapsed=clock.elapsed(),
-                )
-                return result
-            elif status >= 400:
-                raise _http_error(status, host, response)
-            elif status not in OK_STATUSES:
-                raise FetchError(
-                    f"HTTP {status} from {host} carries no feed document", word="bad-response", status=status
-                )
-            else:
-                body = _read_body(response, limits.max_bytes, host)
-                result = FetchResult(
-                    url=target.url,
-                    status=status,
-                    body=body,
-                    etag=response.getheader("ETag"),
-                    last_modified=response.getheader("Last-Modified"),
-                    content_type=_media_type(response.getheader("Content-Type")),
-                    not_modified=False,
-                    elapsed=clock.elapsed(),
-                )
-                log.debug("fetched", extra={"host": host, "status": status, "bytes": len(body)})
-                return result
-        except (OSError, http.client.HTTPException, ValueError, FetchError) as exc:
-            raise _wrap_errors(host, clock, exc) from None
-        finally:
-            if connection is not None:
-                connection.close()
-            if sock is not None:
-                sock.close()
 
-        # A redirect: vet the next hop like the first URL, within the same deadline.
-        if len(visited) > limits.max_redirects:
-            raise FetchError(
-                f"more than {limits.max_redirects} redirects starting at {urlsplit(url).hostname}; stopped",
-                word="redirects",
-            )
-        parsed = _parse_url(next_url)
-        if parsed.url in visited:
-            raise FetchError(f"redirect loop at {parsed.host} after {len(visited)} hops; stopped", word="redirects")
-        current = parsed.url
+def _hop(
+    target: _Target,
+    addresses: list[tuple[int, tuple]],
+    headers: dict[str, str],
+    clock: _Deadline,
+    limits: FetchLimits,
+    proxies: Mapping[str, str] | None,
+    hop: int,
+    etag: str | None,
+    last_modified: str | None,
+) -> FetchResult | str:
+    """One GET to a vetted target: the result, or the absolute URL a redirect names."""
+    host = target.host
+    connection: http.client.HTTPConnection | None = None
+    sock: socket.socket | None = None
+    try:
+        response, connection, sock = _request(target, addresses, headers, clock, proxy_for(target.url, proxies))
+        status, location = response.status, response.getheader("Location")
+        log.debug("fetch hop", extra={"host": host, "status": status, "hop": hop})
+        if status in REDIRECT_STATUSES:
+            if not location:
+                raise FetchError(f"HTTP {status} redirect from {host} names no Location", word="bad-response")
+            return urljoin(target.url, location.strip())
+        return _result(target, response, clock, limits, etag, last_modified)
+    except (OSError, http.client.HTTPException, ValueError, FetchError) as exc:
+        raise _wrap_errors(host, clock, exc) from None
+    finally:
+        if connection is not None:
+            connection.close()
+        if sock is not None:
+            sock.close()
+
+
+def _result(
+    target: _Target,
+    response: http.client.HTTPResponse,
+    clock: _Deadline,
+    limits: FetchLimits,
+    etag: str | None,
+    last_modified: str | None,
+) -> FetchResult:
+    """The FetchResult of a response that is no redirect (a 304 keeps the validators); FetchError for the rest."""
+    host, status = target.host, response.status
+    if status == 304:
+        return FetchResult(
+            url=target.url,
+            status=304,
+            body=b"",
+            etag=response.getheader("ETag") or etag,
+            last_modified=response.getheader("Last-Modified") or last_modified,
+            content_type=_media_type(response.getheader("Content-Type")),
+            not_modified=True,
+            elapsed=clock.elapsed(),
+        )
+    if status >= 400:
+        raise _http_error(status, host, response)
+    if status not in OK_STATUSES:
+        raise FetchError(f"HTTP {status} from {host} carries no feed document", word="bad-response", status=status)
+    body = _read_body(response, limits.max_bytes, host)
+    result = FetchResult(
+        url=target.url,
+        status=status,
+        body=body,
+        etag=response.getheader("ETag"),
+        last_modified=response.getheader("Last-Modified"),
+        content_type=_media_type(response.getheader("Content-Type")),
+        not_modified=False,
+        elapsed=clock.elapsed(),
+    )
+    log.debug("fetched", extra={"host": host, "status": status, "bytes": len(body)})
+    return result
+
+
+def _redirect(url: str, next_url: str, visited: list[str], limits: FetchLimits) -> str:
+    """The redirect decision: the next hop's URL, or FetchError past the limit or in a loop."""
+    # A redirect: vet the next hop like the first URL, within the same deadline.
+    if len(visited) > limits.max_redirects:
+        raise FetchError(
+            f"more than {limits.max_redirects} redirects starting at {urlsplit(url).hostname}; stopped",
+            word="redirects",
+        )
+    parsed = _parse_url(next_url)
+    if parsed.url in visited:
+        raise FetchError(f"redirect loop at {parsed.host} after {len(visited)} hops; stopped", word="redirects")
+    return parsed.url

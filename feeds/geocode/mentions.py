@@ -63,10 +63,14 @@ def _tokens(text: str) -> list[_Tok]:
 
 
 def _find_mentions(text: str, index: _Index, commas: set[int]) -> tuple[list[_Mention], list[_Tok]]:
+    """The mentions of the main index's places in ``text``, and its tokens."""
     tokens = _tokens(text)
+    return _match_runs(text, tokens, index, commas), tokens
+
+
+def _match_runs(text: str, tokens: list[_Tok], index: _Index, commas: set[int]) -> list[_Mention]:
+    """Leftmost-longest names of the main index in the runs of capitalised words, one mention each."""
     mentions: list[_Mention] = []
-    names = index.names
-    prefixes = index.prefixes
     i, n = 0, len(tokens)
     while i < n:
         start, end, word, _, _ = tokens[i]
@@ -75,46 +79,9 @@ def _find_mentions(text: str, index: _Index, commas: set[int]) -> tuple[list[_Me
             continue
         prev = tokens[i - 1][3] if i else ""
         if i and prev in NAME_PREFIXES and (tokens[i - 1][4] or prev in STORM_WORDS):
-            # "Hurricane Milton", "Gov. Brian Kemp": skip the name (up to two capitalised words).
-            j = i
-            while j < n and j < i + 2 and tokens[j][4]:
-                j += 1
-                if j < n and not text[tokens[j - 1][1] : tokens[j][0]].isspace():
-                    break  # "of King City, California": the name ends at the comma
-            i = j
+            i = _past_titled_name(text, tokens, i)
             continue
-        found = None
-        words = [word]
-        fwords = [tokens[i][3]]
-        prefix = fwords[0]
-        longest = 1  # names of more words are looked up only as far as some name starts that way
-        for j in range(i + 1, min(i + 6, n)):
-            if not text[tokens[j - 1][1] : tokens[j][0]].isspace():
-                break
-            words.append(tokens[j][2])
-            fwords.append(tokens[j][3])
-            if prefix is not None and prefix in prefixes:
-                prefix += " " + tokens[j][3]
-                longest += 1
-            else:
-                prefix = None
-        for size in range(longest, 0, -1):
-            last = words[size - 1]
-            if not last[0].isupper():
-                continue
-            if size > 1 and any(
-                not w[0].isupper() and f not in CONNECTORS
-                for w, f in zip(words[1 : size - 1], fwords[1 : size - 1], strict=True)
-            ):
-                continue
-            key = " ".join(fwords[:size]) if size > 1 else fwords[0]
-            cands = names.get(key)
-            if cands and size == 1 and len(word.rstrip(".")) <= 3 and word.isupper():
-                # Short capitals are acronyms, not towns: "USA", "NSW" yes, "WA" (Ghana) no.
-                cands = [c for c in cands if c.precision != "city"]
-            if cands:
-                found = (size, key, cands)
-                break
+        found, words = _longest_name(text, tokens, i, index)
         if found is None and commas:
             found = _county_before_state(text, tokens, i, words, index, commas)
         if found is None:
@@ -128,21 +95,79 @@ def _find_mentions(text: str, index: _Index, commas: set[int]) -> tuple[list[_Me
             if text[tokens[i - 1][1] : start] == " ":
                 i += 1  # "Cape Cleveland" is a cape, not Cleveland
                 continue
-        compound = size == 1 and (
-            _unknown_capital(text, tokens, i - 1, index, before=True)
-            or _unknown_capital(text, tokens, i + 1, index, before=False)
-            or (  # "Kirishima and Atamifuji": paired with a name that is no place
-                i + 2 < n
-                and tokens[i + 1][2] == "and"
-                and _unknown_capital(text, tokens, i + 2, index, before=False)
-                and not index.names.get(tokens[i + 2][3])
-            )
-        )
+        compound = size == 1 and _in_longer_name(text, tokens, i, index)
         mentions.append(
             _Mention(start, m_end, text[start:m_end], cands, key in COMMON_WORDS, initial and size == 1, compound)
         )
         i += size
-    return mentions, tokens
+    return mentions
+
+
+def _past_titled_name(text: str, tokens: list[_Tok], i: int) -> int:
+    """The token after a person's or storm's name starting at ``i`` (up to two capitalised words)."""
+    # "Hurricane Milton", "Gov. Brian Kemp": skip the name (up to two capitalised words).
+    n = len(tokens)
+    j = i
+    while j < n and j < i + 2 and tokens[j][4]:
+        j += 1
+        if j < n and not text[tokens[j - 1][1] : tokens[j][0]].isspace():
+            break  # "of King City, California": the name ends at the comma
+    return j
+
+
+def _longest_name(
+    text: str, tokens: list[_Tok], i: int, index: _Index
+) -> tuple[tuple[int, str, list[_Cand]] | None, list[str]]:
+    """The longest name of the main index starting at token ``i`` ((words, key, places) or None), and
+    the words after it that a name could take."""
+    n = len(tokens)
+    prefixes = index.prefixes
+    word = tokens[i][2]
+    words = [word]
+    fwords = [tokens[i][3]]
+    prefix = fwords[0]
+    longest = 1  # names of more words are looked up only as far as some name starts that way
+    for j in range(i + 1, min(i + 6, n)):
+        if not text[tokens[j - 1][1] : tokens[j][0]].isspace():
+            break
+        words.append(tokens[j][2])
+        fwords.append(tokens[j][3])
+        if prefix is not None and prefix in prefixes:
+            prefix += " " + tokens[j][3]
+            longest += 1
+        else:
+            prefix = None
+    for size in range(longest, 0, -1):
+        last = words[size - 1]
+        if not last[0].isupper():
+            continue
+        if size > 1 and any(
+            not w[0].isupper() and f not in CONNECTORS
+            for w, f in zip(words[1 : size - 1], fwords[1 : size - 1], strict=True)
+        ):
+            continue
+        key = " ".join(fwords[:size]) if size > 1 else fwords[0]
+        cands = index.names.get(key)
+        if cands and size == 1 and len(word.rstrip(".")) <= 3 and word.isupper():
+            # Short capitals are acronyms, not towns: "USA", "NSW" yes, "WA" (Ghana) no.
+            cands = [c for c in cands if c.precision != "city"]
+        if cands:
+            return (size, key, cands), words
+    return None, words
+
+
+def _in_longer_name(text: str, tokens: list[_Tok], i: int, index: _Index) -> bool:
+    """Is the one-word name at token ``i`` part of a longer name that is no place ("Davis Cup")?"""
+    return (
+        _unknown_capital(text, tokens, i - 1, index, before=True)
+        or _unknown_capital(text, tokens, i + 1, index, before=False)
+        or (  # "Kirishima and Atamifuji": paired with a name that is no place
+            i + 2 < len(tokens)
+            and tokens[i + 1][2] == "and"
+            and _unknown_capital(text, tokens, i + 2, index, before=False)
+            and not index.names.get(tokens[i + 2][3])
+        )
+    )
 
 
 # Street types: a capitalised run ending in one (or followed by one) names a street, not a place.
@@ -223,85 +248,126 @@ def _area_runs(
         return mentions
     runs = _runs(text, tokens)
     if any(kind for _, _, kind in runs):
-        features = [(tokens[i][0], tokens[j][1]) for i, j, kind in runs if kind == "feature"]
-        streets = [(tokens[i][0], tokens[j][1]) for i, j, kind in runs if kind in ("street", "road")]
-        mentions = [
-            m._replace(street=True) if any(a <= m.start and m.end <= b for a, b in streets) else m
-            for m in mentions
-            if not any(a <= m.start and m.end <= b for a, b in features)
-        ]
+        mentions = _mark_streets(tokens, runs, mentions)
     if not areas and not (country and has_street):
         return mentions
     small = small_places()
     out = list(mentions)
-    for r, (i, j, kind) in enumerate(runs):
+    for r, (_, _, kind) in enumerate(runs):
         if kind in ("road", "feature"):
             continue  # a highway runs hundreds of km from the town it is named after
-        street = kind == "street"
-        locality = (  # "Power Rd, Widgee": the run after a street and a comma is the locality
-            country is not None
-            and r > 0
-            and runs[r - 1][2] in ("street", "road")
-            and text[tokens[runs[r - 1][1]][1] : tokens[i][0]].strip() == ","
-        )
-        if locality:
-            # An address's locality is in the feed's country: "Mona Rd, Halifax" is no Canadian city.
-            a, b = tokens[i][0], tokens[j][1]
-            out = [
-                m if not (a <= m.start and m.end <= b) else m._replace(cands=[c for c in m.cands if c.cc == country])
-                for m in out
-            ]
-            out = [m for m in out if m.cands]
-        if not areas and not locality:
-            continue
-        if i == j and tokens[i][2].isupper() and len(tokens[i][3]) <= 3:
-            continue  # "M", "NNE", "NSW": acronyms, not towns
-        if not hinted and not locality and tokens[j][1] in commas:
-            continue  # "Pahala, Hawaii": names before a comma are _qualified_runs' work
-        s = i
-        while s <= j:
-            found = None
-            for e in range(min(j, s + 4), s - 1, -1):
-                if not tokens[e][4] or tokens[s][3] in CONNECTORS:
-                    continue
-                start, end = tokens[s][0], tokens[e][1]
-                key = " ".join(t[3] for t in tokens[s : e + 1])
-                if e == s and (key in COMMON_WORDS or key in COUNTRY_LIKE_WORDS):
-                    continue
-                if s > i and tokens[s - 1][3] in _FEATURE_WORDS:
-                    break  # "Cape Cleveland": not Cleveland
-                got = small.get(key)
-                cands = [c for c in got if (c.cc, c.admin1) in areas] if got else None
-                if not cands and locality and got and s == i and e == j:
-                    cands = [c for c in got if c.cc == country]
-                    if len(cands) > 1:
-                        continue  # several of that name in the country: which one is unknown
-                if not cands:
-                    continue
-                if not locality and not any((c.cc, c.admin1) in hinted for c in cands):
-                    before = text[:start].rstrip()
-                    if e == s and (not before or before[-1] in _SENTENCE_END):
-                        continue  # a text-named state backs no sentence-initial single word
-                if street and (e == j or len({(c.cc, c.admin1) for c in cands}) > 1):
-                    continue
-                if not locality and not street and not _located(text, tokens, runs, r, s, commas):
-                    continue  # "Amazon's New Echo Show Is Very Cool": no hamlet in a headline's words
-                found = (e, start, end, cands)
-                break
-            if found is None:
-                s += 1
-                continue
-            e, start, end, cands = found
-            inside = [m for m in out if m.start < end and m.end > start]
-            if all(m.start >= start and m.end <= end and m.end - m.start <= end - start for m in inside):
-                same = [m for m in inside if (m.start, m.end) == (start, end)]
-                known = same[0].cands if same else []
-                merged = known + [c for c in cands if c not in known]
-                out = [m for m in out if m not in inside]
-                out.append(_Mention(start, end, text[start:end], merged, False, False, street=street))
-                out.sort(key=lambda m: m.start)
-            s = e + 1
+        out = _run_places(text, tokens, runs, r, out, small, areas, hinted, country, commas)
     return out
+
+
+def _mark_streets(tokens: list[_Tok], runs: list[tuple[int, int, str]], mentions: list[_Mention]) -> list[_Mention]:
+    """Mentions inside a street name marked so; those inside a named feature ("Bondi State Forest") dropped."""
+    features = [(tokens[i][0], tokens[j][1]) for i, j, kind in runs if kind == "feature"]
+    streets = [(tokens[i][0], tokens[j][1]) for i, j, kind in runs if kind in ("street", "road")]
+    return [
+        m._replace(street=True) if any(a <= m.start and m.end <= b for a, b in streets) else m
+        for m in mentions
+        if not any(a <= m.start and m.end <= b for a, b in features)
+    ]
+
+
+def _run_places(
+    text: str,
+    tokens: list[_Tok],
+    runs: list[tuple[int, int, str]],
+    r: int,
+    out: list[_Mention],
+    small: dict[str, list[_Cand]],
+    areas: set[tuple[str | None, str | None]],
+    hinted: set[tuple[str | None, str | None]],
+    country: str | None,
+    commas: set[int],
+) -> list[_Mention]:
+    """``out`` with the small places in run ``r`` (leftmost-longest) in place of the shorter names there."""
+    i, j, kind = runs[r]
+    street = kind == "street"
+    locality = (  # "Power Rd, Widgee": the run after a street and a comma is the locality
+        country is not None
+        and r > 0
+        and runs[r - 1][2] in ("street", "road")
+        and text[tokens[runs[r - 1][1]][1] : tokens[i][0]].strip() == ","
+    )
+    if locality:
+        # An address's locality is in the feed's country: "Mona Rd, Halifax" is no Canadian city.
+        a, b = tokens[i][0], tokens[j][1]
+        out = [
+            m if not (a <= m.start and m.end <= b) else m._replace(cands=[c for c in m.cands if c.cc == country])
+            for m in out
+        ]
+        out = [m for m in out if m.cands]
+    if not areas and not locality:
+        return out
+    if i == j and tokens[i][2].isupper() and len(tokens[i][3]) <= 3:
+        return out  # "M", "NNE", "NSW": acronyms, not towns
+    if not hinted and not locality and tokens[j][1] in commas:
+        return out  # "Pahala, Hawaii": names before a comma are _qualified_runs' work
+    s = i
+    while s <= j:
+        found = _small_place_at(text, tokens, runs, r, s, small, areas, hinted, country, locality, street, commas)
+        if found is None:
+            s += 1
+            continue
+        e, start, end, cands = found
+        inside = [m for m in out if m.start < end and m.end > start]
+        if all(m.start >= start and m.end <= end and m.end - m.start <= end - start for m in inside):
+            same = [m for m in inside if (m.start, m.end) == (start, end)]
+            known = same[0].cands if same else []
+            merged = known + [c for c in cands if c not in known]
+            out = [m for m in out if m not in inside]
+            out.append(_Mention(start, end, text[start:end], merged, False, False, street=street))
+            out.sort(key=lambda m: m.start)
+        s = e + 1
+    return out
+
+
+def _small_place_at(
+    text: str,
+    tokens: list[_Tok],
+    runs: list[tuple[int, int, str]],
+    r: int,
+    s: int,
+    small: dict[str, list[_Cand]],
+    areas: set[tuple[str | None, str | None]],
+    hinted: set[tuple[str | None, str | None]],
+    country: str | None,
+    locality: bool,
+    street: bool,
+    commas: set[int],
+) -> tuple[int, int, int, list[_Cand]] | None:
+    """The longest small place starting at token ``s`` of run ``r``: (last token, start, end, places) or None."""
+    i, j, _ = runs[r]
+    for e in range(min(j, s + 4), s - 1, -1):
+        if not tokens[e][4] or tokens[s][3] in CONNECTORS:
+            continue
+        start, end = tokens[s][0], tokens[e][1]
+        key = " ".join(t[3] for t in tokens[s : e + 1])
+        if e == s and (key in COMMON_WORDS or key in COUNTRY_LIKE_WORDS):
+            continue
+        if s > i and tokens[s - 1][3] in _FEATURE_WORDS:
+            return None  # "Cape Cleveland": not Cleveland
+        got = small.get(key)
+        cands = [c for c in got if (c.cc, c.admin1) in areas] if got else None
+        if not cands and locality and got and s == i and e == j:
+            cands = [c for c in got if c.cc == country]
+            if len(cands) > 1:
+                continue  # several of that name in the country: which one is unknown
+        if not cands:
+            continue
+        if not locality and not any((c.cc, c.admin1) in hinted for c in cands):
+            before = text[:start].rstrip()
+            if e == s and (not before or before[-1] in _SENTENCE_END):
+                continue  # a text-named state backs no sentence-initial single word
+        if street and (e == j or len({(c.cc, c.admin1) for c in cands}) > 1):
+            continue
+        if not locality and not street and not _located(text, tokens, runs, r, s, commas):
+            continue  # "Amazon's New Echo Show Is Very Cool": no hamlet in a headline's words
+        return e, start, end, cands
+    return None
 
 
 # Words after which a name is where something is: "near Bilpin", "4 km west of Termeil".
