@@ -57,7 +57,8 @@ def test_agreeing_reports_place_a_text_only_report(redis_client) -> None:
 
 def test_exercise_geocoded_and_disagreeing_reports_teach_nothing(redis_client) -> None:
     assert places.observe(redis_client, [quake(1, 3, "NW", 315, exercise=True),
-                                         quake(2, 3, "NW", 315, placed_by="gazetteer")]) == 0
+                                         quake(2, 3, "NW", 315, placed_by="gazetteer"),
+                                         quake(5, 3, "NW", 315, placed_by="country-centroid")]) == 0
     # two reports 60 km apart do not agree on where the place is
     far = quake(4, 3, "NW", 315)
     far = far.replace(lat=far.lat + 0.6)

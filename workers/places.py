@@ -58,13 +58,19 @@ REFRESH_SECONDS = 60.0
 _loaded_at = float("-inf")
 
 
+# Positions a report did not measure: found from its own words, a county, or the centre of the
+# country it names (ReliefWeb, IFRC GO). "12 km N of X" read against a country centre would put X
+# hundreds of km off.
+NOT_OWN_POSITION = ("gazetteer", "county", "country-centroid")
+
+
 def observe(client: redis.Redis, events: Iterable[Event]) -> int:
     """Record what ``events`` tell of places the gazetteer lacks; the number of observations.
     A place keeps one observation per report (a hash by event id): a re-poll or a revised report
     replaces its own observation, so one report can never agree with itself."""
     seen = []
     for event in events:
-        if event.exercise or event.lat is None or event.lon is None or event.placed_by in ("gazetteer", "county"):
+        if event.exercise or event.lat is None or event.lon is None or event.placed_by in NOT_OWN_POSITION:
             continue
         for text in (event.place, event.title):
             obs = learn_from(text or "", event.lat, event.lon)

@@ -31,6 +31,7 @@ the process-wide tables live in :mod:`feeds.geocode.index`."""
 from feeds.geocode.index import (
     LOCALITIES_PATH,
     area_hint,
+    country_centre,
     country_code,
     gazetteer,
     learned_candidate,
@@ -79,4 +80,4 @@ from feeds.geocode.tables import (
     _key as _key,
 )
 
-__all__ = ['CITY_ALIASES', 'CITY_PREFERENCE', 'COMMON_WORDS', 'COMPASS_16', 'CONNECTORS', 'COUNTRY_ALIASES', 'COUNTRY_LIKE_WORDS', 'DESCRIBE_MAX_KM', 'EARTH_RADIUS_KM', 'LOCALITIES_PATH', 'LearnedObservation', 'NAMESAKE_KM', 'NAME_PREFIXES', 'OTHER_ADMIN1', 'PRECISIONS', 'Place', 'STANDALONE_ABBREVIATIONS', 'STORM_WORDS', 'US_CONTEXT_TOKENS', 'US_STATE_ABBREVIATIONS', 'area_hint', 'bearing_deg', 'compass_point', 'country_code', 'describe', 'describe_event', 'distance_km', 'gazetteer', 'geocode', 'learn_from', 'learned_candidate', 'place_event', 'small_places', 'use_learned_places']
+__all__ = ['CITY_ALIASES', 'CITY_PREFERENCE', 'COMMON_WORDS', 'COMPASS_16', 'CONNECTORS', 'COUNTRY_ALIASES', 'COUNTRY_LIKE_WORDS', 'DESCRIBE_MAX_KM', 'EARTH_RADIUS_KM', 'LOCALITIES_PATH', 'LearnedObservation', 'NAMESAKE_KM', 'NAME_PREFIXES', 'OTHER_ADMIN1', 'PRECISIONS', 'Place', 'STANDALONE_ABBREVIATIONS', 'STORM_WORDS', 'US_CONTEXT_TOKENS', 'US_STATE_ABBREVIATIONS', 'area_hint', 'bearing_deg', 'compass_point', 'country_centre', 'country_code', 'describe', 'describe_event', 'distance_km', 'gazetteer', 'geocode', 'learn_from', 'learned_candidate', 'place_event', 'small_places', 'use_learned_places']

@@ -359,6 +359,23 @@ def country_code(value: str | None) -> str | None:
     return area_hint(value)[0]
 
 
+def country_centre(value: str | None) -> tuple[str, str, float, float] | None:
+    """(ISO2, name, lat, lon) of the centre the gazetteer keeps for a country named by ISO 3166
+    alpha-2 or alpha-3 code or by name ("BD", "BGD", "Bangladesh"); None when it is no country.
+    For a source that names only a country (IFRC GO): the point is a country centre, never exact."""
+    if not value:
+        return None
+    index = gazetteer()
+    cc = index.country_codes.get(_key(str(value)))
+    name = index.country_names.get(cc or "")
+    if cc is None or name is None:
+        return None
+    for cand in index.names.get(_key(name), []):
+        if cand.precision == "country" and cand.cc == cc:
+            return cc, cand.name, cand.lat, cand.lon
+    return None
+
+
 def area_hint(value: str | None) -> tuple[str | None, _Cand | None]:
     """(ISO2 country, state or province or None) of a geocoding hint: a country ("AU", "Australia")
     or a state of a country whose states the gazetteer holds, ISO 3166-2 style ("AU-QLD", "US-CA",
