@@ -21,6 +21,7 @@ from shapely.geometry import Point, shape
 
 from feeds import geocode as gc
 from feeds.geocode import Place, geocode, place_event
+from feeds.geocode.reverse import _area_label
 from feeds.model import Event, Kind
 from layers import basemap_build, boundaries
 from layers.basemap import BasemapMissing, load_basemap, map_layers
@@ -405,6 +406,22 @@ def test_describe_mid_ocean_is_none_and_offshore_keeps_the_nearest_town(built: P
     assert near_coast is not None and near_coast["at_sea"] is True and near_coast["distance_km"] < 60
     for bad in ((91.0, 0.0), (0.0, 181.0), (float("nan"), 0.0), ("x", 1.0)):
         assert gc.describe(*bad) is None
+
+
+def test_a_far_or_foreign_town_gives_way_to_the_area_that_holds_the_point(built: Path) -> None:
+    # a satellite hotspot in the Northern Territory, 300 km from the nearest town of 15,000+ (#18)
+    far = gc.describe(-15.205, 130.521)
+    assert far is not None and far["distance_km"] > gc.LABEL_NEAR_KM
+    assert far["label"] == "Australia" and far["label_precision"] == "region"
+    # near a border, a town across it still orients (4 km from Sunland Park, New Mexico)
+    near = gc.describe(31.76, -106.6)
+    assert near is not None and "km" in near["label"] and "label_precision" not in near
+    # a point in one country labelled by a town 60 km away in another says the point's country
+    index = gc.gazetteer()
+    out = {"label": "60 km N of Nogales, Mexico", "distance_km": 60.0, "place_country": "MX", "country": "Mexico"}
+    area = {"country": "United States of America", "country_id": "840", "state": "Arizona"}
+    assert _area_label(out, area, index) == "Arizona, United States"
+    assert _area_label({**out, "distance_km": 10.0}, area, index) is None
 
 
 def test_describe_nearest_matches_brute_force_and_is_fast(built: Path) -> None:

@@ -55,6 +55,7 @@ from feeds.geocode.reverse import (
     COMPASS_16,
     DESCRIBE_MAX_KM,
     EARTH_RADIUS_KM,
+    LABEL_NEAR_KM,
     bearing_deg,
     compass_point,
     describe,
@@ -80,4 +81,4 @@ from feeds.geocode.tables import (
     _key as _key,
 )
 
-__all__ = ['CITY_ALIASES', 'CITY_PREFERENCE', 'COMMON_WORDS', 'COMPASS_16', 'CONNECTORS', 'COUNTRY_ALIASES', 'COUNTRY_LIKE_WORDS', 'DESCRIBE_MAX_KM', 'EARTH_RADIUS_KM', 'LOCALITIES_PATH', 'LearnedObservation', 'NAMESAKE_KM', 'NAME_PREFIXES', 'OTHER_ADMIN1', 'PRECISIONS', 'Place', 'STANDALONE_ABBREVIATIONS', 'STORM_WORDS', 'US_CONTEXT_TOKENS', 'US_STATE_ABBREVIATIONS', 'area_hint', 'bearing_deg', 'compass_point', 'country_centre', 'country_code', 'describe', 'describe_event', 'distance_km', 'gazetteer', 'geocode', 'learn_from', 'learned_candidate', 'place_event', 'small_places', 'use_learned_places']
+__all__ = ['CITY_ALIASES', 'CITY_PREFERENCE', 'COMMON_WORDS', 'COMPASS_16', 'CONNECTORS', 'COUNTRY_ALIASES', 'COUNTRY_LIKE_WORDS', 'DESCRIBE_MAX_KM', 'EARTH_RADIUS_KM', 'LABEL_NEAR_KM', 'LOCALITIES_PATH', 'LearnedObservation', 'NAMESAKE_KM', 'NAME_PREFIXES', 'OTHER_ADMIN1', 'PRECISIONS', 'Place', 'STANDALONE_ABBREVIATIONS', 'STORM_WORDS', 'US_CONTEXT_TOKENS', 'US_STATE_ABBREVIATIONS', 'area_hint', 'bearing_deg', 'compass_point', 'country_centre', 'country_code', 'describe', 'describe_event', 'distance_km', 'gazetteer', 'geocode', 'learn_from', 'learned_candidate', 'place_event', 'small_places', 'use_learned_places']

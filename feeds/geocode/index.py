@@ -43,6 +43,7 @@ class _Index:
         self.qualifiers: dict[str, list[_Cand]] = {}  # abbreviations valid only after "Place, "
         self.country_codes: dict[str, str] = {}  # folded name or code -> ISO2
         self.country_names: dict[str, str] = {}  # ISO2 -> name
+        self.iso_numeric: dict[str, str] = {}  # ISO 3166 numeric ("840") -> ISO2, as the basemap names countries
         self.cities: list[_Cand] = []  # every city, for reverse geocoding
         self.admin1: dict[tuple[str, str], _Cand] = {}  # (ISO2, folded name or abbreviation) -> state
         self._table: _CityTable | None = None
@@ -187,6 +188,7 @@ def _add_countries(
             lat, lon = capital.lat, capital.lon
         cand = _Cand(name, lat, lon, "country", iso, None, int(country.get("population") or 0), 3.2)
         index.country_names[iso] = name
+        index.iso_numeric[f"{int(country.get('isonumeric') or 0):03d}"] = iso
         for alias in [name, *COUNTRY_ALIASES.get(iso, [])]:
             index.add(alias, cand)
         for code in (iso, country.get("iso3") or "", name, *COUNTRY_ALIASES.get(iso, [])):

@@ -19,6 +19,11 @@ log = logging.getLogger("feeds.geocode")
 EARTH_RADIUS_KM = 6371.0088
 # Beyond this the nearest town orients nobody ("2,400 km SW of Hilo"): describe() gives None.
 DESCRIBE_MAX_KM = 1000.0
+# Past this on land, "340 km NNW of <town>" misleads more than it helps: the label names the area
+# that holds the point instead (its US state, else its country).
+LABEL_NEAR_KM = 150.0
+# A town across a border names the point only when it is this near ("5 km SW of El Paso, Texas").
+ACROSS_BORDER_KM = 25.0
 COMPASS_16 = "N NNE NE ENE E ESE SE SSE S SSW SW WSW W WNW NW NNW".split()
 
 
@@ -155,6 +160,22 @@ def describe(lat: float, lon: float, *, max_km: float = DESCRIBE_MAX_KM) -> dict
         out["country"] = area.get("country") or out["country"]
         out["state"] = area.get("state")
         out["county"] = area.get("county")
+        out["label"] = _area_label(out, area, index) or out["label"]
     return out
+
+
+def _area_label(out: dict[str, Any], area: dict[str, Any], index: _Index) -> str | None:
+    """The label that says less but does not mislead: the point's state and country when the nearest
+    town is more than LABEL_NEAR_KM away, or in another country and more than ACROSS_BORDER_KM away;
+    None to keep the town's label."""
+    point_cc = index.iso_numeric.get(str(area.get("country_id") or ""))
+    other_country = point_cc is not None and point_cc != out["place_country"]
+    limit = ACROSS_BORDER_KM if other_country else LABEL_NEAR_KM
+    if out["distance_km"] <= limit:
+        return None
+    out["label_precision"] = "region"
+    state = area.get("state")
+    country = index.country_names.get(point_cc or "") or area.get("country") or out["country"]
+    return f"{state}, {country}" if state and country and state != country else (country or state)
 
 
