@@ -11,6 +11,10 @@
 * ``no_place``: news titles from rss-atom/ that name no place, chosen by reading them (the list
   below, file + item index + event id prefix, never the geocoder's output): share where a geocoder
   invented a place;
+* ``names``: words of news items that are names of people, products, works and institutions which
+  are also place names ("David Sparks", a Porsche "Cayenne", "Fargo", "the Hollywood Reporter"),
+  chosen by reading them: invented places by class, for the bare geocoder and for the placement a
+  news report gets (``feeds.geocode.place_event``, which wants a place context in news);
 * ``speed``: texts per second for each geocoder over both sets, by the wall clock and per CPU-second
   of the one thread that runs them (the per-core figure, steady on a shared machine); index build
   excluded, and reported with the gazetteer's resident memory.
@@ -43,8 +47,8 @@ from pathlib import Path
 from typing import Any
 
 from feeds.contract import FeedConfig
-from feeds.geocode import distance_km, geocode, learn_from, use_learned_places
-from feeds.model import Event
+from feeds.geocode import distance_km, geocode, learn_from, place_event, use_learned_places
+from feeds.model import Event, Kind
 from feeds.sources import detect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,6 +160,26 @@ NO_PLACE: tuple[tuple[str, int, str], ...] = (
     ("rss-atom/daringfireball_atom.xml", 40, "rss:64e7c80ed1"),
 )
 
+# (capture, item, event id prefix, field, class): words that name no place though a place bears the name
+NAMES_NOT_PLACES: tuple[tuple[str, int, str, str, str], ...] = (
+    ("rss-atom/katiefloyd_squarespace_podcast_2016-08-25.xml", 11, "rss:0e22f63da4", "text", "person"),
+    ("rss-atom/daringfireball_atom.xml", 30, "rss:9ee2dc4992", "text", "person"),
+    ("rss-atom/daringfireball_atom.xml", 23, "rss:dc2c1a72f9", "text", "person"),
+    ("rss-atom/blogger_atom_xml-stylesheet.xml", 17, "rss:bdaa516051", "text", "person"),
+    ("rss-atom/blogger_atom_xml-stylesheet.xml", 20, "rss:8adc2864a4", "text", "person"),
+    ("rss-atom/scriptingnews_rss_2017-06-26.xml", 3, "rss:288e819b3f", "title", "person"),
+    ("rss-atom/tagesschau_rss_2026-04-25.xml", 7, "rss:9608fc1e81", "text", "person"),
+    ("rss-atom/heise-online_atom_2026-04-25.xml", 58, "rss:54341c439a", "text", "product"),
+    ("rss-atom/heise-online_atom_2026-04-25.xml", 79, "rss:79ad75d87c", "title", "institution"),
+    ("rss-atom/scriptingnews_rss_2017-06-26.xml", 40, "rss:c42f99ac21", "title", "work"),
+    ("rss-atom/scriptingnews_rss_2017-06-26.xml", 40, "rss:c42f99ac21", "text", "work"),
+    ("rss-atom/blogger_atom_xml-stylesheet.xml", 8, "rss:37ed1d305a", "title", "work"),
+    ("rss-atom/bio_rss1.0_rdf.xml", 21, "rss:3759cd65f1", "text", "work"),
+    ("rss-atom/katiefloyd_squarespace_podcast_2016-08-25.xml", 18, "rss:9feb012216", "text", "institution"),
+    ("rss-atom/daringfireball_atom.xml", 26, "rss:bbd57f0f90", "text", "institution"),
+    ("rss-atom/blogger_atom_xml-stylesheet.xml", 16, "rss:0cb7a2e8c7", "text", "institution"),
+)
+
 _LOCATION = re.compile(
     r"\bLocation:\s*(.+?)\.?(?=\s+(?:COUNCIL AREA|Status|Name|Reported|Suburb|Region):|$)", re.I | re.S
 )
@@ -249,6 +273,36 @@ def placeable_items(corpus: Path, per_file: int | None = None) -> list[Item]:
                 found = [found[int(i * step)] for i in range(per_file)]
             items.extend(found)
     return items
+
+
+def name_items(corpus: Path) -> list[Item]:
+    """The hand-labelled words that are names, not places (group: their class)."""
+    items: list[Item] = []
+    cache: dict[str, list[Event]] = {}
+    for rel, index, id_prefix, field, kind in NAMES_NOT_PLACES:
+        event = cache.setdefault(rel, _events(corpus / rel))[index]
+        if not event.id.startswith(id_prefix):
+            raise ValueError(f"{rel}#{index} is {event.id}, not {id_prefix}...: the name labels need checking")
+        items.append(Item(kind, f"{rel}#{index}:{field}", event.title if field == "title" else event.text[:1000]))
+    return items
+
+
+def news_placement(text: str, hint: str | None = None) -> tuple[float, float] | None:
+    """Where the pipeline puts a news report whose words are ``text`` (place_event: a place context)."""
+    event = place_event(Event(id="bench", source="rss", kind=Kind.NEWS, title=text, time=datetime.now(UTC)),
+                        country_hint=hint)
+    return (event.lat, event.lon) if event.lat is not None and event.lon is not None else None
+
+
+def names_run(items: list[Item]) -> dict[str, dict[str, int]]:
+    """Places invented on the name words, per class, by the bare geocoder and by news placement."""
+    out: dict[str, dict[str, int]] = {}
+    for name, geocoder in (("geocode", ours), ("news placement", news_placement)):
+        counts: dict[str, int] = defaultdict(int)
+        for item in items:
+            counts[item.group] += geocoder(item.text, None) is not None
+        out[name] = {group: counts[group] for group in sorted({i.group for i in items})}
+    return out
 
 
 def no_place_items(corpus: Path) -> list[Item]:
@@ -425,6 +479,7 @@ def run_geocode_bench(quick: bool) -> dict[str, Any]:
     logging.getLogger("feeds").setLevel(logging.ERROR)
     placeable = placeable_items(corpus, per_file=40 if quick else None)
     no_place = no_place_items(corpus)
+    names = name_items(corpus)
     rss_before, started = _rss_mb(), time.perf_counter()
     geocode("warm-up: build the gazetteer, Paris")
     built = time.perf_counter()
@@ -443,6 +498,7 @@ def run_geocode_bench(quick: bool) -> dict[str, Any]:
         "by_group_texts": {g: sum(i.group == g for i in placeable) for g in groups},
         "by_kind_texts": {k: sum(kind_of(i) == k for i in placeable) for k in kinds},
         "no_place_texts": len(no_place),
+        "name_texts": {g: sum(i.group == g for i in names) for g in sorted({i.group for i in names})},
         "index_build_s": round(built - started, 2),
         "small_places_load_s": round(loaded - built, 2),
         "gazetteer_rss_mb": round(rss_after - rss_before) if rss_before and rss_after else None,
@@ -482,6 +538,7 @@ def run_geocode_bench(quick: bool) -> dict[str, Any]:
             "texts_per_cpu_s": round(total / cpu) if cpu > 0 else None,
             "worst": failures(placeable, answers),
         }
+    result["names_invented"] = names_run(names)
     return result
 
 
@@ -539,6 +596,12 @@ def print_report(result: dict[str, Any]) -> None:
         f">= 10,000 texts/s per core: {'met' if rate >= 10_000 else 'MISSED'} ({rate:,} per CPU-second)"
     )
     print("  wf learned: each capture geocoded with the places the other captures' reports taught (leave one capture out)")
+    texts = result["name_texts"]
+    for name, counts in result["names_invented"].items():
+        parts = ", ".join(f"{g} {counts[g]}/{texts[g]}" for g in texts)
+        print(f"  names of people, products, works, institutions: {name} invented {parts}")
+    news = sum(result["names_invented"]["news placement"].values())
+    print(f"           no place invented from a name in news: {'met' if news == 0 else 'MISSED'} ({news})")
 
 if __name__ == "__main__":
     import sys

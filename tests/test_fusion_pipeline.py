@@ -554,7 +554,8 @@ def test_corpus_usgs_atom_and_cap_of_one_quake_are_one_incident(corpus, tmp_path
     rows = [json.loads(x) for x in run_cli("incidents", "--json", env=env).stdout.splitlines()]
     tonga = [r for r in rows if any(e["source"] == "cap" for e in r["reports"])]
     assert len(tonga) == 1
-    assert sorted(e["source"] for e in tonga[0]["reports"]) == ["cap", "rss"]
+    # the Atom feed is read by its USGS profile (#18): an earthquake with its magnitude, not news
+    assert sorted(e["source"] for e in tonga[0]["reports"]) == ["cap", "rss:usgs-atom"]
     atom_events = [json.loads(x) for x in run_cli("parse", str(atom), env=env).stdout.splitlines()]
     assert len(rows) == len(atom_events)  # every other Atom quake stays its own incident
 

@@ -280,3 +280,51 @@ def test_matching_speed_per_core() -> None:
         geocode(text, country_hint=hint)
     rate = len(texts) / max(time.thread_time() - started, 1e-9)
     assert rate > 3000, rate  # about 15,000 per CPU-second here; generous for slow CI machines
+
+
+# --- news: a place only from a place context (#18) ---------------------------------------------
+
+
+def _news(text: str, kind: Kind = Kind.NEWS) -> Event:
+    return place_event(Event(id="n1", source="rss", kind=kind, title=text, time=datetime(2026, 12, 4, tzinfo=UTC)))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tips and tricks from authors including David Sparks , Allison Sheridan and others",  # person
+        "Brent asks if the length in enclosures is a number or a string",  # first name
+        "Nach dem SUV folgt ein Cayenne mit Fließheck",  # product
+        "Fargo puzzler",  # a work
+        "Special: Turkey Bowl 2007",  # an event's name
+        "The Serpents of Death have collaborated with Oregon Public Access Television to bring you the show",
+        "Simplify equations with God",
+    ],
+)
+def test_a_name_in_news_gets_no_dot(text: str) -> None:
+    assert geocode(text) is not None  # the bare geocoder finds a namesake...
+    assert not _news(text).placed  # ...but news wants a place context
+
+
+@pytest.mark.parametrize(
+    ("text", "country"),
+    [
+        ("Woman stabbed at music venue in Yokohama", "JP"),
+        ("Runner collapses near the Framingham train depot", "US"),
+        ("DUBLIN — Riots broke out after a knife attack", "IE"),
+        ("Influencer dies days after being hit by car outside Soho nightclub", "GB"),
+        ("The meeting played out in a private room in a downtown Chicago hotel on Tuesday", "US"),
+        ("Beijing and Washington ratchet up their trade dispute", "CN"),  # a major city named bare
+        ("Syphilis cases hit record high for third straight year in Japan", "JP"),
+        ("Held at the Yacht and Beach Club in Orlando, Florida October 6-8", "US"),
+    ],
+)
+def test_a_place_named_as_a_place_in_news_is_placed(text: str, country: str) -> None:
+    event = _news(text)
+    assert event.placed and event.extra["geocode"]["name"], text
+    assert geocode(text).country == country  # type: ignore[union-attr]
+
+
+def test_hazard_reports_keep_their_bare_place_names() -> None:
+    # an agency's "Grass fire - Bayswater" names its place bare: only news is held to a place context
+    assert _news("Brent asks if the length", kind=Kind.FIRE).placed

@@ -318,3 +318,21 @@ def test_parse_says_what_the_document_says(corpus: Path) -> None:
     assert "1 Test alert skipped" in test_alert.stderr and "Traceback" not in test_alert.stderr
     shown = _cli("parse", "--all", "--exercise", str(corpus / "cap" / "pagasa-philippines_tc-test_2014-11-03.xml"))
     assert '"exercise":true' in shown.stdout.replace(" ", "") and "skipped" not in shown.stderr
+
+
+def test_a_podcast_has_no_dot_on_the_map(corpus: Path) -> None:
+    from workers.ingest import prepare
+
+    path = corpus / "rss-atom" / "katiefloyd_squarespace_podcast_2016-08-25.xml"
+    feed = FeedConfig(id="podcast", url="https://podcast.invalid/", name=path.name)
+    fetched = datetime(2026, 12, 4, tzinfo=UTC)
+    prepared = prepare(parse_document(path.read_bytes(), feed, fetched), feed, fetched)
+    assert len(prepared.events) == 20
+    assert [e.title for e in prepared.events if e.placed] == []  # names of hosts, guests, outlets: no places
+
+
+def test_an_agency_feed_s_own_state_weighs_in_when_its_words_are_geocoded(corpus: Path) -> None:
+    events = _parse(corpus / "georss" / "au-vic-cfa_in-coming_2013-05-17.rss.xml")
+    assert {e.extra.get("country") for e in events} == {"AU-VIC"}
+    sa = _parse(corpus / "georss" / "au-sa-cfs_current-incidents_2013-05-17.xml")
+    assert {e.extra.get("country") for e in sa} == {"AU-SA"}

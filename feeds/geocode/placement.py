@@ -3,18 +3,48 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import orjson
 
-from feeds.geocode.index import country_code
+from feeds.geocode.index import country_code, gazetteer
 from feeds.geocode.matcher import geocode
 from feeds.geocode.reverse import describe
-from feeds.model import Event, InvalidEvent, check_lonlat
+from feeds.geocode.tables import _key
+from feeds.model import Event, InvalidEvent, Kind, check_lonlat
 from layers.basemap import BasemapMissing
 from layers.boundaries import county_geometry, same_to_fips, ugc_county_to_fips
 
 log = logging.getLogger("feeds.geocode")
+
+# A news item's words name a place only in a place context (#18): blogs and podcasts mention people
+# ("David Sparks"), works and outlets ("the Hollywood Reporter", "Fargo"), brands and institutions
+# whose names are also towns. A bare town in news must follow a place word ("in", "near", "downtown",
+# "southwestern"...), be followed by a place noun ("Chicago hotel", "Boston Police"), be qualified
+# ("Orlando, Florida") or be a dateline ("DUBLIN -"). A country or state counts bare, unless it is
+# part of a longer capitalised name ("Turkey Bowl", "Oregon Public Access Television").
+_PLACE_BEFORE = re.compile(
+    r"(?:\b(?:in|at|near|from|to|into|outside|inside|across|around|off|toward|towards|via|throughout|"
+    r"(?:north|south|east|west|outskirts|heart|cent(?:re|er)|suburbs?|mayor|city|town|residents|people|streets|"
+    r"province|states?|county|region|parts?)\s+of|"
+    r"downtown|central|northern|southern|eastern|western|north|south|east|west|northeastern|northwestern|"
+    r"southeastern|southwestern|en|à|au|aux|im|bei|nach|aus|w|we|v|vo|dans|près|nahe)\s+(?:the\s+)?)$",
+    re.I,
+)
+_PLACE_AFTER = re.compile(
+    r"^(?:'s\s+|’s\s+)?\s*(?:city|county|area|region|province|state|district|suburbs?|residents?|police|fire|"
+    r"airport|coast|station|hospital|border|streets?|neighbou?rhoods?|metro|data cent(?:er|re)s?|hotels?|office|"
+    r"campus|harbou?r|port|bridge|downtown|capitol|parliament|government|embassy|authorities|officials|mayor|"
+    r"governor|court|(?:[-–—]|\(AP\)|\(Reuters\)|\(AFP\)))(?=\W|$)",
+    re.I,
+)
+_CAPITALISED = re.compile(r"^\s*[A-Z][\w’'.-]*")
+_CAPITALISED_BEFORE = re.compile(r"[A-Z][\w’'.-]*\s+$")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;\"“(]\s*)$")
+NEWS_KINDS = frozenset({Kind.NEWS})
+MAJOR_CITY = 1_000_000  # a city this big named bare is the place ("Beijing and Washington ratchet up...")
+_WORD = re.compile(r"[^\W\d_][\w'’-]*")
 
 
 # --- placement --------------------------------------------------------------------------------
@@ -70,6 +100,64 @@ def _point_in(geom: Any) -> tuple[float, float] | None:
     lon, lat = round(point.x, 6), round(point.y, 6)
     check_lonlat(lon, lat, what="placement")
     return lon, lat
+
+
+def _in_a_name(before: str, after: str) -> bool:
+    """Whether the words around a mention make it part of a longer capitalised name: followed by a
+    capitalised word that is not a place noun ("Hollywood Reporter"), or preceded by one that does
+    not start the sentence ("David Sparks")."""
+    if _CAPITALISED.match(after) and not _PLACE_AFTER.match(after):
+        return True
+    words = before.split()
+    if not words or not _CAPITALISED_BEFORE.search(before):
+        return False
+    return not _SENTENCE_START.search(before[: len(before.rstrip()) - len(words[-1])])
+
+
+_SENTENCE_END = re.compile(r"(?<=[a-z0-9)\"”’'][.!?])\s+(?=[A-Z\"“])")
+
+
+def _lede(text: str) -> str:
+    """A news item's first sentence (at most 300 characters): where a report says where it happened
+    ("A fire has broken out in a tower block in Ajman..."); later sentences of a blog post or a link
+    roundup name whatever they mention."""
+    head = text[:300]
+    parts = _SENTENCE_END.split(head, maxsplit=1)
+    return parts[0]
+
+
+def _title_case(text: str) -> bool:
+    """Headline style ("Dublin Violence Brings Shame on Ireland"): capitals say nothing about names."""
+    words = [w for w in _WORD.findall(text) if len(w) > 3]
+    return len(words) >= 5 and sum(w[0].isupper() for w in words) >= 0.7 * len(words)
+
+
+def _major_city(place: Any) -> bool:
+    cands = gazetteer().names.get(_key(place.name), [])
+    return any(c.precision == "city" and c.cc == place.country and c.population >= MAJOR_CITY for c in cands)
+
+
+def in_place_context(text: str, place: Any) -> bool:
+    """Whether ``place.matched`` is named as a place somewhere in ``text`` (see _PLACE_BEFORE)."""
+    matched = str(place.matched or "").rstrip(".;:!?")
+    if not matched:
+        return False
+    if "," in matched.rstrip(",") or place.precision == "exact":
+        return True
+    country_or_state = place.precision in ("country", "admin1")
+    headline = _title_case(text)
+    start = text.find(matched)
+    while start >= 0:
+        before, after = text[:start], text[start + len(matched):]
+        named = not headline and _in_a_name(before, after)
+        if not before.strip() and re.match(r"^\s*(?:[-–—]|\(\w+\))", after):
+            return True  # a dateline: "DUBLIN - ...", "KYIV (Reuters) ..."
+        if not named and (country_or_state or _PLACE_BEFORE.search(before) or _PLACE_AFTER.match(after)):
+            return True
+        if not named and matched.casefold() == place.name.casefold() and _major_city(place):
+            return True
+        start = text.find(matched, start + 1)
+    return False
 
 
 def place_event(event: Event, *, country_hint: str | None = None) -> Event:
@@ -134,11 +222,12 @@ def _place(event: Event, country_hint: str | None) -> Event:
             extra = {**event.extra, "counties": fips}
             return event.replace(lon=point[0], lat=point[1], geometry=geometry, placed_by="county", extra=extra)
     hint = _hint_for(event, country_hint)
-    for text in (event.place, event.title, event.text[:1000] if event.text else None):
+    body = (_lede(event.text) if event.kind in NEWS_KINDS else event.text[:1000]) if event.text else None
+    for text, words in ((event.place, False), (event.title, True), (body, True)):
         if not text:
             continue
         place = geocode(text, country_hint=hint)
-        if place is None:
+        if place is None or (words and event.kind in NEWS_KINDS and not in_place_context(text, place)):
             continue
         try:
             check_lonlat(place.lon, place.lat, what="gazetteer")

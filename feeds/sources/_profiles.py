@@ -233,14 +233,22 @@ def _local_time(text: str, zone: tzinfo | None) -> datetime | None:
     return moment.astimezone(UTC)
 
 
+def agency_state(entry: Any, channel: dict[str, Any]) -> str | None:
+    """"VIC" for an agency on a ``.vic.gov.au`` host (entry or channel link), else None."""
+    for link in (entry.get("link"), channel.get("link")):
+        host = _host(link)
+        for state in _STATE_ZONES:
+            if host.endswith(f".{state}.gov.au"):
+                return state.upper()
+    return None
+
+
 def agency_zone(entry: Any, channel: dict[str, Any]) -> tzinfo | None:
     """The zone an agency writes local times in: its state's (from a ``.<state>.gov.au`` host), else
     the offset of the entry's own date when that is not UTC; None when neither says."""
-    for link in (entry.get("link"), channel.get("link")):
-        host = _host(link)
-        for state, name in _STATE_ZONES.items():
-            if host.endswith(f".{state}.gov.au"):
-                return ZoneInfo(name)
+    state = agency_state(entry, channel)
+    if state:
+        return ZoneInfo(_STATE_ZONES[state.lower()])
     raw = str(entry.get("published") or entry.get("updated") or "").strip()
     raw = re.sub(r"\bEST$", "+1000", raw)
     raw = re.sub(r"([+-]\d{2})$", r"\g<1>00", raw)
@@ -279,6 +287,9 @@ def _read_agency(entry: Any, title: str, text: str, warnings: list[str], channel
             warnings.append(f"{label} {info[label][:40]!r} unreadable; using the entry's date")
     reading.place = info.get("LOCATION") or info.get("SUBURB") or None
     reading.extra = {"fields": {k.lower(): v for k, v in list(info.items())[:20]}}
+    state = agency_state(entry, channel)
+    if state:  # the feed's own region weighs in when its words are geocoded (a town of this state)
+        reading.extra["country"] = f"AU-{state}"
     if level:
         reading.extra["alert_level"] = level
     reading.fields = {"kind": "description TYPE|Category (profile agency-fields)",
