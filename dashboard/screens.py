@@ -126,7 +126,7 @@ def _legend() -> html.Div:
 
 def _timeline_scope(name: str, workspace: Workspace | None, workspaces: list[Workspace]) -> html.Div:
     """Whose timeline: the whole picture or one workspace (incidents inside or near it). The tablet
-    starts on its event; the wall follows its rotation (assets/watchfloor.js heartbeat)."""
+    starts on its event; the wall follows its rotation (assets/wf-60-wall.js heartbeat)."""
     options = [{"label": "whole picture", "value": "all"}] + [{"label": w.name, "value": w.id} for w in workspaces]
     value = workspace.id if name == "tablet" and workspace is not None else "all"
     return html.Div([html.Span("Timeline", className="wf-filter-label"),

@@ -1,6 +1,6 @@
 """Server-side aggregation (hex bins past map_max_points): counts conserved, worst severity, the
 threshold honoured, the live model equal to a rebuild (joint cells too), deltas cursor-based against
-real Redis, and the browser's bin counting under the desk's filters (assets/watchfloor.js, in Node)."""
+real Redis, and the browser's bin counting under the desk's filters (assets/wf-30-bins.js, in Node)."""
 
 from __future__ import annotations
 
@@ -319,22 +319,23 @@ def test_a_bin_rows_cells_sum_to_its_count_and_decode_to_its_members():
     orjson.dumps(bins)  # plain JSON
 
 
-# -- The browser's side: assets/watchfloor.js binColumns, run in Node on the rows the server builds --
+# -- The browser's side: assets/wf-30-bins.js binColumns, run in Node on the rows the server builds --
 
 ROOT = Path(__file__).resolve().parent.parent
 HOUR = 3600 * 1000
 
 
 def _bins_js() -> str:
-    js = (ROOT / "assets" / "watchfloor.js").read_text(encoding="utf-8")
+    # the browser code, assets/wf-*.js in the order Dash loads them (by name)
+    js = "\n".join(f.read_text(encoding="utf-8") for f in sorted((ROOT / "assets").glob("wf-*.js")))
     parts = []
     for name in ("SEV_RANK", "HOUR_MS", "SEV_NAMES", "TEXT_NOTE"):
         m = re.search(r"\n\s*var " + name + r" = [^\n]+;\n", js)
-        assert m, f"var {name} not found in watchfloor.js"
+        assert m, f"var {name} not found in assets/wf-*.js"
         parts.append(m.group(0))
     for name in ("binFilter", "esc", "binColumns"):
         m = re.search(r"\n(\s*)function " + name + r"\(.*?\n\1\}", js, re.S)
-        assert m, f"function {name} not found in watchfloor.js"
+        assert m, f"function {name} not found in assets/wf-*.js"
         parts.append(m.group(0))
     return "\n".join(parts)
 

@@ -1,4 +1,4 @@
-"""The timeline's "near a workspace" test runs in the browser (assets/watchfloor.js nearSpace) and
+"""The timeline's "near a workspace" test runs in the browser (assets/wf-20-filters.js nearSpace) and
 on the server (layers/zones.py Workspace.proximity, behind threat levels and bins). They must agree:
 this runs the browser's functions in Node on the same points."""
 
@@ -20,13 +20,14 @@ JS_FUNCTIONS = ("haversineKm", "segmentKm", "nearSpace")
 
 
 def _browser_source() -> str:
-    js = (ROOT / "assets" / "watchfloor.js").read_text(encoding="utf-8")
+    # the browser code, assets/wf-*.js in the order Dash loads them (by name)
+    js = "\n".join(f.read_text(encoding="utf-8") for f in sorted((ROOT / "assets").glob("wf-*.js")))
     consts = re.search(r"var EARTH_KM = [^;]+;", js)
-    assert consts, "EARTH_KM/RAD constants not found in watchfloor.js"
+    assert consts, "EARTH_KM/RAD constants not found in assets/wf-*.js"
     parts = [consts.group(0)]
     for name in JS_FUNCTIONS:
         m = re.search(r"\n(\s*)function " + name + r"\(.*?\n\1\}", js, re.S)
-        assert m, f"function {name} not found in watchfloor.js"
+        assert m, f"function {name} not found in assets/wf-*.js"
         parts.append(m.group(0))
     return "\n".join(parts)
 

@@ -3,7 +3,7 @@
 
 Data flow per screen: the page carries a snapshot of the current picture and its stream cursor;
 every ``refresh_ms`` the server returns the stream entries after the screen's cursor (a delta), and
-the browser (assets/watchfloor.js) applies snapshot and deltas by event id, filters, lists and
+the browser (assets/wf-*.js) applies snapshot and deltas by event id, filters, lists and
 draws. The server keeps no per-screen state.
 """
 
@@ -50,7 +50,7 @@ def live_stores(screen: str, snapshot: dict[str, Any], settings: dict[str, Any],
         dcc.Store(id=ids("snapshot", screen), data=snapshot),
         dcc.Store(id=ids("cursor", screen), data=snapshot.get("cursor", "0-0")),
         dcc.Store(id=ids("delta", screen)),
-        dcc.Store(id=ids("wake", screen)),  # bumped by the push stream (assets/watchfloor.js)
+        dcc.Store(id=ids("wake", screen)),  # bumped by the push stream (assets/wf-50-push.js)
         dcc.Store(id=ids("poll-req", screen)),  # the gate: a new poll only once the last one answered
         dcc.Store(id=ids("settings", screen), data=settings),
         dcc.Store(id=ids("selected", screen)),

@@ -257,7 +257,7 @@ class Bin:
         """What a screen draws for this bin (count 0: the screen removes it). Besides the totals,
         ``kinds`` (the kind names counted, as data) and ``cells``: [severity rank, index in kinds,
         exercise 0/1, hours after ``h0`` (null: no usable time), count], so the browser counts what
-        its filters keep (assets/watchfloor.js binColumns)."""
+        its filters keep (assets/wf-30-bins.js binColumns)."""
         out: dict[str, Any] = {"id": "bin:" + key, "bin": key, "count": self.count}
         if self.count <= 0:
             return {**out, "count": 0}

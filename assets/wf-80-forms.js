@@ -1,0 +1,84 @@
+/* Watchfloor clientside callbacks: operator forms.
+ * One of the assets/wf-*.js files (Dash loads them in name order); wf-10-state.js says how they fit. */
+(function () {
+  "use strict";
+  var WF = window.__wfjs = window.__wfjs || {};  // what the wf-*.js files share (loaded in name order)
+  // Selection lives in wf-90-select.js, loaded after this file: looked up when a form acts.
+  function screenOf(el) { return WF.screenOf(el); }
+  function setSelected(screen, value) { return WF.setSelected(screen, value); }
+
+  /* Operator forms post JSON to the API: the server checks the role, the marking and the version,
+   * and audits; this only shows what it answered, as text. */
+  function say(form, text, ok) {
+    var out = form && form.querySelector(".wf-form-result");
+    if (out) { out.textContent = text; out.className = "wf-form-result " + (ok ? "wf-ok" : "wf-bad"); }
+  }
+
+  function send(method, url, body) {
+    return window.fetch(url, {method: method, credentials: "same-origin",
+                              headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)})
+      .then(function (resp) { return resp.json().catch(function () { return {}; }).then(function (data) { return {status: resp.status, data: data}; }); });
+  }
+
+  function reason(result) {
+    var d = result.data || {};
+    return d.message || d.reason || d.detail || d.error || ("refused (HTTP " + result.status + ")");
+  }
+
+  document.addEventListener("click", function (e) {
+    var el = e.target.closest && e.target.closest("[data-action]");
+    if (!el) { return; }
+    var action = el.getAttribute("data-action");
+    var form = el.closest(".wf-form");
+    if (action === "save-annotation") {
+      var id = el.getAttribute("data-incident");
+      var body = {version: Number(el.getAttribute("data-version") || 0),
+                  status: form.querySelector("#wf-ann-status").value, tlp: form.querySelector("#wf-ann-tlp").value,
+                  note: form.querySelector("#wf-ann-note").value,
+                  assignee: (form.querySelector("#wf-ann-assignee") || {}).value || "",
+                  tags: ((form.querySelector("#wf-ann-tags") || {}).value || "").split(",")
+                    .map(function (t) { return t.trim(); }).filter(function (t) { return t; })};
+      say(form, "Saving…", true);
+      send("PUT", "/api/incidents/" + encodeURIComponent(id) + "/annotation", body).then(function (r) {
+        if (r.status === 200 || r.status === 201) {
+          el.setAttribute("data-version", String((r.data && r.data.version) || body.version + 1));
+          say(form, "Saved (version " + el.getAttribute("data-version") + ").", true);
+        } else { say(form, reason(r), false); }
+      }).catch(function () { say(form, "Not saved: no contact with the server.", false); });
+    } else if (action === "split-report" || action === "merge-incident") {
+      var incident = el.getAttribute("data-incident");
+      var merging = action === "merge-incident";
+      // A candidate's button names the other incident; the typed-id form reads its field.
+      var payload = merging ? {other: el.getAttribute("data-other") || (form.querySelector("#wf-merge-other") || {}).value || ""}
+                            : {event: el.getAttribute("data-event")};
+      say(form, merging ? "Merging…" : "Splitting…", true);
+      el.disabled = true;
+      send("POST", "/api/incidents/" + encodeURIComponent(incident) + (merging ? "/merge" : "/split"), payload)
+        .then(function (r) {
+          el.disabled = false;
+          if (r.status !== 200) { say(form, reason(r), false); return; }
+          var scr = screenOf(el);
+          say(form, merging ? "Merged into " + r.data.incident + "." : "Split out as " + r.data["new"] + ".", true);
+          setSelected(scr, null);  // reopen the (surviving) incident so the drawer shows the new reports
+          setTimeout(function () { setSelected(scr, r.data.incident); }, 50);
+        }).catch(function () { el.disabled = false; say(form, "Not done: no contact with the server.", false); });
+    } else if (action === "compose-alert") {
+      var composer = document.querySelector(".wf-composer");
+      if (composer) { composer.hidden = false; composer.querySelector("#wf-al-headline").focus(); }
+    } else if (action === "compose-close") {
+      if (form) { form.hidden = true; }
+    } else if (action === "push-alert") {
+      var minutes = Number(form.querySelector("#wf-al-minutes").value || 120);
+      var alert = {headline: form.querySelector("#wf-al-headline").value, text: form.querySelector("#wf-al-text").value,
+                   severity: form.querySelector("#wf-al-severity").value, scope: form.querySelector("#wf-al-scope").value,
+                   tlp: form.querySelector("#wf-al-tlp").value,
+                   expires: new Date(Date.now() + minutes * 60000).toISOString().replace(/\.\d+Z$/, "Z")};
+      say(form, "Pushing…", true);
+      send("POST", "/api/alerts", alert).then(function (r) {
+        if (r.status === 201) { say(form, "Pushed: " + (r.data.headline || "") + " (" + (r.data.id || "") + ")", true); }
+        else { say(form, reason(r), false); }
+      }).catch(function () { say(form, "Not pushed: no contact with the server.", false); });
+    }
+  });
+
+})();
