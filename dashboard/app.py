@@ -28,6 +28,7 @@ from dashboard.panels.live import reader_ceiling, register_live_callbacks
 from dashboard.push import register_push
 from dashboard.screens import DESK, SCREENS, TABLET, Screen, screen_layout
 from dashboard.security import current_user
+from dashboard.tiles import register_tiles
 from domain.access.audit import audit
 from domain.config.loader import Config, load_config
 from domain.config.workspaces import workspaces_for
@@ -92,6 +93,7 @@ def create_app(config: Config | None = None) -> Dash:
     register_operator_api(server, config, handle.get)
     register_push(server, config)
     register_metrics(server, config, handle.get)
+    register_tiles(server, config)
 
     server.add_api_route("/api/activity", person_active, methods=["POST"])
     @server.get("/api/session")

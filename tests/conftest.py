@@ -44,6 +44,17 @@ def own_stack_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
         os.environ["XDG_RUNTIME_DIR"] = saved
 
 
+@pytest.fixture(scope="session", autouse=True)
+def marathon_scenario() -> Iterator[None]:
+    """The suite's screens and pipelines were written against the marathon scenario (Boston); the
+    default Helsinki scenario has tests of its own (tests/test_streets.py), which set it explicitly."""
+    saved = os.environ.get("WATCHFLOOR_SCENARIO")
+    os.environ["WATCHFLOOR_SCENARIO"] = saved or "marathon"
+    yield
+    if saved is None:
+        os.environ.pop("WATCHFLOOR_SCENARIO", None)
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
     """One real redis-server for the session, on a free loopback port."""

