@@ -16,8 +16,9 @@ from domain.picture.markers import SEVERITY_COLOURS
 from layers.zones import Workspace
 
 LAYERS = [{"label": "incidents", "value": "incidents"}, {"label": "alert areas", "value": "areas"},
-          {"label": "watch zones", "value": "zones"}, {"label": "density", "value": "density"}]
-DEFAULT_LAYERS = ["incidents", "areas", "zones"]
+          {"label": "watch zones", "value": "zones"}, {"label": "density", "value": "density"},
+          {"label": "hospitals & responders", "value": "responders"}]
+DEFAULT_LAYERS = ["incidents", "areas", "zones", "responders"]
 WINDOWS = [("1 h", 1), ("6 h", 6), ("24 h", 24), ("7 d", 168), ("all", 0)]
 SEVERITIES = ["unknown", "minor", "moderate", "severe", "extreme"]
 KINDS = ["earthquake", "tsunami", "weather", "flood", "fire", "cyclone", "volcano", "security", "medical",

@@ -24,7 +24,7 @@ from fastapi import FastAPI, Request, Response
 
 from domain.config.loader import Config
 from layers.basemap import BASEMAP_THEMES
-from layers.streets import BUILT_IN, ImportRefused, Region, TileArchive, regions
+from layers.streets import BUILT_IN, ImportRefused, Region, TileArchive, nearest, regions, responder_places
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,26 @@ def installed(config: Config) -> list[Region]:
             seen.setdefault(region.name, region)
     _listed[folders] = (now, stamps, list(seen.values()))
     return list(seen.values())
+
+
+HOSPITALS = ("hospital",)
+RESPONDERS = ("police", "fire_station", "ambulance_station")
+CARE = ("clinic",)
+
+
+def nearby_responders(config: Config, lat: Any, lon: Any) -> dict[str, list[dict[str, Any]]] | None:
+    """For the drawer: the nearest hospitals (emergency departments first), police, fire and
+    ambulance stations, and clinics, from the street basemaps that cover the point (within 50 km of
+    their edge); None when no street basemap is near (the drawer says so)."""
+    if not isinstance(lat, float | int) or not isinstance(lon, float | int):
+        return None
+    near = [r for r in installed(config)
+            if r.bounds[0] - 0.7 <= lon <= r.bounds[2] + 0.7 and r.bounds[1] - 0.45 <= lat <= r.bounds[3] + 0.45]
+    if not near:
+        return None
+    places = [p for region in near for p in responder_places(region)]
+    return {"hospitals": nearest(places, lat, lon, HOSPITALS), "responders": nearest(places, lat, lon, RESPONDERS),
+            "clinics": nearest(places, lat, lon, CARE, limit=2)}
 
 
 STREET_COLOURS = {

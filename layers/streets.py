@@ -49,7 +49,9 @@ __all__ = [
     "build_from_osm",
     "exercise_extract",
     "install",
+    "nearest",
     "regions",
+    "responder_places",
     "remove",
 ]
 
@@ -187,9 +189,15 @@ def _extract(pbf: Path, folder: Path, progress: Callable[[str], None]) -> dict[s
     files, write = _writer(folder)
     counts = dict.fromkeys(LAYERS, 0)
 
+    places: list[dict[str, Any]] = []
+
     def emit(layer: str, geojson: str, props: dict[str, Any], minzoom: int | None = None) -> None:
-        write(layer, json.loads(geojson), props, minzoom)
+        geometry = json.loads(geojson)
+        write(layer, geometry, props, minzoom)
         counts[layer] += 1
+        if layer == "pois":
+            lon, lat = geometry["coordinates"][:2]
+            places.append({**props, "lat": round(lat, 6), "lon": round(lon, 6)})
 
     class Handler(osmium.SimpleHandler):  # type: ignore[misc]
         def node(self, n: Any) -> None:
@@ -238,6 +246,7 @@ def _extract(pbf: Path, folder: Path, progress: Callable[[str], None]) -> dict[s
     finally:
         for f in files.values():
             f.close()
+    (folder / "responders.json").write_text(json.dumps(places, ensure_ascii=False), encoding="utf-8")
     return counts
 
 
@@ -285,7 +294,41 @@ def build_from_osm(pbf: Path, out: Path, *, name: str, progress: Callable[[str],
         done = subprocess.run(args, capture_output=True, text=True, timeout=3600, check=False)
         if done.returncode != 0:
             raise ImportRefused(f"{pbf.name}: tippecanoe failed: {(done.stderr or '').strip().splitlines()[-1:]}")
+        shutil.copyfile(folder / "responders.json", _responders_path(out))
     return counts
+
+
+def _responders_path(archive: Path) -> Path:
+    return archive.with_name(archive.name.removesuffix(".pmtiles") + ".responders.json")
+
+
+def responder_places(region: Region) -> list[dict[str, Any]]:
+    """The places responders ask for that the region's extract holds (hospitals, police, fire and
+    ambulance stations, shelters, schools, clinics), with lat/lon; [] for a tile package."""
+    try:
+        found = json.loads(_responders_path(region.path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [p for p in found if isinstance(p, dict) and isinstance(p.get("lat"), float | int)]
+
+
+def nearest(places: list[dict[str, Any]], lat: float, lon: float, classes: tuple[str, ...], limit: int = 3,
+            max_km: float = 50.0) -> list[dict[str, Any]]:
+    """The ``limit`` places of ``classes`` nearest lat/lon within ``max_km``, each with ``km`` (straight
+    line, great circle) and ``by`` = "straight line"; hospitals with an emergency department first
+    among equals."""
+    import math
+
+    def km(p: dict[str, Any]) -> float:
+        p1, p2 = math.radians(lat), math.radians(p["lat"])
+        dp, dl = p2 - p1, math.radians(p["lon"] - lon)
+        a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+        return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(a)))
+
+    near = [{**p, "km": round(km(p), 2), "by": "straight line"} for p in places if p.get("class") in classes]
+    near = [p for p in near if p["km"] <= max_km]
+    near.sort(key=lambda p: (p["km"], p.get("emergency") != "yes"))
+    return near[:limit]
 
 
 def _from_mbtiles(path: Path, out: Path) -> None:
@@ -343,10 +386,16 @@ def install(source: Path, folder: Path, *, name: str | None = None,
         finally:
             archive.close()
         os.chmod(aside, 0o600)
-        os.replace(aside, folder / f"{name}.pmtiles")
+        final = folder / f"{name}.pmtiles"
+        if _responders_path(aside).exists():
+            os.replace(_responders_path(aside), _responders_path(final))
+        else:
+            _responders_path(final).unlink(missing_ok=True)  # a tile package carries no places
+        os.replace(aside, final)
     finally:
-        if aside.exists():
-            aside.unlink()
+        for left in (aside, _responders_path(aside)):
+            if left.exists():
+                left.unlink()
     progress(f"installed {name} in {time.monotonic() - started:.1f} s")
     return next(r for r in regions(folder) if r.name == name)
 
@@ -370,6 +419,7 @@ def remove(folder: Path, name: str) -> bool:
     if not path.is_file():
         return False
     path.unlink()
+    _responders_path(path).unlink(missing_ok=True)
     return True
 
 

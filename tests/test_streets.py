@@ -142,3 +142,38 @@ def test_each_screen_shows_streets_and_their_names_and_asks_nothing_off_the_mach
     assert outside == [], outside[:5]
     assert not errors, errors
     page.close()
+
+
+def test_the_drawer_names_the_nearest_hospitals_and_says_how_far_and_how_measured() -> None:
+    from dashboard.panels.detail import nearby_panel
+    from dashboard.tiles import nearby_responders
+    from domain.config.loader import load_config
+
+    config = load_config()
+    near = nearby_responders(config, 60.16748, 24.94762)  # the Runeberg statue on Esplanadi
+    assert near is not None and near["hospitals"] == []  # the extract holds clinics, no hospital
+    first = near["clinics"][0]
+    assert first["name"] == "Vita Lääkäriasema" and first["by"] == "straight line" and 0.2 < first["km"] < 0.3
+    text = str(nearby_panel(near))
+    assert "No hospital within 50 km in the street data" in text and "Vita Lääkäriasema" in text and "m straight line" in text
+    assert nearby_responders(config, 42.35, -71.08) is None  # Boston: no street basemap there
+    assert "No street basemap covers this place" in str(nearby_panel(None))
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_responders_layer_has_a_toggle(stack, browser):
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    stack.sign_in(page, "officer", PASSWORD, "")
+    sel = MAP.format(screen="desk")
+    visibility = """(sel) => { const gd = document.querySelector(sel);
+        const map = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot && gd._fullLayout.map._subplot.map;
+        if (!map || !map.isStyleLoaded()) { return null; }
+        const ids = map.getStyle().layers.map(l => l.id).filter(id => id.endsWith('-pois'));
+        return ids.length ? ids.map(id => map.getLayoutProperty(id, 'visibility') || 'visible').join(',') : null; }"""
+    page.wait_for_function(f"(sel) => ({visibility})(sel) === 'visible'", arg=sel, timeout=60_000)
+    page.locator(".wf-desk .wf-filter-layers label", has_text="hospitals").click()
+    page.wait_for_function(f"(sel) => ({visibility})(sel) === 'none'", arg=sel, timeout=15_000)
+    page.locator(".wf-desk .wf-filter-layers label", has_text="hospitals").click()
+    page.wait_for_function(f"(sel) => ({visibility})(sel) === 'visible'", arg=sel, timeout=15_000)
+    page.close()

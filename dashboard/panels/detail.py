@@ -147,9 +147,36 @@ def fusion_controls(incident: dict[str, Any], candidates: list[Candidate] | None
     ], className="wf-form")], className="wf-fusion-controls")
 
 
+PLACE_WORDS = {"hospital": "Hospital", "police": "Police", "fire_station": "Fire station",
+               "ambulance_station": "Ambulance station", "clinic": "Clinic"}
+
+
+def _distance(km: float) -> str:
+    return f"{km * 1000:.0f} m" if km < 1 else f"{km:.1f} km"
+
+
+def nearby_panel(nearby: dict[str, list[dict[str, Any]]] | None) -> list[Any]:
+    """Where to send people: the nearest hospitals and responders, and how the distance was taken."""
+    if nearby is None:
+        return [html.H4("Nearest hospitals"),
+                html.P("No street basemap covers this place (watchfloor basemap import adds one).", className="wf-muted")]
+    rows = []
+    for group in ("hospitals", "responders", "clinics"):
+        for place in nearby.get(group) or []:
+            what = PLACE_WORDS.get(place.get("class"), place.get("class"))
+            if place.get("emergency") == "yes":
+                what += " (emergency department)"
+            rows.append((what, f"{place.get('name') or '(unnamed)'} · {_distance(place['km'])} {place['by']}"))
+    head = [html.H4("Nearest hospitals")]
+    if not nearby.get("hospitals"):
+        head.append(html.P("No hospital within 50 km in the street data.", className="wf-muted"))
+    return [*head, _rows(rows)] if rows else head
+
+
 def detail_panel(incident: dict[str, Any], reports: list[dict[str, Any]],
                  annotation: list[Any] | None = None, can_edit: bool = False,
-                 candidates: list[Candidate] | None = None) -> list[Any]:
+                 candidates: list[Candidate] | None = None,
+                 nearby: dict[str, list[dict[str, Any]]] | None = None) -> list[Any]:
     """A fused incident and every report that contributed to it, each traceable to its source.
     ``can_edit`` (operators) adds the split and merge controls, with the merge ``candidates``
     (None: they could not be computed); for others they are neither rendered nor passed."""
@@ -169,6 +196,7 @@ def detail_panel(incident: dict[str, Any], reports: list[dict[str, Any]],
         _rows([("Kind", incident.get("kind")), ("Time (UTC)", incident.get("time")), ("Position", where),
                ("Place", incident.get("place")), ("Magnitude", incident.get("magnitude")),
                ("Incident id", incident.get("id"))]),
+        *(nearby_panel(nearby) if incident.get("lat") is not None else []),
         *(annotation or []),
         html.H4(f"Reports ({len(reports)})"),
     ]

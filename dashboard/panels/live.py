@@ -22,6 +22,7 @@ from dashboard.offload import off_the_loop
 from dashboard.panels.detail import annotation_panel, detail_panel
 from dashboard.panels.status import board_panel, feeds_panel, threat_panel, ticker_panel
 from dashboard.security import current_user, has_role
+from dashboard.tiles import nearby_responders
 from domain.access.audit import audit
 from domain.access.tlp import TLP, incident_marking, max_marking, visible
 from domain.config.loader import Config
@@ -257,7 +258,8 @@ def _register_drawer(app: Dash, config: Config, get_client: Callable[[], redis.R
                 candidates = merge_candidates(client, incident, max_marking(user, client))
             except (redis.RedisError, OSError):
                 candidates = None
-        return detail_panel(incident, reports, annotation, can_edit=operator, candidates=candidates), False
+        nearby = nearby_responders(config, incident.get("lat"), incident.get("lon"))
+        return detail_panel(incident, reports, annotation, can_edit=operator, candidates=candidates, nearby=nearby), False
 
 
 def _register_status(app: Dash, config: Config, get_client: Callable[[], redis.Redis | None],

@@ -1,0 +1,38 @@
+/* Watchfloor: the "hospitals & responders" layer toggle. The street basemap's responder places
+ * (hospitals, police, fire and ambulance stations, shelters, schools: dashboard/tiles.py) are layers
+ * of the map's style, not plotly layers, so the toggle sets their visibility on the MapLibre map
+ * itself, for every screen's map, whenever the checkbox changes and again after the style reloads.
+ * One of the assets/wf-*.js files (Dash loads them in name order); wf-10-state.js says how they fit. */
+(function () {
+  "use strict";
+  var RESPONDER_LAYER = /-(pois|poi-names)$/;
+
+  function mapOf(root) {
+    var gd = root.querySelector(".wf-map-graph .js-plotly-plot");
+    var sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+    return sub && sub.map;
+  }
+
+  function wanted(root) {
+    var box = root.querySelector(".wf-filter-layers input[value='responders']");
+    return box ? box.checked : true;  // screens without the checklist (the wall) show them
+  }
+
+  function apply() {
+    document.querySelectorAll(".wf-desk, .wf-tablet, .wf-wall").forEach(function (root) {
+      var map = mapOf(root);
+      if (!map || !map.isStyleLoaded()) { return; }
+      var visibility = wanted(root) ? "visible" : "none";
+      (map.getStyle().layers || []).forEach(function (layer) {
+        if (RESPONDER_LAYER.test(layer.id) && map.getLayoutProperty(layer.id, "visibility") !== visibility) {
+          map.setLayoutProperty(layer.id, "visibility", visibility);
+        }
+      });
+    });
+  }
+
+  document.addEventListener("change", function (e) {
+    if (e.target && e.target.closest && e.target.closest(".wf-filter-layers")) { setTimeout(apply, 0); }
+  });
+  setInterval(apply, 1000);  // a restyled or newly drawn map gets the checkbox's state within a second
+}());
