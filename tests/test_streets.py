@@ -177,3 +177,34 @@ def test_the_responders_layer_has_a_toggle(stack, browser):
     page.locator(".wf-desk .wf-filter-layers label", has_text="hospitals").click()
     page.wait_for_function(f"(sel) => ({visibility})(sel) === 'visible'", arg=sel, timeout=15_000)
     page.close()
+
+
+def test_the_helsinki_exercise_stands_on_the_extract_and_its_felt_report_fuses_with_its_quake() -> None:
+    from datetime import UTC, datetime
+
+    from domain.config.scenario import load_scenario
+    from feeds.contract import FeedConfig
+    from feeds.fuse import Correlator
+    from feeds.model import Kind
+    from feeds.sources import get_source
+    from tests.test_exercise import FakeClock, fetch
+    from watchfloor.exercise import ExerciseServer
+
+    scenario = load_scenario("helsinki")
+    (helsinki,) = [r for r in regions(BUILT_IN) if r.name == "helsinki"]
+    west, south, east, north = helsinki.bounds
+    venues = scenario.event["venues"]
+    assert venues and all(west <= v["lon"] <= east and south <= v["lat"] <= north for v in venues)  # on the streets
+    clock = FakeClock()
+    with ExerciseServer(scenario, clock=clock) as server:
+        clock.advance(3600)
+        feed = FeedConfig(id="exercise", url="exercise:/", exercise=True, allow_local=True)
+        quakes = get_source("usgs-geojson").parse(fetch(server.url + "/usgs/summary.geojson")[2], feed, datetime.now(UTC))
+        news = get_source("rss").parse(fetch(server.url + "/news/georss.xml")[2], feed, datetime.now(UTC))
+    felt = next(e for e in news.events if e.title.startswith("Earthquake felt"))
+    # the news inject keeps its kind (and its severity word) through the news feed
+    assert felt.kind is Kind.EARTHQUAKE
+    correlator = Correlator()
+    correlator.add_all([*quakes.events, *news.events])
+    quake = next(e for e in quakes.events if e.magnitude == 2.1)
+    assert correlator.incident_of(felt.id) is correlator.incident_of(quake.id)
