@@ -57,8 +57,8 @@ _lock = threading.Lock()
 def name_key(name: str) -> str:
     """A name as compared: accents, case, hyphens and apostrophes do not count ("Isère" = "ISERE",
     "Val-d’Oise" = "Val d'Oise")."""
-    text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode().casefold()
-    return " ".join(re.findall(r"[a-z0-9]+", text))
+    text = "".join(c for c in unicodedata.normalize("NFKD", str(name)) if not unicodedata.combining(c))
+    return " ".join(re.findall(r"[^\W_]+", text.casefold()))
 
 
 def _load() -> _Regions:
