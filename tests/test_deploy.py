@@ -61,5 +61,5 @@ def test_install_says_what_each_step_is_doing() -> None:
     dry = subprocess.run(["make", "-n", "-B", "install"], cwd=root, capture_output=True, text=True, timeout=60)
     assert dry.returncode == 0, dry.stderr
     steps = [line for line in dry.stdout.splitlines() if line.startswith("echo \"==> ")]
-    assert [s.split("]")[0][-4:] for s in steps if "[" in s] == ["[1/3", "[2/3", "[3/3"]
+    assert [s.split("]")[0][-4:] for s in steps if "[" in s] == ["[1/5", "[2/5", "[3/5", "[4/5", "[5/5"]
     assert any("Installed" in s for s in steps)

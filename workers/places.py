@@ -61,7 +61,7 @@ _loaded_at = float("-inf")
 # Positions a report did not measure: found from its own words, a county, or the centre of the
 # country it names (ReliefWeb, IFRC GO). "12 km N of X" read against a country centre would put X
 # hundreds of km off.
-NOT_OWN_POSITION = ("gazetteer", "county", "country-centroid")
+NOT_OWN_POSITION = ("gazetteer", "county", "region", "country-centroid")
 
 
 def observe(client: redis.Redis, events: Iterable[Event]) -> int:

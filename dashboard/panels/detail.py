@@ -8,7 +8,7 @@ from typing import Any
 from dash import dcc, html
 
 from domain.picture.candidates import MAX_HOURS, MAX_KM, Candidate
-from domain.picture.markers import SEVERITY_COLOURS
+from domain.picture.markers import SEVERITY_COLOURS, precision_text
 from feeds.text import safe_link
 
 CAP_FIELDS = ("status", "msgType", "scope", "urgency", "severity", "certainty", "event", "effective", "onset",
@@ -32,6 +32,7 @@ def report_panel(event: dict[str, Any]) -> list[Any]:
         html.P(event.get("text") or "", className="wf-detail-text"),
         _rows([("Source", event.get("source")), ("Feed", event.get("feed")), ("Time (UTC)", event.get("time")),
                ("Updated", event.get("updated")), ("Position", where),
+               ("Precision", precision_text(event)),
                ("Placed by", event.get("placed_by") or ("source" if event.get("lat") is not None else None)),
                ("Place", event.get("place")), ("Magnitude", event.get("magnitude")), ("Depth km", event.get("depth_km")),
                ("Report id", event.get("id")), ("Raw id", provenance.get("raw_id")),
@@ -194,6 +195,7 @@ def detail_panel(incident: dict[str, Any], reports: list[dict[str, Any]],
         html.P(f"Corroborated by {n} source{'s' if n != 1 else ''}: {', '.join(sources)}" if n > 1
                else f"Single source: {', '.join(sources) or 'unknown'}", className="wf-corroboration"),
         _rows([("Kind", incident.get("kind")), ("Time (UTC)", incident.get("time")), ("Position", where),
+               ("Precision", precision_text(incident)), ("Placed by", incident.get("placed_by")),
                ("Place", incident.get("place")), ("Magnitude", incident.get("magnitude")),
                ("Incident id", incident.get("id"))]),
         *(nearby_panel(nearby) if incident.get("lat") is not None else []),

@@ -25,13 +25,18 @@ def _live(incident: dict[str, Any]) -> bool:
     return bool(reports) and not reports <= set(incident.get("superseded") or [])
 
 
+# Sources whose reports can carry an area: CAP polygons, NWS/RFS polygons, and CAP alerts placed on
+# the counties or Meteoalarm warning areas they name (the cap-index feeds included).
+AREA_SOURCES = ("cap", "cap-index", "nws-geojson", "nsw-rfs-geojson")
+
+
 def _areas(client: redis.Redis, incidents: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """An alert area (polygon) per incident, from the first of its reports that has one."""
     wanted: list[tuple[str, str]] = []
     for incident in incidents:
         superseded = set(incident.get("superseded") or [])
         for report in incident.get("reports") or []:
-            if report.get("event_id") not in superseded and report.get("source") in ("cap", "nws-geojson", "nsw-rfs-geojson"):
+            if report.get("event_id") not in superseded and report.get("source") in AREA_SOURCES:
                 wanted.append((incident["id"], report["event_id"]))
     if not wanted:
         return {}

@@ -36,6 +36,52 @@ THREAT_LEVELS = (
 THREAT_WINDOW = timedelta(hours=6)
 
 
+# How precise a position is, by the rule that placed it, when the report does not say itself.
+_BY_RULE = {None: "exact", "geometry": "area", "county": "county", "region": "region", "country-centroid": "country"}
+_BY_GAZETTEER = {"exact": "exact", "city": "town", "county": "county", "admin1": "region", "country": "country"}
+_SHOWN_AREAS = 6
+
+
+def precision_of(item: dict[str, Any]) -> str | None:
+    """How precise the position of an event or incident dict is: ``"exact"`` (the source's own
+    point), ``"area"`` (a point inside the alert's own polygon), ``"town"``, ``"county"``,
+    ``"region"`` or ``"country"``; None when it has no position. A "region" or "country" position is
+    a point inside an area, never to be shown as an exact dot."""
+    if item.get("lat") is None:
+        return None
+    extra = item.get("extra") or {}
+    stated = item.get("precision") or extra.get("precision")
+    if isinstance(stated, str) and stated:
+        return stated
+    placed_by = item.get("placed_by")
+    if placed_by == "gazetteer":
+        geocoded = extra.get("geocode") or {}
+        return _BY_GAZETTEER.get(geocoded.get("precision"), "town")
+    return _BY_RULE.get(placed_by, "exact")
+
+
+def precision_text(item: dict[str, Any]) -> str | None:
+    """What the desk reads of :func:`precision_of`: "exact point", "town", "region (Meteoalarm area
+    FR035, FR036)", "county (US counties 06037)", "country (no finer place given)"; None unplaced."""
+    level = precision_of(item)
+    if level is None:
+        return None
+    extra = item.get("extra") or {}
+    areas = [str(a) for a in (item.get("areas") or extra.get("areas") or [])]
+    counties = [str(c) for c in extra.get("counties") or []]
+
+    def listed(codes: list[str]) -> str:
+        more = f" and {len(codes) - _SHOWN_AREAS} more" if len(codes) > _SHOWN_AREAS else ""
+        return ", ".join(codes[:_SHOWN_AREAS]) + more
+
+    if level == "region" and areas:
+        return f"region (Meteoalarm area{'s' if len(areas) > 1 else ''} {listed(areas)})"
+    if level == "county" and counties:
+        return f"county (US count{'ies' if len(counties) > 1 else 'y'} {listed(counties)})"
+    return {"exact": "exact point", "area": "alert area (its own outline)",
+            "country": "country (no finer place given)"}.get(level, level)
+
+
 def hover_text(event: dict[str, Any]) -> str:
     """Hover label: escaped so feed text can never become markup in the browser."""
     parts = [
@@ -47,6 +93,9 @@ def hover_text(event: dict[str, Any]) -> str:
         parts.insert(1, f"M {event['magnitude']:.1f}")
     if (event.get("corroboration") or 0) > 1:
         parts.append(f"corroborated by {int(event['corroboration'])} sources")
+    level = precision_of(event)
+    if level in ("region", "country", "county"):
+        parts.append(f"{html.escape(level)}-level position")
     if event.get("exercise"):
         parts.append("EXERCISE")
     return "<br>".join(parts)
@@ -75,6 +124,7 @@ def marker_row(event: dict[str, Any]) -> dict[str, Any]:
         "feed": event.get("feed") or "",
         "place": event.get("place") or "",
         "exercise": bool(event.get("exercise")),
+        "precision": precision_of(event) or "",
     }
     if isinstance(geometry, dict) and geometry.get("type") in AREA_TYPES:
         row["area"] = geometry

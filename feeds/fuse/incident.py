@@ -47,6 +47,9 @@ class Incident:
     magnitude: float | None = None
     severity: Severity = Severity.UNKNOWN
     place: str | None = None
+    placed_by: str | None = None  # how the located report was placed (None: its own position)
+    precision: str | None = None  # "exact", "town", "county", "region", "country" (None: its own position)
+    areas: list[str] = field(default_factory=list)  # the warning areas (EMMA_ID) a region placement used
     reports: list[Report] = field(default_factory=list)
     events: dict[str, Event] = field(default_factory=dict, repr=False)
     facts: Facts = field(default=None, repr=False)  # type: ignore[assignment]
@@ -72,6 +75,9 @@ class Incident:
             "magnitude": self.magnitude,
             "severity": self.severity.value,
             "place": self.place,
+            "placed_by": self.placed_by,
+            "precision": self.precision,
+            "areas": list(self.areas),
             "corroboration": self.corroboration,
             "reports": [r.to_dict() for r in self.reports],
         }
@@ -117,6 +123,11 @@ def _summarise(incident: Incident, order: dict[str, int], known: dict[str, Facts
     incident.time = timed_at  # type: ignore[assignment]
     incident.lat = located.lat if located else None
     incident.lon = located.lon if located else None
+    incident.placed_by = located.placed_by if located else None
+    precision = located.extra.get("precision") if located else None
+    incident.precision = precision if isinstance(precision, str) else None
+    areas = located.extra.get("areas") if located else None
+    incident.areas = [str(a) for a in areas] if isinstance(areas, list) else []
     incident.magnitude = facts[sized.id].magnitude if sized else None
     incident.severity = worst.severity
     incident.reports = [Report(e.id, e.source, e.feed, utc(e.time), tuple(supplied.get(e.id, ()))) for e in events]

@@ -15,6 +15,7 @@ from feeds.geocode.tables import _key
 from feeds.model import Event, InvalidEvent, Kind, check_lonlat
 from layers.basemap import BasemapMissing
 from layers.boundaries import county_geometry, same_to_fips, ugc_county_to_fips
+from layers.regions import emma_code, region, regions_named, union
 
 log = logging.getLogger("feeds.geocode")
 
@@ -89,6 +90,76 @@ def _county_codes(event: Event) -> list[str]:
             if code and code not in fips:
                 fips.append(code)
     return fips
+
+
+# How precise a gazetteer match is, in the words screens use ("region-level", never an exact dot).
+GAZETTEER_PRECISION = {"exact": "exact", "city": "town", "county": "county", "admin1": "region", "country": "country"}
+NUTS_COUNTRY = {"EL": "GR", "UK": "GB"}  # NUTS prefixes that are not the ISO code Meteoalarm uses
+
+
+def _geocode_values(event: Event, *names: str) -> list[str]:
+    """The values of the CAP geocodes called any of ``names`` (case does not count), in order, once each."""
+    cap = event.extra.get("cap")
+    geocodes = cap.get("geocodes") if isinstance(cap, dict) else None
+    out: list[str] = []
+    if isinstance(geocodes, dict):
+        for name, values in geocodes.items():
+            if str(name).strip().upper() not in names:
+                continue
+            values = values.split() if isinstance(values, str) else values
+            if isinstance(values, (list, tuple)):
+                out.extend(v for v in (str(x).strip().upper() for x in values) if v and v not in out)
+    return out
+
+
+def _region_codes(event: Event) -> tuple[list[str], list[str]]:
+    """(EMMA_ID codes, NUTS3 codes) the event's CAP geocodes name."""
+    emma = [c for c in (emma_code(v) for v in _geocode_values(event, "EMMA_ID", "EMMA")) if c]
+    return emma, _geocode_values(event, "NUTS3", "NUTS")
+
+
+def _regions_of(event: Event, emma: list[str], nuts: list[str]) -> tuple[list[Any], str]:
+    """The Meteoalarm areas the event names and the rule that found them: its EMMA_ID codes, and
+    for NUTS3 codes (which have no outline here) its area names matched against the EMMA areas of
+    the NUTS3 codes' countries. Raises RegionsMissing when the areas are not built."""
+    found = {r.code: r for r in (region(c) for c in emma) if r is not None}
+    rules = ["EMMA_ID"] if found else []
+    countries = {NUTS_COUNTRY.get(code[:2], code[:2]) for code in nuts if len(code) >= 3}
+    if nuts and len(found) < len(nuts):
+        cap = event.extra.get("cap") or {}
+        names = [n.strip() for n in str(cap.get("areaDesc") or event.place or "").split(";") if n.strip()]
+        by_name = {r.code: r for cc in sorted(countries) for n in names for r in regions_named(cc, n)}
+        if set(by_name) - set(found):
+            found.update(by_name)
+            rules.append("NUTS3 area names")
+    return list(found.values()), " and ".join(rules)
+
+
+def _place_in_regions(event: Event) -> Event | None:
+    """``event`` placed on the union of the Meteoalarm areas it names (``placed_by="region"``), or
+    None when it names none that is known. When the areas are not built, ``event`` is returned
+    unplaced with a one-line reason in its warnings: a wrong dot (the middle of the country) is
+    worse than none."""
+    import shapely
+
+    emma, nuts = _region_codes(event)
+    if not emma and not nuts:
+        return None
+    try:
+        regions, rule = _regions_of(event, emma, nuts)
+    except BasemapMissing as exc:
+        reason = f"not placed: the alert names warning areas ({', '.join((emma or nuts)[:4])}) but {exc}"
+        log.warning("region placement unavailable", extra={"event_id": event.id, "reason": str(exc)})
+        return event.replace(warnings=(*event.warnings, reason))
+    geom = union(regions)
+    point = _point_in(geom)
+    if point is None:
+        return None
+    codes = [r.code for r in regions]
+    extra = {**event.extra, "precision": "region", "areas": codes, "areas_rule": rule,
+             "area_names": [r.name for r in regions]}
+    geometry = orjson.loads(shapely.to_geojson(geom))
+    return event.replace(lon=point[0], lat=point[1], geometry=geometry, placed_by="region", extra=extra)
 
 
 def _point_in(geom: Any) -> tuple[float, float] | None:
@@ -166,9 +237,12 @@ def place_event(event: Event, *, country_hint: str | None = None) -> Event:
     In order: an event with lat/lon is returned as it is; one with a geometry gets a point inside
     it (``placed_by="geometry"``); one with CAP/NWS county codes (SAME, FIPS6 or UGC county codes in
     ``extra["cap"]["geocodes"]``) gets the union of those counties as its geometry and a point inside
-    (``placed_by="county"``); otherwise ``place``, then ``title``, then ``text`` are geocoded
+    (``placed_by="county"``); one with Meteoalarm area codes (EMMA_ID, or NUTS3 with area names)
+    gets the union of those areas and a point inside (``placed_by="region"``, ``extra["areas"]``);
+    otherwise ``place``, then ``title``, then ``text`` are geocoded
     (``placed_by="gazetteer"``, ``extra["geocode"]`` = name, precision, confidence, matched).
-    Never raises and never places at 0,0. Ingest runs :func:`describe_event` after it, to give an
+    ``extra["precision"]`` says how precise a position found here is: ``"county"``, ``"region"``,
+    ``"country"``, ``"town"`` or ``"exact"``. Never raises and never places at 0,0. Ingest runs :func:`describe_event` after it, to give an
     event with a position but no place text one.
     """
     try:
@@ -219,8 +293,11 @@ def _place(event: Event, country_hint: str | None) -> Event:
             geom, point = None, None
         if point is not None:
             geometry = orjson.loads(shapely.to_geojson(geom))
-            extra = {**event.extra, "counties": fips}
+            extra = {**event.extra, "counties": fips, "precision": "county"}
             return event.replace(lon=point[0], lat=point[1], geometry=geometry, placed_by="county", extra=extra)
+    placed = _place_in_regions(event)
+    if placed is not None:
+        return placed
     hint = _hint_for(event, country_hint)
     body = (_lede(event.text) if event.kind in NEWS_KINDS else event.text[:1000]) if event.text else None
     for text, words in ((event.place, False), (event.title, True), (body, True)):
@@ -241,6 +318,7 @@ def _place(event: Event, country_hint: str | None) -> Event:
                 "confidence": place.confidence,
                 "matched": place.matched,
             },
+            "precision": event.extra.get("precision") or GAZETTEER_PRECISION.get(place.precision, place.precision),
         }
         return event.replace(lon=place.lon, lat=place.lat, placed_by="gazetteer", extra=extra)
     return event

@@ -14,7 +14,8 @@ Promises:
   (NWS: the alert URL), the entry author, and the published time. So an index and the CAP
   document give the same id only when the index states the real identifier, sender and sent.
 * MeteoAlarm repeats one alert as one entry per (info, area): entries naming the same alert are
-  merged into one event (areas and geocodes united).
+  merged into one event (areas and geocodes united). The EMMA_ID code its legacy Atom gives only in
+  an entry link (``?geocode=EMMA_ID:FR035``) joins the geocodes (``{"EMMA_ID": [...], "NUTS3": [...]}``).
 * Krisinformation.se writes ``cap:circle`` as ``lon,lat``, against the CAP standard; circles from
   that publisher are swapped back, with a warning.
 * Index geometry follows ``cap`` (lat,lon order, validated; refused with a warning otherwise).
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 from xml.etree.ElementTree import Element
 
 from feeds.contract import FeedConfig, ParseResult
@@ -88,6 +89,21 @@ def _entry_links(entry: Element) -> list[str]:
         kind = (link.get("type") or "").lower()
         links.append((0 if "cap" in kind else 1, url))
     return [url for _, url in sorted(links, key=lambda p: p[0])]
+
+
+def _link_geocodes(entry: Element) -> dict[str, list[str]]:
+    """Geocodes an entry states only in its links: MeteoAlarm's legacy Atom names each entry's
+    warning area as ``<link href="https://meteoalarm.org?geocode=EMMA_ID:FR035" .../>`` and gives
+    only its NUTS3 code as ``cap:geocode``."""
+    found: dict[str, list[str]] = {}
+    for link in kids(entry, "link"):
+        href = link.get("href") or (link.text or "").strip()
+        for key, value in parse_qsl(urlsplit(href).query):
+            name, _, code = value.partition(":")
+            name, code = plain_text(name, 40).strip(), plain_text(code, 40).strip()
+            if key == "geocode" and name and code and code not in found.get(name, []):
+                found.setdefault(name, []).append(code)
+    return found
 
 
 def _publisher(entry: Element) -> str:
@@ -274,6 +290,8 @@ class CapIndexSource:
             geoms, circles, geocodes, descs = area_geometry(areas, alert.warnings)
         else:
             geoms, circles, geocodes, descs = _flat_area(fields, swap, alert.warnings)
+        for name, values in _link_geocodes(entry).items():
+            geocodes.setdefault(name, []).extend(v for v in values if v not in geocodes.get(name, []))
         if swap and circles:
             alert.warnings.append("publisher writes cap:circle as lon,lat; swapped to lat,lon")
         alert.geoms.extend(geoms)
