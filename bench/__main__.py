@@ -10,6 +10,7 @@ python -m bench --strict     exit 1 when a target is missed (targets are reporte
 
 Screens on their own (the whole stack, headless Chromium; see bench/screens.py):
 python -m bench.screens [--quick] [--only latency|bytes|capacity|aggregation]   bench/results/screens.json
+python -m bench.tiles [--quick]    street tiles: import, serving p50/p95 under 50 clients, bytes   bench/results/tiles.json
 Not in `make bench` (they run as long as asked):
 python -m bench.wall_soak --minutes 60     wall memory soak; bench/results/wall-soak.json, MB/hour
 python -m bench.alert_latency --alerts 20 --one-screen   operator alert to banner; bench/results/alert-latency.json
@@ -108,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     screens = _screens_section(args)
 
     print()
+    tiles = _tiles_section(args)
+
+    print()
     print("Ratios (ours / baseline, measured in this run)")
     for line in report.ratio_lines(rows, ingest):
         print(line)
@@ -132,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         "fusion": fusion,
         "geocoding": geocoding,
         "screens": screens,
+        "tiles": tiles,
         "targets": [{"name": n, "value": v, "met": m} for n, v, m in targets],
         "skipped_documents": [{"document": d, "reason": r} for d, r in selection.skipped],
     }
@@ -199,6 +204,18 @@ def _screens_section(args: argparse.Namespace) -> dict[str, object] | None:
 
     print("Screens (the whole stack as `watchfloor up` runs it; headless Chromium; bench/results/screens.json)")
     return run_screens()
+
+
+def _tiles_section(args: argparse.Namespace) -> dict[str, object] | None:
+    """Street tiles: import of the exercise extract, serving under 50 clients, bytes per view and pan."""
+    if args.quick or args.no_screens or args.no_redis:
+        print("Street tiles: skipped (full run only; python -m bench.tiles --quick for a smoke run)")
+        return None
+    from bench.tiles import main as run_tiles
+
+    print("Street tiles (the whole stack; bench/results/tiles.json)")
+    run_tiles([])
+    return json.loads((report.RESULTS / "tiles.json").read_text())
 
 
 def _geocode_section(args: argparse.Namespace) -> dict[str, object]:

@@ -75,11 +75,45 @@ class Workspace:
                 best = (d, "the course")
         return best
 
-    def proximity(self, lat: float | None, lon: float | None) -> tuple[float, str, float]:
-        """Weight factor for an incident at lat/lon: 1 inside, falling to 0 at ``near_km``."""
-        if lat is None or lon is None:
+    def area_distance(self, area: dict[str, Any]) -> tuple[float, str] | None:
+        """Kilometres from an area (a GeoJSON Polygon or MultiPolygon: an alert's outline, a warning
+        region) to the perimeter, 0 when they touch, and the nearest part's name; None when the area
+        is unreadable. Measured on a local plane centred on the workspace (fine below a few hundred km)."""
+        import shapely
+        from shapely.geometry import LineString, Point, shape
+
+        lat0, lon0 = self.focus()
+        kx, ky = math.cos(math.radians(lat0)) * math.pi / 180 * EARTH_KM, math.pi / 180 * EARTH_KM
+        try:
+            plane = shapely.transform(shape(area), lambda xy: (xy - (lon0, lat0)) * (kx, ky))
+        except (ValueError, TypeError, AttributeError, KeyError, shapely.errors.ShapelyError):
+            return None
+        if plane.is_empty:
+            return None
+        best = (math.inf, "")
+        for venue in self.venues:
+            where = Point((venue.lon - lon0) * kx, (venue.lat - lat0) * ky).buffer(venue.radius_km)
+            d = plane.distance(where)
+            if d < best[0]:
+                best = (d, venue.name)
+        if len(self.route) > 1:
+            course = LineString([((lon - lon0) * kx, (lat - lat0) * ky) for lat, lon in self.route]).buffer(self.route_km)
+            d = plane.distance(course)
+            if d < best[0]:
+                best = (d, "the course")
+        return best
+
+    def proximity(self, lat: float | None, lon: float | None, area: dict[str, Any] | None = None) -> tuple[float, str, float]:
+        """Weight factor for an incident at lat/lon: 1 inside, falling to 0 at ``near_km``. An incident
+        that is an area (``area``: its outline) is as near as the nearest part of that area, never
+        judged by a point made up inside it."""
+        measured = self.area_distance(area) if area else None
+        if measured is not None:
+            d, where = measured
+        elif lat is None or lon is None:
             return 0.0, "", math.inf
-        d, where = self.distance(lat, lon)
+        else:
+            d, where = self.distance(lat, lon)
         if d == 0:
             return 1.0, where, 0.0
         if d >= self.near_km:

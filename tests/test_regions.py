@@ -179,3 +179,23 @@ def test_the_drawer_and_the_map_say_how_precise_a_position_is(corpus: Path) -> N
     centroid = {"id": "c", "lat": 1.0, "lon": 2.0, "placed_by": "country-centroid", "extra": {}}
     assert precision_text(centroid) == "country (no finer place given)"
     assert precision_text({"id": "u", "lat": None}) is None
+
+
+def test_threat_levels_weigh_an_area_by_its_nearest_part_not_a_point_inside_it() -> None:
+    from datetime import UTC, datetime
+
+    from domain.picture.markers import assess_workspace
+    from layers.zones import Venue, Workspace
+
+    space = Workspace(id="ws", name="Senate Square", venues=(Venue("Senate Square main stage", 60.16951, 24.95227, 0.12),),
+                      near_km=5.0)
+    # a long, thin warning area whose point-inside lands 12 km east, but whose west end covers the stage
+    strip = {"type": "Polygon", "coordinates": [[[24.950, 60.168], [25.300, 60.168], [25.300, 60.171],
+                                                  [24.950, 60.171], [24.950, 60.168]]]}
+    now = datetime.now(UTC)
+    event = {"id": "i1", "title": "Wind warning", "severity": "severe", "time": now.isoformat(),
+             "lat": 60.1695, "lon": 25.17}
+    by_point = assess_workspace(space, [event], now)
+    by_area = assess_workspace(space, [{**event, "area": strip}], now)
+    assert by_point.score == 0 and by_area.score > 0
+    assert by_area.drivers[0]["where"] == "inside Senate Square main stage"

@@ -78,7 +78,7 @@ def threat_summary(client: redis.Redis, workspaces: list[Workspace], ceiling: TL
     cached = client.get(key)
     if cached:
         return orjson.loads(cached)
-    events = incidents.live_incidents(client, ceiling)  # incidents, not reports: one quake counts once
+    events = incidents.live_incidents_with_areas(client, ceiling)  # incidents, not reports: one quake counts once
     now = datetime.now(UTC)
     summary: dict[str, Any] = {"global": assess_threat(events, now).__dict__, "workspaces": {}}
     for space in workspaces:

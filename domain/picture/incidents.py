@@ -146,6 +146,14 @@ def live_incidents(client: redis.Redis, ceiling: TLP = TLP.RED) -> list[dict[str
     return [i for i in (orjson.loads(raw) for raw in client.hvals(IncidentKeys.INCIDENTS)) if _live(i) and shareable(i, ceiling)]
 
 
+def live_incidents_with_areas(client: redis.Redis, ceiling: TLP = TLP.RED) -> list[dict[str, Any]]:
+    """:func:`live_incidents`, each with its alert area (``area``, GeoJSON) when a report gives one:
+    threat levels weigh an area by its nearest part, not by the point placed inside it."""
+    live = live_incidents(client, ceiling)
+    areas = _areas(client, live)
+    return [{**i, "area": areas[i["id"]]} if i["id"] in areas else i for i in live]
+
+
 def incident_with_reports(client: redis.Redis, incident_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     raw = client.hget(IncidentKeys.INCIDENTS, incident_id)
     if not raw:

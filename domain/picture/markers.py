@@ -196,7 +196,7 @@ def assess_workspace(workspace: Any, events: Iterable[dict[str, Any]], now: date
             continue
         if when < since or when > now + timedelta(hours=1):
             continue
-        factor, where, km = workspace.proximity(event.get("lat"), event.get("lon"))
+        factor, where, km = workspace.proximity(event.get("lat"), event.get("lon"), area=event.get("area"))
         if factor <= 0:
             continue
         weight = SEVERITY_WEIGHT.get(event.get("severity") or "unknown", 0.25) * factor
