@@ -202,8 +202,11 @@ def test_the_helsinki_exercise_stands_on_the_extract_and_its_felt_report_fuses_w
         quakes = get_source("usgs-geojson").parse(fetch(server.url + "/usgs/summary.geojson")[2], feed, datetime.now(UTC))
         news = get_source("rss").parse(fetch(server.url + "/news/georss.xml")[2], feed, datetime.now(UTC))
     felt = next(e for e in news.events if e.title.startswith("Earthquake felt"))
-    # the news inject keeps its kind (and its severity word) through the news feed
+    # news injects keep their kind and severity through the news feed (categories in those domains)
     assert felt.kind is Kind.EARTHQUAKE
+    crush = next(e for e in news.events if e.title.startswith("Crowd pressure"))
+    assert (crush.kind.value, crush.severity.value) == ("security", "moderate")
+    assert all(e.severity.value != "unknown" for e in news.events if not e.title.startswith(("Crowds gather", "Midnight")))
     correlator = Correlator()
     correlator.add_all([*quakes.events, *news.events])
     quake = next(e for e in quakes.events if e.magnitude == 2.1)

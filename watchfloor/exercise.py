@@ -420,7 +420,9 @@ class ExerciseServer:
             node = _sub(channel, "item")
             _sub(node, "title", item.title)
             _sub(node, "description", item.text or item.title)
-            _sub(node, "category", item.kind)
+            _sub(node, "category", item.kind, domain="kind")
+            if item.severity != "unknown":
+                _sub(node, "category", item.severity, domain="severity")
             _sub(node, "pubDate", formatdate(self.published_at(item), usegmt=True))
             _sub(node, "guid", f"watchfloor-ex-{item.key}", isPermaLink="false")
             if item.lat is not None:

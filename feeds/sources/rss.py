@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 import feedparser
 
 from feeds.contract import DocumentRefused, FeedConfig, ParseResult
-from feeds.model import Event, InvalidEvent, Kind, check_lonlat, iso, stable_hash
+from feeds.model import Event, InvalidEvent, Kind, Severity, check_lonlat, iso, stable_hash
 from feeds.sources import register
 from feeds.sources._profiles import recognise
 from feeds.sources._xml import root_tag
@@ -72,6 +72,21 @@ def refuse_entities(data: bytes) -> list[str]:
     if _DOCTYPE.search(prolog):
         return ["document has a DOCTYPE; ignored (external DTDs are never fetched)"]
     return []
+
+
+def tagged(entry: Any) -> tuple[Kind | None, Severity | None]:
+    """What an item's categories say outright: a category in the ``kind`` domain that names one of our
+    kinds (``<category domain="kind">security</category>``), one in the ``severity`` domain with a CAP
+    severity word (``<category domain="severity">moderate</category>``). Exercise news carries both;
+    a plain category says nothing (a tech blog's "Security" is not a security incident)."""
+    kind = severity = None
+    for tag in entry.get("tags") or []:
+        term, scheme = str(tag.get("term") or "").strip().lower(), str(tag.get("scheme") or "").strip().lower()
+        if scheme == "severity" and Severity.parse(term) is not Severity.UNKNOWN:
+            severity = severity or Severity.parse(term)
+        elif scheme == "kind" and term in Kind._value2member_map_ and term not in ("news", "other"):
+            kind = kind or Kind(term)
+    return kind, severity
 
 
 def hazard_kind(feed: FeedConfig, title: str) -> Kind:
@@ -296,10 +311,16 @@ class RssSource:
         }
         if lat is not None:
             fields["lat"] = fields["lon"] = "georss|gml|geo:lat/long"
+        tag_kind, tag_severity = tagged(entry)
+        if tag_kind or tag_severity:
+            fields["kind" if tag_kind else "severity"] = "category"
+            if tag_kind and tag_severity:
+                fields["severity"] = "category"
         event = Event(
             id=event_id,
             source=self.name,
-            kind=hazard_kind(feed, title),
+            kind=tag_kind if tag_kind and not feed.kind else hazard_kind(feed, title),
+            severity=tag_severity or Severity.UNKNOWN,
             title=title or "(untitled)",
             text=text,
             time=time,
