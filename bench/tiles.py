@@ -114,7 +114,7 @@ def screen_bytes(stack: Any, password: str) -> dict[str, Any]:
     """Bytes the desk downloads for its first view of the exercise, and for a pan, in Chromium."""
     from playwright.sync_api import sync_playwright
 
-    from tests.test_stack import CHROMIUM, CHROMIUM_ARGS
+    from tests.watchfloor.test_stack import CHROMIUM, CHROMIUM_ARGS
 
     sizes: dict[str, int] = {}
 

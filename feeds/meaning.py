@@ -10,7 +10,7 @@ Earthquake severity (documented in the README, "What each source means"):
   unknown without a magnitude (then an alert level alone decides);
 * an alert level (USGS PAGER colour, GDACS alert level, a CAP severity) may **raise** that, never
   lower it, and never above what a quake one whole magnitude bigger would have. So no quake ever
-  outranks a quake a whole magnitude bigger, whatever the sources say (tests/test_meaning.py checks
+  outranks a quake a whole magnitude bigger, whatever the sources say (tests/feeds/test_meaning.py checks
   this over every quake of every capture).
 """
 

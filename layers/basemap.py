@@ -102,6 +102,22 @@ def load_basemap(assets_dir: str | Path) -> MappingProxyType:
         return basemap
 
 
+# white-bg paints white under everything: a world-covering polygon gives each theme its sea.
+_SEA = {
+    "type": "FeatureCollection",
+    "features": [{"type": "Feature", "properties": {}, "geometry": {
+        "type": "Polygon",
+        "coordinates": [[[-180, -85.06], [180, -85.06], [180, 85.06], [-180, 85.06], [-180, -85.06]]],
+    }}],
+}
+
+
+def _layer(name: str, source: Any, kind: str, color: str, **more: Any) -> dict[str, Any]:
+    """One plotly map layer below the traces (markers draw on top)."""
+    return {"name": name, "sourcetype": "geojson", "source": source, "type": kind, "color": color, "opacity": 1,
+            "below": "traces", **more}
+
+
 def map_layers(
     basemap: Any,
     theme: str = "dark",
@@ -114,7 +130,8 @@ def map_layers(
     ``basemap`` is what :func:`load_basemap` returned; with ``url_base`` (e.g.
     ``"/assets/basemap"``) the layers reference the files by URL instead and ``basemap`` may be
     None. All layers sit below traces (``below="traces"``) so markers draw on top. Unknown themes
-    raise ValueError.
+    raise ValueError. (The screens draw the world from the app's own map style, dashboard/tiles.py;
+    these layers are for figures drawn without it.)
     """
     if theme not in BASEMAP_THEMES:
         raise ValueError(f"unknown basemap theme {theme!r}: use one of {', '.join(BASEMAP_THEMES)}")
@@ -127,65 +144,15 @@ def map_layers(
             raise BasemapMissing(f"no {key} in basemap")
         return basemap[key]
 
-    # white-bg paints white under everything: a world-covering polygon gives each theme its sea.
-    sea = {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "properties": {},
-                "geometry": {
-                    "type": "Polygon",
-                    "coordinates": [[[-180, -85.06], [180, -85.06], [180, 85.06], [-180, 85.06], [-180, -85.06]]],
-                },
-            }
-        ],
-    }
-    layers: list[dict[str, Any]] = [
-        {
-            "name": "basemap-sea",
-            "sourcetype": "geojson",
-            "source": sea,
-            "type": "fill",
-            "color": colours.sea,
-            "opacity": 1,
-            "below": "traces",
-        },
-        {
-            "name": "basemap-land",
-            "sourcetype": "geojson",
-            "source": source("countries"),
-            "type": "fill",
-            "color": colours.land,
-            # Inline, the fill's 1 px outline draws the borders: a line layer would embed the
-            # 1 MB countries file in the figure a second time.
-            "fill": {"outlinecolor": colours.country_line},
-            "opacity": 1,
-            "below": "traces",
-        },
-        {
-            "name": "basemap-states",
-            "sourcetype": "geojson",
-            "source": source("states"),
-            "type": "line",
-            "color": colours.state_line,
-            "line": {"width": colours.state_width},
-            "opacity": 1,
-            "below": "traces",
-        },
+    layers = [
+        _layer("basemap-sea", _SEA, "fill", colours.sea),
+        # Inline, the fill's 1 px outline draws the borders: a line layer would embed the 1 MB
+        # countries file in the figure a second time.
+        _layer("basemap-land", source("countries"), "fill", colours.land, fill={"outlinecolor": colours.country_line}),
+        _layer("basemap-states", source("states"), "line", colours.state_line, line={"width": colours.state_width}),
     ]
     if url_base is not None:
         # By URL the browser fetches the file once, so a real line layer (with a width) is free.
-        layers.append(
-            {
-                "name": "basemap-countries",
-                "sourcetype": "geojson",
-                "source": source("countries"),
-                "type": "line",
-                "color": colours.country_line,
-                "line": {"width": colours.country_width},
-                "opacity": 1,
-                "below": "traces",
-            }
-        )
+        layers.append(_layer("basemap-countries", source("countries"), "line", colours.country_line,
+                             line={"width": colours.country_width}))
     return layers

@@ -47,7 +47,7 @@ def own_stack_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
 @pytest.fixture(scope="session", autouse=True)
 def marathon_scenario() -> Iterator[None]:
     """The suite's screens and pipelines were written against the marathon scenario (Boston); the
-    default Helsinki scenario has tests of its own (tests/test_streets.py), which set it explicitly."""
+    default Helsinki scenario has tests of its own (tests/layers/test_streets.py), which set it explicitly."""
     saved = os.environ.get("WATCHFLOOR_SCENARIO")
     os.environ["WATCHFLOOR_SCENARIO"] = saved or "marathon"
     yield

@@ -36,7 +36,6 @@ REASON_LAZY = "# lazy:"  # on the line above an import inside a function
 LONG_MODULES: dict[str, str] = {
 }
 LONG_FUNCTIONS: dict[str, str] = {
-    "layers.basemap:map_layers": "to split per layer family (boundaries, zones, areas)",
 }
 
 
@@ -251,6 +250,20 @@ def test_each_concern_keeps_its_own_keys_and_no_two_name_the_same_key() -> None:
     assert all(k.startswith("wf:") or k in {"fuser", "watchfloor-outbound"} for k in by_key), sorted(by_key)
     classes = {where.rsplit(".", 1)[0] for where in names}
     assert not any(c.endswith(".Keys") for c in classes), "one class for every concern's keys is back"
+
+
+TOP_LEVEL_TESTS = {"test_architecture.py", "test_bench.py"}  # the whole tree, and bench/ (not a package)
+
+
+def test_tests_mirror_the_packages() -> None:
+    """tests/<package>/test_*.py for the package a test is about; only whole-tree tests at the top."""
+    tests = ROOT / "tests"
+    assert {p.name for p in tests.glob("test_*.py")} <= TOP_LEVEL_TESTS
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))}
+    assert folders and folders <= set(RANK), folders - set(RANK)
+    for folder in folders:
+        assert (tests / folder / "__init__.py").is_file(), folder
+        assert list((tests / folder).glob("test_*.py")), f"tests/{folder} holds no tests"
 
 
 # -- the checks can fail ---------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 28 CFR Part 23. uvicorn on loopback, a real Redis, a real webhook receiver and a real SMTP server
 (both on loopback, started here), RQ jobs run by a real worker.
 
-Covers the Access items of RELIABILITY.md that tests/test_access.py does not: a changed incident id
+Covers the Access items of RELIABILITY.md that tests/domain/test_access.py does not: a changed incident id
 for a record above the user's TLP (403 + audit), records above the TLP never returned, two operators
 saving the same annotation (409 "changed by X at T"), a viewer's write (403 + audit), audit records
 for reads of annotated incidents, writes, pushes and exports.
@@ -44,8 +44,8 @@ from domain.picture.keys import IncidentKeys
 from domain.store.connection import JOB_SERIALIZER, job_queue, job_worker
 from domain.store.streams import EventKeys
 from layers.zones import Venue, Workspace
+from tests.domain.test_access import PASSWORD, Reply, Web, run_cli, serve, session_cookie, stop
 from tests.stack import ROOT
-from tests.test_access import PASSWORD, Reply, Web, run_cli, serve, session_cookie, stop
 
 pytestmark = [pytest.mark.redis]
 
@@ -1066,7 +1066,7 @@ def test_supervisors_read_and_export_the_audit_trail_others_are_refused(web, flo
 
 # -- split and merge from the screens (operators) --------------------------------------------------------
 def test_operators_split_and_merge_incidents_through_the_api_and_it_sticks(web, floor, redis_client):
-    from tests.test_fusion_pipeline import NEWS, gdacs_doc, ingest, news_doc, three_sources, usgs_doc
+    from tests.workers.test_fusion_pipeline import NEWS, gdacs_doc, ingest, news_doc, three_sources, usgs_doc
     from workers.overrides import fuse_now, load_incidents
 
     three_sources(redis_client)

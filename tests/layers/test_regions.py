@@ -25,7 +25,7 @@ from feeds.sources import detect
 from layers import regions, regions_build
 from layers.basemap import BasemapMissing
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BUILT = ROOT / "assets" / "basemap" / "emma.geojson"
 FEED = FeedConfig(id="test-feed", url="https://example.org/feed")
 FETCHED = datetime(2026, 1, 1, tzinfo=UTC)

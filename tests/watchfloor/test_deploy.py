@@ -10,7 +10,7 @@ import yaml
 
 from watchfloor.cli import build_parser
 
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
 
 def is_command(argv: list[str]) -> bool:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.stack import ROOT, start_stack
-from tests.test_stack import CHROMIUM, CHROMIUM_ARGS
+from tests.watchfloor.test_stack import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.redis]
 

@@ -26,7 +26,7 @@ from feeds.model import Event, Kind
 from layers import basemap_build, boundaries
 from layers.basemap import BasemapMissing, load_basemap, map_layers
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BASEMAP = ROOT / "assets" / "basemap"
 
 

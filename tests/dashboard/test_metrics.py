@@ -9,7 +9,7 @@ import pytest
 
 from domain.picture.keys import IncidentKeys
 from domain.store.streams import EventKeys
-from tests.test_access import make_config, serve, stop
+from tests.domain.test_access import make_config, serve, stop
 
 pytestmark = pytest.mark.redis
 

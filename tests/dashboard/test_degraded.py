@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_access import make_config, serve, stop
+from tests.domain.test_access import make_config, serve, stop
 from watchfloor.redis_server import free_port
 
 
@@ -48,7 +48,7 @@ def test_a_slow_store_holds_no_other_request_and_screens_hear_degraded(tmp_path)
 
     from dashboard import create_app
     from domain.access.accounts import AccountStore, Role
-    from tests.test_access import PASSWORD
+    from tests.domain.test_access import PASSWORD
     from watchfloor.redis_server import EmbeddedRedis
 
     server = EmbeddedRedis(tmp_path / "redis").start()

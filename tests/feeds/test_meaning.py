@@ -31,7 +31,7 @@ from feeds.meaning import (
 from feeds.model import Event, Kind, Severity
 from workers.ingest import parse_document
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 K = Kind
 
 

@@ -29,7 +29,7 @@ from domain.config.scenario import (
 )
 from watchfloor.exercise import ExerciseServer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ATOM = "{http://www.w3.org/2005/Atom}"
 CAP = f"{{{CAP_NS}}}"
 GEORSS = "{http://www.georss.org/georss}"

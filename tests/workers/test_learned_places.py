@@ -92,7 +92,7 @@ def test_the_cli_uses_the_learned_places_of_the_configured_redis(redis_client, r
     import orjson
 
     places.observe(redis_client, [quake(1, 3, "NW", 315), quake(2, 4, "S", 180)])
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         import os
@@ -118,7 +118,7 @@ def test_a_wrong_place_can_be_traced_to_its_feed_and_forgotten(redis_client, red
     import orjson
 
     places.observe(redis_client, [quake(1, 3, "NW", 315), quake(2, 4, "S", 180)])
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "REDIS_URL": redis_server.url}
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -11,7 +11,7 @@ from domain.config.loader import ConfigError, load_config
 from domain.config.settings import SETTINGS
 from watchfloor.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def write(tmp_path: Path, text: str) -> Path:

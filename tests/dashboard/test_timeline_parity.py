@@ -15,7 +15,7 @@ from domain.config.loader import load_config
 from domain.config.workspaces import workspaces_for
 from layers.zones import Venue, Workspace
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 JS_FUNCTIONS = ("haversineKm", "segmentKm", "nearSpace")
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from layers.streets import BUILT_IN, ImportRefused, TileArchive, exercise_extract, install, regions
 from tests.stack import ROOT, start_stack
-from tests.test_stack import CHROMIUM, CHROMIUM_ARGS
+from tests.watchfloor.test_stack import CHROMIUM, CHROMIUM_ARGS
 
 ARTIFACTS = ROOT / "test-artifacts"
 PASSWORD = "streets passphrase 42"
@@ -187,7 +187,7 @@ def test_the_helsinki_exercise_stands_on_the_extract_and_its_felt_report_fuses_w
     from feeds.fuse import Correlator
     from feeds.model import Kind
     from feeds.sources import get_source
-    from tests.test_exercise import FakeClock, fetch
+    from tests.watchfloor.test_exercise import FakeClock, fetch
     from watchfloor.exercise import ExerciseServer
 
     scenario = load_scenario("helsinki")

@@ -321,7 +321,7 @@ def test_a_bin_rows_cells_sum_to_its_count_and_decode_to_its_members():
 
 # -- The browser's side: assets/wf-30-bins.js binColumns, run in Node on the rows the server builds --
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HOUR = 3600 * 1000
 
 

@@ -12,8 +12,8 @@ import pytest
 import redis
 
 from domain.picture.keys import IncidentKeys
+from tests.dashboard.test_screens import ARTIFACTS, DRAWN, MAP, PASSWORD, acknowledge_alerts, browser, open_screen  # noqa: F401
 from tests.stack import start_stack
-from tests.test_screens import ARTIFACTS, DRAWN, MAP, PASSWORD, acknowledge_alerts, browser, open_screen  # noqa: F401
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.redis]
 
