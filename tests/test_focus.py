@@ -190,9 +190,9 @@ def test_severe_is_drawn_over_minor_and_the_selection_is_highlighted_and_centred
     page.wait_for_function(DRAWN, arg=sel, timeout=60_000)
     stamp = int(time.time()) % 100000
     # Two incidents at one place (far from the scenario's): the severe one must be drawn on top.
-    stack.inject({"channel": "news", "kind": "security", "title": f"Severe incident Reykjavik ({stamp})",
+    stack.inject({"channel": "cap", "kind": "security", "place": "Reykjavik", "title": f"Severe incident Reykjavik ({stamp})",
                   "lat": 64.1466, "lon": -21.9426, "severity": "severe"})
-    stack.inject({"channel": "news", "kind": "traffic", "title": f"Minor incident Reykjavik ({stamp})",
+    stack.inject({"channel": "cap", "kind": "weather", "place": "Reykjavik", "title": f"Minor incident Reykjavik ({stamp})",
                   "lat": 64.1466, "lon": -21.9426, "severity": "minor"})
     for word in ("Severe", "Minor"):
         page.wait_for_selector(f".wf-desk .wf-incidents li:has-text('{word} incident Reykjavik ({stamp})')",
