@@ -6,16 +6,93 @@
   var stateFor = WF.stateFor, ingest = WF.ingest;
   var makeFilter = WF.makeFilter, nearSpace = WF.nearSpace, scopeOf = WF.scopeOf;
   var binFilter = WF.binFilter, binColumns = WF.binColumns, binNote = WF.binNote;
+  var SEV_RANK = WF.SEV_RANK;
+  // Map traces (dashboard/panels/figures.py): 0 every incident, 1 density, 2 bins, 3 outlines of the
+  // severe and extreme, 4 the severe and extreme again (drawn over the rest), 5 the selected incident.
+  var OUTLINE = 3, TOP = 4, HALO = 5;
 
-  function mapColumns(st, visible, positions, space) {
+  /* The screen's own palette (the tablet's light theme has darker colours that hold 3:1 on white). */
+  function sevColour(settings, r) {
+    var palette = (settings && settings.sevColours) || {};
+    return palette[r.severity] || r.color || "#bbbbbb";
+  }
+  /* Timeline text size: on the wall never under 1/90 of the screen height (read from across the room). */
+  function tlFont(settings) {
+    return settings && settings.screen === "wall" ? Math.max(12, Math.ceil(window.innerHeight / 90) + 2) : 12;
+  }
+  function ink(settings) { return settings && settings.theme === "light" ? "#0d1117" : "#ffffff"; }
+
+  function mapColumns(st, visible, positions, space, settings) {
     var cols = {lat: [], lon: [], ids: [], text: [], color: [], size: [], time: [], kind: []};
     positions.forEach(function (i) {
       var r = st.rows[i], show = visible(r), onTl = show && nearSpace(space, r);
       cols.lat.push(show ? r.lat : null); cols.lon.push(show ? r.lon : null);
-      cols.ids.push(r.id); cols.text.push(r.text || ""); cols.color.push(r.color || "#bbbbbb");
+      cols.ids.push(r.id); cols.text.push(r.text || ""); cols.color.push(sevColour(settings, r));
       cols.size.push(r.size || 9); cols.time.push(onTl ? r.time : null); cols.kind.push(onTl ? r.kind : null);
     });
     return cols;
+  }
+
+  /* Severe and extreme incidents drawn a second time, over every other marker (plotly draws later
+   * traces and later points on top): extreme last. Trace 3 puts a contrasting outline under each. */
+  function topColumns(st, visible, settings) {
+    var top = st.rows.filter(function (r) {
+      return !r.hidden && r.lat !== null && r.lat !== undefined && (SEV_RANK[r.severity] || 0) >= 3 && visible(r);
+    });
+    top.sort(function (a, b) {
+      return (SEV_RANK[a.severity] - SEV_RANK[b.severity]) || (a.time < b.time ? -1 : a.time > b.time ? 1 : 0);
+    });
+    var cols = {lat: [], lon: [], ids: [], text: [], color: [], size: [], ring: [], ringColor: []};
+    top.forEach(function (r) {
+      cols.lat.push(r.lat); cols.lon.push(r.lon); cols.ids.push(r.id); cols.text.push(r.text || "");
+      cols.color.push(sevColour(settings, r)); cols.size.push(r.size || 15);
+      cols.ring.push((r.size || 15) + (r.severity === "extreme" ? 8 : 6)); cols.ringColor.push(ink(settings));
+    });
+    return cols;
+  }
+
+  function selectedRow(st, selected) {
+    var at = selected ? st.index.get(selected) : undefined;
+    var r = at === undefined ? null : st.rows[at];
+    return r && !r.hidden ? r : null;
+  }
+
+  /* The selected incident: a wide disc in the screen's ink under the marker drawn again on top. */
+  function haloPatch(map, tl, r, settings) {
+    var placed = r && r.lat !== null && r.lat !== undefined;
+    var size = (r && r.size) || 12;
+    map.assign(["data", HALO, "lat"], placed ? [r.lat, r.lat] : [])
+       .assign(["data", HALO, "lon"], placed ? [r.lon, r.lon] : [])
+       .assign(["data", HALO, "customdata"], placed ? [r.id, r.id] : [])
+       .assign(["data", HALO, "hovertext"], placed ? [r.text || "", r.text || ""] : [])
+       .assign(["data", HALO, "marker", "color"], placed ? [ink(settings), sevColour(settings, r)] : [])
+       .assign(["data", HALO, "marker", "size"], placed ? [size + 18, size + 2] : []);
+    var timed = r && r.time;
+    tl.assign(["data", 1, "x"], timed ? [r.time] : []).assign(["data", 1, "y"], timed ? [r.kind] : [])
+      .assign(["data", 1, "customdata"], timed ? [r.id] : []);
+  }
+
+  /* The timeline's marks: "now" (a dotted line), the brushed band, and a word when it is empty. */
+  function timelineMarks(tl, brush, shown, settings) {
+    var colour = ink(settings) === "#ffffff" ? "#e6edf3" : "#0d1117";
+    var now = new Date(Date.now()).toISOString().slice(0, 19) + "Z";
+    var shapes = [], notes = [];
+    if (brush) {
+      shapes.push({type: "rect", name: "brush", xref: "x", yref: "paper", x0: brush[0], x1: brush[1], y0: 0, y1: 1,
+                   fillcolor: "#56b4e9", opacity: 0.18, layer: "below", line: {color: "#0072b2", width: 2}});
+      notes.push({name: "brush", text: "selected " + brush[0].slice(11, 16) + "–" + brush[1].slice(11, 16) + "Z",
+                  xref: "paper", yref: "paper", x: 0.99, y: 1.0, xanchor: "right", yanchor: "bottom",
+                  showarrow: false, font: {size: tlFont(settings), color: colour}});
+    }
+    shapes.push({type: "line", name: "now", xref: "x", yref: "paper", x0: now, x1: now, y0: 0, y1: 1,
+                 line: {color: colour, width: 2, dash: "dot"}});
+    notes.push({name: "now", text: "now", xref: "x", yref: "paper", x: now, y: 1, xanchor: "right", yanchor: "top",
+                showarrow: false, font: {size: tlFont(settings), color: colour}});
+    if (!shown) {
+      notes.push({name: "empty", text: "Nothing in this window", xref: "paper", yref: "paper", x: 0.5, y: 0.5,
+                  showarrow: false, font: {size: tlFont(settings) + 4, color: colour}});
+    }
+    tl.assign(["layout", "shapes"], shapes).assign(["layout", "annotations"], notes);
   }
 
   function areaLayerIndex(fig) {
@@ -32,15 +109,16 @@
     return {type: "FeatureCollection", features: features};
   }
 
-  function listChildren(st, visible, settings) {
+  function listChildren(st, visible, settings, selected) {
     var shown = st.rows.filter(visible);
     shown.sort(function (a, b) { return a.time < b.time ? 1 : a.time > b.time ? -1 : 0; });
     var items = shown.slice(0, settings.listLimit || 100).map(function (r) {
       return {namespace: "dash_html_components", type: "Li", props: {
-        className: "wf-item wf-sev-" + r.severity, "data-wf-id": r.id, "data-wf-screen": settings.screen,
+        className: "wf-item wf-sev-" + r.severity + (r.id === selected ? " wf-selected" : ""),
+        "data-wf-id": r.id, "data-wf-screen": settings.screen, "aria-current": r.id === selected ? "true" : undefined,
         tabIndex: 0, role: "button",
         children: [
-          {namespace: "dash_html_components", type: "Span", props: {className: "wf-sev", children: (r.severity || "unknown").toUpperCase(), style: {borderColor: r.color}}},
+          {namespace: "dash_html_components", type: "Span", props: {className: "wf-sev", children: (r.severity || "unknown").toUpperCase(), style: {borderColor: sevColour(settings, r)}}},
           {namespace: "dash_html_components", type: "Span", props: {className: "wf-muted", children: (r.time || "").slice(11, 16) + "Z "}},
           r.exercise ? {namespace: "dash_html_components", type: "Span", props: {className: "wf-ex-tag", children: "EXERCISE "}} : null,
           {namespace: "dash_html_components", type: "Span", props: {className: "wf-item-title", children: r.title}},
@@ -69,6 +147,7 @@
     map.assign(["data", 0, "visible"], on.has("incidents"));
     map.assign(["data", 1, "visible"], on.has("density"));
     if (st.bins.size) { map.assign(["data", 2, "visible"], on.has("incidents")); }
+    [OUTLINE, TOP, HALO].forEach(function (t) { map.assign(["data", t, "visible"], on.has("incidents")); });
     var list = (fig && fig.layout && fig.layout.map && fig.layout.map.layers) || [];
     list.forEach(function (layer, i) {
       if (layer.name === "alert-areas") { map.assign(["layout", "map", "layers", i, "visible"], on.has("areas")); }
@@ -86,7 +165,7 @@
     }
   }
 
-  function render(snapshot, delta, win, minSev, kinds, text, exercise, layers, relayout, _tick, scope, mapFigure, settings) {
+  function render(snapshot, delta, win, minSev, kinds, text, exercise, layers, relayout, _tick, scope, selected, mapFigure, settings) {
     var nu = window.dash_clientside.no_update;
     settings = settings || {screen: "desk"};
     var st = stateFor(settings.screen);
@@ -131,7 +210,12 @@
     if (key !== st.filterKey) { st.filterKey = key; full = true; }
     var tickFired = fired.some(function (p) { return p.indexOf('"wf":"panels-tick"') >= 0; });
     if (tickFired && win && Date.now() - st.lastFull > 60000) { full = true; }  // events age out of the window
-    if (!full && !diff.changed.length && !diff.added.length && !diff.bins) { return [nu, nu, nu, nu]; }
+    selected = selected || null;
+    var selChanged = selected !== st.selected;
+    st.selected = selected;
+    var nowDue = tickFired && Date.now() - (st.nowAt || 0) > 30000;  // the timeline's "now" line moves on
+    var dataWork = full || diff.changed.length || diff.added.length || diff.bins;
+    if (!dataWork && !selChanged && !nowDue) { return [nu, nu, nu, nu]; }
 
     var visible = makeFilter(win, minSev, kinds, text, exercise, brush);
     var map = new window.dash_clientside.Patch();
@@ -161,10 +245,11 @@
     if (full) {
       st.lastFull = Date.now();
       var all = st.rows.map(function (_r, i) { return i; });
-      var c = mapColumns(st, visible, all, space);
+      var c = mapColumns(st, visible, all, space, settings);
       tl.assign(["layout", "title"], {text: "Timeline · " + (space ? space.name + " (within " + (space.nearKm || 5) + " km)" : "whole picture"),
-                                      x: 0.01, xanchor: "left", y: 0.98, yanchor: "top", font: {size: 12}});
-      tl.assign(["layout", "margin", "t"], 24);
+                                      x: 0.01, xanchor: "left", y: 0.98, yanchor: "top", font: {size: tlFont(settings)}});
+      tl.assign(["layout", "margin", "t"], Math.max(24, 2 * tlFont(settings) + 4));
+      if (settings.screen === "wall") { tl.assign(["layout", "font", "size"], tlFont(settings)); }
       map.assign(["data", 0, "lat"], c.lat).assign(["data", 0, "lon"], c.lon)
          .assign(["data", 0, "customdata"], c.ids).assign(["data", 0, "hovertext"], c.text)
          .assign(["data", 0, "marker", "color"], c.color).assign(["data", 0, "marker", "size"], c.size);
@@ -173,7 +258,7 @@
         .assign(["data", 0, "marker", "color"], c.color);
     } else {
       if (diff.changed.length) {
-        var ch = mapColumns(st, visible, diff.changed, space);
+        var ch = mapColumns(st, visible, diff.changed, space, settings);
         diff.changed.forEach(function (at, k) {
           map.assign(["data", 0, "lat", at], ch.lat[k]).assign(["data", 0, "lon", at], ch.lon[k])
              .assign(["data", 0, "hovertext", at], ch.text[k]).assign(["data", 0, "marker", "color", at], ch.color[k])
@@ -183,7 +268,7 @@
         });
       }
       if (diff.added.length) {
-        var ad = mapColumns(st, visible, diff.added, space);
+        var ad = mapColumns(st, visible, diff.added, space, settings);
         map.extend(["data", 0, "lat"], ad.lat).extend(["data", 0, "lon"], ad.lon)
            .extend(["data", 0, "customdata"], ad.ids).extend(["data", 0, "hovertext"], ad.text)
            .extend(["data", 0, "marker", "color"], ad.color).extend(["data", 0, "marker", "size"], ad.size);
@@ -192,10 +277,31 @@
           .extend(["data", 0, "marker", "color"], ad.color);
       }
     }
+    if (dataWork) {
+      var top = topColumns(st, visible, settings);
+      map.assign(["data", OUTLINE, "lat"], top.lat).assign(["data", OUTLINE, "lon"], top.lon)
+         .assign(["data", OUTLINE, "marker", "color"], top.ringColor).assign(["data", OUTLINE, "marker", "size"], top.ring);
+      map.assign(["data", TOP, "lat"], top.lat).assign(["data", TOP, "lon"], top.lon)
+         .assign(["data", TOP, "customdata"], top.ids).assign(["data", TOP, "hovertext"], top.text)
+         .assign(["data", TOP, "marker", "color"], top.color).assign(["data", TOP, "marker", "size"], top.size);
+    }
+    var sel = selectedRow(st, selected);
+    if (dataWork || selChanged) { haloPatch(map, tl, sel, settings); }
+    if (selChanged && sel && sel.lat !== null && sel.lat !== undefined) {
+      // A click or tap in the list brings its incident to the middle of the map. The tiny nudge makes
+      // the same place chosen again a change, so it pans back after the operator has moved away.
+      st.nudge = !st.nudge;
+      map.assign(["layout", "map", "center"], {lat: sel.lat + (st.nudge ? 1e-7 : 0), lon: sel.lon});
+    }
+    var onTimeline = 0;
+    st.rows.forEach(function (r) { if (r.time && visible(r) && nearSpace(space, r)) { onTimeline += 1; } });
+    timelineMarks(tl, brush, onTimeline, settings);
+    st.nowAt = Date.now();
+    if (!dataWork && !selChanged) { return [map.build(), tl.build(), nu, nu]; }
     var touchedArea = full || diff.changed.concat(diff.added).some(function (i) { return st.rows[i].area || st.rows[i].hidden; });
     var layer = areaLayerIndex(mapFigure);
     if (touchedArea && layer >= 0) { map.assign(["layout", "map", "layers", layer, "source"], areas(st, visible)); }
-    var list = listChildren(st, visible, settings);
+    var list = listChildren(st, visible, settings, selected);
     var count = "(" + list[1] + " shown of " + st.rows.filter(function (r) { return !r.hidden; }).length +
       (st.bins.size ? binNote(st, text) : "") +
       (brush ? "; timeline selection, double-click it to clear" : "") + ")";

@@ -12,7 +12,7 @@ from dashboard.panels.figures import map_figure, timeline_figure
 from dashboard.panels.live import ids, live_stores
 from dashboard.security import has_role
 from domain.config.loader import Config
-from domain.picture.markers import SEVERITY_COLOURS
+from domain.picture.markers import SEVERITY_SIZES, severity_colours
 from layers.zones import Workspace
 
 LAYERS = [{"label": "incidents", "value": "incidents"}, {"label": "alert areas", "value": "areas"},
@@ -117,9 +117,12 @@ def _composer(workspaces: list[Workspace]) -> html.Div:
     )
 
 
-def _legend() -> html.Div:
+def _legend(theme: str) -> html.Div:
+    """Each severity's word, colour and marker size, as the map draws them."""
+    colours = severity_colours(theme)
     return html.Div(
-        [html.Span([html.Span(className="wf-dot", style={"background": SEVERITY_COLOURS[s]}), s.upper()],
+        [html.Span([html.Span(className="wf-dot", style={"background": colours[s], "width": f"{SEVERITY_SIZES[s]}px",
+                                                         "height": f"{SEVERITY_SIZES[s]}px"}), s.upper()],
                    className="wf-legend-item") for s in reversed(SEVERITIES)],
         className="wf-legend",
     )
@@ -162,7 +165,9 @@ def screen_layout(screen: Screen, config: Config, snapshot: dict[str, Any], work
                               "route": [list(p) for p in w.route], "routeKm": w.route_km, "nearKm": w.near_km}
                        for w in workspaces},
         "globalView": {"center": [30.0, -30.0], "zoom": 1.3},
-        "sevColours": SEVERITY_COLOURS,  # a filtered hex bin takes the colour of the worst it still counts
+        "theme": screen.theme,
+        # The theme's palette: markers, list and a filtered hex bin (the colour of the worst it still counts).
+        "sevColours": severity_colours(screen.theme),
     }
     map_graph = dcc.Graph(
         id=ids("map", name),
@@ -195,7 +200,7 @@ def screen_layout(screen: Screen, config: Config, snapshot: dict[str, Any], work
             _filters(screen),
             html.Main(
                 [
-                    html.Section([map_graph, _legend()], className="wf-map"),
+                    html.Section([map_graph, _legend(screen.theme)], className="wf-map"),
                     side,
                     detail,
                     composer,

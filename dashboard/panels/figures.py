@@ -57,6 +57,16 @@ def map_figure(events: list[dict[str, Any]], *, theme: str = "dark", center: tup
     fig.add_trace(go.Scattermap(lat=[], lon=[], customdata=[], hovertext=[], hoverinfo="text", mode="markers",
                                 marker={"color": [], "size": [], "opacity": 0.4}, name="bins", uid="bins",
                                 below="plotly-trace-layer-incidents-fill"))
+    # Traces 3-5, filled by the browser (assets/wf-40-render.js): a contrasting outline under each
+    # severe and extreme incident, those incidents drawn again over every other marker (extreme
+    # last, on top), and the selected incident: a wide disc in the screen's ink under its marker.
+    # Map circles have no stroke, so an outline is a bigger disc drawn first.
+    fig.add_trace(go.Scattermap(lat=[], lon=[], mode="markers", hoverinfo="skip", name="outline", uid="outline",
+                                marker={"color": [], "size": [], "opacity": 0.95}))
+    fig.add_trace(go.Scattermap(lat=[], lon=[], customdata=[], hovertext=[], hoverinfo="text", mode="markers",
+                                marker={"color": [], "size": [], "opacity": 1.0}, name="severe-on-top", uid="top"))
+    fig.add_trace(go.Scattermap(lat=[], lon=[], customdata=[], hovertext=[], hoverinfo="text", mode="markers",
+                                marker={"color": [], "size": [], "opacity": 1.0}, name="selected", uid="selected"))
     fig.update_layout(
         # The style (world base and street basemaps, dashboard/tiles.py) comes from the app itself.
         map={"style": f"/tiles/style/{'dark' if dark else 'light'}.json" + (f"?scale={label_scale:g}" if label_scale != 1 else ""),
@@ -86,6 +96,11 @@ def timeline_figure(events: list[dict[str, Any]], *, theme: str = "dark") -> go.
             name="events",
         )
     )
+    # Trace 1: the selected incident, ringed (filled by the browser). "now", the brushed band and
+    # "Nothing in this window" are layout shapes and annotations the browser keeps up to date.
+    fig.add_trace(go.Scatter(x=[], y=[], customdata=[], mode="markers", hoverinfo="skip", name="selected",
+                             marker={"symbol": "circle-open", "size": 20, "line": {"width": 3},
+                                     "color": "#e6edf3" if dark else "#0d1117"}))
     fig.update_layout(
         margin={"l": 90, "r": 10, "t": 8, "b": 30},
         height=190,

@@ -151,6 +151,7 @@ def _register_map_and_timeline(app: Dash, config: Config, get_client: Callable[[
         Input(ids("timeline", MATCH), "relayoutData"),
         Input(ids("panels-tick", MATCH), "n_intervals"),
         Input(ids("tlscope", MATCH), "value"),
+        Input(ids("selected", MATCH), "data"),  # highlighted on the map, list and timeline; the map pans to it
         State(ids("map", MATCH), "figure"),
         State(ids("settings", MATCH), "data"),
     )
@@ -279,6 +280,7 @@ def _register_status(app: Dash, config: Config, get_client: Callable[[], redis.R
         client = get_client()
         screen = (settings or {}).get("screen", "desk")
         focus = (settings or {}).get("workspace")
+        theme = (settings or {}).get("theme", "dark")
         try:
             if client is None:
                 raise redis.ConnectionError("no Redis")
@@ -293,9 +295,10 @@ def _register_status(app: Dash, config: Config, get_client: Callable[[], redis.R
                     "unreachable.")], [], ticker_panel(report["feeds"], now, None, why))
         spaces = summary["workspaces"]
         if screen == "tablet" and focus in spaces:
-            threat = threat_panel(spaces[focus], title=spaces[focus]["name"])
+            threat = threat_panel(spaces[focus], title=spaces[focus]["name"], theme=theme)
         else:
-            threat = [*threat_panel(summary["global"], title="Whole picture"),
-                      *[el for wid, s in spaces.items() for el in threat_panel(s, title=s["name"], compact=True, key=wid)]]
+            threat = [*threat_panel(summary["global"], title="Whole picture", theme=theme),
+                      *[el for wid, s in spaces.items()
+                        for el in threat_panel(s, title=s["name"], compact=True, key=wid, theme=theme)]]
         return (feeds_panel(feeds, now, storage, problems), threat, board_panel(summary),
                 ticker_panel(feeds, now, storage, problems))

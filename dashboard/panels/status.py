@@ -8,7 +8,7 @@ from typing import Any
 
 from dash import html
 
-from domain.picture.markers import SEVERITY_COLOURS, THREAT_LEVELS
+from domain.picture.markers import THREAT_LEVELS, severity_colours, threat_colour
 
 
 def _ago(stamp: str | None, now: datetime) -> str:
@@ -23,13 +23,17 @@ def _ago(stamp: str | None, now: datetime) -> str:
     return when.strftime("%d %b %H:%M UTC")
 
 
-def threat_panel(threat: dict[str, Any], *, title: str, compact: bool = False, key: str = "global") -> list[Any]:
-    """A level on the five-step scale, always with its word, and what drove it (explainable)."""
+def threat_panel(threat: dict[str, Any], *, title: str, compact: bool = False, key: str = "global",
+                 theme: str = "dark") -> list[Any]:
+    """A level on the five-step scale, always with its word, and what drove it (explainable).
+    ``theme``: the screen's; the light theme takes darker colours that hold 3:1 on white."""
+    palette = severity_colours(theme)
+    colour = threat_colour(threat["level"], threat["colour"], theme)
     drivers = [
         html.Li(
             [
                 html.Span(d["severity"].upper(), className="wf-sev",
-                          style={"borderColor": SEVERITY_COLOURS.get(d["severity"], "#bbb")}),
+                          style={"borderColor": palette.get(d["severity"], palette["unknown"])}),
                 html.Span(f"+{d['weight']:g} ", className="wf-weight"),
                 html.Span(d["title"]),
                 html.Span(f" ({d['where']})" if d.get("where") else "", className="wf-muted"),
@@ -45,7 +49,7 @@ def threat_panel(threat: dict[str, Any], *, title: str, compact: bool = False, k
                 html.Span(f" score {threat['score']:g}", className="wf-muted"),
             ],
             className="wf-threat-badge",
-            style={"borderColor": threat["colour"], "color": threat["colour"]},
+            style={"borderColor": colour, "color": colour},
             **{"data-level": threat["level"], "data-key": key},
         ),
         html.Ul(drivers or [html.Li("nothing in the window", className="wf-muted")], className="wf-drivers"),

@@ -22,7 +22,18 @@ SEVERITY_COLOURS = {
     "minor": "#56b4e9",
     "unknown": "#bbbbbb",
 }
-SEVERITY_SIZES = {"extreme": 18, "severe": 15, "moderate": 12, "minor": 10, "unknown": 9}
+# The light theme (the tablet in sunlight): the same hues, darker, so each holds 3:1 against the
+# tablet's backgrounds (WCAG 1.4.11; tests/dashboard/test_focus.py computes it from these values).
+LIGHT_SEVERITY_COLOURS = {
+    "extreme": "#b84a00",
+    "severe": "#a86a00",
+    "moderate": "#8a7c00",
+    "minor": "#0072b2",
+    "unknown": "#6e7781",
+}
+# Size grows with severity: the worst reads first from across the room. Severe and extreme also get
+# a contrasting outline and are drawn over the rest (assets/wf-40-render.js topColumns).
+SEVERITY_SIZES = {"extreme": 22, "severe": 17, "moderate": 12, "minor": 9, "unknown": 8}
 SEVERITY_WEIGHT = {"extreme": 8.0, "severe": 4.0, "moderate": 2.0, "minor": 0.5, "unknown": 0.25}
 
 # The five-step threat scale, lowest first: (name, minimum score, colour).
@@ -33,6 +44,13 @@ THREAT_LEVELS = (
     ("HIGH", 14.0, "#e69f00"),
     ("SEVERE", 28.0, "#d55e00"),
 )
+LIGHT_THREAT_COLOURS = {
+    "LOW": "#1d5f94",
+    "GUARDED": "#0072b2",
+    "ELEVATED": "#7d7000",
+    "HIGH": "#a86a00",
+    "SEVERE": "#b84a00",
+}
 THREAT_WINDOW = timedelta(hours=6)
 
 
@@ -82,6 +100,16 @@ def precision_text(item: dict[str, Any]) -> str | None:
             "country": "country (no finer place given)"}.get(level, level)
 
 
+def severity_colours(theme: str = "dark") -> dict[str, str]:
+    """The severity palette of a screen's theme."""
+    return dict(LIGHT_SEVERITY_COLOURS if theme == "light" else SEVERITY_COLOURS)
+
+
+def threat_colour(level: str, colour: str, theme: str = "dark") -> str:
+    """A threat level's colour on a screen of ``theme`` (``colour``: the dark theme's)."""
+    return LIGHT_THREAT_COLOURS.get(level, colour) if theme == "light" else colour
+
+
 def hover_text(event: dict[str, Any]) -> str:
     """Hover label: escaped so feed text can never become markup in the browser."""
     parts = [
@@ -117,7 +145,7 @@ def marker_row(event: dict[str, Any]) -> dict[str, Any]:
         "kind": event.get("kind") or "other",
         "severity": severity,
         "color": SEVERITY_COLOURS.get(severity, SEVERITY_COLOURS["unknown"]),
-        "size": SEVERITY_SIZES.get(severity, 9),
+        "size": SEVERITY_SIZES.get(severity, SEVERITY_SIZES["unknown"]),
         "text": hover_text(event),
         "title": event.get("title") or "(untitled)",
         "source": event.get("source") or "",
