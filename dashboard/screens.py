@@ -173,7 +173,8 @@ def screen_layout(screen: Screen, config: Config, snapshot: dict[str, Any], work
         id=ids("map", name),
         figure=map_figure([], theme=screen.theme, center=center, zoom=zoom,
                           workspaces=workspaces if name != "tablet" else [w for w in [workspace] if w],
-                          label_scale=1.6 if name == "wall" else 1.0),  # street names read from five metres
+                          label_scale=1.6 if name == "wall" else 1.0,  # street names read from five metres
+                          online_style=str(config.map_online_style or "")),
         # Touch and kiosk screens get no modebar: its 24 px buttons are too small to tap.
         config={"displaylogo": False, "scrollZoom": True, "displayModeBar": name == "desk",
                 "modeBarButtonsToRemove": ["select2d", "lasso2d"]},

@@ -24,7 +24,8 @@ EMPTY_FC: dict[str, Any] = {"type": "FeatureCollection", "features": []}
 
 
 def map_figure(events: list[dict[str, Any]], *, theme: str = "dark", center: tuple[float, float] = (20.0, 0.0),
-               zoom: float = 1.2, workspaces: list[Any] | None = None, label_scale: float = 1.0) -> go.Figure:
+               zoom: float = 1.2, workspaces: list[Any] | None = None, label_scale: float = 1.0,
+               online_style: str = "") -> go.Figure:
     """The map: offline basemap, workspace perimeters, alert areas (filled in by the browser as
     alerts arrive, layer name "alert-areas") and one marker trace of incidents."""
     rows = [marker_row(e) for e in events]
@@ -69,7 +70,8 @@ def map_figure(events: list[dict[str, Any]], *, theme: str = "dark", center: tup
                                 marker={"color": [], "size": [], "opacity": 1.0}, name="selected", uid="selected"))
     fig.update_layout(
         # The style (world base and street basemaps, dashboard/tiles.py) comes from the app itself.
-        map={"style": f"/tiles/style/{'dark' if dark else 'light'}.json" + (f"?scale={label_scale:g}" if label_scale != 1 else ""),
+        map={"style": online_style or (f"/tiles/style/{'dark' if dark else 'light'}.json"
+                                       + (f"?scale={label_scale:g}" if label_scale != 1 else "")),
              "center": {"lat": center[0], "lon": center[1]},
              "zoom": zoom, "layers": layers},
         margin={"l": 0, "r": 0, "t": 0, "b": 0},

@@ -112,6 +112,10 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
         raise ConfigError(f"user_agent: {agent[:40]!r} must be 1-200 printable ASCII characters "
                           "(e.g. \"Watchfloor (ops@agency.gov)\")")
     check_smtp(values, str(file))
+    online = str(values.get("map_online_style") or "")
+    if online and (urlsplit(online).scheme != "https" or not urlsplit(online).hostname):
+        raise ConfigError(f"map_online_style: {online[:80]!r} must be an https:// URL of a MapLibre style JSON "
+                          "(or empty for the offline style)")
     feeds = tuple(_read_feeds(raw.get("feeds", []), file))
     workspaces = tuple(read_workspaces(raw.get("workspaces", []), str(file)))
     return Config(values=values, feeds=feeds, workspaces=workspaces, source=str(file), raw=raw)

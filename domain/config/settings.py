@@ -54,6 +54,9 @@ SETTINGS: tuple[Setting, ...] = (
             "many seconds.", "WATCHFLOOR_STALE_SECONDS", int, 2, 86_400),
     Setting("wall_cycle_seconds", 20, "How long the wall shows each view (map, each event, threat board, "
             "timeline) before the next; pin one with /wall?view=NAME.", "WATCHFLOOR_WALL_CYCLE_SECONDS", int, 3, 3600),
+    Setting("map_online_style", "", "A MapLibre style URL (https://) the screens use instead of the app's own "
+            "offline style, for a floor that has the internet and wants a provider's map. Empty: the offline "
+            "style only, and no map request leaves the machine.", "WATCHFLOOR_MAP_ONLINE_STYLE"),
     Setting("map_max_points", 5000, "Past this many live incidents a screen's map gets the most important ones as "
             "markers (inside or near a workspace, then the most severe, then the newest; this many) and every other "
             "one counted in a hexagon bin; below it, every incident is a marker.", "WATCHFLOOR_MAP_MAX_POINTS",

@@ -211,3 +211,18 @@ def test_the_helsinki_exercise_stands_on_the_extract_and_its_felt_report_fuses_w
     correlator.add_all([*quakes.events, *news.events])
     quake = next(e for e in quakes.events if e.magnitude == 2.1)
     assert correlator.incident_of(felt.id) is correlator.incident_of(quake.id)
+
+
+def test_an_online_style_only_when_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dashboard.panels.figures import map_figure
+    from domain.config.loader import ConfigError, load_config
+
+    assert map_figure([], theme="light").layout.map.style == "/tiles/style/light.json"  # offline by default
+    assert map_figure([], theme="dark", label_scale=1.6).layout.map.style == "/tiles/style/dark.json?scale=1.6"
+    monkeypatch.setenv("WATCHFLOOR_MAP_ONLINE_STYLE", "https://tiles.example.org/style.json")
+    config = load_config()
+    fig = map_figure([], online_style=str(config.map_online_style))
+    assert fig.layout.map.style == "https://tiles.example.org/style.json"
+    monkeypatch.setenv("WATCHFLOOR_MAP_ONLINE_STYLE", "http://tiles.example.org/style.json")
+    with pytest.raises(ConfigError, match="map_online_style: .* must be an https:// URL"):
+        load_config()
