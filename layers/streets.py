@@ -315,8 +315,8 @@ def responder_places(region: Region) -> list[dict[str, Any]]:
 def nearest(places: list[dict[str, Any]], lat: float, lon: float, classes: tuple[str, ...], limit: int = 3,
             max_km: float = 50.0) -> list[dict[str, Any]]:
     """The ``limit`` places of ``classes`` nearest lat/lon within ``max_km``, each with ``km`` (straight
-    line, great circle) and ``by`` = "straight line"; hospitals with an emergency department first
-    among equals."""
+    line, great circle) and ``by`` = "straight line": hospitals with an emergency department first,
+    then by distance."""
     import math
 
     def km(p: dict[str, Any]) -> float:
@@ -327,7 +327,7 @@ def nearest(places: list[dict[str, Any]], lat: float, lon: float, classes: tuple
 
     near = [{**p, "km": round(km(p), 2), "by": "straight line"} for p in places if p.get("class") in classes]
     near = [p for p in near if p["km"] <= max_km]
-    near.sort(key=lambda p: (p["km"], p.get("emergency") != "yes"))
+    near.sort(key=lambda p: (p.get("emergency") == "no", p["km"]))
     return near[:limit]
 
 

@@ -226,3 +226,35 @@ def test_an_online_style_only_when_configured(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv("WATCHFLOOR_MAP_ONLINE_STYLE", "http://tiles.example.org/style.json")
     with pytest.raises(ConfigError, match="map_online_style: .* must be an https:// URL"):
         load_config()
+
+
+def test_a_hospital_in_the_street_data_is_named_with_its_distance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where an extract holds hospitals (central Helsinki's does not), the drawer names the nearest,
+    emergency departments first, with a straight-line distance."""
+    import osmium
+
+    from dashboard.panels.detail import nearby_panel
+    from dashboard.tiles import nearby_responders
+    from domain.config.loader import load_config
+
+    extract = tmp_path / "town.osm.pbf"
+    writer = osmium.SimpleWriter(str(extract))
+    node, way = osmium.osm.mutable.Node, osmium.osm.mutable.Way
+    writer.add_node(node(id=1, location=(25.50, 61.00), tags={"amenity": "hospital", "emergency": "yes", "name": "General ED"}))
+    writer.add_node(node(id=2, location=(25.52, 61.00), tags={"amenity": "hospital", "name": "Day Surgery"}))
+    writer.add_node(node(id=3, location=(25.51, 61.01), tags={"amenity": "fire_station", "name": "Station 1"}))
+    writer.add_node(node(id=4, location=(25.49, 61.00)))
+    writer.add_node(node(id=5, location=(25.53, 61.002)))
+    writer.add_way(way(id=10, nodes=[4, 5], tags={"highway": "primary", "name": "Testikatu"}))
+    writer.close()
+    monkeypatch.setenv("WATCHFLOOR_DATA_DIR", str(tmp_path / "var"))
+    config = load_config()
+    install(extract, tmp_path / "var" / "basemaps", name="town")
+    near = nearby_responders(config, 61.0, 25.515)
+    assert near is not None
+    # the emergency department first, though the day-surgery hospital is nearer
+    assert [h["name"] for h in near["hospitals"]] == ["General ED", "Day Surgery"]
+    assert near["hospitals"][0]["km"] > near["hospitals"][1]["km"]
+    assert near["responders"][0]["name"] == "Station 1" and near["responders"][0]["by"] == "straight line"
+    text = str(nearby_panel(near))
+    assert "Hospital (emergency department)" in text and "General ED" in text and "km straight line" in text
