@@ -52,6 +52,7 @@ __all__ = [
     "nearest",
     "regions",
     "responder_places",
+    "street_names",
     "remove",
 ]
 
@@ -190,6 +191,7 @@ def _extract(pbf: Path, folder: Path, progress: Callable[[str], None]) -> dict[s
     counts = dict.fromkeys(LAYERS, 0)
 
     places: list[dict[str, Any]] = []
+    street_points: dict[str, list[tuple[float, float]]] = {}
 
     def emit(layer: str, geojson: str, props: dict[str, Any], minzoom: int | None = None) -> None:
         geometry = json.loads(geojson)
@@ -216,6 +218,9 @@ def _extract(pbf: Path, folder: Path, progress: Callable[[str], None]) -> dict[s
                 if road and not tags.get("area") == "yes":
                     props = {"class": road, "name": tags.get("name", "")}
                     emit("roads", factory.create_linestring(w), props, ROAD_MINZOOM[road])
+                    if props["name"] and road != "path":
+                        middle = w.nodes[len(w.nodes) // 2].location
+                        street_points.setdefault(props["name"], []).append((middle.lat, middle.lon))
                 elif tags.get("railway") in ("rail", "tram", "subway", "light_rail"):
                     emit("rail", factory.create_linestring(w), {"class": tags["railway"]}, 10)
                 elif tags.get("waterway") in ("river", "canal", "stream"):
@@ -247,6 +252,12 @@ def _extract(pbf: Path, folder: Path, progress: Callable[[str], None]) -> dict[s
         for f in files.values():
             f.close()
     (folder / "responders.json").write_text(json.dumps(places, ensure_ascii=False), encoding="utf-8")
+    streets = {}
+    for street, points in street_points.items():  # the middle of a street's pieces, on one of them
+        lat = sum(p[0] for p in points) / len(points)
+        lon = sum(p[1] for p in points) / len(points)
+        streets[street] = min(points, key=lambda p: (p[0] - lat) ** 2 + (p[1] - lon) ** 2)
+    (folder / "streets.json").write_text(json.dumps(streets, ensure_ascii=False), encoding="utf-8")
     return counts
 
 
@@ -295,7 +306,27 @@ def build_from_osm(pbf: Path, out: Path, *, name: str, progress: Callable[[str],
         if done.returncode != 0:
             raise ImportRefused(f"{pbf.name}: tippecanoe failed: {(done.stderr or '').strip().splitlines()[-1:]}")
         shutil.copyfile(folder / "responders.json", _responders_path(out))
+        shutil.copyfile(folder / "streets.json", _streets_path(out))
     return counts
+
+
+def _streets_path(archive: Path) -> Path:
+    return archive.with_name(archive.name.removesuffix(".pmtiles") + ".streets.json")
+
+
+def street_names(folders: list[Path]) -> dict[str, tuple[str, float, float]]:
+    """Every named street of the street basemaps in ``folders``: folded name -> (name, lat, lon)."""
+    found: dict[str, tuple[str, float, float]] = {}
+    for folder in folders:
+        for path in sorted(folder.glob("*.streets.json")) if folder.is_dir() else []:
+            try:
+                table = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            for name, point in table.items() if isinstance(table, dict) else []:
+                if isinstance(name, str) and len(name) >= 4 and isinstance(point, list) and len(point) == 2:
+                    found.setdefault(name.casefold(), (name, float(point[0]), float(point[1])))
+    return found
 
 
 def _responders_path(archive: Path) -> Path:
@@ -387,13 +418,14 @@ def install(source: Path, folder: Path, *, name: str | None = None,
             archive.close()
         os.chmod(aside, 0o600)
         final = folder / f"{name}.pmtiles"
-        if _responders_path(aside).exists():
-            os.replace(_responders_path(aside), _responders_path(final))
-        else:
-            _responders_path(final).unlink(missing_ok=True)  # a tile package carries no places
+        for sidecar in (_responders_path, _streets_path):
+            if sidecar(aside).exists():
+                os.replace(sidecar(aside), sidecar(final))
+            else:
+                sidecar(final).unlink(missing_ok=True)  # a tile package carries no places
         os.replace(aside, final)
     finally:
-        for left in (aside, _responders_path(aside)):
+        for left in (aside, _responders_path(aside), _streets_path(aside)):
             if left.exists():
                 left.unlink()
     progress(f"installed {name} in {time.monotonic() - started:.1f} s")
@@ -420,6 +452,7 @@ def remove(folder: Path, name: str) -> bool:
         return False
     path.unlink()
     _responders_path(path).unlink(missing_ok=True)
+    _streets_path(path).unlink(missing_ok=True)
     return True
 
 

@@ -9,6 +9,7 @@ import urllib.request
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -22,6 +23,7 @@ from domain.store.connection import client_for
 from domain.store.streams import EventKeys, EventStore, FeedHealth, FeedKeys, load_health, save_health
 from feeds.contract import FeedConfig, FeedError
 from feeds.fetch import FetchError, FetchLimits, fetch
+from feeds.geocode.placement import use_street_folders
 from workers import places
 from workers.ingest import parse_document, prepare
 
@@ -35,7 +37,9 @@ FOLLOW_BUDGET = 2.0  # linked documents of one poll share this many fetch deadli
 @lru_cache(maxsize=1)
 def _config() -> Config:
     # Read once per worker process: the configuration does not change while a worker runs.
-    return load_config()
+    config = load_config()
+    use_street_folders([Path(config.data_dir) / "basemaps"])  # imported street basemaps refine places
+    return config
 
 
 def purge_intel(config: Config | None = None, client: redis.Redis | None = None) -> dict[str, object]:

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from feeds.geocode.index import country_code, gazetteer
 from feeds.geocode.matcher import geocode
-from feeds.geocode.reverse import describe
+from feeds.geocode.reverse import describe, distance_km
 from feeds.geocode.tables import _key
 from feeds.model import Event, InvalidEvent, Kind, check_lonlat
 from layers.basemap import BasemapMissing
 from layers.boundaries import county_geometry, same_to_fips, ugc_county_to_fips
 from layers.regions import emma_code, region, regions_named, union
+from layers.streets import BUILT_IN, street_names
 
 log = logging.getLogger("feeds.geocode")
 
@@ -44,6 +46,35 @@ _CAPITALISED = re.compile(r"^\s*[A-Z][\w’'.-]*")
 _CAPITALISED_BEFORE = re.compile(r"[A-Z][\w’'.-]*\s+$")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\"“(]\s*)$")
 NEWS_KINDS = frozenset({Kind.NEWS})
+STREET_KM = 15.0  # a street of a street basemap refines a town it lies this near
+_streets: dict[str, Any] = {"folders": [BUILT_IN], "names": None, "pattern": None}
+
+
+def use_street_folders(folders: list[Path]) -> None:
+    """Where street basemaps are, besides the built-in one (the workers add ``<data_dir>/basemaps``);
+    their street names are read again on next use."""
+    _streets.update(folders=[BUILT_IN, *folders], names=None, pattern=None)
+
+
+def _street_index() -> tuple[dict[str, tuple[str, float, float]], re.Pattern[str] | None]:
+    if _streets["names"] is None:
+        names = street_names(_streets["folders"])
+        words = sorted((re.escape(n) for n in names), key=len, reverse=True)
+        _streets.update(names=names, pattern=re.compile(r"\b(" + "|".join(words) + r")\b", re.I) if words else None)
+    return _streets["names"], _streets["pattern"]
+
+
+def street_in(text: str, lat: float, lon: float) -> tuple[str, float, float] | None:
+    """A street of the installed street basemaps that ``text`` names, within STREET_KM of lat/lon
+    (the town the text names): (name, lat, lon); None when the text names none."""
+    names, pattern = _street_index()
+    if pattern is None:
+        return None
+    for match in pattern.finditer(text):
+        name, slat, slon = names[match.group(1).casefold()]
+        if distance_km(lat, lon, slat, slon) <= STREET_KM:
+            return name, slat, slon
+    return None
 MAJOR_CITY = 1_000_000  # a city this big named bare is the place ("Beijing and Washington ratchet up...")
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 
@@ -310,15 +341,14 @@ def _place(event: Event, country_hint: str | None) -> Event:
             check_lonlat(place.lon, place.lat, what="gazetteer")
         except InvalidEvent:
             continue
-        extra = {
-            **event.extra,
-            "geocode": {
-                "name": place.name,
-                "precision": place.precision,
-                "confidence": place.confidence,
-                "matched": place.matched,
-            },
-            "precision": event.extra.get("precision") or GAZETTEER_PRECISION.get(place.precision, place.precision),
-        }
-        return event.replace(lon=place.lon, lat=place.lat, placed_by="gazetteer", extra=extra)
+        geocoded = {"name": place.name, "precision": place.precision, "confidence": place.confidence,
+                    "matched": place.matched}
+        precision = GAZETTEER_PRECISION.get(place.precision, place.precision)
+        lat, lon = place.lat, place.lon
+        street = street_in(text, lat, lon) if place.precision in ("city", "county") else None
+        if street is not None:  # "Kaivokatu, Helsinki": the street the extract knows, not the town's centre
+            geocoded.update(name=f"{street[0]}, {place.name}", precision="street", matched=street[0], town=place.name)
+            lat, lon, precision = street[1], street[2], "street"
+        extra = {**event.extra, "geocode": geocoded, "precision": event.extra.get("precision") or precision}
+        return event.replace(lon=lon, lat=lat, placed_by="gazetteer", extra=extra)
     return event

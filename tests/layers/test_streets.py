@@ -258,3 +258,23 @@ def test_a_hospital_in_the_street_data_is_named_with_its_distance(tmp_path: Path
     assert near["responders"][0]["name"] == "Station 1" and near["responders"][0]["by"] == "straight line"
     text = str(nearby_panel(near))
     assert "Hospital (emergency department)" in text and "General ED" in text and "km straight line" in text
+
+
+def test_a_report_that_names_a_street_of_the_extract_is_placed_on_that_street() -> None:
+    from datetime import UTC, datetime
+
+    from feeds.geocode import place_event
+    from feeds.model import Event, Kind
+
+    def placed(title: str) -> Event:
+        return place_event(Event(id="s1", source="rss", kind=Kind.TRAFFIC, title=title, time=datetime.now(UTC)))
+
+    tram = placed("Tram hits a crowd barrier on Mannerheimintie in Helsinki")
+    assert tram.extra["geocode"]["precision"] == "street" and tram.extra["geocode"]["name"] == "Mannerheimintie, Helsinki"
+    (helsinki,) = [r for r in regions(BUILT_IN) if r.name == "helsinki"]
+    west, south, east, north = helsinki.bounds
+    assert west <= tram.lon <= east and south <= tram.lat <= north and tram.extra["precision"] == "street"
+    town = placed("Protest in Helsinki")  # no street named: the town, said so
+    assert town.extra["geocode"]["precision"] == "city" and town.extra["precision"] == "town"
+    far = placed("Road closed on Mannerheimintie in Oulu")  # a street of that name, but 500 km away: the town
+    assert far.extra["geocode"]["name"] == "Oulu"
