@@ -278,3 +278,38 @@ def test_a_report_that_names_a_street_of_the_extract_is_placed_on_that_street() 
     assert town.extra["geocode"]["precision"] == "city" and town.extra["precision"] == "town"
     far = placed("Road closed on Mannerheimintie in Oulu")  # a street of that name, but 500 km away: the town
     assert far.extra["geocode"]["name"] == "Oulu"
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_a_region_level_alert_is_drawn_as_its_area_on_the_desk(stack, browser, corpus, tmp_path):
+    """The Météo-France avalanche warning names only its NUTS3 areas: the desk draws those areas (the
+    Alps), not a dot at the middle of France."""
+    import os
+    import re as regex
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    text = (corpus / "cap" / "meteo-france_cap_2022-12-07.xml").read_text(encoding="utf-8")
+    for tag, when in (("sent", now), ("effective", now), ("onset", now), ("expires", now + timedelta(hours=6))):
+        text = regex.sub(rf"<{tag}>[^<]+</{tag}>", f"<{tag}>{when.isoformat()}</{tag}>", text)
+    text = regex.sub(r"<identifier>[^<]+</identifier>", f"<identifier>streets-test-{int(now.timestamp())}</identifier>", text, 1)
+    doc = tmp_path / "avalanche.xml"
+    doc.write_text(text, encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "watchfloor.cli", "ingest", str(doc)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "WATCHFLOOR_DATA_DIR": str(stack.data_dir), "REDIS_URL": ""})
+    assert done.returncode == 0, done.stderr
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    stack.sign_in(page, "officer", PASSWORD, "")
+    sel = MAP.format(screen="desk")
+    alps = page.wait_for_function("""(sel) => { const gd = document.querySelector(sel);
+        const layer = gd && gd.layout && gd.layout.map && (gd.layout.map.layers || []).find(l => l.name === 'alert-areas');
+        const features = (layer && layer.source && layer.source.features) || [];
+        const flat = (c) => Array.isArray(c[0]) ? c.flatMap(flat) : [c];
+        for (const f of features) {
+          const pts = flat(f.geometry.coordinates);
+          const lon = pts.reduce((s, p) => s + p[0], 0) / pts.length, lat = pts.reduce((s, p) => s + p[1], 0) / pts.length;
+          if (lon > 5 && lon < 8 && lat > 43.5 && lat < 46.5) { return [lon, lat, f.geometry.type]; } }
+        return null; }""", arg=sel, timeout=60_000).json_value()
+    assert alps[2] in ("Polygon", "MultiPolygon")
+    page.close()
