@@ -5,7 +5,7 @@
  * One of the assets/wf-*.js files (Dash loads them in name order); wf-10-state.js says how they fit. */
 (function () {
   "use strict";
-  var RESPONDER_LAYER = /-(pois|poi-names)$/;
+  var RESPONDER_LAYER = /-(pois|poi-names|poi-letters)$/;
 
   function mapOf(root) {
     var gd = root.querySelector(".wf-map-graph .js-plotly-plot");

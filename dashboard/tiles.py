@@ -116,9 +116,15 @@ def _street_layers(name: str, theme: str, scale: float = 1.0) -> list[dict[str, 
         layer("line", "roads", "major", filter=major,
               paint={"line-color": c["major"], "line-width": wide},
               layout={"line-cap": "round", "line-join": "round"}),
+        # Responder places are rings with a letter, never filled discs: a filled disc is an incident.
         layer("circle", "pois", "pois", paint={
-            "circle-color": ["match", ["get", "class"], *[v for kv in POI_COLOURS.items() for v in kv], "#888888"],
-            "circle-radius": 6, "circle-stroke-color": c["halo"], "circle-stroke-width": 2}),
+            "circle-color": c["halo"], "circle-radius": 8, "circle-stroke-width": 2.5,
+            "circle-stroke-color": ["match", ["get", "class"], *[v for kv in POI_COLOURS.items() for v in kv], "#888888"]}),
+        layer("symbol", "pois", "poi-letters", layout={
+            "text-field": ["match", ["get", "class"], ["hospital", "clinic", "ambulance_station"], "H", "police", "P",
+                           "fire_station", "F", "S"],
+            "text-size": 11, "text-font": ["Noto Sans Bold"], "text-allow-overlap": True, "text-ignore-placement": True},
+            paint={"text-color": ["match", ["get", "class"], *[v for kv in POI_COLOURS.items() for v in kv], "#888888"]}),
         layer("symbol", "roads", "road-names", minzoom=14, filter=["!=", ["get", "name"], ""],
               layout={"symbol-placement": "line", "text-field": ["get", "name"], "text-size": round(13 * scale),
                       "text-font": ["Noto Sans Regular"]},

@@ -35,7 +35,7 @@ def map_figure(events: list[dict[str, Any]], *, theme: str = "dark", center: tup
         layers.append({"name": f"workspace-{space.id}", "sourcetype": "geojson", "source": space.geojson(),
                        "type": "line", "color": "#cc79a7", "line": {"width": 2.5}, "below": "traces"})
     layers.append({"name": "alert-areas", "sourcetype": "geojson", "source": EMPTY_FC, "type": "fill",
-                   "color": "#e69f00", "opacity": 0.22, "fill": {"outlinecolor": "#e69f00"}, "below": "traces"})
+                   "color": "#e69f00", "opacity": 0.14, "fill": {"outlinecolor": "#e69f00"}, "below": "traces"})
     dark = theme == "dark"
     fig = go.Figure(
         go.Scattermap(
