@@ -72,3 +72,16 @@ def redis_client(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
     yield client
     client.flushdb()
     client.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Real headless Chromium (Debian's, `make browser`), one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.watchfloor.test_stack import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

@@ -38,6 +38,7 @@ from dateutil import parser as dateparser
 
 from feeds.meaning import magnitude_number, quake_severity, warning_kind
 from feeds.model import Kind, Severity
+from feeds.sources.nsw_rfs import ALERT_SEVERITY as NSW_ALERT_SEVERITY
 from feeds.sources.nsw_rfs import kind_for_type
 from feeds.text import BadDate, parse_time, plain_text
 
@@ -187,14 +188,8 @@ _TYPE_LABELS = ("TYPE", "INCIDENT TYPE", "CATEGORY", "INCIDENT")
 _TIME_LABELS = ("TIME OF CALL", "FIRST REPORTED", "REPORTED", "START DATE/TIME", "OBS TIME", "STARTED")
 _KNOWN = {"TYPE", "ALERT LEVEL", "STATUS", "LOCATION", "CATEGORY", "COUNCIL AREA", "CURRENT STATUS", "SIZE",
           "RESPONSIBLE AGENCY", "ALERT SUMMARY", "CONFIDENCE", "TEMPERATURE", "SATELLITE", "SUBURB", "AGENCY", *_TIME_LABELS}
-ALERT_SEVERITY = {
-    "emergency warning": Severity.EXTREME,
-    "emergency": Severity.EXTREME,
-    "watch and act": Severity.SEVERE,
-    "advice": Severity.MINOR,
-    "planned burn": Severity.MINOR,
-    "permitted burn": Severity.MINOR,
-}
+# The Australian warning levels as the NSW Rural Fire Service adapter reads them, and Queensland's word.
+ALERT_SEVERITY = {**NSW_ALERT_SEVERITY, "permitted burn": Severity.MINOR}
 
 
 def labelled_fields(summary_html: str) -> dict[str, str]:

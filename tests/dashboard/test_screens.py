@@ -8,7 +8,6 @@ import time
 import pytest
 
 from tests.stack import ROOT, start_stack
-from tests.watchfloor.test_stack import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.redis]
 
@@ -29,14 +28,6 @@ def stack(tmp_path_factory):
     stack.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def open_screen(stack, browser, path: str, width: int, height: int):

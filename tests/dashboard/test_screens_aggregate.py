@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from domain.picture.keys import IncidentKeys
-from tests.dashboard.test_screens import ARTIFACTS, DRAWN, MAP, PASSWORD, acknowledge_alerts, browser, open_screen  # noqa: F401
+from tests.dashboard.test_screens import ARTIFACTS, DRAWN, MAP, PASSWORD, acknowledge_alerts, open_screen
 from tests.stack import start_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.redis]

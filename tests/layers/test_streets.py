@@ -14,7 +14,6 @@ import pytest
 
 from layers.streets import BUILT_IN, ImportRefused, TileArchive, exercise_extract, install, regions
 from tests.stack import ROOT, start_stack
-from tests.watchfloor.test_stack import CHROMIUM, CHROMIUM_ARGS
 
 ARTIFACTS = ROOT / "test-artifacts"
 PASSWORD = "streets passphrase 42"
@@ -97,14 +96,6 @@ def stack(tmp_path_factory):
     stack.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 # The street features MapLibre has drawn on the screen, read through the map object.
@@ -293,7 +284,7 @@ def test_a_region_level_alert_is_drawn_as_its_area_on_the_desk(stack, browser, c
     text = (corpus / "cap" / "meteo-france_cap_2022-12-07.xml").read_text(encoding="utf-8")
     for tag, when in (("sent", now), ("effective", now), ("onset", now), ("expires", now + timedelta(hours=6))):
         text = regex.sub(rf"<{tag}>[^<]+</{tag}>", f"<{tag}>{when.isoformat()}</{tag}>", text)
-    text = regex.sub(r"<identifier>[^<]+</identifier>", f"<identifier>streets-test-{int(now.timestamp())}</identifier>", text, 1)
+    text = regex.sub(r"<identifier>[^<]+</identifier>", f"<identifier>streets-test-{int(now.timestamp())}</identifier>", text, count=1)
     doc = tmp_path / "avalanche.xml"
     doc.write_text(text, encoding="utf-8")
     done = subprocess.run([sys.executable, "-m", "watchfloor.cli", "ingest", str(doc)], cwd=ROOT, capture_output=True,
