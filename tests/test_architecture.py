@@ -289,3 +289,16 @@ def test_the_checks_catch_an_upward_arrow_a_circle_and_an_unexplained_local_impo
     assert arrows_up(modules) == ["layers.shapes:1 imports feeds.model"]
     assert cycles(modules) == [["domain.a", "domain.b"]]
     assert unexplained_local_imports(modules) == ["domain.b:2 imports domain.a"]
+
+
+def test_the_tree_passes_the_linter() -> None:
+    """`make lint` as part of `make test`: CI runs only the tests, and a lint error slips in otherwise."""
+    import shutil
+    import subprocess
+    import sys
+
+    ruff = Path(sys.executable).parent / "ruff"
+    ruff_cmd = str(ruff) if ruff.exists() else shutil.which("ruff")
+    assert ruff_cmd, "ruff is not installed: make install (it is a test dependency)"
+    done = subprocess.run([ruff_cmd, "check", "--quiet", "."], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-500:]
