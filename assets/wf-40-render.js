@@ -21,14 +21,19 @@
     return settings && settings.screen === "wall" ? Math.max(12, Math.ceil(window.innerHeight / 90) + 2) : 12;
   }
   function ink(settings) { return settings && settings.theme === "light" ? "#0d1117" : "#ffffff"; }
+  /* Marker sizes are pixels: on the wall they grow with the screen, so a 4K wall reads like a 1080p one. */
+  function dotScale(settings) {
+    return settings && settings.screen === "wall" ? Math.max(1, window.innerHeight / 1080) : 1;
+  }
 
   function mapColumns(st, visible, positions, space, settings) {
     var cols = {lat: [], lon: [], ids: [], text: [], color: [], size: [], time: [], kind: []};
+    var k = dotScale(settings);
     positions.forEach(function (i) {
       var r = st.rows[i], show = visible(r), onTl = show && nearSpace(space, r);
       cols.lat.push(show ? r.lat : null); cols.lon.push(show ? r.lon : null);
       cols.ids.push(r.id); cols.text.push(r.text || ""); cols.color.push(sevColour(settings, r));
-      cols.size.push(r.size || 9); cols.time.push(onTl ? r.time : null); cols.kind.push(onTl ? r.kind : null);
+      cols.size.push(Math.round((r.size || 9) * k)); cols.time.push(onTl ? r.time : null); cols.kind.push(onTl ? r.kind : null);
     });
     return cols;
   }
@@ -43,10 +48,11 @@
       return (SEV_RANK[a.severity] - SEV_RANK[b.severity]) || (a.time < b.time ? -1 : a.time > b.time ? 1 : 0);
     });
     var cols = {lat: [], lon: [], ids: [], text: [], color: [], size: [], ring: [], ringColor: []};
+    var k = dotScale(settings);
     top.forEach(function (r) {
       cols.lat.push(r.lat); cols.lon.push(r.lon); cols.ids.push(r.id); cols.text.push(r.text || "");
-      cols.color.push(sevColour(settings, r)); cols.size.push(r.size || 15);
-      cols.ring.push((r.size || 15) + (r.severity === "extreme" ? 8 : 6)); cols.ringColor.push(ink(settings));
+      cols.color.push(sevColour(settings, r)); cols.size.push(Math.round((r.size || 15) * k));
+      cols.ring.push(Math.round(((r.size || 15) + (r.severity === "extreme" ? 8 : 6)) * k)); cols.ringColor.push(ink(settings));
     });
     return cols;
   }

@@ -327,6 +327,9 @@ def test_no_wall_text_is_under_a_ninetieth_of_the_screen_height(stack, browser, 
     small = [s for s in sizes if s[0] < floor - 0.01]
     page.screenshot(path=str(ARTIFACTS / f"focus-wall-map-{width}x{height}.png"))
     assert not small, f"text under {floor:.1f} px on the wall at {width}x{height}: {small[:12]}"
+    # dots grow with the screen too: the smallest (unknown, 8 px at 1080p) is 16 px at 2160p
+    dots = page.evaluate("""(sel) => document.querySelector(sel).data[0].marker.size""", MAP.format(screen="wall"))
+    assert dots and min(dots) >= 8 * height / 1080 - 0.5, dots
     for view in ("threat", "timeline"):
         page.goto(stack.url + f"wall?view={view}")
         page.wait_for_selector(f".wf-wall.view-{view}", timeout=30_000)
