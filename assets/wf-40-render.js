@@ -139,11 +139,21 @@
   }
 
   /* A brushed range on the timeline narrows the time window; a double-click (autorange) clears it. */
+  /* Plotly writes a time axis range as "2026-12-04 05:10:00.123" (UTC here, the figure has no zone). */
+  function utcText(value) {
+    var text = String(value).trim().replace(" ", "T");
+    return /(Z|[+-]\d\d:?\d\d)$/.test(text) ? text : text + "Z";
+  }
+  /* The brushed range, from either form plotly reports it in: a drag sends "xaxis.range[0]" and
+   * "xaxis.range[1]", a programmatic or range-slider change "xaxis.range": [a, b]. */
   function brushOf(st, relayout) {
     if (!relayout) { return st.brush || null; }
+    var range = relayout["xaxis.range"];
     if (relayout["xaxis.autorange"]) { st.brush = null; }
     else if (relayout["xaxis.range[0]"] && relayout["xaxis.range[1]"]) {
-      st.brush = [relayout["xaxis.range[0]"].replace(" ", "T") + "Z", relayout["xaxis.range[1]"].replace(" ", "T") + "Z"];
+      st.brush = [utcText(relayout["xaxis.range[0]"]), utcText(relayout["xaxis.range[1]"])];
+    } else if (Array.isArray(range) && range.length === 2 && range[0] && range[1]) {
+      st.brush = [utcText(range[0]), utcText(range[1])];
     }
     return st.brush || null;
   }

@@ -74,3 +74,31 @@ def test_browser_and_server_agree_on_what_is_near_a_workspace() -> None:
     # nobody near: both say no for an unplaced report
     assert subprocess.run([node, "-e", _browser_source() + "\nprocess.exit(nearSpace({venues: [[0,0,1]]}, {lat: null}) ? 1 : 0)"],
                           timeout=30).returncode == 0
+
+
+def test_the_brush_is_read_from_either_form_plotly_reports_it_in() -> None:
+    """A drag reports "xaxis.range[0]"/"[1]", a programmatic or range-slider change "xaxis.range": [a, b];
+    reading only the first lost the brush (assets/wf-40-render.js brushOf)."""
+    node = shutil.which("node")
+    assert node, "Node.js is needed (make install uses npm for the basemap and gazetteer)"
+    js = "\n".join(f.read_text(encoding="utf-8") for f in sorted((ROOT / "assets").glob("wf-*.js")))
+    parts = []
+    for name in ("utcText", "brushOf"):
+        m = re.search(r"\n(\s*)function " + name + r"\(.*?\n\1\}", js, re.S)
+        assert m, f"function {name} not found in assets/wf-*.js"
+        parts.append(m.group(0))
+    script = "\n".join(parts) + """
+const st = {};
+const out = [brushOf(st, {"xaxis.range[0]": "2026-12-04 05:10:00.5", "xaxis.range[1]": "2026-12-04 06:00:00"}),
+             brushOf(st, {"xaxis.range": ["2026-12-04 01:00:00", "2026-12-04 02:00:00"]}),
+             brushOf(st, {"dragmode": "zoom"}),
+             brushOf(st, {"xaxis.autorange": true})];
+process.stdout.write(JSON.stringify(out));"""
+    done = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [
+        ["2026-12-04T05:10:00.5Z", "2026-12-04T06:00:00Z"],
+        ["2026-12-04T01:00:00Z", "2026-12-04T02:00:00Z"],
+        ["2026-12-04T01:00:00Z", "2026-12-04T02:00:00Z"],  # an unrelated relayout keeps the brush
+        None,
+    ]
