@@ -1,7 +1,8 @@
 """Street tiles and map styles served by the app itself: nothing a map shows comes from off the machine.
 
     GET /tiles/style/{theme}.json          a MapLibre style (dark: wall and desk; light: the tablet)
-    GET /tiles/{region}/{z}/{x}/{y}.pbf    one vector tile of an installed street basemap
+    GET /tiles/{region}/{z}/{x}/{y}.pbf    one vector tile of an installed street basemap (.png, .jpg,
+                                           .webp for a raster package, as TAK and offline GIS carry them)
     GET /tiles/regions.json                the installed street basemaps (name, bounds, zooms)
 
 The style names absolute tile URLs built from the request's own origin (MapLibre makes no request
@@ -155,13 +156,17 @@ def style(origin: str, theme: str, basemaps: list[Region], scale: float = 1.0) -
         {"id": "sea", "type": "background", "paint": {"background-color": world.sea}},
         {"id": "land", "type": "fill", "source": "countries", "paint": {"fill-color": world.land}},
     ]
-    for region in basemaps:
+    for region in sorted(basemaps, key=lambda r: not r.raster):  # raster packages under vector streets
         sources[f"streets-{region.name}"] = {
-            "type": "vector", "tiles": [f"{origin}/tiles/{region.name}/{{z}}/{{x}}/{{y}}.pbf"],
+            "type": "raster" if region.raster else "vector",
+            "tiles": [f"{origin}/tiles/{region.name}/{{z}}/{{x}}/{{y}}.{region.tile_format}"],
             "minzoom": region.minzoom, "maxzoom": region.maxzoom, "bounds": list(region.bounds),
-            "attribution": ATTRIBUTION,
+            "attribution": ATTRIBUTION, **({"tileSize": 256} if region.raster else {}),
         }
-        layers += _street_layers(region.name, theme, scale)
+        if region.raster:
+            layers.append({"id": f"streets-{region.name}-raster", "type": "raster", "source": f"streets-{region.name}"})
+        else:
+            layers += _street_layers(region.name, theme, scale)
     layers += [
         {"id": "state-lines", "type": "line", "source": "states",
          "paint": {"line-color": world.state_line, "line-width": world.state_width}},
@@ -207,10 +212,10 @@ def register_tiles(server: FastAPI, config: Config) -> None:
         body = [{k: v for k, v in r.as_dict().items() if k != "path"} for r in installed(config)]
         return Response(orjson.dumps(body), media_type="application/json")
 
-    @server.get("/tiles/{region}/{z}/{x}/{y}.pbf")
-    def tile(region: str, z: int, x: int, y: int) -> Response:
+    @server.get("/tiles/{region}/{z}/{x}/{y}.{ext}")
+    def tile(region: str, z: int, x: int, y: int, ext: str) -> Response:
         found = next((r for r in installed(config) if r.name == region), None)
-        if found is None or not (0 <= z <= 24 and 0 <= x < 2**z and 0 <= y < 2**z):
+        if found is None or ext != found.tile_format or not (0 <= z <= 24 and 0 <= x < 2**z and 0 <= y < 2**z):
             return Response(b"", 404)
         try:
             archive = archives.get(found.path)
@@ -223,4 +228,4 @@ def register_tiles(server: FastAPI, config: Config) -> None:
         headers = {"Cache-Control": "private, max-age=3600"}
         if archive.gzip:
             headers["Content-Encoding"] = "gzip"
-        return Response(data, media_type="application/x-protobuf", headers=headers)
+        return Response(data, media_type=archive.media_type or "application/octet-stream", headers=headers)

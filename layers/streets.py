@@ -97,9 +97,14 @@ class ImportRefused(ValueError):
     """A file that cannot become a basemap; str() is one line saying why and what to do."""
 
 
+# PMTiles tile types: vector (MVT) or a raster image, as offline GIS and TAK packages carry them.
+TILE_FORMATS = {1: ("pbf", "application/x-protobuf"), 2: ("png", "image/png"), 3: ("jpg", "image/jpeg"),
+                4: ("webp", "image/webp")}
+
+
 @dataclass(frozen=True)
 class Region:
-    """One installed street basemap."""
+    """One installed street basemap: vector tiles (``tile_format`` "pbf") or raster ("png", "jpg", "webp")."""
 
     name: str
     path: Path
@@ -108,10 +113,15 @@ class Region:
     maxzoom: int
     size: int
     source: str
+    tile_format: str = "pbf"
+
+    @property
+    def raster(self) -> bool:
+        return self.tile_format != "pbf"
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "bounds": list(self.bounds), "minzoom": self.minzoom, "maxzoom": self.maxzoom,
-                "bytes": self.size, "source": self.source, "path": str(self.path)}
+                "bytes": self.size, "source": self.source, "tiles": self.tile_format, "path": str(self.path)}
 
 
 # -- reading archives ------------------------------------------------------------------------------
@@ -134,6 +144,8 @@ class TileArchive:
             raise ImportRefused(f"{path.name}: not a readable PMTiles archive ({type(exc).__name__})") from None
         compression = self.header.get("tile_compression")
         self.gzip = getattr(compression, "value", compression) == 2  # pmtiles Compression.GZIP
+        kind = self.header.get("tile_type")
+        self.tile_format, self.media_type = TILE_FORMATS.get(int(getattr(kind, "value", kind) or 0), (None, None))
 
     def tile(self, z: int, x: int, y: int) -> bytes | None:
         return self._reader.get(z, x, y)
@@ -158,9 +170,11 @@ def regions(folder: Path) -> list[Region]:
             continue
         try:
             meta = archive.metadata if isinstance(archive.metadata, dict) else {}
+            if archive.tile_format is None:
+                continue  # a tile type no screen can draw (refused at import)
             found.append(Region(path.stem, path, archive.bounds(), int(archive.header["min_zoom"]),
                                 int(archive.header["max_zoom"]), path.stat().st_size,
-                                str(meta.get("watchfloor_source") or meta.get("name") or path.name)))
+                                str(meta.get("watchfloor_source") or meta.get("name") or path.name), archive.tile_format))
         finally:
             archive.close()
     return found
@@ -411,6 +425,8 @@ def install(source: Path, folder: Path, *, name: str | None = None,
             raise ImportRefused(f"{source.name}: use an .osm.pbf extract, or a .pmtiles or .mbtiles tile package")
         archive = TileArchive(aside)  # refuses a damaged or truncated archive before it is swapped in
         try:
+            if archive.tile_format is None:
+                raise ImportRefused(f"{source.name}: tiles of a type the maps cannot draw (vector MVT, PNG, JPEG or WebP)")
             if archive.tile(int(archive.header["min_zoom"]), *_any_tile(archive)) is None and not archive.header.get(
                     "addressed_tiles_count"):
                 raise ImportRefused(f"{source.name}: the archive holds no tiles")

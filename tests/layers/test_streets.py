@@ -304,3 +304,59 @@ def test_a_region_level_alert_is_drawn_as_its_area_on_the_desk(stack, browser, c
         return null; }""", arg=sel, timeout=60_000).json_value()
     assert alps[2] in ("Polygon", "MultiPolygon")
     page.close()
+
+
+@pytest.mark.slow
+def test_a_raster_tile_package_as_tak_carries_it_is_imported_served_and_drawn(stack, tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import struct
+    import time
+    import urllib.error
+    import urllib.request
+    import zlib
+
+    from bench.live_stack import http_session_cookie
+    from dashboard.tiles import installed, style
+    from domain.config.loader import load_config
+
+    def png(r: int, g: int, b: int) -> bytes:  # a real 256x256 PNG, one colour
+        raw = b"".join(b"\x00" + bytes((r, g, b)) * 256 for _ in range(256))
+
+        def chunk(kind: bytes, body: bytes) -> bytes:
+            return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+        return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 256, 256, 8, 2, 0, 0, 0)) + \
+            chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+    package = tmp_path / "field.mbtiles"
+    with sqlite3.connect(package) as db:
+        db.execute("CREATE TABLE metadata (name TEXT, value TEXT)")
+        db.execute("CREATE TABLE tiles (zoom_level INTEGER, tile_column INTEGER, tile_row INTEGER, tile_data BLOB)")
+        db.executemany("INSERT INTO metadata VALUES (?, ?)", [("name", "field"), ("format", "png"), ("minzoom", "10"),
+                                                              ("maxzoom", "10"), ("bounds", "24.9,60.1,25.0,60.2")])
+        # tile 10/583/296 (TMS row 1023 - 296 = 727): over central Helsinki
+        db.execute("INSERT INTO tiles VALUES (10, 583, 727, ?)", (png(200, 30, 30),))
+    monkeypatch.setenv("WATCHFLOOR_DATA_DIR", str(stack.data_dir))
+    config = load_config()
+    region = install(package, stack.data_dir / "basemaps")  # into the running stack's data directory
+    assert region.raster and region.tile_format == "png"
+    assert [r.name for r in installed(config) if r.raster] == ["field"]
+    drawn = style("http://127.0.0.1:8050/", "dark", [region])
+    assert drawn["sources"]["streets-field"]["type"] == "raster"
+    assert drawn["sources"]["streets-field"]["tiles"] == ["http://127.0.0.1:8050/tiles/field/{z}/{x}/{y}.png"]
+    cookie = http_session_cookie(stack, "officer", PASSWORD)
+
+    def get(path: str) -> tuple[int, str, bytes]:
+        request = urllib.request.Request(stack.url + path, headers={"Cookie": cookie})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as reply:
+                return reply.status, reply.headers.get("Content-Type", ""), reply.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, "", b""
+
+    deadline = time.monotonic() + 15  # the app rereads the basemap folders within seconds
+    while (served := get("tiles/field/10/583/296.png"))[0] != 200 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert served[0] == 200 and served[1] == "image/png" and served[2].startswith(b"\x89PNG")
+    assert get("tiles/field/10/583/296.pbf")[0] == 404  # a raster package has no vector tiles
+    assert b'"type":"raster"' in get("tiles/style/dark.json")[2]
