@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import resource
 import statistics
 import subprocess
@@ -24,23 +23,17 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from layers.streets import BUILT_IN, TileArchive, exercise_extract, regions
+from layers.streets import BUILT_IN, TileArchive, exercise_extract, regions, tile_xy
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def _xy(lon: float, lat: float, n: int) -> tuple[int, int]:
-    x = int((lon + 180.0) / 360.0 * n)
-    y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
-    return x, y
 
 
 def tiles_over(bounds: tuple[float, float, float, float], zooms: range) -> list[tuple[int, int, int]]:
     west, south, east, north = bounds
     out = []
     for z in zooms:
-        x0, y0 = _xy(west, north, 2**z)
-        x1, y1 = _xy(east, south, 2**z)
+        x0, y0 = tile_xy(west, north, z)
+        x1, y1 = tile_xy(east, south, z)
         out += [(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
     return out
 

@@ -14,6 +14,7 @@ labels are drawn with the browser's own fonts. Behind the access guard like ever
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -62,6 +63,12 @@ def installed(config: Config) -> list[Region]:
     return list(seen.values())
 
 
+@functools.lru_cache(maxsize=32)
+def _responder_places(path: Path, mtime: float) -> tuple[dict[str, Any], ...]:
+    """A region's responder places, read once per version of its archive (not at every drawer)."""
+    return tuple(responder_places(path))
+
+
 HOSPITALS = ("hospital",)
 RESPONDERS = ("police", "fire_station", "ambulance_station")
 CARE = ("clinic",)
@@ -77,7 +84,7 @@ def nearby_responders(config: Config, lat: Any, lon: Any) -> dict[str, list[dict
             if r.bounds[0] - 0.7 <= lon <= r.bounds[2] + 0.7 and r.bounds[1] - 0.45 <= lat <= r.bounds[3] + 0.45]
     if not near:
         return None
-    places = [p for region in near for p in responder_places(region)]
+    places = [p for region in near for p in _responder_places(region.path, region.path.stat().st_mtime)]
     return {"hospitals": nearest(places, lat, lon, HOSPITALS), "responders": nearest(places, lat, lon, RESPONDERS),
             "clinics": nearest(places, lat, lon, CARE, limit=2)}
 

@@ -53,6 +53,7 @@ __all__ = [
     "regions",
     "responder_places",
     "street_names",
+    "tile_xy",
     "remove",
 ]
 
@@ -73,7 +74,6 @@ POIS = {("amenity", "hospital"): "hospital", ("amenity", "clinic"): "clinic", ("
         ("amenity", "fire_station"): "fire_station", ("emergency", "ambulance_station"): "ambulance_station",
         ("amenity", "shelter"): "shelter", ("social_facility", "shelter"): "shelter",
         ("emergency", "assembly_point"): "shelter", ("amenity", "school"): "school"}
-RESPONDER_CLASSES = ("hospital", "police", "fire_station", "ambulance_station", "shelter", "school")
 LAYERS = ("water", "green", "buildings", "rail", "roads", "places", "pois")
 MAX_ZOOM = 16
 MIN_ZOOM = 10
@@ -347,11 +347,11 @@ def _responders_path(archive: Path) -> Path:
     return archive.with_name(archive.name.removesuffix(".pmtiles") + ".responders.json")
 
 
-def responder_places(region: Region) -> list[dict[str, Any]]:
+def responder_places(archive: Path) -> list[dict[str, Any]]:
     """The places responders ask for that the region's extract holds (hospitals, police, fire and
     ambulance stations, shelters, schools, clinics), with lat/lon; [] for a tile package."""
     try:
-        found = json.loads(_responders_path(region.path).read_text(encoding="utf-8"))
+        found = json.loads(_responders_path(archive).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
     return [p for p in found if isinstance(p, dict) and isinstance(p.get("lat"), float | int)]
@@ -448,17 +448,20 @@ def install(source: Path, folder: Path, *, name: str | None = None,
     return next(r for r in regions(folder) if r.name == name)
 
 
-def _any_tile(archive: TileArchive) -> tuple[int, int]:
-    """x, y of the min-zoom tile at the archive's centre."""
+def tile_xy(lon: float, lat: float, z: int) -> tuple[int, int]:
+    """x, y of the web-mercator tile at zoom ``z`` that holds lon/lat (clamped to the grid)."""
     import math
 
-    west, south, east, north = archive.bounds()
-    z = int(archive.header["min_zoom"])
-    lon, lat = (west + east) / 2, (south + north) / 2
     n = 2**z
     x = int((lon + 180.0) / 360.0 * n)
     y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
     return min(max(x, 0), n - 1), min(max(y, 0), n - 1)
+
+
+def _any_tile(archive: TileArchive) -> tuple[int, int]:
+    """x, y of the min-zoom tile at the archive's centre."""
+    west, south, east, north = archive.bounds()
+    return tile_xy((west + east) / 2, (south + north) / 2, int(archive.header["min_zoom"]))
 
 
 def remove(folder: Path, name: str) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from domain.picture.markers import marker_row
+from layers.basemap import FILES, MISSING_MESSAGE
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def map_figure(events: list[dict[str, Any]], *, theme: str = "dark", center: tup
     alerts arrive, layer name "alert-areas") and one marker trace of incidents."""
     rows = [marker_row(e) for e in events]
     layers: list[dict[str, Any]] = []
-    problem = None if (ASSETS / "basemap" / "countries.geojson").is_file() else "offline basemap not built: run `make install`"
+    problem = None if (ASSETS / "basemap" / FILES["countries"]).is_file() else MISSING_MESSAGE
     for space in workspaces or []:
         layers.append({"name": f"workspace-{space.id}", "sourcetype": "geojson", "source": space.geojson(),
                        "type": "line", "color": "#cc79a7", "line": {"width": 2.5}, "below": "traces"})

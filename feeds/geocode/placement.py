@@ -47,17 +47,19 @@ _CAPITALISED_BEFORE = re.compile(r"[A-Z][\w’'.-]*\s+$")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\"“(]\s*)$")
 NEWS_KINDS = frozenset({Kind.NEWS})
 STREET_KM = 15.0  # a street of a street basemap refines a town it lies this near
-_streets: dict[str, Any] = {"folders": [BUILT_IN], "names": None, "pattern": None}
+_streets: dict[str, Any] = {"folders": [BUILT_IN], "stamps": None, "names": None, "pattern": None}
 
 
 def use_street_folders(folders: list[Path]) -> None:
-    """Where street basemaps are, besides the built-in one (the workers add ``<data_dir>/basemaps``);
-    their street names are read again on next use."""
-    _streets.update(folders=[BUILT_IN, *folders], names=None, pattern=None)
+    """Where street basemaps are, besides the built-in one (the workers add ``<data_dir>/basemaps``)."""
+    _streets.update(folders=[BUILT_IN, *folders], stamps=None)
 
 
 def _street_index() -> tuple[dict[str, tuple[str, float, float]], re.Pattern[str] | None]:
-    if _streets["names"] is None:
+    """The street names, read again when a basemap is imported or removed (a folder's mtime moves)."""
+    stamps = tuple(f.stat().st_mtime if f.is_dir() else 0.0 for f in _streets["folders"])
+    if _streets["stamps"] != stamps:
+        _streets["stamps"] = stamps
         names = street_names(_streets["folders"])
         words = sorted((re.escape(n) for n in names), key=len, reverse=True)
         _streets.update(names=names, pattern=re.compile(r"\b(" + "|".join(words) + r")\b", re.I) if words else None)

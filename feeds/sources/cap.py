@@ -37,7 +37,7 @@ from shapely.geometry import GeometryCollection, MultiPolygon, Point, Polygon, m
 from shapely.validation import make_valid
 
 from feeds.contract import DocumentRefused, FeedConfig, ParseResult
-from feeds.meaning import magnitude_number, meteoalarm_kind, quake_severity, warning_kind
+from feeds.meaning import happened_at, magnitude_number, meteoalarm_kind, quake_severity, warning_kind
 from feeds.model import Event, InvalidEvent, Kind, Severity, check_lonlat, iso, stable_hash
 from feeds.sources import register
 from feeds.sources._xml import (  # noqa: F401 - re-exported for the other XML adapters
@@ -378,8 +378,9 @@ def alert_meaning(
             time, field = event_time, "info/parameter EventTime"
         else:
             warnings.append(f"EventTime parameter {params['EventTime'][:40]!r} unreadable; using onset or sent")
-    if field == "alert/sent" and times.get("onset"):
-        time, field = parse_time(times["onset"])[0], "info/onset"
+    if field == "alert/sent":
+        time, from_onset = happened_at(sent, times.get("onset"))
+        field = "info/onset" if from_onset else field
     kind = meteoalarm_kind(params.get("awareness_type")) or kind
     magnitude = magnitude_number(params.get("Magnitude") or params.get("magnitude"))
     depth = _depth_km(params.get("Depth") or params.get("depth") or "")

@@ -312,10 +312,10 @@ class RssSource:
         if lat is not None:
             fields["lat"] = fields["lon"] = "georss|gml|geo:lat/long"
         tag_kind, tag_severity = tagged(entry)
-        if tag_kind or tag_severity:
-            fields["kind" if tag_kind else "severity"] = "category"
-            if tag_kind and tag_severity:
-                fields["severity"] = "category"
+        if tag_kind:
+            fields["kind"] = "category"
+        if tag_severity:
+            fields["severity"] = "category"
         event = Event(
             id=event_id,
             source=self.name,

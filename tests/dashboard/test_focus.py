@@ -24,6 +24,7 @@ from domain.picture.markers import (
     severity_colours,
 )
 from layers.basemap import BASEMAP_THEMES
+from tests.dashboard.test_screens import DRAWN, MAP, PASSWORD, open_screen
 from tests.stack import ROOT
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -134,11 +135,7 @@ def test_marker_size_grows_with_severity():
 
 # -- In the browser ---------------------------------------------------------------------------------
 
-PASSWORD = "focus passphrase 42"
-MAP = ".wf-{screen} .wf-map-graph .js-plotly-plot"
 TIMELINE = ".wf-{screen} .wf-timeline-graph .js-plotly-plot"
-DRAWN = """(sel) => { const gd = document.querySelector(sel);
-  return !!(gd && gd.data && gd.data[0] && gd.data[0].lat && gd.data[0].lat.some(v => v !== null)); }"""
 
 
 @pytest.fixture(scope="module")
@@ -149,16 +146,6 @@ def stack(tmp_path_factory):
     stack.add_user("officer", "operator", PASSWORD)
     yield stack
     stack.stop()
-
-
-
-
-def open_screen(stack, browser, path: str, width: int, height: int):
-    page = browser.new_page(viewport={"width": width, "height": height})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    stack.sign_in(page, "officer", PASSWORD, path)
-    return page, errors
 
 
 # Where an incident is drawn last: [trace index, point index] of the last trace/point drawing it.

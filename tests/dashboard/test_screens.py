@@ -28,8 +28,6 @@ def stack(tmp_path_factory):
     stack.stop()
 
 
-
-
 def open_screen(stack, browser, path: str, width: int, height: int):
     page = browser.new_page(viewport={"width": width, "height": height})
     errors: list[str] = []

@@ -96,8 +96,6 @@ def stack(tmp_path_factory):
     stack.stop()
 
 
-
-
 # The street features MapLibre has drawn on the screen, read through the map object.
 RENDERED = """(sel) => { const gd = document.querySelector(sel);
   const map = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot && gd._fullLayout.map._subplot.map;
