@@ -248,8 +248,9 @@
       st.mapScope = scope;
       var target = space ? {center: space.center, zoom: space.zoom} : settings.globalView;
       if (target) {
+        // A bigger wall shows the same ground, not more of it: one zoom step per doubling of height.
         map.assign(["layout", "map", "center"], {lat: target.center[0], lon: target.center[1]})
-           .assign(["layout", "map", "zoom"], target.zoom);
+           .assign(["layout", "map", "zoom"], target.zoom + Math.log2(dotScale(settings)));
       }
     }
     if (diff.bins || (full && st.bins.size)) {
