@@ -137,6 +137,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("intel_purge_notice_days", 7, "28 CFR Part 23: the daily purge job first announces a criminal-intelligence "
             "record past its review date (audited preview), then purges it this many days later if still not "
             "validated.", "WATCHFLOOR_INTEL_PURGE_NOTICE_DAYS", int, 1, 90),
+    Setting("sar_retention_days", 365, "Suspicious-activity reports and tips not shared as ISE-SAR are purged this "
+            "many days after they were received (a purge record keeps ids and dates, never content).",
+            "WATCHFLOOR_SAR_RETENTION_DAYS", int, 1, 3650),
+    Setting("sar_queue_target_hours", 24.0, "Vetting target: the desk and the wall show reports waiting longer "
+            "than this as late.", "WATCHFLOOR_SAR_QUEUE_TARGET_HOURS", float, 0.25, 720),
+    Setting("tip_per_hour", 5, "Tips (and additions to tips) one address may send to /tip in an hour; the "
+            "address is kept only in a counter that expires with the hour.", "WATCHFLOOR_TIP_PER_HOUR", int, 1, 1000),
+    Setting("phone_region", "US", "Country (ISO 3166 alpha-2) whose numbering plan reads phone numbers written "
+            "without a country code, e.g. (617) 555-0142.", "WATCHFLOOR_PHONE_REGION"),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
