@@ -19,6 +19,7 @@ from domain.config.loader import Config, load_config
 from domain.config.workspaces import workspaces_for
 from domain.operations.criminal_intel import scheduled_purge
 from domain.operations.rules import evaluate_rules
+from domain.reports.vetting import purge as purge_report_records
 from domain.store.connection import client_for
 from domain.store.streams import EventKeys, EventStore, FeedHealth, FeedKeys, load_health, save_health
 from feeds.contract import FeedConfig, FeedError
@@ -49,6 +50,16 @@ def purge_intel(config: Config | None = None, client: redis.Redis | None = None)
     config = config or _config()
     client = client or client_for(config)
     return scheduled_purge(client, notice_days=int(config.intel_purge_notice_days))
+
+
+def purge_reports(config: Config | None = None, client: redis.Redis | None = None) -> dict[str, object]:
+    """Daily (from the cron process): suspicious-activity reports and tips past their keeping
+    (domain.reports.vetting.purge: not shared within ``sar_retention_days``, or shared and past review)."""
+
+    config = config or _config()
+    client = client or client_for(config)
+    rows = purge_report_records(client, float(config.sar_retention_days), dry_run=False)
+    return {"purged": [r["id"] for r in rows]}
 
 
 def backoff_seconds(interval: int, failures: int) -> float:

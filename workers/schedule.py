@@ -1,7 +1,7 @@
 """The RQ 3 cron scheduler and the RQ worker, as Watchfloor runs them.
 
 The cron process only enqueues ``poll_feed`` for each enabled feed on its own interval, and the
-daily 28 CFR Part 23 purge (``purge_intel``); workers execute. Running two cron processes is safe: the poll lock in :func:`workers.jobs.acquire_poll`
+daily 28 CFR Part 23 purge (``purge_intel``) and the reports' retention purge (``purge_reports``); workers execute. Running two cron processes is safe: the poll lock in :func:`workers.jobs.acquire_poll`
 lets one poll per feed per interval through.
 """
 
@@ -19,12 +19,13 @@ from domain.store.connection import job_queue, job_worker, json_cron
 from feeds.geocode import gazetteer, small_places
 from layers import boundaries, regions
 from layers.basemap import BasemapMissing
-from workers.jobs import _config, poll_feed, purge_intel
+from workers.jobs import _config, poll_feed, purge_intel, purge_reports
 
 log = logging.getLogger(__name__)
 
 QUEUE = "watchfloor-feeds"
 INTEL_PURGE_CRON = "17 3 * * *"  # daily, 03:17 UTC
+REPORT_PURGE_CRON = "27 3 * * *"  # daily, 03:27 UTC
 
 
 def job_timeout(config: Config) -> int:
@@ -51,6 +52,9 @@ def build_cron(config: Config, client: redis.Redis) -> CronScheduler:
     # 28 CFR Part 23: records past review are announced, then purged after the notice period.
     json_cron(cron, purge_intel, queue_name=QUEUE, cron=INTEL_PURGE_CRON, job_timeout=600, result_ttl=86_400,
                   failure_ttl=7 * 86_400, name="intel:purge")
+    # Suspicious-activity reports past their retention (or, shared, past review) are purged with a record.
+    json_cron(cron, purge_reports, queue_name=QUEUE, cron=REPORT_PURGE_CRON, job_timeout=600, result_ttl=86_400,
+              failure_ttl=7 * 86_400, name="reports:purge")
     return cron
 
 

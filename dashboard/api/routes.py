@@ -24,6 +24,16 @@ incidents, every write, push and export, and every refusal (401/403/404/409/422 
     POST   /api/alerts/{id}/ack                      everyone signed in (people and screens)
     GET    /api/alerts/{id}/disseminations           supervisor+: every outbound copy and its outcome
     GET    /api/rules, POST /api/rules, DELETE /api/rules/{id}    operator+ reads, supervisor+ writes
+    POST   /api/sars                                 operator+: one suspicious-activity report or a list (all or none)
+    GET    /api/sars[?state=&kind=&limit=]           viewer+: the reports they may read (viewers: shared, not tips)
+    GET    /api/sars/queue                           everyone signed in: how many wait for vetting, the oldest's age
+    GET    /api/sars/{id}                            viewer+: one report, its history and the moves they may make
+    POST   /api/sars/{id}/move {"to","reason",...}   operator+ screens, supervisor+ shares/keeps (domain.reports.vetting)
+    GET    /api/entities[?type=&q=], /api/entities/{id}      viewer+: entities from reports they may read
+    POST   /api/entities/{id}/confirm|merge|split    operator+: the analyst's resolution decisions, with a reason
+    GET    /api/links?node=&depth=&limit=&types=&since=&until=   viewer+: a bounded neighbourhood (says when cut)
+    GET    /api/links.graphml|.csv?node=...[&part=edges|nodes]  viewer+: the same view exported
+    GET    /api/links/path?a=&b=                     viewer+: the shortest path, or 404 "no path"
     GET    /api/rules/queue                          operator+: alerts raised by rules for review
     GET    /api/audit[.jsonl]?since=&until=&user=&action=&outcome=&limit=
                                                      supervisor+: the audit trail, newest first (JSON Lines export)
@@ -41,7 +51,7 @@ from typing import Any
 import redis
 from fastapi import FastAPI
 
-from dashboard.api import alerts, annotations, audit, rules
+from dashboard.api import alerts, annotations, audit, reports, rules
 from dashboard.api.endpoint import Api, Work
 from domain.access.accounts import Role
 from domain.config.loader import Config
@@ -71,13 +81,21 @@ def _rule(rule_id: str = "", **_: Any) -> str:
     return rule_id
 
 
+def _report(report_id: str = "", **_: Any) -> str:
+    return report_id
+
+
+def _entity(entity_id: str = "", **_: Any) -> str:
+    return entity_id
+
+
 def _fixed(name: str) -> Callable[..., str]:
     return lambda **_: name
 
 
 INCIDENT = "/api/incidents/{incident_id:path}"
 NOTE = INCIDENT + "/annotation"
-OPERATOR, SUPERVISOR = Role.OPERATOR, Role.SUPERVISOR
+OPERATOR, SUPERVISOR, VIEWER = Role.OPERATOR, Role.SUPERVISOR, Role.VIEWER
 
 # Every operator API route, in matching order (a specific path before the one it would also match).
 ROUTES: tuple[Route, ...] = (
@@ -104,6 +122,23 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/rules", "rule.list", _fixed("rules"), OPERATOR, rules.get_rules),
     Route("POST", "/api/rules", "rule.add", _fixed("new"), SUPERVISOR, rules.post_rule, body=True),
     Route("DELETE", "/api/rules/{rule_id}", "rule.remove", _rule, SUPERVISOR, rules.delete_rule),
+    Route("POST", "/api/sars", "sar.add", _fixed("new"), OPERATOR, reports.post_sars, body=True),
+    Route("GET", "/api/sars", "sar.list", _fixed("reports"), VIEWER, reports.list_sars),
+    Route("GET", "/api/sars/queue", "sar.queue", _fixed("queue"), None, reports.get_queue),
+    Route("POST", "/api/sars/{report_id}/move", "sar.move", _report, VIEWER, reports.move_sar, body=True),
+    Route("GET", "/api/sars/{report_id}", "sar.read", _report, VIEWER, reports.get_sar),
+    Route("GET", "/api/entities", "entity.list", _fixed("entities"), VIEWER, reports.list_entities),
+    Route("POST", "/api/entities/{entity_id}/confirm", "entity.confirm", _entity, OPERATOR, reports.confirm_entity,
+          body=True),
+    Route("POST", "/api/entities/{entity_id}/merge", "entity.merge", _entity, OPERATOR, reports.merge_entity,
+          body=True),
+    Route("POST", "/api/entities/{entity_id}/split", "entity.split", _entity, OPERATOR, reports.split_entity,
+          body=True),
+    Route("GET", "/api/entities/{entity_id}", "entity.read", _entity, VIEWER, reports.get_entity),
+    Route("GET", "/api/links.graphml", "links.export", _fixed("graphml"), VIEWER, reports.get_links_graphml),
+    Route("GET", "/api/links.csv", "links.export", _fixed("csv"), VIEWER, reports.get_links_csv),
+    Route("GET", "/api/links/path", "links.path", _fixed("path"), VIEWER, reports.get_path),
+    Route("GET", "/api/links", "links.read", _fixed("links"), VIEWER, reports.get_links),
     Route("GET", "/api/audit.jsonl", "audit.export", _fixed("audit"), SUPERVISOR, audit.export_audit),
     Route("GET", "/api/audit", "audit.read", _fixed("audit"), SUPERVISOR, audit.get_audit),
 )

@@ -8,3 +8,5 @@ vetting, and the entities (people, vehicles, phones, e-mails, organisations, add
     entities.py     entities from reports: normalised, resolved, confirmed, merged and split
     graph.py        links between entities, reports and incidents: neighbourhoods, paths, exports
 """
+
+__all__ = ["categories", "entities", "form", "graph", "keys", "store", "tips", "vetting"]

@@ -18,6 +18,9 @@ watchfloor partner add NAME        a partner's Atom feed URL (token sign-in, up 
 watchfloor outbound work           the worker that sends webhook and e-mail copies of alerts
 watchfloor geocode "TEXT" [--country CC]   the place a text names, as JSON (offline gazetteer)
 watchfloor places list|forget KEY  places learned from the feeds; forget one a feed taught wrong
+watchfloor sar add FILE.json       suspicious-activity reports; list, show, move ID STATE, queue, purge
+watchfloor entities [--json]       people, vehicles, phones, e-mails, organisations, addresses in reports
+watchfloor links ENTITY | path A B an entity's links (bounded), or the shortest path between two
 
 One module per command group (processes, documents, picture, accounts, records); each registers its
 commands in :func:`build_parser`, the one list of every command.
@@ -34,13 +37,13 @@ from redis import RedisError
 
 from domain.config.loader import Config, ConfigError, load_config
 from feeds.contract import FeedError
-from watchfloor.cli import accounts, basemap, documents, picture, processes, records
+from watchfloor.cli import accounts, basemap, documents, picture, processes, records, reports
 from watchfloor.cli.common import EXIT_BAD_INPUT
 from watchfloor.logs import setup_logging
 
 __all__ = ["build_parser", "main"]
 
-COMMAND_GROUPS = (processes, documents, picture, accounts, records, basemap)
+COMMAND_GROUPS = (processes, documents, picture, accounts, records, basemap, reports)
 
 
 def version() -> str:
