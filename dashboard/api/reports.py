@@ -41,8 +41,8 @@ def post_sars(api: Api, request: Request, client: redis.Redis, user: Any, data: 
             built.append(store.build(item, kind="sar", by=user.name, channel="api", geocode=geocode))
         except FormError as exc:
             raise ApiRefusal(422, "invalid", f"reports[{i}].{exc}" if isinstance(data, list) else str(exc)) from None
+    store.save_many(client, built, region=_region(api), batch=MAX_BATCH)  # one transaction: all or none
     for report in built:
-        store.save_new(client, report, region=_region(api))
         audit("sar.add", record=report["id"], reason=f"{report['category']} {report['tlp']} via api")
     return json_response({"ids": [r["id"] for r in built]}, 201)
 

@@ -147,26 +147,18 @@ def resolve_alias(client: Any, entity_id: str) -> str:
     return entity_id
 
 
-def _fuzzy_person(client: Any, mention: Mention, exclude: set[str]) -> tuple[str, str] | None:
-    dob = mention.attrs.get("dob")
-    if not dob:
-        return None
+def _fuzzy_person(mention: Mention, known: list[tuple[str, str, str]]) -> tuple[str, str] | None:
+    """The best person among ``known`` (id, folded name, label) of the same date of birth, if alike enough."""
     mine = mention.key.split("|", 1)[0]
     best: tuple[float, str, str] | None = None
-    for raw_id in client.smembers(EntityKeys.by_dob(dob)):
-        entity_id = raw_id.decode()
-        if entity_id in exclude:
-            continue
-        raw = client.get(EntityKeys.entity(entity_id))
-        if raw is None:
-            continue
-        other = orjson.loads(raw)
-        score = fuzz.token_sort_ratio(mine, other["key"].split("|", 1)[0])
+    for entity_id, name, label in known:
+        score = fuzz.token_sort_ratio(mine, name)
         if score >= NAME_MATCH and (best is None or score > best[0]):
-            best = (score, entity_id, other["label"])
+            best = (score, entity_id, label)
     if best is None:
         return None
-    return best[1], f"name {mention.raw!r} ~ {best[2]!r} ({best[0]:.0f}/100), same date of birth {dob}"
+    return best[1], (f"name {mention.raw!r} ~ {best[2]!r} ({best[0]:.0f}/100), same date of birth "
+                     f"{mention.attrs['dob']}")
 
 
 def watch_keys(mentions: list[Mention]) -> list[str]:
@@ -176,33 +168,69 @@ def watch_keys(mentions: list[Mention]) -> list[str]:
     return sorted(keys)
 
 
-def plan(client: Any, mentions: list[Mention]) -> Resolution:
-    """Resolve mentions against what is stored (reads only; ``client`` may be a watching pipeline)."""
-    out = Resolution()
-    local: dict[tuple[str, str], str] = {}
-    for mention in mentions:
-        pointer = EntityKeys.by_key(mention.type, mention.key)
-        if (mention.type, mention.key) in local:
-            out.mentions.append((mention, local[(mention.type, mention.key)], "same value in this report"))
-            continue
-        found = client.get(pointer)
-        if found is not None:
-            entity_id = resolve_alias(client, found.decode())
-            evidence = {"vehicle": "same plate and state", "phone": "same number (E.164)",
-                        "email": "same address", "person": "same name and date of birth",
-                        "organisation": "same name", "address": "same address"}[mention.type]
-        else:
-            fuzzy = _fuzzy_person(client, mention, set()) if mention.type == "person" else None
-            if fuzzy is not None:
-                entity_id, evidence = fuzzy
-            else:
-                entity_id, evidence = new_entity_id(mention.type), "first mention"
-                out.new[entity_id] = {"id": entity_id, "type": mention.type, "key": mention.key,
-                                      "label": mention.label, "attrs": mention.attrs, "created": time.time(),
-                                      "confirmed": False, "history": []}
-        local[(mention.type, mention.key)] = entity_id
-        out.mentions.append((mention, entity_id, evidence))
+_EVIDENCE = {"vehicle": "same plate and state", "phone": "same number (E.164)", "email": "same address",
+             "person": "same name and date of birth", "organisation": "same name", "address": "same address"}
+
+
+def _stored_people(client: Any, dobs: set[str]) -> dict[str, list[tuple[str, str, str]]]:
+    """The stored people of each date of birth: (id, folded name, label), read in two round trips."""
+    dobs_sorted = sorted(dobs)
+    if not dobs_sorted:
+        return {}
+    members = [[m.decode() for m in ids] for ids in (client.smembers(EntityKeys.by_dob(d)) for d in dobs_sorted)]
+    flat = [i for ids in members for i in ids]
+    records = dict(zip(flat, client.mget([EntityKeys.entity(i) for i in flat]) if flat else [], strict=True))
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    for dob, ids in zip(dobs_sorted, members, strict=True):
+        for entity_id in ids:
+            if records.get(entity_id) is not None:
+                record = orjson.loads(records[entity_id])
+                out.setdefault(dob, []).append((entity_id, record["key"].split("|", 1)[0], record["label"]))
     return out
+
+
+def plan_many(client: Any, batches: list[list[Mention]]) -> list[Resolution]:
+    """Resolve the mentions of several reports against what is stored and against each other (reads only;
+    ``client`` may be a watching pipeline). A value met twice resolves to one entity."""
+    every = [m for mentions in batches for m in mentions]
+    pointers = sorted({EntityKeys.by_key(m.type, m.key) for m in every})
+    stored = dict(zip(pointers, client.mget(pointers) if pointers else [], strict=True))
+    people = _stored_people(client, {m.attrs["dob"] for m in every if m.type == "person" and m.attrs.get("dob")
+                                     and stored[EntityKeys.by_key(m.type, m.key)] is None})
+    local: dict[tuple[str, str], str] = {}
+    out = []
+    for mentions in batches:
+        resolution = Resolution()
+        for mention in mentions:
+            entity_id, evidence = _resolve_one(client, mention, stored, people, local, resolution)
+            local[(mention.type, mention.key)] = entity_id
+            resolution.mentions.append((mention, entity_id, evidence))
+        out.append(resolution)
+    return out
+
+
+def _resolve_one(client: Any, mention: Mention, stored: dict[str, Any], people: dict[str, list[tuple[str, str, str]]],
+                 local: dict[tuple[str, str], str], resolution: Resolution) -> tuple[str, str]:
+    if (mention.type, mention.key) in local:
+        return local[(mention.type, mention.key)], _EVIDENCE[mention.type]
+    found = stored[EntityKeys.by_key(mention.type, mention.key)]
+    if found is not None:
+        return resolve_alias(client, found.decode()), _EVIDENCE[mention.type]
+    dob = mention.attrs.get("dob") if mention.type == "person" else None
+    fuzzy = _fuzzy_person(mention, people.get(dob, [])) if dob else None
+    if fuzzy is not None:
+        return fuzzy
+    entity_id = new_entity_id(mention.type)
+    resolution.new[entity_id] = {"id": entity_id, "type": mention.type, "key": mention.key, "label": mention.label,
+                                 "attrs": mention.attrs, "created": time.time(), "confirmed": False, "history": []}
+    if dob:
+        people.setdefault(dob, []).append((entity_id, mention.key.split("|", 1)[0], mention.label))
+    return entity_id, "first mention"
+
+
+def plan(client: Any, mentions: list[Mention]) -> Resolution:
+    """Resolve one report's mentions (see :func:`plan_many`)."""
+    return plan_many(client, [mentions])[0]
 
 
 def write(pipe: Any, report_id: str, resolution: Resolution) -> None:

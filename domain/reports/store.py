@@ -85,37 +85,52 @@ def build(data: Any, *, kind: str, by: str, channel: str, now: float | None = No
 def save_new(client: redis.Redis, report: dict[str, Any], *, region: str = "US",
              receipt: str | None = None) -> dict[str, Any]:
     """Store a new report with its mentions and (for a tip) its receipt, in one transaction."""
-    found = entities.mentions_of(report, region)
     if receipt:
         report["receipt"] = receipt_digest(receipt)  # so a purge removes the code with the tip
+    save_many(client, [report], region=region)
+    return report
+
+
+def save_many(client: redis.Redis, reports: list[dict[str, Any]], *, region: str = "US",
+              batch: int = 200) -> list[dict[str, Any]]:
+    """Store reports (built by :func:`build`) with their mentions, ``batch`` to a transaction: each
+    transaction stores all of its reports or none, and resolves their entities against each other."""
+    for i in range(0, len(reports), batch):
+        _save_batch(client, reports[i:i + batch], region)
+    return reports
+
+
+def _save_batch(client: redis.Redis, reports: list[dict[str, Any]], region: str) -> None:
+    found = [entities.mentions_of(r, region) for r in reports]
+    watched = entities.watch_keys([m for mentions in found for m in mentions])
     for _ in range(10):
         with client.pipeline() as pipe:
             try:
-                watched = entities.watch_keys(found)
                 if watched:
                     pipe.watch(*watched)
-                resolution = entities.plan(pipe, found)
+                resolutions = entities.plan_many(pipe, found)
                 pipe.multi()
-                pipe.set(ReportKeys.report(report["id"]), orjson.dumps(report))
-                pipe.zadd(ReportKeys.REPORTS, {report["id"]: report["received"]})
-                pipe.zadd(ReportKeys.QUEUE, {report["id"]: report["received"]})
-                pipe.rpush(ReportKeys.history(report["id"]), orjson.dumps(
-                    {"from": "", "to": "received", "by": report["entered_by"], "at": report["received_at"],
-                     "reason": f"entered via {report['channel']}"}))
-                if receipt:
-                    pipe.set(ReportKeys.receipt(report["receipt"]), report["id"])
-                for incident_id in report.get("incidents") or []:
-                    pipe.sadd(ReportKeys.incident_reports(incident_id), report["id"])
-                entities.write(pipe, report["id"], resolution)
+                for report, resolution in zip(reports, resolutions, strict=True):
+                    _queue_report(pipe, report)
+                    entities.write(pipe, report["id"], resolution)
                 pipe.execute()
-                return report
+                return
             except redis.WatchError:
                 continue
-    raise Invalid("the store was busy with the same entities; send the report again")
+    raise Invalid("the store was busy with the same entities; send the reports again")
 
 
-def save_many(client: redis.Redis, reports: list[dict[str, Any]], *, region: str = "US") -> list[dict[str, Any]]:
-    return [save_new(client, r, region=region) for r in reports]
+def _queue_report(pipe: Any, report: dict[str, Any]) -> None:
+    pipe.set(ReportKeys.report(report["id"]), orjson.dumps(report))
+    pipe.zadd(ReportKeys.REPORTS, {report["id"]: report["received"]})
+    pipe.zadd(ReportKeys.QUEUE, {report["id"]: report["received"]})
+    pipe.rpush(ReportKeys.history(report["id"]), orjson.dumps(
+        {"from": "", "to": "received", "by": report["entered_by"], "at": report["received_at"],
+         "reason": f"entered via {report['channel']}"}))
+    if report.get("receipt"):
+        pipe.set(ReportKeys.receipt(report["receipt"]), report["id"])
+    for incident_id in report.get("incidents") or []:
+        pipe.sadd(ReportKeys.incident_reports(incident_id), report["id"])
 
 
 def load(client: redis.Redis, report_id: str) -> dict[str, Any] | None:

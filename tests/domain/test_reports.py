@@ -306,3 +306,14 @@ def test_the_report_json_shape_from_the_issue_is_accepted(redis_client):
     kinds = sorted(entities.load(redis_client, e)["type"] for e in entities.report_entities(redis_client, report["id"]))
     assert kinds == ["email", "organisation", "person", "phone", "vehicle"]
     assert orjson.loads(redis_client.get(ReportKeys.report(report["id"])))["state"] == "received"
+
+
+def test_a_batch_resolves_its_reports_against_each_other(redis_client):
+    built = [store.build(sar(phones=["617-555-0142"], subjects=[{"name": "John Smith", "dob": "1990-01-31"}]),
+                         kind="sar", by="olga", channel="test"),
+             store.build(sar(phones=["+16175550142"], subjects=[{"name": "Jon Smith", "dob": "1990-01-31"}]),
+                         kind="sar", by="olga", channel="test")]
+    store.save_many(redis_client, built)
+    assert entities.report_entities(redis_client, built[0]["id"]) == entities.report_entities(redis_client,
+                                                                                              built[1]["id"])
+    assert redis_client.zcard(EntityKeys.ENTITIES) == 2

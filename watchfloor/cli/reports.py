@@ -66,8 +66,8 @@ def _sar(args: argparse.Namespace, config: Config) -> int:
                 raise WatchfloorError(f"{args.file}: report {i + 1}: {exc}" if len(items) > 1
                                       else f"{args.file}: {exc}") from None
         with store_client(config) as client:
+            store.save_many(client, built, region=str(config.phone_region))
             for report in built:
-                store.save_new(client, report, region=str(config.phone_region))
                 audit("sar.add", record=report["id"], reason=f"{report['category']} {report['tlp']} via cli",
                       user=cli_actor(), source="cli", client=client)
                 out.write(orjson.dumps({"id": report["id"], "state": report["state"]}) + b"\n")
