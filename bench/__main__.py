@@ -11,6 +11,7 @@ python -m bench --strict     exit 1 when a target is missed (targets are reporte
 Screens on their own (the whole stack, headless Chromium; see bench/screens.py):
 python -m bench.screens [--quick] [--only latency|bytes|capacity|aggregation]   bench/results/screens.json
 python -m bench.tiles [--quick]    street tiles: import, serving p50/p95 under 50 clients, bytes   bench/results/tiles.json
+python -m bench.reports [--reports N]   report intake with entity resolution, memory, link queries   bench/results/reports.json
 Not in `make bench` (they run as long as asked):
 python -m bench.wall_soak --minutes 60     wall memory soak; bench/results/wall-soak.json, MB/hour
 python -m bench.alert_latency --alerts 20 --one-screen   operator alert to banner; bench/results/alert-latency.json
@@ -112,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     tiles = _tiles_section(args)
 
     print()
+    reports = _reports_section(args)
+
+    print()
     print("Ratios (ours / baseline, measured in this run)")
     for line in report.ratio_lines(rows, ingest):
         print(line)
@@ -137,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         "geocoding": geocoding,
         "screens": screens,
         "tiles": tiles,
+        "reports": reports,
         "targets": [{"name": n, "value": v, "met": m} for n, v, m in targets],
         "skipped_documents": [{"document": d, "reason": r} for d, r in selection.skipped],
     }
@@ -216,6 +221,18 @@ def _tiles_section(args: argparse.Namespace) -> dict[str, object] | None:
     print("Street tiles (the whole stack; bench/results/tiles.json)")
     run_tiles([])
     return json.loads((report.RESULTS / "tiles.json").read_text())
+
+
+def _reports_section(args: argparse.Namespace) -> dict[str, object] | None:
+    """Suspicious-activity reports: intake of 100,000 with entity resolution against raw SETs, memory, queries."""
+    if args.no_redis:
+        print("Reports: skipped (--no-redis)")
+        return None
+    from bench.reports import main as run_reports
+
+    print("Reports and entities (a real Redis; bench/results/reports.json)")
+    run_reports(["--reports", "5000" if args.quick else "100000"])
+    return json.loads((report.RESULTS / "reports.json").read_text())
 
 
 def _geocode_section(args: argparse.Namespace) -> dict[str, object]:

@@ -39,6 +39,7 @@ def test_quick_bench_runs_and_prints_ratios(tmp_path: Path) -> None:
     assert results["mode"] == "quick"
     assert {row["format"] for row in results["parse"]} >= {"rss", "usgs-geojson", "firms-csv"}
     assert results["ingest"]["checks"]["ok"] is True
+    assert results["reports"]["reports"] == 5000 and 0 < results["reports"]["entities"] < results["reports"]["mentions"]
 
 
 @pytest.mark.parametrize(

@@ -195,6 +195,11 @@ def plan_many(client: Any, batches: list[list[Mention]]) -> list[Resolution]:
     every = [m for mentions in batches for m in mentions]
     pointers = sorted({EntityKeys.by_key(m.type, m.key) for m in every})
     stored = dict(zip(pointers, client.mget(pointers) if pointers else [], strict=True))
+    found = sorted({v.decode() for v in stored.values() if v is not None})
+    aliased = {i for i, a in zip(found, client.mget([EntityKeys.alias(i) for i in found]) if found else [],
+                                 strict=True) if a is not None}  # merged away since: followed one by one
+    stored = {k: (v if v is None or v.decode() not in aliased else resolve_alias(client, v.decode()).encode())
+              for k, v in stored.items()}
     people = _stored_people(client, {m.attrs["dob"] for m in every if m.type == "person" and m.attrs.get("dob")
                                      and stored[EntityKeys.by_key(m.type, m.key)] is None})
     local: dict[tuple[str, str], str] = {}
@@ -215,7 +220,7 @@ def _resolve_one(client: Any, mention: Mention, stored: dict[str, Any], people: 
         return local[(mention.type, mention.key)], _EVIDENCE[mention.type]
     found = stored[EntityKeys.by_key(mention.type, mention.key)]
     if found is not None:
-        return resolve_alias(client, found.decode()), _EVIDENCE[mention.type]
+        return found.decode(), _EVIDENCE[mention.type]
     dob = mention.attrs.get("dob") if mention.type == "person" else None
     fuzzy = _fuzzy_person(mention, people.get(dob, [])) if dob else None
     if fuzzy is not None:
