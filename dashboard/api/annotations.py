@@ -33,7 +33,7 @@ def get_annotation(api: Api, request: Request, client: redis.Redis, user: Any, i
 
 def put_annotation(api: Api, request: Request, client: redis.Redis, user: Any, incident_id: str, data: Any) -> Response:
     before = annotations.load(client, incident_id)
-    saved = annotations.save(client, incident_id, data, user)
+    saved = annotations.save(client, incident_id, data, user, region=str(api.config.phone_region))
     if before is not None and saved["version"] == before["version"]:
         return json_response(saved)
     fields = sorted(k for k in data if k != "version") if isinstance(data, dict) else []

@@ -40,6 +40,7 @@ from domain.errors import AboveMarking, Conflict, Invalid, NotFound, RecordError
 from domain.operations import criminal_intel as intel
 from domain.operations.keys import AnnotationKeys, IntelKeys
 from domain.picture.keys import IncidentKeys
+from domain.reports import annotated
 from domain.store.streams import EventKeys
 
 MAX_NOTE = 10_000
@@ -154,10 +155,13 @@ def _assignee(client: redis.Redis, value: Any) -> str:
     return user.name
 
 
-def save(client: redis.Redis, incident_id: str, body: dict[str, Any], user: Any) -> dict[str, Any]:
+def save(client: redis.Redis, incident_id: str, body: dict[str, Any], user: Any, *,
+         region: str = "US") -> dict[str, Any]:
     """Apply the fields in ``body`` (any of FIELDS, plus ``version``: the version it was based on).
 
-    Returns the saved annotation. Raises Conflict when ``version`` is not the stored one."""
+    Returns the saved annotation. Raises Conflict when ``version`` is not the stored one. The phones
+    and e-mails its note names become entity mentions (domain.reports.annotated; ``region`` reads
+    local phone numbers)."""
     if not isinstance(body, dict):
         raise RecordError("the body must be a JSON object")
     try:
@@ -200,6 +204,8 @@ def save(client: redis.Redis, incident_id: str, body: dict[str, Any], user: Any)
                 if new["criminal_intel"]:
                     pipe.sadd(IntelKeys.INTEL, incident_id)
                 pipe.execute()
+                annotated.index(client, incident_id, new, marking=record_marking(client, incident_id, new,
+                                                                                 incident).value, region=region)
                 return new
             except redis.WatchError:
                 continue  # someone saved meanwhile: read again; the version check now refuses

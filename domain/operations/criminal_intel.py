@@ -39,6 +39,7 @@ import redis
 from domain.access.audit import audit
 from domain.errors import WatchfloorError
 from domain.operations.keys import AnnotationKeys, IntelKeys
+from domain.reports import annotated
 
 MAX_REVIEW_YEARS = 5
 MIN_NEXUS_CHARS = 20
@@ -242,6 +243,7 @@ def purge(client: redis.Redis, *, dry_run: bool, actor: str, source: str = "cli"
                 pipe.execute()
             except redis.WatchError:
                 continue
+        annotated.forget(client, item.incident)  # the phones and e-mails its note named
         audit("intel.purge", record=item.incident,
               reason=f"criminal intelligence past review date {item.review_date} without validation; "
                      "annotation and history removed (28 CFR 23.20(h))", user=actor, source=source, client=client)

@@ -6,7 +6,8 @@ vetting, and the entities (people, vehicles, phones, e-mails, organisations, add
     store.py        reports in Redis, stored whole or not at all; who may read which
     vetting.py      the two-step vetting workflow, its privacy rules, retention and purge
     entities.py     entities from reports: normalised, resolved, confirmed, merged and split
+    annotated.py    the phones and e-mails operators' annotations name, as mentions linked to the incident
     graph.py        links between entities, reports and incidents: neighbourhoods, paths, exports
 """
 
-__all__ = ["categories", "entities", "form", "graph", "keys", "store", "tips", "vetting"]
+__all__ = ["annotated", "categories", "entities", "form", "graph", "keys", "store", "tips", "vetting"]

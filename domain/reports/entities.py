@@ -238,8 +238,9 @@ def plan(client: Any, mentions: list[Mention]) -> Resolution:
     return plan_many(client, [mentions])[0]
 
 
-def write(pipe: Any, report_id: str, resolution: Resolution) -> None:
-    """Queue the writes of a resolution on a MULTI pipeline."""
+def write(pipe: Any, report_id: str, resolution: Resolution, extra: dict[str, Any] | None = None) -> None:
+    """Queue the writes of a resolution on a MULTI pipeline. ``report_id`` is the source: a report's id,
+    or ``A:<incident>`` for an annotation (whose mention rows carry ``extra``: incident, marking)."""
     for entity_id, record in resolution.new.items():
         pipe.set(EntityKeys.entity(entity_id), orjson.dumps(record))
         pipe.zadd(EntityKeys.ENTITIES, {entity_id: record["created"]})
@@ -248,8 +249,8 @@ def write(pipe: Any, report_id: str, resolution: Resolution) -> None:
     for mention, entity_id, evidence in resolution.mentions:
         pipe.setnx(EntityKeys.by_key(mention.type, mention.key), entity_id)
         pipe.hset(EntityKeys.mentions(entity_id), mention.mention_id(report_id), orjson.dumps(
-            {"report": report_id, "field": mention.field, "raw": mention.raw, "why": evidence,
-             "attrs": mention.attrs}))
+            {"report": "" if extra else report_id, "field": mention.field, "raw": mention.raw, "why": evidence,
+             "attrs": mention.attrs, **(extra or {})}))
         pipe.sadd(EntityKeys.report_entities(report_id), entity_id)
 
 
@@ -394,31 +395,52 @@ def split(client: redis.Redis, entity_id: str, mention_ids: list[str], *, by: st
 
 def forget_report(client: redis.Redis, report_id: str) -> list[str]:
     """Remove a report's mentions; delete entities left with none. The ids of entities deleted."""
-    gone = []
-    for entity_id in report_entities(client, report_id):
-        key = EntityKeys.mentions(entity_id)
-        for mention_id in client.hkeys(key):
-            if mention_id.decode().startswith(report_id + ":"):
-                client.hdel(key, mention_id)
-        if client.hlen(key) == 0:
-            record = load(client, entity_id)
-            with client.pipeline() as pipe:
-                pipe.delete(EntityKeys.entity(entity_id), key)
-                pipe.zrem(EntityKeys.ENTITIES, entity_id)
-                pointer = EntityKeys.by_key(record["type"], record["key"]) if record is not None else ""
-                if record is not None and client.get(pointer) == entity_id.encode():
-                    pipe.delete(pointer)
-                    if record["attrs"].get("dob"):
-                        pipe.srem(EntityKeys.by_dob(record["attrs"]["dob"]), entity_id)
-                pipe.execute()
-            gone.append(entity_id)
+    held = report_entities(client, report_id)
+    drop_mentions(client, report_id, held)
     client.delete(EntityKeys.report_entities(report_id))
+    return drop_orphans(client, held)
+
+
+def drop_mentions(client: redis.Redis, report_id: str, entity_ids: list[str]) -> None:
+    for entity_id in entity_ids:
+        key = EntityKeys.mentions(entity_id)
+        stale = [m for m in client.hkeys(key) if m.decode().startswith(report_id + ":")]
+        if stale:
+            client.hdel(key, *stale)
+
+
+def drop_orphans(client: redis.Redis, entity_ids: list[str]) -> list[str]:
+    """Delete the entities among ``entity_ids`` that no mention holds any more; their ids."""
+    gone = []
+    for entity_id in entity_ids:
+        key = EntityKeys.mentions(entity_id)
+        if client.hlen(key):
+            continue
+        record = load(client, entity_id)
+        with client.pipeline() as pipe:
+            pipe.delete(EntityKeys.entity(entity_id), key)
+            pipe.zrem(EntityKeys.ENTITIES, entity_id)
+            pointer = EntityKeys.by_key(record["type"], record["key"]) if record is not None else ""
+            if record is not None and client.get(pointer) == entity_id.encode():
+                pipe.delete(pointer)
+            if record is not None and record["attrs"].get("dob"):
+                pipe.srem(EntityKeys.by_dob(record["attrs"]["dob"]), entity_id)
+            pipe.execute()
+        gone.append(entity_id)
     return gone
 
 
 def linked_reports(client: redis.Redis, entity_id: str) -> list[str]:
-    return sorted({orjson.loads(v)["report"] for v in client.hvals(EntityKeys.mentions(entity_id))})
+    """The reports that mention an entity (annotations' mentions are left out: see linked_annotations)."""
+    rows = (orjson.loads(v) for v in client.hvals(EntityKeys.mentions(entity_id)))
+    return sorted({r["report"] for r in rows if r.get("report")})
 
 
-__all__ = ["TYPES", "Mention", "candidates", "confirm", "find", "forget_report", "linked_reports",
+def linked_annotations(client: redis.Redis, entity_id: str) -> list[dict[str, Any]]:
+    """The annotation mentions of an entity: incident, marking (``tlp``), criminal intelligence or not."""
+    rows = (orjson.loads(v) for v in client.hvals(EntityKeys.mentions(entity_id)))
+    return [r for r in rows if r.get("incident") and not r.get("report")]
+
+
+__all__ = ["TYPES", "Mention", "candidates", "confirm", "find", "forget_report", "linked_annotations", "linked_reports",
            "load", "mentions", "mentions_of", "merge", "plan", "split", "write"]

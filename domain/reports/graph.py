@@ -24,11 +24,12 @@ import networkx as nx
 import orjson
 import redis
 
+from domain.access.accounts import Role
 from domain.access.tlp import incident_marking, visible
 from domain.picture.keys import IncidentKeys
-from domain.reports import entities
+from domain.reports import annotated, entities
 from domain.reports.keys import ReportKeys
-from domain.reports.store import can_see
+from domain.reports.store import can_see, role_of
 from domain.reports.store import load as load_report
 
 MAX_LIMIT = 2000
@@ -73,7 +74,8 @@ class Walker:
         if node_id not in self.nodes:
             record = entities.load(self.client, entity_id)
             rows = entities.mentions(self.client, entity_id) if record is not None else []
-            seen = [r for r in rows if self.report(r["report"]) is not None]
+            seen = [r for r in rows if (self.report(r["report"]) is not None if r.get("report")
+                                        else self.annotation_ok(r))]
             if record is None or not seen:
                 self.nodes[node_id] = None
             else:
@@ -81,9 +83,19 @@ class Walker:
                 label = record["label"] if record["type"] in ("vehicle", "phone", "email") else \
                     max(set(labels), key=labels.count)
                 self.nodes[node_id] = {"id": node_id, "type": record["type"], "label": label[:120],
-                                       "reports": sorted({r["report"] for r in seen}),
+                                       "reports": sorted({r["report"] for r in seen if r.get("report")}),
                                        "confirmed": record.get("confirmed", False)}
         return self.nodes[node_id]
+
+    def annotation_ok(self, row: dict[str, Any]) -> bool:
+        """A mention from an annotation, under the annotation's rule: its marking, and criminal
+        intelligence for operators and above (domain.operations.annotations.check_readable)."""
+        if self.user is None:
+            return True
+        role = role_of(self.user)
+        if role is Role.DISPLAY or (row.get("intel") and not role.grants(Role.OPERATOR)):
+            return False
+        return visible(row.get("tlp"), self.user, self.client) and self.incident(row["incident"]) is not None
 
     def node(self, node_id: str) -> dict[str, Any] | None:
         kind, _, ident = node_id.partition(":")
@@ -97,9 +109,13 @@ class Walker:
             out += [f"E:{e}" for e in entities.report_entities(self.client, ident)]
             out += [f"I:{i}" for i in report.get("incidents") or []]
         elif kind == "E":
-            out += [f"R:{r}" for r in entities.linked_reports(self.client, entities.resolve_alias(self.client, ident))]
+            entity_id = entities.resolve_alias(self.client, ident)
+            out += [f"R:{r}" for r in entities.linked_reports(self.client, entity_id)]
+            out += sorted({f"I:{r['incident']}" for r in entities.linked_annotations(self.client, entity_id)
+                           if self.annotation_ok(r)})
         elif kind == "I":
             out += [f"R:{r.decode()}" for r in sorted(self.client.smembers(ReportKeys.incident_reports(ident)))]
+            out += [f"E:{e}" for e in entities.report_entities(self.client, annotated.source(ident))]
         return [n for n in out if self.node(n) is not None]
 
 

@@ -317,3 +317,36 @@ def test_a_batch_resolves_its_reports_against_each_other(redis_client):
     assert entities.report_entities(redis_client, built[0]["id"]) == entities.report_entities(redis_client,
                                                                                               built[1]["id"])
     assert redis_client.zcard(EntityKeys.ENTITIES) == 2
+
+
+def test_an_annotation_naming_a_phone_links_its_incident_to_the_reports(redis_client):
+    from domain.operations import annotations
+    from domain.picture.keys import IncidentKeys
+
+    redis_client.hset(IncidentKeys.INCIDENTS, "inc:gate", orjson.dumps(
+        {"id": "inc:gate", "kind": "security", "title": "Gate C disturbance", "lat": 42.3, "lon": -71.1,
+         "severity": "minor", "time": "2026-04-20T14:00:00Z", "reports": []}))
+    report = add(redis_client, sar(phones=["617-555-0188"], tlp="TLP:GREEN"))
+    for to in ("screened", "review", "shared"):
+        vetting.move(redis_client, report["id"], {"to": to, "reason": "vetting step", "affirm": True}, SUPERVISOR)
+    annotations.save(redis_client, "inc:gate", {"version": 0, "note": "Caller on (617) 555-0188 and "
+                                                 "tips@example.org said the van left."}, OPERATOR)
+    phone = graph.node_id_for(redis_client, "phone:+16175550188")
+    seen = {n["id"] for n in graph.neighbourhood(redis_client, phone, SUPERVISOR, depth=1)["nodes"]}
+    assert seen == {phone, f"R:{report['id']}", "I:inc:gate"}
+    assert graph.path(redis_client, f"R:{report['id']}", "email:tips@example.org", SUPERVISOR) is None  # not a node id
+    email = graph.node_id_for(redis_client, "email:tips@example.org")
+    assert [n["id"] for n in graph.path(redis_client, f"R:{report['id']}", email, SUPERVISOR)] == [
+        f"R:{report['id']}", phone, "I:inc:gate", email]
+    # Marked criminal intelligence, the note's mentions are for operators and above only.
+    annotations.save(redis_client, "inc:gate", {"version": 1, "criminal_intel": True,
+                                                 "nexus": "Drug distribution from the van at gate C, observed twice"},
+                     SUPERVISOR)
+    assert {n["id"] for n in graph.neighbourhood(redis_client, phone, VIEWER, depth=1)["nodes"]} == {
+        phone, f"R:{report['id']}"}
+    assert graph.node_id_for(redis_client, "email:tips@example.org") is not None
+    assert graph.neighbourhood(redis_client, email, VIEWER)["found"] is False
+    # The note no longer names the e-mail: its entity (held by nothing else) goes; the phone stays.
+    annotations.save(redis_client, "inc:gate", {"version": 2, "note": "Caller on 617 555 0188 again."}, SUPERVISOR)
+    assert entities.find(redis_client, "email:tips@example.org") is None
+    assert graph.node_id_for(redis_client, "phone:+16175550188") == phone
