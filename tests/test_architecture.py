@@ -206,7 +206,7 @@ def test_imports_inside_functions_say_why(modules) -> None:
 
 
 @pytest.mark.parametrize("package", ["layers", "feeds", "domain", "domain.access", "domain.config",
-                                     "domain.operations", "domain.picture", "domain.reports", "domain.store", "workers",
+                                     "domain.operations", "domain.picture", "domain.products", "domain.reports", "domain.store", "workers",
                                      "dashboard", "dashboard.panels", "watchfloor"])
 def test_each_package_has_a_small_public_face(package: str) -> None:
     module = importlib.import_module(package)
@@ -220,7 +220,7 @@ def test_each_package_has_a_small_public_face(package: str) -> None:
 
 
 KEY_OWNERS = ["domain.store.streams", "domain.picture.keys", "domain.access.keys", "domain.operations.keys",
-              "domain.reports.keys", "workers.places", "domain.access.throttle"]
+              "domain.reports.keys", "domain.products.keys", "workers.places", "domain.access.throttle"]
 
 
 def key_names(module) -> dict[str, str]:

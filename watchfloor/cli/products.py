@@ -1,0 +1,54 @@
+"""What the floor hands on: ``export`` (GeoJSON, CSV, KML, Cursor on Target)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from domain.access.tlp import TLPError
+from domain.access.tlp import parse as parse_tlp
+from domain.config.loader import Config
+from domain.config.workspaces import workspaces_for
+from domain.errors import WatchfloorError
+from domain.products import exports
+from watchfloor.cli.common import EXIT_BAD_INPUT, AddCommand, cli_actor, store_client
+
+
+def cmd_export(args: argparse.Namespace, config: Config) -> int:
+    try:
+        ceiling = parse_tlp(args.tlp)
+        since = exports.parse_since(args.since)
+        workspace = None
+        if args.workspace:
+            spaces = {w.id: w for w in workspaces_for(config)}
+            if args.workspace not in spaces:
+                raise WatchfloorError(f"workspace: no workspace {args.workspace!r}; there are: "
+                                      f"{', '.join(spaces) or 'none'}")
+            workspace = spaces[args.workspace]
+        with store_client(config) as client:
+            channel = f"cot stream {args.send}" if args.send else (f"file {args.out}" if args.out else "stdout")
+            body, count, marking = exports.export(client, args.format, ceiling, by=cli_actor(), recipient=args.to,
+                                                  channel=channel, workspace=workspace, since=since, source="cli")
+        if args.send:
+            exports.send_cot(args.send, body)
+        elif args.out:
+            Path(args.out).write_bytes(body)
+        else:
+            sys.stdout.buffer.write(body)
+    except (WatchfloorError, TLPError) as exc:
+        print(f"watchfloor: export: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"exported {count} incident(s) as {args.format}, marked {marking.value}", file=sys.stderr)
+    return 0
+
+
+def register(add: AddCommand) -> None:
+    p = add("export", cmd_export, "the live picture as GeoJSON, CSV, KML or Cursor on Target (logged)")
+    p.add_argument("--format", required=True, choices=exports.FORMATS)
+    p.add_argument("--workspace", help="only incidents near this workspace (its id)")
+    p.add_argument("--since", help="only incidents since: 2026-04-20, 2026-04-20T14:00Z, or 6h / 2d back")
+    p.add_argument("--out", help="write here (default: standard output)")
+    p.add_argument("--tlp", default="TLP:CLEAR", help="highest marking the recipient may receive (default TLP:CLEAR)")
+    p.add_argument("--to", default="", help="who it is for (the dissemination log records it)")
+    p.add_argument("--send", metavar="tcp://HOST:PORT", help="cot only: stream the events to a TAK server's TCP input")
