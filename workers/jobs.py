@@ -7,7 +7,7 @@ import logging
 import time
 import urllib.request
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -15,10 +15,13 @@ from typing import Any
 import redis
 from rq import get_current_job
 
+from domain.access.tlp import parse as parse_tlp
 from domain.config.loader import Config, load_config
 from domain.config.workspaces import workspaces_for
 from domain.operations.criminal_intel import scheduled_purge
 from domain.operations.rules import evaluate_rules
+from domain.picture.health import feed_status
+from domain.products import briefing
 from domain.reports.vetting import purge as purge_report_records
 from domain.store.connection import client_for
 from domain.store.streams import EventKeys, EventStore, FeedHealth, FeedKeys, load_health, save_health
@@ -60,6 +63,24 @@ def purge_reports(config: Config | None = None, client: redis.Redis | None = Non
     client = client or client_for(config)
     rows = purge_report_records(client, float(config.sar_retention_days), dry_run=False)
     return {"purged": [r["id"] for r in rows]}
+
+
+def daily_brief(config: Config | None = None, client: redis.Redis | None = None) -> dict[str, object]:
+    """Daily (from the cron process, at ``daily_brief_at``): the whole picture's last 24 hours as a
+    PDF in ``<data_dir>/briefs/``, at ``daily_brief_tlp``, logged in the dissemination log."""
+
+    config = config or _config()
+    client = client or client_for(config)
+    now = datetime.now(UTC)
+    brief = briefing.gather(client, ceiling=parse_tlp(str(config.daily_brief_tlp)), by="scheduler",
+                            workspaces=workspaces_for(config), workspace=None, since=now - timedelta(hours=24),
+                            until=now, feeds=feed_status(config, client))
+    folder = config.data_path / "briefs"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / f"brief-{now:%Y-%m-%dT%H%MZ}.pdf"
+    path.write_bytes(briefing.produce(client, brief, "pdf", recipient="the floor (daily brief)",
+                                      channel=f"file {path}", source="cron"))
+    return {"path": str(path), "marking": brief.marking.value, "incidents": len(brief.incidents)}
 
 
 def backoff_seconds(interval: int, failures: int) -> float:

@@ -13,13 +13,13 @@ import time
 import redis
 from rq.cron import CronScheduler
 
-from domain.config.loader import Config
+from domain.config.loader import Config, ConfigError
 from domain.operations.keys import OutboundKeys
 from domain.store.connection import job_queue, job_worker, json_cron
 from feeds.geocode import gazetteer, small_places
 from layers import boundaries, regions
 from layers.basemap import BasemapMissing
-from workers.jobs import _config, poll_feed, purge_intel, purge_reports
+from workers.jobs import _config, daily_brief, poll_feed, purge_intel, purge_reports
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,21 @@ def build_cron(config: Config, client: redis.Redis) -> CronScheduler:
     # Suspicious-activity reports past their retention (or, shared, past review) are purged with a record.
     json_cron(cron, purge_reports, queue_name=QUEUE, cron=REPORT_PURGE_CRON, job_timeout=600, result_ttl=86_400,
               failure_ttl=7 * 86_400, name="reports:purge")
+    brief_at = daily_brief_cron(str(config.daily_brief_at))
+    if brief_at:
+        json_cron(cron, daily_brief, queue_name=QUEUE, cron=brief_at, job_timeout=600, result_ttl=86_400,
+                  failure_ttl=7 * 86_400, name="brief:daily")
     return cron
+
+
+def daily_brief_cron(value: str) -> str:
+    """The cron expression of ``daily_brief_at`` (HH:MM UTC; empty: none), or a ConfigError naming it."""
+    if not value.strip():
+        return ""
+    hours, _, minutes = value.strip().partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60 and len(minutes) == 2):
+        raise ConfigError(f"daily_brief_at: {value[:20]!r} is not a UTC time HH:MM (e.g. 06:00), or empty for none")
+    return f"{int(minutes)} {int(hours)} * * *"
 
 
 def run_cron(config: Config, client: redis.Redis) -> None:

@@ -11,7 +11,8 @@ from fastapi.responses import Response
 from dashboard.api.endpoint import Api, ApiRefusal
 from domain.access.tlp import max_marking
 from domain.config.workspaces import workspaces_for
-from domain.products import exports
+from domain.picture.health import feed_status
+from domain.products import briefing, exports
 
 
 def get_export(api: Api, request: Request, client: redis.Redis, user: Any) -> Response:
@@ -32,3 +33,26 @@ def get_export(api: Api, request: Request, client: redis.Redis, user: Any) -> Re
     name = f"watchfloor-{workspace.id if workspace else 'picture'}.{exports.SUFFIX[fmt]}"
     return Response(body, media_type=exports.MEDIA[fmt],
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "X-TLP": marking.value})
+
+
+def post_brief(api: Api, request: Request, client: redis.Redis, user: Any, data: Any) -> Response:
+    """A briefing for the signed-in person's TLP maximum: {workspace?, since?, until?, summary?, to?, format}."""
+    data = data if isinstance(data, dict) else {}
+    fmt = str(data.get("format") or "pdf")
+    if fmt not in ("pdf", "html"):
+        raise ApiRefusal(422, "invalid", "format: pdf or html")
+    spaces = workspaces_for(api.config)
+    workspace = None
+    if data.get("workspace"):
+        workspace = next((w for w in spaces if w.id == data["workspace"]), None)
+        if workspace is None:
+            raise ApiRefusal(404, "not found", f"workspace: no workspace {str(data['workspace'])[:60]!r}")
+    since = exports.parse_since(str(data.get("since") or "24h"))
+    until = exports.parse_since(str(data["until"])) if data.get("until") else None
+    brief = briefing.gather(client, ceiling=max_marking(user, client), by=user.name, workspaces=spaces,
+                            workspace=workspace, since=since, until=until, summary=str(data.get("summary") or ""),
+                            feeds=feed_status(api.config, client))
+    body = briefing.produce(client, brief, fmt, recipient=str(data.get("to") or ""), channel="desk download")
+    name = f"watchfloor-brief-{workspace.id if workspace else 'picture'}-{brief.generated_at:%Y%m%dT%H%MZ}.{fmt}"
+    return Response(body, media_type="application/pdf" if fmt == "pdf" else "text/html; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "X-TLP": brief.marking.value})

@@ -35,6 +35,7 @@ incidents, every write, push and export, and every refusal (401/403/404/409/422 
     GET    /api/links.graphml|.csv?node=...[&part=edges|nodes]  viewer+: the same view exported
     GET    /api/links/path?a=&b=                     viewer+: the shortest path, or 404 "no path"
     GET    /api/export?format=geojson|csv|kml|cot[&workspace=&since=&to=]  viewer+: the picture they may see, logged
+    POST   /api/brief {format, workspace, since, until, summary, to}       viewer+: a briefing (PDF/HTML) at their TLP
     GET    /api/rules/queue                          operator+: alerts raised by rules for review
     GET    /api/audit[.jsonl]?since=&until=&user=&action=&outcome=&limit=
                                                      supervisor+: the audit trail, newest first (JSON Lines export)
@@ -141,6 +142,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/links/path", "links.path", _fixed("path"), VIEWER, reports.get_path),
     Route("GET", "/api/links", "links.read", _fixed("links"), VIEWER, reports.get_links),
     Route("GET", "/api/export", "product.export", _fixed("export"), VIEWER, products.get_export),
+    Route("POST", "/api/brief", "product.brief", _fixed("brief"), VIEWER, products.post_brief, body=True),
     Route("GET", "/api/audit.jsonl", "audit.export", _fixed("audit"), SUPERVISOR, audit.export_audit),
     Route("GET", "/api/audit", "audit.read", _fixed("audit"), SUPERVISOR, audit.get_audit),
 )

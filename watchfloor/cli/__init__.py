@@ -22,6 +22,7 @@ watchfloor sar add FILE.json       suspicious-activity reports; list, show, move
 watchfloor entities [--json]       people, vehicles, phones, e-mails, organisations, addresses in reports
 watchfloor links ENTITY | path A B an entity's links (bounded), or the shortest path between two
 watchfloor export --format F       the picture as geojson, csv, kml or cot (TLP-filtered, logged)
+watchfloor brief --out FILE.pdf    a situation report for a workspace or the whole picture (logged)
 
 One module per command group (processes, documents, picture, accounts, records, reports, products); each registers its
 commands in :func:`build_parser`, the one list of every command.
@@ -38,13 +39,13 @@ from redis import RedisError
 
 from domain.config.loader import Config, ConfigError, load_config
 from feeds.contract import FeedError
-from watchfloor.cli import accounts, basemap, documents, picture, processes, products, records, reports
+from watchfloor.cli import accounts, basemap, brief, documents, picture, processes, products, records, reports
 from watchfloor.cli.common import EXIT_BAD_INPUT
 from watchfloor.logs import setup_logging
 
 __all__ = ["build_parser", "main"]
 
-COMMAND_GROUPS = (processes, documents, picture, accounts, records, basemap, reports, products)
+COMMAND_GROUPS = (processes, documents, picture, accounts, records, basemap, reports, products, brief)
 
 
 def version() -> str:
