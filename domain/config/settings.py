@@ -144,6 +144,9 @@ SETTINGS: tuple[Setting, ...] = (
             "than this as late.", "WATCHFLOOR_SAR_QUEUE_TARGET_HOURS", float, 0.25, 720),
     Setting("tip_per_hour", 5, "Tips (and additions to tips) one address may send to /tip in an hour; the "
             "address is kept only in a counter that expires with the hour.", "WATCHFLOOR_TIP_PER_HOUR", int, 1, 1000),
+    Setting("emergency_number", "911", "The number the public tip page (/tip) tells people to call in an "
+            "emergency, in its banner and its answers (digits only: 911, 112, 999, 000).",
+            "WATCHFLOOR_EMERGENCY_NUMBER"),
     Setting("phone_region", "US", "Country (ISO 3166 alpha-2) whose numbering plan reads phone numbers written "
             "without a country code, e.g. (617) 555-0142.", "WATCHFLOOR_PHONE_REGION"),
 )
