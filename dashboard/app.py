@@ -29,6 +29,7 @@ from dashboard.push import register_push
 from dashboard.screens import DESK, SCREENS, TABLET, Screen, screen_layout
 from dashboard.security import current_user
 from dashboard.tiles import register_tiles
+from dashboard.tip import register_tip_routes
 from domain.access.audit import audit
 from domain.config.loader import Config, load_config
 from domain.config.workspaces import workspaces_for
@@ -90,6 +91,7 @@ def create_app(config: Config | None = None) -> Dash:
     guard = install_security(server, config, handle.get,
                              passive_props={'*"wf":"wake"}.data', '*"wf":"poll-req"}.data'})
     register_login_routes(server, guard)
+    register_tip_routes(server, guard)  # the public tip page: no sign-in (security.TIP_PATHS)
     register_operator_api(server, config, handle.get)
     register_push(server, config)
     register_metrics(server, config, handle.get)
@@ -120,6 +122,7 @@ def create_app(config: Config | None = None) -> Dash:
         suppress_callback_exceptions=False,
         update_title=None,
         serve_locally=True,
+        assets_path_ignore=["^public$"],  # assets/public/: the tip page's own files, not the screens'
         compress=True,  # a page's snapshot is ~0.4 KB per incident as JSON and compresses ~10x
     )
     workspaces = workspaces_for(config)

@@ -34,12 +34,14 @@ from dashboard.security import (
     DISPLAY_TOKEN_PARAM,
     MAX_BODY,
     MAX_FORM_BODY,
+    MAX_TIP_BODY,
     METRICS_PATH,
     PASSWORD_PATHS,
     PUBLIC_PATHS,
     SCOPE_GUARD,
     SCOPE_SESSION,
     SCOPE_USER,
+    TIP_PATHS,
     WS_RECHECK_SECONDS,
     AccessGuard,
     check_debug,
@@ -97,7 +99,8 @@ class AccessMiddleware:
         guard = self.guard
         path, method = scope["path"], scope["method"]
         length = header(scope, b"content-length")
-        if length.isdigit() and int(length) > (MAX_FORM_BODY if path in PUBLIC_PATHS | PASSWORD_PATHS else MAX_BODY):
+        cap = MAX_TIP_BODY if path in TIP_PATHS else MAX_FORM_BODY if path in PUBLIC_PATHS | PASSWORD_PATHS else MAX_BODY
+        if length.isdigit() and int(length) > cap:
             await respond(send, 413, {"error": "request too large"})
             return
         if method not in ("GET", "HEAD", "OPTIONS") and not same_origin(scope, behind_proxy=guard._peer_trusted(scope)):

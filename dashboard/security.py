@@ -2,7 +2,8 @@
 
 ``install_security(server, config, get_client)`` (:mod:`dashboard.middleware`) is called by ``create_app`` after the FastAPI
 server is created. From then on every request needs a live session (domain.access.sessions) except
-the sign-in pages (``/login``, ``/logout``, ``/login.css``) and ``/api/health``, which answers
+the sign-in pages (``/login``, ``/logout``, ``/login.css``), the public tip page (``/tip``,
+``/tip/more``, ``/tip.css``, ``/tip.js``) and ``/api/health``, which answers
 unauthenticated callers with a minimal report. Without a session a browser page is sent to
 ``/login?next=...``; anything else (``/_dash-*``, ``/api/*``, assets, WebSockets) gets 401 and an
 audit record. Every response carries the security headers (CSP without inline script: Dash's
@@ -58,9 +59,12 @@ LOGIN_COOKIE_TLS = "__Host-wf_login"
 DISPLAY_TOKEN_PARAM = "display_token"
 MAX_BODY = 32 * 1024 * 1024
 MAX_FORM_BODY = 16 * 1024
+MAX_TIP_BODY = 64 * 1024  # a tip's 8,000-character account, percent-encoded, with its people and vehicles
 WS_RECHECK_SECONDS = 10.0
 
 PUBLIC_PATHS = {"/login", "/logout", "/login.css"}
+TIP_PATHS = {"/tip", "/tip/more", "/tip.css", "/tip.js"}  # the public tip page (dashboard/tip.py)
+PUBLIC_PATHS |= TIP_PATHS
 METRICS_PATH = "/metrics"
 PASSWORD_PATHS = {"/password"}  # what a session that must change its password may still reach
 SCOPE_USER = "watchfloor.user"

@@ -148,6 +148,9 @@ SETTINGS: tuple[Setting, ...] = (
             "<data_dir>/briefs/ as PDF; empty: no daily brief.", "WATCHFLOOR_DAILY_BRIEF_AT"),
     Setting("daily_brief_tlp", "TLP:AMBER", "Highest TLP marking the daily brief may hold (it is for the floor).",
             "WATCHFLOOR_DAILY_BRIEF_TLP", choices=("TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED")),
+    Setting("emergency_number", "911", "The number the public tip page (/tip) tells people to call in an "
+            "emergency, in its banner and its answers (digits only: 911, 112, 999, 000).",
+            "WATCHFLOOR_EMERGENCY_NUMBER"),
     Setting("phone_region", "US", "Country (ISO 3166 alpha-2) whose numbering plan reads phone numbers written "
             "without a country code, e.g. (617) 555-0142.", "WATCHFLOOR_PHONE_REGION"),
 )
