@@ -52,6 +52,9 @@ def _header(screen: Screen, config: Config, subtitle: str) -> html.Header:
                           title="Exercise data is on this screen"),
             ], className="wf-header-left"),
             html.Div(id=ids("clock", screen.name), className="wf-clock"),
+            # The vetting queue's line (dashboard/reports/queue_line.py): a link to /reports on the desk.
+            (html.A if screen.name == "desk" else html.Div)(id=ids("sarq", screen.name), className="wf-sar-qscreen",
+                                                            hidden=True, **({"href": "/reports"} if screen.name == "desk" else {})),
             html.Button("Push alert", className="wf-button wf-compose-open", **{"data-action": "compose-alert"})
             if screen.name == "desk" else None,
             html.A("Audit trail", href="/audit", className="wf-button wf-audit-link")
