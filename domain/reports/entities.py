@@ -182,10 +182,11 @@ def plan(client: Any, mentions: list[Mention]) -> Resolution:
     local: dict[tuple[str, str], str] = {}
     for mention in mentions:
         pointer = EntityKeys.by_key(mention.type, mention.key)
-        if (mention.type, mention.key) in local:
+        name_only = mention.type == "person" and not mention.attrs.get("dob")  # joins nobody: see the docstring
+        if (mention.type, mention.key) in local and not name_only:
             out.mentions.append((mention, local[(mention.type, mention.key)], "same value in this report"))
             continue
-        found = client.get(pointer)
+        found = None if name_only else client.get(pointer)
         if found is not None:
             entity_id = resolve_alias(client, found.decode())
             evidence = {"vehicle": "same plate and state", "phone": "same number (E.164)",
