@@ -17,7 +17,7 @@ from layers.zones import Workspace
 
 LAYERS = [{"label": "incidents", "value": "incidents"}, {"label": "alert areas", "value": "areas"},
           {"label": "watch zones", "value": "zones"}, {"label": "density", "value": "density"},
-          {"label": "hospitals & responders", "value": "responders"}]
+          {"label": "hospitals & responders", "value": "responders"}, {"label": "vetted reports", "value": "reports"}]
 DEFAULT_LAYERS = ["incidents", "areas", "zones", "responders"]
 WINDOWS = [("1 h", 1), ("6 h", 6), ("24 h", 24), ("7 d", 168), ("all", 0)]
 SEVERITIES = ["unknown", "minor", "moderate", "severe", "extreme"]

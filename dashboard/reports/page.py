@@ -26,6 +26,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard.offload import off_the_loop
 from dashboard.reports import entity_view, vetting_view
+from dashboard.reports.map_layer import register_map_layer
 from dashboard.reports.officer_form import officer_form, register_form
 from dashboard.reports.plain import plain
 from dashboard.reports.queue_line import register_queue_line
@@ -92,11 +93,12 @@ def reports_layout(state: str | None = None, id: str | None = None, new: str | N
 
 
 def register_reports(app: Dash, config: Config, get_client: Callable[[], redis.Redis | None]) -> None:
-    """The page, its callbacks, and the queue line on the desk and the wall."""
+    """The page, its callbacks, the queue line on the desk and the wall, the map's vetted reports layer."""
     dash.register_page("watchfloor.reports", path="/reports", title="Watchfloor · Reports", name="Reports",
                        layout=reports_layout)
     register_form(app, config, get_client)
     register_queue_line(app, config, get_client)
+    register_map_layer(app, get_client)
     _register_views(app, config, get_client)
     _register_moves(app, get_client)
     _register_decisions(app, get_client)

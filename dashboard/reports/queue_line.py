@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from dash import MATCH, Dash, Input, Output, State
+from dash import MATCH, Dash, Input, Output, State, html
 
 from dashboard.offload import off_the_loop
 from dashboard.panels.live import ids
@@ -33,6 +33,15 @@ def line_for(screen: str, user: Any, status: dict[str, Any] | None) -> tuple[str
     return queue_line(status), False, css + (" wf-sar-qlate" if status.get("late") else "")
 
 
+def phrases(text: str) -> list[Any]:
+    """The line in unbreakable phrases ("3 reports waiting," "oldest 5 h (target 24 h)"): where the
+    header is tight (the wall) it wraps between them, never inside one."""
+    parts = text.split(", ")
+    return [html.Span(p + ("," if i < len(parts) - 1 else ""), className="wf-sar-phrase") if i == 0 else
+            html.Span([" ", html.Span(p + ("," if i < len(parts) - 1 else ""), className="wf-sar-phrase")])
+            for i, p in enumerate(parts)]
+
+
 def register_queue_line(app: Dash, config: Config, get_client: Callable[[], redis.Redis | None]) -> None:
     @app.callback(
         Output(ids("sarq", MATCH), "children"),
@@ -42,7 +51,7 @@ def register_queue_line(app: Dash, config: Config, get_client: Callable[[], redi
         State(ids("settings", MATCH), "data"),
     )
     @off_the_loop
-    def vetting_queue(_n: Any, settings: dict[str, Any] | None) -> tuple[str, bool, str]:
+    def vetting_queue(_n: Any, settings: dict[str, Any] | None) -> tuple[Any, bool, str]:
         screen = str((settings or {}).get("screen") or "")
         user = current_user()
         client = get_client()
@@ -52,7 +61,8 @@ def register_queue_line(app: Dash, config: Config, get_client: Callable[[], redi
                 status = queue_status(client, float(config.sar_queue_target_hours))
             except (redis.RedisError, OSError):
                 status = None
-        return line_for(screen, user, status)
+        text, hidden, css = line_for(screen, user, status)
+        return phrases(text), hidden, css
 
 
-__all__ = ["line_for", "register_queue_line"]
+__all__ = ["line_for", "phrases", "register_queue_line"]

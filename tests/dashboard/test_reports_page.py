@@ -23,6 +23,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.redis]
 
 PASSWORD = "reports passphrase 42"
 WIDE = {"width": 1920, "height": 1080}
+# The map's trace 6 (dashboard/panels/figures.py): vetted reports. Predicates are functions (the CSP refuses eval).
+REPORT_TRACE = """() => { const t = document.querySelector('.wf-desk .wf-map-graph .js-plotly-plot').data[6];
+  return {visible: t.visible, lat: Array.from(t.lat || []), lon: Array.from(t.lon || []), hovertext: t.hovertext || []}; }"""
+REPORT_POINT = """(id) => { const gd = document.querySelector('.wf-desk .wf-map-graph .js-plotly-plot');
+  const t = gd && gd.data && gd.data[6]; return !!(t && t.visible && (t.hovertext || []).some((h) => h.includes(id))); }"""
 NARRATIVE = "Man photographed the loading dock and the guard rota board for twenty minutes, then left in a grey van."
 
 
@@ -198,6 +203,19 @@ def test_a_viewer_sees_the_shared_officer_report_but_not_the_tip_and_no_buttons(
     page.goto(stack.url + f"reports?id={shared_tip['id']}")
     page.wait_for_selector(f"#wf-sar-detail:has-text('No report {shared_tip['id']} that you may read')", timeout=20_000)
     assert audited(client, "sar.read", shared_tip["id"], outcome="refused")
+    # The desk's map layer of vetted reports: the shared officer report, never the shared tip.
+    page.goto(stack.url)
+    page.wait_for_selector(".wf-desk .wf-map-graph .js-plotly-plot", timeout=30_000)
+    page.locator(".wf-desk .wf-filter-layers label", has_text="vetted reports").click()
+    page.wait_for_function(REPORT_POINT, arg=sar["id"], timeout=30_000)
+    trace = page.evaluate(REPORT_TRACE)
+    assert trace["visible"] is True and not any("TIP-" in t for t in trace["hovertext"]), trace
+    at = trace["hovertext"].index(next(t for t in trace["hovertext"] if sar["id"] in t))
+    assert (trace["lat"][at], trace["lon"][at]) == (42.3467, -71.0972) and "Photography (PHOTO)" in trace["hovertext"][at]
+    page.screenshot(path=str(ARTIFACTS / "desk-vetted-reports-layer-1920x1080.png"))
+    page.locator(".wf-desk .wf-filter-layers label", has_text="vetted reports").click()
+    page.wait_for_function("() => document.querySelector('.wf-desk .wf-map-graph .js-plotly-plot').data[6].visible === false",
+                           timeout=30_000)
     assert not errors, errors
     page.close()
 

@@ -12,7 +12,7 @@ from dashboard.reports import entity_view
 from dashboard.reports.officer_form import form_data, markings_for
 from dashboard.reports.page import detail_view, reports_layout
 from dashboard.reports.plain import age_words, plain
-from dashboard.reports.queue_line import line_for
+from dashboard.reports.queue_line import line_for, phrases
 from domain.access.accounts import Role, User
 from domain.access.audit import AuditQuery, RequestContext, request_context, search
 from domain.errors import Invalid, NotFound
@@ -99,6 +99,15 @@ def test_the_queue_line_shows_on_the_desk_to_operators_and_on_the_wall_to_screen
     late = line_for("wall", DISPLAY, {**status, "late": 2})
     assert late[0].endswith(", 2 late") and "wf-sar-qlate" in late[2]
     assert "unreachable" in line_for("wall", DISPLAY, None)[0]
+    # Drawn in unbreakable phrases that read as the same line.
+    drawn = phrases(late[0])
+    assert len(drawn) == 3 and _words(drawn) == late[0]
+
+
+def _words(node) -> str:
+    if isinstance(node, (list, tuple)):
+        return "".join(_words(n) for n in node)
+    return node if isinstance(node, str) else _words(getattr(node, "children", "") or "")
 
 
 def test_each_role_gets_its_page(redis_client, signed_in):
