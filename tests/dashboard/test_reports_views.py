@@ -174,3 +174,15 @@ def test_entity_decisions_need_a_reason_stay_within_the_marking_and_are_audited(
     assert [(r.action, r.outcome) for r in reversed(records)] == [
         ("entity.confirm", "refused"), ("entity.merge", "refused"), ("entity.confirm", "refused"), ("entity.merge", "ok")]
     assert all(r.user == "olga" and r.source == "203.0.113.9" for r in records)
+
+
+def test_privacy_flags_lead_a_report_and_the_tipsters_additions_are_shown(redis_client, signed_in):
+    tip, code = tips.submit(redis_client, {"narrative": "He was suspicious because he looked Middle Eastern, standing by "
+                                                        "the rally at the gate."}, address="192.0.2.2", per_hour=100)
+    store.add_information(redis_client, code, "He came back at 9 pm with a second man.")
+    signed_in(OPERATOR)
+    shown = detail_view(redis_client, OPERATOR, tip["id"])
+    flags = next(c for c in shown if getattr(c, "className", "") == "wf-sar-flags")
+    assert flags.role == "alert" and "protected attribute" in _words(flags) and "First Amendment" in _words(flags)
+    assert shown.index(flags) == 1, "right under the title, before any move or field"
+    assert "He came back at 9 pm with a second man." in _words(shown) and "The tipster's additions" in _words(shown)
