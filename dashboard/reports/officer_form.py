@@ -8,12 +8,14 @@ touching what is typed in the others."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from dash import ALL, Dash, Input, Output, Patch, State, ctx, dcc, html, no_update
+from dash import ALL, ClientsideFunction, Dash, Input, Output, Patch, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard.offload import off_the_loop
@@ -124,9 +126,29 @@ def officer_form(user: Any, hidden: bool) -> html.Section:
                                                   value=getattr(user, "name", ""))),
         ], className="wf-sar-grid"),
         html.Div([html.Button("File the report", id="wf-sar-file", n_clicks=0, type="button", className="wf-button"),
-                  html.Div(id="wf-sar-form-error", className="wf-sar-error", role="alert", **{"aria-live": "assertive"})],
+                  html.Div(id="wf-sar-form-error", className="wf-sar-error", role="alert", **{"aria-live": "assertive"}),
+                  dcc.Store(id="wf-sar-bad-field")],
                  className="wf-sar-submit"),
     ], id="wf-sar-form", className="wf-sar-form wf-form", hidden=hidden)
+
+
+FIELD_DOM = {"category": "wf-sar-cat-crim", "sector": "wf-sar-sector", "narrative": "wf-sar-narrative",
+             "time": "wf-sar-time", "location": "wf-sar-loc-text", "location.text": "wf-sar-loc-text",
+             "location.lat": "wf-sar-lat", "location.lon": "wf-sar-lon", "phones": "wf-sar-phones",
+             "emails": "wf-sar-emails", "organisations": "wf-sar-orgs", "source": "wf-sar-source",
+             "reporting_officer": "wf-sar-officer", "tlp": "wf-sar-tlp"}
+_ROW = re.compile(r"^(subjects|vehicles)\[(\d+)\](?:\.(\w+))?")
+
+
+def field_dom_id(message: str) -> str | None:
+    """The DOM id of the form field a domain message names first (``vehicles[0].plate: ...``)."""
+    path = str(message).partition(": ")[0]
+    row = _ROW.match(path)
+    if row:
+        kind = "wf-sar-subject" if row[1] == "subjects" else "wf-sar-vehicle"
+        part = row[3] or ("name" if row[1] == "subjects" else "plate")
+        return json.dumps({kind: part, "i": int(row[2])}, sort_keys=True, separators=(",", ":"))  # as Dash writes it
+    return FIELD_DOM.get(path) or FIELD_DOM.get(re.sub(r"\[\d+\]$", "", path))
 
 
 def _lines(text: Any) -> list[str]:
@@ -175,13 +197,16 @@ def register_form(app: Dash, config: Config, get_client: Callable[[], redis.Redi
     for kind, row in (("subject", subject_row), ("vehicle", vehicle_row)):
         _register_add_row(app, kind, row)
 
-    @app.callback(Output("wf-sar-form-error", "children"), Output("wf-sar-nav", "href"),
+    app.clientside_callback(ClientsideFunction(namespace="wfreports", function_name="markField"),
+                            Output("wf-sar-form-error", "title"), Input("wf-sar-bad-field", "data"), prevent_initial_call=True)
+
+    @app.callback(Output("wf-sar-form-error", "children"), Output("wf-sar-nav", "href"), Output("wf-sar-bad-field", "data"),
                   Input("wf-sar-file", "n_clicks"), *[State(i, "value") for i in FIELD_IDS],
                   State({"wf-sar-subject": ALL, "i": ALL}, "value"), State({"wf-sar-vehicle": ALL, "i": ALL}, "value"),
                   prevent_initial_call=True)
     @off_the_loop
     @requires("operator")
-    def file_report(n_clicks: int | None, *values: Any) -> tuple[Any, Any]:
+    def file_report(n_clicks: int | None, *values: Any) -> tuple[Any, Any, Any]:
         if not n_clicks:
             raise PreventUpdate
         fields = dict(zip(FIELD_IDS, values[:len(FIELD_IDS)], strict=True))
@@ -200,23 +225,24 @@ def _register_add_row(app: Dash, kind: str, row: Callable[[int], Any]) -> None:
         return patch
 
 
-def _file(config: Config, get_client: Callable[[], redis.Redis | None], data: dict[str, Any]) -> tuple[Any, Any]:
+def _file(config: Config, get_client: Callable[[], redis.Redis | None], data: dict[str, Any]) -> tuple[Any, Any, Any]:
     user = current_user()
     client = get_client()
     if client is None or user is None:
-        return "Not filed: the data store is unreachable. Nothing was lost from the form; try again.", no_update
+        return "Not filed: the data store is unreachable. Nothing was lost from the form; try again.", no_update, None
     if data["tlp"] and data["tlp"] not in markings_for(user):
-        return f"Marking: you may mark a report up to {markings_for(user)[-1]}, the highest you may read.", no_update
+        return (f"Marking: you may mark a report up to {markings_for(user)[-1]}, the highest you may read.", no_update,
+                "wf-sar-tlp")
     try:
         report = build(data, kind="sar", by=user.name, channel="desk", geocode=geocode)
         save_new(client, report, region=str(config.phone_region))
     except Invalid as exc:
         audit("sar.add", record="(desk form)", outcome="refused", reason=str(exc)[:300])
-        return [html.Strong("Not filed. "), plain(str(exc))], no_update
+        return [html.Strong("Not filed. "), plain(str(exc))], no_update, field_dom_id(str(exc))
     except (redis.RedisError, OSError):
-        return "Not filed: the data store is unreachable. Nothing was lost from the form; try again.", no_update
+        return "Not filed: the data store is unreachable. Nothing was lost from the form; try again.", no_update, None
     audit("sar.add", record=report["id"], reason=f"{report['category']} {report['tlp']} via the desk form")
-    return "", f"/reports?id={report['id']}&filed=1"
+    return "", f"/reports?id={report['id']}&filed=1", None
 
 
-__all__ = ["PRIVACY_NOTE", "form_data", "markings_for", "officer_form", "register_form"]
+__all__ = ["PRIVACY_NOTE", "field_dom_id", "form_data", "markings_for", "officer_form", "register_form"]

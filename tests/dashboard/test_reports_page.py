@@ -110,6 +110,9 @@ def test_an_officer_files_a_report_and_a_bad_plate_is_named_in_plain_words(stack
     error = page.locator(".wf-sar-error").inner_text()
     assert "Vehicle 1, plate" in error and "is not a plate" in error and "vehicles[0]" not in error, error
     assert page.locator("#wf-sar-narrative").input_value() == NARRATIVE, "what was typed is kept"
+    plate = page.locator(pattern_id(i=0, **{"wf-sar-vehicle": "plate"}))
+    page.wait_for_selector(pattern_id(i=0, **{"wf-sar-vehicle": "plate"}) + "[aria-invalid=true]", timeout=10_000)
+    assert plate.input_value() == "AB#123"
     assert client.zcard(ReportKeys.REPORTS) == before, "nothing is stored from a report with a wrong field"
     page.locator(".wf-sar-submit").scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "reports-form-error-1920x1080.png"))

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from dashboard.reports import entity_view
-from dashboard.reports.officer_form import form_data, markings_for
+from dashboard.reports.officer_form import field_dom_id, form_data, markings_for
 from dashboard.reports.page import detail_view, reports_layout
 from dashboard.reports.plain import age_words, plain
 from dashboard.reports.queue_line import line_for, phrases
@@ -81,6 +81,14 @@ def test_the_form_values_become_a_report_the_domain_accepts():
     checked = parse_report(data)
     assert checked["time"] == "2026-04-20T14:05:00Z" and checked["vehicles"][0]["state"] == "MA"
     assert checked["location"] == {"lat": 42.35, "lon": -71.06}
+
+
+def test_the_field_a_form_error_names_is_found_on_the_form():
+    assert field_dom_id("vehicles[0].plate: 'AB#1' is not a plate") == '{"i":0,"wf-sar-vehicle":"plate"}'
+    assert field_dom_id("subjects[1]: is empty; give a name") == '{"i":1,"wf-sar-subject":"name"}'
+    assert field_dom_id("emails[2]: 'x' is not an e-mail address") == "wf-sar-emails"
+    assert field_dom_id("location.lon: must be between -180 and 180") == "wf-sar-lon"
+    assert field_dom_id("the store was busy") is None
 
 
 def test_nobody_marks_a_report_above_what_they_may_read(redis_client, signed_in):
