@@ -26,6 +26,7 @@ from dashboard.middleware import install_security
 from dashboard.panels.figures import ASSETS
 from dashboard.panels.live import reader_ceiling, register_live_callbacks
 from dashboard.push import register_push
+from dashboard.reports.page import register_reports
 from dashboard.screens import DESK, SCREENS, TABLET, Screen, screen_layout
 from dashboard.security import current_user
 from dashboard.tiles import register_tiles
@@ -142,6 +143,7 @@ def create_app(config: Config | None = None) -> Dash:
     app.layout = html.Div([dash.page_container])
     register_live_callbacks(app, config, handle.get, workspaces)
     register_audit_page(app, handle.get)
+    register_reports(app, config, handle.get)
 
     @server.middleware("http")
     async def set_up_before_any_page(request: Any, call_next: Any) -> Any:

@@ -17,7 +17,7 @@ from layers.zones import Workspace
 
 LAYERS = [{"label": "incidents", "value": "incidents"}, {"label": "alert areas", "value": "areas"},
           {"label": "watch zones", "value": "zones"}, {"label": "density", "value": "density"},
-          {"label": "hospitals & responders", "value": "responders"}]
+          {"label": "hospitals & responders", "value": "responders"}, {"label": "vetted reports", "value": "reports"}]
 DEFAULT_LAYERS = ["incidents", "areas", "zones", "responders"]
 WINDOWS = [("1 h", 1), ("6 h", 6), ("24 h", 24), ("7 d", 168), ("all", 0)]
 SEVERITIES = ["unknown", "minor", "moderate", "severe", "extreme"]
@@ -52,6 +52,9 @@ def _header(screen: Screen, config: Config, subtitle: str) -> html.Header:
                           title="Exercise data is on this screen"),
             ], className="wf-header-left"),
             html.Div(id=ids("clock", screen.name), className="wf-clock"),
+            # The vetting queue's line (dashboard/reports/queue_line.py): a link to /reports on the desk.
+            (html.A if screen.name == "desk" else html.Div)(id=ids("sarq", screen.name), className="wf-sar-qscreen",
+                                                            hidden=True, **({"href": "/reports"} if screen.name == "desk" else {})),
             html.Button("Push alert", className="wf-button wf-compose-open", **{"data-action": "compose-alert"})
             if screen.name == "desk" else None,
             html.A("Audit trail", href="/audit", className="wf-button wf-audit-link")

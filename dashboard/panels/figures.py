@@ -69,6 +69,11 @@ def map_figure(events: list[dict[str, Any]], *, theme: str = "dark", center: tup
                                 marker={"color": [], "size": [], "opacity": 1.0}, name="severe-on-top", uid="top"))
     fig.add_trace(go.Scattermap(lat=[], lon=[], customdata=[], hovertext=[], hoverinfo="text", mode="markers",
                                 marker={"color": [], "size": [], "opacity": 1.0}, name="selected", uid="selected"))
+    # Trace 6: vetted (shared) suspicious-activity reports the reader may see, drawn by the "vetted reports"
+    # layer (dashboard/reports/map_layer.py); no customdata, so a click never opens the incident drawer.
+    fig.add_trace(go.Scattermap(lat=[], lon=[], hovertext=[], hoverinfo="text", mode="markers", visible=False,
+                                marker={"color": "#ffffff" if dark else "#0d1117", "size": 14, "opacity": 0.95},
+                                name="reports", uid="reports"))
     fig.update_layout(
         # The style (world base and street basemaps, dashboard/tiles.py) comes from the app itself.
         map={"style": online_style or (f"/tiles/style/{'dark' if dark else 'light'}.json"

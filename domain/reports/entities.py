@@ -216,9 +216,10 @@ def plan_many(client: Any, batches: list[list[Mention]]) -> list[Resolution]:
 
 def _resolve_one(client: Any, mention: Mention, stored: dict[str, Any], people: dict[str, list[tuple[str, str, str]]],
                  local: dict[tuple[str, str], str], resolution: Resolution) -> tuple[str, str]:
-    if (mention.type, mention.key) in local:
+    name_only = mention.type == "person" and not mention.attrs.get("dob")  # joins nobody: see the docstring
+    if (mention.type, mention.key) in local and not name_only:
         return local[(mention.type, mention.key)], _EVIDENCE[mention.type]
-    found = stored[EntityKeys.by_key(mention.type, mention.key)]
+    found = None if name_only else stored[EntityKeys.by_key(mention.type, mention.key)]
     if found is not None:
         return found.decode(), _EVIDENCE[mention.type]
     dob = mention.attrs.get("dob") if mention.type == "person" else None
