@@ -4,6 +4,7 @@
     wf:report-history:<id>       list    every state change, oldest first: from, to, by, at, reason
     wf:reports                   zset    report id -> received epoch seconds (listing)
     wf:reports:queue             zset    report id -> received epoch, while it waits for vetting
+    wf:reports:in:<state>        zset    report id -> received epoch, the reports in one vetting state
     wf:reports:purged            stream  one record per purged report: id, kind, state, received, reason, at
                                          (never the content)
     wf:tip-receipt:<sha256>      string  report id of the tip a receipt code was issued for
@@ -40,6 +41,10 @@ class ReportKeys:
     @staticmethod
     def history(report_id: str) -> str:
         return f"{PREFIX}:report-history:{report_id}"
+
+    @staticmethod
+    def in_state(state: str) -> str:
+        return f"{PREFIX}:reports:in:{state}"
 
     @staticmethod
     def receipt(digest: str) -> str:

@@ -124,6 +124,7 @@ def _queue_report(pipe: Any, report: dict[str, Any]) -> None:
     pipe.set(ReportKeys.report(report["id"]), orjson.dumps(report))
     pipe.zadd(ReportKeys.REPORTS, {report["id"]: report["received"]})
     pipe.zadd(ReportKeys.QUEUE, {report["id"]: report["received"]})
+    pipe.zadd(ReportKeys.in_state(report["state"]), {report["id"]: report["received"]})
     pipe.rpush(ReportKeys.history(report["id"]), orjson.dumps(
         {"from": "", "to": "received", "by": report["entered_by"], "at": report["received_at"],
          "reason": f"entered via {report['channel']}"}))
@@ -173,7 +174,7 @@ def listing(client: redis.Redis, user: Any, *, state: str | None = None, kind: s
             limit: int = 200) -> list[dict[str, Any]]:
     """Reports ``user`` may read, newest first."""
     out = []
-    for raw_id in client.zrevrange(ReportKeys.REPORTS, 0, -1):
+    for raw_id in client.zrevrange(ReportKeys.in_state(state) if state else ReportKeys.REPORTS, 0, -1):
         report = load(client, raw_id.decode())
         if report is None or (state and report["state"] != state) or (kind and report["kind"] != kind):
             continue

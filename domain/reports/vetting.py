@@ -156,6 +156,8 @@ def _checked_move(client: redis.Redis, report_id: str, data: dict[str, Any], use
                     pipe.zadd(ReportKeys.QUEUE, {report_id: report["received"]})
                 else:
                     pipe.zrem(ReportKeys.QUEUE, report_id)
+                pipe.zrem(ReportKeys.in_state(report["_from"]), report_id)
+                pipe.zadd(ReportKeys.in_state(target), {report_id: report["received"]})
                 pipe.rpush(ReportKeys.history(report_id), orjson.dumps(
                     {"from": report["_from"], "to": target, "by": getattr(user, "name", "cli"),
                      "at": iso_now(now), "reason": reason}))
@@ -220,6 +222,7 @@ def purge(client: redis.Redis, retention_days: float, *, dry_run: bool, actor: s
             pipe.delete(ReportKeys.report(report["id"]), ReportKeys.history(report["id"]))
             pipe.zrem(ReportKeys.REPORTS, report["id"])
             pipe.zrem(ReportKeys.QUEUE, report["id"])
+            pipe.zrem(ReportKeys.in_state(report["state"]), report["id"])
             pipe.xadd(ReportKeys.PURGED, {**row, "entities_removed": str(len(gone))})
             pipe.execute()
         for incident_id in report.get("incidents") or []:

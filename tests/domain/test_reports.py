@@ -350,3 +350,11 @@ def test_an_annotation_naming_a_phone_links_its_incident_to_the_reports(redis_cl
     annotations.save(redis_client, "inc:gate", {"version": 2, "note": "Caller on 617 555 0188 again."}, SUPERVISOR)
     assert entities.find(redis_client, "email:tips@example.org") is None
     assert graph.node_id_for(redis_client, "phone:+16175550188") == phone
+
+
+def test_listing_by_state_reads_that_state_only(redis_client):
+    ids = [add(redis_client, sar())["id"] for _ in range(3)]
+    vetting.move(redis_client, ids[1], {"to": "screened", "reason": "vetting step"}, OPERATOR)
+    assert [r["id"] for r in store.listing(redis_client, OPERATOR, state="screened")] == [ids[1]]
+    assert {r["id"] for r in store.listing(redis_client, OPERATOR, state="received")} == {ids[0], ids[2]}
+    assert redis_client.zcard(ReportKeys.in_state("received")) == 2
