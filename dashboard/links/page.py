@@ -43,8 +43,9 @@ def _field(label: str, control: Any, kind: str = "") -> html.Label:
                       className="wf-links-field" + (f" wf-links-field-{kind}" if kind else ""))
 
 
-def _controls(node: str) -> html.Form:
-    return html.Form([
+def _controls(node: str) -> html.Div:
+    # Not a <form>: Enter in the search box would submit it and reload the page (n_submit draws instead).
+    return html.Div([
         _field("Entity or report", dcc.Input(id="wf-links-search", type="search", value=node, maxLength=200,
                                             placeholder=SEARCH_HINT, className="wf-input", autoComplete="off"),
                "wide"),
@@ -55,7 +56,7 @@ def _controls(node: str) -> html.Form:
                                       value=list(NODE_TYPES), inline=True, className="wf-radio")),
         _field("Reports from", dcc.Input(id="wf-links-since", type="date", value="", className="wf-input"), "date"),
         _field("to", dcc.Input(id="wf-links-until", type="date", value="", className="wf-input"), "date"),
-    ], className="wf-links-controls", **{"aria-label": "What to draw"})
+    ], className="wf-links-controls", role="search", **{"aria-label": "What to draw"})
 
 
 def _layout_choice() -> html.Div:
@@ -110,7 +111,7 @@ def links_layout(node: str | None = None, **_query: Any) -> html.Div:
                         className="wf-links wf-theme-dark")
     start = node if isinstance(node, str) else ""
     graph_view = cyto.Cytoscape(id="wf-links-graph", elements=[], layout={"name": "preset"}, stylesheet=stylesheet(),
-                                minZoom=0.05, maxZoom=4, boxSelectionEnabled=False, autoRefreshLayout=False,
+                                minZoom=0.05, maxZoom=1.5, boxSelectionEnabled=False, autoRefreshLayout=False,
                                 style={"width": "100%", "height": "100%"}, className="wf-links-cy")
     return html.Div([
         html.Header([html.Div([html.Span("WATCHFLOOR", className="wf-brand"),
@@ -148,6 +149,10 @@ def _path_line(view: dict[str, Any], state: dict[str, Any]) -> str:
     return f"Path ({len(view['path']) - 1} links, drawn in magenta): {steps}"
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _status(view: dict[str, Any], state: dict[str, Any], tlp: str, note: str) -> str:
     if state.get("start") is None and state.get("asked"):
         line = f"Nothing you may see matches {state['asked'][:60]!r}."
@@ -156,7 +161,7 @@ def _status(view: dict[str, Any], state: dict[str, Any], tlp: str, note: str) ->
     else:
         around = f" within {view['depth']} step{'s' if view['depth'] != 1 else ''} of " \
                  f"{_label(view, view['start'])}" if view.get("found") else ""
-        line = (f"{len(view['nodes'])} nodes and {len(view['edges'])} links{around}. "
+        line = (f"{_count(len(view['nodes']), 'node')} and {_count(len(view['edges']), 'link')}{around}. "
                 f"Marking of this view: {tlp}.")
     return f"{line} {note}".strip()
 
