@@ -11,6 +11,8 @@ python -m bench --strict     exit 1 when a target is missed (targets are reporte
 Screens on their own (the whole stack, headless Chromium; see bench/screens.py):
 python -m bench.screens [--quick] [--only latency|bytes|capacity|aggregation]   bench/results/screens.json
 python -m bench.tiles [--quick]    street tiles: import, serving p50/p95 under 50 clients, bytes   bench/results/tiles.json
+python -m bench.links [--quick]    link analysis: a 2-hop neighbourhood of ~500 nodes, first draw and expand in Chromium
+                                   bench/results/links.json
 Not in `make bench` (they run as long as asked):
 python -m bench.wall_soak --minutes 60     wall memory soak; bench/results/wall-soak.json, MB/hour
 python -m bench.alert_latency --alerts 20 --one-screen   operator alert to banner; bench/results/alert-latency.json
@@ -112,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     tiles = _tiles_section(args)
 
     print()
+    links = _links_section(args)
+
+    print()
     print("Ratios (ours / baseline, measured in this run)")
     for line in report.ratio_lines(rows, ingest):
         print(line)
@@ -137,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         "geocoding": geocoding,
         "screens": screens,
         "tiles": tiles,
+        "links": links,
         "targets": [{"name": n, "value": v, "met": m} for n, v, m in targets],
         "skipped_documents": [{"document": d, "reason": r} for d, r in selection.skipped],
     }
@@ -216,6 +222,26 @@ def _tiles_section(args: argparse.Namespace) -> dict[str, object] | None:
     print("Street tiles (the whole stack; bench/results/tiles.json)")
     run_tiles([])
     return json.loads((report.RESULTS / "tiles.json").read_text())
+
+
+def _links_section(args: argparse.Namespace) -> dict[str, object] | None:
+    """The link-analysis page: the server's neighbourhood, first draw and one expansion in Chromium."""
+    import os
+
+    from bench.live_stack import CHROMIUM
+
+    if args.quick or args.no_screens or args.no_redis:
+        print("Link analysis: skipped (full run only; python -m bench.links --quick for a smoke run)")
+        return None
+    if not os.path.exists(CHROMIUM):
+        print(f"Link analysis: skipped ({CHROMIUM} missing: `make browser` installs it)")
+        return None
+    from bench.links import print_report, run_links
+
+    print("Link analysis (the whole stack; headless Chromium; bench/results/links.json)")
+    result = run_links()
+    print_report(result)
+    return result
 
 
 def _geocode_section(args: argparse.Namespace) -> dict[str, object]:
