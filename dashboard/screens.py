@@ -54,7 +54,7 @@ def _header(screen: Screen, config: Config, subtitle: str) -> html.Header:
             html.Div(id=ids("clock", screen.name), className="wf-clock"),
             html.Button("Push alert", className="wf-button wf-compose-open", **{"data-action": "compose-alert"})
             if screen.name == "desk" else None,
-            html.A("Link analysis", href="/links", className="wf-button wf-audit-link")
+            html.A("Link analysis", href="/links", className="wf-button wf-audit-link wf-links-open")
             if screen.name == "desk" and has_role("viewer") else None,
             html.A("Audit trail", href="/audit", className="wf-button wf-audit-link")
             if screen.name == "desk" and has_role("supervisor") else None,

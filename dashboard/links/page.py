@@ -116,7 +116,7 @@ def links_layout(node: str | None = None, **_query: Any) -> html.Div:
     return html.Div([
         html.Header([html.Div([html.Span("WATCHFLOOR", className="wf-brand"),
                                html.Span("Link analysis", className="wf-subtitle")], className="wf-header-left"),
-                     html.A("Back to the desk", href="/", className="wf-button wf-audit-link")], className="wf-header"),
+                     html.A("Back to the desk", href="/", className="wf-button wf-audit-link wf-links-open")], className="wf-header"),
         _controls(start[:200]),
         html.Div(id="wf-links-banner", className="wf-links-banner", hidden=True, role="alert"),
         html.P(EMPTY, id="wf-links-status", className="wf-links-status", role="status"),
