@@ -12,6 +12,8 @@ Screens on their own (the whole stack, headless Chromium; see bench/screens.py):
 python -m bench.screens [--quick] [--only latency|bytes|capacity|aggregation]   bench/results/screens.json
 python -m bench.tiles [--quick]    street tiles: import, serving p50/p95 under 50 clients, bytes   bench/results/tiles.json
 python -m bench.reports [--reports N]   report intake with entity resolution, memory, link queries   bench/results/reports.json
+python -m bench.links [--quick]    link analysis: a 2-hop neighbourhood of ~500 nodes, first draw and expand in Chromium
+                                   bench/results/links.json
 Not in `make bench` (they run as long as asked):
 python -m bench.wall_soak --minutes 60     wall memory soak; bench/results/wall-soak.json, MB/hour
 python -m bench.alert_latency --alerts 20 --one-screen   operator alert to banner; bench/results/alert-latency.json
@@ -116,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     reports = _reports_section(args)
 
     print()
+    links = _links_section(args)
+
+    print()
     print("Ratios (ours / baseline, measured in this run)")
     for line in report.ratio_lines(rows, ingest):
         print(line)
@@ -142,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         "screens": screens,
         "tiles": tiles,
         "reports": reports,
+        "links": links,
         "targets": [{"name": n, "value": v, "met": m} for n, v, m in targets],
         "skipped_documents": [{"document": d, "reason": r} for d, r in selection.skipped],
     }
@@ -233,6 +239,24 @@ def _reports_section(args: argparse.Namespace) -> dict[str, object] | None:
     print("Reports and entities (a real Redis; bench/results/reports.json)")
     run_reports(["--reports", "5000" if args.quick else "100000"])
     return json.loads((report.RESULTS / "reports.json").read_text())
+def _links_section(args: argparse.Namespace) -> dict[str, object] | None:
+    """The link-analysis page: the server's neighbourhood, first draw and one expansion in Chromium."""
+    import os
+
+    from bench.live_stack import CHROMIUM
+
+    if args.quick or args.no_screens or args.no_redis:
+        print("Link analysis: skipped (full run only; python -m bench.links --quick for a smoke run)")
+        return None
+    if not os.path.exists(CHROMIUM):
+        print(f"Link analysis: skipped ({CHROMIUM} missing: `make browser` installs it)")
+        return None
+    from bench.links import print_report, run_links
+
+    print("Link analysis (the whole stack; headless Chromium; bench/results/links.json)")
+    result = run_links()
+    print_report(result)
+    return result
 
 
 def _geocode_section(args: argparse.Namespace) -> dict[str, object]:

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dashboard.api import is_partner, register_operator_api
 from dashboard.audit_view import audit_layout, register_audit_page
+from dashboard.links import register_links
 from dashboard.login import register_login_routes
 from dashboard.metrics import register_metrics
 from dashboard.middleware import install_security
@@ -144,6 +145,7 @@ def create_app(config: Config | None = None) -> Dash:
     register_live_callbacks(app, config, handle.get, workspaces)
     register_audit_page(app, handle.get)
     register_reports(app, config, handle.get)
+    register_links(app, config, handle.get)  # /links: the link-analysis page and its callbacks
 
     @server.middleware("http")
     async def set_up_before_any_page(request: Any, call_next: Any) -> Any:

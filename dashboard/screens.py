@@ -57,6 +57,8 @@ def _header(screen: Screen, config: Config, subtitle: str) -> html.Header:
                                                             hidden=True, **({"href": "/reports"} if screen.name == "desk" else {})),
             html.Button("Push alert", className="wf-button wf-compose-open", **{"data-action": "compose-alert"})
             if screen.name == "desk" else None,
+            html.A("Link analysis", href="/links", className="wf-button wf-audit-link wf-links-open")
+            if screen.name == "desk" and has_role("viewer") else None,
             html.A("Audit trail", href="/audit", className="wf-button wf-audit-link")
             if screen.name == "desk" and has_role("supervisor") else None,
             html.Div("connecting…", id=ids("conn", screen.name), className="wf-conn", role="status"),
