@@ -14,7 +14,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import redis
 from dash import MATCH, ClientsideFunction, Dash, Input, Output, State, dcc, html
 
@@ -32,14 +31,12 @@ from domain.picture import bins as aggregate
 from domain.picture import incidents
 from domain.picture.candidates import merge_candidates
 from domain.picture.health import feed_status, health_report, storage_status
-from domain.picture.keys import ThreatKeys
-from domain.picture.markers import assess_threat, assess_workspace
 from domain.picture.processes import cached_process_status
+from domain.picture.threat import threat_summary
 from domain.store.connection import store_problem
 from layers.zones import Workspace
 
 DELTA_BATCH = 2000  # stream entries per refresh; a screen far behind catches up over a few ticks
-THREAT_CACHE_SECONDS = 4  # one computation of the threat levels serves every screen and process
 
 
 def ids(kind: str, screen: str) -> dict[str, str]:
@@ -68,23 +65,6 @@ def reader_ceiling(client: redis.Redis) -> TLP:
     nobody is signed in: the middleware refuses that before any callback runs anyway)."""
 
     return max_marking(current_user(), client)
-
-
-def threat_summary(client: redis.Redis, workspaces: list[Workspace], ceiling: TLP = TLP.CLEAR) -> dict[str, Any]:
-    """Threat levels for the whole picture and each workspace, from the incidents a reader with
-    maximum marking ``ceiling`` may receive (the panels name the incidents that drove each level),
-    cached briefly in Redis per marking."""
-    key = ThreatKeys.threat_cache(ceiling.value)
-    cached = client.get(key)
-    if cached:
-        return orjson.loads(cached)
-    events = incidents.live_incidents_with_areas(client, ceiling)  # incidents, not reports: one quake counts once
-    now = datetime.now(UTC)
-    summary: dict[str, Any] = {"global": assess_threat(events, now).__dict__, "workspaces": {}}
-    for space in workspaces:
-        summary["workspaces"][space.id] = {"name": space.name, **assess_workspace(space, events, now).__dict__}
-    client.set(key, orjson.dumps(summary), ex=THREAT_CACHE_SECONDS)
-    return summary
 
 
 def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], redis.Redis | None],
@@ -294,11 +274,11 @@ def _register_status(app: Dash, config: Config, get_client: Callable[[], redis.R
             return (feeds_panel(report["feeds"], now, None, why), [html.P("Threat level unavailable: data store "
                     "unreachable.")], [], ticker_panel(report["feeds"], now, None, why))
         spaces = summary["workspaces"]
+        # One list of contributors per level, the same on every screen (dashboard/panels/status.py).
         if screen == "tablet" and focus in spaces:
-            threat = threat_panel(spaces[focus], title=spaces[focus]["name"], theme=theme)
+            threat = threat_panel(spaces[focus], title=spaces[focus]["name"], key=focus, theme=theme)
         else:
-            threat = [*threat_panel(summary["global"], title="Whole picture", theme=theme),
-                      *[el for wid, s in spaces.items()
-                        for el in threat_panel(s, title=s["name"], compact=True, key=wid, theme=theme)]]
+            threat = [*threat_panel(summary["global"], title=summary["global"]["name"], theme=theme),
+                      *[el for wid, s in spaces.items() for el in threat_panel(s, title=s["name"], key=wid, theme=theme)]]
         return (feeds_panel(feeds, now, storage, problems), threat, board_panel(summary),
                 ticker_panel(feeds, now, storage, problems))

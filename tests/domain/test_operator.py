@@ -910,8 +910,8 @@ def test_screens_never_receive_incidents_above_the_readers_marking(web, floor, r
                 record = last(redis_client, "incident.read")
                 assert record["outcome"] == "refused" and record["record"] == incident_id
     # 4. Threat panels: computed from what each marking may see, so a title never leaks through them.
-    from dashboard.panels.live import threat_summary
     from domain.access.tlp import TLP
+    from domain.picture.threat import threat_summary
 
     green = orjson.dumps(threat_summary(redis_client, [], TLP.GREEN))
     red = orjson.dumps(threat_summary(redis_client, [], TLP.RED))
