@@ -30,6 +30,7 @@ def post_alert(api: Api, request: Request, client: redis.Redis, user: Any, data:
         reason=f"{alert['severity']} {alert['scope']} {alert['tlp']}: {alert['headline'][:120]}",
     )
     queued = outbound.enqueue(client, alert, api.config, by=user.name)
+    alerts.ack(client, alert, user.name)  # who wrote it knows it: their own screens are not taken over
     return json_response({**alerts.view(client, alert, user), "outbound": queued}, 201)
 
 
@@ -80,6 +81,7 @@ def put_alert(api: Api, request: Request, client: redis.Redis, user: Any, alert_
     alert = alerts.update(client, alert_id, data, user, default_minutes=api.default_minutes)
     audit("alert.update", record=alert_id, reason=f"v{alert['version']} {alert['tlp']}")
     queued = outbound.enqueue(client, alert, api.config, by=user.name)
+    alerts.ack(client, alert, user.name)  # the sender sees a supervisor's change; the one who made it does not
     return json_response({**alerts.view(client, alert, user), "outbound": queued})
 
 

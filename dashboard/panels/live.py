@@ -18,6 +18,7 @@ import redis
 from dash import MATCH, ClientsideFunction, Dash, Input, Output, State, dcc, html
 
 from dashboard.offload import off_the_loop
+from dashboard.panels.alerts import poll_alerts, register_alert_callbacks
 from dashboard.panels.detail import annotation_panel, detail_panel
 from dashboard.panels.status import board_panel, feeds_panel, threat_panel, ticker_panel
 from dashboard.security import current_user, has_role
@@ -25,7 +26,6 @@ from dashboard.tiles import nearby_responders
 from domain.access.audit import audit
 from domain.access.tlp import TLP, incident_marking, max_marking, visible
 from domain.config.loader import Config
-from domain.operations.alerts import alerts_after
 from domain.operations.annotations import audited_read
 from domain.picture import bins as aggregate
 from domain.picture import incidents
@@ -52,8 +52,7 @@ def live_stores(screen: str, snapshot: dict[str, Any], settings: dict[str, Any],
         dcc.Store(id=ids("poll-req", screen)),  # the gate: a new poll only once the last one answered
         dcc.Store(id=ids("settings", screen), data=settings),
         dcc.Store(id=ids("selected", screen)),
-        dcc.Store(id=ids("alerts", screen), data={"cursor": "", "alerts": {}}),
-        html.Div(id=ids("banner", screen), className="wf-banner", hidden=True, role="alert", **{"aria-live": "assertive"}),
+        dcc.Store(id=ids("alerts", screen), data={"cursor": "", "alerts": {}}),  # the banner: dashboard/panels/alerts.py
         dcc.Interval(id=ids("tick", screen), interval=refresh_ms),
         dcc.Interval(id=ids("panels-tick", screen), interval=5000),
         dcc.Interval(id=ids("second", screen), interval=1000),
@@ -74,7 +73,7 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
     aggregate.configure(int(config.map_max_points), float(config.map_bin_degrees), workspaces)
 
     _register_map_and_timeline(app, config, get_client, workspaces)
-    _register_alerts(app, config, get_client, workspaces)
+    register_alert_callbacks(app, get_client)
     _register_drawer(app, config, get_client, workspaces)
     _register_status(app, config, get_client, workspaces)
 
@@ -96,14 +95,22 @@ def _register_map_and_timeline(app: Dash, config: Config, get_client: Callable[[
     @app.callback(
         Output(ids("delta", MATCH), "data"),
         Output(ids("cursor", MATCH), "data"),
+        Output(ids("alerts", MATCH), "data"),
         Input(ids("poll-req", MATCH), "data"),
         State(ids("cursor", MATCH), "data"),
+        State(ids("alerts", MATCH), "data"),
+        State(ids("settings", MATCH), "data"),
     )
     @off_the_loop
-    def poll(_req: Any, cursor: str | None) -> tuple[dict[str, Any], str]:
-        """Everything after the screen's cursor: nothing lost, nothing shown twice."""
-        cursor = cursor or "0-0"
+    def poll(_req: Any, cursor: str | None, known_alerts: Any, settings: Any) -> tuple[dict[str, Any], str, Any]:
+        """Everything after the screen's cursor: nothing lost, nothing shown twice. The operator
+        alerts changed after the screen's alert cursor come in the same gated request, so a
+        withdrawal is never an answer dropped because a tick fired again (dashboard/panels/alerts.py)."""
         client = get_client()
+        alerts = poll_alerts(client, current_user(), known_alerts, settings)
+        return (*picture_delta(client, cursor or "0-0"), alerts)
+
+    def picture_delta(client: redis.Redis | None, cursor: str) -> tuple[dict[str, Any], str]:
         if client is None:
             return {"rows": [], "redis": False, "reason": store_problem(config), "t": time.time()}, cursor
         try:
@@ -150,52 +157,6 @@ def _register_map_and_timeline(app: Dash, config: Config, get_client: Callable[[
         Output(ids("selected", MATCH), "data"),
         Input(ids("map", MATCH), "clickData"),
         prevent_initial_call=True,
-    )
-
-
-def _register_alerts(app: Dash, config: Config, get_client: Callable[[], redis.Redis | None],
-                     workspaces: list[Workspace]) -> None:
-    """Push alerts: their poll and the banner."""
-    @app.callback(
-        Output(ids("alerts", MATCH), "data"),
-        Input(ids("tick", MATCH), "n_intervals"),
-        Input(ids("wake", MATCH), "data"),
-        State(ids("alerts", MATCH), "data"),
-        State(ids("settings", MATCH), "data"),
-    )
-    @off_the_loop
-    def alerts_poll(_n: int | None, _wake: Any, known: dict[str, Any] | None, settings: dict[str, Any] | None) -> Any:
-        """Operator alerts this user or screen may see (TLP and scope are checked on the server)."""
-        from dash import no_update
-
-        known = known or {"cursor": "", "alerts": {}}
-        client = get_client()
-        user = current_user()
-        if client is None or user is None:
-            return no_update
-        workspace = (settings or {}).get("workspace") if (settings or {}).get("screen") == "tablet" else None
-        try:
-            changed, cursor = alerts_after(client, known.get("cursor") or "", user, workspace=workspace)
-        except (redis.RedisError, OSError):
-            return no_update
-        if not changed and cursor == known.get("cursor"):
-            return no_update
-        current = dict(known.get("alerts") or {})
-        for alert in changed:
-            if alert.get("status") in ("cancelled", "expired"):
-                current.pop(alert["id"], None)
-            else:
-                current[alert["id"]] = {k: alert.get(k) for k in (
-                    "id", "headline", "text", "severity", "expires", "tlp", "issued_by", "issued_at", "version", "scope")}
-        return {"cursor": cursor, "alerts": current}
-
-    app.clientside_callback(
-        ClientsideFunction(namespace="watchfloor", function_name="banner"),
-        Output(ids("banner", MATCH), "children"),
-        Output(ids("banner", MATCH), "hidden"),
-        Input(ids("alerts", MATCH), "data"),
-        Input(ids("second", MATCH), "n_intervals"),
-        State(ids("settings", MATCH), "data"),
     )
 
 

@@ -599,9 +599,11 @@ def test_acknowledgements_per_user_and_screen_visible_to_supervisors(web, floor,
     assert api(web, "POST", f"/api/alerts/{alert['id']}/ack", screen).status == 200
     first = api(web, "POST", f"/api/alerts/{alert['id']}/ack", victor).json()["at"]
     as_supervisor = api(web, "GET", f"/api/alerts/{alert['id']}", sam).json()
-    assert set(as_supervisor["acks"]) == {"victor", "lobby"} and as_supervisor["acks"]["victor"]["at"] == first
+    # Its sender acknowledged it by sending it (their own screens are not taken over).
+    assert set(as_supervisor["acks"]) == {"olivia", "victor", "lobby"}
+    assert as_supervisor["acks"]["victor"]["at"] == first and as_supervisor["acked"] is False
     as_sender = api(web, "GET", f"/api/alerts/{alert['id']}", olivia).json()
-    assert set(as_sender["acks"]) == {"victor", "lobby"} and as_sender["acked"] is False  # its sender sees who
+    assert set(as_sender["acks"]) == {"olivia", "victor", "lobby"} and as_sender["acked"] is True  # sees who
     as_operator = api(web, "GET", f"/api/alerts/{alert['id']}", web.session("oscar")).json()
     assert "acks" not in as_operator and "receipts" not in as_operator and as_operator["acked"] is False
     assert api(web, "GET", f"/api/alerts/{alert['id']}", victor).json()["acked"] is True
@@ -643,6 +645,7 @@ def test_the_alert_cycle_receipts_acknowledgements_per_version_and_for_a_wall(we
     assert [(a["id"], a["acked"]) for a in delta] == [(alert["id"], True)]
     acks = api(web, "GET", path, sam).json()["acks"]
     assert acks["lobby"]["by"] == "olivia" and acks["oscar/wall"]["version"] == 1 and "by" not in acks["oscar/wall"]
+    assert acks["olivia"]["version"] == 1  # its sender, by sending it
     # An update is a new version: it shows again everywhere until acknowledged again.
     assert api(web, "PUT", path, olivia, {"version": 1, "headline": "Close gates B and C"}).status == 200
     delta, cursor = alerts.alerts_after(redis_client, cursor, store.require("lobby"), screen="wall")
