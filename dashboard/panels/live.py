@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from dash import MATCH, ClientsideFunction, Dash, Input, Output, State, dcc, html
+from dash import MATCH, ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
 
 from dashboard.offload import off_the_loop
 from dashboard.panels.alerts import poll_alerts, register_alert_callbacks
@@ -107,8 +107,10 @@ def _register_map_and_timeline(app: Dash, config: Config, get_client: Callable[[
         alerts changed after the screen's alert cursor come in the same gated request, so a
         withdrawal is never an answer dropped because a tick fired again (dashboard/panels/alerts.py)."""
         client = get_client()
-        alerts = poll_alerts(client, current_user(), known_alerts, settings)
-        return (*picture_delta(client, cursor or "0-0"), alerts)
+        delta, cursor = picture_delta(client, cursor or "0-0")
+        # A store that did not answer the picture is not asked again: DEGRADED comes no later.
+        alerts = poll_alerts(client, current_user(), known_alerts, settings) if delta["redis"] else no_update
+        return delta, cursor, alerts
 
     def picture_delta(client: redis.Redis | None, cursor: str) -> tuple[dict[str, Any], str]:
         if client is None:

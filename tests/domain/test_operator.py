@@ -369,7 +369,7 @@ def test_annotation_save_history_and_audited_reads(web, floor, redis_client):
     assert api(web, "PUT", f"/api/incidents/{EVENT['id']}/annotation", olivia, {"version": 0, "note": "x"}).status == 201
     missing = api(web, "GET", "/api/incidents/inc:nope/annotation", victor)
     assert missing.status == 404 and last(redis_client, "annotation.read")["outcome"] == "refused"
-    bad = api(web, "PUT", path, olivia, {"version": 2, "status": "closed"})
+    bad = api(web, "PUT", path, olivia, {"version": 2, "status": "done"})
     assert bad.status == 422 and "status must be one of" in bad.json()["reason"]
     unknown = api(web, "PUT", path, olivia, {"version": 2, "colour": "red"})
     assert unknown.status == 400 and "unknown field" in unknown.json()["reason"]
