@@ -66,6 +66,20 @@ def reader_ceiling(client: redis.Redis) -> TLP:
     return max_marking(current_user(), client)
 
 
+def picture_delta(config: Config, client: redis.Redis | None, cursor: str) -> tuple[dict[str, Any], str]:
+    """The picture's rows changed after ``cursor`` and the new cursor; ``redis`` False (and why)
+    when the store does not answer."""
+    if client is None:
+        return {"rows": [], "redis": False, "reason": store_problem(config), "t": time.time()}, cursor
+    try:
+        rows, cursor, reload = incidents.changes_after(client, cursor, count=DELTA_BATCH,
+                                                       ceiling=reader_ceiling(client))
+        problems = cached_process_status(client)["problems"]  # a stopped fuser: DEGRADED, never LIVE
+    except (redis.RedisError, OSError):  # why, when `watchfloor up` knows (a full disk...)
+        return {"rows": [], "redis": False, "reason": store_problem(config), "t": time.time()}, cursor
+    return {"rows": rows, "redis": True, "problems": problems, "reload": reload, "t": time.time()}, cursor
+
+
 def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], redis.Redis | None],
                             workspaces: list[Workspace]) -> None:
 
@@ -107,21 +121,10 @@ def _register_map_and_timeline(app: Dash, config: Config, get_client: Callable[[
         alerts changed after the screen's alert cursor come in the same gated request, so a
         withdrawal is never an answer dropped because a tick fired again (dashboard/panels/alerts.py)."""
         client = get_client()
-        delta, cursor = picture_delta(client, cursor or "0-0")
+        delta, cursor = picture_delta(config, client, cursor or "0-0")
         # A store that did not answer the picture is not asked again: DEGRADED comes no later.
         alerts = poll_alerts(client, current_user(), known_alerts, settings) if delta["redis"] else no_update
         return delta, cursor, alerts
-
-    def picture_delta(client: redis.Redis | None, cursor: str) -> tuple[dict[str, Any], str]:
-        if client is None:
-            return {"rows": [], "redis": False, "reason": store_problem(config), "t": time.time()}, cursor
-        try:
-            rows, cursor, reload = incidents.changes_after(client, cursor, count=DELTA_BATCH,
-                                                           ceiling=reader_ceiling(client))
-            problems = cached_process_status(client)["problems"]  # a stopped fuser: DEGRADED, never LIVE
-        except (redis.RedisError, OSError):  # why, when `watchfloor up` knows (a full disk...)
-            return {"rows": [], "redis": False, "reason": store_problem(config), "t": time.time()}, cursor
-        return {"rows": rows, "redis": True, "problems": problems, "reload": reload, "t": time.time()}, cursor
 
     app.clientside_callback(
         ClientsideFunction(namespace="watchfloor", function_name="render"),
