@@ -1,13 +1,17 @@
-/* Watchfloor clientside callbacks: operator alerts' banner.
+/* Watchfloor clientside callbacks: operator alerts' banner, receipts and acknowledgement.
  * One of the assets/wf-*.js files (Dash loads them in name order); wf-10-state.js says how they fit. */
 (function () {
   "use strict";
   var WF = window.__wfjs = window.__wfjs || {};  // what the wf-*.js files share (loaded in name order)
   var SEV_RANK = WF.SEV_RANK;
 
-  /* Operator alerts take over the screen: a banner (and a tone, where the browser allows sound)
-   * until this user or screen acknowledges it, or it expires. The newest, most severe first. */
-  var acked = {};
+  /* Operator alerts take over the screen under its header (the status and clock stay in view): a
+   * banner (and a tone, where the browser allows sound) until this person, or on a wall this
+   * screen, acknowledges the alert's current version (kept on the server, so a reload keeps it;
+   * a desk user may acknowledge for a wall), or it is withdrawn or expires. An update shows again.
+   * Each screen reports to the server which versions it received; the sender sees the list. */
+  var acked = {};     // id -> version acknowledged here, until the server says so too
+  var reported = {};  // id -> version whose receipt the server has (or is being told)
   var lastKey = "";
   function tone() {
     try {
@@ -21,11 +25,29 @@
     } catch (e) { /* no sound: the banner still shows */ }
   }
 
+  function post(id, what, body) {
+    return window.fetch("/api/alerts/" + encodeURIComponent(id) + "/" + what, {
+      method: "POST", credentials: "same-origin", headers: {"Content-Type": "application/json"},
+      body: JSON.stringify(body)});
+  }
+
+  function reportReceipts(all, screen) {
+    all.forEach(function (a) {
+      if (reported[a.id] === a.version || !window.fetch) { return; }
+      reported[a.id] = a.version;
+      post(a.id, "receipt", {screen: screen, version: a.version}).then(function (resp) {
+        if (!resp.ok && reported[a.id] === a.version) { delete reported[a.id]; }  // told again next second
+      }).catch(function () { if (reported[a.id] === a.version) { delete reported[a.id]; } });
+    });
+  }
+
   function banner(store, _n, settings) {
     var now = Date.now();
+    var screen = (settings && settings.screen) || "desk";
     var all = (store && store.alerts) ? Object.keys(store.alerts).map(function (k) { return store.alerts[k]; }) : [];
+    reportReceipts(all, screen);
     var open = all.filter(function (a) {
-      return (!a.expires || Date.parse(a.expires) > now) && acked[a.id] !== a.version;
+      return (!a.expires || Date.parse(a.expires) > now) && !a.acked && acked[a.id] !== a.version;
     });
     if (!open.length) { lastKey = ""; return [[], true]; }
     open.sort(function (a, b) { return (SEV_RANK[b.severity] || 0) - (SEV_RANK[a.severity] || 0) || (a.issued_at < b.issued_at ? 1 : -1); });
@@ -33,15 +55,16 @@
     if (key !== lastKey) { lastKey = key; tone(); }
     var H = function (type, props) { return {namespace: "dash_html_components", type: type, props: props}; };
     var items = open.slice(0, 3).map(function (a) {
-      return H("Div", {className: "wf-alert wf-alert-" + (a.severity || "unknown"), children: [
+      var revised = a.version > 1 ? " · UPDATED " + (a.updated_at || "").slice(11, 16) + "Z" : "";
+      return H("Div", {className: "wf-alert wf-alert-" + (a.severity || "unknown"), "data-alert-id": a.id, children: [
         H("Div", {className: "wf-alert-head", children: [
-          H("Span", {className: "wf-alert-tag", children: "ALERT · " + (a.severity || "").toUpperCase() + " · " + (a.tlp || "")}),
+          H("Span", {className: "wf-alert-tag", children: "ALERT · " + (a.severity || "").toUpperCase() + " · " + (a.tlp || "") + revised}),
           H("Span", {className: "wf-muted", children: " issued " + (a.issued_at || "").slice(11, 16) + "Z by " + (a.issued_by || "?") +
             (a.expires ? " · expires " + a.expires.slice(11, 16) + "Z" : "")})]}),
         H("Div", {className: "wf-alert-headline", children: a.headline}),
         H("Div", {className: "wf-alert-text", children: a.text || ""}),
         H("Button", {className: "wf-ack", "data-action": "ack-alert", "data-alert-id": a.id, "data-alert-version": String(a.version),
-                     children: "Acknowledge"})]});
+                     children: screen === "wall" ? "Acknowledge for this screen" : "Acknowledge"})]});
     });
     if (open.length > 3) { items.push(H("Div", {className: "wf-muted", children: "+" + (open.length - 3) + " more alerts"})); }
     return [items, false];
@@ -51,12 +74,14 @@
     var btn = e.target.closest && e.target.closest("[data-action='ack-alert']");
     if (!btn) { return; }
     var id = btn.getAttribute("data-alert-id");
-    acked[id] = Number(btn.getAttribute("data-alert-version"));
+    var version = Number(btn.getAttribute("data-alert-version"));
+    var root = btn.closest("[data-screen]");
+    acked[id] = version;
     btn.disabled = true;
     btn.textContent = "Acknowledged";
-    window.fetch("/api/alerts/" + encodeURIComponent(id) + "/ack", {
-      method: "POST", credentials: "same-origin", headers: {"Content-Type": "application/json"}, body: "{}"
-    }).catch(function () { /* recorded next time; the banner is already down here */ });
+    post(id, "ack", {screen: root ? root.getAttribute("data-screen") : "desk", version: version}).then(function (resp) {
+      if (!resp.ok) { delete acked[id]; }  // refused: the banner comes back, as the server has no acknowledgement
+    }).catch(function () { delete acked[id]; });
   });
 
   WF.banner = banner;

@@ -62,23 +62,92 @@
           setSelected(scr, null);  // reopen the (surviving) incident so the drawer shows the new reports
           setTimeout(function () { setSelected(scr, r.data.incident); }, 50);
         }).catch(function () { el.disabled = false; say(form, "Not done: no contact with the server.", false); });
-    } else if (action === "compose-alert") {
-      var composer = document.querySelector(".wf-composer");
-      if (composer) { composer.hidden = false; composer.querySelector("#wf-al-headline").focus(); }
+    } else if (action === "compose-alert" || action === "update-alert") {
+      openComposer(action === "update-alert" ? el : null);
     } else if (action === "compose-close") {
       if (form) { form.hidden = true; }
     } else if (action === "push-alert") {
-      var minutes = Number(form.querySelector("#wf-al-minutes").value || 120);
-      var alert = {headline: form.querySelector("#wf-al-headline").value, text: form.querySelector("#wf-al-text").value,
-                   severity: form.querySelector("#wf-al-severity").value, scope: form.querySelector("#wf-al-scope").value,
-                   tlp: form.querySelector("#wf-al-tlp").value,
-                   expires: new Date(Date.now() + minutes * 60000).toISOString().replace(/\.\d+Z$/, "Z")};
-      say(form, "Pushing…", true);
-      send("POST", "/api/alerts", alert).then(function (r) {
-        if (r.status === 201) { say(form, "Pushed: " + (r.data.headline || "") + " (" + (r.data.id || "") + ")", true); }
-        else { say(form, reason(r), false); }
-      }).catch(function () { say(form, "Not pushed: no contact with the server.", false); });
+      pushOrUpdate(form);
+    } else if (action === "withdraw-alert") {
+      withdraw(el, form);
+    } else if (action === "ack-for") {
+      var wall = el.getAttribute("data-for");
+      el.disabled = true;
+      say(form, "Acknowledging for " + wall + "…", true);
+      send("POST", "/api/alerts/" + encodeURIComponent(el.getAttribute("data-alert-id")) + "/ack",
+           {"for": wall, version: Number(el.getAttribute("data-alert-version"))}).then(function (r) {
+        if (r.status === 200) { say(form, "Acknowledged for " + wall + ": its banner clears.", true); }
+        else { el.disabled = false; say(form, reason(r), false); }
+      }).catch(function () { el.disabled = false; say(form, "Not acknowledged: no contact with the server.", false); });
     }
   });
 
+  /* The composer pushes a new alert, or (opened from an open alert's "Update") sends a new
+   * version of that one: PUT with the version it was based on, so a change made meanwhile is a
+   * conflict, never overwritten. */
+  function openComposer(from) {
+    var composer = document.querySelector(".wf-composer");
+    if (!composer) { return; }
+    var field = function (id) { return composer.querySelector(id); };
+    composer.hidden = false;
+    say(composer, "", true);
+    if (from) {
+      composer.setAttribute("data-alert-id", from.getAttribute("data-alert-id"));
+      composer.setAttribute("data-alert-version", from.getAttribute("data-alert-version"));
+      field("#wf-al-headline").value = from.getAttribute("data-headline");
+      field("#wf-al-text").value = from.getAttribute("data-text");
+      field("#wf-al-severity").value = from.getAttribute("data-severity");
+      field("#wf-al-scope").value = from.getAttribute("data-scope");
+      field("#wf-al-tlp").value = from.getAttribute("data-tlp");
+      var left = Math.round((Date.parse(from.getAttribute("data-expires")) - Date.now()) / 60000);
+      field("#wf-al-minutes").value = String(Math.max(5, left || 120));
+    } else {
+      composer.removeAttribute("data-alert-id");
+      composer.removeAttribute("data-alert-version");
+    }
+    field(".wf-composer-title").textContent = from ? "Update the alert" : "Push an alert";
+    field(".wf-al-submit").textContent = from ? "Send the update to screens and partners" : "Push to screens and partners";
+    field("#wf-al-headline").focus();
+  }
+
+  function pushOrUpdate(form) {
+    var minutes = Number(form.querySelector("#wf-al-minutes").value || 120);
+    var alert = {headline: form.querySelector("#wf-al-headline").value, text: form.querySelector("#wf-al-text").value,
+                 severity: form.querySelector("#wf-al-severity").value, scope: form.querySelector("#wf-al-scope").value,
+                 tlp: form.querySelector("#wf-al-tlp").value,
+                 expires: new Date(Date.now() + minutes * 60000).toISOString().replace(/\.\d+Z$/, "Z")};
+    var id = form.getAttribute("data-alert-id");
+    if (id) { alert.version = Number(form.getAttribute("data-alert-version")); }
+    say(form, id ? "Sending the update…" : "Pushing…", true);
+    send(id ? "PUT" : "POST", "/api/alerts" + (id ? "/" + encodeURIComponent(id) : ""), alert).then(function (r) {
+      if (r.status === 201 || r.status === 200) {
+        if (id) { form.setAttribute("data-alert-version", String(r.data.version)); }
+        say(form, (id ? "Updated (version " + r.data.version + "): " : "Pushed: ") + (r.data.headline || "") +
+            " (" + (r.data.id || "") + ")", true);
+      } else { say(form, reason(r), false); }
+    }).catch(function () { say(form, "Not sent: no contact with the server.", false); });
+  }
+
+  /* Withdraw takes two clicks (the first arms it for five seconds): the screens drop the banner
+   * within a second of the second click, and partners get a CAP Cancel. */
+  var armed = {};
+  function withdraw(el, form) {
+    var id = el.getAttribute("data-alert-id");
+    if (!armed[id] || Date.now() - armed[id] > 5000) {
+      armed[id] = Date.now();
+      el.textContent = "Withdraw: click again";
+      say(form, "Click Withdraw again within 5 s to take this alert off every screen.", true);
+      return;
+    }
+    delete armed[id];
+    el.disabled = true;
+    say(form, "Withdrawing…", true);
+    var url = "/api/alerts/" + encodeURIComponent(id) + "?version=" + encodeURIComponent(el.getAttribute("data-alert-version"));
+    window.fetch(url, {method: "DELETE", credentials: "same-origin"}).then(function (resp) {
+      return resp.json().catch(function () { return {}; }).then(function (data) {
+        if (resp.status === 200) { say(form, "Withdrawn: " + (data.headline || id) + ". Screens drop it now.", true); }
+        else { el.disabled = false; el.textContent = "Withdraw"; say(form, reason({status: resp.status, data: data}), false); }
+      });
+    }).catch(function () { el.disabled = false; say(form, "Not withdrawn: no contact with the server.", false); });
+  }
 })();

@@ -90,7 +90,9 @@ def run(alerts: int, one_screen: bool, gap: float) -> dict[str, Any]:
     result: dict[str, Any] = {"alerts": alerts}
     try:
         stack.add_user("bench-op", "operator", PASSWORD)
-        cookie = http_session_cookie(stack, "bench-op", PASSWORD)
+        # Pushed by another operator: whoever pushes an alert has acknowledged it on their own screens.
+        stack.add_user("bench-sender", "operator", PASSWORD)
+        cookie = http_session_cookie(stack, "bench-sender", PASSWORD)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             pages = {screen: _open(stack, browser, screen, path, size) for screen, path, size in SCREENS}

@@ -8,6 +8,8 @@ from typing import Any
 
 from dash import dcc, html
 
+from dashboard.panels.alerts import alert_banner, push_button, sent_section
+from dashboard.panels.alerts import composer as alert_composer
 from dashboard.panels.figures import map_figure, timeline_figure
 from dashboard.panels.live import ids, live_stores
 from dashboard.security import has_role
@@ -55,8 +57,7 @@ def _header(screen: Screen, config: Config, subtitle: str) -> html.Header:
             # The vetting queue's line (dashboard/reports/queue_line.py): a link to /reports on the desk.
             (html.A if screen.name == "desk" else html.Div)(id=ids("sarq", screen.name), className="wf-sar-qscreen",
                                                             hidden=True, **({"href": "/reports"} if screen.name == "desk" else {})),
-            html.Button("Push alert", className="wf-button wf-compose-open", **{"data-action": "compose-alert"})
-            if screen.name == "desk" else None,
+            push_button() if screen.name == "desk" else None,  # only for roles that may push
             html.A("Link analysis", href="/links", className="wf-button wf-audit-link wf-links-open")
             if screen.name == "desk" and has_role("viewer") else None,
             html.A("Audit trail", href="/audit", className="wf-button wf-audit-link")
@@ -89,36 +90,6 @@ def _filters(screen: Screen) -> html.Div:
                                     inline=True, className="wf-radio")], className="wf-filter wf-filter-layers"),
         ],
         className="wf-filters",
-    )
-
-
-def _composer(workspaces: list[Workspace]) -> html.Div:
-    """The alert composer (operators and supervisors): POST /api/alerts, checked on the server."""
-    scopes = [("floor", "The whole floor")] + [(f"zone:{w.id}", f"Event: {w.name}") for w in workspaces] + [
-        ("role:supervisor", "Supervisors only")]
-    return html.Div(
-        [
-            html.H3("Push an alert"),
-            html.Label("Headline", htmlFor="wf-al-headline"),
-            dcc.Input(id="wf-al-headline", type="text", className="wf-input", maxLength=160),
-            html.Label("Text", htmlFor="wf-al-text"),
-            html.Textarea(id="wf-al-text", className="wf-input", rows=3, maxLength=2000),
-            html.Label("Severity", htmlFor="wf-al-severity"),
-            html.Select([html.Option(s.upper(), value=s, selected=s == "severe") for s in reversed(SEVERITIES)],
-                        id="wf-al-severity", className="wf-input"),
-            html.Label("Scope", htmlFor="wf-al-scope"),
-            html.Select([html.Option(label, value=value) for value, label in scopes], id="wf-al-scope", className="wf-input"),
-            html.Label("Expires in (minutes)", htmlFor="wf-al-minutes"),
-            dcc.Input(id="wf-al-minutes", type="number", min=5, max=10080, value=120, className="wf-input"),
-            html.Label("Marking", htmlFor="wf-al-tlp"),
-            html.Select([html.Option(t, value=t, selected=t == "TLP:GREEN") for t in
-                         ("TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED")],
-                        id="wf-al-tlp", className="wf-input"),
-            html.Div([html.Button("Push to screens and partners", className="wf-button", **{"data-action": "push-alert"}),
-                      html.Button("Cancel", className="wf-button wf-secondary", **{"data-action": "compose-close"})]),
-            html.Div(className="wf-form-result", role="status"),
-        ],
-        className="wf-composer wf-form", hidden=True,
     )
 
 
@@ -189,6 +160,7 @@ def screen_layout(screen: Screen, config: Config, snapshot: dict[str, Any], work
                          config={"displaylogo": False, "displayModeBar": False}, className="wf-timeline-graph")
     side = html.Aside(
         [
+            sent_section() if name == "desk" else None,  # open alerts: receipts, acknowledgements, withdraw
             html.H2("Threat level"),
             html.Div(id=ids("threat", name), className="wf-threat"),
             html.H2(["Incidents ", html.Span(id=ids("count", name), className="wf-muted")]),
@@ -199,10 +171,10 @@ def screen_layout(screen: Screen, config: Config, snapshot: dict[str, Any], work
         className="wf-side",
     )
     detail = html.Div(id=ids("detail", name), className="wf-detail", hidden=True)
-    composer = _composer(workspaces) if name == "desk" else None
+    composer = alert_composer(workspaces) if name == "desk" else None
     return html.Div(
         [
-            _header(screen, config, subtitle),
+            html.Div([_header(screen, config, subtitle), alert_banner(name)], className="wf-top"),
             _filters(screen),
             html.Main(
                 [

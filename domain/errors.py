@@ -14,6 +14,7 @@ answers with, and a message a duty officer can act on::
     │   │   ├── InvalidAnnotation   (domain.operations.annotations)
     │   │   └── InvalidAlert        (domain.operations.alerts)
     │   ├── AboveMarking            403: the record (or the marking asked for) is above the user's TLP
+    │   ├── NotSender               403: (domain.operations.alerts) only its sender or a supervisor may change it
     │   └── Conflict                409: someone saved first ("changed by X at T"); reload and retry
     └── ValueError too:
         ├── TLPError                (domain.access.tlp) not a TLP 2.0 label

@@ -30,6 +30,7 @@ def post_alert(api: Api, request: Request, client: redis.Redis, user: Any, data:
         reason=f"{alert['severity']} {alert['scope']} {alert['tlp']}: {alert['headline'][:120]}",
     )
     queued = outbound.enqueue(client, alert, api.config, by=user.name)
+    alerts.ack(client, alert, user.name)  # who wrote it knows it: their own screens are not taken over
     return json_response({**alerts.view(client, alert, user), "outbound": queued}, 201)
 
 
@@ -80,6 +81,7 @@ def put_alert(api: Api, request: Request, client: redis.Redis, user: Any, alert_
     alert = alerts.update(client, alert_id, data, user, default_minutes=api.default_minutes)
     audit("alert.update", record=alert_id, reason=f"v{alert['version']} {alert['tlp']}")
     queued = outbound.enqueue(client, alert, api.config, by=user.name)
+    alerts.ack(client, alert, user.name)  # the sender sees a supervisor's change; the one who made it does not
     return json_response({**alerts.view(client, alert, user), "outbound": queued})
 
 
@@ -93,11 +95,41 @@ def delete_alert(api: Api, request: Request, client: redis.Redis, user: Any, ale
     return json_response({**alerts.view(client, alert, user), "outbound": queued})
 
 
-def ack_alert(api: Api, request: Request, client: redis.Redis, user: Any, alert_id: str) -> Response:
-    alerts.get_visible(client, alert_id, user)
-    at = alerts.ack(client, alert_id, user.name)
-    audit("alert.ack", record=alert_id, reason=f"acknowledged at {at}")
-    return json_response({"alert": alert_id, "by": user.name, "at": at})
+def _ack_body(data: Any) -> dict[str, Any]:
+    body = data if isinstance(data, dict) else {}
+    unknown = sorted(set(body) - {"screen", "for", "version"})
+    if unknown:
+        raise ApiRefusal(400, "bad request", f"unknown field {unknown[0]!r}; fields: screen, for, version")
+    return body
+
+
+def ack_alert(api: Api, request: Request, client: redis.Redis, user: Any, alert_id: str, data: Any = None) -> Response:
+    """Acknowledge for oneself (``screen``: the screen it was done on; a wall's acknowledgement is
+    the screen's), or, operators and above, ``for`` a wall screen that received it."""
+    body = _ack_body(data)
+    alert = alerts.get_visible(client, alert_id, user)
+    target = body.get("for")
+    if target is not None:
+        if not user.role.grants(alerts.ON_BEHALF_ROLE) or user.is_display:
+            raise ApiRefusal(403, "forbidden", f"acknowledging for a screen needs role {alerts.ON_BEHALF_ROLE}")
+        who = str(target)
+        record = alerts.ack_for(client, alert, who, user, body.get("version"))
+    else:
+        who = alerts.ack_identity(user, body.get("screen"))
+        record = alerts.ack(client, alert, who, version=body.get("version"))
+    audit("alert.ack", record=alert_id,
+          reason=f"v{record['version']} acknowledged at {record['at']}" + (f" for {who}" if target else ""))
+    return json_response({"alert": alert_id, "by": user.name, "for": who, **record})
+
+
+def receipt_alert(api: Api, request: Request, client: redis.Redis, user: Any, alert_id: str, data: Any = None
+                  ) -> Response:
+    """A screen reports that it received the alert (``screen``, ``version``): its sender sees it."""
+    body = data if isinstance(data, dict) else {}
+    alert = alerts.get_visible(client, alert_id, user)
+    record = alerts.receipt(client, alert, user, str(body.get("screen") or ""), body.get("version"))
+    audit("alert.receipt", record=alert_id, reason=f"v{record['version']} on {record['screen']} at {record['at']}")
+    return json_response({"alert": alert_id, **record})
 
 
 def get_disseminations(api: Api, request: Request, client: redis.Redis, user: Any, alert_id: str) -> Response:

@@ -13,6 +13,7 @@ from dashboard.api.endpoint import Api, ApiRefusal, json_response
 from domain.access.audit import audit
 from domain.access.tlp import incident_marking, visible
 from domain.operations import annotations, criminal_intel
+from domain.picture import threat
 from domain.picture.keys import IncidentKeys
 from workers.overrides import FusionError, merge_incidents, split_incident
 
@@ -43,6 +44,8 @@ def put_annotation(api: Api, request: Request, client: redis.Redis, user: Any, i
         reason=f"v{saved['version']} {saved['tlp']}: {', '.join(fields)}"
         + (" (criminal intelligence)" if saved.get("criminal_intel") else ""),
     )
+    if (before or {}).get("status") != saved.get("status"):
+        threat.forget_cached(client)  # resolved or reopened: the screens' next refresh scores it anew
     return json_response(saved, 201 if before is None else 200)
 
 

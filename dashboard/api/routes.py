@@ -19,9 +19,11 @@ incidents, every write, push and export, and every refusal (401/403/404/409/422 
     GET    /api/alerts.atom                          everyone signed in, partners too: Atom feed by their TLP
     GET    /api/alerts/{id}                          the alert (acknowledgements for supervisors)
     GET    /api/alerts/{id}.cap                      the CAP 1.2 document of its latest message
-    PUT    /api/alerts/{id}                          operator+: update (CAP Update), with the version
-    DELETE /api/alerts/{id}[?version=N]              operator+: withdraw (CAP Cancel)
-    POST   /api/alerts/{id}/ack                      everyone signed in (people and screens)
+    PUT    /api/alerts/{id}                          its sender or a supervisor: update (CAP Update), with the version
+    DELETE /api/alerts/{id}[?version=N]              its sender or a supervisor: withdraw (CAP Cancel)
+    POST   /api/alerts/{id}/ack {screen, version}    everyone signed in (people and screens); {"for": wall
+                                                     screen} operator+: on behalf of a wall that received it
+    POST   /api/alerts/{id}/receipt {screen, version}  everyone signed in: this screen received it
     GET    /api/alerts/{id}/disseminations           supervisor+: every outbound copy and its outcome
     GET    /api/rules, POST /api/rules, DELETE /api/rules/{id}    operator+ reads, supervisor+ writes
     POST   /api/sars                                 operator+: one suspicious-activity report or a list (all or none)
@@ -114,7 +116,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/alerts/{alert_id}.cap", "alert.export", _alert, None, alerts.get_cap, partners=True),
     Route("POST", "/api/alerts", "alert.push", _fixed("new"), OPERATOR, alerts.post_alert, body=True),
     Route("GET", "/api/alerts", "alert.list", _fixed("alerts"), None, alerts.list_alerts),
-    Route("POST", "/api/alerts/{alert_id}/ack", "alert.ack", _alert, None, alerts.ack_alert),
+    Route("POST", "/api/alerts/{alert_id}/ack", "alert.ack", _alert, None, alerts.ack_alert, body=True),
+    Route("POST", "/api/alerts/{alert_id}/receipt", "alert.receipt", _alert, None, alerts.receipt_alert, body=True),
     Route("GET", "/api/alerts/{alert_id}/disseminations", "alert.disseminations", _alert, SUPERVISOR,
           alerts.get_disseminations),
     Route("GET", "/api/alerts/{alert_id}", "alert.read", _alert, None, alerts.get_alert),

@@ -51,7 +51,7 @@ def report_panel(event: dict[str, Any]) -> list[Any]:
     return parts
 
 
-STATUSES = ("new", "acknowledged", "monitoring", "escalated", "resolved")
+STATUSES = ("new", "acknowledged", "monitoring", "escalated", "resolved", "closed")
 TLPS = ("TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED")
 
 

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import redis
-from dash import MATCH, ClientsideFunction, Dash, Input, Output, State, dcc, html
+from dash import MATCH, ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
 
 from dashboard.offload import off_the_loop
+from dashboard.panels.alerts import poll_alerts, register_alert_callbacks
 from dashboard.panels.detail import annotation_panel, detail_panel
 from dashboard.panels.status import board_panel, feeds_panel, threat_panel, ticker_panel
 from dashboard.security import current_user, has_role
@@ -26,20 +26,17 @@ from dashboard.tiles import nearby_responders
 from domain.access.audit import audit
 from domain.access.tlp import TLP, incident_marking, max_marking, visible
 from domain.config.loader import Config
-from domain.operations.alerts import alerts_after
 from domain.operations.annotations import audited_read
 from domain.picture import bins as aggregate
 from domain.picture import incidents
 from domain.picture.candidates import merge_candidates
 from domain.picture.health import feed_status, health_report, storage_status
-from domain.picture.keys import ThreatKeys
-from domain.picture.markers import assess_threat, assess_workspace
 from domain.picture.processes import cached_process_status
+from domain.picture.threat import threat_summary
 from domain.store.connection import store_problem
 from layers.zones import Workspace
 
 DELTA_BATCH = 2000  # stream entries per refresh; a screen far behind catches up over a few ticks
-THREAT_CACHE_SECONDS = 4  # one computation of the threat levels serves every screen and process
 
 
 def ids(kind: str, screen: str) -> dict[str, str]:
@@ -55,8 +52,7 @@ def live_stores(screen: str, snapshot: dict[str, Any], settings: dict[str, Any],
         dcc.Store(id=ids("poll-req", screen)),  # the gate: a new poll only once the last one answered
         dcc.Store(id=ids("settings", screen), data=settings),
         dcc.Store(id=ids("selected", screen)),
-        dcc.Store(id=ids("alerts", screen), data={"cursor": "", "alerts": {}}),
-        html.Div(id=ids("banner", screen), className="wf-banner", hidden=True, role="alert", **{"aria-live": "assertive"}),
+        dcc.Store(id=ids("alerts", screen), data={"cursor": "", "alerts": {}}),  # the banner: dashboard/panels/alerts.py
         dcc.Interval(id=ids("tick", screen), interval=refresh_ms),
         dcc.Interval(id=ids("panels-tick", screen), interval=5000),
         dcc.Interval(id=ids("second", screen), interval=1000),
@@ -70,21 +66,18 @@ def reader_ceiling(client: redis.Redis) -> TLP:
     return max_marking(current_user(), client)
 
 
-def threat_summary(client: redis.Redis, workspaces: list[Workspace], ceiling: TLP = TLP.CLEAR) -> dict[str, Any]:
-    """Threat levels for the whole picture and each workspace, from the incidents a reader with
-    maximum marking ``ceiling`` may receive (the panels name the incidents that drove each level),
-    cached briefly in Redis per marking."""
-    key = ThreatKeys.threat_cache(ceiling.value)
-    cached = client.get(key)
-    if cached:
-        return orjson.loads(cached)
-    events = incidents.live_incidents_with_areas(client, ceiling)  # incidents, not reports: one quake counts once
-    now = datetime.now(UTC)
-    summary: dict[str, Any] = {"global": assess_threat(events, now).__dict__, "workspaces": {}}
-    for space in workspaces:
-        summary["workspaces"][space.id] = {"name": space.name, **assess_workspace(space, events, now).__dict__}
-    client.set(key, orjson.dumps(summary), ex=THREAT_CACHE_SECONDS)
-    return summary
+def picture_delta(config: Config, client: redis.Redis | None, cursor: str) -> tuple[dict[str, Any], str]:
+    """The picture's rows changed after ``cursor`` and the new cursor; ``redis`` False (and why)
+    when the store does not answer."""
+    if client is None:
+        return {"rows": [], "redis": False, "reason": store_problem(config), "t": time.time()}, cursor
+    try:
+        rows, cursor, reload = incidents.changes_after(client, cursor, count=DELTA_BATCH,
+                                                       ceiling=reader_ceiling(client))
+        problems = cached_process_status(client)["problems"]  # a stopped fuser: DEGRADED, never LIVE
+    except (redis.RedisError, OSError):  # why, when `watchfloor up` knows (a full disk...)
+        return {"rows": [], "redis": False, "reason": store_problem(config), "t": time.time()}, cursor
+    return {"rows": rows, "redis": True, "problems": problems, "reload": reload, "t": time.time()}, cursor
 
 
 def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], redis.Redis | None],
@@ -94,7 +87,7 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
     aggregate.configure(int(config.map_max_points), float(config.map_bin_degrees), workspaces)
 
     _register_map_and_timeline(app, config, get_client, workspaces)
-    _register_alerts(app, config, get_client, workspaces)
+    register_alert_callbacks(app, get_client)
     _register_drawer(app, config, get_client, workspaces)
     _register_status(app, config, get_client, workspaces)
 
@@ -116,23 +109,22 @@ def _register_map_and_timeline(app: Dash, config: Config, get_client: Callable[[
     @app.callback(
         Output(ids("delta", MATCH), "data"),
         Output(ids("cursor", MATCH), "data"),
+        Output(ids("alerts", MATCH), "data"),
         Input(ids("poll-req", MATCH), "data"),
         State(ids("cursor", MATCH), "data"),
+        State(ids("alerts", MATCH), "data"),
+        State(ids("settings", MATCH), "data"),
     )
     @off_the_loop
-    def poll(_req: Any, cursor: str | None) -> tuple[dict[str, Any], str]:
-        """Everything after the screen's cursor: nothing lost, nothing shown twice."""
-        cursor = cursor or "0-0"
+    def poll(_req: Any, cursor: str | None, known_alerts: Any, settings: Any) -> tuple[dict[str, Any], str, Any]:
+        """Everything after the screen's cursor: nothing lost, nothing shown twice. The operator
+        alerts changed after the screen's alert cursor come in the same gated request, so a
+        withdrawal is never an answer dropped because a tick fired again (dashboard/panels/alerts.py)."""
         client = get_client()
-        if client is None:
-            return {"rows": [], "redis": False, "reason": store_problem(config), "t": time.time()}, cursor
-        try:
-            rows, cursor, reload = incidents.changes_after(client, cursor, count=DELTA_BATCH,
-                                                           ceiling=reader_ceiling(client))
-            problems = cached_process_status(client)["problems"]  # a stopped fuser: DEGRADED, never LIVE
-        except (redis.RedisError, OSError):  # why, when `watchfloor up` knows (a full disk...)
-            return {"rows": [], "redis": False, "reason": store_problem(config), "t": time.time()}, cursor
-        return {"rows": rows, "redis": True, "problems": problems, "reload": reload, "t": time.time()}, cursor
+        delta, cursor = picture_delta(config, client, cursor or "0-0")
+        # A store that did not answer the picture is not asked again: DEGRADED comes no later.
+        alerts = poll_alerts(client, current_user(), known_alerts, settings) if delta["redis"] else no_update
+        return delta, cursor, alerts
 
     app.clientside_callback(
         ClientsideFunction(namespace="watchfloor", function_name="render"),
@@ -170,52 +162,6 @@ def _register_map_and_timeline(app: Dash, config: Config, get_client: Callable[[
         Output(ids("selected", MATCH), "data"),
         Input(ids("map", MATCH), "clickData"),
         prevent_initial_call=True,
-    )
-
-
-def _register_alerts(app: Dash, config: Config, get_client: Callable[[], redis.Redis | None],
-                     workspaces: list[Workspace]) -> None:
-    """Push alerts: their poll and the banner."""
-    @app.callback(
-        Output(ids("alerts", MATCH), "data"),
-        Input(ids("tick", MATCH), "n_intervals"),
-        Input(ids("wake", MATCH), "data"),
-        State(ids("alerts", MATCH), "data"),
-        State(ids("settings", MATCH), "data"),
-    )
-    @off_the_loop
-    def alerts_poll(_n: int | None, _wake: Any, known: dict[str, Any] | None, settings: dict[str, Any] | None) -> Any:
-        """Operator alerts this user or screen may see (TLP and scope are checked on the server)."""
-        from dash import no_update
-
-        known = known or {"cursor": "", "alerts": {}}
-        client = get_client()
-        user = current_user()
-        if client is None or user is None:
-            return no_update
-        workspace = (settings or {}).get("workspace") if (settings or {}).get("screen") == "tablet" else None
-        try:
-            changed, cursor = alerts_after(client, known.get("cursor") or "", user, workspace=workspace)
-        except (redis.RedisError, OSError):
-            return no_update
-        if not changed and cursor == known.get("cursor"):
-            return no_update
-        current = dict(known.get("alerts") or {})
-        for alert in changed:
-            if alert.get("status") in ("cancelled", "expired"):
-                current.pop(alert["id"], None)
-            else:
-                current[alert["id"]] = {k: alert.get(k) for k in (
-                    "id", "headline", "text", "severity", "expires", "tlp", "issued_by", "issued_at", "version", "scope")}
-        return {"cursor": cursor, "alerts": current}
-
-    app.clientside_callback(
-        ClientsideFunction(namespace="watchfloor", function_name="banner"),
-        Output(ids("banner", MATCH), "children"),
-        Output(ids("banner", MATCH), "hidden"),
-        Input(ids("alerts", MATCH), "data"),
-        Input(ids("second", MATCH), "n_intervals"),
-        State(ids("settings", MATCH), "data"),
     )
 
 
@@ -294,11 +240,11 @@ def _register_status(app: Dash, config: Config, get_client: Callable[[], redis.R
             return (feeds_panel(report["feeds"], now, None, why), [html.P("Threat level unavailable: data store "
                     "unreachable.")], [], ticker_panel(report["feeds"], now, None, why))
         spaces = summary["workspaces"]
+        # One list of contributors per level, the same on every screen (dashboard/panels/status.py).
         if screen == "tablet" and focus in spaces:
-            threat = threat_panel(spaces[focus], title=spaces[focus]["name"], theme=theme)
+            threat = threat_panel(spaces[focus], title=spaces[focus]["name"], key=focus, theme=theme)
         else:
-            threat = [*threat_panel(summary["global"], title="Whole picture", theme=theme),
-                      *[el for wid, s in spaces.items()
-                        for el in threat_panel(s, title=s["name"], compact=True, key=wid, theme=theme)]]
+            threat = [*threat_panel(summary["global"], title=summary["global"]["name"], theme=theme),
+                      *[el for wid, s in spaces.items() for el in threat_panel(s, title=s["name"], key=wid, theme=theme)]]
         return (feeds_panel(feeds, now, storage, problems), threat, board_panel(summary),
                 ticker_panel(feeds, now, storage, problems))

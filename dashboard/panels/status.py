@@ -9,6 +9,7 @@ from typing import Any
 from dash import html
 
 from domain.picture.markers import THREAT_LEVELS, severity_colours, threat_colour
+from domain.picture.threat import DRIVERS_SHOWN
 
 
 def _ago(stamp: str | None, now: datetime) -> str:
@@ -23,13 +24,12 @@ def _ago(stamp: str | None, now: datetime) -> str:
     return when.strftime("%d %b %H:%M UTC")
 
 
-def threat_panel(threat: dict[str, Any], *, title: str, compact: bool = False, key: str = "global",
-                 theme: str = "dark") -> list[Any]:
-    """A level on the five-step scale, always with its word, and what drove it (explainable).
-    ``theme``: the screen's; the light theme takes darker colours that hold 3:1 on white."""
+def drivers_list(threat: dict[str, Any], theme: str = "dark", css: str = "wf-drivers") -> html.Ul:
+    """What drives a level: its heaviest contributors (the same DRIVERS_SHOWN on every screen), each
+    with its severity, weight and place, then how many more and what they add."""
     palette = severity_colours(theme)
-    colour = threat_colour(threat["level"], threat["colour"], theme)
-    drivers = [
+    shown = threat["drivers"][:DRIVERS_SHOWN]
+    items: list[Any] = [
         html.Li(
             [
                 html.Span(d["severity"].upper(), className="wf-sev",
@@ -37,35 +37,51 @@ def threat_panel(threat: dict[str, Any], *, title: str, compact: bool = False, k
                 html.Span(f"+{d['weight']:g} ", className="wf-weight"),
                 html.Span(d["title"]),
                 html.Span(f" ({d['where']})" if d.get("where") else "", className="wf-muted"),
-            ]
+            ],
+            **{"data-wf-id": d["id"]},
         )
-        for d in threat["drivers"][: 2 if compact else 6]
+        for d in shown
     ]
+    more = int(threat.get("contributors", len(threat["drivers"]))) - len(shown)
+    if more > 0:
+        rest = threat["score"] - sum(d["weight"] for d in shown)
+        items.append(html.Li(f"and {more} more, together +{rest:.4g}", className="wf-muted wf-drivers-more"))
+    return html.Ul(items or [html.Li("nothing in the window", className="wf-muted")], className=css)
+
+
+def threat_panel(threat: dict[str, Any], *, title: str, key: str = "global", theme: str = "dark") -> list[Any]:
+    """A level on the five-step scale, always with its word, and what drove it (explainable).
+    ``theme``: the screen's; the light theme takes darker colours that hold 3:1 on white."""
+    colour = threat_colour(threat["level"], threat["colour"], theme)
+    count = int(threat.get("contributors", len(threat["drivers"])))
     return [
         html.Div(
             [
                 html.Div(title, className="wf-threat-title"),
                 html.Span(threat["level"], className="wf-threat-level"),
-                html.Span(f" score {threat['score']:g}", className="wf-muted"),
+                html.Span(f" score {threat['score']:g} · {count} incident{'' if count == 1 else 's'}",
+                          className="wf-muted"),
             ],
             className="wf-threat-badge",
             style={"borderColor": colour, "color": colour},
             **{"data-level": threat["level"], "data-key": key},
         ),
-        html.Ul(drivers or [html.Li("nothing in the window", className="wf-muted")], className="wf-drivers"),
+        drivers_list(threat, theme),
     ]
 
 
 def board_panel(summary: dict[str, Any]) -> list[Any]:
-    """The wall's threat board: one big tile per workspace and one for the whole picture."""
+    """The wall's threat board: one big tile per workspace and one for the whole picture, each with
+    the drivers of its level (the same list the desk and tablet show)."""
     tiles = []
-    for key, item in [("global", {"name": "Whole picture", **summary["global"]}), *summary["workspaces"].items()]:
+    for key, item in [("global", summary["global"]), *summary["workspaces"].items()]:
         tiles.append(html.Div(
-            [html.Div(item["name"], className="wf-tile-name"),
-             html.Div(item["level"], className="wf-tile-level", style={"color": item["colour"]}),
-             html.Ul([html.Li(f"{d['severity'].upper()}  {d['title']}") for d in item["drivers"][:4]],
-                     className="wf-tile-drivers")],
-            className="wf-tile", style={"borderColor": item["colour"]}, **{"data-key": key}))
+            [html.Div(item.get("name") or "Whole picture", className="wf-tile-name"),
+             html.Div([html.Span(item["level"], className="wf-tile-level", style={"color": item["colour"]}),
+                       html.Span(f" score {item['score']:g}", className="wf-tile-score")]),
+             drivers_list(item, "dark", "wf-drivers wf-tile-drivers")],
+            className="wf-tile", style={"borderColor": item["colour"]},
+            **{"data-key": key, "data-level": item["level"]}))
     scale = html.Div([html.Span(name, style={"borderColor": colour, "color": colour}, className="wf-scale-step")
                       for name, _m, colour in THREAT_LEVELS], className="wf-scale")
     return [html.Div(tiles, className="wf-tiles"), scale]

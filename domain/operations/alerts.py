@@ -4,6 +4,7 @@ Exceptions::
     UnknownAlert    404
     InvalidAlert    422: a field is malformed (the message names it)
     AboveMarking    403: the alert (or the requested marking) is above the user's TLP
+    NotSender       403: only its sender or a supervisor may update or withdraw an alert
     Conflict        409: the update was based on an older version ("changed by X at T")
     (all in the domain's one tree, :mod:`domain.errors`)
 
@@ -14,8 +15,16 @@ id>`` | ``role:<role>``), ``expires`` (ISO UTC), ``tlp``, ``issued_by``, ``issue
 (optional) and ``messages``: one CAP message per version (identifier, sent, msgType, and the alert
 as it was then, which is what the outbound copies of that version carry).
 
-Every issue, update and cancel appends ``{id, op, v}`` to the ``wf:alerts`` stream; screens poll it
-with :func:`alerts_after` and get only the alerts their user may see (TLP and scope).
+Every issue, update, cancel, receipt and acknowledgement appends ``{id, op, v}`` to the ``wf:alerts``
+stream; screens poll it with :func:`alerts_after` and get only the alerts their user may see (TLP and
+scope), so a withdrawal or a remote acknowledgement reaches every screen as fast as the alert did.
+
+The cycle: issued (pushed) -> received by each screen (:func:`receipt`: each screen reports it; its
+sender sees the list) -> acknowledged (:func:`ack`) per person on the desk and tablet, per screen on
+a wall (:func:`ack_identity`), kept in ``wf:alert-acks:<id>`` so a reload keeps it; a desk user may
+acknowledge on behalf of a wall screen -> updated (a new version shows again everywhere) or
+cancelled (withdrawn) by its sender or a supervisor -> expired. Receipts and acknowledgements are
+per version.
 """
 
 from __future__ import annotations
@@ -44,7 +53,9 @@ URGENCIES = ("Immediate", "Expected", "Future", "Past", "Unknown")
 CERTAINTIES = ("Observed", "Likely", "Possible", "Unlikely", "Unknown")
 EDITABLE = ("headline", "text", "severity", "scope", "expires", "tlp", "urgency", "certainty")
 FIELDS = (*EDITABLE, "incident", "reason", "exercise", "version")
-ACKS_ROLE = "supervisor"
+ACKS_ROLE = "supervisor"  # besides the sender, who sees receipts and acknowledgements and may change an alert
+SCREENS = ("desk", "wall", "tablet")
+ON_BEHALF_ROLE = "operator"  # may acknowledge for a wall screen
 
 
 class AlertStatus(str, Enum):
@@ -60,6 +71,19 @@ class UnknownAlert(NotFound):
 
 class InvalidAlert(Invalid):
     """A field is malformed; the message names it."""
+
+
+class NotSender(RecordError):
+    """Only the alert's sender or a supervisor may update or withdraw it."""
+
+    status = 403
+
+
+def may_manage(alert: dict[str, Any], user: Any) -> bool:
+    """The sender of the alert, or a supervisor: may update and withdraw it, and see who received
+    and acknowledged it."""
+    return user is not None and not getattr(user, "is_display", False) and (
+        alert.get("issued_by") == user.name or user.role.grants(ACKS_ROLE))
 
 
 def _now() -> datetime:
@@ -244,6 +268,9 @@ def _change(client: redis.Redis, alert_id: str, user: Any, based_on: Any, mutate
                 if not visible(alert["tlp"], user, client):
                     raise AboveMarking(f"the alert is marked {alert['tlp']}, above your maximum "
                                        f"{max_marking(user, client).value}")
+                if not may_manage(alert, user):
+                    raise NotSender(f"only its sender ({alert.get('issued_by', '?')}) or a supervisor may change "
+                                    "this alert")
                 if based_on is not None and based_on != alert["version"]:
                     raise Conflict(alert.get("updated_by", "?"), alert.get("updated_at", "?"))
                 if alert["status"] == AlertStatus.CANCELLED.value:
@@ -293,16 +320,105 @@ def cancel(client: redis.Redis, alert_id: str, user: Any, based_on: int | None =
     return _change(client, alert_id, user, based_on, mutate, "cancel")
 
 
-def ack(client: redis.Redis, alert_id: str, who: str) -> str:
-    """Record that ``who`` (a person or a display screen) acknowledged the alert; the time."""
-    at = iso_z(_now())
-    client.hsetnx(AlertKeys.alert_acks(alert_id), who, at)
-    stored = client.hget(AlertKeys.alert_acks(alert_id), who)
-    return stored.decode() if stored else at
+def ack_identity(user: Any, screen: str | None = None) -> str:
+    """Who an acknowledgement is recorded for: a display screen by its own name; a wall opened under
+    a person's account as "<name>/wall" (a shared screen, not the person); otherwise the person."""
+    if getattr(user, "is_display", False):
+        return str(user.name)
+    return f"{user.name}/wall" if screen == "wall" else str(user.name)
 
 
-def acks(client: redis.Redis, alert_id: str) -> dict[str, str]:
-    return {k.decode(): v.decode() for k, v in client.hgetall(AlertKeys.alert_acks(alert_id)).items()}
+def _record(raw: bytes | str | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        value = None
+    return value if isinstance(value, dict) else {"at": text, "version": 1}  # an acknowledgement kept as a time
+
+
+def _once_per_version(client: redis.Redis, key: str, field: str, record: dict[str, Any], alert_id: str,
+                      op: str) -> dict[str, Any]:
+    """Store ``record`` under ``field`` unless one for this version (or a later one) is there; the
+    stored record. A new one is announced on ``wf:alerts`` so every screen follows."""
+    with client.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(key)
+                kept = _record(pipe.hget(key, field))
+                if kept is not None and int(kept.get("version") or 1) >= record["version"]:
+                    pipe.unwatch()
+                    return kept
+                pipe.multi()
+                pipe.hset(key, field, orjson.dumps(record))
+                pipe.xadd(AlertKeys.ALERTS, {"id": alert_id, "op": op, "v": str(record["version"])})
+                pipe.execute()
+                return record
+            except redis.WatchError:
+                continue
+
+
+def _version(alert: dict[str, Any], version: Any) -> int:
+    if version is None:
+        return int(alert["version"])
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= alert["version"]:
+        raise InvalidAlert(f"version: the alert has versions 1 to {alert['version']}")
+    return version
+
+
+def ack(client: redis.Redis, alert: dict[str, Any], who: str, *, version: int | None = None,
+        by: str | None = None) -> dict[str, Any]:
+    """Record that ``who`` (a person, or a screen: :func:`ack_identity`) acknowledged the alert's
+    ``version`` (default its current one); ``by``: the person who did it on a screen's behalf.
+    The first acknowledgement of a version is kept: {at, version[, by]}."""
+    record: dict[str, Any] = {"at": iso_z(_now()), "version": _version(alert, version)}
+    if by and by != who:
+        record["by"] = by
+    return _once_per_version(client, AlertKeys.alert_acks(alert["id"]), who, record, alert["id"], "ack")
+
+
+def acks(client: redis.Redis, alert_id: str) -> dict[str, dict[str, Any]]:
+    """Who acknowledged: person or screen -> {at, version[, by]}."""
+    out = {}
+    for who, raw in client.hgetall(AlertKeys.alert_acks(alert_id)).items():
+        record = _record(raw)
+        if record is not None:
+            out[who.decode()] = record
+    return out
+
+
+def receipt(client: redis.Redis, alert: dict[str, Any], user: Any, screen: str, version: int | None = None
+            ) -> dict[str, Any]:
+    """Record that a screen (``screen`` of ``user``'s session) received the alert's ``version``:
+    {account, screen, ack_as, version, at}; the first receipt of a version is kept."""
+    if screen not in SCREENS:
+        raise InvalidAlert(f"screen must be one of {', '.join(SCREENS)}")
+    record = {"account": user.name, "screen": screen, "ack_as": ack_identity(user, screen),
+              "version": _version(alert, version), "at": iso_z(_now())}
+    return _once_per_version(client, AlertKeys.alert_receipts(alert["id"]), f"{user.name}/{screen}", record,
+                             alert["id"], "receipt")
+
+
+def receipts(client: redis.Redis, alert_id: str) -> dict[str, dict[str, Any]]:
+    """Which screens received it: "<account>/<screen>" -> {account, screen, ack_as, version, at}."""
+    return {k.decode(): r for k, raw in client.hgetall(AlertKeys.alert_receipts(alert_id)).items()
+            if (r := _record(raw)) is not None}
+
+
+def walls_of(client: redis.Redis, alert_id: str) -> list[str]:
+    """The wall screens a desk user may acknowledge this alert for: those that received it."""
+    return sorted({r["ack_as"] for r in receipts(client, alert_id).values() if r.get("screen") == "wall"})
+
+
+def ack_for(client: redis.Redis, alert: dict[str, Any], screen_name: str, user: Any,
+            version: int | None = None) -> dict[str, Any]:
+    """A desk user acknowledges on behalf of a wall screen that received the alert (its banner
+    then clears by itself); refused for anything but such a screen."""
+    if not isinstance(screen_name, str) or screen_name not in walls_of(client, alert["id"]):
+        raise InvalidAlert(f"for: {str(screen_name)[:60]!r} is not a wall screen that received this alert")
+    return ack(client, alert, screen_name, version=version, by=user.name)
 
 
 # -- what screens and readers get -----------------------------------------------------------------------
@@ -317,21 +433,24 @@ def in_scope(alert: dict[str, Any], user: Any, workspace: str | None = None) -> 
     return True
 
 
-def view(client: redis.Redis, alert: dict[str, Any], user: Any, now: datetime | None = None) -> dict[str, Any]:
-    """The fields a screen shows; ``acks`` only for supervisors and above."""
+def view(client: redis.Redis, alert: dict[str, Any], user: Any, now: datetime | None = None,
+         screen: str | None = None) -> dict[str, Any]:
+    """The fields a screen shows; ``acked``: this person (or, on a wall, this screen) acknowledged
+    the current version. Its sender and supervisors also get ``acks`` and ``receipts``."""
     out = {k: alert.get(k) for k in ("id", "headline", "text", "severity", "scope", "expires", "tlp", "issued_by",
                                      "issued_at", "version", "incident", "updated_by", "updated_at", "exercise")}
     out["status"] = current_status(alert, now)
-    who = getattr(user, "name", None)
-    if who:
-        out["acked"] = bool(client.hexists(AlertKeys.alert_acks(alert["id"]), who))
-    if user is not None and user.role.grants(ACKS_ROLE):
+    if getattr(user, "name", None):
+        kept = _record(client.hget(AlertKeys.alert_acks(alert["id"]), ack_identity(user, screen)))
+        out["acked"] = kept is not None and int(kept.get("version") or 1) >= int(alert["version"])
+    if may_manage(alert, user):
         out["acks"] = acks(client, alert["id"])
+        out["receipts"] = receipts(client, alert["id"])
     return out
 
 
 def alerts_after(client: redis.Redis, cursor: str | None, user_or_display: Any, *,
-                 workspace: str | None = None) -> tuple[list[dict[str, Any]], str]:
+                 workspace: str | None = None, screen: str | None = None) -> tuple[list[dict[str, Any]], str]:
     """Alerts changed after ``cursor`` that this user or screen may see, and the new cursor.
 
     ``cursor`` None or "" (a screen that just opened): every alert still active or updated (not
@@ -339,7 +458,8 @@ def alerts_after(client: redis.Redis, cursor: str | None, user_or_display: Any, 
     alert issued, updated or cancelled since, once each, oldest change first, cancelled and expired
     ones included (so the screen can take their banner down). Above the user's TLP or out of scope:
     left out. ``workspace``: the event a screen is focused on (zone-scoped alerts for other
-    workspaces are left out); None for screens that show everything."""
+    workspaces are left out); None for screens that show everything. ``screen``: the kind of screen
+    asking (a wall's acknowledgements are its own, :func:`ack_identity`)."""
     now = _now()
     if not cursor:
         newest = client.xrevrange(AlertKeys.ALERTS, count=1)
@@ -366,7 +486,7 @@ def alerts_after(client: redis.Redis, cursor: str | None, user_or_display: Any, 
             continue
         if not visible(alert["tlp"], user_or_display, client) or not in_scope(alert, user_or_display, workspace):
             continue
-        out.append(view(client, alert, user_or_display, now))
+        out.append(view(client, alert, user_or_display, now, screen))
     return out, new_cursor
 
 

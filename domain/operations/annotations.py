@@ -58,6 +58,7 @@ class Status(str, Enum):
     MONITORING = "monitoring"
     ESCALATED = "escalated"
     RESOLVED = "resolved"
+    CLOSED = "closed"  # resolved and closed incidents leave the threat score (domain/picture/threat.py)
 
 
 class UnknownIncident(NotFound):

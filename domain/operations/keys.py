@@ -8,8 +8,12 @@
     wf:intel:disseminations           stream  every dissemination of a criminal-intelligence record: incident,
                                               recipient, reason, by, at, channel (never trimmed)
     wf:alert:<id>                     string  one push alert (JSON): current version, status, CAP messages sent
-    wf:alert-acks:<id>                hash    user or screen name -> ISO UTC time of acknowledgement
-    wf:alerts                         stream  fields id, op (issue|update|cancel), v (version): what screens poll
+    wf:alert-acks:<id>                hash    person or screen -> JSON {at, version[, by]}: acknowledgement
+                                              (``by``: who acknowledged on a wall screen's behalf)
+    wf:alert-receipts:<id>            hash    "<account>/<screen>" -> JSON {account, screen, ack_as, version,
+                                              at}: each screen reports the versions it received
+    wf:alerts                         stream  fields id, op (issue|update|cancel|receipt|ack), v (version):
+                                              what screens poll
     wf:alert-ids                      zset    alert id -> issued epoch seconds (listing, Atom feed)
     wf:disseminations                 stream  every outbound copy: alert, version, channel, recipient, outcome,
                                               reason, at (never trimmed by count)
@@ -66,6 +70,10 @@ class AlertKeys:
     @staticmethod
     def alert_acks(alert_id: str) -> str:
         return f"{PREFIX}:alert-acks:{alert_id}"
+
+    @staticmethod
+    def alert_receipts(alert_id: str) -> str:
+        return f"{PREFIX}:alert-receipts:{alert_id}"
 
 
 class OutboundKeys:

@@ -24,6 +24,15 @@ Processes and caches::
     wf:heartbeat:<role>    hash     process name -> last heartbeat (epoch seconds); the fuser writes it
     wf:cache:processes     string   are the fuser, workers and scheduler running (JSON), expires in seconds
     wf:cache:threat:<TLP>  string   threat levels (JSON) as a reader of that marking sees them, expire in seconds
+
+Threat levels (domain/picture/threat.py)::
+
+    wf:threat:levels                 hash    "<TLP>|<scope>" -> "LEVEL score": the last level logged for
+                                             readers of that marking, scope "global" or a workspace id
+    wf:threat:basis:<TLP>|<scope>    string  its contributors then (JSON id -> [weight, title, severity]),
+                                             so the next change can say what moved the level
+    wf:threat-changes                stream  every change of level: tlp, scope, name, from, to, was, score,
+                                             at, cause (JSON), text; a few a day, never trimmed
 """
 
 from __future__ import annotations
@@ -58,7 +67,15 @@ class ProcessKeys:
 
 
 class ThreatKeys:
-    """Threat levels cached per reader marking (owned by the live panel's threat computation)."""
+    """Threat levels cached per reader marking, and the log of their changes (domain/picture/threat.py)."""
+
+    THREAT_LEVELS = f"{PREFIX}:threat:levels"
+    THREAT_CHANGES = f"{PREFIX}:threat-changes"
+
+    @staticmethod
+    def threat_basis(field: str) -> str:
+        """The contributors of the level last logged for ``field`` ("<TLP>|<scope>")."""
+        return f"{PREFIX}:threat:basis:{field}"
 
     @staticmethod
     def threat_cache(marking: str) -> str:

@@ -1,4 +1,5 @@
-"""Turning stored events into what screens draw: marker rows, deltas, threat level.
+"""Turning stored events into what screens draw: marker rows, deltas, the threat scale and its colours
+(the levels themselves: domain/picture/threat.py).
 
 Pure functions over event dicts (as stored in Redis), so they are tested without a browser.
 """
@@ -7,9 +8,6 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from feeds.model import epoch_seconds
@@ -51,7 +49,6 @@ LIGHT_THREAT_COLOURS = {
     "HIGH": "#a86a00",
     "SEVERE": "#b84a00",
 }
-THREAT_WINDOW = timedelta(hours=6)
 
 
 # How precise a position is, by the rule that placed it, when the report does not say itself.
@@ -162,82 +159,6 @@ def marker_row(event: dict[str, Any]) -> dict[str, Any]:
 def hidden_row(event_id: str) -> dict[str, Any]:
     """A row that removes a marker in place (superseded or cancelled): positions never shift."""
     return {"id": event_id, "lat": None, "lon": None, "time": None, "kind": None, "hide": True}
-
-
-@dataclass(frozen=True)
-class ThreatAssessment:
-    level: str
-    colour: str
-    score: float
-    drivers: list[dict[str, Any]]
-    window_hours: float
-
-
-def threat_level(score: float) -> tuple[str, str]:
-    """The highest step of the five-step scale whose threshold ``score`` reaches, and its colour."""
-    level, colour = THREAT_LEVELS[0][0], THREAT_LEVELS[0][2]
-    for name, minimum, col in THREAT_LEVELS:
-        if score >= minimum:
-            level, colour = name, col
-    return level, colour
-
-
-def _when(event: dict[str, Any]) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(event.get("time", "")).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def assess_threat(events: Iterable[dict[str, Any]], now: datetime | None = None) -> ThreatAssessment:
-    """Score live events of the last six hours by severity; say which incidents drove the level."""
-    now = now or datetime.now(UTC)
-    since = now - THREAT_WINDOW
-    scored: list[tuple[float, dict[str, Any]]] = []
-    for event in events:
-        when = _when(event)
-        if when is None:
-            continue
-        if when < since or when > now + timedelta(hours=1):
-            continue
-        weight = SEVERITY_WEIGHT.get(event.get("severity") or "unknown", 0.25)
-        scored.append((weight, event))
-    score = sum(w for w, _ in scored)
-    level, colour = threat_level(score)
-    scored.sort(key=lambda pair: (pair[0], pair[1].get("time", "")), reverse=True)
-    drivers = [
-        {"id": e["id"], "title": e.get("title", ""), "severity": e.get("severity"), "weight": w}
-        for w, e in scored[:5]
-    ]
-    return ThreatAssessment(level, colour, round(score, 2), drivers, THREAT_WINDOW.total_seconds() / 3600)
-
-
-def assess_workspace(workspace: Any, events: Iterable[dict[str, Any]], now: datetime | None = None) -> ThreatAssessment:
-    """The workspace's level: each live event of the window weighs its severity times how close it
-    is (1 inside a venue or on the course, falling to 0 at ``near_km``). Drivers name the place."""
-    now = now or datetime.now(UTC)
-    since = now - THREAT_WINDOW
-    scored: list[tuple[float, dict[str, Any], str, float]] = []
-    for event in events:
-        when = _when(event)
-        if when is None:
-            continue
-        if when < since or when > now + timedelta(hours=1):
-            continue
-        factor, where, km = workspace.proximity(event.get("lat"), event.get("lon"), area=event.get("area"))
-        if factor <= 0:
-            continue
-        weight = SEVERITY_WEIGHT.get(event.get("severity") or "unknown", 0.25) * factor
-        scored.append((weight, event, where, km))
-    score = sum(w for w, *_ in scored)
-    level, colour = threat_level(score)
-    scored.sort(key=lambda item: (item[0], item[1].get("time", "")), reverse=True)
-    drivers = [
-        {"id": e["id"], "title": e.get("title", ""), "severity": e.get("severity"), "weight": round(w, 2),
-         "where": ("inside " + where) if km == 0 else f"{km:.1f} km from {where}"}
-        for w, e, where, km in scored[:6]
-    ]
-    return ThreatAssessment(level, colour, round(score, 2), drivers, THREAT_WINDOW.total_seconds() / 3600)
 
 
 # -- Server-side aggregation: hex bins past ``map_max_points`` (domain/picture/bins.py keeps them live) --

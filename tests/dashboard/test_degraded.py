@@ -55,12 +55,17 @@ def test_a_slow_store_holds_no_other_request_and_screens_hear_degraded(tmp_path)
     AccountStore(redis.Redis.from_url(server.url)).create("victor", Role.VIEWER, PASSWORD)
     web = serve(create_app(make_config(server.url)).server)
     key = lambda i: json.dumps(i, separators=(",", ":"), sort_keys=True)  # noqa: E731 - Dash's id spelling
-    delta, cursor, req = ({"screen": "desk", "wf": n} for n in ("delta", "cursor", "poll-req"))
+    delta, cursor, alerts, req, settings = ({"screen": "desk", "wf": n}
+                                            for n in ("delta", "cursor", "alerts", "poll-req", "settings"))
     match = {"screen": ["MATCH"]}
-    poll = {"output": f"..{key({**delta, **match})}.data...{key({**cursor, **match})}.data..",
-            "outputs": [{"id": delta, "property": "data"}, {"id": cursor, "property": "data"}],
+    poll = {"output": f"..{key({**delta, **match})}.data...{key({**cursor, **match})}.data..."
+                      f"{key({**alerts, **match})}.data..",
+            "outputs": [{"id": delta, "property": "data"}, {"id": cursor, "property": "data"},
+                        {"id": alerts, "property": "data"}],
             "inputs": [{"id": req, "property": "data", "value": 1}],
-            "state": [{"id": cursor, "property": "data", "value": "0-0"}],
+            "state": [{"id": cursor, "property": "data", "value": "0-0"},
+                      {"id": alerts, "property": "data", "value": {"cursor": "", "alerts": {}}},
+                      {"id": settings, "property": "data", "value": {"screen": "desk"}}],
             "changedPropIds": [f"{key(req)}.data"]}
     try:
         cookie = web.session("victor")

@@ -369,7 +369,7 @@ def test_annotation_save_history_and_audited_reads(web, floor, redis_client):
     assert api(web, "PUT", f"/api/incidents/{EVENT['id']}/annotation", olivia, {"version": 0, "note": "x"}).status == 201
     missing = api(web, "GET", "/api/incidents/inc:nope/annotation", victor)
     assert missing.status == 404 and last(redis_client, "annotation.read")["outcome"] == "refused"
-    bad = api(web, "PUT", path, olivia, {"version": 2, "status": "closed"})
+    bad = api(web, "PUT", path, olivia, {"version": 2, "status": "done"})
     assert bad.status == 422 and "status must be one of" in bad.json()["reason"]
     unknown = api(web, "PUT", path, olivia, {"version": 2, "colour": "red"})
     assert unknown.status == 400 and "unknown field" in unknown.json()["reason"]
@@ -502,8 +502,15 @@ def test_alert_push_update_cancel_with_valid_cap(web, floor, redis_client, cap_s
     second = cap_of(web, alert["id"], victor, cap_schema)
     assert second["msgType"] == "Update" and first["identifier"] in second["references"]
     assert second["references"] == f"watchfloor@localhost,{first['identifier']},{first['sent']}"
-    stale = api(web, "PUT", f"/api/alerts/{alert['id']}", web.session("oscar"), {"version": 1, "headline": "old"})
+    stale = api(web, "PUT", f"/api/alerts/{alert['id']}", web.session("sam"), {"version": 1, "headline": "old"})
     assert stale.status == 409 and stale.json()["reason"].startswith("changed by olivia at ")
+    # Only its sender or a supervisor changes an alert: another operator is refused, and audited.
+    other = web.session("oscar")
+    for method, path, body in (("PUT", f"/api/alerts/{alert['id']}", {"version": 2, "headline": "mine now"}),
+                               ("DELETE", f"/api/alerts/{alert['id']}", None)):
+        refused = api(web, method, path, other, body)
+        assert refused.status == 403 and "sender (olivia) or a supervisor" in refused.json()["reason"], refused.body
+    assert last(redis_client, "alert.cancel")["outcome"] == "refused"
 
     cancelled = api(web, "DELETE", f"/api/alerts/{alert['id']}", olivia)
     assert cancelled.status == 200 and cancelled.json()["status"] == "cancelled"
@@ -592,12 +599,61 @@ def test_acknowledgements_per_user_and_screen_visible_to_supervisors(web, floor,
     assert api(web, "POST", f"/api/alerts/{alert['id']}/ack", screen).status == 200
     first = api(web, "POST", f"/api/alerts/{alert['id']}/ack", victor).json()["at"]
     as_supervisor = api(web, "GET", f"/api/alerts/{alert['id']}", sam).json()
-    assert set(as_supervisor["acks"]) == {"victor", "lobby"} and as_supervisor["acks"]["victor"] == first
-    as_operator = api(web, "GET", f"/api/alerts/{alert['id']}", olivia).json()
-    assert "acks" not in as_operator and as_operator["acked"] is False
+    # Its sender acknowledged it by sending it (their own screens are not taken over).
+    assert set(as_supervisor["acks"]) == {"olivia", "victor", "lobby"}
+    assert as_supervisor["acks"]["victor"]["at"] == first and as_supervisor["acked"] is False
+    as_sender = api(web, "GET", f"/api/alerts/{alert['id']}", olivia).json()
+    assert set(as_sender["acks"]) == {"olivia", "victor", "lobby"} and as_sender["acked"] is True  # sees who
+    as_operator = api(web, "GET", f"/api/alerts/{alert['id']}", web.session("oscar")).json()
+    assert "acks" not in as_operator and "receipts" not in as_operator and as_operator["acked"] is False
     assert api(web, "GET", f"/api/alerts/{alert['id']}", victor).json()["acked"] is True
     assert sum(1 for r in audit_log(redis_client) if r["action"] == "alert.ack" and r["outcome"] == "ok") == 3
     assert api(web, "POST", "/api/alerts/a-0000000000000000/ack", victor).status == 404
+
+
+def test_the_alert_cycle_receipts_acknowledgements_per_version_and_for_a_wall(web, floor, redis_client):
+    olivia, oscar, victor, sam = (web.session(n) for n in ("olivia", "oscar", "victor", "sam"))
+    store = AccountStore(redis_client)
+    _user, token = store.create_display("lobby")
+    lobby = session_cookie(web.get(f"/wall?display_token={token}", html=True))
+    alert = api(web, "POST", "/api/alerts", olivia, {"headline": "Close gate B", "severity": "severe"}).json()
+    path = f"/api/alerts/{alert['id']}"
+    cursor = alerts.alerts_after(redis_client, "", store.require("lobby"), screen="wall")[1]
+    # Received: each screen says so (the first report of a version is kept); its sender sees the list.
+    first = api(web, "POST", path + "/receipt", lobby, {"screen": "wall", "version": 1}).json()
+    assert api(web, "POST", path + "/receipt", lobby, {"screen": "wall", "version": 1}).json()["at"] == first["at"]
+    assert api(web, "POST", path + "/receipt", victor, {"screen": "tablet"}).status == 200
+    assert api(web, "POST", path + "/receipt", victor, {"screen": "kiosk"}).status == 422
+    seen = api(web, "GET", path, olivia).json()["receipts"]
+    assert {k: (r["account"], r["screen"], r["ack_as"], r["version"]) for k, r in seen.items()} == {
+        "lobby/wall": ("lobby", "wall", "lobby", 1), "victor/tablet": ("victor", "tablet", "victor", 1)}
+    assert "receipts" not in api(web, "GET", path, oscar).json()  # not his alert, not a supervisor
+    # A person's acknowledgement is theirs on the desk and tablet; on a wall it is the wall's.
+    assert api(web, "POST", path + "/ack", oscar, {"screen": "wall"}).json()["for"] == "oscar/wall"
+    as_oscar = store.require("oscar")
+    assert [a["acked"] for a in alerts.alerts_after(redis_client, "", as_oscar, screen="wall")[0]] == [True]
+    assert [a["acked"] for a in alerts.alerts_after(redis_client, "", as_oscar, screen="desk")[0]] == [False]
+    # On behalf of a wall that received it: operators and above, for such a wall only.
+    assert api(web, "POST", path + "/ack", victor, {"for": "lobby"}).status == 403
+    assert api(web, "POST", path + "/ack", olivia, {"for": "victor"}).status == 422
+    assert api(web, "POST", path + "/ack", olivia, {"for": "lobby", "colour": "red"}).status == 400
+    done = api(web, "POST", path + "/ack", olivia, {"for": "lobby", "version": 1})
+    assert done.status == 200 and done.json()["by"] == "olivia" and done.json()["for"] == "lobby"
+    assert last(redis_client, "alert.ack")["reason"].endswith("for lobby")
+    # The wall hears of it through its usual poll: the banner clears there by itself.
+    delta, cursor = alerts.alerts_after(redis_client, cursor, store.require("lobby"), screen="wall")
+    assert [(a["id"], a["acked"]) for a in delta] == [(alert["id"], True)]
+    acks = api(web, "GET", path, sam).json()["acks"]
+    assert acks["lobby"]["by"] == "olivia" and acks["oscar/wall"]["version"] == 1 and "by" not in acks["oscar/wall"]
+    assert acks["olivia"]["version"] == 1  # its sender, by sending it
+    # An update is a new version: it shows again everywhere until acknowledged again.
+    assert api(web, "PUT", path, olivia, {"version": 1, "headline": "Close gates B and C"}).status == 200
+    delta, cursor = alerts.alerts_after(redis_client, cursor, store.require("lobby"), screen="wall")
+    assert [(a["headline"], a["version"], a["acked"]) for a in delta] == [("Close gates B and C", 2, False)]
+    # Withdrawn by its sender: the screens' next poll takes it down.
+    assert api(web, "DELETE", path + "?version=2", olivia).status == 200
+    delta, _ = alerts.alerts_after(redis_client, cursor, store.require("lobby"), screen="wall")
+    assert [a["status"] for a in delta] == ["cancelled"]
 
 
 def test_partner_atom_feed_is_filtered_by_the_partners_tlp(web, floor, redis_client, redis_server):
@@ -910,8 +966,8 @@ def test_screens_never_receive_incidents_above_the_readers_marking(web, floor, r
                 record = last(redis_client, "incident.read")
                 assert record["outcome"] == "refused" and record["record"] == incident_id
     # 4. Threat panels: computed from what each marking may see, so a title never leaks through them.
-    from dashboard.panels.live import threat_summary
     from domain.access.tlp import TLP
+    from domain.picture.threat import threat_summary
 
     green = orjson.dumps(threat_summary(redis_client, [], TLP.GREEN))
     red = orjson.dumps(threat_summary(redis_client, [], TLP.RED))

@@ -184,7 +184,7 @@ def test_the_drawer_and_the_map_say_how_precise_a_position_is(corpus: Path) -> N
 def test_threat_levels_weigh_an_area_by_its_nearest_part_not_a_point_inside_it() -> None:
     from datetime import UTC, datetime
 
-    from domain.picture.markers import assess_workspace
+    from domain.picture.threat import assess
     from layers.zones import Venue, Workspace
 
     space = Workspace(id="ws", name="Senate Square", venues=(Venue("Senate Square main stage", 60.16951, 24.95227, 0.12),),
@@ -195,7 +195,7 @@ def test_threat_levels_weigh_an_area_by_its_nearest_part_not_a_point_inside_it()
     now = datetime.now(UTC)
     event = {"id": "i1", "title": "Wind warning", "severity": "severe", "time": now.isoformat(),
              "lat": 60.1695, "lon": 25.17}
-    by_point = assess_workspace(space, [event], now)
-    by_area = assess_workspace(space, [{**event, "area": strip}], now)
+    by_point = assess([event], space, now)
+    by_area = assess([{**event, "area": strip}], space, now)
     assert by_point.score == 0 and by_area.score > 0
     assert by_area.drivers[0]["where"] == "inside Senate Square main stage"

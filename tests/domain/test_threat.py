@@ -1,0 +1,152 @@
+"""Threat levels people can trust (domain/picture/threat.py), against a real Redis: one definition
+for the whole picture and each workspace, one list of contributors, resolved and closed incidents
+leave the score, and every change of level is logged with its cause."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+
+from domain.access.accounts import AccountStore, Role
+from domain.access.tlp import TLP
+from domain.operations import annotations
+from domain.picture import threat
+from domain.picture.keys import IncidentKeys, ThreatKeys
+from layers.zones import Venue, Workspace
+from tests.domain.test_access import PASSWORD
+
+pytestmark = [pytest.mark.redis]
+
+STADIUM = Workspace(id="stadium", name="Stadium", venues=(Venue("Stadium", 40.0, -75.0, 0.5),), near_km=5.0)
+
+
+def incident(key: str, severity: str, lat: float, minutes_ago: float = 5, **extra) -> dict:
+    when = (datetime.now(UTC) - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"id": f"inc:{key}", "title": f"{severity} {key}", "kind": "incident", "severity": severity,
+            "lat": lat, "lon": -75.0, "time": when, "place": f"near {key}",
+            "reports": [{"event_id": f"ev:{key}", "source": "rss"}], **extra}
+
+
+def put(client, *items: dict) -> None:
+    for item in items:
+        client.hset(IncidentKeys.INCIDENTS, item["id"], orjson.dumps(item))
+    threat.forget_cached(client)
+
+
+@pytest.fixture
+def olivia(redis_client):
+    return AccountStore(redis_client).create("olivia", Role.OPERATOR, PASSWORD)
+
+
+def test_one_definition_the_whole_picture_is_never_below_a_workspace():
+    now = datetime.now(UTC)
+    inside = incident("gate", "severe", 40.0)  # at the venue: full weight in both
+    near = incident("road", "moderate", 40.02)  # 2 km out: part weight for the stadium
+    far = incident("coast", "extreme", 41.5)  # far away: the whole picture only
+    stale = incident("old", "extreme", 40.0, minutes_ago=7 * 60)  # out of the six-hour window
+    whole = threat.assess([inside, near, far, stale], None, now)
+    stadium = threat.assess([inside, near, far, stale], STADIUM, now)
+    assert whole.contributors == 3 and stadium.contributors == 2
+    assert whole.score == 4 + 2 + 8 and stadium.score < whole.score
+    assert [d["id"] for d in stadium.drivers] == ["inc:gate", "inc:road"]
+    assert stadium.drivers[0]["where"] == "inside Stadium" and "km from Stadium" in stadium.drivers[1]["where"]
+    assert [d["id"] for d in whole.drivers] == ["inc:coast", "inc:gate", "inc:road"]  # heaviest first
+    # The drivers add up to the score: the level is explained by its list.
+    assert sum(d["weight"] for d in stadium.drivers) == pytest.approx(stadium.score)
+    resolved = threat.assess([inside, near, far], STADIUM, now, closed={"inc:gate"})
+    assert [d["id"] for d in resolved.drivers] == ["inc:road"]
+
+
+def test_every_reader_sees_the_same_list_and_a_resolution_takes_the_incident_out(redis_client, olivia):
+    put(redis_client, incident("gate", "severe", 40.0), incident("fence", "severe", 40.001),
+        incident("crowd", "severe", 40.002), incident("bag", "extreme", 40.0))
+    summary = threat.threat_summary(redis_client, [STADIUM], TLP.GREEN)
+    stadium = summary["workspaces"]["stadium"]
+    assert (stadium["level"], stadium["score"], stadium["contributors"]) == ("HIGH", 20.0, 4)
+    assert summary["global"]["name"] == "Whole picture" and summary["global"]["score"] >= stadium["score"]
+    # Cached for every marking at once: the desk (AMBER), the tablet and the wall read one computation.
+    assert threat.threat_summary(redis_client, [STADIUM], TLP.AMBER)["workspaces"]["stadium"] == stadium
+
+    annotations.save(redis_client, "inc:bag", {"version": 0, "status": "resolved"}, olivia)
+    threat.forget_cached(redis_client)  # what the annotation route does when a status changes
+    after = threat.threat_summary(redis_client, [STADIUM], TLP.GREEN)["workspaces"]["stadium"]
+    assert "inc:bag" not in [d["id"] for d in after["drivers"]]
+    assert (after["level"], after["score"], after["contributors"]) == ("ELEVATED", 12.0, 3)
+    annotations.save(redis_client, "inc:gate", {"version": 0, "status": "closed"}, olivia)
+    threat.forget_cached(redis_client)
+    assert threat.threat_summary(redis_client, [STADIUM], TLP.GREEN)["workspaces"]["stadium"]["score"] == 8.0
+    # Reopened: it counts again.
+    annotations.save(redis_client, "inc:bag", {"version": 1, "status": "monitoring"}, olivia)
+    threat.forget_cached(redis_client)
+    assert threat.threat_summary(redis_client, [STADIUM], TLP.GREEN)["workspaces"]["stadium"]["score"] == 16.0
+
+
+def test_a_resolution_in_a_note_above_the_readers_marking_is_not_told_to_them(redis_client, olivia):
+    put(redis_client, incident("gate", "severe", 40.0))
+    annotations.save(redis_client, "inc:gate", {"version": 0, "status": "resolved", "tlp": "TLP:AMBER"}, olivia)
+    threat.forget_cached(redis_client)
+    assert threat.threat_summary(redis_client, [STADIUM], TLP.AMBER)["global"]["contributors"] == 0
+    assert threat.threat_summary(redis_client, [STADIUM], TLP.GREEN)["global"]["contributors"] == 1
+
+
+def test_screens_list_the_same_contributors_and_say_how_many_more():
+    from dashboard.panels.status import board_panel, threat_panel
+
+    now = datetime.now(UTC)
+    items = [incident(f"i{n}", "moderate", 40.0, minutes_ago=n) for n in range(9)]
+    level = {"name": "Stadium", **threat.assess(items, STADIUM, now).as_dict()}
+    desk = threat_panel(level, title="Stadium", key="stadium")[1]
+    tile = board_panel({"global": {"name": "Whole picture", **level}, "workspaces": {"stadium": level}})[0].children[1]
+    wall = tile.children[2]
+    listed = [[li.to_plotly_json()["props"].get("data-wf-id") for li in ul.children] for ul in (desk, wall)]
+    assert listed[0] == listed[1] == [f"inc:i{n}" for n in range(threat.DRIVERS_SHOWN)] + [None]
+    assert desk.children[-1].children == f"and {9 - threat.DRIVERS_SHOWN} more, together +6"
+
+
+def test_a_change_of_level_is_logged_once_with_its_cause(redis_client, olivia):
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    put(redis_client, incident("gate", "moderate", 40.0))
+    threat.threat_summary(redis_client, [STADIUM], TLP.GREEN)
+    put(redis_client, incident("bag", "extreme", 40.0), incident("fence", "severe", 40.0))
+    # Two processes computing the same levels at once log the change once.
+    found = threat.evaluate(redis_client, [STADIUM])
+    now = datetime.now(UTC)
+    assert threat.record_changes(redis_client, found, now) > 0
+    assert threat.record_changes(redis_client, found, now) == 0
+    annotations.save(redis_client, "inc:bag", {"version": 0, "status": "resolved"}, olivia)
+    threat.forget_cached(redis_client)
+    threat.threat_summary(redis_client, [STADIUM], TLP.GREEN)
+
+    log = threat.level_changes(redis_client, start, ceiling=TLP.GREEN, scope="stadium")
+    assert [(c["from"], c["to"]) for c in log] == [("", "GUARDED"), ("GUARDED", "HIGH"), ("HIGH", "ELEVATED")]
+    rise, fall = log[1], log[2]
+    assert [(c["id"], c["why"]) for c in rise["cause"]] == [("inc:bag", "new"), ("inc:fence", "new")]
+    assert rise["score"] == 14.0 and rise["was"] == 2.0 and rise["name"] == "Stadium"
+    assert fall["cause"][0] == {"id": "inc:bag", "title": "extreme bag", "severity": "extreme", "delta": -8.0,
+                                "why": "resolved by olivia"}
+    assert fall["text"].startswith("HIGH → ELEVATED: −8 extreme bag (resolved by olivia)")
+    # Each marking keeps its own history; a window before the first change holds nothing.
+    assert [c["to"] for c in threat.level_changes(redis_client, start, ceiling=TLP.RED, scope="stadium")] == [
+        "GUARDED", "HIGH", "ELEVATED"]
+    assert threat.level_changes(redis_client, start - timedelta(hours=1), start) == []
+    assert redis_client.hget(ThreatKeys.THREAT_LEVELS, "TLP:GREEN|stadium").decode() == "ELEVATED 6.0"
+
+
+def test_an_incident_that_leaves_the_window_is_named_as_such(redis_client):
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    put(redis_client, incident("quake", "extreme", 40.0, minutes_ago=359), incident("smoke", "minor", 40.0))
+    threat.threat_summary(redis_client, [STADIUM], TLP.CLEAR)
+    put(redis_client, incident("quake", "extreme", 40.0, minutes_ago=361), incident("smoke", "minor", 40.0))
+    threat.threat_summary(redis_client, [STADIUM], TLP.CLEAR)
+    fall = threat.level_changes(redis_client, start, ceiling=TLP.CLEAR, scope="global")[-1]
+    assert (fall["from"], fall["to"]) == ("ELEVATED", "LOW")
+    assert fall["cause"][0]["why"] == "left the 6-hour window"
+    # A withdrawn (superseded) incident is named as such.
+    put(redis_client, incident("quake", "extreme", 40.0), incident("smoke", "minor", 40.0))
+    threat.threat_summary(redis_client, [STADIUM], TLP.CLEAR)
+    put(redis_client, incident("quake", "extreme", 40.0, superseded=["ev:quake"]))
+    threat.threat_summary(redis_client, [STADIUM], TLP.CLEAR)
+    gone = threat.level_changes(redis_client, start, ceiling=TLP.CLEAR, scope="global")[-1]
+    assert gone["cause"][0]["id"] == "inc:quake" and gone["cause"][0]["why"] == "withdrawn, superseded or merged"
