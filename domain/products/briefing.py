@@ -25,12 +25,14 @@ from domain.operations import alerts as alert_store
 from domain.operations.annotations import load as load_annotation
 from domain.operations.keys import AlertKeys
 from domain.picture import threat
+from domain.picture.keys import IncidentKeys
 from domain.picture.markers import SEVERITY_COLOURS
 from domain.products.exports import CAVEAT, log, select
 from layers.staticmap import Point, Ring, fit, render
 from layers.zones import Workspace
 
 KEY_INCIDENTS = 25
+DRIVERS_SHOWN = 8
 SEVERITY_RANK = {"extreme": 4, "severe": 3, "moderate": 2, "minor": 1, "unknown": 0}
 TLP_COLOURS = {"TLP:CLEAR": "#ffffff", "TLP:GREEN": "#33ff00", "TLP:AMBER": "#ffc000",
                "TLP:AMBER+STRICT": "#ffc000", "TLP:RED": "#ff2b2b"}
@@ -78,11 +80,19 @@ def gather(client: redis.Redis, *, ceiling: TLP, by: str, workspaces: list[Works
                      if c.get("scope") == (workspace.id if workspace else threat.GLOBAL)]
     brief.alerts = _open_alerts(client, ceiling)
     brief.feeds = [{"id": k, **v} for k, v in sorted((feeds or {}).items())]
+    by_id = {i["id"]: i for i in chosen}
+    drivers = [by_id.get(d.get("id")) or _stored(client, str(d.get("id"))) for d in brief.threat.get("drivers") or []]
     brief.marking = highest(*(r["tlp"] for r in brief.incidents), *(a["tlp"] for a in brief.alerts),
-                            *(n["marking"] for r in brief.incidents for n in r["notes"]))
+                            *(n["marking"] for r in brief.incidents for n in r["notes"]),
+                            *(incident_marking(d).value for d in drivers if d))
     brief.map_svg = _map(brief, workspace)
     brief.timeline_svg = _timeline(brief)
     return brief
+
+
+def _stored(client: redis.Redis, incident_id: str) -> dict[str, Any]:
+    raw = client.hget(IncidentKeys.INCIDENTS, incident_id)
+    return orjson.loads(raw) if raw else {}
 
 
 def _incident_row(client: redis.Redis, number: int, incident: dict[str, Any], ceiling: TLP) -> dict[str, Any]:
@@ -194,7 +204,9 @@ def html(brief: Brief) -> str:
         parts.append("<table><tr><th>Driving incident</th><th>Severity</th><th>Where</th><th>Weight</th></tr>"
                      + "".join(f"<tr><td>{escape(str(d.get('title', '')))}</td><td>{escape(str(d.get('severity', '')))}</td>"
                                f"<td>{escape(str(d.get('where', '')))}</td><td>{escape(str(d.get('weight', '')))}</td></tr>"
-                               for d in drivers) + "</table>")
+                               for d in drivers[:DRIVERS_SHOWN]) + "</table>")
+        if len(drivers) > DRIVERS_SHOWN:
+            parts.append(f'<p class="note">and {len(drivers) - DRIVERS_SHOWN} more contributing incident(s)</p>')
     if brief.changes:
         parts.append("<p><b>Changes of level in the window</b></p><ul>" + "".join(
             f"<li>{escape(str(c.get('at', '')))}: {escape(str(c.get('was', '')))} &rarr; {escape(str(c.get('level', '')))}"

@@ -26,7 +26,7 @@ def seed(client, count: int = 60) -> None:
         client.hset(IncidentKeys.INCIDENTS, f"inc:{n}", orjson.dumps({
             "id": f"inc:{n}", "kind": "security", "title": f"Incident {n} {marking}",
             "lat": 60.165 + (n % 7) / 1000, "lon": 24.94 + (n % 11) / 1000,
-            "severity": ("severe", "moderate", "minor")[n % 3], "tlp": marking,
+            "severity": ("minor", "moderate", "severe")[n % 3], "tlp": marking,
             "time": (now - timedelta(minutes=5 * n)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "reports": [{"event_id": f"e{n}", "source": "rss"}]}))
 
@@ -52,12 +52,18 @@ def test_every_pdf_page_carries_the_marking_top_and_bottom(redis_client):
     seed(redis_client)
     brief = make(redis_client, TLP.AMBER, workspace=SQUARE)
     body = briefing.produce(redis_client, brief, "pdf", recipient="Fire dept", channel="test")
+    assert brief.marking is TLP.AMBER
     pages = PdfReader(io.BytesIO(body)).pages
     assert len(pages) >= 2
     for page in pages:
-        lines = [line.strip() for line in page.extract_text().splitlines() if line.strip()]
-        assert lines[0] == "TLP:AMBER", lines[:3]
-        assert any(line.startswith("TLP:AMBER: Limited disclosure") for line in lines[-4:]), lines[-4:]
+        height = float(page.mediabox.height)
+        found: list[tuple[str, float]] = []
+        page.extract_text(visitor_text=lambda text, cm, tm, *_, found=found: found.append(
+            (text.strip(), tm[5] * cm[3] + cm[5])))
+        top = [y for text, y in found if text == "TLP:AMBER"]
+        bottom = [y for text, y in found if text.startswith("TLP:AMBER: Limited disclosure")]
+        assert top and max(top) > height * 0.9, found[:5]  # in the top margin
+        assert bottom and min(bottom) < height * 0.1, found[-5:]  # in the bottom margin
     log = list(exports.disseminations(redis_client))
     assert log[-1]["to"] == "Fire dept" and log[-1]["what"].startswith("briefing pdf: New Year's Eve")
 
