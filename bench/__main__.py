@@ -11,6 +11,7 @@ python -m bench --strict     exit 1 when a target is missed (targets are reporte
 Screens on their own (the whole stack, headless Chromium; see bench/screens.py):
 python -m bench.screens [--quick] [--only latency|bytes|capacity|aggregation]   bench/results/screens.json
 python -m bench.tiles [--quick]    street tiles: import, serving p50/p95 under 50 clients, bytes   bench/results/tiles.json
+python -m bench.products [--incidents N]   briefing time at 1,000 incidents, export rates   bench/results/products.json
 python -m bench.reports [--reports N]   report intake with entity resolution, memory, link queries   bench/results/reports.json
 python -m bench.links [--quick]    link analysis: a 2-hop neighbourhood of ~500 nodes, first draw and expand in Chromium
                                    bench/results/links.json
@@ -121,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     links = _links_section(args)
 
     print()
+    products = _products_section(args)
+
+    print()
     print("Ratios (ours / baseline, measured in this run)")
     for line in report.ratio_lines(rows, ingest):
         print(line)
@@ -148,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         "tiles": tiles,
         "reports": reports,
         "links": links,
+        "products": products,
         "targets": [{"name": n, "value": v, "met": m} for n, v, m in targets],
         "skipped_documents": [{"document": d, "reason": r} for d, r in selection.skipped],
     }
@@ -227,6 +232,18 @@ def _tiles_section(args: argparse.Namespace) -> dict[str, object] | None:
     print("Street tiles (the whole stack; bench/results/tiles.json)")
     run_tiles([])
     return json.loads((report.RESULTS / "tiles.json").read_text())
+
+
+def _products_section(args: argparse.Namespace) -> dict[str, object] | None:
+    """Briefing generation at 1,000 incidents and the export rate of each format at 100,000."""
+    if args.no_redis:
+        print("Products: skipped (--no-redis)")
+        return None
+    from bench.products import main as run_products
+
+    print("Products: briefings and exports (a real Redis; bench/results/products.json)")
+    run_products(["--incidents", "5000" if args.quick else "100000"])
+    return json.loads((report.RESULTS / "products.json").read_text())
 
 
 def _reports_section(args: argparse.Namespace) -> dict[str, object] | None:

@@ -30,6 +30,7 @@ from dashboard.push import register_push
 from dashboard.reports.page import register_reports
 from dashboard.screens import DESK, SCREENS, TABLET, Screen, screen_layout
 from dashboard.security import current_user
+from dashboard.share import register_share_routes
 from dashboard.tiles import register_tiles
 from dashboard.tip import register_tip_routes
 from domain.access.audit import audit
@@ -94,6 +95,7 @@ def create_app(config: Config | None = None) -> Dash:
                              passive_props={'*"wf":"wake"}.data', '*"wf":"poll-req"}.data'})
     register_login_routes(server, guard)
     register_tip_routes(server, guard)  # the public tip page: no sign-in (security.TIP_PATHS)
+    register_share_routes(server, guard, config)  # read-only share links: the token is the key
     register_operator_api(server, config, handle.get)
     register_push(server, config)
     register_metrics(server, config, handle.get)

@@ -41,6 +41,7 @@ from dashboard.security import (
     SCOPE_GUARD,
     SCOPE_SESSION,
     SCOPE_USER,
+    SHARE_PREFIX,
     TIP_PATHS,
     WS_RECHECK_SECONDS,
     AccessGuard,
@@ -107,7 +108,8 @@ class AccessMiddleware:
             audit_refusal("access", record=f"{method} {path}", reason="cross-site request (Origin differs)", throttle=True)
             await respond(send, 403, {"error": "cross-site request refused"})
             return
-        if path in PUBLIC_PATHS or path == METRICS_PATH:  # /metrics checks its own token (dashboard/metrics.py)
+        if path in PUBLIC_PATHS or path == METRICS_PATH or (path.startswith(SHARE_PREFIX) and method == "GET"):
+            # /metrics checks its own token (dashboard/metrics.py); a share link is its own key (dashboard/share.py)
             await self.app(scope, receive, send)
             return
 

@@ -65,6 +65,7 @@ WS_RECHECK_SECONDS = 10.0
 PUBLIC_PATHS = {"/login", "/logout", "/login.css"}
 TIP_PATHS = {"/tip", "/tip/more", "/tip.css", "/tip.js"}  # the public tip page (dashboard/tip.py)
 PUBLIC_PATHS |= TIP_PATHS
+SHARE_PREFIX = "/share/"  # GET /share/<token>: a read-only share link, its token the key (dashboard/share.py)
 METRICS_PATH = "/metrics"
 PASSWORD_PATHS = {"/password"}  # what a session that must change its password may still reach
 SCOPE_USER = "watchfloor.user"

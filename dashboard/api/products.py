@@ -8,11 +8,11 @@ import redis
 from fastapi import Request
 from fastapi.responses import Response
 
-from dashboard.api.endpoint import Api, ApiRefusal
+from dashboard.api.endpoint import Api, ApiRefusal, json_response
 from domain.access.tlp import max_marking
 from domain.config.workspaces import workspaces_for
 from domain.picture.health import feed_status
-from domain.products import briefing, exports
+from domain.products import briefing, exports, shares
 
 
 def get_export(api: Api, request: Request, client: redis.Redis, user: Any) -> Response:
@@ -56,3 +56,21 @@ def post_brief(api: Api, request: Request, client: redis.Redis, user: Any, data:
     name = f"watchfloor-brief-{workspace.id if workspace else 'picture'}-{brief.generated_at:%Y%m%dT%H%MZ}.{fmt}"
     return Response(body, media_type="application/pdf" if fmt == "pdf" else "text/html; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "X-TLP": brief.marking.value})
+
+
+def post_share(api: Api, request: Request, client: redis.Redis, user: Any, data: Any) -> Response:
+    """A read-only link: {kind: incident|workspace|briefing, target, hours?, tlp?, to?}; the URL is shown once."""
+    data = data if isinstance(data, dict) else {}
+    token, record = shares.create(client, kind=str(data.get("kind") or ""), target=str(data.get("target") or ""),
+                                  creator=user, hours=data.get("hours", shares.DEFAULT_HOURS),
+                                  tlp=data.get("tlp") or None, recipient=str(data.get("to") or ""))
+    base = str(request.base_url).rstrip("/")
+    return json_response({**record, "url": f"{base}/share/{token}"}, 201)
+
+
+def list_shares(api: Api, request: Request, client: redis.Redis, user: Any) -> Response:
+    return json_response({"shares": shares.listing(client)})
+
+
+def delete_share(api: Api, request: Request, client: redis.Redis, user: Any, share_id: str) -> Response:
+    return json_response(shares.revoke(client, share_id, user))

@@ -38,6 +38,8 @@ incidents, every write, push and export, and every refusal (401/403/404/409/422 
     GET    /api/links/path?a=&b=                     viewer+: the shortest path, or 404 "no path"
     GET    /api/export?format=geojson|csv|kml|cot[&workspace=&since=&to=]  viewer+: the picture they may see, logged
     POST   /api/brief {format, workspace, since, until, summary, to}       viewer+: a briefing (PDF/HTML) at their TLP
+    POST   /api/shares {kind, target, hours, tlp, to}  operator+: a read-only link (/share/<token>), shown once
+    GET    /api/shares, DELETE /api/shares/{id}      operator+: live links; withdraw one (its creator or a supervisor)
     GET    /api/rules/queue                          operator+: alerts raised by rules for review
     GET    /api/audit[.jsonl]?since=&until=&user=&action=&outcome=&limit=
                                                      supervisor+: the audit trail, newest first (JSON Lines export)
@@ -145,6 +147,10 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/links/path", "links.path", _fixed("path"), VIEWER, reports.get_path),
     Route("GET", "/api/links", "links.read", _fixed("links"), VIEWER, reports.get_links),
     Route("GET", "/api/export", "product.export", _fixed("export"), VIEWER, products.get_export),
+    Route("POST", "/api/shares", "share.create", _fixed("new"), OPERATOR, products.post_share, body=True),
+    Route("GET", "/api/shares", "share.list", _fixed("shares"), OPERATOR, products.list_shares),
+    Route("DELETE", "/api/shares/{share_id}", "share.revoke", lambda share_id="", **_: share_id, OPERATOR,
+          products.delete_share),
     Route("POST", "/api/brief", "product.brief", _fixed("brief"), VIEWER, products.post_brief, body=True),
     Route("GET", "/api/audit.jsonl", "audit.export", _fixed("audit"), SUPERVISOR, audit.export_audit),
     Route("GET", "/api/audit", "audit.read", _fixed("audit"), SUPERVISOR, audit.get_audit),

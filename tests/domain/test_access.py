@@ -440,13 +440,17 @@ def test_an_open_untouched_desk_does_not_keep_its_session_alive(redis_server, ac
     from dashboard import create_app
 
     desk = serve(create_app(make_config(redis_server.url, WATCHFLOOR_SESSION_IDLE_MINUTES="0.05")).server)
-    poll_req, delta, cursor = ({"screen": "desk", "wf": name} for name in ("poll-req", "delta", "cursor"))
+    poll_req, delta, cursor, alerts, settings = ({"screen": "desk", "wf": name} for name in
+                                                 ("poll-req", "delta", "cursor", "alerts", "settings"))
     key = lambda i: json.dumps(i, separators=(",", ":"), sort_keys=True)  # noqa: E731 - Dash's id spelling
     match = {"screen": ["MATCH"]}  # the callback is registered with pattern-matching ids
-    poll = {"output": f"..{key({**delta, **match})}.data...{key({**cursor, **match})}.data..",
-            "outputs": [{"id": delta, "property": "data"}, {"id": cursor, "property": "data"}],
+    poll = {"output": f"..{key({**delta, **match})}.data...{key({**cursor, **match})}.data..."
+                      f"{key({**alerts, **match})}.data..",
+            "outputs": [{"id": delta, "property": "data"}, {"id": cursor, "property": "data"},
+                        {"id": alerts, "property": "data"}],
             "inputs": [{"id": poll_req, "property": "data", "value": 1}],
-            "state": [{"id": cursor, "property": "data", "value": "0-0"}],
+            "state": [{"id": cursor, "property": "data", "value": "0-0"}, {"id": alerts, "property": "data", "value": None},
+                      {"id": settings, "property": "data", "value": None}],
             "changedPropIds": [f"{key(poll_req)}.data"]}
     try:
         cookie = desk.session("victor")

@@ -23,6 +23,7 @@ watchfloor entities [--json]       people, vehicles, phones, e-mails, organisati
 watchfloor links ENTITY | path A B an entity's links (bounded), or the shortest path between two
 watchfloor export --format F       the picture as geojson, csv, kml or cot (TLP-filtered, logged)
 watchfloor brief --out FILE.pdf    a situation report for a workspace or the whole picture (logged)
+watchfloor share create|list|revoke   read-only links to an incident, a workspace or a briefing
 
 One module per command group (processes, documents, picture, accounts, records, reports, products); each registers its
 commands in :func:`build_parser`, the one list of every command.

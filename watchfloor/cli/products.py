@@ -6,13 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
+import orjson
+
 from domain.access.tlp import TLPError
 from domain.access.tlp import parse as parse_tlp
 from domain.config.loader import Config
 from domain.config.workspaces import workspaces_for
 from domain.errors import WatchfloorError
-from domain.products import exports
-from watchfloor.cli.common import EXIT_BAD_INPUT, AddCommand, cli_actor, store_client
+from domain.products import exports, shares
+from watchfloor.cli.common import EXIT_BAD_INPUT, AddCommand, cli_actor, store_client, web_base
 
 
 def cmd_export(args: argparse.Namespace, config: Config) -> int:
@@ -43,6 +45,27 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_share(args: argparse.Namespace, config: Config) -> int:
+    try:
+        with store_client(config) as client:
+            if args.share_command == "create":
+                token, record = shares.create(client, kind=args.kind, target=args.target, creator=None,
+                                              hours=args.hours, tlp=args.tlp, recipient=args.to, source="cli")
+                print(f"{web_base(config, args.url)}/share/{token}")
+                print(f"share {record['id']}: {record['kind']} {record['target']} at {record['tlp']}, "
+                      f"valid {args.hours:g} h; the link is shown only now", file=sys.stderr)
+            elif args.share_command == "list":
+                for record in shares.listing(client):
+                    sys.stdout.buffer.write(orjson.dumps(record) + b"\n")
+            else:
+                shares.revoke(client, args.id, None, source="cli")
+                print(f"share {args.id} withdrawn", file=sys.stderr)
+    except WatchfloorError as exc:
+        print(f"watchfloor: share: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0
+
+
 def register(add: AddCommand) -> None:
     p = add("export", cmd_export, "the live picture as GeoJSON, CSV, KML or Cursor on Target (logged)")
     p.add_argument("--format", required=True, choices=exports.FORMATS)
@@ -52,3 +75,14 @@ def register(add: AddCommand) -> None:
     p.add_argument("--tlp", default="TLP:CLEAR", help="highest marking the recipient may receive (default TLP:CLEAR)")
     p.add_argument("--to", default="", help="who it is for (the dissemination log records it)")
     p.add_argument("--send", metavar="tcp://HOST:PORT", help="cot only: stream the events to a TAK server's TCP input")
+    p = add("share", cmd_share, "read-only share links to an incident, a workspace or a briefing (audited)")
+    sub = p.add_subparsers(dest="share_command", required=True, metavar="ACTION")
+    q = sub.add_parser("create", help="a new link (printed once)")
+    q.add_argument("kind", choices=shares.KINDS)
+    q.add_argument("target", nargs="?", default="", help="the incident or workspace id (a briefing: a workspace or none)")
+    q.add_argument("--hours", type=float, default=shares.DEFAULT_HOURS, help=f"valid this long (at most {shares.MAX_HOURS})")
+    q.add_argument("--tlp", default="TLP:CLEAR", help="the highest marking the link shows (default TLP:CLEAR)")
+    q.add_argument("--to", default="", help="who it is for (audited)")
+    q.add_argument("--url", help="the base URL people reach the app at (default: the running stack's)")
+    sub.add_parser("list", help="live links as JSON Lines (never their tokens)")
+    sub.add_parser("revoke", help="withdraw a link by its id").add_argument("id")
