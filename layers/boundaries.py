@@ -289,7 +289,9 @@ def _containing_many(areas: _Areas, pts: Any, slack: float) -> list[int | None]:
     """:func:`_containing` for many points in one tree query: the same area for each (the first hit
     in the tree's own order, which one bulk query keeps per point; the nearest within ``slack``)."""
     found: list[int | None] = [None] * len(pts)
-    which, hits = areas.tree.query(pts, predicate="intersects")
+    which, hits = areas.tree.query(pts)  # boxes only; then each area's prepared shape tests its points
+    inside = shapely.intersects(np.asarray(areas.geoms, dtype=object)[hits], pts[which])
+    which, hits = which[inside], hits[inside]
     firsts, at = np.unique(which, return_index=True)
     for point_index, k in zip(firsts.tolist(), at.tolist(), strict=True):
         found[point_index] = int(hits[k])
@@ -312,7 +314,7 @@ def reverse_many(positions: list[tuple[float, float]]) -> list[dict[str, Any] | 
     valid = [i for i, (lon, lat) in enumerate(positions) if -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0]
     if not valid:
         return out
-    pts = shapely.points([positions[i] for i in valid])
+    pts = shapely.points(np.array([positions[i] for i in valid], dtype=np.float64))
     county_areas = _load("counties")
     country_areas = _load("countries")
     in_county = _containing_many(county_areas, pts, 0.0)

@@ -192,10 +192,11 @@ def _nearest_cities(index: _Index, points: list[tuple[float, float]], max_km: fl
         floor_km = np.minimum(math.radians(r) * EARTH_RADIUS_KM, np.minimum(
             np.arcsin(np.minimum(1.0, np.cos(p[left]) * math.sin(math.radians(r)))),
             np.radians(90.0 - np.abs(lat[left]))) * EARTH_RADIUS_KM)
-        cells, inverse = np.unique(cell[left], return_inverse=True)
+        order = np.argsort(cell[left], kind="stable")  # each cell's points one slice, not a scan per cell
+        cells, starts, sizes = np.unique(cell[left][order], return_index=True, return_counts=True)
         again: list[int] = []
-        for g, key in enumerate(cells.tolist()):
-            local = np.flatnonzero(inverse == g)
+        for key, start, size in zip(cells.tolist(), starts.tolist(), sizes.tolist(), strict=True):
+            local = order[start : start + size]
             members = left[local]
             candidates = _box(table, *divmod(key, 360), r)
             if len(candidates):
@@ -227,10 +228,13 @@ def _box(table: Any, i0: int, j0: int, r: int) -> Any:
     import numpy as np
 
     rows = np.arange(max(0, i0 - r), min(179, i0 + r) + 1)
-    keys = (rows[:, None] * 360 + np.arange(j0 - r, j0 + r + 1)[None, :] % 360).ravel()
-    starts, ends = np.searchsorted(table.keys, keys), np.searchsorted(table.keys, keys + 1)
-    spans = [np.arange(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True) if a < b]
-    return np.unique(np.concatenate(spans)) if spans else np.zeros(0, dtype=np.int64)
+    keys = np.sort((rows[:, None] * 360 + np.arange(j0 - r, j0 + r + 1)[None, :] % 360).ravel())
+    starts, sizes = table.starts[keys], table.starts[keys + 1] - table.starts[keys]
+    total = int(sizes.sum())
+    if not total:
+        return np.zeros(0, dtype=np.int64)
+    # one arange over the concatenated spans: each span's offset added back where it begins
+    return np.arange(total) + np.repeat(starts - np.concatenate(([0], np.cumsum(sizes)[:-1])), sizes)
 
 
 def _description(index: _Index, lat: float, lon: float, city: _Cand, km: float, *,
