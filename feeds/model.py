@@ -182,7 +182,7 @@ class Event:
     def replace(self, **changes: Any) -> Event:
         """A copy with ``changes``; validated again only when they touch what :meth:`__post_init__`
         checks (id, time, position): stamping and naming a 100,000-row file must be cheap."""
-        if changes.keys() & _CHECKED or not changes.keys() <= _FIELD_SET:
+        if not _CHECKED.isdisjoint(changes) or not _FIELD_SET.issuperset(changes):
             return dataclasses.replace(self, **changes)
         new = object.__new__(Event)
         for name in _FIELD_NAMES:

@@ -76,11 +76,12 @@ def is_live(event: Event, feed: FeedConfig) -> bool:
     return True
 
 
-def stamp(event: Event, feed: FeedConfig, fetched_at: datetime) -> Event:
-    """The report as this feed delivered it: feed, exercise flag, provenance and TLP marking."""
+def stamp(event: Event, feed: FeedConfig, fetched_at: datetime | str) -> Event:
+    """The report as this feed delivered it: feed, exercise flag, provenance and TLP marking
+    (``fetched_at`` may come as its ISO text already, as :func:`prepare` passes it for every row)."""
     provenance = dict(event.provenance)
     provenance.setdefault("feed", feed.id)
-    provenance.setdefault("fetched_at", iso(fetched_at))
+    provenance.setdefault("fetched_at", fetched_at if isinstance(fetched_at, str) else iso(fetched_at))
     return event.replace(feed=feed.id, exercise=event.exercise or feed.exercise, provenance=provenance,
                          tlp=tlp_highest(event.tlp, feed.tlp) if (event.tlp or feed.tlp) else None)
 
@@ -92,11 +93,12 @@ def prepare(result: ParseResult, feed: FeedConfig, fetched_at: datetime, *, plac
 
     out = Prepared(warnings=list(result.warnings), follow=list(result.follow), follow_format=result.follow_format)
     live: list[Event] = []
+    fetched = iso(fetched_at) or ""
     for event in result.events:
         if not is_live(event, feed):
             out.not_live += 1
             continue
-        live.append(stamp(event, feed, fetched_at))
+        live.append(stamp(event, feed, fetched))
     rows = [e.fingerprint() for e in live] if unchanged is not None else []
     if unchanged is not None and live:
         stored = unchanged(feed.id, [(e.id, fp) for e, fp in zip(live, rows, strict=True)])
