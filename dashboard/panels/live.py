@@ -33,7 +33,7 @@ from domain.picture import incidents
 from domain.picture.candidates import merge_candidates
 from domain.picture.health import feed_status, health_report, storage_status
 from domain.picture.keys import ThreatKeys
-from domain.picture.markers import assess_threat, assess_workspace
+from domain.picture.markers import THREAT_AHEAD, THREAT_WINDOW, assess_threat, assess_workspace
 from domain.picture.processes import cached_process_status
 from domain.store.connection import store_problem
 from layers.zones import Workspace
@@ -78,8 +78,11 @@ def threat_summary(client: redis.Redis, workspaces: list[Workspace], ceiling: TL
     cached = client.get(key)
     if cached:
         return orjson.loads(cached)
-    events = incidents.live_incidents_with_areas(client, ceiling)  # incidents, not reports: one quake counts once
     now = datetime.now(UTC)
+    # Incidents, not reports: one quake counts once. Only those the assessment can count (its window,
+    # up to an hour ahead), through the time index: a tick costs the window, not the years of history.
+    between = ((now - THREAT_WINDOW).timestamp(), (now + THREAT_AHEAD).timestamp())
+    events = incidents.live_incidents_with_areas(client, ceiling, between=between)
     summary: dict[str, Any] = {"global": assess_threat(events, now).__dict__, "workspaces": {}}
     for space in workspaces:
         summary["workspaces"][space.id] = {"name": space.name, **assess_workspace(space, events, now).__dict__}

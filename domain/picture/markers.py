@@ -52,6 +52,7 @@ LIGHT_THREAT_COLOURS = {
     "SEVERE": "#b84a00",
 }
 THREAT_WINDOW = timedelta(hours=6)
+THREAT_AHEAD = timedelta(hours=1)  # an incident timed up to this far ahead (clock skew) still counts
 
 
 # How precise a position is, by the rule that placed it, when the report does not say itself.
@@ -198,7 +199,7 @@ def assess_threat(events: Iterable[dict[str, Any]], now: datetime | None = None)
         when = _when(event)
         if when is None:
             continue
-        if when < since or when > now + timedelta(hours=1):
+        if when < since or when > now + THREAT_AHEAD:
             continue
         weight = SEVERITY_WEIGHT.get(event.get("severity") or "unknown", 0.25)
         scored.append((weight, event))
@@ -222,7 +223,7 @@ def assess_workspace(workspace: Any, events: Iterable[dict[str, Any]], now: date
         when = _when(event)
         if when is None:
             continue
-        if when < since or when > now + timedelta(hours=1):
+        if when < since or when > now + THREAT_AHEAD:
             continue
         factor, where, km = workspace.proximity(event.get("lat"), event.get("lon"), area=event.get("area"))
         if factor <= 0:

@@ -14,6 +14,9 @@ Keys::
     wf:fp                  hash     event id -> fingerprint of the latest version (idempotent ingest)
     wf:superseded          hash     event id -> id of the event that superseded it
     wf:metrics:ingested    hash     feed id -> reports it added or revised, ever (/metrics)
+    wf:events:archived     hash     through (last stream id written to the archive), trimmed_before (the
+                                    XTRIM MINID of the last trim), folder (where the archive is), at
+                                    (epoch seconds): see domain/store/archive.py, workers/retention.py
     wf:feeds               set      ids of feeds that have reported health
     wf:feed:<id>           hash     feed health (see FeedHealth)
     wf:feed:<id>:lock      string   poll lock, one poll per feed per interval across all schedulers
@@ -56,6 +59,7 @@ class EventKeys:
     FINGERPRINTS = f"{PREFIX}:fp"
     SUPERSEDED = f"{PREFIX}:superseded"
     METRICS_INGESTED = f"{PREFIX}:metrics:ingested"  # feed id -> reports it added or revised, ever (/metrics)
+    ARCHIVED = f"{PREFIX}:events:archived"  # through (last id archived), trimmed_before, folder, at (retention)
 
 
 class FeedKeys:
