@@ -85,7 +85,7 @@ def save(fuser: Fuser) -> int:
         pipe.hset(IncidentKeys.FUSION_STATE, mapping={"checkpoint": cursor, "checkpoint_bytes": len(blob)})
 
     fuser._fenced(fill)
-    fuser.checkpointed = cursor
+    fuser.checkpointed, fuser._saved_overrides = cursor, fuser._overrides_seen
     return len(blob)
 
 
@@ -109,7 +109,7 @@ def resume(fuser: Fuser) -> bool:
     fuser.cursor = fuser.checkpointed = str(state["cursor"])
     fuser._last_ms = int(state["last_ms"])
     fuser._prune_period = state["prune_period"]
-    fuser._overrides_seen = int(state["overrides_seen"])
+    fuser._overrides_seen = fuser._saved_overrides = int(state["overrides_seen"])
     fuser._has_merges = bool(state["has_merges"])
     fuser._touched = {str(k): int(v) for k, v in state["touched"].items()}
     fuser._superseded = set(state["superseded"])
@@ -165,10 +165,10 @@ def replay(fuser: Fuser, *, resumed: bool, archive: Any = None) -> Iterator[list
 
 
 def compare_stored(fuser: Fuser, batch: Any, resumed: bool) -> None:
-    """What is stored, as digests to compare with: after a resume, only the incidents in the window
-    and those the replay touched; after a whole replay every stored incident (a crash or an
-    older version may have left differences). The indexes are filled when they lack some (after a
-    resume only when their sizes say so: two O(1) counts)."""
+    """What is stored, as digests to compare with, and what to write: after a resume, the incidents
+    the replay touched (digests of the window's, for the steps that follow); after a whole replay
+    every stored incident (a crash or an older version may have left differences). The indexes are
+    filled when they lack some (after a resume only when their sizes say so: two O(1) counts)."""
     if resumed:
         count = fuser.client.hlen(IncidentKeys.INCIDENTS)
         if count != fuser.client.zcard(IncidentKeys.INCIDENT_TIME) or count != fuser.client.zcard(IncidentKeys.INCIDENT_UPDATED):
@@ -176,6 +176,10 @@ def compare_stored(fuser: Fuser, batch: Any, resumed: bool) -> None:
         ids = sorted(set(fuser.correlator.incidents) | batch.dirty)
         stored = dict(zip(ids, fuser.client.hmget(IncidentKeys.INCIDENTS, ids), strict=True)) if ids else {}
         fuser._digests = {i: _digest(v) for i, v in stored.items() if v is not None and i not in fuser._retired}
+        # The checkpoint was written with the incidents it holds: only what the replay touched, and
+        # any the store lost since, can differ.
+        batch.dirty |= {i for i in fuser.correlator.incidents if stored.get(i) is None}
+        return
     else:
         every = fuser.client.hgetall(IncidentKeys.INCIDENTS)
         fill_indexes(fuser, every)

@@ -162,6 +162,7 @@ class Fuser:
         self._has_merges = False
         self.leading = False
         self.checkpointed = "0-0"  # cursor of the last checkpoint written or restored
+        self._saved_overrides = 0  # override list entries the last checkpoint had applied
         self.history_complete = True  # False: a whole replay found trimmed entries missing from the archive
         self._saved_at = time.monotonic()
 
@@ -338,10 +339,9 @@ class Fuser:
         for index, request in requests:
             self._resolve(index, request, batch)
         checkpoint.compare_stored(self, batch, resumed)
-        self._write(batch, scan_removed=True)
+        self._write(batch, scan_removed=not resumed)  # (after a resume, merges replayed named what they removed)
         self._point_group()
-        size = checkpoint.save(self)
-        self._saved_at = time.monotonic()
+        size = self.save_checkpoint(retain=False) if resumed else checkpoint.save(self)
         log.info(
             "fusion %s: %d entries replayed, %d incidents in the window, %d pruned, in %.1fs (checkpoint %d KB)",
             "resumed from the checkpoint" if resumed else "rebuilt from the whole history",
@@ -416,14 +416,16 @@ class Fuser:
             self.save_checkpoint()
         return len(entries)
 
-    def save_checkpoint(self) -> None:
-        """Write the checkpoint when anything was applied since the last one, then trim and age
-        (the retention runs behind the checkpoint it just wrote)."""
+    def save_checkpoint(self, *, retain: bool = True) -> int:
+        """Write the checkpoint when anything was applied since the last one, then (``retain``) trim
+        and age: the retention runs behind the checkpoint it just wrote. Returns the bytes written."""
         self._saved_at = time.monotonic()
-        if self.cursor != self.checkpointed:
-            checkpoint.save(self)
-        if self.retention is not None:
+        size = 0
+        if (self.cursor, self._overrides_seen) != (self.checkpointed, self._saved_overrides):
+            size = checkpoint.save(self)
+        if retain and self.retention is not None:
             self.retention.run(self)
+        return size
 
     def _read(self, block_ms: int) -> tuple[list[StreamEntry], list[str]]:
         """Entries after the cursor, in order; and delivered ids already processed (to acknowledge)."""
