@@ -15,6 +15,9 @@ python -m bench.products [--incidents N]   briefing time at 1,000 incidents, exp
 python -m bench.reports [--reports N]   report intake with entity resolution, memory, link queries   bench/results/reports.json
 python -m bench.links [--quick]    link analysis: a 2-hop neighbourhood of ~500 nodes, first draw and expand in Chromium
                                    bench/results/links.json
+Big feeds and history on their own (also a section of the full run, the history at 10k and 100k):
+python -m bench.worker_path [--quick]   worker's whole path for FIRMS/USGS vs raw XADD, 100,000-row re-poll
+python -m bench.history [--sizes 10000,100000,1000000]   fuser restart and threat tick against the history
 Not in `make bench` (they run as long as asked):
 python -m bench.wall_soak --minutes 60     wall memory soak; bench/results/wall-soak.json, MB/hour
 python -m bench.alert_latency --alerts 20 --one-screen   operator alert to banner; bench/results/alert-latency.json
@@ -123,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     products = _products_section(args)
+    bounded = _bounded_section(args)
 
     print()
     print("Ratios (ours / baseline, measured in this run)")
@@ -153,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         "reports": reports,
         "links": links,
         "products": products,
+        "bounded": bounded,
         "targets": [{"name": n, "value": v, "met": m} for n, v, m in targets],
         "skipped_documents": [{"document": d, "reason": r} for d, r in selection.skipped],
     }
@@ -274,6 +279,22 @@ def _links_section(args: argparse.Namespace) -> dict[str, object] | None:
     result = run_links()
     print_report(result)
     return result
+def _bounded_section(args: argparse.Namespace) -> dict[str, object] | None:
+    """#19: the worker's whole path for big feeds against raw XADD, a 100,000-row re-poll, and the
+    fuser's restart and the threat tick at 10k and 100k events (1M: python -m bench.history)."""
+    if args.quick or args.no_redis:
+        print("Big feeds and history: skipped (full run only; python -m bench.worker_path --quick for a smoke run)")
+        return None
+    from bench.history import print_report as print_history
+    from bench.history import run_history
+    from bench.worker_path import print_report as print_worker_path
+    from bench.worker_path import run_worker_path
+
+    worker_path = run_worker_path(quick=False)
+    print_worker_path(worker_path)
+    history = run_history([10_000, 100_000], whole_max=100_000)
+    print_history(history)
+    return {"worker_path": worker_path, "history": history}
 
 
 def _geocode_section(args: argparse.Namespace) -> dict[str, object]:

@@ -85,6 +85,14 @@ def person_active() -> Response:
     return Response(status_code=204)
 
 
+def register_public_pages(server: FastAPI, guard: Any, config: Config) -> None:
+    """The pages that answer without a session: sign-in, the public tip page (security.TIP_PATHS) and
+    read-only share links (the token is the key)."""
+    register_login_routes(server, guard)
+    register_tip_routes(server, guard)
+    register_share_routes(server, guard, config)
+
+
 def create_app(config: Config | None = None) -> Dash:
     config = config or load_config()
     handle = RedisHandle(config)
@@ -93,9 +101,7 @@ def create_app(config: Config | None = None) -> Dash:
     # are the screen's own requests, not a person's activity: they must not defeat the idle timeout.
     guard = install_security(server, config, handle.get,
                              passive_props={'*"wf":"wake"}.data', '*"wf":"poll-req"}.data'})
-    register_login_routes(server, guard)
-    register_tip_routes(server, guard)  # the public tip page: no sign-in (security.TIP_PATHS)
-    register_share_routes(server, guard, config)  # read-only share links: the token is the key
+    register_public_pages(server, guard, config)
     register_operator_api(server, config, handle.get)
     register_push(server, config)
     register_metrics(server, config, handle.get)
@@ -104,9 +110,7 @@ def create_app(config: Config | None = None) -> Dash:
     server.add_api_route("/api/activity", person_active, methods=["POST"])
     @server.get("/api/session")
     def api_session() -> Response:
-        """Who is signed in; the access guard answers 401 first when nobody is (screens use it
-        to go back to the sign-in page instead of going silently stale)."""
-
+        """Who is signed in (401 when nobody: screens go back to sign-in instead of going stale)."""
         user = current_user()
         body = {"user": user.name, "role": str(user.role.value)} if user else {}
         return Response(orjson.dumps(body), status_code=200 if user else 401, media_type="application/json")

@@ -180,7 +180,14 @@ class Event:
         return self.lat is not None
 
     def replace(self, **changes: Any) -> Event:
-        return dataclasses.replace(self, **changes)
+        """A copy with ``changes``; validated again only when they touch what :meth:`__post_init__`
+        checks (id, time, position): stamping and naming a 100,000-row file must be cheap."""
+        if not _CHECKED.isdisjoint(changes) or not _FIELD_SET.issuperset(changes):
+            return dataclasses.replace(self, **changes)
+        new = object.__new__(Event)
+        for name in _FIELD_NAMES:
+            object.__setattr__(new, name, changes[name] if name in changes else getattr(self, name))
+        return new
 
     def fingerprint(self) -> str:
         """Changes whenever what an operator would see changes; ignores fetch time."""
@@ -255,6 +262,11 @@ class Event:
     @classmethod
     def from_json(cls, raw: bytes | str) -> Event:
         return cls.from_dict(orjson.loads(raw))
+
+
+_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Event))
+_FIELD_SET = frozenset(_FIELD_NAMES)
+_CHECKED = frozenset({"id", "time", "lat", "lon"})  # what Event.__post_init__ validates
 
 
 def _fingerprint(body: dict[str, Any]) -> str:

@@ -1,4 +1,6 @@
 """RQ jobs and long-running processes on the domain: feed polls (``jobs``, ``schedule``), the ingest
-pipeline, learned places, the fuser (``fusion``, ``overrides``) and the outbound worker."""
+pipeline, learned places, the fuser (``fusion``, ``overrides``; its start from a ``checkpoint`` and the
+``retention`` of reports and incidents it runs) and the outbound worker."""
 
-__all__ = ['fusion', 'incident_rows', 'ingest', 'jobs', 'outbound', 'overrides', 'places', 'schedule']
+__all__ = ['checkpoint', 'fusion', 'incident_rows', 'ingest', 'jobs', 'outbound', 'overrides', 'places',
+           'retention', 'schedule']

@@ -13,11 +13,19 @@ What it promises
   third of its TTL by compare-and-expire). Every write is a MULTI/EXEC under WATCH of the lock, so a
   fuser that lost the lock (paused, partitioned) cannot write. Others wait as standbys and take over
   within one TTL after the leader dies (at once when it stops cleanly: it deletes its lock).
-* **The stream is the truth.** On gaining the lock the fuser rebuilds its Correlator from the whole
-  ``wf:events`` stream (XRANGE in pages) and the resolved overrides, then compares with what is
-  stored and writes only the differences. Replay is deterministic: the same entries, overrides at
-  their recorded positions and prunes at the same points give the same incidents and ids, so a
-  fuser killed anywhere and restarted leaves no duplicate.
+* **The stream is the truth; a checkpoint saves replaying it.** On gaining the lock the fuser
+  restores its Correlator from its checkpoint (``wf:fusion:checkpoint``, :mod:`workers.checkpoint`:
+  its whole state after one entry, written at most every ``checkpoint_seconds``, after a rebuild and
+  on a clean stop) and replays only the entries after it; with no usable checkpoint it replays the
+  whole history (the archive of trimmed entries, then ``wf:events`` in XRANGE pages). Either way it
+  applies the resolved overrides, compares with what is stored and writes only the differences.
+  Replay is deterministic: the same entries, overrides at their recorded positions and prunes at
+  the same points give the same incidents and ids, so a fuser killed anywhere and restarted leaves
+  no duplicate, and a restart costs seconds whatever the history.
+* **Bounded for years.** After each checkpoint, :class:`workers.retention.Retention` trims
+  ``wf:events`` past ``events_retention_days`` (archived to disk first, only what the checkpoint
+  holds and every group has read) and ages incidents with no report for ``incident_max_age_days``
+  out of ``wf:incidents`` into ``wf:incidents:aged``.
 * **At-least-once, idempotent.** Entries are acknowledged (XACK) in the transaction that writes
   their effects; an incident is written (and a change appended) only when its JSON changed, so the
   same input never changes a hash value or appends a change. Entries are processed strictly in
@@ -58,7 +66,17 @@ from domain.picture.processes import beat
 from domain.store.streams import EventKeys, StreamEntry, decode_entry
 from feeds.fuse import Correlator, OverrideError
 from feeds.model import Event, InvalidEvent
-from workers.incident_rows import _digest, _index_row, _index_rows, _ms, _sid_key, _text, incident_json
+from workers import checkpoint
+from workers.incident_rows import (
+    CHANGES_KEEP_MS,
+    _digest,
+    _index_rows,
+    _ms,
+    _sid_key,
+    _text,
+    incident_json,
+)
+from workers.retention import Retention
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +88,6 @@ __all__ = [
 
 PAGE = 1000  # stream entries per XRANGE page when rebuilding
 WRITE_CHUNK = 1000  # incidents per write transaction when a rebuild has many to write
-CHANGES_KEEP_MS = 86_400_000  # wf:incident-changes keeps a day (screens with an older cursor reload)
 PRUNE_EVERY_MS = 3_600_000
 
 # Renew the lock only if we still hold it; release only our own lock.
@@ -112,8 +129,12 @@ class Fuser:
         lock_ttl: float = 15.0,
         batch: int = 500,
         name: str | None = None,
+        retention: Retention | None = None,
+        checkpoint_seconds: float = 60.0,
     ) -> None:
         self.client = client
+        self.retention = retention
+        self.checkpoint_seconds = checkpoint_seconds
         self.window_ms = int(window_hours * 3_600_000)
         self.prune_every_ms = max(1000, min(PRUNE_EVERY_MS, self.window_ms // 4))
         self.lock_ms = max(500, int(lock_ttl * 1000))
@@ -140,6 +161,10 @@ class Fuser:
         self._overrides_seen = 0
         self._has_merges = False
         self.leading = False
+        self.checkpointed = "0-0"  # cursor of the last checkpoint written or restored
+        self._saved_overrides = 0  # override list entries the last checkpoint had applied
+        self.history_complete = True  # False: a whole replay found trimmed entries missing from the archive
+        self._saved_at = time.monotonic()
 
     # -- the lock ----------------------------------------------------------------------------
     def acquire(self) -> bool:
@@ -290,14 +315,49 @@ class Fuser:
 
     # -- rebuild -------------------------------------------------------------------------------
     def rebuild(self) -> int:
-        """Replay the whole stream and the overrides, resolve waiting requests, write the differences,
-        and point the consumer group after what was read. Returns the number of entries replayed."""
+        """Resume from the checkpoint when it fits, else replay the whole history (the archive, then
+        the stream); replay the overrides, resolve waiting requests, write the differences, point the
+        consumer group after what was read and write a checkpoint. Returns the entries replayed."""
         self._keep_lead(force=True)
         self._reset()
         self.leading = True
         started = time.monotonic()
+        resumed = checkpoint.resume(self)
+        requests = self._queue_overrides(self._overrides_seen if resumed else 0)
+        batch = _Batch()
+        replayed = 0
+        archive = self.retention.archive if self.retention is not None else None
+        for page in checkpoint.replay(self, resumed=resumed, archive=archive):
+            self._beat()  # a long replay is work, not a hang: the floor must not hear "silent"
+            for entry in page:
+                self._process(entry, batch)
+            replayed += len(page)
+            self._keep_lead()
+        for _, _, rule in self._pending_rules:
+            self._apply_rule(rule, batch)
+        self._pending_rules = []
+        for index, request in requests:
+            self._resolve(index, request, batch)
+        checkpoint.compare_stored(self, batch, resumed)
+        self._write(batch, scan_removed=not resumed)  # (after a resume, merges replayed named what they removed)
+        self._point_group()
+        size = self.save_checkpoint(retain=False) if resumed else checkpoint.save(self)
+        log.info(
+            "fusion %s: %d entries replayed, %d incidents in the window, %d pruned, in %.1fs (checkpoint %d KB)",
+            "resumed from the checkpoint" if resumed else "rebuilt from the whole history",
+            replayed,
+            len(self.correlator),
+            len(self._retired),
+            time.monotonic() - started,
+            size // 1024,
+            extra={"cursor": self.cursor},
+        )
+        return replayed
+
+    def _queue_overrides(self, start: int) -> list[tuple[int, dict[str, Any]]]:
+        """Override list entries from ``start``: rules wait for their position, requests are returned."""
         requests: list[tuple[int, dict[str, Any]]] = []
-        overrides = self._read_overrides(0)
+        overrides = self._read_overrides(start)
         for index, item in overrides:
             if "refused" in item:
                 continue
@@ -306,67 +366,8 @@ class Fuser:
             else:
                 requests.append((index, item))
         self._pending_rules.sort(key=lambda r: (r[0], r[1]))
-        self._overrides_seen = len(overrides)
-        batch = _Batch()
-        replayed = 0
-        while True:
-            start = "-" if self.cursor == "0-0" else "(" + self.cursor
-            self._beat()  # a long replay is work, not a hang: the floor must not hear "silent"
-            rows = self.client.xrange(EventKeys.EVENTS, min=start, max="+", count=PAGE)
-            for stream_id, fields in rows:
-                self._process(decode_entry(stream_id, fields), batch)
-            replayed += len(rows)
-            self._keep_lead()
-            if len(rows) < PAGE:
-                break
-        for _, _, rule in self._pending_rules:
-            self._apply_rule(rule, batch)
-        self._pending_rules = []
-        for index, request in requests:
-            self._resolve(index, request, batch)
-        # Compare everything with what is stored: a crash or an older version may have left differences.
-        stored = self.client.hgetall(IncidentKeys.INCIDENTS)
-        self._fill_indexes(stored)
-        self._digests = {_text(k): _digest(v) for k, v in stored.items()}
-        for incident_id in list(self._digests):
-            if incident_id in self._retired:
-                del self._digests[incident_id]
-        batch.dirty = set(self.correlator.incidents) | set(self._digests)
-        self._write(batch, scan_removed=True)
-        self._point_group()
-        log.info(
-            "fusion rebuilt: %d entries, %d incidents in the window, %d pruned, in %.1fs",
-            replayed,
-            len(self.correlator),
-            len(self._retired),
-            time.monotonic() - started,
-            extra={"cursor": self.cursor},
-        )
-        return replayed
-
-    def _fill_indexes(self, stored: dict[bytes, bytes]) -> None:
-        """Index the stored incidents the time index lacks (a store written before the indexes
-        existed) and drop index entries with no stored incident; the write that follows keeps both
-        right for what it changes. Reads only the indexes' member ids when nothing is missing."""
-        by_id = {_text(k): v for k, v in stored.items()}
-        timed = {_text(m) for m in self.client.zrange(IncidentKeys.INCIDENT_TIME, 0, -1)}
-        placed = {_text(m) for m in self.client.zrange(IncidentKeys.INCIDENT_GEO, 0, -1)}
-        missing = sorted(set(by_id) - timed)
-        gone = sorted((timed | placed) - set(by_id))
-        if not missing and not gone:
-            return
-        for start in range(0, max(len(missing), 1), WRITE_CHUNK):
-            rows = [_index_row(i, orjson.loads(by_id[i])) for i in missing[start : start + WRITE_CHUNK]]
-            drop = gone if start == 0 else []
-
-            def fill(pipe: Any, rows: list[Any] = rows, drop: list[str] = drop) -> None:
-                _index_rows(pipe, rows)
-                if drop:
-                    pipe.zrem(IncidentKeys.INCIDENT_TIME, *drop)
-                    pipe.zrem(IncidentKeys.INCIDENT_GEO, *drop)
-
-            self._fenced(fill)
-        log.info("incident indexes: %d incident(s) added, %d stale entr(ies) dropped", len(missing), len(gone))
+        self._overrides_seen = start + len(overrides)
+        return requests
 
     def _point_group(self) -> None:
         """The group delivers what follows the rebuilt cursor; what others left pending is covered."""
@@ -411,7 +412,20 @@ class Fuser:
             self._overrides_seen = length
         if entries or batch.resolved or batch.dirty or batch.acks:
             self._write(batch, scan_removed=self._has_merges)
+        if time.monotonic() - self._saved_at >= self.checkpoint_seconds:
+            self.save_checkpoint()
         return len(entries)
+
+    def save_checkpoint(self, *, retain: bool = True) -> int:
+        """Write the checkpoint when anything was applied since the last one, then (``retain``) trim
+        and age: the retention runs behind the checkpoint it just wrote. Returns the bytes written."""
+        self._saved_at = time.monotonic()
+        size = 0
+        if (self.cursor, self._overrides_seen) != (self.checkpointed, self._saved_overrides):
+            size = checkpoint.save(self)
+        if retain and self.retention is not None:
+            self.retention.run(self)
+        return size
 
     def _read(self, block_ms: int) -> tuple[list[StreamEntry], list[str]]:
         """Entries after the cursor, in order; and delivered ids already processed (to acknowledge)."""
@@ -468,6 +482,7 @@ class Fuser:
                     pipe.hset(IncidentKeys.INCIDENT_OF, mapping=of)
                     _index_rows(pipe, [(i, self.correlator.incidents[i].time.timestamp(), self.correlator.incidents[i].lat,
                                         self.correlator.incidents[i].lon) for i in chunk])
+                    pipe.zadd(IncidentKeys.INCIDENT_UPDATED, {i: self._touched.get(i, self._last_ms) for i in chunk})
                     for i in chunk:
                         pipe.xadd(IncidentKeys.INCIDENT_CHANGES, {"id": i, "op": "upsert"}, minid=minid, approximate=True)
                 if not last:
@@ -476,6 +491,7 @@ class Fuser:
                     pipe.hdel(IncidentKeys.INCIDENTS, *removes)
                     pipe.zrem(IncidentKeys.INCIDENT_TIME, *removes)
                     pipe.zrem(IncidentKeys.INCIDENT_GEO, *removes)
+                    pipe.zrem(IncidentKeys.INCIDENT_UPDATED, *removes)
                     for i, into in removes.items():
                         pipe.xadd(
                             IncidentKeys.INCIDENT_CHANGES,
@@ -543,6 +559,7 @@ class Fuser:
                     self.rebuild()
                     while not stop.is_set():
                         self.step()
+                    self.save_checkpoint()  # a clean stop: the next start replays nothing
                 except LostLeadership as exc:
                     log.warning("fuser %s stops leading: %s", self.name, exc)
                     self._reset()

@@ -13,6 +13,7 @@ from domain.picture.keys import IncidentKeys
 from feeds.fuse import Incident
 from feeds.model import epoch_seconds, tlp_highest
 
+CHANGES_KEEP_MS = 86_400_000  # wf:incident-changes keeps a day (screens with an older cursor reload)
 GEO_MAX_LAT = 85.05112878  # Redis GEOADD refuses latitudes beyond this (Web Mercator); such incidents stay unindexed
 
 

@@ -28,8 +28,9 @@ from domain.store.streams import EventKeys, EventStore, FeedHealth, FeedKeys, lo
 from feeds.contract import FeedConfig, FeedError
 from feeds.fetch import FetchError, FetchLimits, fetch
 from feeds.geocode.placement import use_street_folders
+from feeds.model import Event
 from workers import places
-from workers.ingest import parse_document, prepare
+from workers.ingest import Prepared, parse_document, prepare
 
 log = logging.getLogger(__name__)
 
@@ -159,11 +160,12 @@ def _poll(client: redis.Redis, config: Config, feed: FeedConfig, health: FeedHea
 
     parsed = parse_document(result.body, feed, fetched_at)
     places.refresh(client)
-    prepared = prepare(parsed, feed, fetched_at)
     store = EventStore(client)
-    counts = store.append(prepared.events)
+    prepared = prepare(parsed, feed, fetched_at, unchanged=store.unchanged_rows)
+    counts = store.append(prepared.events, feed_id=feed.id, rows=prepared.rows)
+    counts.seen += len(prepared.unchanged)
     _learn_places(client, feed, [e for e in prepared.events if e.id in counts.changed])
-    _evaluate_rules(client, config, prepared.events)
+    _evaluate_rules(client, config, _positioned(prepared))
     warnings = list(prepared.warnings)
     follow_counts = _follow(client, store, config, feed, prepared.follow, prepared.follow_format, limits, warnings)
     health.etag = result.etag or ""
@@ -173,7 +175,7 @@ def _poll(client: redis.Redis, config: Config, feed: FeedConfig, health: FeedHea
         new=counts.new + follow_counts[0],
         updated=counts.updated + follow_counts[1],
         seen=counts.seen + follow_counts[2],
-        items=len(prepared.events) + follow_counts[3],
+        items=prepared.items + follow_counts[3],
     )
     health.not_live = prepared.not_live
     health.unplaced = prepared.unplaced
@@ -193,6 +195,12 @@ def _learn_places(client: redis.Redis, feed: FeedConfig, events: list) -> None:
         places.observe(client, events)
     except Exception as exc:  # learning is a by-product: the reports are already stored
         log.warning("learning places failed: %s", type(exc).__name__)
+
+
+def _positioned(prepared: Prepared) -> list[Event]:
+    """What alert rules look at: the reports placed now, and those skipped as stored unchanged that
+    carry their own position (as before the skip: rules raise once per incident and workspace)."""
+    return prepared.events + [e for e in prepared.unchanged if e.placed]
 
 
 def _evaluate_rules(client: redis.Redis, config: Config, events: list) -> None:
@@ -241,14 +249,15 @@ def _follow(
             doc = fetch(url, limits=replace(limits, deadline=min(limits.deadline, remaining)),
                         **fetch_options(config, limits))
             fetched_at = datetime.now(UTC)
-            prepared = prepare(parse_document(doc.body, follow_feed, fetched_at), feed, fetched_at)
+            prepared = prepare(parse_document(doc.body, follow_feed, fetched_at), feed, fetched_at,
+                               unchanged=store.unchanged_rows)
         except FeedError as exc:
             warnings.append(f"{url[:120]}: {exc}")
             continue
-        counts = store.append(prepared.events)
+        counts = store.append(prepared.events, feed_id=feed.id, rows=prepared.rows)
         _learn_places(client, feed, [e for e in prepared.events if e.id in counts.changed])
-        new, updated, seen = new + counts.new, updated + counts.updated, seen + counts.seen
-        items += len(prepared.events)
+        new, updated, seen = new + counts.new, updated + counts.updated, seen + counts.seen + len(prepared.unchanged)
+        items += prepared.items
         warnings.extend(prepared.warnings)
         client.hset(key, url, f"{time.time():.0f}")
     return new, updated, seen, items

@@ -66,9 +66,10 @@ def fuse_now(
         time.sleep(0.1)
 
 
-def load_incidents(client: redis.Redis) -> list[dict[str, Any]]:
-    """Every stored incident (the fusion window and its history), newest first."""
-    rows = [orjson.loads(v) for v in client.hvals(IncidentKeys.INCIDENTS)]
+def load_incidents(client: redis.Redis, *, aged: bool = False) -> list[dict[str, Any]]:
+    """Every incident of the live set (the fusion window and its history), newest first; with
+    ``aged``, those aged out of it instead (``incident_max_age_days``)."""
+    rows = [orjson.loads(v) for v in client.hvals(IncidentKeys.INCIDENTS_AGED if aged else IncidentKeys.INCIDENTS)]
     rows.sort(key=lambda r: (r.get("time") or "", r["id"]), reverse=True)
     return rows
 

@@ -14,7 +14,7 @@ from domain.access.audit import audit
 from domain.access.tlp import incident_marking, visible
 from domain.operations import annotations, criminal_intel
 from domain.picture import threat
-from domain.picture.keys import IncidentKeys
+from domain.picture.incidents import stored_incident
 from workers.overrides import FusionError, merge_incidents, split_incident
 
 SPLIT_MERGE_WAIT = 20.0  # seconds a split or merge waits for the fuser to apply it (it answers 422 after)
@@ -92,7 +92,7 @@ def export_annotation(
 
 
 def visible_incident(client: redis.Redis, user: Any, incident_id: str) -> dict[str, Any]:
-    raw = client.hget(IncidentKeys.INCIDENTS, incident_id)
+    raw = stored_incident(client, incident_id)  # aged out of the live set: still found by id
     if raw is None:
         raise ApiRefusal(404, "not found", f"no incident {incident_id[:80]!r}")
     incident = orjson.loads(raw)

@@ -78,6 +78,15 @@ SETTINGS: tuple[Setting, ...] = (
             "WATCHFLOOR_FUSION_WINDOW_HOURS", float, 0.01, 8760),
     Setting("fusion_lock_seconds", 15, "Leader lock of the fuser: a standby `watchfloor fuse` takes over within "
             "this many seconds after the active one dies.", "WATCHFLOOR_FUSION_LOCK_SECONDS", int, 2, 600),
+    # -- history (workers/retention.py, workers/checkpoint.py) -------------------------------------
+    Setting("events_retention_days", 30.0, "Reports older than this many days leave the report stream `wf:events`, "
+            "written first to compressed files under data_dir/archive/events/ (one gzip JSON Lines file per day, "
+            "readable by a replay); only what the fuser has checkpointed and every reader has read. 0 keeps the "
+            "stream whole.", "WATCHFLOOR_EVENTS_RETENTION_DAYS", float, 0, 36_500),
+    Setting("incident_max_age_days", 30.0, "An incident with no new report for this many days (and out of the "
+            "fusion window) leaves the live picture and the screens; it is kept in `wf:incidents:aged`, still "
+            "found by its id (drawer, API, CLI). 0: incidents never age out.", "WATCHFLOOR_INCIDENT_MAX_AGE_DAYS",
+            float, 0, 36_500),
     # -- access control (dashboard/security.py) ----------------------------------------------------
     Setting("environment", "production", "production or development. Debug mode is refused unless this is "
             "development.", "WATCHFLOOR_ENVIRONMENT", choices=("PRODUCTION", "DEVELOPMENT")),

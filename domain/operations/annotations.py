@@ -39,7 +39,7 @@ from domain.access.tlp import TLP, TLPError, highest, incident_marking, max_mark
 from domain.errors import AboveMarking, Conflict, Invalid, NotFound, RecordError
 from domain.operations import criminal_intel as intel
 from domain.operations.keys import AnnotationKeys, IntelKeys
-from domain.picture.keys import IncidentKeys
+from domain.picture.incidents import stored_incident
 from domain.reports import annotated
 from domain.store.streams import EventKeys
 
@@ -88,10 +88,11 @@ def plain_text(value: Any, limit: int) -> str:
 
 
 def find_incident(client: redis.Redis, incident_id: str) -> dict[str, Any] | None:
-    """The incident (``wf:incidents``) or event (``wf:current``) with this id, or None."""
+    """The incident (``wf:incidents``, or aged out of it: ``wf:incidents:aged``) or event
+    (``wf:current``) with this id, or None."""
     if not isinstance(incident_id, str) or not incident_id or len(incident_id) > 512:
         return None
-    raw = client.hget(IncidentKeys.INCIDENTS, incident_id) or client.hget(EventKeys.CURRENT, incident_id)
+    raw = stored_incident(client, incident_id) or client.hget(EventKeys.CURRENT, incident_id)
     return orjson.loads(raw) if raw else None
 
 

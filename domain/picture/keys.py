@@ -12,12 +12,20 @@ Fusion keys (written by workers/fusion.py, read by the screens)::
     wf:fusion:leader         string  token of the one active fuser (SET NX EX, renewed; fences its writes)
     wf:fusion:state          hash    cursor (last wf:events id fused), overrides (list entries applied),
                                      leader, at (epoch seconds of the last write)
+    wf:fusion:checkpoint     string  the fuser's whole state after the entry named in it (zlib'd JSON,
+                                     workers/checkpoint.py), written with the incidents it matches: a
+                                     restart replays only what follows
+    wf:incident-updated      zset    incident id -> stream time (ms) of its last report or override: what
+                                     ages an incident out of the live set (workers/retention.py)
+    wf:incidents:aged        hash    incident id -> JSON of an incident aged out of wf:incidents (no
+                                     report for incident_max_age_days): off the screens, still found by id
     wf:incident-time         zset    incident id -> its time (epoch seconds): every incident of wf:incidents
     wf:incident-geo          geo     incident id -> its position (placed incidents, |lat| <= 85.05)
                                      Both written with wf:incidents in one transaction, filled on rebuild;
                                      they let "Merge with..." (domain/picture/candidates.py) find incidents
                                      near in time and place without reading the whole hash.
-    consumer group "fuser" on wf:events (XREADGROUP/XACK; the stream is never trimmed by count)
+    consumer group "fuser" on wf:events (XREADGROUP/XACK; the stream is never trimmed by count, only by
+    age past events_retention_days, behind the checkpoint and every group, archived first)
 
 Processes and caches::
 
@@ -53,6 +61,9 @@ class IncidentKeys:
     FUSION_OVERRIDES = f"{PREFIX}:fusion:overrides"
     FUSION_LEADER = f"{PREFIX}:fusion:leader"
     FUSION_STATE = f"{PREFIX}:fusion:state"
+    FUSION_CHECKPOINT = f"{PREFIX}:fusion:checkpoint"
+    INCIDENT_UPDATED = f"{PREFIX}:incident-updated"
+    INCIDENTS_AGED = f"{PREFIX}:incidents:aged"
     FUSION_GROUP = "fuser"
 
 

@@ -159,7 +159,10 @@ class _Evaluation:
 def evaluate(client: redis.Redis, workspaces: list[Any], now: datetime | None = None) -> _Evaluation:
     """The levels of the whole picture and each workspace for readers of each TLP marking."""
     now = now or datetime.now(UTC)
-    live = incidents.live_incidents_with_areas(client)
+    # Through the time index: a tick costs the window, not the years of history. An hour more than the
+    # window, so an incident that has just left it is still known (and its leaving is told as such).
+    between = ((now - THREAT_WINDOW - timedelta(hours=1)).timestamp(), (now + FUTURE_SLACK).timestamp())
+    live = incidents.live_incidents_with_areas(client, between=between)
     recent = [i for i in live if in_window(i, now)]
     known = {i["id"]: i for i in recent}
     closed = closed_incidents(client, list(known))

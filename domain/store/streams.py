@@ -14,15 +14,26 @@ Keys::
     wf:fp                  hash     event id -> fingerprint of the latest version (idempotent ingest)
     wf:superseded          hash     event id -> id of the event that superseded it
     wf:metrics:ingested    hash     feed id -> reports it added or revised, ever (/metrics)
+    wf:events:archived     hash     through (last stream id written to the archive), trimmed_before (the
+                                    XTRIM MINID of the last trim), folder (where the archive is), at
+                                    (epoch seconds): see domain/store/archive.py, workers/retention.py
     wf:feeds               set      ids of feeds that have reported health
     wf:feed:<id>           hash     feed health (see FeedHealth)
     wf:feed:<id>:lock      string   poll lock, one poll per feed per interval across all schedulers
     wf:feed:<id>:followed  hash     documents a feed's index pointed to that were already read
+    wf:feed:<id>:row:<event id>  string  fingerprint of that report as last parsed and stored (before
+                                    placing) and 1/0 (stored placed or not), kept a day: a re-poll
+                                    skips it before placing it again
 
 Ingest is idempotent: a Lua script compares the event's fingerprint with the stored one and, only
 when it differs, updates ``wf:current`` and appends to ``wf:events`` in the same atomic step. A
 re-poll or a retried job therefore never appends twice, and an update (a revised magnitude) appends
-exactly once.
+exactly once. One script call appends a batch of events (in order, as if one by one).
+
+A re-poll of a big document (a 100,000-row fire file) should cost little: the worker asks
+:meth:`EventStore.unchanged_rows` which rows it stored unchanged (``wf:feed:<id>:row:<event id>``,
+the report's fingerprint as parsed, written by the same script that appended it) and places and
+appends only the others.
 """
 
 from __future__ import annotations
@@ -48,6 +59,7 @@ class EventKeys:
     FINGERPRINTS = f"{PREFIX}:fp"
     SUPERSEDED = f"{PREFIX}:superseded"
     METRICS_INGESTED = f"{PREFIX}:metrics:ingested"  # feed id -> reports it added or revised, ever (/metrics)
+    ARCHIVED = f"{PREFIX}:events:archived"  # through (last id archived), trimmed_before, folder, at (retention)
 
 
 class FeedKeys:
@@ -67,26 +79,45 @@ class FeedKeys:
     def followed(feed_id: str) -> str:
         return f"{PREFIX}:feed:{feed_id}:followed"
 
+    @staticmethod
+    def row(feed_id: str, event_id: str) -> str:
+        return f"{PREFIX}:feed:{feed_id}:row:{event_id}"
 
-# KEYS: fp hash, current hash, events stream, superseded hash
-# ARGV: id, fingerprint, event json, supersedes (space separated, may be empty)
-# Returns 0 (already seen), 1 (new), 2 (update).
+
+# KEYS: fp hash, current hash, events stream, superseded hash, then one feed-row key per event
+# ARGV: seconds a feed-row key is kept, then five per event: id, fingerprint, event json, supersedes
+#       (space separated, may be empty), row fingerprint (the report as parsed, before placing; '' for none)
+# Returns one result per event: 0 (already seen), 1 (new), 2 (update). Events are applied in order, so
+# one batch behaves exactly as the same events appended one by one.
 _APPEND_LUA = """
-local old = redis.call('HGET', KEYS[1], ARGV[1])
-if old == ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-local op = 'new'
-if old then op = 'update' end
-if ARGV[4] ~= '' then
-  for ref in string.gmatch(ARGV[4], '%S+') do
-    if ref ~= ARGV[1] then redis.call('HSET', KEYS[4], ref, ARGV[1]) end
+local ttl = tonumber(ARGV[1])
+local out = {}
+local n = (#ARGV - 1) / 5
+for i = 0, n - 1 do
+  local b = 1 + i * 5
+  local id, fp, ev, sup, row = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
+  local old = redis.call('HGET', KEYS[1], id)
+  local result = 0
+  if old ~= fp then
+    redis.call('HSET', KEYS[1], id, fp)
+    redis.call('HSET', KEYS[2], id, ev)
+    if sup ~= '' then
+      for ref in string.gmatch(sup, '%S+') do
+        if ref ~= id then redis.call('HSET', KEYS[4], ref, id) end
+      end
+    end
+    local op = 'new'
+    result = 1
+    if old then op = 'update'; result = 2 end
+    redis.call('XADD', KEYS[3], '*', 'id', id, 'op', op, 'e', ev, 'sup', sup)
   end
+  if row ~= '' then redis.call('SET', KEYS[5 + i], row, 'EX', ttl) end
+  out[i + 1] = result
 end
-redis.call('XADD', KEYS[3], '*', 'id', ARGV[1], 'op', op, 'e', ARGV[3], 'sup', ARGV[4])
-if old then return 2 end
-return 1
+return out
 """
+APPEND_BATCH = 200  # events per script call: one call, not one per event, is most of the speed-up
+ROW_TTL = 86_400  # a feed row is remembered as stored for a day (then placed once more, and remembered again)
 
 
 @dataclass
@@ -131,19 +162,44 @@ class EventStore:
         self.client = client
         self._append = client.register_script(_APPEND_LUA)
 
-    def append(self, events: Iterable[Event]) -> AppendCounts:
+    def append(self, events: Iterable[Event], *, feed_id: str = "", rows: list[str] | None = None) -> AppendCounts:
+        """Append what is new or changed, idempotently. With ``rows`` (one fingerprint per event of
+        the report as parsed, before placing) and ``feed_id``, each row is remembered as stored (see
+        :meth:`unchanged_rows`) in the same atomic step as its event."""
         counts = AppendCounts()
         batch = list(events)
         if not batch:
             return counts
+        if rows is not None and len(rows) != len(batch):
+            raise ValueError("rows must give one fingerprint per event")
         pipe = self.client.pipeline(transaction=False)
-        keys = [EventKeys.FINGERPRINTS, EventKeys.CURRENT, EventKeys.EVENTS, EventKeys.SUPERSEDED]
-        for event in batch:
-            raw, fingerprint = event.encoded()
-            self._append(keys=keys, args=[event.id, fingerprint, raw, " ".join(supersedes_of(event))], client=pipe)
-        for event, result in zip(batch, pipe.execute(), strict=True):
-            counts.add(int(result), event.id)
+        head = [EventKeys.FINGERPRINTS, EventKeys.CURRENT, EventKeys.EVENTS, EventKeys.SUPERSEDED]
+        for start in range(0, len(batch), APPEND_BATCH):
+            chunk = batch[start : start + APPEND_BATCH]
+            keys, args = list(head), [ROW_TTL]
+            for offset, event in enumerate(chunk):
+                raw, fingerprint = event.encoded()
+                row = f"{rows[start + offset]} {1 if event.placed else 0}" if rows is not None and feed_id else ""
+                keys.append(FeedKeys.row(feed_id, event.id) if row else head[0])
+                args += [event.id, fingerprint, raw, " ".join(supersedes_of(event)), row]
+            self._append(keys=keys, args=args, client=pipe)
+        results = [int(r) for reply in pipe.execute() for r in reply]
+        for event, result in zip(batch, results, strict=True):
+            counts.add(result, event.id)
         return counts
+
+    def unchanged_rows(self, feed_id: str, rows: list[tuple[str, str]]) -> list[bool | None]:
+        """For each (event id, row fingerprint) of a document just parsed: None unless that very row
+        was stored from this feed within :data:`ROW_TTL`; else whether it was stored placed (the
+        re-poll of an unchanged report, which needs neither placing nor appending again)."""
+        out: list[bool | None] = []
+        for start in range(0, len(rows), 5000):
+            chunk = rows[start : start + 5000]
+            stored = self.client.mget([FeedKeys.row(feed_id, event_id) for event_id, _ in chunk])
+            for (_, fp), value in zip(chunk, stored, strict=True):
+                kept, _, placed = (value or b"").decode().partition(" ")
+                out.append(placed == "1" if value is not None and kept == fp else None)
+        return out
 
     def count(self) -> int:
         return int(self.client.hlen(EventKeys.CURRENT))

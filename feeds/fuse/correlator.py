@@ -398,6 +398,52 @@ class Correlator:
                 self._order.pop(event_id, None)
         return gone
 
+    def state(self) -> dict[str, Any]:
+        """Everything this correlator holds, as plain JSON-able data: :meth:`from_state` gives a
+        correlator that answers every later :meth:`add` and override exactly as this one would (a
+        fuser's checkpoint). Its size grows with the window, plus one id per pruned incident."""
+        return {
+            "threshold": self.threshold,
+            "incidents": [
+                {"id": i.id, "seq": i.seq,
+                 "events": [e.to_dict() for e in sorted(i.events.values(), key=lambda e: self._order[e.id])]}
+                for i in self.incidents.values()  # creation order, as held
+            ],
+            "aliases": dict(self._aliases),
+            "order": dict(self._order),
+            "arrivals": self._arrivals,
+            "adds": self._adds,
+            "seq": self._seq,
+            "overrides": [dict(o) for o in self._overrides],
+            "apart": {k: sorted(v) for k, v in self._apart.items()},
+            "together": {k: sorted(v) for k, v in self._together.items()},
+            "retired": sorted(self._retired),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Correlator:
+        """The correlator :meth:`state` describes: incidents, facts and the index rebuilt from the
+        reports it held (what it costs grows with the window, not with what was pruned)."""
+        correlator = cls(threshold=float(state["threshold"]))
+        correlator._order = {str(k): int(v) for k, v in state["order"].items()}
+        correlator._aliases = dict(state["aliases"])
+        correlator._arrivals, correlator._adds, correlator._seq = int(state["arrivals"]), int(state["adds"]), int(state["seq"])
+        correlator._overrides = [dict(o) for o in state["overrides"]]
+        correlator._apart = {k: set(v) for k, v in state["apart"].items()}
+        correlator._together = {k: set(v) for k, v in state["together"].items()}
+        correlator._retired = set(state["retired"])
+        for held in state["incidents"]:
+            events = [Event.from_dict(e) for e in held["events"]]
+            incident = Incident(id=held["id"], kind=events[0].kind, title=events[0].title, time=events[0].time,
+                                seq=int(held["seq"]))
+            for event in events:
+                incident.events[event.id] = event
+                correlator._facts[event.id] = facts_of(event)
+                correlator._by_event[event.id] = incident.id
+            correlator.incidents[incident.id] = incident
+            correlator._refresh(incident)
+        return correlator
+
     def snapshot(self) -> list[dict[str, Any]]:
         """Every incident as a plain dict, oldest first (for comparing two correlators)."""
         return [i.to_dict() for i in self]

@@ -50,7 +50,7 @@ from feeds.geocode.matcher import geocode
 from feeds.geocode.mentions import COUNTRY_LIKE_WORDS
 from feeds.geocode.model import PRECISIONS, Place
 from feeds.geocode.model import _Cand as _Cand
-from feeds.geocode.placement import describe_event, place_event
+from feeds.geocode.placement import describe_event, describe_events, place_event
 from feeds.geocode.reverse import (
     COMPASS_16,
     DESCRIBE_MAX_KM,
@@ -59,6 +59,7 @@ from feeds.geocode.reverse import (
     bearing_deg,
     compass_point,
     describe,
+    describe_many,
     distance_km,
 )
 from feeds.geocode.reverse import (
@@ -81,4 +82,4 @@ from feeds.geocode.tables import (
     _key as _key,
 )
 
-__all__ = ['CITY_ALIASES', 'CITY_PREFERENCE', 'COMMON_WORDS', 'COMPASS_16', 'CONNECTORS', 'COUNTRY_ALIASES', 'COUNTRY_LIKE_WORDS', 'DESCRIBE_MAX_KM', 'EARTH_RADIUS_KM', 'LABEL_NEAR_KM', 'LOCALITIES_PATH', 'LearnedObservation', 'NAMESAKE_KM', 'NAME_PREFIXES', 'OTHER_ADMIN1', 'PRECISIONS', 'Place', 'STANDALONE_ABBREVIATIONS', 'STORM_WORDS', 'US_CONTEXT_TOKENS', 'US_STATE_ABBREVIATIONS', 'area_hint', 'bearing_deg', 'compass_point', 'country_centre', 'country_code', 'describe', 'describe_event', 'distance_km', 'gazetteer', 'geocode', 'learn_from', 'learned_candidate', 'place_event', 'small_places', 'use_learned_places']
+__all__ = ['CITY_ALIASES', 'CITY_PREFERENCE', 'COMMON_WORDS', 'COMPASS_16', 'CONNECTORS', 'COUNTRY_ALIASES', 'COUNTRY_LIKE_WORDS', 'DESCRIBE_MAX_KM', 'EARTH_RADIUS_KM', 'LABEL_NEAR_KM', 'LOCALITIES_PATH', 'LearnedObservation', 'NAMESAKE_KM', 'NAME_PREFIXES', 'OTHER_ADMIN1', 'PRECISIONS', 'Place', 'STANDALONE_ABBREVIATIONS', 'STORM_WORDS', 'US_CONTEXT_TOKENS', 'US_STATE_ABBREVIATIONS', 'area_hint', 'bearing_deg', 'compass_point', 'country_centre', 'country_code', 'describe', 'describe_event', 'describe_events', 'describe_many', 'distance_km', 'gazetteer', 'geocode', 'learn_from', 'learned_candidate', 'place_event', 'small_places', 'use_learned_places']

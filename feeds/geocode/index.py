@@ -82,6 +82,7 @@ class _CityTable:
         lat = np.radians(np.array([c.lat for c in order], dtype=np.float64))
         lon = np.radians(np.array([c.lon for c in order], dtype=np.float64))
         self.xyz = np.column_stack((np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)))
+        self.starts = np.searchsorted(self.keys, np.arange(180 * 360 + 1))  # cell k holds starts[k]:starts[k + 1]
 
     def best_in(self, q: Any, row: int, j_lo: int, j_hi: int) -> tuple[float, int]:
         """(largest dot product, city position) over cells row, j_lo..j_hi (0..359, no wrap)."""

@@ -11,7 +11,7 @@ import orjson
 
 from feeds.geocode.index import country_code, gazetteer
 from feeds.geocode.matcher import geocode
-from feeds.geocode.reverse import describe, distance_km
+from feeds.geocode.reverse import describe, describe_many, distance_km
 from feeds.geocode.tables import _key
 from feeds.model import Event, InvalidEvent, Kind, check_lonlat
 from layers.basemap import BasemapMissing
@@ -301,6 +301,26 @@ def describe_event(event: Event) -> Event:
     if found is None:
         return event
     return event.replace(place=found["label"], extra={**event.extra, "reverse_geocode": found})
+
+
+def describe_events(events: list[Event]) -> list[Event]:
+    """:func:`describe_event` for many events, each answer the same, in bulk (the nearest towns and
+    areas of a whole document at once: see :func:`describe_many`). Never raises."""
+    wanted = [i for i, e in enumerate(events)
+              if e.lat is not None and e.lon is not None and not e.place and e.placed_by != "gazetteer"]
+    if not wanted:
+        return list(events)
+    try:
+        found = describe_many([(events[i].lat, events[i].lon) for i in wanted])
+    except Exception:  # naming places is a nicety; the events must not be lost over it
+        log.exception("reverse geocoding failed", extra={"events": len(wanted)})
+        return list(events)
+    out = list(events)
+    for i, description in zip(wanted, found, strict=True):
+        if description is not None:
+            event = events[i]
+            out[i] = event.replace(place=description["label"], extra={**event.extra, "reverse_geocode": description})
+    return out
 
 
 def _place(event: Event, country_hint: str | None) -> Event:

@@ -106,6 +106,16 @@ def _nearest_city(index: _Index, lat: float, lon: float, max_km: float) -> tuple
     return city, distance_km(lat, lon, city.lat, city.lon)  # haversine: exact at short range, unlike acos
 
 
+def _valid(lat: Any, lon: Any) -> tuple[float, float] | None:
+    try:
+        lat, lon = float(lat), float(lon)
+    except (TypeError, ValueError):
+        return None
+    if not (math.isfinite(lat) and math.isfinite(lon) and -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+        return None
+    return lat, lon
+
+
 def describe(lat: float, lon: float, *, max_km: float = DESCRIBE_MAX_KM) -> dict[str, Any] | None:
     """Where lat/lon is, in words: the nearest populated place of the gazetteer (cities of 15,000+
     people) and the area that holds the point, or None when no such place lies within ``max_km``
@@ -118,18 +128,119 @@ def describe(lat: float, lon: float, *, max_km: float = DESCRIBE_MAX_KM) -> dict
     ``bearing``; and for the point itself, from the basemap polygons (``layers.boundaries.reverse``)
     when built: ``country``, ``state``, ``county`` (US) and ``at_sea`` (True when no country holds
     it; None when the basemap is missing, and ``country`` then falls back to the place's)."""
-    try:
-        lat, lon = float(lat), float(lon)
-    except (TypeError, ValueError):
+    point = _valid(lat, lon)
+    if point is None:
         return None
-    if not (math.isfinite(lat) and math.isfinite(lon) and -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
-        return None
+    lat, lon = point
     index = gazetteer()
     found = _nearest_city(index, lat, lon, max_km)
     if found is None:
         return None
-    city, km = found
+    try:
+        area = boundaries.reverse(lon, lat)
+    except BasemapMissing:
+        return _description(index, lat, lon, *found, area=None, basemap=False)
+    return _description(index, lat, lon, *found, area=area, basemap=True)
 
+
+def describe_many(positions: list[tuple[Any, Any]], *, max_km: float = DESCRIBE_MAX_KM) -> list[dict[str, Any] | None]:
+    """:func:`describe` for many (lat, lon) positions, each answer the same as one call gives, in
+    bulk: the nearest towns of points sharing a 1-degree cell in one matrix product, the areas in
+    one tree query per basemap layer (what a 100,000-row fire file needs)."""
+    out: list[dict[str, Any] | None] = [None] * len(positions)
+    valid = [(i, p) for i, p in ((i, _valid(lat, lon)) for i, (lat, lon) in enumerate(positions)) if p is not None]
+    if not valid:
+        return out
+    index = gazetteer()
+    nearest = _nearest_cities(index, [p for _, p in valid], max_km)
+    found = [(i, p, near) for (i, p), near in zip(valid, nearest, strict=True) if near is not None]
+    try:
+        areas: list[dict[str, Any] | None] = boundaries.reverse_many([(lon, lat) for _, (lat, lon), _ in found])
+        basemap = True
+    except BasemapMissing:
+        areas, basemap = [None] * len(found), False
+    for (i, (lat, lon), (city, km)), area in zip(found, areas, strict=True):
+        out[i] = _description(index, lat, lon, city, km, area=area, basemap=basemap)
+    return out
+
+
+def _nearest_cities(index: _Index, points: list[tuple[float, float]], max_km: float) -> list[tuple[_Cand, float] | None]:
+    """:func:`_nearest_city` for many (lat, lon) points, the same answers: the points of each 1-degree
+    cell against the cities of the 3x3 cells around it in one product, then 7x7 for the points whose
+    nearest town may lie beyond, then every city for the few left (at sea, polar)."""
+    import numpy as np
+
+    table = index.city_table()
+    out: list[tuple[_Cand, float] | None] = [None] * len(points)
+    if not table.cities or not points:
+        return out
+    lat = np.array([p[0] for p in points], dtype=np.float64)
+    lon = np.array([p[1] for p in points], dtype=np.float64)
+    p, lam = np.radians(lat), np.radians(lon)
+    q = np.column_stack((np.cos(p) * np.cos(lam), np.cos(p) * np.sin(lam), np.sin(p)))
+    cell = np.clip(np.floor(lat) + 90, 0, 179).astype(np.int64) * 360 + np.clip(np.floor(lon) + 180, 0, 359).astype(np.int64)
+
+    def take(m: int, at: int, km: float) -> None:
+        if km <= max_km:
+            city = table.cities[at]
+            out[m] = city, distance_km(points[m][0], points[m][1], city.lat, city.lon)
+
+    left = np.arange(len(points))
+    for r in (1, 3):
+        # Past a box of r rings, anything is at least r degrees of latitude away, or as far as the
+        # meridian r degrees off (or the pole): the floor the one-point search uses.
+        floor_km = np.minimum(math.radians(r) * EARTH_RADIUS_KM, np.minimum(
+            np.arcsin(np.minimum(1.0, np.cos(p[left]) * math.sin(math.radians(r)))),
+            np.radians(90.0 - np.abs(lat[left]))) * EARTH_RADIUS_KM)
+        order = np.argsort(cell[left], kind="stable")  # each cell's points one slice, not a scan per cell
+        cells, starts, sizes = np.unique(cell[left][order], return_index=True, return_counts=True)
+        again: list[int] = []
+        for key, start, size in zip(cells.tolist(), starts.tolist(), sizes.tolist(), strict=True):
+            local = order[start : start + size]
+            members = left[local]
+            candidates = _box(table, *divmod(key, 360), r)
+            if len(candidates):
+                dots = q[members] @ table.xyz[candidates].T
+                best = np.argmax(dots, axis=1)
+                best_km = np.arccos(np.clip(dots[np.arange(len(members)), best], -1.0, 1.0)) * EARTH_RADIUS_KM
+            else:
+                best, best_km = np.zeros(len(members), dtype=np.int64), np.full(len(members), math.inf)
+            for k, m in enumerate(members.tolist()):
+                if best_km[k] <= floor_km[local[k]]:
+                    take(m, int(candidates[best[k]]), float(best_km[k]))
+                elif floor_km[local[k]] <= max_km:
+                    again.append(m)
+        left = np.array(again, dtype=np.int64)
+        if not len(left):
+            return out
+    for start in range(0, len(left), 256):  # every city, a few points at a time
+        chunk = left[start : start + 256]
+        dots = q[chunk] @ table.xyz.T
+        best = np.argmax(dots, axis=1)
+        for k, m in enumerate(chunk.tolist()):
+            take(m, int(best[k]), math.acos(max(-1.0, min(1.0, float(dots[k, best[k]])))) * EARTH_RADIUS_KM)
+    return out
+
+
+def _box(table: Any, i0: int, j0: int, r: int) -> Any:
+    """Positions (ascending) of the cities in the cells up to ``r`` rings around cell (i0, j0),
+    across the antimeridian."""
+    import numpy as np
+
+    rows = np.arange(max(0, i0 - r), min(179, i0 + r) + 1)
+    keys = np.sort((rows[:, None] * 360 + np.arange(j0 - r, j0 + r + 1)[None, :] % 360).ravel())
+    starts, sizes = table.starts[keys], table.starts[keys + 1] - table.starts[keys]
+    total = int(sizes.sum())
+    if not total:
+        return np.zeros(0, dtype=np.int64)
+    # one arange over the concatenated spans: each span's offset added back where it begins
+    return np.arange(total) + np.repeat(starts - np.concatenate(([0], np.cumsum(sizes)[:-1])), sizes)
+
+
+def _description(index: _Index, lat: float, lon: float, city: _Cand, km: float, *,
+                 area: dict[str, Any] | None, basemap: bool) -> dict[str, Any]:
+    """:func:`describe`'s answer for a point whose nearest town is ``city`` at ``km``, held by
+    ``area`` (from the basemap; ``basemap`` False when it is not built)."""
     state_name = boundaries.STATES.get(city.admin1 or "", (None, None))[1] if city.cc == "US" else None
     country_name = index.country_names.get(city.cc or "", city.cc or "")
     region = state_name or country_name
@@ -151,9 +262,7 @@ def describe(lat: float, lon: float, *, max_km: float = DESCRIBE_MAX_KM) -> dict
         "county": None,
         "at_sea": None,
     }
-    try:
-        area = boundaries.reverse(lon, lat)
-    except BasemapMissing:
+    if not basemap:
         return out
     out["at_sea"] = area is None
     if area:

@@ -51,6 +51,10 @@ def test_environment_overrides_file(tmp_path):
         ("[[feeds]]\nid = 'a'\nurl = 'https://x/y'\ncolour = 1\n", {}, ["feeds.a", "unknown key 'colour'"]),
         ("[[feeds]]\nid = 'a'\nurl = 'https://x/'\n[[feeds]]\nid = 'a'\nurl = 'https://y/'\n", {}, ["feeds.a", "twice"]),
         ("[watchfloor\n", {}, ["not valid TOML"]),
+        ("[watchfloor]\nevents_retention_days = 'a month'\n", {}, ["watchfloor.events_retention_days", "not a float"]),
+        ("", {"WATCHFLOOR_EVENTS_RETENTION_DAYS": "30d"}, ["WATCHFLOOR_EVENTS_RETENTION_DAYS", "not a float"]),
+        ("[watchfloor]\nevents_retention_days = -1\n", {}, ["watchfloor.events_retention_days", "minimum"]),
+        ("[watchfloor]\nincident_max_age_days = 'never'\n", {}, ["watchfloor.incident_max_age_days", "not a float"]),
     ],
 )
 def test_bad_config_names_the_key_and_the_fix(tmp_path, text, env, words):

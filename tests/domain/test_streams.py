@@ -85,3 +85,34 @@ def test_feed_health_round_trips_through_redis(redis_client):
     back = load_health(redis_client, "usgs")
     assert back == health
     assert redis_client.sismember(FeedKeys.FEEDS, "usgs")
+
+
+def test_one_batch_behaves_as_the_same_events_one_by_one(redis_client):
+    """The append script takes many events per call: two versions of one report in a batch are a
+    new then an update, in order, and a batch longer than one call splits without losing any."""
+    store = EventStore(redis_client)
+    counts = store.append([quake("usgs:a", 4.0), quake("usgs:a", 4.4), quake("usgs:a", 4.4)])
+    assert (counts.new, counts.updated, counts.seen) == (1, 1, 1)
+    assert [f[b"op"] for _, f in redis_client.xrange(EventKeys.EVENTS)] == [b"new", b"update"]
+    many = [quake(f"usgs:m{i}") for i in range(450)]  # more than one script call (APPEND_BATCH)
+    assert store.append(many).new == 450
+    assert store.append(many).seen == 450
+    assert redis_client.xlen(EventKeys.EVENTS) == 452
+
+
+def test_stored_rows_are_remembered_per_feed_with_their_fingerprint(redis_client):
+    """A row appended with its parse-time fingerprint is reported unchanged for that feed only, for
+    that fingerprint only, and forgotten after a day."""
+    store = EventStore(redis_client)
+    placed, unplaced = quake("usgs:a"), Event(id="rss:b", source="rss", kind=Kind.NEWS, title="b", time=T0)
+    store.append([placed, unplaced], feed_id="f", rows=["fp-a", "fp-b"])
+    rows = [("usgs:a", "fp-a"), ("rss:b", "fp-b"), ("usgs:a", "fp-a2"), ("usgs:c", "fp-c")]
+    assert store.unchanged_rows("f", rows) == [True, False, None, None]  # stored placed, unplaced; changed; new
+    assert store.unchanged_rows("other", rows) == [None, None, None, None]
+    ttl = redis_client.ttl(FeedKeys.row("f", "usgs:a"))
+    assert 86_000 < ttl <= 86_400
+    store.append([quake("usgs:a", 5.0)])  # appended without rows (the CLI): the memory is left as it was
+    assert redis_client.get(FeedKeys.row("f", "usgs:a")).startswith(b"fp-a ")
+    with pytest.raises(ValueError, match="one fingerprint per event"):
+        store.append([placed], feed_id="f", rows=[])
+

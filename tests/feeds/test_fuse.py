@@ -258,6 +258,32 @@ def test_rebuild_from_events_and_overrides_is_identical() -> None:
     assert rebuilt.overrides == live.overrides
 
 
+def test_a_correlator_restored_from_its_state_goes_on_exactly_as_the_original() -> None:
+    """A fuser's checkpoint: the state (through JSON) gives a correlator whose later adds, prunes
+    and overrides give the same incidents and ids as the one it was taken from."""
+    first = [usgs(), gdacs(), news(), usgs("us2", t=T0 + timedelta(hours=2), lat=35.5, lon=63.0, mag=5.1)]
+    live = Correlator()
+    for event in first:
+        live.add(event)
+    live.split("inc:usgs:us6000ldpg", "gdacs:EQ1395300")
+    live.merge("inc:usgs:us2", "inc:gdacs:EQ1395300")
+    old = usgs("us0", t=T0 - timedelta(days=5), lat=10.0, lon=10.0)
+    live.add(old)
+    assert [i.id for i in live.prune(T0 - timedelta(days=1))] == ["inc:usgs:us0"]
+    restored = Correlator.from_state(orjson.loads(orjson.dumps(live.state())))
+    assert restored.snapshot() == live.snapshot() and restored.state() == live.state()
+    later = [news("rss:late", "Magnitude 6.3 quake strikes near Herat, Afghanistan", time=T0 + timedelta(hours=3)),
+             gdacs(1395301, t=T0 + timedelta(seconds=2)).replace(feed="gdacs-2"),
+             old.replace(magnitude=6.0),  # its incident was pruned: a new one, never the old id
+             news(title="Magnitude 6.3 quake strikes near Herat, Afghanistan; dozens hurt")]
+    for correlator in (live, restored):
+        for event in later:
+            correlator.add(event)
+        correlator.split("inc:usgs:us6000ldpg", "rss:late")
+    assert restored.snapshot() == live.snapshot() and restored.overrides == live.overrides
+    assert restored.incident_of("usgs:us0").id == "inc:usgs:us0/2"
+
+
 def test_deterministic() -> None:
     events = [usgs(), gdacs(), news(), news("rss:2", "Strong earthquake shakes Herat, Afghanistan")]
     first, second = Correlator(), Correlator()

@@ -446,6 +446,35 @@ def test_describe_nearest_matches_brute_force_and_is_fast(built: Path) -> None:
     print(f"describe: {per_call * 1e6:.0f} us per call")  # no timing assert: shared CI machines
 
 
+def test_describe_many_gives_what_describe_gives_point_by_point(built: Path) -> None:
+    """The bulk path (a 100,000-row fire file) must name every point exactly as one call would:
+    land and sea, US counties, near the poles and across the antimeridian, impossible positions."""
+    import random
+
+    rng = random.Random(19)
+    points: list[tuple[float, float]] = [(rng.uniform(-89.0, 89.0), rng.uniform(-180.0, 180.0)) for _ in range(400)]
+    points += [(35.5 + rng.uniform(-2, 2), -117.8 + rng.uniform(-2, 2)) for _ in range(200)]  # a cluster, one cell
+    points += [(-12.0 + rng.uniform(-8, 8), -55.0 + rng.uniform(-8, 8)) for _ in range(200)]  # the Amazon: far towns
+    points += [(0.0, 179.99), (0.0, -179.99), (89.5, 10.0), (-89.9, 0.0), (64.1, -21.9), (35.5, -117.8),
+               (float("nan"), 3.0), (95.0, 3.0), (10.0, 200.0)]
+    many = gc.describe_many(points)
+    assert len(many) == len(points)
+    assert [gc.describe(lat, lon) for lat, lon in points] == many
+    assert many[-3:] == [None, None, None] and any(m and m["county"] for m in many)
+
+
+def test_reverse_many_gives_what_reverse_gives(built: Path) -> None:
+    positions = [(-117.8, 35.5), (-118.24, 34.05), (2.35, 48.85), (-140.0, 0.0), (24.94, 60.17), (-74.0, 40.7),
+                 (-180.0, 0.0), (181.0, 0.0)]
+    assert boundaries.reverse_many(positions) == [boundaries.reverse(lon, lat) for lon, lat in positions]
+
+
+def test_describe_events_names_each_like_describe_event(built: Path) -> None:
+    events = [_event(lat=35.5, lon=-117.8), _event(lat=0.0, lon=-140.0), _event(lat=48.85, lon=2.35, place="Paris"),
+              _event(source="rss", title="Police say the man was arrested on Friday")]
+    assert gc.describe_events(events) == [gc.describe_event(e) for e in events]
+
+
 def test_describe_event_sets_place_and_keeps_placed_by(built: Path) -> None:
     event = _event(lat=35.5, lon=-117.8)
     described = gc.describe_event(event)

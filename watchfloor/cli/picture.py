@@ -44,7 +44,7 @@ def cmd_incidents(args: argparse.Namespace, config: Config) -> int:
         if not fuse_now(client, **fusion):  # type: ignore[arg-type]
             print("warning: the running fuser has not caught up; incidents may be a few seconds behind",
                   file=sys.stderr)
-        incidents = [i for i in load_incidents(client)  # type: ignore[arg-type]
+        incidents = [i for i in load_incidents(client, aged=args.aged)  # type: ignore[arg-type]
                      if len(i.get("superseded") or ()) < len(i["reports"])]  # every report replaced: not shown
     for incident in incidents:
         if args.json:
@@ -80,6 +80,8 @@ def cmd_settings(args: argparse.Namespace, config: Config) -> int:
 def register(add: AddCommand) -> None:
     p = add("incidents", cmd_incidents, "print the fused incidents (one per happening, with its reports)")
     p.add_argument("--json", action="store_true", help="JSON Lines")
+    p.add_argument("--aged", action="store_true", help="the incidents aged out of the live set instead "
+                   "(no report for incident_max_age_days)")
     inc_sub = p.add_subparsers(dest="incidents_command", required=False, metavar="ACTION")
     q = inc_sub.add_parser("split", help="take a report out of an incident for good")
     q.add_argument("incident")

@@ -9,6 +9,7 @@ from domain.store.connection import client_for
 from watchfloor.cli.common import AddCommand
 from watchfloor.supervisor import run_up
 from workers.fusion import Fuser
+from workers.retention import Retention
 from workers.schedule import run_cron, run_worker
 
 
@@ -45,7 +46,7 @@ def cmd_fuse(args: argparse.Namespace, config: Config) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     fuser = Fuser(client_for(config), window_hours=float(config.fusion_window_hours),
-                  lock_ttl=float(config.fusion_lock_seconds))
+                  lock_ttl=float(config.fusion_lock_seconds), retention=Retention.from_config(config))
     try:
         fuser.run(stop)
     except KeyboardInterrupt:

@@ -1,0 +1,25 @@
+"""The event model: a copy is validated again only when its checked fields change."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from feeds.model import Event, InvalidEvent, Kind
+
+
+def test_replace_validates_what_it_must_and_copies_the_rest() -> None:
+    event = Event(id="usgs:a", source="usgs", kind=Kind.EARTHQUAKE, title="M 4", time=datetime(2026, 1, 1, tzinfo=UTC),
+                  lat=35.6, lon=-117.7)
+    renamed = event.replace(feed="q", place="near X", extra={"k": 1})
+    assert (renamed.feed, renamed.place, renamed.extra, renamed.lat) == ("q", "near X", {"k": 1}, event.lat)
+    assert renamed == Event(**{**{f: getattr(event, f) for f in event.__dataclass_fields__},
+                               "feed": "q", "place": "near X", "extra": {"k": 1}})
+    assert renamed.fingerprint() != event.fingerprint() and event.feed == ""
+    with pytest.raises(InvalidEvent, match="out of range"):
+        event.replace(lat=95.0)
+    with pytest.raises(InvalidEvent, match="lat and lon"):
+        event.replace(lon=None)
+    with pytest.raises(TypeError):
+        event.replace(nonsense=1)
