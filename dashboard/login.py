@@ -66,7 +66,7 @@ def _message(error: str = "", note: str = "") -> str:
     return out + (f'<p class="wf-note">{html.escape(note)}</p>' if note else "")
 
 
-async def _form(request: Request, limit: int = 16 * 1024) -> dict[str, str] | None:
+async def read_form(request: Request, limit: int = 16 * 1024) -> dict[str, str] | None:
     """An urlencoded form, bounded; None when too large or not a form."""
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         return None
@@ -145,7 +145,7 @@ class SignInPages:
     async def login_submit(self, request: Request) -> Response:
         ctx = request_context.get()
         client = self.guard.get_client()
-        form = await _form(request)
+        form = await read_form(request)
         if form is None:
             return self.login_form("/", "The sign-in form could not be read; try again.", 400, request=request)
         next_path = safe_next(form.get("next"))
@@ -240,7 +240,7 @@ class SignInPages:
         client = self.guard.get_client()
         if session is None or session.user.is_display or client is None:
             return Response(status_code=403)
-        form = await _form(request)
+        form = await read_form(request)
         if form is None:
             return self.password_form("The form could not be read; try again.", 400)
         name = session.user.name

@@ -27,13 +27,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
-from urllib.parse import parse_qsl
 
 import redis
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from dashboard.login import read_form
 from dashboard.panels.figures import ASSETS
 from dashboard.security import MAX_TIP_BODY, AccessGuard
 from dashboard.tip_html import (
@@ -256,22 +256,6 @@ def send_data(values: dict[str, str], form: dict[str, str], action: str) -> tupl
 
 
 # -- the pages ---------------------------------------------------------------------------------------
-async def read_form(request: Request, limit: int = MAX_TIP_BODY) -> dict[str, str] | None:
-    """An urlencoded form, bounded (a body without Content-Length too); None when too large or not a form."""
-    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        return None
-    size, chunks = 0, []
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    try:
-        return dict(parse_qsl(b"".join(chunks).decode("utf-8"), keep_blank_values=True))
-    except UnicodeDecodeError:
-        return None
-
-
 def record(outcome: Outcome, reason: str, action: str = "tip.receive", tip_id: str = "") -> None:
     """An audit record of a tip received or refused: never its content, never the sender's address."""
     audit(action, record=tip_id or "-", outcome=outcome, reason=reason, user="public", source="-")
@@ -368,7 +352,7 @@ class TipPages:
         return self.respond(request, tip_form({}, text), text)
 
     async def submit(self, request: Request) -> Response:
-        form = await read_form(request)
+        form = await read_form(request, MAX_TIP_BODY)
         if form is None:
             text = self.text(request)
             return self.respond(request, tip_form({}, text, "Your tip could not be read (too long, or not a "
@@ -435,7 +419,7 @@ class TipPages:
         return self.respond(request, more_form({}, text), text)
 
     async def more_submit(self, request: Request) -> Response:
-        form = await read_form(request)
+        form = await read_form(request, MAX_TIP_BODY)
         text = self.text(request)
         if form is None:
             return self.respond(request, more_form({}, text, "Your information could not be read (too long, or "

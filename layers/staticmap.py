@@ -97,8 +97,6 @@ def _tiles(view: View, zoom: int) -> list[tuple[int, int]]:
 
 
 def _covering(view: View, folder: Path) -> list[Path]:
-    corners = [view.pixel(0, 0)]  # unused placeholder for clarity
-    del corners
     west_lat, west_lon = _unproject(view, 0, view.height)
     east_lat, east_lon = _unproject(view, view.width, 0)
     out = []

@@ -11,7 +11,6 @@ lines are CSS ``@page`` margin boxes, so every page has them).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html import escape
@@ -263,12 +262,3 @@ def produce(client: redis.Redis, brief: Brief, fmt: str, *, recipient: str, chan
         f"{len(brief.incidents)} incident(s), {brief.marking.value}", by=brief.by, recipient=recipient,
         channel=channel, marking=brief.marking, source=source)
     return body
-
-
-def as_json(brief: Brief) -> bytes:
-    return orjson.dumps({k: v for k, v in brief.__dict__.items() if k not in ("map_svg", "timeline_svg")},
-                        default=lambda o: o.value if isinstance(o, TLP) else o.isoformat())
-
-
-def now_epoch() -> float:
-    return time.time()
