@@ -5,4 +5,4 @@ intelligence), the fusion center's own reports (``reports``: tips and suspicious
 their vetting, entities and links), what it hands on (``products``: exports), the picture (``picture``: incidents, markers, bins, health) and one error tree
 (``errors``). Imports only ``feeds`` and ``layers``."""
 
-__all__ = ['access', 'config', 'errors', 'operations', 'picture', 'products', 'reports', 'store']
+__all__ = ['access', 'agencies', 'config', 'errors', 'operations', 'picture', 'products', 'reports', 'store']
