@@ -164,6 +164,8 @@ class Event:
     provenance: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     tlp: str | None = None  # sharing marking from the feed's configuration; None is TLP:CLEAR
+    agency: str | None = None  # the agency that owns the report (a pushed or claimed source); None: public
+    sharing: str | None = None  # the owner's sharing rule (all, own, agencies:A,B); None: all
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -224,6 +226,10 @@ class Event:
         }
         if self.tlp is not None:  # absent when unmarked, so unmarked reports keep their fingerprints
             body["tlp"] = self.tlp
+        if self.agency is not None:  # the same: absent for public reports
+            body["agency"] = self.agency
+        if self.sharing is not None:
+            body["sharing"] = self.sharing
         return body
 
     def to_json(self) -> bytes:
@@ -257,6 +263,8 @@ class Event:
             provenance=data.get("provenance") or {},
             warnings=tuple(data.get("warnings") or ()),
             tlp=data.get("tlp") or None,
+            agency=data.get("agency") or None,
+            sharing=data.get("sharing") or None,
         )
 
     @classmethod

@@ -23,3 +23,15 @@ def test_replace_validates_what_it_must_and_copies_the_rest() -> None:
         event.replace(lon=None)
     with pytest.raises(TypeError):
         event.replace(nonsense=1)
+
+
+def test_owner_and_sharing_travel_with_the_report_and_stay_absent_when_public() -> None:
+    from datetime import UTC, datetime
+
+    from feeds.model import Event, Kind
+
+    public = Event(id="a", source="s", kind=Kind.NEWS, title="t", time=datetime(2026, 4, 20, tzinfo=UTC))
+    assert "agency" not in public.to_dict() and "sharing" not in public.to_dict()
+    owned = public.replace(agency="MBTA", sharing="own")
+    again = Event.from_json(owned.to_json())
+    assert (again.agency, again.sharing) == ("MBTA", "own")
