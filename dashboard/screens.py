@@ -12,6 +12,7 @@ from dashboard.panels.alerts import alert_banner, push_button, sent_section
 from dashboard.panels.alerts import composer as alert_composer
 from dashboard.panels.figures import map_figure, timeline_figure
 from dashboard.panels.live import ids, live_stores
+from dashboard.panels.products import products_button, products_dialog
 from dashboard.security import has_role
 from domain.config.loader import Config
 from domain.picture.markers import SEVERITY_SIZES, severity_colours
@@ -58,6 +59,7 @@ def _header(screen: Screen, config: Config, subtitle: str) -> html.Header:
             (html.A if screen.name == "desk" else html.Div)(id=ids("sarq", screen.name), className="wf-sar-qscreen",
                                                             hidden=True, **({"href": "/reports"} if screen.name == "desk" else {})),
             push_button() if screen.name == "desk" else None,  # only for roles that may push
+            products_button() if screen.name == "desk" else None,  # briefing, exports, share link
             html.A("Link analysis", href="/links", className="wf-button wf-audit-link wf-links-open")
             if screen.name == "desk" and has_role("viewer") else None,
             html.A("Audit trail", href="/audit", className="wf-button wf-audit-link")
@@ -182,6 +184,7 @@ def screen_layout(screen: Screen, config: Config, snapshot: dict[str, Any], work
                     side,
                     detail,
                     composer,
+                    products_dialog(workspaces) if name == "desk" else None,
                 ],
                 className="wf-main",
             ),

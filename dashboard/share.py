@@ -23,6 +23,7 @@ from domain.access.tlp import parse as parse_tlp
 from domain.config.loader import Config
 from domain.config.workspaces import workspaces_for
 from domain.errors import NotFound
+from domain.picture.health import feed_status
 from domain.picture.keys import IncidentKeys
 from domain.picture.markers import SEVERITY_COLOURS
 from domain.products import briefing, exports, shares
@@ -80,8 +81,10 @@ def _briefing(client: redis.Redis, record: dict[str, Any], ceiling: TLP, config:
     spaces = workspaces_for(config)
     space = next((w for w in spaces if w.id == record["target"]), None)
     brief = briefing.gather(client, ceiling=ceiling, by=f"share link {record['id']}", workspaces=spaces,
-                            workspace=space, since=datetime.now(UTC) - timedelta(hours=24))
-    return HTMLResponse(briefing.html(brief), headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+                            workspace=space, since=datetime.now(UTC) - timedelta(hours=24),
+                            feeds=feed_status(config, client))
+    page = briefing.html(brief).replace("</body>", _footer(record) + "</body>", 1)
+    return HTMLResponse(page, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
 
 def _footer(record: dict[str, Any]) -> str:
