@@ -116,6 +116,22 @@ def _timeline_scope(name: str, workspace: Workspace | None, workspaces: list[Wor
                                     className="wf-radio")], className="wf-tl-scope")
 
 
+def _side(name: str) -> html.Aside:
+    """The side column: open alerts (desk), threat levels, the incident list, feed health."""
+    return html.Aside(
+        [
+            sent_section() if name == "desk" else None,  # open alerts: receipts, acknowledgements, withdraw
+            html.H2("Threat level"),
+            html.Div(id=ids("threat", name), className="wf-threat"),
+            html.H2(["Incidents ", html.Span(id=ids("count", name), className="wf-muted")]),
+            html.Div(id=ids("list", name), className="wf-list"),
+            html.H2("Feed health", className="wf-feeds-title"),
+            html.Div(id=ids("feeds", name)),
+        ],
+        className="wf-side",
+    )
+
+
 def screen_layout(screen: Screen, config: Config, snapshot: dict[str, Any], workspace: Workspace | None,
                   workspaces: list[Workspace], view: str | None = None) -> html.Div:
     """One screen. ``snapshot`` is {"rows", "cursor", "ok"} read when the page was served."""
@@ -160,18 +176,7 @@ def screen_layout(screen: Screen, config: Config, snapshot: dict[str, Any], work
     )
     timeline = dcc.Graph(id=ids("timeline", name), figure=timeline_figure([], theme=screen.theme),
                          config={"displaylogo": False, "displayModeBar": False}, className="wf-timeline-graph")
-    side = html.Aside(
-        [
-            sent_section() if name == "desk" else None,  # open alerts: receipts, acknowledgements, withdraw
-            html.H2("Threat level"),
-            html.Div(id=ids("threat", name), className="wf-threat"),
-            html.H2(["Incidents ", html.Span(id=ids("count", name), className="wf-muted")]),
-            html.Div(id=ids("list", name), className="wf-list"),
-            html.H2("Feed health", className="wf-feeds-title"),
-            html.Div(id=ids("feeds", name)),
-        ],
-        className="wf-side",
-    )
+    side = _side(name)
     detail = html.Div(id=ids("detail", name), className="wf-detail", hidden=True)
     composer = alert_composer(workspaces) if name == "desk" else None
     return html.Div(
