@@ -68,7 +68,8 @@ class HaNode(EmbeddedRedis):
                  f"user {REPLICA_USER} reset on >{self._secret} +psync +replconf +ping",
                  f"user {SENTINEL_USER} reset on >{self._secret} {SENTINEL_RULES}",
                  f"masteruser {REPLICA_USER}", f"masterauth {self._secret}",
-                 "replica-read-only yes", "repl-diskless-sync no"]
+                 "replica-read-only yes", "repl-diskless-sync no",
+                 f"pidfile {_quoted(self.data_dir / 'redis.pid')}"]
         if self.follows:
             lines.append(f"replicaof 127.0.0.1 {self.follows}")
         return "\n".join(lines) + "\n"
@@ -283,13 +284,13 @@ class SentinelSet:
                 self._dead_since.pop(index, None)
                 try:
                     self.restart_node(index)
-                    done.append(f"data node {node.port}")
+                    done.append(f"restarted data node 127.0.0.1:{node.port}")
                 except RedisServerError as exc:
                     log.error("data node %d did not restart: %s", node.port, exc)
         for sentinel in self.sentinels:
             if sentinel.process is not None and not sentinel.alive():
                 sentinel.start(self.nodes[0].binary.path if self.nodes[0].binary else find_redis_server().path)
-                done.append(f"sentinel {sentinel.port}")
+                done.append(f"restarted sentinel 127.0.0.1:{sentinel.port}")
         if primary is not None and primary != self.primary_index:
             self.primary_index = primary
             self._save_layout()

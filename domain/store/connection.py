@@ -79,10 +79,11 @@ class RedisUnavailable(ConfigError):
 
 
 def redis_url(config: Config) -> str | None:
-    """The configured URL, or the embedded server's if one is running; None if neither."""
+    """The configured URL, or the embedded store's (single, or the Sentinel set of ``up --ha``) if one
+    is running; None if neither."""
     if config.redis_url:
         return str(config.redis_url)
-    return running_url(config.data_path / "redis")
+    return running_url(config.data_path / "redis") or running_url(config.data_path / "redis-ha")  # `up --ha`
 
 
 def connect(url: str, *, timeout: float = 5.0, retries: int | None = None) -> redis.Redis:

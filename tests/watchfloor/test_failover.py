@@ -82,3 +82,67 @@ def test_a_malformed_sentinel_url_gets_one_line_naming_the_setting_and_the_form(
         assert "REDIS_URL" in message and why in message and "\n" not in message, message
         assert ":pw@" not in message  # never the password
     assert make_config("redis+sentinel://u:p@h1:26379,h2:26380/watchfloor?db=1&wait_replicas=1").redis_url
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_up_ha_screens_say_degraded_then_live_and_new_reports_arrive_without_reload(tmp_path: Path) -> None:
+    """``watchfloor up --ha`` (the setting): kill the primary under a signed-in desk in Chromium."""
+    import signal
+    import time
+
+    import psutil
+    from playwright.sync_api import sync_playwright
+
+    from tests.stack import ROOT, start_stack
+    from tests.watchfloor.test_stack import CHROMIUM, CHROMIUM_ARGS
+
+    stack = start_stack(tmp_path, env={"WATCHFLOOR_REDIS_HA": "1"})
+    shots = ROOT / "test-artifacts"
+    shots.mkdir(exist_ok=True)
+    try:
+        ha = stack.data_dir / "redis-ha"
+        assert (ha / "sentinel-3" / "sentinel.conf").exists() and stat.S_IMODE(os.stat(ha).st_mode) == 0o700
+        stack.add_user("probe", "viewer", "a long enough passphrase 1")
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            stack.sign_in(page, "probe", "a long enough passphrase 1")
+            page.wait_for_selector(".wf-desk .wf-conn-live", timeout=30_000)
+            page.wait_for_function(  # a picture on the screen first: the one it keeps while DEGRADED
+                """() => { const gd = document.querySelector('.wf-desk .wf-map-graph .js-plotly-plot');
+                           return !!(gd && gd.data && gd.data[0] && (gd.data[0].lat || []).length >= 3); }""",
+                timeout=60_000)
+            import json
+
+            layout = json.loads((ha / "ha.json").read_text())
+            node = ha / f"node-{layout['primary'] + 1}"
+            os.kill(int((node / "redis.pid").read_text()), signal.SIGKILL)
+            page.wait_for_selector(".wf-desk .wf-conn-degraded", timeout=30_000)
+            degraded = page.locator(".wf-desk .wf-conn").inner_text()
+            page.screenshot(path=str(shots / "failover-degraded.png"))
+            assert "DEGRADED" in degraded and "Traceback" not in degraded, degraded
+            kept = page.evaluate("() => document.querySelector('.wf-desk .wf-map-graph .js-plotly-plot').data[0].lat.length")
+            assert kept >= 3  # the last known picture stays on the screen
+            page.wait_for_selector(".wf-desk .wf-conn-live", timeout=60_000)  # the new primary, no reload
+            title = f"EXERCISE after failover {int(time.time())}"
+            stack.inject({"channel": "usgs", "kind": "earthquake", "title": title, "place": "Natick",
+                          "lat": 42.2834, "lon": -71.3495, "magnitude": 4.1, "depth_km": 7.0, "severity": "moderate"})
+            page.wait_for_function(
+                """(title) => {
+                    const gd = document.querySelector('.wf-desk .wf-map-graph .js-plotly-plot');
+                    const t = gd && gd.data && gd.data[0];
+                    return !!(t && t.hovertext && t.hovertext.some(h => h && h.includes(title)));
+                }""", arg=title, timeout=60_000)
+            page.screenshot(path=str(shots / "failover-live-again.png"))
+            assert json.loads((ha / "ha.json").read_text())["primary"] != layout["primary"]  # the replica was promoted
+            assert not errors, errors
+            browser.close()
+        children = psutil.Process(stack.process.pid).children(recursive=True)
+        assert sum(c.name() == "redis-server" for c in children) == 5, [c.cmdline() for c in children]
+    finally:
+        code = stack.stop()
+    assert code == 0, stack.log()
+    assert not (ha / "redis.url").exists()
