@@ -52,11 +52,13 @@ class Writer(threading.Thread):
         self.url, self.events, self.deadline = url, events, deadline
         self.acked: list[tuple[str, float]] = []  # (id, monotonic time)
         self.failures: dict[str, int] = {}
+        self.failed_at: list[tuple[float, float, str]] = []  # (tried at, failed at, why)
 
     def run(self) -> None:
         store = EventStore(connect(self.url))
         for i in range(self.events):
             while time.monotonic() < self.deadline:
+                started = time.monotonic()
                 try:
                     store.append([report(i)])
                     self.acked.append((f"failover:{i}", time.monotonic()))
@@ -64,6 +66,7 @@ class Writer(threading.Thread):
                 except (redis.RedisError, OSError) as exc:
                     name = type(exc).__name__
                     self.failures[name] = self.failures.get(name, 0) + 1
+                    self.failed_at.append((started, time.monotonic(), f"{name}: {str(exc)[:80]}"))
                     time.sleep(0.05)
 
 
@@ -133,6 +136,7 @@ def run_failover(folder: Path, *, events: int = 300, kill_after: int = 100, time
             "longest_write_pause_s": round(max(b - a for a, b in zip(times, times[1:], strict=False)) if len(times) > 1
                                            else 0.0, 2),
             "failed_appends": writer.failures,
+            "failures_after_kill_s": [(round(a - kill_at, 2), round(b - kill_at, 2), why) for a, b, why in writer.failed_at],
             "new_primary": ha.current_primary(), "old_primary": old,
         }
     finally:

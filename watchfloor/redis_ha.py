@@ -240,17 +240,25 @@ class SentinelSet:
         return redis.Redis(port=sentinel.port, password=self.secret, socket_connect_timeout=0.5, socket_timeout=1,
                            decode_responses=True)
 
-    def current_primary(self) -> int | None:
-        """Which node the sentinels call primary now (None when none answers)."""
+    def _named(self) -> list[int | None]:
+        """Which node each sentinel that answers calls primary (None: a port that is no node of ours)."""
+        named = []
         for sentinel in self.sentinels:
             try:
                 _, port = self.sentinel_client(sentinel).sentinel_get_master_addr_by_name(SERVICE)
             except (redis.RedisError, OSError, TypeError, ValueError):
                 continue
-            for index, node in enumerate(self.nodes):
-                if node.port == int(port):
-                    return index
-        return None
+            named.append(next((i for i, node in enumerate(self.nodes) if node.port == int(port)), None))
+        return named
+
+    def current_primary(self) -> int | None:
+        """Which node the sentinels call primary now (the first that answers; None when none does)."""
+        return next(iter(self._named()), None)
+
+    def agreed_primary(self) -> int | None:
+        """The primary every answering sentinel names, or None while they disagree (mid-failover)."""
+        named = set(self._named())
+        return named.pop() if len(named) == 1 else None
 
     # -- supervision -----------------------------------------------------------------------------
     def kill_node(self, index: int) -> None:
@@ -268,18 +276,18 @@ class SentinelSet:
     def keep_alive(self) -> list[str]:
         """Restart whatever died; what was restarted, for the log. Also records a failover.
 
-        A dead primary is left dead until the sentinels have promoted the replica (restarted at
-        once, it would come back as the primary and no failover would happen: on one machine that
-        is harmless, but it is not what the set is for), or until a failover had all the time it
-        needs and did not happen (the replica is down too)."""
+        A dead primary is left dead until every sentinel names the promoted replica (restarted at
+        once, it would come back as the primary and no failover would happen; restarted while a
+        sentinel still names it, clients sent there would meet a replica), or until a failover had
+        all the time it needs and did not happen (the replica is down too)."""
         done = []
         now = time.monotonic()
-        primary = self.current_primary()
+        primary = self.agreed_primary()
         for index, node in enumerate(self.nodes):
             if node.process is not None and node.process.poll() is not None:
                 dead_since = self._dead_since.setdefault(index, now)
                 waited = now - dead_since > (self.down_after_ms + 2 * self.failover_ms) / 1000
-                if primary == index and not waited:
+                if primary in (index, None) and not waited:
                     continue
                 self._dead_since.pop(index, None)
                 try:

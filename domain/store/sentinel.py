@@ -117,6 +117,31 @@ def retry_policy(retries: int = RETRIES) -> Retry:
     return Retry(ExponentialBackoff(cap=2.0, base=0.1), retries, supported_errors=RETRY_ERRORS)
 
 
+def _following(base: type) -> type:
+    """``base`` (redis-py's SentinelManagedConnection, sync or asyncio) asking the sentinels for the
+    primary on every reconnection. redis-py 8.1 reconnects a dropped connection through
+    ``connect_check_health``, which dials the address the connection last had and skips the
+    sentinels (redis/redis-py#3874, open): after a failover a writer kept dialling the dead
+    primary, then the same address once it was back as a replica (READONLY), for ten seconds."""
+
+    if base.__module__.startswith("redis.asyncio"):
+        class AsyncFollowing(base):  # type: ignore[misc, valid-type]
+            async def connect_check_health(self, check_health: bool = True, retry_socket_connect: bool = True) -> None:
+                if not self.is_connected and self.connection_pool.is_master:
+                    self.host, self.port = await self.connection_pool.get_master_address()
+                await super().connect_check_health(check_health=check_health, retry_socket_connect=retry_socket_connect)
+
+        return AsyncFollowing
+
+    class Following(base):  # type: ignore[misc, valid-type]
+        def connect_check_health(self, check_health: bool = True, retry_socket_connect: bool = True) -> None:
+            if self._sock is None and self.connection_pool.is_master:
+                self.host, self.port = self.connection_pool.get_master_address()
+            super().connect_check_health(check_health=check_health, retry_socket_connect=retry_socket_connect)
+
+    return Following
+
+
 def _sentinel_kwargs(target: SentinelTarget, timeout: float) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"socket_connect_timeout": min(timeout, 1.0), "socket_timeout": min(timeout, 1.0)}
     if target.sentinel_password:
@@ -133,9 +158,11 @@ def _node_kwargs(target: SentinelTarget, timeout: float, extra: dict[str, Any]) 
 
 def connect(url: str, *, timeout: float = 5.0, **extra: Any) -> redis.Redis:
     """A client of the service's current primary (redis-py's ``Sentinel.master_for``)."""
-    from redis.sentinel import Sentinel
+    from redis.sentinel import Sentinel, SentinelManagedConnection, SentinelManagedSSLConnection
 
     target = parse(url)
+    extra.setdefault("connection_class", _following(SentinelManagedSSLConnection if target.tls
+                                                    else SentinelManagedConnection))
     manager = Sentinel(list(target.sentinels), sentinel_kwargs=_sentinel_kwargs(target, timeout))
     extra.setdefault("retry", retry_policy())
     return manager.master_for(target.service, check_connection=True, **_node_kwargs(target, timeout, extra))
@@ -144,9 +171,11 @@ def connect(url: str, *, timeout: float = 5.0, **extra: Any) -> redis.Redis:
 def connect_async(url: str, *, timeout: float = 5.0, **extra: Any) -> Any:
     """The same, for asyncio (``redis.asyncio.sentinel``): the push stream's client."""
     from redis.asyncio.retry import Retry as AsyncRetry
-    from redis.asyncio.sentinel import Sentinel
+    from redis.asyncio.sentinel import Sentinel, SentinelManagedConnection, SentinelManagedSSLConnection
 
     target = parse(url)
+    extra.setdefault("connection_class", _following(SentinelManagedSSLConnection if target.tls
+                                                    else SentinelManagedConnection))
     manager = Sentinel(list(target.sentinels), sentinel_kwargs=_sentinel_kwargs(target, timeout))
     extra.setdefault("retry", AsyncRetry(ExponentialBackoff(cap=2.0, base=0.1), RETRIES,
                                          supported_errors=RETRY_ERRORS))

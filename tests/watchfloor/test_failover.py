@@ -146,3 +146,34 @@ def test_up_ha_screens_say_degraded_then_live_and_new_reports_arrive_without_rel
         code = stack.stop()
     assert code == 0, stack.log()
     assert not (ha / "redis.url").exists()
+
+
+@pytest.mark.slow
+def test_the_async_client_of_the_push_stream_follows_the_failover_too(ha: SentinelSet) -> None:
+    """``connect_async`` (redis.asyncio.sentinel): what the push stream's XREAD needs."""
+    import asyncio
+    import time
+
+    from domain.store.connection import connect_async
+
+    async def scenario() -> list[bytes]:
+        client = connect_async(ha.url, timeout=2)
+        try:
+            await client.xadd("wf:test:push", {"n": "1"})
+            assert await client.execute_command("WAIT", 1, 2000) == 1  # on the replica before the kill
+            old = ha.primary_index
+            ha.kill_node(old)
+            deadline = time.monotonic() + 30
+            while True:  # the caller's loop (the push stream ends with "degraded"; the browser reconnects)
+                try:
+                    await client.xadd("wf:test:push", {"n": "2"})
+                    break
+                except (redis.RedisError, OSError):
+                    assert time.monotonic() < deadline, "no new primary within 30 s"
+                    await asyncio.sleep(0.2)
+            assert ha.current_primary() != old
+            return [fields[b"n"] for _, fields in await client.xrange("wf:test:push")]
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(scenario()) == [b"1", b"2"]  # the confirmed write survived the failover
