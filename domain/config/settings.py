@@ -23,7 +23,7 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("redis_url", "", "Redis to use (redis:// or rediss://). Empty: start an embedded local "
+    Setting("redis_url", "", "Redis to use (redis://, rediss://, or redis+sentinel://HOST:PORT,.../SERVICE under Sentinel). Empty: start an embedded local "
             "redis-server on 127.0.0.1 with its data under data_dir.", "REDIS_URL"),
     Setting("redis_maxmemory_mb", 0, "Memory limit of the embedded Redis in MB (0: half the host's memory). "
             "At the limit it refuses new writes cleanly and never evicts data; every screen warns at 80 %.",
