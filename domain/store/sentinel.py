@@ -89,7 +89,7 @@ def parse(url: str) -> SentinelTarget:
     username, _, password = userinfo.partition(":") if ":" in userinfo else ("", "", userinfo)
 
     def one(name: str) -> str | None:
-        return unquote(query[name][-1]) if query.get(name, [""])[-1] else None
+        return query[name][-1] if query.get(name, [""])[-1] else None  # parse_qs has decoded it
 
     return SentinelTarget(tuple(sentinels), service, int(db), unquote(username) or None, unquote(password) or None,
                           one("sentinel_user"), one("sentinel_password") or unquote(password) or None,
