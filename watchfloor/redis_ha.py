@@ -19,6 +19,8 @@ node the sentinels call primary now; a sentinel that dies is started again with 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -53,6 +55,26 @@ LAYOUT = "ha.json"  # ports and which node was primary last, so a restart keeps 
 
 def _quoted(value: object) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+AOF = "watchfloor.aof"
+MOVED = "watchfloor.aof.moved-to-ha"  # the single store's file once its data went to the Sentinel set
+
+
+def store_mode_problem(data_dir: Path, ha: bool) -> str | None:
+    """Why starting the other kind of store on ``data_dir`` would show an empty picture, or None.
+
+    The single store keeps its data in ``<data_dir>/redis``, the Sentinel set in ``redis-ha``; the
+    first ``up --ha`` moves the single store's data into the set (:meth:`SentinelSet.start`). Going
+    back without the data would silently start empty: refused, with what to do."""
+    single, ha_dir = data_dir / "redis", data_dir / "redis-ha"
+    if ha or (single / AOF).exists() or not (ha_dir / LAYOUT).exists():
+        return None
+    layout = SentinelSet(ha_dir)._layout()
+    node = f"node-{int(layout.get('primary') or 0) + 1}"  # type: ignore[call-overload]
+    return (f"data_dir: the data is in the Sentinel set of an earlier `watchfloor up --ha` ({ha_dir}); run "
+            f"`watchfloor up --ha`, or, to go back to the single store, stop it and copy {ha_dir / node / AOF} "
+            f"to {single / AOF}")
 
 
 class HaNode(EmbeddedRedis):
@@ -160,7 +182,9 @@ class SentinelSet:
         return free_port()
 
     # -- start -----------------------------------------------------------------------------------
-    def start(self, timeout: float = 30.0) -> SentinelSet:
+    def start(self, timeout: float = 30.0, *, seed_from: Path | None = None) -> SentinelSet:
+        """Start the set; on its first start, with the data of the single store in ``seed_from``
+        (stopped) when it has any: the primary starts from it and the replica copies it."""
         secure_dir(self.data_dir)
         self.secret = store_secret(self.data_dir)
         layout = self._layout()
@@ -169,6 +193,8 @@ class SentinelSet:
         primary = layout.get("primary")
         self.primary_index = primary if primary in (0, 1) else 0
         binary = find_redis_server()
+        if not layout and seed_from is not None:
+            self._seed(seed_from)
         ports = [self._port(old_nodes[i] if i < len(old_nodes) else 0) for i in range(2)]
         for i in range(2):
             folder = secure_dir(self.data_dir / f"node-{i + 1}")
@@ -191,6 +217,18 @@ class SentinelSet:
         log.info("Sentinel set: primary 127.0.0.1:%d, replica 127.0.0.1:%d, sentinels %s", ports[self.primary_index],
                  ports[1 - self.primary_index], ", ".join(str(s.port) for s in self.sentinels))
         return self
+
+    def _seed(self, single: Path) -> None:
+        """Move the single store's append-only file to the first primary (the single store then
+        refuses to start empty: :func:`store_mode_problem`)."""
+        source = Path(single) / AOF
+        target = secure_dir(self.data_dir / "node-1") / AOF
+        if not source.exists() or target.exists():
+            return
+        shutil.copy2(source, target)
+        os.chmod(target, 0o600)
+        os.replace(source, source.with_name(MOVED))
+        log.warning("the single store's data (%s) moved to the Sentinel set's first primary (%s)", source, target)
 
     def wait_ready(self, timeout: float) -> None:
         """Until the replica is in sync and every sentinel sees the primary, the replica and the others."""

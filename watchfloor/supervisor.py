@@ -27,7 +27,7 @@ from domain.config.scenario import load_scenario
 from domain.store import sentinel
 from domain.store.connection import connect, running_url, status_paths
 from watchfloor.exercise import ExerciseServer
-from watchfloor.redis_ha import SentinelSet
+from watchfloor.redis_ha import SentinelSet, store_mode_problem
 from watchfloor.redis_server import (
     EmbeddedRedis,
     die_with_parent,
@@ -96,8 +96,12 @@ class Supervisor:
                     f"data_dir: another Watchfloor is already running on {data} (Redis {_redact(other)}); "
                     "stop it or set WATCHFLOOR_DATA_DIR to another directory"
                 )
+            problem = store_mode_problem(data, bool(cfg.redis_ha))
+            if problem:
+                raise ConfigError(problem)
         if not cfg.redis_url and cfg.redis_ha:
-            self.redis_set = SentinelSet(data / "redis-ha", maxmemory=maxmemory_for(int(cfg.redis_maxmemory_mb))).start()
+            self.redis_set = SentinelSet(data / "redis-ha", maxmemory=maxmemory_for(int(cfg.redis_maxmemory_mb))).start(
+                seed_from=data / "redis")
             self.redis_url = self.redis_set.url
         elif not cfg.redis_url:
             self.redis = EmbeddedRedis(data / "redis", maxmemory=maxmemory_for(int(cfg.redis_maxmemory_mb))).start()

@@ -177,3 +177,29 @@ def test_the_async_client_of_the_push_stream_follows_the_failover_too(ha: Sentin
             await client.aclose()
 
     assert asyncio.run(scenario()) == [b"1", b"2"]  # the confirmed write survived the failover
+
+
+@pytest.mark.slow
+def test_the_first_up_ha_takes_the_single_stores_data_and_the_single_store_then_refuses_to_start_empty(
+        tmp_path: Path) -> None:
+    from watchfloor.redis_ha import store_mode_problem
+    from watchfloor.redis_server import EmbeddedRedis
+
+    data = tmp_path / "var"
+    with EmbeddedRedis(data / "redis") as single:
+        redis.Redis.from_url(single.url).set("wf:test:kept", "yes")
+    assert store_mode_problem(data, ha=True) is None
+    ha = SentinelSet(data / "redis-ha", down_after_ms=1000, failover_ms=3000).start(seed_from=data / "redis")
+    try:
+        assert ha.client(ha.primary_index).get("wf:test:kept") == b"yes"
+        assert ha.client(1 - ha.primary_index).get("wf:test:kept") == b"yes"  # the replica copied it
+    finally:
+        ha.stop()
+    assert not (data / "redis" / "watchfloor.aof").exists()
+    problem = store_mode_problem(data, ha=False)  # `watchfloor up` without --ha would start empty: refused
+    assert problem is not None and "up --ha" in problem and "\n" not in problem
+    again = SentinelSet(data / "redis-ha").start(seed_from=data / "redis")  # the next start keeps the data
+    try:
+        assert again.client(again.primary_index).get("wf:test:kept") == b"yes"
+    finally:
+        again.stop()
