@@ -18,6 +18,7 @@ python -m bench.links [--quick]    link analysis: a 2-hop neighbourhood of ~500 
 Big feeds and history on their own (also a section of the full run, the history at 10k and 100k):
 python -m bench.worker_path [--quick]   worker's whole path for FIRMS/USGS vs raw XADD, 100,000-row re-poll
 python -m bench.history [--sizes 10000,100000,1000000]   fuser restart and threat tick against the history
+python -m bench.failover [--quick]   kill the Redis primary under Sentinel: DEGRADED, LIVE, nothing acknowledged lost
 Not in `make bench` (they run as long as asked):
 python -m bench.wall_soak --minutes 60     wall memory soak; bench/results/wall-soak.json, MB/hour
 python -m bench.alert_latency --alerts 20 --one-screen   operator alert to banner; bench/results/alert-latency.json
@@ -129,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     bounded = _bounded_section(args)
 
     print()
+    failover = _failover_section(args)
+
+    print()
     print("Ratios (ours / baseline, measured in this run)")
     for line in report.ratio_lines(rows, ingest):
         print(line)
@@ -158,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         "links": links,
         "products": products,
         "bounded": bounded,
+        "failover": failover,
         "targets": [{"name": n, "value": v, "met": m} for n, v, m in targets],
         "skipped_documents": [{"document": d, "reason": r} for d, r in selection.skipped],
     }
@@ -295,6 +300,17 @@ def _bounded_section(args: argparse.Namespace) -> dict[str, object] | None:
     history = run_history([10_000, 100_000], whole_max=100_000)
     print_history(history)
     return {"worker_path": worker_path, "history": history}
+
+
+def _failover_section(args: argparse.Namespace) -> dict[str, object] | None:
+    """#19: kill the Redis primary under Sentinel: time to DEGRADED and back to LIVE, nothing acknowledged lost."""
+    if args.no_redis:
+        print("Sentinel failover: skipped (--no-redis)")
+        return None
+    from bench.failover import main as run_failover
+
+    run_failover(["--quick"] if args.quick else [])
+    return json.loads((report.RESULTS / ("failover-quick.json" if args.quick else "failover.json")).read_text())
 
 
 def _geocode_section(args: argparse.Namespace) -> dict[str, object]:

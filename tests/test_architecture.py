@@ -219,7 +219,7 @@ def test_each_package_has_a_small_public_face(package: str) -> None:
         assert listed_modules == children, f"{package}: modules not in __all__: {children - listed_modules}"
 
 
-KEY_OWNERS = ["domain.store.streams", "domain.agencies.keys", "domain.picture.keys", "domain.access.keys", "domain.operations.keys",
+KEY_OWNERS = ["domain.store.streams", "domain.store.durability", "domain.agencies.keys", "domain.picture.keys", "domain.access.keys", "domain.operations.keys",
               "domain.reports.keys", "domain.products.keys", "workers.places", "domain.access.throttle"]
 
 

@@ -40,6 +40,8 @@ def test_quick_bench_runs_and_prints_ratios(tmp_path: Path) -> None:
     assert {row["format"] for row in results["parse"]} >= {"rss", "usgs-geojson", "firms-csv"}
     assert results["ingest"]["checks"]["ok"] is True
     assert results["reports"]["reports"] == 5000 and 0 < results["reports"]["entities"] < results["reports"]["mentions"]
+    failover = results["failover"]  # a real primary killed under three sentinels (bench/failover.py)
+    assert failover["acknowledged"] == failover["events"] and not failover["lost"] and not failover["duplicates"]
 
 
 @pytest.mark.parametrize(

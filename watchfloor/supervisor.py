@@ -24,8 +24,10 @@ import redis
 from domain.access.accounts import AccountStore, ensure_first_admin
 from domain.config.loader import Config, ConfigError
 from domain.config.scenario import load_scenario
+from domain.store import sentinel
 from domain.store.connection import connect, running_url, status_paths
 from watchfloor.exercise import ExerciseServer
+from watchfloor.redis_ha import SentinelSet, store_mode_problem
 from watchfloor.redis_server import (
     EmbeddedRedis,
     die_with_parent,
@@ -68,6 +70,7 @@ class Supervisor:
         self.config = config
         self.config_file = str(Path(config_file).resolve())
         self.redis: EmbeddedRedis | None = None
+        self.redis_set: SentinelSet | None = None  # `up --ha`: primary, replica, three sentinels
         self.exercise = None
         self.children: list[Child] = []
         self.stopping = False
@@ -87,12 +90,20 @@ class Supervisor:
             self.redis_url = str(cfg.redis_url)
             log.info("using Redis at %s", _redact(self.redis_url))
         else:
-            other = running_url(data / "redis")
+            other = running_url(data / "redis") or running_url(data / "redis-ha")
             if other:
                 raise ConfigError(
-                    f"data_dir: another Watchfloor is already running on {data} (Redis {other}); "
+                    f"data_dir: another Watchfloor is already running on {data} (Redis {_redact(other)}); "
                     "stop it or set WATCHFLOOR_DATA_DIR to another directory"
                 )
+            problem = store_mode_problem(data, bool(cfg.redis_ha))
+            if problem:
+                raise ConfigError(problem)
+        if not cfg.redis_url and cfg.redis_ha:
+            self.redis_set = SentinelSet(data / "redis-ha", maxmemory=maxmemory_for(int(cfg.redis_maxmemory_mb))).start(
+                seed_from=data / "redis")
+            self.redis_url = self.redis_set.url
+        elif not cfg.redis_url:
             self.redis = EmbeddedRedis(data / "redis", maxmemory=maxmemory_for(int(cfg.redis_maxmemory_mb))).start()
             for path in status_paths(data):  # trouble of an earlier run is over
                 path.unlink(missing_ok=True)
@@ -207,7 +218,7 @@ class Supervisor:
     # -- run ---------------------------------------------------------------------------------
     def watch(self) -> None:
         """Restart children that exit, with back-off, until asked to stop."""
-        redis_next_start = 0.0
+        redis_next_start = ha_next_check = 0.0
         next_password_check = 0.0
         while not self.stopping:
             now = time.monotonic()
@@ -218,6 +229,10 @@ class Supervisor:
                 redis_next_start = self._restart_store(now, redis_next_start)
             elif self.redis is not None and self.store_down_since and now - self.store_up_at > STORE_STEADY:
                 self._store_recovered()
+            if self.redis_set is not None and now >= ha_next_check:
+                ha_next_check = now + 1.0
+                for what in self.redis_set.keep_alive():  # a dead node returns as a replica once failed over
+                    log.warning("Sentinel set: %s", what)
             for child in self.children:
                 proc = child.process
                 if proc is not None and proc.poll() is not None and not self.stopping:
@@ -252,6 +267,8 @@ class Supervisor:
             self.exercise.stop()
         if self.redis is not None:
             self.redis.stop()
+        if self.redis_set is not None:
+            self.redis_set.stop()
         log.info("Watchfloor stopped; data kept in %s", self.config.data_path)
 
 
@@ -268,7 +285,7 @@ def run_up(config: Config, config_file: str) -> int:
         url = f"http://{'127.0.0.1' if config.host in ('0.0.0.0', '') else config.host}:{config.port}/"
         record_running(config.data_path, url.rstrip("/"))  # `display add` prints this port; other CLIs find us
         store = (f"embedded {sup.redis.binary.label} on {sup.redis.address}" if sup.redis and sup.redis.binary
-                 else f"Redis {_redact(sup.redis_url)}")
+                 else sup.redis_set.address if sup.redis_set else f"Redis {_redact(sup.redis_url)}")
         print(f"Watchfloor is starting at {url}  ({store}; Ctrl-C stops everything)", flush=True)
         if sup.first_admin_password:
             print(first_admin_block(sup.first_admin_password, config.data_path), flush=True)
@@ -293,8 +310,5 @@ def first_admin_block(password: str, data_dir: Path) -> str:
 
 
 def _redact(url: str) -> str:
-    """Never print a Redis password."""
-    if "@" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
+    """Never print a Redis password (nor a sentinel's, in a Sentinel URL's query)."""
+    return sentinel.redact(url)

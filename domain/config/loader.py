@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from domain.config.settings import BY_NAME, SETTINGS, coerce
 from domain.errors import ConfigError
+from domain.store import sentinel
 from feeds.contract import FeedConfig
 from feeds.model import TLP_LABELS
 from layers.zones import Venue, Workspace
@@ -139,9 +140,17 @@ def check_smtp(values: dict[str, Any], file: str) -> None:
 def check_redis_url(url: str, where: str) -> None:
     if not url:
         return
+    try:
+        url = sentinel.durability_of(url)[0]
+        if sentinel.is_sentinel(url):
+            sentinel.parse(url)
+            return
+    except sentinel.SentinelUrlError as exc:
+        raise ConfigError(f"{where}: {sentinel.redact(url)!r}: {exc}") from None
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss", "unix"):
-        raise ConfigError(f"{where}: {url!r} is not a redis:// URL (example: redis://127.0.0.1:6379/0)")
+        raise ConfigError(f"{where}: {url!r} is not a redis:// URL (example: redis://127.0.0.1:6379/0, or "
+                          f"{sentinel.EXAMPLE} under Sentinel)")
     if parts.scheme != "unix" and not parts.hostname:
         raise ConfigError(f"{where}: {url!r} has no host (example: redis://127.0.0.1:6379/0)")
 

@@ -23,11 +23,14 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("redis_url", "", "Redis to use (redis:// or rediss://). Empty: start an embedded local "
+    Setting("redis_url", "", "Redis to use (redis://, rediss://, or redis+sentinel://HOST:PORT,.../SERVICE under Sentinel). Empty: start an embedded local "
             "redis-server on 127.0.0.1 with its data under data_dir.", "REDIS_URL"),
     Setting("redis_maxmemory_mb", 0, "Memory limit of the embedded Redis in MB (0: half the host's memory). "
             "At the limit it refuses new writes cleanly and never evicts data; every screen warns at 80 %.",
             "WATCHFLOOR_REDIS_MAXMEMORY_MB", int, 0, 10_000_000),
+    Setting("redis_ha", False, "`watchfloor up` starts a Sentinel-watched store instead of the single embedded "
+            "one: a primary, a replica and three sentinels on 127.0.0.1 (what `watchfloor up --ha` does; for trying "
+            "failover on one machine). Ignored when redis_url is set.", "WATCHFLOOR_REDIS_HA", bool),
     Setting("data_dir", "var", "Where the embedded Redis keeps its append-only file and where "
             "run-time files live.", "WATCHFLOOR_DATA_DIR"),
     Setting("host", "127.0.0.1", "Address the web app listens on. Anything but loopback should sit "

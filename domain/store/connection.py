@@ -1,5 +1,8 @@
 """How every process finds Redis: ``REDIS_URL`` when set, else the embedded server that a
-running ``watchfloor up`` published under the data directory."""
+running ``watchfloor up`` published under the data directory. ``redis://``, ``rediss://`` and
+``unix://`` URLs name one server; ``redis+sentinel://`` names a Sentinel-watched primary
+(:mod:`domain.store.sentinel`). Any of them may ask that acknowledged writes be on replicas first
+(``wait_replicas``: :mod:`domain.store.durability`)."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from domain.config.loader import Config, ConfigError
+from domain.store import durability, sentinel
 
 
 def url_file(data_dir: Path) -> Path:
@@ -32,8 +36,8 @@ def running_url(data_dir: Path) -> str | None:
     except OSError:  # absent, or not ours to read
         return None
     try:
-        redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5).ping()
-    except (redis.RedisError, OSError):
+        connect(url, timeout=0.5, retries=0).ping()
+    except (redis.RedisError, OSError, ValueError):
         return None
     return url
 
@@ -75,21 +79,44 @@ class RedisUnavailable(ConfigError):
 
 
 def redis_url(config: Config) -> str | None:
-    """The configured URL, or the embedded server's if one is running; None if neither."""
+    """The configured URL, or the embedded store's (single, or the Sentinel set of ``up --ha``) if one
+    is running; None if neither."""
     if config.redis_url:
         return str(config.redis_url)
-    return running_url(config.data_path / "redis")
+    return running_url(config.data_path / "redis") or running_url(config.data_path / "redis-ha")  # `up --ha`
 
 
-def connect(url: str, *, timeout: float = 5.0) -> redis.Redis:
-    """A client that retries a dropped connection on its next command (Redis restarts)."""
-    return redis.Redis.from_url(
-        url,
-        socket_connect_timeout=timeout,
-        socket_timeout=timeout,
-        health_check_interval=15,
-        retry_on_timeout=True,
-    )
+def connect(url: str, *, timeout: float = 5.0, retries: int | None = None) -> redis.Redis:
+    """A client that retries a dropped connection on its next command (Redis restarts), or, under
+    Sentinel, follows the primary through a failover. ``retries=0``: one try (a quick probe).
+
+    Under Sentinel a client with a timeout of a second or less (the screens') retries once: a poll
+    must answer DEGRADED at once during a failover, not hold the screen through it; the others
+    (workers, fuser, CLI) ride a short failover out (:data:`sentinel.RETRIES`)."""
+    url, replicas, wait_ms = sentinel.durability_of(url)
+    extra: dict[str, Any] = {"health_check_interval": 15}
+    if retries is None and sentinel.is_sentinel(url) and timeout <= 1.0:
+        retries = 1
+    if retries is not None:
+        extra["retry"] = sentinel.retry_policy(retries)
+    if sentinel.is_sentinel(url):
+        client = sentinel.connect(url, timeout=timeout, **extra)
+    else:
+        client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout,
+                                      retry_on_timeout=True, **extra)
+    return durability.attach(client, replicas, wait_ms)
+
+
+def connect_async(url: str, *, timeout: float = 5.0, **options: Any) -> Any:
+    """An asyncio client (``redis.asyncio``) for ``url``, Sentinel URLs included (the push stream's)."""
+    import redis.asyncio as aioredis  # only the web process's push stream needs asyncio
+
+    url, replicas, wait_ms = sentinel.durability_of(url)
+    if sentinel.is_sentinel(url):
+        client = sentinel.connect_async(url, timeout=timeout, **options)
+    else:
+        client = aioredis.Redis.from_url(url, socket_connect_timeout=timeout, **options)
+    return durability.attach(client, replicas, wait_ms)
 
 
 def client_for(config: Config) -> redis.Redis:

@@ -46,6 +46,7 @@ from typing import Any
 import orjson
 import redis
 
+from domain.store import durability
 from feeds.model import Event
 
 PREFIX = "wf"
@@ -183,7 +184,8 @@ class EventStore:
                 keys.append(FeedKeys.row(feed_id, event.id) if row else head[0])
                 args += [event.id, fingerprint, raw, " ".join(supersedes_of(event)), row]
             self._append(keys=keys, args=args, client=pipe)
-        results = [int(r) for reply in pipe.execute() for r in reply]
+        added = durability.confirm_in(pipe, self.client)  # acknowledged only once on the replicas asked for
+        results = [int(r) for reply in durability.check(pipe.execute(), added, self.client) for r in reply]
         for event, result in zip(batch, results, strict=True):
             counts.add(result, event.id)
         return counts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from domain.config.loader import Config, config_path
 from domain.store.connection import client_for
@@ -14,6 +15,8 @@ from workers.schedule import run_cron, run_worker
 
 
 def cmd_up(args: argparse.Namespace, config: Config) -> int:
+    if args.ha:  # the setting, for this run (children read it from the environment)
+        config = dataclasses.replace(config, values={**config.values, "redis_ha": True})
     return run_up(config, str(config_path(args.config)))
 
 
@@ -56,7 +59,9 @@ def cmd_fuse(args: argparse.Namespace, config: Config) -> int:
 
 
 def register(add: AddCommand) -> None:
-    add("up", cmd_up, "start the whole live picture (what `make run` does)")
+    add("up", cmd_up, "start the whole live picture (what `make run` does)").add_argument(
+        "--ha", action="store_true", help="store on a primary, a replica and three sentinels (Redis Sentinel) on this "
+                                          "machine, to try failover (setting redis_ha)")
     add("web", cmd_web, "run the web app only")
     add("worker", cmd_worker, "run one RQ worker").add_argument("--burst", action="store_true", help="exit when the queue is empty")
     add("cron", cmd_cron, "run the RQ cron scheduler that enqueues feed polls")
