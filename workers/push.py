@@ -108,6 +108,8 @@ def media_family(content_type: str) -> str:
 def read_document(push: Push, feed: FeedConfig, fetched_at: datetime) -> tuple[str, ParseResult]:
     """(format, parsed) with the adapter the Content-Type and the content agree on; PushRefused (400)."""
     family = media_family(push.content_type)
+    if push.mapping and family != "csv":
+        raise PushRefused(400, "map: a column mapping applies to text/csv pushes only")
     start = push.body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     try:
         if family == "json":
@@ -155,7 +157,8 @@ def attribute(client: redis.Redis, events: list[Event], push: Push, source: str)
             try:
                 rules[item_rule] = rule_for(client, push.code, source, item_rule)
             except SharingError as exc:
-                raise PushRefused(400, f"{event.id}: {exc}; nothing stored") from None
+                name = plain_text(event.provenance.get("raw_id") or event.id, 60)
+                raise PushRefused(400, f"item {name}: {exc}; nothing stored") from None
         cap = extra.get("cap")
         if isinstance(cap, dict) and cap.get("references_ids"):
             extra["cap"] = {**cap, "references_ids": [f"push:{push.code}:{r}" for r in cap["references_ids"]]}
