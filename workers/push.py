@@ -51,7 +51,7 @@ class PushRefused(Exception):
     """The push is refused as a whole; ``str()`` is one line naming the problem; nothing was stored."""
 
     def __init__(self, status: int, reason: str) -> None:
-        super().__init__(" ".join(reason.split())[:300])
+        super().__init__(plain_text(reason, 300))  # may quote the partner's bytes: text only, one line
         self.status = status
 
 
