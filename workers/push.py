@@ -29,7 +29,7 @@ from domain.config.loader import Config
 from domain.config.workspaces import workspaces_for
 from domain.errors import Invalid
 from domain.operations.rules import evaluate_rules
-from domain.store.streams import EventStore, FeedHealth, load_health, save_health
+from domain.store.streams import EventKeys, EventStore, FeedHealth, load_health, save_health
 from feeds.contract import DocumentRefused, FeedConfig, ParseResult, Source
 from feeds.model import TLP_LABELS, Event
 from feeds.sources import detect, get_source
@@ -229,6 +229,8 @@ def note_success(client: redis.Redis, feed_id: str, outcome: PushOutcome, *, ite
     health.not_live, health.unplaced = len(outcome.refused), outcome.unplaced
     health.warnings = outcome.warnings[-10:]
     save_health(client, health)
+    if outcome.accepted:  # /metrics: reports each feed added or revised, pushed ones as polled ones
+        client.hincrby(EventKeys.METRICS_INGESTED, feed_id, outcome.accepted)
 
 
 def note_refusal(client: redis.Redis, feed_id: str, status: int, reason: str) -> None:
