@@ -110,15 +110,15 @@ def read_document(push: Push, feed: FeedConfig, fetched_at: datetime) -> tuple[s
     family = media_family(push.content_type)
     if push.mapping and family != "csv":
         raise PushRefused(400, "map: a column mapping applies to text/csv pushes only")
-    start = push.body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    looks = _looks_like(push.body)
     try:
         if family == "json":
-            if start not in (b"{", b"["):
+            if looks != "json":
                 raise PushRefused(400, "the body is not JSON, but Content-Type says it is")
             source = _detected(push.body) or get_source("geojson")
         elif family == "xml":
-            if start != b"<":
-                raise PushRefused(400, "the body is not XML, but Content-Type says it is")
+            if looks == "json":  # UTF-16, a doubled BOM...: the adapters decode those as when polled
+                raise PushRefused(400, "the body is JSON, but Content-Type says XML")
             source = detect(push.body)
         else:
             mapping = parse_mapping(push.mapping)
@@ -132,6 +132,12 @@ def read_document(push: Push, feed: FeedConfig, fetched_at: datetime) -> tuple[s
                                            fetched_at)
     except DocumentRefused as exc:
         raise PushRefused(400, str(exc)) from None
+
+
+def _looks_like(body: bytes) -> str | None:
+    """``json`` or ``xml`` by the first character after BOMs (a doubled one too) and white space."""
+    head = body[:64].decode("utf-8", "replace").lstrip("\ufeff\u00ef\u00bb\u00bf \t\r\n")
+    return "json" if head[:1] in ("{", "[") else "xml" if head[:1] == "<" else None
 
 
 def _detected(body: bytes) -> Source | None:

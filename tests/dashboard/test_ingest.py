@@ -187,7 +187,7 @@ def test_a_malformed_push_stores_nothing_and_says_why_in_one_line(web, agency, r
          "item g-5: sharing: 'everyone' is not a sharing rule"),
         (CAP.replace("{status}", "Actual").encode()[:300], "application/cap+xml", "", 400, "not well-formed XML"),
         (GOOD, "text/plain", "", 415, "Content-Type 'text/plain' is not read here"),
-        (GOOD, "application/cap+xml", "", 400, "the body is not XML"),
+        (GOOD, "application/cap+xml", "", 400, "the body is JSON, but Content-Type says XML"),
         (b"<alert/>", "application/json", "", 400, "the body is not JSON"),
         (b"when,what\n1,2\n", "text/csv", "", 400, "CSV header names no time and title columns"),
         (b"time,title,lat,lon\n2026-12-04T10:00Z,ok,42.3,-71.0\n2026-12-04T10:00Z,bad,95,-71\n", "text/csv", "", 400,
@@ -231,12 +231,24 @@ def test_hostile_documents_pushed_are_refused_or_stored_as_plain_text(web, agenc
         answers[path.name] = reply.status
         if reply.status == 400:
             one_line(reply)
+    for path in sorted(Path("/work/shared/corpus/incidents-geojson").glob("*.json")) + sorted(
+            Path("/work/shared/corpus/usgs-geojson").glob("*.json")):
+        if path.stat().st_size >= MAX_BYTES:
+            continue
+        fresh_window(redis_client)
+        reply = push(web, token, path.read_bytes(), "application/geo+json", "?source=json")
+        assert reply.status in (200, 400), (path.name, reply.status, reply.body[:200])
+        answers[path.name] = reply.status
+        if reply.status == 400:
+            one_line(reply)
     for name in ("defusedxml_billion-laughs_xmlbomb.xml", "defusedxml_external-entity-file.xml", "cap_xxe_alert.xml"):
         assert answers.get(name) == 400, (name, answers.get(name))
     stored = orjson.dumps(list(events_of(redis_client).values())).decode()
     for needle in ("<script", "javascript:", "root:x:0", "onabort", "<iframe"):
         assert needle not in stored.lower(), needle
-    assert any(status == 200 for status in answers.values())  # the real CAP documents are taken
+    assert any(status == 200 for name, status in answers.items() if name.endswith(".xml"))  # real CAP taken
+    assert any(status == 200 for name, status in answers.items() if name.endswith(".json"))  # real GeoJSON taken
+    print({name: status for name, status in answers.items()})
 
 
 def test_a_flood_of_pushes_gets_429_with_retry_after(web, agency, redis_client):
