@@ -3,7 +3,7 @@
 The request carries ``Authorization: Bearer <token>`` (``watchfloor agency token create CODE``); no
 session, no cookie. In order: the token (401: missing, unknown, revoked, or its agency removed), the
 agency's rate (429 with Retry-After, counted in Redis), the size (413 over ``fetch_max_bytes``, the
-limit every fetched document has), the query (``source``, ``map``, ``tlp``, ``interval``), then the
+limit every fetched document has; 408 when the body takes longer than ``fetch_timeout``), the query (``source``, ``map``, ``tlp``, ``interval``), then the
 document itself (400/415, one line, nothing stored). Every push is audited (agency, token id,
 accepted, unchanged, refused, bytes) and kept on the agency's page (domain/agencies/pushes.py); a
 refused token is audited with the source address (summarised under a flood).
@@ -15,6 +15,7 @@ refused token is audited with the source address (summarised under a flood).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -34,7 +35,7 @@ from domain.errors import Invalid
 from workers.push import Push, PushRefused, ingest_push, note_refusal
 
 ACTION = "ingest.push"
-_WORDS = {400: "bad request", 401: "unauthenticated", 413: "too large", 415: "unsupported media type",
+_WORDS = {400: "bad request", 401: "unauthenticated", 408: "timeout", 413: "too large", 415: "unsupported media type",
           429: "too many requests"}
 
 
@@ -79,6 +80,7 @@ class Intake:
         self.get_client = get_client
         self.limit = int(config.fetch_max_bytes)
         self.per_minute = int(config.push_per_minute)
+        self.deadline = float(config.fetch_timeout)  # the whole body within a fetch's deadline: no drip-feeding
 
     async def post(self, request: Request) -> Response:
         client = self.get_client()
@@ -98,7 +100,12 @@ class Intake:
                 if verdict.first_refusal:  # one record per window, whatever the flood
                     await run_in_threadpool(self._refused, client, code, token_id, source, 429, reason, 0)
                 return _refusal(429, reason, {"Retry-After": str(verdict.retry_after)})
-            body = await _read_capped(request, self.limit)
+            try:
+                body = await asyncio.wait_for(_read_capped(request, self.limit), self.deadline)
+            except TimeoutError:
+                reason = f"body not received within {self.deadline:g} s (fetch_timeout)"
+                await run_in_threadpool(self._refused, client, code, token_id, source, 408, reason, 0)
+                return _refusal(408, reason)
             if body is None:
                 reason = f"body over {self.limit} bytes (fetch_max_bytes)"
                 await run_in_threadpool(self._refused, client, code, token_id, source, 413, reason, self.limit)

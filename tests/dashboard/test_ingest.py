@@ -5,6 +5,7 @@ every push (and every refused token) is audited."""
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,7 @@ pytestmark = [pytest.mark.redis]
 
 MAX_BYTES = 200_000
 PER_MINUTE = 12
+DEADLINE = 2
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
@@ -38,7 +40,8 @@ def web(redis_server) -> Iterator[Web]:
     patch = pytest.MonkeyPatch()
     patch.delenv("WATCHFLOOR_CONFIG", raising=False)
     for name, value in (("REDIS_URL", redis_server.url), ("WATCHFLOOR_EXERCISE", "false"),
-                        ("WATCHFLOOR_FETCH_MAX_BYTES", str(MAX_BYTES)), ("WATCHFLOOR_PUSH_PER_MINUTE", str(PER_MINUTE))):
+                        ("WATCHFLOOR_FETCH_MAX_BYTES", str(MAX_BYTES)), ("WATCHFLOOR_PUSH_PER_MINUTE", str(PER_MINUTE)),
+                        ("WATCHFLOOR_FETCH_TIMEOUT", str(DEADLINE))):
         patch.setenv(name, value)
     served = serve(dashboard.app.create_app(load_config()).server)
     yield served
@@ -285,3 +288,15 @@ def test_a_pushed_quake_fuses_with_the_same_quake_from_a_public_feed(web, agency
     assert "agency" not in reports["usgs:us6000ldpg"]
     pushed = EventStore(redis_client).get("push:MBTA:usgs:us6000ldpg")
     assert pushed["provenance"]["push_token"] == token_id
+
+
+def test_a_body_dripped_past_the_deadline_is_refused(web, agency, redis_client):
+    _, token, _ = agency
+    with socket.create_connection(("127.0.0.1", web.port), timeout=DEADLINE * 10) as conn:
+        conn.sendall(f"POST /api/ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+                     f"Content-Type: application/geo+json\r\nContent-Length: {len(GOOD)}\r\n\r\n".encode()
+                     + GOOD[:20])
+        answer = conn.recv(4096).decode()  # blocks until the server gives up on the rest
+    assert answer.startswith("HTTP/1.1 408"), answer[:200]
+    assert f"body not received within {DEADLINE} s" in answer
+    assert redis_client.xlen(EventKeys.EVENTS) == 0
