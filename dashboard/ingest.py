@@ -89,7 +89,8 @@ class Intake:
         try:
             who = await run_in_threadpool(tokens.resolve, client, _bearer(request))
             if who is None:
-                audit_refusal(ACTION, record="-", reason="401: missing, unknown or revoked push token", throttle=True)
+                await run_in_threadpool(audit_refusal, ACTION, record="-", throttle=True,
+                                        reason="401: missing, unknown or revoked push token")
                 return _refusal(401, "missing, unknown or revoked push token (Authorization: Bearer <token>)",
                                 {"WWW-Authenticate": 'Bearer realm="watchfloor"'})
             code, token_id = who
