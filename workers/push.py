@@ -7,7 +7,8 @@ every report to the agency (owner, sharing rule, provenance: pushed by, token id
 skip rows stored unchanged, place (workers.ingest.prepare, as a poll) -> append all in one
 MULTI/EXEC (nothing partial) -> alert rules -> the source's health, like a feed's.
 
-Pushed event ids are the adapter's id under the agency's name (``push:<CODE>:usgs:us7000abcd``), so a
+Pushed event ids are the adapter's id under the agency's name (``push:<CODE>:usgs:us7000abcd``; the
+generic GeoJSON and CSV adapters name them by the feed, ``push:<CODE>:<source>:<the partner's id>``), so a
 partner's copy of a public report never overwrites the public one: the fuser makes them one incident
 with both sources in its provenance, each with its owner.
 """
@@ -169,7 +170,8 @@ def attribute(client: redis.Redis, events: list[Event], push: Push, source: str)
         if isinstance(cap, dict) and cap.get("references_ids"):
             extra["cap"] = {**cap, "references_ids": [f"push:{push.code}:{r}" for r in cap["references_ids"]]}
         provenance = {**event.provenance, "pushed_by": push.code, "push_token": push.token_id, "push_source": source}
-        out.append(event.replace(id=f"push:{push.code}:{event.id}", agency=push.code, sharing=str(rules[item_rule]),
+        own = f"push:{push.code}:"  # the generic adapters already name ids by the feed, push:<CODE>:<source>:
+        out.append(event.replace(id=event.id if event.id.startswith(own) else own + event.id, agency=push.code, sharing=str(rules[item_rule]),
                                  extra=extra, provenance=provenance))
     return out
 

@@ -3,7 +3,8 @@
 
 Fields read (the first present name wins)::
 
-    id         id                      (else a stable hash of title, time and position)
+    id         id                      (the event id is ``<feed id>:<id>``; without one a stable hash of
+                                       title, time and position)
     time       time, datetime, date, timestamp, updated     required; ISO 8601, RFC 822 or epoch
     title      title, name, headline, event                 required
     kind       kind, category, type    (earthquake, fire, flood, security, incident...; else the feed's)
@@ -60,7 +61,9 @@ def record_event(record: dict[str, Any], feed: FeedConfig, fetched_at: datetime,
         raise ValueError("no title (title, name or headline)")
     raw_id = plain_text(first(record, "id"), 96)
     lon, lat = lonlat if lonlat else (None, None)
-    event_id = f"{prefix}:{raw_id}" if raw_id else f"{prefix}:" + stable_hash(title, iso(when), lon, lat)
+    # Ids belong to the feed that gives them (two feeds' "17" are two reports); the same id from the feed
+    # in either format is the same report.
+    event_id = f"{feed.id}:{raw_id}" if raw_id else f"{feed.id}:" + stable_hash(title, iso(when), lon, lat)
     kind_raw = first(record, "kind")
     kind = Kind.parse(kind_raw) if kind_raw is not None else Kind.parse(feed.kind or "incident")
     if kind is Kind.OTHER and kind_raw is not None:

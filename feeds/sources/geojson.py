@@ -5,7 +5,8 @@ read here only when asked.
 
 Each feature's ``properties`` are read as one record (feeds/sources/_records.py: time and title
 required, kind, severity, text, link, place, magnitude, sharing); the feature's ``id`` (else
-``properties.id``) gives the event id ``geojson:<id>``, else a stable hash. Geometry: a Point is the
+``properties.id``) gives the event id ``<feed id>:<id>`` (the same id in the ``csv`` format is the same report), else a
+stable hash. Geometry: a Point is the
 position; a Polygon or MultiPolygon is kept as the area (placed at a point inside it); none (null) is
 placed from the record's words. A feature that cannot be a report is skipped with a warning
 ``feature N (id) skipped: reason`` (what push intake refuses the whole document for).

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -102,8 +103,8 @@ def test_a_push_stores_attributed_reports_and_pushing_it_again_changes_nothing(w
                                                "new": 2, "updated": 0, "unchanged": 0, "refused": 0, "refusals": [],
                                                "unplaced": 0, "warnings": []}
     stored = events_of(redis_client)
-    assert set(stored) == {"push:MBTA:geojson:t-1", "push:MBTA:geojson:t-2"}
-    one, two = stored["push:MBTA:geojson:t-1"], stored["push:MBTA:geojson:t-2"]
+    assert set(stored) == {"push:MBTA:default:t-1", "push:MBTA:default:t-2"}
+    one, two = stored["push:MBTA:default:t-1"], stored["push:MBTA:default:t-2"]
     assert one["agency"] == two["agency"] == "MBTA"
     assert one["sharing"] == "all" and two["sharing"] == "own"  # the agency's default; the item's own rule
     assert one["provenance"].items() >= {"pushed_by": "MBTA", "push_token": token_id, "push_source": "default",
@@ -137,7 +138,7 @@ def test_cap_and_csv_pushes_with_a_declared_mapping(web, agency, redis_client):
                  "?source=buses&interval=300&map=id:ref,time:reported,lat:y,lon:x,title:what,place:where")
     assert reply.status == 200, reply.body
     assert reply.json()["accepted"] == 2 and reply.json()["feed"] == "push:MBTA:buses"
-    assert "push:MBTA:csv:c1" in events_of(redis_client)
+    assert "push:MBTA:buses:c1" in events_of(redis_client)
     plain = (f"time,title,lat,lon\n{NOW.isoformat()},Door fault at Alewife,42.3954,-71.1425\n").encode()
     assert push(web, token, plain, "text/csv; charset=utf-8").json()["accepted"] == 1
     alert = CAP.replace("{status}", "Actual").encode()
@@ -257,16 +258,21 @@ def test_hostile_documents_pushed_are_refused_or_stored_as_plain_text(web, agenc
 def test_a_flood_of_pushes_gets_429_with_retry_after(web, agency, redis_client):
     _, token, _ = agency
     statuses, retry = [], None
-    for _ in range(PER_MINUTE + 5):
+    began = time.time()
+    for _ in range(2 * PER_MINUTE + 5):  # counted per clock minute: a slow run may cross one boundary
         reply = push(web, token, GOOD)
         statuses.append(reply.status)
         retry = reply.header("Retry-After") or retry
         if reply.status == 429:
             assert one_line(reply).startswith(f"more than {PER_MINUTE} pushes this minute")
-    assert 429 in statuses and statuses.index(429) <= PER_MINUTE, statuses
+        if statuses.count(429) >= 4:
+            break
+    minutes = int(time.time() // 60) - int(began // 60) + 1
+    assert 429 in statuses and statuses.index(429) <= PER_MINUTE * minutes, statuses
+    assert statuses.count(200) <= PER_MINUTE * minutes, statuses
     assert retry is not None and 1 <= int(retry) <= 60
     throttled = [r for r in audit_log(redis_client) if r["action"] == "ingest.push" and r["reason"].startswith("429")]
-    assert len(throttled) == 1  # one record per window, whatever the flood
+    assert 1 <= len(throttled) <= minutes  # one record per window, whatever the flood
 
 
 def test_a_pushed_quake_fuses_with_the_same_quake_from_a_public_feed(web, agency, redis_client):
@@ -296,7 +302,13 @@ def test_a_body_dripped_past_the_deadline_is_refused(web, agency, redis_client):
         conn.sendall(f"POST /api/ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
                      f"Content-Type: application/geo+json\r\nContent-Length: {len(GOOD)}\r\n\r\n".encode()
                      + GOOD[:20])
-        answer = conn.recv(4096).decode()  # blocks until the server gives up on the rest
+        answer = b""
+        while b"\r\n\r\n" not in answer or len(answer.split(b"\r\n\r\n", 1)[1]) < 20:
+            chunk = conn.recv(4096)  # blocks until the server gives up on the rest
+            if not chunk:
+                break
+            answer += chunk
+        answer = answer.decode()
     assert answer.startswith("HTTP/1.1 408"), answer[:200]
     assert f"body not received within {DEADLINE} s" in answer
     assert redis_client.xlen(EventKeys.EVENTS) == 0

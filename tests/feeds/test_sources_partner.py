@@ -34,9 +34,9 @@ def test_geojson_points_areas_and_words():
     result = get_source("geojson").parse(doc, FEED, NOW)
     assert result.warnings == []
     fire, zone, crash = result.events
-    assert (fire.id, fire.title, fire.kind, fire.severity.value) == ("geojson:7", "Fire at Pier 4", Kind.FIRE, "severe")
+    assert (fire.id, fire.title, fire.kind, fire.severity.value) == ("push:FD:default:7", "Fire at Pier 4", Kind.FIRE, "severe")
     assert fire.link is None and fire.extra == {"crew": "E7", "sharing": "own"} and (fire.lon, fire.lat) == (-71.06, 42.36)
-    assert zone.geometry["type"] == "Polygon" and zone.lat is None and zone.id.startswith("geojson:")
+    assert zone.geometry["type"] == "Polygon" and zone.lat is None and zone.id.startswith("push:FD:default:")
     assert crash.place == "Kenmore Square, Boston" and not crash.placed and crash.kind is Kind.INCIDENT
     assert get_source("geojson").parse(doc, FEED, NOW).events[1].id == zone.id  # stable without an id
 
@@ -69,12 +69,12 @@ def test_csv_by_its_header_or_a_mapping():
     plain = b"id,time,title,lat,lon,sharing\na1,2026-12-04T11:00Z,Bus fire,42.35,-71.05,agencies:BFD\n"
     assert has_report_columns(plain)
     event = get_source("csv").parse(plain, FEED, NOW).events[0]
-    assert (event.id, event.lat, event.extra["sharing"]) == ("csv:a1", 42.35, "agencies:BFD")
+    assert (event.id, event.lat, event.extra["sharing"]) == ("push:FD:default:a1", 42.35, "agencies:BFD")
     theirs = b"REF,When,Y,X,What\n9,2026-12-04T11:00Z,42.35,-71.05,Crash\n10,2026-12-04T11:05Z,91,-71,Bad\n"
     mapping = parse_mapping("id:REF,time:When,lat:Y,lon:X,title:What")
     assert not has_report_columns(theirs) and has_report_columns(theirs, mapping)
     result = parse_mapped(theirs, FEED, NOW, mapping)
-    assert [e.id for e in result.events] == ["csv:9"]
+    assert [e.id for e in result.events] == ["push:FD:default:9"]
     assert result.warnings == ["row 3 (10) skipped: lat/lon: lat 91.0 is out of range"]
     with pytest.raises(MappingError, match="map: 'colour:Y' is not field:column"):
         parse_mapping("colour:Y")
