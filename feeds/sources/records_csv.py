@@ -56,6 +56,14 @@ def has_report_columns(data: bytes, mapping: dict[str, str] | None = None) -> bo
 
 
 def parse_mapped(data: bytes, feed: FeedConfig, fetched_at: datetime, mapping: dict[str, str] | None = None) -> ParseResult:
+    """One event per row (see the module docstring); DocumentRefused for a file that is not CSV."""
+    try:
+        return _parse(data, feed, fetched_at, mapping)
+    except csv.Error as exc:  # a field over the csv module's limit, a broken quote: the file, not a row
+        raise DocumentRefused(f"not readable as CSV: {plain_text(exc, 120)}") from None
+
+
+def _parse(data: bytes, feed: FeedConfig, fetched_at: datetime, mapping: dict[str, str] | None) -> ParseResult:
     text, warnings = decode_text(data)
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip() for h in (reader.fieldnames or [])]

@@ -88,3 +88,9 @@ def test_neither_is_chosen_by_sniffing():
         detect(doc)
     with pytest.raises(DocumentRefused):
         detect(b"time,title,lat,lon\n2026-12-04T11:00Z,x,42,-71\n")
+
+
+def test_a_file_the_csv_module_cannot_read_is_refused_not_raised():
+    huge = b"time,title\n2026-12-04T10:00Z,\"" + b"a" * 200_000 + b"\"\n"
+    with pytest.raises(DocumentRefused, match="not readable as CSV: field larger than field limit"):
+        parse_mapped(huge, FEED, NOW)
