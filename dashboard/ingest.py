@@ -16,6 +16,7 @@ refused token is audited with the source address (summarised under a flood).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,8 @@ from domain.agencies.pushes import PushRecord, PushThrottle
 from domain.config.loader import Config
 from domain.errors import Invalid
 from workers.push import Push, PushRefused, ingest_push, note_refusal
+
+log = logging.getLogger(__name__)
 
 ACTION = "ingest.push"
 _WORDS = {400: "bad request", 401: "unauthenticated", 408: "timeout", 413: "too large", 415: "unsupported media type",
@@ -127,6 +130,14 @@ class Intake:
             return self._refused(client, code, token_id, source, 400, str(exc), len(body))
         except PushRefused as exc:
             return self._refused(client, code, token_id, source, exc.status, str(exc), len(body))
+        except (redis.RedisError, OSError):
+            raise
+        except Exception:  # a bug must cost this push (logged with its trace), never a bare error page
+            log.exception("push from %s failed", code, extra={"agency": code, "token": token_id})
+            audit(ACTION, record=pushes.feed_id(code, source[:40]), outcome="failed", user=f"agency:{code}",
+                  reason=f"500: token {token_id}: internal error; {len(body)} bytes")
+            return _answer(500, {"error": "internal", "reason": "the push failed inside Watchfloor and was logged; "
+                                                                  "sending it again is safe"})
         tokens.mark_used(client, code, token_id)
         record = PushRecord(source=pushes.check_source(source), token=token_id, status=200, accepted=outcome.accepted,
                             unchanged=outcome.unchanged, refused=len(outcome.refused), reasons=outcome.refused,
