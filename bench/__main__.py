@@ -12,6 +12,7 @@ Screens on their own (the whole stack, headless Chromium; see bench/screens.py):
 python -m bench.screens [--quick] [--only latency|bytes|capacity|aggregation]   bench/results/screens.json
 python -m bench.tiles [--quick]    street tiles: import, serving p50/p95 under 50 clients, bytes   bench/results/tiles.json
 python -m bench.products [--incidents N]   briefing time at 1,000 incidents, export rates   bench/results/products.json
+python -m bench.push [--quick]      partner push intake: POST /api/ingest vs the worker's path   bench/results/push.json
 python -m bench.reports [--reports N]   report intake with entity resolution, memory, link queries   bench/results/reports.json
 python -m bench.links [--quick]    link analysis: a 2-hop neighbourhood of ~500 nodes, first draw and expand in Chromium
                                    bench/results/links.json
@@ -133,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     failover = _failover_section(args)
 
     print()
+    push = _push_section(args)
+
+    print()
     print("Ratios (ours / baseline, measured in this run)")
     for line in report.ratio_lines(rows, ingest):
         print(line)
@@ -163,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         "products": products,
         "bounded": bounded,
         "failover": failover,
+        "push": push,
         "targets": [{"name": n, "value": v, "met": m} for n, v, m in targets],
         "skipped_documents": [{"document": d, "reason": r} for d, r in selection.skipped],
     }
@@ -254,6 +259,17 @@ def _products_section(args: argparse.Namespace) -> dict[str, object] | None:
     print("Products: briefings and exports (a real Redis; bench/results/products.json)")
     run_products(["--incidents", "5000" if args.quick else "100000"])
     return json.loads((report.RESULTS / "products.json").read_text())
+
+
+def _push_section(args: argparse.Namespace) -> dict[str, object] | None:
+    """Partner push intake: POST /api/ingest (real HTTP) against the worker's path on the same documents."""
+    if args.no_redis:
+        print("Push intake: skipped (--no-redis)")
+        return None
+    from bench.push import main as run_push
+
+    run_push(["--quick"] if args.quick else [])
+    return json.loads((report.RESULTS / "push.json").read_text())
 
 
 def _reports_section(args: argparse.Namespace) -> dict[str, object] | None:

@@ -3,7 +3,8 @@
 ``install_security(server, config, get_client)`` (:mod:`dashboard.middleware`) is called by ``create_app`` after the FastAPI
 server is created. From then on every request needs a live session (domain.access.sessions) except
 the sign-in pages (``/login``, ``/logout``, ``/login.css``), the public tip page (``/tip``,
-``/tip/more``, ``/tip.css``, ``/tip.js``) and ``/api/health``, which answers
+``/tip/more``, ``/tip.css``, ``/tip.js``), partner pushes to ``POST /api/ingest`` (their own Bearer
+token, checked by dashboard/ingest.py) and ``/api/health``, which answers
 unauthenticated callers with a minimal report. Without a session a browser page is sent to
 ``/login?next=...``; anything else (``/_dash-*``, ``/api/*``, assets, WebSockets) gets 401 and an
 audit record. Every response carries the security headers (CSP without inline script: Dash's
@@ -67,6 +68,9 @@ TIP_PATHS = {"/tip", "/tip/more", "/tip.css", "/tip.js"}  # the public tip page 
 PUBLIC_PATHS |= TIP_PATHS
 SHARE_PREFIX = "/share/"  # GET /share/<token>: a read-only share link, its token the key (dashboard/share.py)
 METRICS_PATH = "/metrics"
+# POST /api/ingest: a partner's push, authenticated by its own Bearer token (dashboard/ingest.py), never a
+# session cookie, so neither a session nor a same-origin check applies (nothing ambient to forge).
+INGEST_PATH = "/api/ingest"
 PASSWORD_PATHS = {"/password"}  # what a session that must change its password may still reach
 SCOPE_USER = "watchfloor.user"
 SCOPE_SESSION = "watchfloor.session"

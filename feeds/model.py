@@ -184,7 +184,10 @@ class Event:
     def replace(self, **changes: Any) -> Event:
         """A copy with ``changes``; validated again only when they touch what :meth:`__post_init__`
         checks (id, time, position): stamping and naming a 100,000-row file must be cheap."""
-        if not _CHECKED.isdisjoint(changes) or not _FIELD_SET.issuperset(changes):
+        touched = _CHECKED.intersection(changes)
+        if touched == {"id"} and isinstance(changes["id"], str) and changes["id"]:
+            touched = set()  # a non-empty id is all that is checked of it (a pushed report's id is renamed)
+        if touched or not _FIELD_SET.issuperset(changes):
             return dataclasses.replace(self, **changes)
         new = object.__new__(Event)
         for name in _FIELD_NAMES:

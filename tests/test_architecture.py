@@ -23,6 +23,8 @@ RANK = {"layers": 0, "feeds": 1, "domain": 2, "workers": 3, "dashboard": 3, "wat
 SIDEWAYS = {
     ("dashboard", "workers.overrides"): "a split or merge asked on the desk is applied in the web process "
                                         "when no fuser runs (the fuser's own code, not a copy of it)",
+    ("dashboard", "workers.push"): "a partner's push (POST /api/ingest) runs the ingest pipeline in the web "
+                                   "process, so its answer says what was stored (the poll's own code, not a copy)",
 }
 
 MAX_MODULE_LINES = 600

@@ -42,6 +42,18 @@ def test_quick_bench_runs_and_prints_ratios(tmp_path: Path) -> None:
     assert results["reports"]["reports"] == 5000 and 0 < results["reports"]["entities"] < results["reports"]["mentions"]
     failover = results["failover"]  # a real primary killed under three sentinels (bench/failover.py)
     assert failover["acknowledged"] == failover["events"] and not failover["lost"] and not failover["duplicates"]
+    assert results["push"]["stored"] == {"push_new": 300, "push_again": 300, "worker_new": 300, "worker_again": 300}
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+def test_push_bench_runs_and_prints_its_ratios() -> None:
+    """bench/push.py on its own: POST /api/ingest over real HTTP against the worker's path."""
+    proc = subprocess.run([sys.executable, "-m", "bench.push", "--quick"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=240)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for phase in ("new", "again"):
+        assert re.search(rf"^ratio push/worker {phase}\s+\d+\.\d+$", proc.stdout, re.M), proc.stdout
 
 
 @pytest.mark.parametrize(

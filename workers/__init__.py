@@ -1,6 +1,7 @@
 """RQ jobs and long-running processes on the domain: feed polls (``jobs``, ``schedule``), the ingest
 pipeline, learned places, the fuser (``fusion``, ``overrides``; its start from a ``checkpoint`` and the
-``retention`` of reports and incidents it runs) and the outbound worker."""
+``retention`` of reports and incidents it runs) the outbound worker, and partner push intake (``push``: the same pipeline, run by
+``POST /api/ingest``)."""
 
 __all__ = ['checkpoint', 'fusion', 'incident_rows', 'ingest', 'jobs', 'outbound', 'overrides', 'places',
-           'retention', 'schedule']
+           'push', 'retention', 'schedule']

@@ -44,6 +44,11 @@ incidents, every write, push and export, and every refusal (401/403/404/409/422 
     GET    /api/audit[.jsonl]?since=&until=&user=&action=&outcome=&limit=
                                                      supervisor+: the audit trail, newest first (JSON Lines export)
 
+Partner agencies push with their own token, not a session (dashboard/ingest.py, registered here too):
+
+    POST   /api/ingest?source=&map=&tlp=&interval=   Bearer agency token: GeoJSON, CAP 1.2 or CSV reports
+    GET    /agency                                   operator+: what each agency pushed and what was refused
+
 Partner accounts (``watchfloor partner add``: a display-type account with a maximum TLP) may only
 read ``/api/alerts.atom`` and the CAP documents it links to.
 """
@@ -59,6 +64,7 @@ from fastapi import FastAPI
 
 from dashboard.api import alerts, annotations, audit, products, reports, rules
 from dashboard.api.endpoint import Api, Work
+from dashboard.ingest import register_partner_intake
 from domain.access.accounts import Role
 from domain.config.loader import Config
 
@@ -169,3 +175,4 @@ def register_operator_api(server: FastAPI, config: Config, get_client: Callable[
         server.add_api_route(route.path, api.endpoint(route.action, route.record, route.role, route.work,
                                                       body=route.body, partners=route.partners),
                              methods=[route.method])
+    register_partner_intake(server, config, get_client)  # POST /api/ingest (its own Bearer token) and /agency

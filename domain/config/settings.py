@@ -156,6 +156,8 @@ SETTINGS: tuple[Setting, ...] = (
             "than this as late.", "WATCHFLOOR_SAR_QUEUE_TARGET_HOURS", float, 0.25, 720),
     Setting("tip_per_hour", 5, "Tips (and additions to tips) one address may send to /tip in an hour; the "
             "address is kept only in a counter that expires with the hour.", "WATCHFLOOR_TIP_PER_HOUR", int, 1, 1000),
+    Setting("push_per_minute", 60, "Pushes one partner agency may make to POST /api/ingest in a minute (all its "
+            "tokens together); more are answered 429 with Retry-After.", "WATCHFLOOR_PUSH_PER_MINUTE", int, 1, 100_000),
     Setting("daily_brief_at", "06:00", "UTC time (HH:MM) the daily brief of the whole picture is written to "
             "<data_dir>/briefs/ as PDF; empty: no daily brief.", "WATCHFLOOR_DAILY_BRIEF_AT"),
     Setting("daily_brief_tlp", "TLP:AMBER", "Highest TLP marking the daily brief may hold (it is for the floor).",

@@ -8,6 +8,7 @@ from typing import Any
 
 import redis
 
+from domain.agencies.pushes import pushed_feed_status
 from domain.config.loader import Config
 from domain.picture.processes import process_status
 from domain.store.connection import store_problem
@@ -26,7 +27,8 @@ def _when(epoch: float) -> str | None:
 
 
 def feed_status(config: Config, client: redis.Redis, now: float | None = None) -> dict[str, dict[str, Any]]:
-    """Per configured feed: status word, one-line reason, times, counts and whether it is stale."""
+    """Per configured feed, then per source a partner agency pushed (``pushed``: True): status word,
+    one-line reason, times, counts and whether it is stale."""
     now = time.time() if now is None else now
     out: dict[str, dict[str, Any]] = {}
     for feed in config.feeds:
@@ -58,6 +60,7 @@ def feed_status(config: Config, client: redis.Redis, now: float | None = None) -
             "next_attempt": _when(health.next_attempt),
             "warnings": health.warnings,
         }
+    out.update(pushed_feed_status(client, now))  # partners' pushed sources, marked "pushed"
     return out
 
 

@@ -163,17 +163,19 @@ class EventStore:
         self.client = client
         self._append = client.register_script(_APPEND_LUA)
 
-    def append(self, events: Iterable[Event], *, feed_id: str = "", rows: list[str] | None = None) -> AppendCounts:
+    def append(self, events: Iterable[Event], *, feed_id: str = "", rows: list[str] | None = None,
+               atomic: bool = False) -> AppendCounts:
         """Append what is new or changed, idempotently. With ``rows`` (one fingerprint per event of
         the report as parsed, before placing) and ``feed_id``, each row is remembered as stored (see
-        :meth:`unchanged_rows`) in the same atomic step as its event."""
+        :meth:`unchanged_rows`) in the same atomic step as its event. ``atomic``: every batch in one
+        MULTI/EXEC, all or nothing (a partner's push: nothing partial is stored)."""
         counts = AppendCounts()
         batch = list(events)
         if not batch:
             return counts
         if rows is not None and len(rows) != len(batch):
             raise ValueError("rows must give one fingerprint per event")
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self.client.pipeline(transaction=atomic)
         head = [EventKeys.FINGERPRINTS, EventKeys.CURRENT, EventKeys.EVENTS, EventKeys.SUPERSEDED]
         for start in range(0, len(batch), APPEND_BATCH):
             chunk = batch[start : start + APPEND_BATCH]

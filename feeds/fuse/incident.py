@@ -23,15 +23,19 @@ class Report:
     feed: str
     time: datetime
     fields: tuple[str, ...] = ()
+    agency: str | None = None  # the agency that owns the report (a partner's push); None: public
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        body = {
             "event_id": self.event_id,
             "source": self.source,
             "feed": self.feed,
             "time": iso(self.time),
             "fields": list(self.fields),
         }
+        if self.agency is not None:  # absent for public reports: today's incidents are written unchanged
+            body["agency"] = self.agency
+        return body
 
 
 @dataclass
@@ -130,7 +134,8 @@ def _summarise(incident: Incident, order: dict[str, int], known: dict[str, Facts
     incident.areas = [str(a) for a in areas] if isinstance(areas, list) else []
     incident.magnitude = facts[sized.id].magnitude if sized else None
     incident.severity = worst.severity
-    incident.reports = [Report(e.id, e.source, e.feed, utc(e.time), tuple(supplied.get(e.id, ()))) for e in events]
+    incident.reports = [Report(e.id, e.source, e.feed, utc(e.time), tuple(supplied.get(e.id, ())), e.agency)
+                        for e in events]
     # The incident's best estimate: bounds intersected when they agree, else the lead's.
     lo = max(f.lo for f in facts.values())
     hi = min(f.hi for f in facts.values())
