@@ -1,6 +1,6 @@
 """RQ jobs and long-running processes on the domain: feed polls (``jobs``, ``schedule``), the ingest
 pipeline, learned places, the fuser (``fusion``, ``overrides``; its start from a ``checkpoint`` and the
-``retention`` of reports and incidents it runs) the outbound worker and the threat levels assessed with no screen open (``threat_tick``)."""
+``retention`` of reports and incidents it runs) the outbound worker, and the threat levels assessed with no screen open (``jobs``)."""
 
 __all__ = ['checkpoint', 'fusion', 'incident_rows', 'ingest', 'jobs', 'outbound', 'overrides', 'places',
-           'retention', 'schedule', 'threat_tick']
+           'retention', 'schedule']

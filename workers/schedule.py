@@ -1,7 +1,7 @@
 """The RQ 3 cron scheduler and the RQ worker, as Watchfloor runs them.
 
 The cron process only enqueues ``poll_feed`` for each enabled feed on its own interval, and the
-daily 28 CFR Part 23 purge (``purge_intel``), the threat levels every half minute (``record_threat_levels``, workers/threat_tick.py) and the reports' retention purge (``purge_reports``); workers execute. Running two cron processes is safe: the poll lock in :func:`workers.jobs.acquire_poll`
+daily 28 CFR Part 23 purge (``purge_intel``), the threat levels every half minute (``record_threat_levels``) and the reports' retention purge (``purge_reports``); workers execute. Running two cron processes is safe: the poll lock in :func:`workers.jobs.acquire_poll`
 lets one poll per feed per interval through.
 """
 
@@ -19,9 +19,15 @@ from domain.store.connection import job_queue, job_worker, json_cron
 from feeds.geocode import gazetteer, small_places
 from layers import boundaries, regions
 from layers.basemap import BasemapMissing
-from workers.jobs import _config, daily_brief, poll_feed, purge_intel, purge_reports
-from workers.threat_tick import INTERVAL as THREAT_INTERVAL
-from workers.threat_tick import record_threat_levels
+from workers.jobs import (
+    THREAT_INTERVAL,
+    _config,
+    daily_brief,
+    poll_feed,
+    purge_intel,
+    purge_reports,
+    record_threat_levels,
+)
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,8 @@ from domain.store.connection import job_queue, job_worker
 from domain.store.streams import EventKeys
 from feeds.model import Event, Kind, Severity
 from workers.fusion import Fuser
-from workers.jobs import _config
+from workers.jobs import _config, record_threat_levels
 from workers.schedule import QUEUE, build_cron
-from workers.threat_tick import record_threat_levels
 
 pytestmark = pytest.mark.redis
 
