@@ -46,16 +46,19 @@ class ReplayError(Invalid):
     """A window or an instant that cannot be replayed; the message names it."""
 
 
-def parse_time(text: Any, name: str) -> datetime:
-    """An ISO time (``2026-04-20T14:00Z``, ``2026-04-20 14:00``, ``2026-04-20``), UTC when no zone is
-    given; ReplayError naming ``name`` otherwise."""
+def parse_time(text: Any, name: str, now: datetime | None = None) -> datetime:
+    """An ISO time (``2026-04-20T14:00Z``, ``2026-04-20 14:00``, ``2026-04-20``; UTC when no zone is
+    given) or a span back from now (``90m``, ``6h``, ``2d``); ReplayError naming ``name`` otherwise."""
     if isinstance(text, datetime):
         return text if text.tzinfo else text.replace(tzinfo=UTC)
     value = str(text or "").strip()
+    unit = {"m": 60, "h": 3600, "d": 86400}.get(value[-1:].lower())
+    if unit and value[:-1].isdigit() and len(value) <= 8:
+        return (now or datetime.now(UTC)) - timedelta(seconds=int(value[:-1]) * unit)
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ReplayError(f"{name}: {value[:40]!r} is not a time; write 2026-04-20T14:00Z") from None
+        raise ReplayError(f"{name}: {value[:40]!r} is not a time; write 2026-04-20T14:00Z, or 6h back") from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
@@ -69,7 +72,7 @@ class Window:
     @classmethod
     def parse(cls, start: Any, end: Any, now: datetime | None = None) -> Window:
         now = now or datetime.now(UTC)
-        begin, finish = parse_time(start, "from"), parse_time(end, "to")
+        begin, finish = parse_time(start, "from", now), parse_time(end, "to", now)
         if finish <= begin:
             raise ReplayError(f"to: {finish:%Y-%m-%dT%H:%M:%SZ} is not after from {begin:%Y-%m-%dT%H:%M:%SZ}")
         if finish - begin > MAX_SPAN:
