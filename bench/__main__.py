@@ -12,6 +12,8 @@ Screens on their own (the whole stack, headless Chromium; see bench/screens.py):
 python -m bench.screens [--quick] [--only latency|bytes|capacity|aggregation]   bench/results/screens.json
 python -m bench.tiles [--quick]    street tiles: import, serving p50/p95 under 50 clients, bytes   bench/results/tiles.json
 python -m bench.products [--incidents N]   briefing time at 1,000 incidents, export rates   bench/results/products.json
+python -m bench.replay [--quick]   replay of 24 h at 60x: server ms and bytes per frame, Chromium frame time (patch vs
+                                   whole figures)   bench/results/replay.json
 python -m bench.reports [--reports N]   report intake with entity resolution, memory, link queries   bench/results/reports.json
 python -m bench.links [--quick]    link analysis: a 2-hop neighbourhood of ~500 nodes, first draw and expand in Chromium
                                    bench/results/links.json
@@ -129,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     bounded = _bounded_section(args)
 
     print()
+    replay = _replay_section(args)
+
+    print()
     print("Ratios (ours / baseline, measured in this run)")
     for line in report.ratio_lines(rows, ingest):
         print(line)
@@ -157,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         "reports": reports,
         "links": links,
         "products": products,
+        "replay": replay,
         "bounded": bounded,
         "targets": [{"name": n, "value": v, "met": m} for n, v, m in targets],
         "skipped_documents": [{"document": d, "reason": r} for d, r in selection.skipped],
@@ -249,6 +255,21 @@ def _products_section(args: argparse.Namespace) -> dict[str, object] | None:
     print("Products: briefings and exports (a real Redis; bench/results/products.json)")
     run_products(["--incidents", "5000" if args.quick else "100000"])
     return json.loads((report.RESULTS / "products.json").read_text())
+
+
+def _replay_section(args: argparse.Namespace) -> dict[str, object] | None:
+    """Replay of 24 hours at 60x: build, server cost and bytes per frame (patch vs whole figures);
+    the full run adds the frame time in Chromium (the whole stack)."""
+    if args.no_redis:
+        print("Replay: skipped (--no-redis)")
+        return None
+    from bench.replay import main as run_replay
+
+    quick = args.quick or args.no_screens
+    print("Replay (a real Redis" + ("" if quick else "; the whole stack and headless Chromium") +
+          "; bench/results/replay" + ("-quick" if quick else "") + ".json)")
+    run_replay(["--quick"] if quick else [])
+    return json.loads((report.RESULTS / ("replay-quick.json" if quick else "replay.json")).read_text())
 
 
 def _reports_section(args: argparse.Namespace) -> dict[str, object] | None:

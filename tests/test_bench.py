@@ -40,6 +40,9 @@ def test_quick_bench_runs_and_prints_ratios(tmp_path: Path) -> None:
     assert {row["format"] for row in results["parse"]} >= {"rss", "usgs-geojson", "firms-csv"}
     assert results["ingest"]["checks"]["ok"] is True
     assert results["reports"]["reports"] == 5000 and 0 < results["reports"]["entities"] < results["reports"]["mentions"]
+    replay = results["replay"]["server"]
+    assert replay["frames"] > 100 and replay["patch_bytes_p50"] < replay["full_bytes_p50"]
+    assert re.search(r"^  bytes per frame: patch p50 [\d,]+, whole figures p50 [\d,]+ \(ratio [\d.]+\)", out, re.M)
 
 
 @pytest.mark.parametrize(

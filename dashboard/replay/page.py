@@ -27,7 +27,7 @@ from dash import ClientsideFunction, Dash, Input, Output, State, ctx, dcc, html,
 
 from dashboard.offload import off_the_loop
 from dashboard.panels.figures import map_figure, timeline_figure
-from dashboard.replay.view import banner_text, figure_patches, map_rows, replay_for, side_panels, stamp
+from dashboard.replay.view import banner_text, figure_patches, full_figures, map_rows, replay_for, side_panels, stamp
 from dashboard.security import current_user
 from domain.access.accounts import Role
 from domain.access.audit import audit, audit_refusal
@@ -91,8 +91,17 @@ def _window_picker(window: Window) -> html.Div:
     ], className="wf-replay-window")
 
 
+def figures(config: Config, workspaces: list[Workspace], screen: str) -> tuple[Any, Any]:
+    """The empty map and timeline of a replay screen (the frames fill them)."""
+    big = screen == "wall"
+    focus = workspaces[0] if workspaces else None
+    center, zoom = (focus.focus(), focus.zoom + (1.2 if big else 0)) if focus is not None else ((30.0, -30.0), 1.3)
+    return (map_figure([], center=center, zoom=zoom, workspaces=workspaces, label_scale=1.6 if big else 1.0,
+                       online_style=str(config.map_online_style or "")), timeline_figure([]))
+
+
 def replay_layout(config: Config, workspaces: list[Workspace], screen: str = "desk", start: Any = None,
-                  end: Any = None, at: Any = None, speed: Any = None, play: Any = None) -> html.Div:
+                  end: Any = None, at: Any = None, speed: Any = None, play: Any = None, frames: Any = None) -> html.Div:
     """The page for one window; the frames come from the callback."""
     screen = "wall" if screen == "wall" else "desk"
     user = current_user()
@@ -109,10 +118,10 @@ def replay_layout(config: Config, workspaces: list[Workspace], screen: str = "de
         first = window.start
     pace = int(speed) if str(speed or "").isdigit() and int(speed) in SPEEDS else 10
     state = {"from": window.start_ms, "to": window.end_ms, "t": int(first.timestamp() * 1000), "shown": None,
-             "playing": bool(play) and not problem, "speed": pace, "wall": 0, "screen": screen}
+             "playing": bool(play) and not problem, "speed": pace, "screen": screen,
+             "full": frames == "full"}  # (frames=full: whole figures every frame, what bench/replay.py compares with)
     big = screen == "wall"
-    focus = workspaces[0] if workspaces else None
-    center, zoom = (focus.focus(), focus.zoom + (1.2 if big else 0)) if focus is not None else ((30.0, -30.0), 1.3)
+    map_start, timeline_start = figures(config, workspaces, screen)
     return html.Div([
         html.Div(banner_text(state["t"], False, pace), id=rid("banner"), className="wf-replay-banner", role="status",
                  **{"aria-live": "polite"}),
@@ -124,15 +133,13 @@ def replay_layout(config: Config, workspaces: list[Workspace], screen: str = "de
         html.Div([_window_picker(window), _controls(window, pace)], className="wf-replay-top"),
         html.P(problem, className="wf-replay-message wf-refused", hidden=not problem),
         html.Main([
-            html.Section(dcc.Graph(id=rid("map"), figure=map_figure([], center=center, zoom=zoom, workspaces=workspaces,
-                                                                     label_scale=1.6 if big else 1.0,
-                                                                     online_style=str(config.map_online_style or "")),
+            html.Section(dcc.Graph(id=rid("map"), figure=map_start,
                                    config={"displaylogo": False, "scrollZoom": True, "displayModeBar": False},
                                    className="wf-map-graph"), className="wf-map"),
             html.Aside([html.H2(["Incidents ", html.Span(id=rid("count"), className="wf-muted")]),
                         html.Div(id=rid("side"))], className="wf-side"),
         ], className="wf-main"),
-        html.Section(dcc.Graph(id=rid("timeline"), figure=timeline_figure([]),
+        html.Section(dcc.Graph(id=rid("timeline"), figure=timeline_start,
                                config={"displaylogo": False, "displayModeBar": False}, className="wf-timeline-graph"),
                      className="wf-timeline"),
         dcc.Store(id=rid("state"), data=state),
@@ -148,7 +155,7 @@ def register_replay(app: Dash, config: Config, get_client: Callable[[], redis.Re
 
     def layout(screen: str = "desk", **query: Any) -> html.Div:
         return replay_layout(config, workspaces, screen, query.get("from"), query.get("to"), query.get("at"),
-                             query.get("speed"), query.get("play"))
+                             query.get("speed"), query.get("play"), query.get("frames"))
 
     dash.register_page("watchfloor.replay", path="/replay", title="Watchfloor · REPLAY", name="Replay", layout=layout)
     app.clientside_callback(ClientsideFunction(namespace="wfreplay", function_name="gate"),
@@ -206,7 +213,11 @@ def _register_frames(app: Dash, config: Config, get_client: Callable[[], redis.R
         when = datetime.fromtimestamp(state["t"] / 1000, UTC)
         before = map_rows(client, replay, state.get("shown"), user)
         after = map_rows(client, replay, state["t"], user)
-        map_patch, timeline_patch, _how = figure_patches(before, after, replay.born, state["t"])
+        if state.get("full"):
+            map_patch, timeline_patch = full_figures(*figures(config, workspaces, str(state["screen"])), after,
+                                                      state["t"])
+        else:
+            map_patch, timeline_patch, _how = figure_patches(before, after, replay.born, state["t"])
         shown = frame(client, replay, when, user, workspaces)
         titles = {i["id"]: i.get("title") or i["id"] for i in shown["incidents"]}
         state["shown"] = state["t"]

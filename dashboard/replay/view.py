@@ -21,6 +21,7 @@ import redis
 from dash import Patch, html
 
 from dashboard.panels.status import threat_panel
+from domain.access.tlp import max_marking
 from domain.picture.markers import SEVERITY_COLOURS
 from domain.replay.frames import rows_at
 from domain.replay.picture import Replay, Window
@@ -48,12 +49,28 @@ def replay_for(client: redis.Redis, window: Window, archive: Path, fusion_window
         return found
 
 
+_rows: OrderedDict[tuple[int, int, str], list[dict[str, Any]]] = OrderedDict()
+ROWS_KEPT = 16  # recent frames' rows: the next frame's patch starts from the one the browser shows
+
+
 def map_rows(client: redis.Redis, replay: Replay, when_ms: int | None, reader: Any) -> list[dict[str, Any]]:
-    """The placed marker rows of the frame at ``when_ms`` (None: no frame, nothing drawn)."""
+    """The placed marker rows of the frame at ``when_ms`` for this reader (None: no frame, nothing
+    drawn); the last few frames' rows are kept, so a patch does not compute its starting frame again."""
     if when_ms is None:
         return []
+    ceiling = max_marking(reader, client)
+    key = (id(replay), int(when_ms), ceiling.value)
+    with _lock:
+        kept = _rows.get(key)
+    if kept is not None:
+        return kept
     when = datetime.fromtimestamp(when_ms / 1000, UTC)
-    return [r for r in rows_at(client, replay, when, reader) if r.get("lat") is not None and r.get("lon") is not None]
+    rows = [r for r in rows_at(client, replay, when, ceiling) if r.get("lat") is not None and r.get("lon") is not None]
+    with _lock:
+        _rows[key] = rows
+        while len(_rows) > ROWS_KEPT:
+            _rows.popitem(last=False)
+    return rows
 
 
 def _value(row: dict[str, Any], name: str) -> Any:
@@ -118,16 +135,24 @@ def figure_patches(before: list[dict[str, Any]], after: list[dict[str, Any]], bo
     return map_patch, timeline_patch, how
 
 
-def full_figures(map_figure: Any, timeline_figure: Any, rows: list[dict[str, Any]]) -> tuple[Any, Any]:
-    """Whole figures holding ``rows`` (what the bench compares the patches with)."""
+def full_figures(map_figure: Any, timeline_figure: Any, rows: list[dict[str, Any]],
+                 when_ms: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Whole figures (as dicts) holding ``rows``: what sending everything every frame costs, the
+    comparison bench/replay.py measures (``/replay?frames=full``)."""
+    map_dict = map_figure.to_dict() if hasattr(map_figure, "to_dict") else map_figure
+    timeline_dict = timeline_figure.to_dict() if hasattr(timeline_figure, "to_dict") else timeline_figure
     for name, key in MAP_FIELDS:
-        map_figure["data"][0][name] = [r.get(key) for r in rows]
+        map_dict["data"][0][name] = [r.get(key) for r in rows]
     for name, key in MARKER_FIELDS:
-        map_figure["data"][0]["marker"][name] = [r.get(key) for r in rows]
+        map_dict["data"][0].setdefault("marker", {})[name] = [r.get(key) for r in rows]
     for name, key in TIMELINE_FIELDS:
-        timeline_figure["data"][0][name] = [r.get(key) for r in rows]
-    timeline_figure["data"][0]["marker"]["color"] = [r.get("color") for r in rows]
-    return map_figure, timeline_figure
+        timeline_dict["data"][0][name] = [r.get(key) for r in rows]
+    timeline_dict["data"][0].setdefault("marker", {})["color"] = [r.get("color") for r in rows]
+    if when_ms is not None:
+        moment = datetime.fromtimestamp(when_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        timeline_dict["layout"]["shapes"] = [{"type": "line", "xref": "x", "yref": "paper", "x0": moment, "x1": moment,
+                                              "y0": 0, "y1": 1, "line": {"color": "#cc79a7", "width": 3}}]
+    return map_dict, timeline_dict
 
 
 def stamp(when_ms: int) -> str:
