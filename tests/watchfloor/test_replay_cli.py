@@ -94,3 +94,13 @@ def test_bad_input_gets_one_line_and_exit_2(redis_server, args, words) -> None:
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and words in done.stderr and "Traceback" not in done.stderr
     assert done.stderr.startswith("watchfloor: replay: ")
+
+
+def test_a_workspace_keeps_its_own_incidents_and_levels(redis_server, window) -> None:
+    done = run_cli("replay", "--from", window[0], "--to", window[1], "--workspace", "exercise-marathon", "--json",
+                   redis_url=redis_server.url)
+    assert done.returncode == 0, done.stderr
+    items = orjson.loads(done.stdout)["timeline"]
+    assert not [i for i in items if i["kind"].startswith("incident")], "the fires are hundreds of km from the course"
+    assert {i["id"] for i in items if i["kind"] == "level"} <= {"global", "exercise-marathon"}
+    assert any(i["kind"] == "alert.issue" for i in items)

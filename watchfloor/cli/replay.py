@@ -28,15 +28,19 @@ def _near(items: list[dict[str, Any]], workspace: Any) -> list[dict[str, Any]]:
 
 
 def _scoped(client: Any, replay: Replay, ceiling: Any, workspace: Any) -> list[dict[str, Any]]:
+    """The window's timeline; with a workspace, only its incidents (those near it at the window's end)
+    and its own and the whole picture's levels (alerts and annotations of those incidents stay)."""
     items = timeline(client, replay, ceiling)
     if workspace is None:
         return items
-    near: set[str] = set()
-    for incident in replay.incidents_at(replay.window.end):
-        if relevance(incident, workspace)[0] > 0:
-            near.add(incident["id"])
-    return [i for i in items if not i["kind"].startswith("incident") or i["id"] in near
-            if i["kind"] != "level" or i["id"] in ("global", workspace.id)]
+    near = {i["id"] for i in _near(replay.incidents_at(replay.window.end), workspace)}
+
+    def kept(item: dict[str, Any]) -> bool:
+        if item["kind"].startswith("incident") or item["kind"] == "annotation":
+            return item["id"] in near
+        return item["kind"] != "level" or item["id"] in ("global", workspace.id)
+
+    return [i for i in items if kept(i)]
 
 
 def cmd_replay(args: argparse.Namespace, config: Config) -> int:
