@@ -2,12 +2,23 @@
  * frame's time in this browser (request to drawn), kept for bench/replay.py. Its own namespace. */
 (function () {
   "use strict";
-  var R = window.__wfreplay = window.__wfreplay || {sent: 0, inflight: false, times: []};
+  var R = window.__wfreplay = window.__wfreplay || {sent: 0, inflight: false, times: [], opened: performance.now()};
 
-  /* A play tick asks for the next frame only when the last one has landed (or after 5 s: lost). */
-  function gate(n) {
+  /* The map has drawn its style: patching it before that breaks plotly's map (reading 'layers'). */
+  function mapReady() {
+    var gd = document.querySelector("#wf-replay-map .js-plotly-plot");
+    var sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+    return !!(sub && sub.map && sub.map.style && sub.map.style._loaded) || performance.now() - R.opened > 15000;
+  }
+
+  /* A tick asks for the next frame: the first once the map is ready, then only while playing, and
+   * only when the last one has landed (or after 5 s: lost). */
+  function gate(n, state) {
     var now = performance.now();
-    if (R.inflight && now - R.sent < 5000) { return window.dash_clientside.no_update; }
+    var no = window.dash_clientside.no_update;
+    if (!mapReady()) { return no; }
+    if (state && state.shown !== null && state.shown !== undefined && !state.playing) { return no; }
+    if (R.inflight && now - R.sent < 5000) { return no; }
     R.inflight = true;
     R.sent = now;
     return n;

@@ -7,7 +7,8 @@ page has none), it reads nothing but the replay (domain/replay/), and every fram
 signed-in reader by the live screens' checks. One server callback moves the replay clock and answers
 with small patches (dashboard/replay/view.py); the state it works from (the window, the instant the
 browser shows, playing or not, speed) comes back with every answer, so a dropped answer loses nothing.
-The play ticks go through a clientside gate (assets/wf-97-replay.js): one frame in flight at a time.
+The play ticks go through a clientside gate (assets/wf-97-replay.js): the first frame once the map has
+drawn, then frames only while playing, one in flight at a time.
 
 URL: ``/replay?from=2026-04-20T06:00Z&to=2026-04-20T12:00Z[&at=...][&speed=60][&play=1][&screen=wall]``.
 """
@@ -34,7 +35,7 @@ from domain.access.audit import audit, audit_refusal
 from domain.config.loader import Config
 from domain.errors import WatchfloorError
 from domain.replay.frames import frame
-from domain.replay.picture import ReplayError, Window, parse_time
+from domain.replay.picture import SHOWN_BEFORE, ReplayError, Window, parse_time
 from layers.zones import Workspace
 
 SPEEDS = [1, 2, 5, 10, 30, 60]
@@ -122,8 +123,9 @@ def replay_layout(config: Config, workspaces: list[Workspace], screen: str = "de
              "full": frames == "full"}  # (frames=full: whole figures every frame, what bench/replay.py compares with)
     big = screen == "wall"
     map_start, timeline_start = figures(config, workspaces, screen)
+    timeline_start.update_layout(xaxis_range=[window.start - SHOWN_BEFORE, window.end])  # (not plotly's year 2000)
     return html.Div([
-        html.Div(banner_text(state["t"], False, pace), id=rid("banner"), className="wf-replay-banner", role="status",
+        html.Div(banner_text(state["t"], state["playing"], pace), id=rid("banner"), className="wf-replay-banner", role="status",
                  **{"aria-live": "polite"}),
         html.Div([html.Span("WATCHFLOOR", className="wf-brand"),
                   html.Span(f"Replay of {stamp(window.start_ms)} – {stamp(window.end_ms)} · not live",
@@ -137,7 +139,8 @@ def replay_layout(config: Config, workspaces: list[Workspace], screen: str = "de
                                    config={"displaylogo": False, "scrollZoom": True, "displayModeBar": False},
                                    className="wf-map-graph"), className="wf-map"),
             html.Aside([html.H2(["Incidents ", html.Span(id=rid("count"), className="wf-muted")]),
-                        html.Div(id=rid("side"))], className="wf-side"),
+                        html.Div(html.P("Rebuilding the picture as it was…", className="wf-muted"), id=rid("side"))],
+                       className="wf-side"),
         ], className="wf-main"),
         html.Section(dcc.Graph(id=rid("timeline"), figure=timeline_start,
                                config={"displaylogo": False, "displayModeBar": False}, className="wf-timeline-graph"),
@@ -145,7 +148,7 @@ def replay_layout(config: Config, workspaces: list[Workspace], screen: str = "de
         dcc.Store(id=rid("state"), data=state),
         dcc.Store(id=rid("req")),
         dcc.Store(id=rid("ack")),
-        dcc.Interval(id=rid("tick"), interval=TICK_MS, disabled=not state["playing"]),
+        dcc.Interval(id=rid("tick"), interval=TICK_MS),  # (the gate asks for frames only while playing)
     ], className=f"wf-root wf-replay wf-replay-{screen} wf-{screen} wf-theme-dark", **{"data-replay": screen})
 
 
@@ -159,7 +162,7 @@ def register_replay(app: Dash, config: Config, get_client: Callable[[], redis.Re
 
     dash.register_page("watchfloor.replay", path="/replay", title="Watchfloor · REPLAY", name="Replay", layout=layout)
     app.clientside_callback(ClientsideFunction(namespace="wfreplay", function_name="gate"),
-                            Output(rid("req"), "data"), Input(rid("tick"), "n_intervals"))
+                            Output(rid("req"), "data"), Input(rid("tick"), "n_intervals"), State(rid("state"), "data"))
     app.clientside_callback(ClientsideFunction(namespace="wfreplay", function_name="landed"),
                             Output(rid("ack"), "data"), Input(rid("state"), "data"))
     _register_frames(app, config, get_client, workspaces)
@@ -184,12 +187,12 @@ def _register_frames(app: Dash, config: Config, get_client: Callable[[], redis.R
     @app.callback(
         Output(rid("map"), "figure"), Output(rid("timeline"), "figure"), Output(rid("side"), "children"),
         Output(rid("banner"), "children"), Output(rid("count"), "children"), Output(rid("slider"), "value"),
-        Output(rid("state"), "data"), Output(rid("tick"), "disabled"), Output(rid("message"), "children"),
-        Output(rid("play"), "children"),
+        Output(rid("state"), "data"), Output(rid("message"), "children"), Output(rid("play"), "children"),
         Input(rid("req"), "data"), Input(rid("play"), "n_clicks"), Input(rid("step-event"), "n_clicks"),
         Input(rid("step-minute"), "n_clicks"), Input(rid("slider"), "value"), Input(rid("jump-go"), "n_clicks"),
         Input(rid("jump"), "n_submit"), Input(rid("speed"), "value"),
         State(rid("state"), "data"), State(rid("jump"), "value"),
+        prevent_initial_call=True,  # the first frame is asked for by the gate, once the map has drawn
     )
     @off_the_loop
     def advance(_req: Any, _play: Any, _step: Any, _minute: Any, slider: Any, _go: Any, _submit: Any, speed: Any,
@@ -202,7 +205,7 @@ def _register_frames(app: Dash, config: Config, get_client: Callable[[], redis.R
             raise dash.exceptions.PreventUpdate
         client = get_client()
         if client is None:
-            return (*([no_update] * 8), "data store unreachable", no_update)
+            return (*([no_update] * 7), "data store unreachable", no_update)
         window = Window(datetime.fromtimestamp(state["from"] / 1000, UTC), datetime.fromtimestamp(state["to"] / 1000, UTC))
         replay = replay_for(client, window, archive, float(config.fusion_window_hours))
         if state.get("shown") is None:
@@ -228,7 +231,7 @@ def _register_frames(app: Dash, config: Config, get_client: Callable[[], redis.R
         state["panels"] = digest
         return (map_patch, timeline_patch, side,
                 banner_text(state["t"], state["playing"], state["speed"]), f"({len(shown['incidents'])})",
-                int((state["t"] - state["from"]) / 1000), state, not state["playing"], message,
+                int((state["t"] - state["from"]) / 1000), state, message,
                 "❚❚ Pause" if state["playing"] else "▶ Play")
 
 

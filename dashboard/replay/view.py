@@ -130,6 +130,8 @@ def figure_patches(before: list[dict[str, Any]], after: list[dict[str, Any]], bo
     how = trace_patch(map_patch, 0, MAP_FIELDS, MARKER_FIELDS, before, after, born)
     trace_patch(timeline_patch, 0, TIMELINE_FIELDS, (("color", "color"),), before, after, born)
     stamp = datetime.fromtimestamp(when_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    if after:
+        timeline_patch["layout"]["xaxis"]["autorange"] = True
     timeline_patch["layout"]["shapes"] = [{"type": "line", "xref": "x", "yref": "paper", "x0": stamp, "x1": stamp,
                                           "y0": 0, "y1": 1, "line": {"color": "#cc79a7", "width": 3}}]
     return map_patch, timeline_patch, how

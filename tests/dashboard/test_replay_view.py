@@ -82,7 +82,7 @@ def test_nothing_changed_sends_almost_nothing() -> None:
     rows = [row(n) for n in range(200)]
     map_patch, timeline_patch, how = figure_patches(rows, rows, born(rows), 1_776_679_200_000)
     assert how == "delta" and map_patch.to_plotly_json()["operations"] == []
-    assert [op["location"][:2] for op in timeline_patch.to_plotly_json()["operations"]] == [["layout", "shapes"]]
+    assert {op["location"][1] for op in timeline_patch.to_plotly_json()["operations"]} <= {"xaxis", "shapes"}
 
 
 def test_the_banner_says_replay_and_the_time_never_live() -> None:
