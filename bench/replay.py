@@ -45,7 +45,7 @@ from watchfloor.redis_server import EmbeddedRedis
 RESULTS = Path(__file__).resolve().parent / "results"
 FRAME_MS = 500
 SPEED = 60
-PASSWORD = "bench replay passphrase 7"
+PASSWORD = "after action review 7 x"
 KINDS = (Kind.FIRE, Kind.MEDICAL, Kind.SECURITY, Kind.TRAFFIC, Kind.WEATHER)
 SEVERITIES = (Severity.MINOR, Severity.MODERATE, Severity.SEVERE, Severity.EXTREME)
 
@@ -99,7 +99,7 @@ def server_side(client: redis.Redis, window: Window, every: int = 1) -> dict[str
     for t in sampled:  # each sampled frame against the frame before it, as the browser asks for them
         map_rows(client, replay, t - step, TLP.AMBER)  # (the frame the browser shows: kept from the last answer)
         began = time.perf_counter()
-        after = map_rows(client, replay, t, TLP.AMBER)
+        after = map_rows(client, replay, t, TLP.AMBER, base_ms=t - step)
         rows_s = time.perf_counter() - began
         began = time.perf_counter()
         shown = map_rows(client, replay, t - step, TLP.AMBER) if t > window.start_ms else []

@@ -206,7 +206,13 @@ def _register_frames(app: Dash, config: Config, get_client: Callable[[], redis.R
         client = get_client()
         if client is None:
             return (*([no_update] * 7), "data store unreachable", no_update)
-        window = Window(datetime.fromtimestamp(state["from"] / 1000, UTC), datetime.fromtimestamp(state["to"] / 1000, UTC))
+        try:  # the state comes from the browser: a crafted one gets no bigger window than the page allows
+            window = Window.parse(datetime.fromtimestamp(int(state["from"]) / 1000, UTC),
+                                  datetime.fromtimestamp(int(state["to"]) / 1000, UTC))
+            state["t"], state["speed"] = int(state["t"]), int(state["speed"]) if state.get("speed") in SPEEDS else 10
+            state["from"], state["to"] = window.start_ms, window.end_ms
+        except (ReplayError, KeyError, TypeError, ValueError, OverflowError, OSError):
+            raise dash.exceptions.PreventUpdate from None
         replay = replay_for(client, window, archive, float(config.fusion_window_hours))
         if state.get("shown") is None:
             audit("replay.read", record=f"{window.start:%Y-%m-%dT%H:%M:%SZ}/{window.end:%Y-%m-%dT%H:%M:%SZ}")
@@ -215,24 +221,38 @@ def _register_frames(app: Dash, config: Config, get_client: Callable[[], redis.R
             raise dash.exceptions.PreventUpdate
         when = datetime.fromtimestamp(state["t"] / 1000, UTC)
         before = map_rows(client, replay, state.get("shown"), user)
-        after = map_rows(client, replay, state["t"], user)
+        after = map_rows(client, replay, state["t"], user, base_ms=state.get("shown"))
         if state.get("full"):
             map_patch, timeline_patch = full_figures(*figures(config, workspaces, str(state["screen"])), after,
                                                       state["t"])
         else:
             map_patch, timeline_patch, _how = figure_patches(before, after, replay.born, state["t"])
-        shown = frame(client, replay, when, user, workspaces)
-        titles = {i["id"]: i.get("title") or i["id"] for i in shown["incidents"]}
         state["shown"] = state["t"]
-        # The side panels only when what they show changed (most frames at 60x change a dot or two).
-        digest = hashlib.blake2b(orjson.dumps([shown["threat"], shown["alerts"], shown["annotations"], titles],
-                                              option=orjson.OPT_SORT_KEYS), digest_size=8).hexdigest()
-        side = no_update if digest == state.get("panels") else side_panels(shown, titles)
-        state["panels"] = digest
+        side = _side(client, replay, when, user, workspaces, state, ctx.triggered_id == rid("req"))
         return (map_patch, timeline_patch, side,
-                banner_text(state["t"], state["playing"], state["speed"]), f"({len(shown['incidents'])})",
+                banner_text(state["t"], state["playing"], state["speed"]), f"({len(after)} on the map)",
                 int((state["t"] - state["from"]) / 1000), state, message,
                 "❚❚ Pause" if state["playing"] else "▶ Play")
+
+
+PANELS_EVERY_MS = 2000  # while playing, the side panels follow the frames at most this often (they cost the most)
+
+
+def _side(client: Any, replay: Any, when: datetime, user: Any, workspaces: list[Workspace], state: dict[str, Any],
+          tick: bool) -> Any:
+    """The side panels (threat, alerts, annotations) of the frame, or no_update: while playing, at
+    most every PANELS_EVERY_MS, and only when what they show changed (a digest kept in the state)."""
+    now = time.time() * 1000
+    if tick and state["playing"] and now - float(state.get("panels_at") or 0) < PANELS_EVERY_MS:
+        return no_update
+    state["panels_at"] = now
+    shown = frame(client, replay, when, user, workspaces)
+    titles = {i["id"]: i.get("title") or i["id"] for i in shown["incidents"] if i["id"] in shown["annotations"]}
+    digest = hashlib.blake2b(orjson.dumps([shown["threat"], shown["alerts"], shown["annotations"], titles],
+                                          option=orjson.OPT_SORT_KEYS), digest_size=8).hexdigest()
+    side = no_update if digest == state.get("panels") else side_panels(shown, titles)
+    state["panels"] = digest
+    return side
 
 
 def _move(state: dict[str, Any], trigger: Any, replay: Any, slider: Any, typed: Any, speed: Any) -> str | None:

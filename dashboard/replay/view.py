@@ -11,20 +11,23 @@ Plain lists only (FACTS.md: a Patch extend on a typed array breaks the figure)."
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import redis
 from dash import Patch, html
 
 from dashboard.panels.status import threat_panel
 from domain.access.tlp import max_marking
+from domain.picture import incidents
 from domain.picture.markers import SEVERITY_COLOURS
 from domain.replay.frames import rows_at
-from domain.replay.picture import Replay, Window
+from domain.replay.picture import SHOWN_BEFORE, Replay, Window
 
 MAP_FIELDS = (("lat", "lat"), ("lon", "lon"), ("customdata", "id"), ("hovertext", "text"))
 MARKER_FIELDS = (("color", "color"), ("size", "size"))
@@ -53,23 +56,65 @@ _rows: OrderedDict[tuple[int, int, str], list[dict[str, Any]]] = OrderedDict()
 ROWS_KEPT = 16  # recent frames' rows: the next frame's patch starts from the one the browser shows
 
 
-def map_rows(client: redis.Redis, replay: Replay, when_ms: int | None, reader: Any) -> list[dict[str, Any]]:
+def map_rows(client: redis.Redis, replay: Replay, when_ms: int | None, reader: Any,
+             base_ms: int | None = None) -> list[dict[str, Any]]:
     """The placed marker rows of the frame at ``when_ms`` for this reader (None: no frame, nothing
-    drawn); the last few frames' rows are kept, so a patch does not compute its starting frame again."""
+    drawn). The last few frames' rows are kept; given ``base_ms`` (the frame the browser shows) whose
+    rows are kept, only the incidents changed in between are worked out again (a frame at 60x costs
+    its changes, not the whole picture)."""
     if when_ms is None:
         return []
     ceiling = max_marking(reader, client)
     key = (id(replay), int(when_ms), ceiling.value)
     with _lock:
         kept = _rows.get(key)
+        base = _rows.get((id(replay), int(base_ms), ceiling.value)) if base_ms is not None else None
     if kept is not None:
         return kept
     when = datetime.fromtimestamp(when_ms / 1000, UTC)
-    rows = [r for r in rows_at(client, replay, when, ceiling) if r.get("lat") is not None and r.get("lon") is not None]
+    if base is not None and base_ms is not None and base_ms <= when_ms:
+        rows = _rows_from(client, replay, base, int(base_ms), int(when_ms), ceiling)
+    else:
+        rows = [r for r in rows_at(client, replay, when, ceiling) if _placed(r)]
     with _lock:
         _rows[key] = rows
         while len(_rows) > ROWS_KEPT:
             _rows.popitem(last=False)
+    return rows
+
+
+@functools.lru_cache(maxsize=65_536)
+def _epoch(stamp: Any) -> float | None:
+    """Epoch seconds of a row's ISO time (None: none or unreadable, as domain.replay.picture reads it)."""
+    try:
+        when = datetime.fromisoformat(str(stamp or "").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def _placed(row: dict[str, Any]) -> bool:
+    return row.get("lat") is not None and row.get("lon") is not None and not row.get("hide")
+
+
+def _rows_from(client: redis.Redis, replay: Replay, base: list[dict[str, Any]], base_ms: int, when_ms: int,
+               ceiling: Any) -> list[dict[str, Any]]:
+    """The rows at ``when_ms`` from those at ``base_ms``: the incidents changed in between worked out
+    again by the live screens' own function (domain.picture.incidents.rows_for), those timed before
+    the frame's SHOWN_BEFORE dropped."""
+    by_id = {r["id"]: r for r in base}
+    touched: dict[str, bytes | None] = {}
+    for change in replay.changes_between(base_ms, when_ms):
+        touched[change.id] = change.raw
+    fresh = [orjson.loads(raw) for raw in touched.values() if raw is not None]
+    for incident_id in touched:
+        by_id.pop(incident_id, None)
+    for row in incidents.rows_for(client, fresh, ceiling):
+        if _placed(row):
+            by_id[row["id"]] = row
+    since = (datetime.fromtimestamp(when_ms / 1000, UTC) - SHOWN_BEFORE).timestamp()
+    rows = [r for r in by_id.values() if (_epoch(r.get("time")) or since) >= since]
+    rows.sort(key=lambda r: replay.born.get(r["id"], 0))
     return rows
 
 

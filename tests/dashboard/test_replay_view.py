@@ -5,11 +5,18 @@ a jump back or a frame whose new rows would not go at the end assigns whole arra
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from dash import Patch
 
-from dashboard.replay.view import MAP_FIELDS, MARKER_FIELDS, banner_text, figure_patches, trace_patch
+from dashboard.replay.view import MAP_FIELDS, MARKER_FIELDS, banner_text, figure_patches, map_rows, trace_patch
+from domain.access.tlp import TLP
+from domain.replay.frames import rows_at
+from domain.replay.picture import Replay, Window
+from domain.store.streams import EventKeys
+from feeds.model import Event, Kind, Severity
 
 
 def row(n: int, lat: float | None = None, colour: str = "#d55e00") -> dict[str, Any]:
@@ -89,3 +96,26 @@ def test_the_banner_says_replay_and_the_time_never_live() -> None:
     text = banner_text(1_776_679_200_000, True, 60)
     assert text.startswith("REPLAY — 2026-04-20 10:00:00 UTC") and "60×" in text and "LIVE" not in text
     assert "paused" in banner_text(1_776_679_200_000, False, 60)
+
+
+@pytest.mark.redis
+def test_rows_worked_out_from_the_frame_shown_equal_rows_worked_out_whole(redis_client) -> None:
+    now = datetime.now(UTC)
+    start_ms = int(now.timestamp() * 1000) - 3_600_000
+    for n in range(60):  # one report a minute, some told again (they fuse), some timed a day ago (they leave)
+        at = datetime.fromtimestamp((start_ms + n * 60_000) / 1000, UTC) - (timedelta(hours=23, minutes=50)
+                                                                             if n % 7 == 0 else timedelta(0))
+        for suffix, shift in (("", 0), ("b", 1)) if n % 3 == 0 else (("", 0),):
+            raw, _ = Event(id=f"t:{n}{suffix}", source="cap" if not suffix else "rss", kind=Kind.FIRE, time=at,
+                           title=f"fire {n}", lat=40.0 + n / 10, lon=-70.0, severity=Severity.SEVERE,
+                           feed="t").encoded()
+            redis_client.xadd(EventKeys.EVENTS, {"id": f"t:{n}{suffix}", "op": "new", "e": raw, "sup": ""},
+                              id=f"{start_ms + n * 60_000 + shift}-0")
+    replay = Replay.build(redis_client, Window(now - timedelta(hours=1), now))
+    step = 90_000
+    for t in range(replay.window.start_ms, replay.window.end_ms, step):
+        map_rows(redis_client, replay, t, TLP.AMBER)  # the frame shown, worked out whole
+        stepped = map_rows(redis_client, replay, t + step, TLP.AMBER, base_ms=t)
+        whole = [r for r in rows_at(redis_client, replay, datetime.fromtimestamp((t + step) / 1000, UTC), TLP.AMBER)
+                 if r.get("lat") is not None]
+        assert stepped == whole, t
