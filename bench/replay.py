@@ -191,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{FRAME_MS} ms ({s['frames']:,} frames, {s['frames_measured']:,} measured):")
     print(f"  build {s['build_s']} s (the fusion of the whole history), {s['build_rss_mb']} MB more resident; {s['incidents_at_end']:,} incidents on the map at the end")
     print(f"  server per frame, map+timeline: patch p50 {s['patch_ms_p50']} ms p95 {s['patch_ms_p95']} ms; whole figures "
-          f"p50 {s['full_ms_p50']} ms p95 {s['full_ms_p95']} ms; panels (threat, alerts, notes) p50 {s['panels_ms_p50']} ms")
+          f"p50 {s['full_ms_p50']} ms p95 {s['full_ms_p95']} ms; side panels (threat, alerts, notes; at most every "
+          f"2 s while playing) p50 {s['panels_ms_p50']} ms")
     print(f"  bytes per frame: patch p50 {s['patch_bytes_p50']:,}, whole figures p50 {s['full_bytes_p50']:,} "
           f"(ratio {s['bytes_ratio_full_to_patch']})")
     if not args.quick:
