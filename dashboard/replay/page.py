@@ -40,6 +40,7 @@ from layers.zones import Workspace
 
 SPEEDS = [1, 2, 5, 10, 30, 60]
 TICK_MS = 500
+WALL_MARKER_SCALE = 2
 ROLE = "operator"
 IDS = ("map", "timeline", "side", "banner", "slider", "state", "tick", "req", "ack", "message", "play", "step-event",
        "step-minute", "speed", "jump", "jump-go", "count")
@@ -222,6 +223,8 @@ def _register_frames(app: Dash, config: Config, get_client: Callable[[], redis.R
         when = datetime.fromtimestamp(state["t"] / 1000, UTC)
         before = map_rows(client, replay, state.get("shown"), user)
         after = map_rows(client, replay, state["t"], user, base_ms=state.get("shown"))
+        if state["screen"] == "wall":  # markers read from across the room (sizes are pixels; the wall is 4K)
+            before, after = ([{**r, "size": r["size"] * WALL_MARKER_SCALE} for r in rows] for rows in (before, after))
         if state.get("full"):
             map_patch, timeline_patch = full_figures(*figures(config, workspaces, str(state["screen"])), after,
                                                       state["t"])
