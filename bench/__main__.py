@@ -13,6 +13,8 @@ python -m bench.screens [--quick] [--only latency|bytes|capacity|aggregation]   
 python -m bench.tiles [--quick]    street tiles: import, serving p50/p95 under 50 clients, bytes   bench/results/tiles.json
 python -m bench.products [--incidents N]   briefing time at 1,000 incidents, export rates   bench/results/products.json
 python -m bench.push [--quick]      partner push intake: POST /api/ingest vs the worker's path   bench/results/push.json
+python -m bench.replay [--quick]   replay of 24 h at 60x: server ms and bytes per frame, Chromium frame time (patch vs
+                                   whole figures)   bench/results/replay.json
 python -m bench.reports [--reports N]   report intake with entity resolution, memory, link queries   bench/results/reports.json
 python -m bench.links [--quick]    link analysis: a 2-hop neighbourhood of ~500 nodes, first draw and expand in Chromium
                                    bench/results/links.json
@@ -137,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     push = _push_section(args)
 
     print()
+    replay = _replay_section(args)
+
+    print()
     print("Ratios (ours / baseline, measured in this run)")
     for line in report.ratio_lines(rows, ingest):
         print(line)
@@ -165,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         "reports": reports,
         "links": links,
         "products": products,
+        "replay": replay,
         "bounded": bounded,
         "failover": failover,
         "push": push,
@@ -270,6 +276,19 @@ def _push_section(args: argparse.Namespace) -> dict[str, object] | None:
 
     run_push(["--quick"] if args.quick else [])
     return json.loads((report.RESULTS / "push.json").read_text())
+def _replay_section(args: argparse.Namespace) -> dict[str, object] | None:
+    """Replay of 24 hours at 60x: build, server cost and bytes per frame (patch vs whole figures);
+    the full run adds the frame time in Chromium (the whole stack)."""
+    if args.no_redis:
+        print("Replay: skipped (--no-redis)")
+        return None
+    from bench.replay import main as run_replay
+
+    quick = args.quick or args.no_screens
+    print("Replay (a real Redis" + ("" if quick else "; the whole stack and headless Chromium") +
+          "; bench/results/replay" + ("-quick" if quick else "") + ".json)")
+    run_replay(["--quick"] if quick else [])
+    return json.loads((report.RESULTS / ("replay-quick.json" if quick else "replay.json")).read_text())
 
 
 def _reports_section(args: argparse.Namespace) -> dict[str, object] | None:

@@ -43,6 +43,9 @@ def test_quick_bench_runs_and_prints_ratios(tmp_path: Path) -> None:
     failover = results["failover"]  # a real primary killed under three sentinels (bench/failover.py)
     assert failover["acknowledged"] == failover["events"] and not failover["lost"] and not failover["duplicates"]
     assert results["push"]["stored"] == {"push_new": 300, "push_again": 300, "worker_new": 300, "worker_again": 300}
+    replay = results["replay"]["server"]
+    assert replay["frames"] > 100 and replay["patch_bytes_p50"] < replay["full_bytes_p50"]
+    assert re.search(r"^  bytes per frame: patch p50 [\d,]+, whole figures p50 [\d,]+ \(ratio [\d.]+\)", out, re.M)
 
 
 @pytest.mark.slow

@@ -7,24 +7,12 @@ import hashlib
 import math
 from typing import Any
 
-import orjson
-
 from domain.picture.keys import IncidentKeys
-from feeds.fuse import Incident
-from feeds.model import epoch_seconds, tlp_highest
+from domain.picture.stored import incident_json  # noqa: F401  (the one stored form; a replay rebuilds it too)
+from feeds.model import epoch_seconds
 
 CHANGES_KEEP_MS = 86_400_000  # wf:incident-changes keeps a day (screens with an older cursor reload)
 GEO_MAX_LAT = 85.05112878  # Redis GEOADD refuses latitudes beyond this (Web Mercator); such incidents stay unindexed
-
-
-def incident_json(incident: Incident, superseded: set[str] | frozenset[str] = frozenset()) -> bytes:
-    """The stored form of an incident: :meth:`Incident.to_dict` plus ``exercise`` (any report is an
-    exercise report) and ``superseded`` (reports replaced by a CAP Update/Cancel), keys sorted."""
-    data = incident.to_dict()
-    data["exercise"] = any(e.exercise for e in incident.events.values())
-    data["tlp"] = tlp_highest(*(e.tlp for e in incident.events.values()))  # the most restrictive report's marking
-    data["superseded"] = [r.event_id for r in incident.reports if r.event_id in superseded]
-    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
 
 
 def _index_rows(pipe: Any, rows: list[tuple[str, float | None, float | None, float | None]]) -> None:

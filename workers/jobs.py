@@ -20,6 +20,7 @@ from domain.config.loader import Config, load_config
 from domain.config.workspaces import workspaces_for
 from domain.operations.criminal_intel import scheduled_purge
 from domain.operations.rules import evaluate_rules
+from domain.picture import threat
 from domain.picture.health import feed_status
 from domain.products import briefing
 from domain.reports.vetting import purge as purge_report_records
@@ -82,6 +83,21 @@ def daily_brief(config: Config | None = None, client: redis.Redis | None = None)
     path.write_bytes(briefing.produce(client, brief, "pdf", recipient="the floor (daily brief)",
                                       channel=f"file {path}", source="cron"))
     return {"path": str(path), "marking": brief.marking.value, "incidents": len(brief.incidents)}
+
+
+THREAT_INTERVAL = 30  # seconds: with no screen open, a change of threat level is logged at most this late
+
+
+def record_threat_levels(config: Config | None = None, client: redis.Redis | None = None) -> dict[str, int]:
+    """Every THREAT_INTERVAL (from the cron process): assess every threat level now (every marking,
+    the whole picture and each workspace) and log what changed with its cause, so a replay and a
+    briefing can say why the level moved even when no screen was open (screens log changes too, from
+    threat_summary). Safe run twice at once: record_changes logs a change once (WATCH)."""
+    config = config or _config()
+    client = client or client_for(config)
+    now = datetime.now(UTC)
+    found = threat.evaluate(client, workspaces_for(config), now)
+    return {"logged": threat.record_changes(client, found, now)}
 
 
 def backoff_seconds(interval: int, failures: int) -> float:

@@ -1,7 +1,7 @@
 """The RQ 3 cron scheduler and the RQ worker, as Watchfloor runs them.
 
 The cron process only enqueues ``poll_feed`` for each enabled feed on its own interval, and the
-daily 28 CFR Part 23 purge (``purge_intel``) and the reports' retention purge (``purge_reports``); workers execute. Running two cron processes is safe: the poll lock in :func:`workers.jobs.acquire_poll`
+daily 28 CFR Part 23 purge (``purge_intel``), the threat levels every half minute (``record_threat_levels``) and the reports' retention purge (``purge_reports``); workers execute. Running two cron processes is safe: the poll lock in :func:`workers.jobs.acquire_poll`
 lets one poll per feed per interval through.
 """
 
@@ -19,7 +19,15 @@ from domain.store.connection import job_queue, job_worker, json_cron
 from feeds.geocode import gazetteer, small_places
 from layers import boundaries, regions
 from layers.basemap import BasemapMissing
-from workers.jobs import _config, daily_brief, poll_feed, purge_intel, purge_reports
+from workers.jobs import (
+    THREAT_INTERVAL,
+    _config,
+    daily_brief,
+    poll_feed,
+    purge_intel,
+    purge_reports,
+    record_threat_levels,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +63,9 @@ def build_cron(config: Config, client: redis.Redis) -> CronScheduler:
     # Suspicious-activity reports past their retention (or, shared, past review) are purged with a record.
     json_cron(cron, purge_reports, queue_name=QUEUE, cron=REPORT_PURGE_CRON, job_timeout=600, result_ttl=86_400,
               failure_ttl=7 * 86_400, name="reports:purge")
+    # Threat levels assessed with no screen open, so each change of level is logged with its cause.
+    json_cron(cron, record_threat_levels, queue_name=QUEUE, interval=THREAT_INTERVAL, job_timeout=60, result_ttl=60,
+              failure_ttl=86_400, name="threat:levels")
     brief_at = daily_brief_cron(str(config.daily_brief_at))
     if brief_at:
         json_cron(cron, daily_brief, queue_name=QUEUE, cron=brief_at, job_timeout=600, result_ttl=86_400,

@@ -21,6 +21,7 @@ from dashboard.offload import off_the_loop
 from dashboard.panels.alerts import poll_alerts, register_alert_callbacks
 from dashboard.panels.detail import annotation_panel, detail_panel
 from dashboard.panels.status import board_panel, feeds_panel, threat_panel, ticker_panel
+from dashboard.replay import register_replay
 from dashboard.security import current_user, has_role
 from dashboard.tiles import nearby_responders
 from domain.access.audit import audit
@@ -90,6 +91,7 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
     register_alert_callbacks(app, get_client)
     _register_drawer(app, config, get_client, workspaces)
     _register_status(app, config, get_client, workspaces)
+    register_replay(app, config, get_client, workspaces)  # /replay: the picture as it was (dashboard/replay/)
 
 
 def _register_map_and_timeline(app: Dash, config: Config, get_client: Callable[[], redis.Redis | None],

@@ -25,6 +25,7 @@ watchfloor export --format F       the picture as geojson, csv, kml or cot (TLP-
 watchfloor brief --out FILE.pdf    a situation report for a workspace or the whole picture (logged)
 watchfloor share create|list|revoke   read-only links to an incident, a workspace or a briefing
 watchfloor agency add|update|list|remove   partner agencies; agency token create|list|revoke CODE: push tokens
+watchfloor replay --from T --to T  the window told in order for a debrief; --at T: the picture then
 
 One module per command group (processes, documents, picture, accounts, agencies, records, reports, products); each registers its
 commands in :func:`build_parser`, the one list of every command.
@@ -41,13 +42,25 @@ from redis import RedisError
 
 from domain.config.loader import Config, ConfigError, load_config
 from feeds.contract import FeedError
-from watchfloor.cli import accounts, agencies, basemap, brief, documents, picture, processes, products, records, reports
+from watchfloor.cli import (
+    accounts,
+    agencies,
+    basemap,
+    brief,
+    documents,
+    picture,
+    processes,
+    products,
+    records,
+    replay,
+    reports,
+)
 from watchfloor.cli.common import EXIT_BAD_INPUT
 from watchfloor.logs import setup_logging
 
 __all__ = ["build_parser", "main"]
 
-COMMAND_GROUPS = (processes, documents, picture, accounts, agencies, records, basemap, reports, products, brief)
+COMMAND_GROUPS = (processes, documents, picture, accounts, agencies, records, basemap, reports, products, brief, replay)
 
 
 def version() -> str:
