@@ -62,6 +62,9 @@ def _header(screen: Screen, config: Config, subtitle: str) -> html.Header:
             products_button() if screen.name == "desk" else None,  # briefing, exports, share link
             html.A("Link analysis", href="/links", className="wf-button wf-audit-link wf-links-open")
             if screen.name == "desk" and has_role("viewer") else None,
+            html.A("Replay", href="/replay", className="wf-button wf-audit-link wf-replay-open",
+                   title="After-action review: play a window of the picture as it was")
+            if screen.name == "desk" and has_role("operator") else None,
             html.A("Audit trail", href="/audit", className="wf-button wf-audit-link")
             if screen.name == "desk" and has_role("supervisor") else None,
             html.Div("connecting…", id=ids("conn", screen.name), className="wf-conn", role="status"),
