@@ -4,6 +4,8 @@
     wf:agency:<code>                hash    one agency: name, kind, contact, tlp (its ceiling), sharing (its
                                             default rule), created, by
     wf:agency:<code>:tokens         hash    token id -> JSON {digest, label, by, created, revoked, used}
+    wf:agency:<code>:sources        hash    source id -> sharing rule: the agency's default per source
+                                            (domain/agencies/sources.py)
     wf:agency-token:<sha256>        string  "<code> <token id>": a push token's digest (the token itself
                                             is shown once and never stored)
 """
@@ -25,6 +27,10 @@ class AgencyKeys:
     @staticmethod
     def tokens(code: str) -> str:
         return f"{PREFIX}:agency:{code}:tokens"
+
+    @staticmethod
+    def sources(code: str) -> str:
+        return f"{PREFIX}:agency:{code}:sources"
 
     @staticmethod
     def token(digest: str) -> str:
