@@ -1,9 +1,11 @@
 """Agencies: the partner organisations a fusion center brings together.
 
+    access.py    the one check: may_see(item, user) = TLP and the sharing rule; readers, redaction
+    members.py   who belongs to which agency; what an agency administrator may manage
     store.py     an agency's record: code, name, kind, contact, TLP ceiling, default sharing rule
     sharing.py   sharing rules (all, own, agencies:CODE,...): who beyond TLP may see an owner's items
     sources.py   per-source sharing defaults; rule_for: the rule a new report carries (item > source > agency)
     tokens.py    push tokens for POST /api/ingest: made, listed, revoked; kept only as digests
 """
 
-__all__ = ["keys", "sharing", "sources", "store", "tokens"]
+__all__ = ["access", "keys", "members", "sharing", "sources", "store", "tokens"]
