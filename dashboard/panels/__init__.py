@@ -1,3 +1,3 @@
 """Panels of the three screens: each holds its layout pieces and callbacks."""
 
-__all__ = ['alerts', 'detail', 'figures', 'live', 'status']
+__all__ = ['alerts', 'detail', 'figures', 'live', 'membership', 'status']

@@ -32,10 +32,12 @@ import redis
 
 from domain.access.keys import AccountKeys
 from domain.access.tlp import TLP, TLPError, incident_marking, max_marking, parse
+from domain.agencies.keys import AgencyKeys
 from domain.agencies.sharing import parse_rule
 from domain.errors import AboveMarking, Invalid
 
-__all__ = ["SERVER", "NotShared", "Reader", "agency_allows", "as_reader", "may_see", "reader_for", "redact", "visible_reports"]
+__all__ = ["SERVER", "NotShared", "Reader", "agency_allows", "as_reader", "may_see", "owner_fields", "owner_text",
+           "reader_for", "redact", "refuse_unshared", "shared_with", "visible_reports"]
 
 
 class NotShared(AboveMarking):
@@ -162,3 +164,39 @@ as_reader = reader_for
 def may_see(item: dict[str, Any] | None, user: Any, client: redis.Redis | None = None) -> bool:
     """True when ``user`` (an account, a Reader or a TLP label) may see ``item``: TLP and sharing."""
     return reader_for(user, client).sees(item)
+
+
+def owner_fields(client: redis.Redis, user: Any, sharing: Any = None) -> dict[str, str]:
+    """What a new annotation, alert, report or entity records of its owner: ``agency`` (the maker's)
+    and ``sharing`` (``sharing`` when given, SharingError if malformed; else the agency's default).
+    Nothing for a maker of no agency (the host center): the item is shared with all, as before."""
+    agency = _account_agency(user, client) if user is not None and not isinstance(user, (TLP, str)) else None
+    if not agency:
+        return {}
+    if sharing is not None and str(sharing).strip():
+        return {"agency": agency, "sharing": str(parse_rule(str(sharing)))}
+    stored = client.hget(AgencyKeys.agency(agency), "sharing")
+    try:
+        rule = parse_rule(stored.decode()) if stored else parse_rule("all")
+    except Invalid:
+        rule = parse_rule("own")
+    return {"agency": agency, "sharing": str(rule)}
+
+
+def refuse_unshared(item: dict[str, Any], reader: Reader, what: str) -> None:
+    """NotShared (403, audited by the API like a TLP refusal) when the rule hides ``item``."""
+    if not reader.everything and not shared_with(item, reader.agency):
+        raise NotShared(f"the {what} is shared with its owner's agency ({item.get('agency') or 'its owners'}) "
+                        "and not with yours")
+
+
+def owner_text(item: dict[str, Any]) -> str:
+    """One line for provenance: "MBTA, own agency only" ("public" for an item nobody owns)."""
+    if not item.get("agency"):
+        return "public"
+    rule = item.get("sharing") or "all"
+    try:
+        said = parse_rule(rule).describe()
+    except Invalid:
+        said = "own agency only"
+    return f"{item['agency']}, {said}"

@@ -108,7 +108,8 @@ def cmd_user(args: argparse.Namespace, config: Config) -> int:
 @_account_command
 def cmd_display(args: argparse.Namespace, config: Config) -> int:
     with store_client(config) as client:
-        agency = AgencyStore(client).require(args.agency).code if args.agency else None  # type: ignore[arg-type]
+        code = getattr(args, "agency", None)  # (partner add shares this path; partners have no agency)
+        agency = AgencyStore(client).require(code).code if code else None  # type: ignore[arg-type]
         user, token = AccountStore(client).create_display(args.name)  # type: ignore[arg-type]
         if agency:
             set_agency(client, user.name, agency)  # type: ignore[arg-type]
@@ -153,7 +154,8 @@ def cmd_partner(args: argparse.Namespace, config: Config) -> int:
         print(f"watchfloor: partner: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     with store_client(config) as client:
-        agency = AgencyStore(client).require(args.agency).code if args.agency else None  # type: ignore[arg-type]
+        code = getattr(args, "agency", None)  # (partner add shares this path; partners have no agency)
+        agency = AgencyStore(client).require(code).code if code else None  # type: ignore[arg-type]
         user, token = AccountStore(client).create_display(args.name)  # type: ignore[arg-type]
         if agency:
             set_agency(client, user.name, agency)  # type: ignore[arg-type]
