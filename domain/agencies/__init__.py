@@ -1,5 +1,6 @@
 """Agencies: the partner organisations a fusion center brings together.
 
+    admin.py     what an administrator may do: the host center's admins everything, an agency's its own
     access.py    the one check: may_see(item, user) = TLP and the sharing rule; readers, redaction
     members.py   who belongs to which agency; what an agency administrator may manage
     store.py     an agency's record: code, name, kind, contact, TLP ceiling, default sharing rule
@@ -8,4 +9,4 @@
     tokens.py    push tokens for POST /api/ingest: made, listed, revoked; kept only as digests
 """
 
-__all__ = ["access", "keys", "members", "sharing", "sources", "store", "tokens"]
+__all__ = ["access", "admin", "keys", "members", "sharing", "sources", "store", "tokens"]
