@@ -19,7 +19,7 @@ from domain.agencies.members import HOST, OtherAgency, can_manage, manages_agenc
 from domain.agencies.sources import set_source_rule, source_rules
 from domain.agencies.store import Agency, AgencyStore, check_code
 
-__all__ = ["add_agency", "assign", "manageable", "people", "remove_agency", "set_source", "sources_of", "update_agency"]
+__all__ = ["add_agency", "assign", "manageable", "manages", "people", "remove_agency", "set_source", "sources_of", "update_agency"]
 
 
 def _host_only(admin: Any, what: str) -> None:
@@ -77,3 +77,8 @@ def sources_of(client: redis.Redis, admin: Any) -> dict[str, dict[str, str]]:
 
 def manageable(admin: Any, user: User) -> bool:
     return can_manage(admin, user)
+
+
+def manages(admin: Any, code: str | None) -> bool:
+    """True when ``admin`` acts for agency ``code`` (its members are counted for it, for one)."""
+    return manages_agency(admin, code)
