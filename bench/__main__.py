@@ -11,6 +11,8 @@ python -m bench --strict     exit 1 when a target is missed (targets are reporte
 Screens on their own (the whole stack, headless Chromium; see bench/screens.py):
 python -m bench.screens [--quick] [--only latency|bytes|capacity|aggregation]   bench/results/screens.json
 python -m bench.tiles [--quick]    street tiles: import, serving p50/p95 under 50 clients, bytes   bench/results/tiles.json
+python -m bench.sharing [--incidents N]   the sharing check at 100,000 incidents, with and without agency rules
+                                   bench/results/sharing.json
 python -m bench.products [--incidents N]   briefing time at 1,000 incidents, export rates   bench/results/products.json
 python -m bench.reports [--reports N]   report intake with entity resolution, memory, link queries   bench/results/reports.json
 python -m bench.links [--quick]    link analysis: a 2-hop neighbourhood of ~500 nodes, first draw and expand in Chromium
@@ -129,6 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     bounded = _bounded_section(args)
 
     print()
+    from bench.sharing import main as run_sharing  # the sharing check at 100,000 incidents (pure: no Redis)
+
+    sharing = run_sharing(["--incidents", "5000" if args.quick else "100000", "--runs", "2" if args.quick else "5"])
+
+    print()
     print("Ratios (ours / baseline, measured in this run)")
     for line in report.ratio_lines(rows, ingest):
         print(line)
@@ -157,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         "reports": reports,
         "links": links,
         "products": products,
+        "sharing": sharing,
         "bounded": bounded,
         "targets": [{"name": n, "value": v, "met": m} for n, v, m in targets],
         "skipped_documents": [{"document": d, "reason": r} for d, r in selection.skipped],

@@ -24,14 +24,14 @@ check stays cheap on pictures of 100,000 incidents (bench/sharing.py measures it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 import redis
 
 from domain.access.keys import AccountKeys
-from domain.access.tlp import TLP, TLPError, incident_marking, max_marking, parse
+from domain.access.tlp import TLP, TLPError, max_marking, parse
 from domain.agencies.keys import AgencyKeys
 from domain.agencies.sharing import parse_rule
 from domain.errors import AboveMarking, Invalid
@@ -52,6 +52,11 @@ class Reader:
     ceiling: TLP = TLP.CLEAR
     agency: str | None = None
     everything: bool = False  # the server's own computations (never a person)
+    labels: frozenset[str] = field(default=frozenset(), compare=False, repr=False)  # the labels it may receive
+
+    def __post_init__(self) -> None:
+        # Worked out once per reader: the TLP half is then a set lookup, not a parse per incident.
+        object.__setattr__(self, "labels", frozenset(m.value for m in TLP if m.rank <= self.ceiling.rank))
 
     @property
     def value(self) -> str:
@@ -68,7 +73,8 @@ class Reader:
         """TLP and the sharing rule both allow ``item`` (an incident, annotation, alert, report...)."""
         if not isinstance(item, dict):
             return False
-        if not self.ceiling.allows(incident_marking(item)):
+        label = item.get("tlp") or (item.get("extra") or {}).get("tlp") or "TLP:CLEAR"
+        if label not in self.labels:  # (a malformed label is in no set: fail closed)
             return False
         return self.everything or shared_with(item, self.agency)
 
