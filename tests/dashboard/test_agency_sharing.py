@@ -171,3 +171,14 @@ def test_the_desk_shows_each_agency_its_share(web, floor):  # noqa: F811
                 page.close()
         finally:
             browser.close()
+
+
+def test_the_agency_ceiling_caps_its_members(web, floor, redis_client):  # noqa: F811
+    tess = floor["tess"]  # a supervisor: TLP:RED by role
+    redis_client.hset(IncidentKeys.INCIDENTS, "inc:amber", orjson.dumps({
+        "id": "inc:amber", "kind": "security", "title": "Threat to the Red Line", "lat": 42.35, "lon": -71.06,
+        "severity": "severe", "time": _now(2), "tlp": "TLP:AMBER", "reports": [{"event_id": "e:amber", "source": "x"}]}))
+    assert "inc:amber" in ids_of(web, tess)
+    AgencyStore(redis_client).update("MBTA", tlp="TLP:GREEN")
+    assert "inc:amber" not in ids_of(web, tess), "MBTA's ceiling now caps its supervisor"
+    assert api(web, "GET", "/api/incidents/inc:amber", tess).status == 403
