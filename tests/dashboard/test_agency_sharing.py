@@ -168,6 +168,11 @@ def test_the_desk_shows_each_agency_its_share(web, floor):  # noqa: F811
                 assert "usgs" in drawer
                 assert ("gdacs" in drawer) is (name == "tom"), "the drawer lists only the reports the reader may see"
                 page.screenshot(path=f"/tmp/mine/agency-desk-{name}.png")
+                page.set_viewport_size({"width": 1024, "height": 768})
+                page.goto(base + "/tablet")
+                page.wait_for_selector(".wf-who", timeout=30_000)
+                assert ("BFD" if name == "fran" else "MBTA") in page.inner_text(".wf-who"), "the tablet shows it too"
+                page.screenshot(path=f"/tmp/mine/agency-tablet-{name}.png")
                 page.close()
         finally:
             browser.close()
