@@ -11,6 +11,8 @@ python -m bench --strict     exit 1 when a target is missed (targets are reporte
 Screens on their own (the whole stack, headless Chromium; see bench/screens.py):
 python -m bench.screens [--quick] [--only latency|bytes|capacity|aggregation]   bench/results/screens.json
 python -m bench.tiles [--quick]    street tiles: import, serving p50/p95 under 50 clients, bytes   bench/results/tiles.json
+python -m bench.sharing [--incidents N]   the sharing check at 100,000 incidents, with and without agency rules
+                                   bench/results/sharing.json
 python -m bench.products [--incidents N]   briefing time at 1,000 incidents, export rates   bench/results/products.json
 python -m bench.push [--quick]      partner push intake: POST /api/ingest vs the worker's path   bench/results/push.json
 python -m bench.replay [--quick]   replay of 24 h at 60x: server ms and bytes per frame, Chromium frame time (patch vs
@@ -142,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     replay = _replay_section(args)
 
     print()
+    from bench.sharing import main as run_sharing  # the sharing check at 100,000 incidents (pure: no Redis)
+
+    sharing = run_sharing(["--incidents", "5000" if args.quick else "100000", "--runs", "2" if args.quick else "5"])
+
+    print()
     print("Ratios (ours / baseline, measured in this run)")
     for line in report.ratio_lines(rows, ingest):
         print(line)
@@ -171,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         "links": links,
         "products": products,
         "replay": replay,
+        "sharing": sharing,
         "bounded": bounded,
         "failover": failover,
         "push": push,

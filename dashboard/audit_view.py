@@ -13,9 +13,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+import dash
 import redis
 from dash import Dash, Input, Output, State, dcc, html
 
+from dashboard.agencies_page import agencies_layout, register_agencies_page
 from dashboard.offload import off_the_loop
 from dashboard.security import current_user, has_role, requires
 from domain.access.audit import AuditQuery, audit, audit_refusal, search
@@ -68,6 +70,9 @@ def _table(rows: list[dict[str, str]]) -> html.Table:
 
 
 def register_audit_page(app: Dash, get_client: Callable[[], redis.Redis | None]) -> None:
+    dash.register_page("watchfloor.agencies", path="/agencies", title="Watchfloor · Agencies", name="Agencies",
+                       layout=agencies_layout)  # the other administrators' page (dashboard/agencies_page.py)
+    register_agencies_page(app, get_client)
     @app.callback(
         Output("wf-audit-table", "children"),
         Output("wf-audit-status", "children"),

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from dashboard.security import AccessGuard
 from domain.access.tlp import TLP, incident_marking
 from domain.access.tlp import parse as parse_tlp
+from domain.agencies.access import reader_for, redact
 from domain.config.loader import Config
 from domain.config.workspaces import workspaces_for
 from domain.errors import NotFound
@@ -50,8 +51,10 @@ def _page(title: str, body: str, marking: TLP | None, status: int = 200) -> HTML
 def _incident(client: redis.Redis, record: dict[str, Any], ceiling: TLP) -> HTMLResponse:
     raw = client.hget(IncidentKeys.INCIDENTS, record["target"])
     incident = orjson.loads(raw) if raw else None
-    if incident is None or not ceiling.allows(incident_marking(incident)):
+    reader = reader_for(ceiling)  # whoever holds the link is of no agency: only what is shared with all
+    if incident is None or not reader.sees(incident):
         raise NotFound("the incident is no longer available at this link's level")
+    incident = redact(incident, reader)
     p = exports.properties(incident)
     view = fit([(incident["lat"], incident["lon"])], 900, 420, max_zoom=15)
     svg = render(view, [Point(incident["lat"], incident["lon"], SEVERITY_COLOURS.get(p["severity"], "#999"))])

@@ -45,6 +45,8 @@ class FeedConfig:
     stale_after: int = 3
     tlp: str | None = None  # TLP 2.0 label every report of this feed carries (partner feeds); None: TLP:CLEAR
     teaches_places: bool = True  # its reports' positions may teach the geocoder places (workers/places.py)
+    agency: str | None = None  # the agency that owns this feed's reports (None: public)
+    sharing: str | None = None  # its rule (all, own, agencies:A,B); None: the agency's per-source or default rule
 
     @property
     def label(self) -> str:

@@ -77,13 +77,15 @@ def is_live(event: Event, feed: FeedConfig) -> bool:
 
 
 def stamp(event: Event, feed: FeedConfig, fetched_at: datetime | str) -> Event:
-    """The report as this feed delivered it: feed, exercise flag, provenance and TLP marking
+    """The report as this feed delivered it: feed, exercise flag, provenance, TLP marking, and for a feed
+    an agency owns its ``agency`` and ``sharing`` (resolved by the poll: domain.agencies.sources.rule_for)
     (``fetched_at`` may come as its ISO text already, as :func:`prepare` passes it for every row)."""
     provenance = dict(event.provenance)
     provenance.setdefault("feed", feed.id)
     provenance.setdefault("fetched_at", fetched_at if isinstance(fetched_at, str) else iso(fetched_at))
+    owned = {"agency": feed.agency, "sharing": feed.sharing or "all"} if feed.agency else {}
     return event.replace(feed=feed.id, exercise=event.exercise or feed.exercise, provenance=provenance,
-                         tlp=tlp_highest(event.tlp, feed.tlp) if (event.tlp or feed.tlp) else None)
+                         tlp=tlp_highest(event.tlp, feed.tlp) if (event.tlp or feed.tlp) else None, **owned)
 
 
 def prepare(result: ParseResult, feed: FeedConfig, fetched_at: datetime, *, place: bool = True,

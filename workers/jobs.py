@@ -16,6 +16,7 @@ import redis
 from rq import get_current_job
 
 from domain.access.tlp import parse as parse_tlp
+from domain.agencies.sources import rule_for
 from domain.config.loader import Config, load_config
 from domain.config.workspaces import workspaces_for
 from domain.operations.criminal_intel import scheduled_purge
@@ -174,6 +175,8 @@ def _poll(client: redis.Redis, config: Config, feed: FeedConfig, health: FeedHea
         _record_success(health, new=0, updated=0, seen=health.items, items=health.items)
         return {"feed": feed.id, "status": "ok", "not_modified": True}
 
+    if feed.agency and not feed.sharing:  # the rule is resolved once per poll and carried by every report
+        feed = replace(feed, sharing=str(rule_for(client, feed.agency, feed.id)))
     parsed = parse_document(result.body, feed, fetched_at)
     places.refresh(client)
     store = EventStore(client)

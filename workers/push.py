@@ -24,7 +24,8 @@ from typing import Any
 import redis
 
 from domain.agencies import pushes
-from domain.agencies.sharing import Rule, SharingError, parse_rule
+from domain.agencies.sharing import Rule, SharingError
+from domain.agencies.sources import rule_for
 from domain.agencies.store import AgencyStore
 from domain.config.loader import Config
 from domain.config.workspaces import workspaces_for
@@ -86,14 +87,6 @@ class PushOutcome:
         return {"feed": self.feed, "format": self.format, "accepted": self.accepted, "new": self.new,
                 "updated": self.updated, "unchanged": self.unchanged, "refused": len(self.refused),
                 "refusals": self.refused[:MAX_REASONS], "unplaced": self.unplaced, "warnings": self.warnings[:MAX_REASONS]}
-
-
-def rule_for(client: redis.Redis, agency_code: str, source_id: str, item_rule: str | None = None) -> Rule:
-    """LOCAL STAND-IN, to be replaced by ``domain.agencies.sharing.rule_for`` (same signature, which
-    adds the per-source default) at the merge: the item's own rule, else the agency's default."""
-    if item_rule is not None:
-        return parse_rule(item_rule)
-    return AgencyStore(client).require(agency_code).sharing
 
 
 def media_family(content_type: str) -> str:

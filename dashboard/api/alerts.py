@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from dashboard.api.endpoint import Api, ApiRefusal, is_partner, json_response
 from domain.access.audit import audit
 from domain.access.tlp import max_marking
+from domain.agencies.access import may_see
 from domain.operations import alerts, criminal_intel, outbound
 from domain.operations.keys import AlertKeys, OutboundKeys
 
@@ -66,7 +67,7 @@ def get_atom(api: Api, request: Request, client: redis.Redis, user: Any) -> Resp
         a
         for a in (alerts.load(client, i.decode()) for i in client.zrevrange(AlertKeys.ALERT_IDS, 0, 199))
         if a is not None
-        and alerts.visible(a["tlp"], user, client)
+        and may_see(a, user, client)
         and alerts.in_scope(a, user if not is_partner(client, user) else None)
     ]
     document = outbound.atom_feed(shown, base_url=str(request.base_url).rstrip("/"), reader=user.name)

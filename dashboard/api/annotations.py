@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from dashboard.api.endpoint import Api, ApiRefusal, json_response
 from domain.access.audit import audit
 from domain.access.tlp import incident_marking, visible
+from domain.agencies.access import reader_for, redact
 from domain.operations import annotations, criminal_intel
 from domain.picture import threat
 from domain.picture.incidents import stored_incident
@@ -99,7 +100,10 @@ def visible_incident(client: redis.Redis, user: Any, incident_id: str) -> dict[s
     marking = incident_marking(incident)
     if not visible(marking, user, client):
         raise ApiRefusal(403, "forbidden", f"the incident is marked {marking.value}, above your maximum")
-    return incident
+    reader = reader_for(user, client)
+    if not reader.sees(incident):
+        raise ApiRefusal(403, "forbidden", "the incident is shared with its owners' agencies and not with yours")
+    return redact(incident, reader)
 
 
 def split_report(api: Api, request: Request, client: redis.Redis, user: Any, incident_id: str, data: Any) -> Response:

@@ -9,7 +9,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from dashboard.api.endpoint import Api, ApiRefusal, json_response
-from domain.access.tlp import max_marking
+from domain.agencies.access import reader_for
 from domain.config.workspaces import workspaces_for
 from domain.picture.health import feed_status
 from domain.products import briefing, exports, shares
@@ -27,7 +27,7 @@ def get_export(api: Api, request: Request, client: redis.Redis, user: Any) -> Re
         if workspace is None:
             raise ApiRefusal(404, "not found", f"workspace: no workspace {query['workspace'][:60]!r}")
     since = exports.parse_since(query.get("since"))
-    body, _count, marking = exports.export(client, fmt, max_marking(user, client), by=user.name,
+    body, _count, marking = exports.export(client, fmt, reader_for(user, client), by=user.name,
                                            recipient=query.get("to") or "", channel="desk download",
                                            workspace=workspace, since=since)
     name = f"watchfloor-{workspace.id if workspace else 'picture'}.{exports.SUFFIX[fmt]}"
@@ -49,7 +49,7 @@ def post_brief(api: Api, request: Request, client: redis.Redis, user: Any, data:
             raise ApiRefusal(404, "not found", f"workspace: no workspace {str(data['workspace'])[:60]!r}")
     since = exports.parse_since(str(data.get("since") or "24h"))
     until = exports.parse_since(str(data["until"])) if data.get("until") else None
-    brief = briefing.gather(client, ceiling=max_marking(user, client), by=user.name, workspaces=spaces,
+    brief = briefing.gather(client, ceiling=reader_for(user, client), by=user.name, workspaces=spaces,
                             workspace=workspace, since=since, until=until, summary=str(data.get("summary") or ""),
                             feeds=feed_status(api.config, client))
     body = briefing.produce(client, brief, fmt, recipient=str(data.get("to") or ""), channel="desk download")

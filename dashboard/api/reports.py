@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from dashboard.api.endpoint import Api, ApiRefusal, json_response
 from domain.access.accounts import Role
 from domain.access.audit import audit
+from domain.agencies.access import owner_fields
 from domain.errors import Invalid, NotFound
 from domain.reports import entities, graph, store, vetting
 from domain.reports.form import FormError
@@ -38,7 +39,11 @@ def post_sars(api: Api, request: Request, client: redis.Redis, user: Any, data: 
     built = []
     for i, item in enumerate(items):
         try:
-            built.append(store.build(item, kind="sar", by=user.name, channel="api", geocode=geocode))
+            rule = item.pop("sharing", None) if isinstance(item, dict) else None
+            report = store.build(item, kind="sar", by=user.name, channel="api", geocode=geocode)
+            built.append({**report, **owner_fields(client, user, rule)})  # its owner: the maker's agency
+        except Invalid as exc:
+            raise ApiRefusal(422, "invalid", f"reports[{i}].{exc}" if isinstance(data, list) else str(exc)) from None
         except FormError as exc:
             raise ApiRefusal(422, "invalid", f"reports[{i}].{exc}" if isinstance(data, list) else str(exc)) from None
     store.save_many(client, built, region=_region(api), batch=MAX_BATCH)  # one transaction: all or none

@@ -62,7 +62,7 @@ from typing import Any
 import redis
 from fastapi import FastAPI
 
-from dashboard.api import alerts, annotations, audit, products, reports, rules
+from dashboard.api import alerts, annotations, audit, incidents, products, reports, rules
 from dashboard.api.endpoint import Api, Work
 from dashboard.ingest import register_partner_intake
 from domain.access.accounts import Role
@@ -158,6 +158,8 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/api/shares/{share_id}", "share.revoke", lambda share_id="", **_: share_id, OPERATOR,
           products.delete_share),
     Route("POST", "/api/brief", "product.brief", _fixed("brief"), VIEWER, products.post_brief, body=True),
+    Route("GET", "/api/incidents", "incident.list", _fixed("incidents"), None, incidents.list_incidents),
+    Route("GET", INCIDENT, "incident.read", _incident, None, incidents.get_incident),  # after the NOTE routes
     Route("GET", "/api/audit.jsonl", "audit.export", _fixed("audit"), SUPERVISOR, audit.export_audit),
     Route("GET", "/api/audit", "audit.read", _fixed("audit"), SUPERVISOR, audit.get_audit),
 )

@@ -1,3 +1,3 @@
 """Panels of the three screens: each holds its layout pieces and callbacks."""
 
-__all__ = ['alerts', 'detail', 'figures', 'live', 'products', 'status']
+__all__ = ['alerts', 'detail', 'figures', 'live', 'membership', 'products', 'status']

@@ -7,6 +7,7 @@ from typing import Any
 
 from dash import dcc, html
 
+from domain.agencies.access import owner_text
 from domain.picture.candidates import MAX_HOURS, MAX_KM, Candidate
 from domain.picture.markers import SEVERITY_COLOURS, precision_text
 from feeds.text import safe_link
@@ -30,7 +31,8 @@ def report_panel(event: dict[str, Any]) -> list[Any]:
     fields = provenance.get("fields") or {}
     parts: list[Any] = [
         html.P(event.get("text") or "", className="wf-detail-text"),
-        _rows([("Source", event.get("source")), ("Feed", event.get("feed")), ("Time (UTC)", event.get("time")),
+        _rows([("Source", event.get("source")), ("Feed", event.get("feed")), ("Owner", owner_text(event)),
+               ("Time (UTC)", event.get("time")),
                ("Updated", event.get("updated")), ("Position", where),
                ("Precision", precision_text(event)),
                ("Placed by", event.get("placed_by") or ("source" if event.get("lat") is not None else None)),

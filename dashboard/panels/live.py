@@ -25,7 +25,8 @@ from dashboard.replay import register_replay
 from dashboard.security import current_user, has_role
 from dashboard.tiles import nearby_responders
 from domain.access.audit import audit
-from domain.access.tlp import TLP, incident_marking, max_marking, visible
+from domain.access.tlp import incident_marking
+from domain.agencies.access import Reader, reader_for, redact
 from domain.config.loader import Config
 from domain.operations.annotations import audited_read
 from domain.picture import bins as aggregate
@@ -60,11 +61,12 @@ def live_stores(screen: str, snapshot: dict[str, Any], settings: dict[str, Any],
     ]
 
 
-def reader_ceiling(client: redis.Redis) -> TLP:
-    """The highest TLP marking the signed-in reader of this request may receive (TLP:CLEAR when
-    nobody is signed in: the middleware refuses that before any callback runs anyway)."""
+def reader_ceiling(client: redis.Redis) -> Reader:
+    """The signed-in reader of this request: the highest TLP marking it may receive (TLP:CLEAR when
+    nobody is signed in: the middleware refuses that before any callback runs anyway) and its agency,
+    for the one check (domain/agencies/access.py)."""
 
-    return max_marking(current_user(), client)
+    return reader_for(current_user(), client)
 
 
 def picture_delta(config: Config, client: redis.Redis | None, cursor: str) -> tuple[dict[str, Any], str]:
@@ -188,12 +190,17 @@ def _register_drawer(app: Dash, config: Config, get_client: Callable[[], redis.R
             return [html.P("This incident is not available (data store unreachable or record removed).")], False
 
         user = current_user()
+        reader = reader_for(user, client)
         marking = incident_marking(incident)
-        if not visible(marking, user, client):  # (no client means no incident: answered above)
+        if not reader.sees(incident):  # (no client means no incident: answered above)
             # A crafted selection of an id the screen never received: refused here, on the server.
-            audit("incident.read", record=str(selected)[:200], outcome="refused",
-                  reason=f"marked {marking.value}, above the reader's maximum")
+            why = (f"marked {marking.value}, above the reader's maximum" if not reader.allows(marking)
+                   else "not shared with the reader's agency")
+            audit("incident.read", record=str(selected)[:200], outcome="refused", reason=why)
             return [html.P("This incident is not available at your sharing marking.")], False
+        incident = redact(incident, reader)
+        shown = {r.get("event_id") for r in incident.get("reports") or []}
+        reports = [r for r in reports if r.get("id") in shown]
         try:
             note = audited_read(client, str(selected), user) if user is not None and client is not None else None
         except (redis.RedisError, OSError):
@@ -204,7 +211,7 @@ def _register_drawer(app: Dash, config: Config, get_client: Callable[[], redis.R
         if operator:  # viewers get neither the buttons nor the other incidents' titles
 
             try:
-                candidates = merge_candidates(client, incident, max_marking(user, client))
+                candidates = merge_candidates(client, incident, reader)
             except (redis.RedisError, OSError):
                 candidates = None
         nearby = nearby_responders(config, incident.get("lat"), incident.get("lon"))

@@ -23,6 +23,7 @@ from dashboard.reports.plain import plain
 from dashboard.security import current_user, requires
 from domain.access.audit import audit
 from domain.access.tlp import TLP, max_marking
+from domain.agencies.access import owner_fields
 from domain.config.loader import Config
 from domain.errors import Invalid
 from domain.reports.categories import CATEGORIES, SECTORS
@@ -234,7 +235,8 @@ def _file(config: Config, get_client: Callable[[], redis.Redis | None], data: di
         return (f"Marking: you may mark a report up to {markings_for(user)[-1]}, the highest you may read.", no_update,
                 "wf-sar-tlp")
     try:
-        report = build(data, kind="sar", by=user.name, channel="desk", geocode=geocode)
+        report = {**build(data, kind="sar", by=user.name, channel="desk", geocode=geocode),
+                  **owner_fields(client, user)}  # its owner: the officer's agency, with its default rule
         save_new(client, report, region=str(config.phone_region))
     except Invalid as exc:
         audit("sar.add", record="(desk form)", outcome="refused", reason=str(exc)[:300])

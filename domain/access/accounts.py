@@ -112,6 +112,7 @@ class User:
     generation: int = 0
     created: float = 0.0
     password_changed: float = 0.0
+    agency: str = ""  # the agency the person or screen belongs to ("": the host fusion center)
 
     @property
     def is_display(self) -> bool:
@@ -131,6 +132,7 @@ class User:
             generation=int(data.get("gen") or 0),
             created=float(data.get("created") or 0),
             password_changed=float(data.get("pw_changed") or 0),
+            agency=data.get("agency", ""),
         )
 
 

@@ -27,6 +27,7 @@ import redis
 from domain.access.accounts import AccountStore
 from domain.access.audit import request_context
 from domain.access.keys import AccountKeys
+from domain.agencies.keys import AgencyKeys
 from domain.errors import WatchfloorError
 
 
@@ -91,7 +92,8 @@ def _client(client: redis.Redis | None) -> redis.Redis | None:
 
 
 def max_marking(user: Any, client: redis.Redis | None = None) -> TLP:
-    """The highest label ``user`` may receive: the account's stored ``tlp``, else its role's default.
+    """The highest label ``user`` may receive: the account's stored ``tlp``, else its role's default,
+    capped by the ceiling of the account's agency (field ``agency``) when it has one.
 
     ``user`` is a domain.access.accounts.User (or anything with ``name`` and ``role``), or a TLP label
     (a ceiling given directly, e.g. a channel's). No user: TLP:CLEAR."""
@@ -104,13 +106,20 @@ def max_marking(user: Any, client: redis.Redis | None = None) -> TLP:
     redis_client = _client(client)
     if redis_client is None:
         return default
-    stored = redis_client.hget(AccountKeys.user(user.name), "tlp")
-    if not stored:
-        return default
+    stored, agency = redis_client.hmget(AccountKeys.user(user.name), ["tlp", "agency"])
     try:
-        return parse(stored.decode())
+        mine = parse(stored.decode()) if stored else default
     except TLPError:
         return TLP.CLEAR  # a damaged value grants nothing
+    if not agency:
+        return mine
+    # The agency's ceiling caps its members (a member of an agency since removed receives TLP:CLEAR).
+    cap = redis_client.hget(AgencyKeys.agency(agency.decode()), "tlp")
+    try:
+        ceiling = parse(cap.decode()) if cap else TLP.CLEAR
+    except TLPError:
+        ceiling = TLP.CLEAR
+    return min(mine, ceiling, key=lambda m: m.rank)
 
 
 def visible(marking: TLP | str | None, user: Any, client: redis.Redis | None = None) -> bool:

@@ -4,6 +4,8 @@
     wf:agency:<code>                hash    one agency: name, kind, contact, tlp (its ceiling), sharing (its
                                             default rule), created, by
     wf:agency:<code>:tokens         hash    token id -> JSON {digest, label, by, created, revoked, used}
+    wf:agency:<code>:sources        hash    source id -> sharing rule: the agency's default per source
+                                            (domain/agencies/sources.py)
     wf:agency-token:<sha256>        string  "<code> <token id>": a push token's digest (the token itself
                                             is shown once and never stored)
 
@@ -12,7 +14,7 @@ Push intake (owned by domain/agencies/pushes.py)::
     wf:agency:<code>:pushes         stream  the agency's recent pushes (capped: MAXLEN ~PUSH_LOG, no consumer
                                             reads it; what its page shows): time, source, token, status, accepted,
                                             unchanged, refused, reasons (JSON), bytes, format
-    wf:agency:<code>:sources        set     names of the sources it has pushed
+    wf:agency:<code>:pushed         set     names of the sources it has pushed
     wf:agency:<code>:source:<name>  hash    per source: pushes, accepted, unchanged, refused, errors, bytes,
                                             last (epoch), last_error (epoch), interval (seconds, when given)
     wf:agency:<code>:push-window:<minute>  string  pushes counted in one minute (the rate limit; expires)
@@ -37,6 +39,10 @@ class AgencyKeys:
         return f"{PREFIX}:agency:{code}:tokens"
 
     @staticmethod
+    def sources(code: str) -> str:
+        return f"{PREFIX}:agency:{code}:sources"
+
+    @staticmethod
     def token(digest: str) -> str:
         return f"{PREFIX}:agency-token:{digest}"
 
@@ -45,8 +51,8 @@ class AgencyKeys:
         return f"{PREFIX}:agency:{code}:pushes"
 
     @staticmethod
-    def sources(code: str) -> str:
-        return f"{PREFIX}:agency:{code}:sources"
+    def pushed_sources(code: str) -> str:
+        return f"{PREFIX}:agency:{code}:pushed"
 
     @staticmethod
     def source(code: str, name: str) -> str:

@@ -86,7 +86,7 @@ def record(client: redis.Redis, code: str, push: PushRecord, *, interval: int | 
     ok = 200 <= push.status < 300
     with client.pipeline(transaction=True) as pipe:
         pipe.xadd(AgencyKeys.pushes(code), push.fields(), maxlen=PUSH_LOG, approximate=True)
-        pipe.sadd(AgencyKeys.sources(code), push.source)
+        pipe.sadd(AgencyKeys.pushed_sources(code), push.source)
         for name, value in (("pushes", 1), ("accepted", push.accepted), ("unchanged", push.unchanged),
                             ("refused", push.refused), ("errors", 0 if ok else 1), ("bytes", push.bytes)):
             if value:
@@ -104,7 +104,7 @@ def recent(client: redis.Redis, code: str, count: int = 50) -> list[PushRecord]:
 
 def source_stats(client: redis.Redis, code: str) -> list[dict[str, Any]]:
     """Per source the agency pushed: its counts, last push and last refusal (epoch seconds), interval."""
-    names = sorted(n.decode() for n in client.smembers(AgencyKeys.sources(code)))
+    names = sorted(n.decode() for n in client.smembers(AgencyKeys.pushed_sources(code)))
     with client.pipeline(transaction=False) as pipe:
         for name in names:
             pipe.hgetall(AgencyKeys.source(code, name))

@@ -177,7 +177,8 @@ class AgencyStore:
         agency = self.require(code)
         digests = [_token_digest(v) for v in self.client.hvals(AgencyKeys.tokens(agency.code))]
         with self.client.pipeline() as pipe:
-            pipe.delete(AgencyKeys.agency(agency.code), AgencyKeys.tokens(agency.code))
+            pipe.delete(AgencyKeys.agency(agency.code), AgencyKeys.tokens(agency.code), AgencyKeys.sources(agency.code),
+                        AgencyKeys.pushed_sources(agency.code), AgencyKeys.pushes(agency.code))
             pipe.srem(AgencyKeys.AGENCIES, agency.code)
             for digest in digests:
                 if digest:

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from domain.agencies.sharing import parse_rule
 from domain.config.settings import BY_NAME, SETTINGS, coerce
-from domain.errors import ConfigError
+from domain.errors import ConfigError, Invalid
 from domain.store import sentinel
 from feeds.contract import FeedConfig
 from feeds.model import TLP_LABELS
@@ -25,6 +26,7 @@ from layers.zones import Venue, Workspace
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
 _FEED_KEYS = {f for f in FeedConfig.__dataclass_fields__}
 _AREA_HINT = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")  # ISO 3166-1 alpha-2, optionally -subdivision
+_AGENCY_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,15}$")
 _FEED_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 
@@ -200,8 +202,25 @@ def _read_feeds(items: Any, file: Path) -> list[FeedConfig]:
         tlp = item.get("tlp")
         if tlp is not None and tlp not in TLP_LABELS:
             raise ConfigError(f"{where}.tlp: {str(tlp)[:40]!r} is not a TLP 2.0 label; use one of {', '.join(TLP_LABELS)}")
+        _check_owner(item, where)
         feeds.append(FeedConfig(**{**item, "interval": interval}))
     return feeds
+
+
+def _check_owner(item: dict[str, Any], where: str) -> None:
+    """``agency`` (an agency code) and ``sharing`` (a rule, only with an agency) of a feed entry."""
+    agency, sharing = item.get("agency"), item.get("sharing")
+    if agency is not None:
+        if not isinstance(agency, str) or not _AGENCY_CODE.match(agency):
+            raise ConfigError(f"{where}.agency: {str(agency)[:20]!r} is not an agency code (e.g. \"BPD\": "
+                              "upper-case letters, digits and -, up to 16)")
+    if sharing is not None:
+        if agency is None:
+            raise ConfigError(f"{where}.sharing: needs agency = \"CODE\" (a public feed is shared with all)")
+        try:
+            item["sharing"] = str(parse_rule(str(sharing), field=f"{where}.sharing"))
+        except Invalid as exc:
+            raise ConfigError(str(exc)) from None
 
 
 _WORKSPACE_KEYS = {"id", "name", "venues", "route", "route_km", "near_km", "center", "zoom"}

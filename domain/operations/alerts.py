@@ -39,6 +39,7 @@ import orjson
 import redis
 
 from domain.access.tlp import TLP, TLPError, max_marking, parse, visible
+from domain.agencies.access import may_see, owner_fields, reader_for, refuse_unshared
 from domain.errors import AboveMarking, Conflict, Invalid, NotFound, RecordError
 from domain.operations.annotations import InvalidAnnotation, find_incident, plain_text, record_marking
 from domain.operations.keys import AlertKeys
@@ -52,7 +53,7 @@ SEVERITIES = ("extreme", "severe", "moderate", "minor", "unknown")
 URGENCIES = ("Immediate", "Expected", "Future", "Past", "Unknown")
 CERTAINTIES = ("Observed", "Likely", "Possible", "Unlikely", "Unknown")
 EDITABLE = ("headline", "text", "severity", "scope", "expires", "tlp", "urgency", "certainty")
-FIELDS = (*EDITABLE, "incident", "reason", "exercise", "version")
+FIELDS = (*EDITABLE, "incident", "reason", "exercise", "version", "sharing")  # sharing: the owner's rule
 ACKS_ROLE = "supervisor"  # besides the sender, who sees receipts and acknowledgements and may change an alert
 SCREENS = ("desk", "wall", "tablet")
 ON_BEHALF_ROLE = "operator"  # may acknowledge for a wall screen
@@ -209,7 +210,7 @@ def issue(client: redis.Redis, body: dict[str, Any], user: Any, *, sender: str, 
         raise InvalidAlert("exercise must be true or false")
     reason = _text(body.get("reason"), "reason", 300, required=False)
     alert = {
-        "id": new_id(), **values, "issued_by": issued_by or user.name, "issued_at": iso_z(now),
+        "id": new_id(), **values, **owner_fields(client, user, body.get("sharing")), "issued_by": issued_by or user.name, "issued_at": iso_z(now),
         "status": AlertStatus.ACTIVE.value, "version": 1, "incident": incident, "exercise": exercise,
         "reason": reason, "updated_by": issued_by or user.name, "updated_at": iso_z(now),
     }
@@ -247,6 +248,7 @@ def get_visible(client: redis.Redis, alert_id: str, user: Any) -> dict[str, Any]
         raise UnknownAlert(f"no alert {alert_id[:40]!r}")
     if not visible(alert["tlp"], user, client):
         raise AboveMarking(f"the alert is marked {alert['tlp']}, above your maximum {max_marking(user, client).value}")
+    refuse_unshared(alert, reader_for(user, client), "alert")
     if not in_scope(alert, user) and alert.get("issued_by") != getattr(user, "name", None):
         # Sent to a role above the reader's: as if it did not exist (its id says nothing more).
         raise UnknownAlert(f"no alert {alert_id[:40]!r}")
@@ -268,6 +270,7 @@ def _change(client: redis.Redis, alert_id: str, user: Any, based_on: Any, mutate
                 if not visible(alert["tlp"], user, client):
                     raise AboveMarking(f"the alert is marked {alert['tlp']}, above your maximum "
                                        f"{max_marking(user, client).value}")
+                refuse_unshared(alert, reader_for(user, client), "alert")
                 if not may_manage(alert, user):
                     raise NotSender(f"only its sender ({alert.get('issued_by', '?')}) or a supervisor may change "
                                     "this alert")
@@ -438,7 +441,8 @@ def view(client: redis.Redis, alert: dict[str, Any], user: Any, now: datetime | 
     """The fields a screen shows; ``acked``: this person (or, on a wall, this screen) acknowledged
     the current version. Its sender and supervisors also get ``acks`` and ``receipts``."""
     out = {k: alert.get(k) for k in ("id", "headline", "text", "severity", "scope", "expires", "tlp", "issued_by",
-                                     "issued_at", "version", "incident", "updated_by", "updated_at", "exercise")}
+                                     "issued_at", "version", "incident", "updated_by", "updated_at", "exercise",
+                                     "agency", "sharing")}
     out["status"] = current_status(alert, now)
     if getattr(user, "name", None):
         kept = _record(client.hget(AlertKeys.alert_acks(alert["id"]), ack_identity(user, screen)))
@@ -484,7 +488,7 @@ def alerts_after(client: redis.Redis, cursor: str | None, user_or_display: Any, 
         status = current_status(alert, now)
         if wanted_active and status not in (AlertStatus.ACTIVE.value, AlertStatus.UPDATED.value):
             continue
-        if not visible(alert["tlp"], user_or_display, client) or not in_scope(alert, user_or_display, workspace):
+        if not may_see(alert, user_or_display, client) or not in_scope(alert, user_or_display, workspace):
             continue
         out.append(view(client, alert, user_or_display, now, screen))
     return out, new_cursor
@@ -497,7 +501,7 @@ def list_alerts(client: redis.Redis, user: Any, *, include_inactive: bool = Fals
     out = []
     for raw_id in client.zrevrange(AlertKeys.ALERT_IDS, 0, limit - 1):
         alert = load(client, raw_id.decode())
-        if alert is None or not visible(alert["tlp"], user, client) or not in_scope(alert, user):
+        if alert is None or not may_see(alert, user, client) or not in_scope(alert, user):
             continue
         if not include_inactive and current_status(alert, now) not in ("active", "updated"):
             continue

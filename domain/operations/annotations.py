@@ -36,6 +36,7 @@ import redis
 from domain.access.accounts import AccountStore
 from domain.access.audit import audit
 from domain.access.tlp import TLP, TLPError, highest, incident_marking, max_marking, parse, visible
+from domain.agencies.access import owner_fields, reader_for, refuse_unshared
 from domain.errors import AboveMarking, Conflict, Invalid, NotFound, RecordError
 from domain.operations import criminal_intel as intel
 from domain.operations.keys import AnnotationKeys, IntelKeys
@@ -48,7 +49,7 @@ MAX_TAGS = 20
 MAX_TAG = 40
 _TAG = re.compile(r"^[a-z0-9][a-z0-9 _.:+/-]*$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-FIELDS = ("note", "status", "assignee", "tags", "tlp", "criminal_intel", "nexus", "review_date")
+FIELDS = ("note", "status", "assignee", "tags", "tlp", "criminal_intel", "nexus", "review_date", "sharing")
 INTEL_READ_ROLE = "operator"
 
 
@@ -120,6 +121,9 @@ def check_readable(client: redis.Redis, user: Any, incident_id: str, annotation:
     if not visible(marking, user, client):
         raise AboveMarking(f"the record is marked {marking.value}, above your maximum "
                            f"{max_marking(user, client).value}")
+    reader = reader_for(user, client)
+    refuse_unshared(incident or {}, reader, "incident")
+    refuse_unshared(annotation or {}, reader, "annotation")
     if annotation and annotation.get("criminal_intel") and not user.role.grants(INTEL_READ_ROLE):
         raise AboveMarking("criminal intelligence: need to know (operator or above)")
 
@@ -221,9 +225,13 @@ def _apply(client: redis.Redis, incident_id: str, incident: dict[str, Any], curr
         "incident": incident_id, "note": "", "status": Status.NEW.value, "assignee": "", "tags": [],
         "tlp": default_marking.value if max_marking(user, client).allows(default_marking) else floor.value,
         "criminal_intel": False, "intel": None, "version": 0,
-        "created_by": user.name, "created_at": _iso(now),
+        "created_by": user.name, "created_at": _iso(now), **owner_fields(client, user),
     }
     new = dict(old)
+    if "sharing" in body:  # the owner's agency alone re-shares its note
+        if not old.get("agency") or old.get("agency") != reader_for(user, client).agency:
+            raise AboveMarking("sharing: only the owner's agency changes who sees its note")
+        new["sharing"] = owner_fields(client, user, body["sharing"])["sharing"]
     if "note" in body:
         new["note"] = plain_text(body["note"], MAX_NOTE)
     if "status" in body:
@@ -263,7 +271,7 @@ def _apply(client: redis.Redis, incident_id: str, incident: dict[str, Any], curr
     elif "nexus" in body or "review_date" in body:
         raise InvalidAnnotation("nexus and review_date apply only to criminal intelligence (criminal_intel: true)")
     changes = {f: [old.get(f), new.get(f)] for f in ("note", "status", "assignee", "tags", "tlp", "criminal_intel",
-                                                     "intel") if old.get(f) != new.get(f)}
+                                                     "intel", "sharing") if old.get(f) != new.get(f)}
     if current is None:
         changes = {f: [None, new.get(f)] for f in ("note", "status", "assignee", "tags", "tlp", "criminal_intel",
                                                     "intel")}

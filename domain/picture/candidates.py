@@ -31,7 +31,8 @@ from typing import Any
 import orjson
 import redis
 
-from domain.access.tlp import TLP, incident_marking, visible
+from domain.access.tlp import TLP
+from domain.agencies.access import Reader, reader_for
 from domain.picture.incidents import _live
 from domain.picture.keys import IncidentKeys
 from feeds.fuse import haversine_km
@@ -74,7 +75,7 @@ def _sources(incident: dict[str, Any]) -> int:
         incident.get("corroboration") or 0)
 
 
-def merge_candidates(client: redis.Redis, incident: dict[str, Any], ceiling: TLP | str,
+def merge_candidates(client: redis.Redis, incident: dict[str, Any], ceiling: TLP | str | Reader,
                      limit: int = SHOWN) -> list[Candidate]:
     """Up to ``limit`` incidents likely the same happening as ``incident``, best first, that a reader
     whose maximum marking is ``ceiling`` may receive (see the module docstring)."""
@@ -107,13 +108,14 @@ def merge_candidates(client: redis.Redis, incident: dict[str, Any], ceiling: TLP
     if not wanted:
         return []
     kind = incident.get("kind")
+    reader = reader_for(ceiling)
     found: list[Candidate] = []
     for incident_id, raw in zip(wanted, client.hmget(IncidentKeys.INCIDENTS, wanted), strict=True):
         if not raw:
             continue  # merged away since the index was read
         other = orjson.loads(raw)
         there, when = _position(other), epoch_seconds(other.get("time"))
-        if there is None or when is None or not _live(other) or not visible(incident_marking(other), ceiling):
+        if there is None or when is None or not _live(other) or not reader.sees(other):
             continue
         km = haversine_km(here[0], here[1], there[0], there[1])
         hours = (when - at) / 3600

@@ -12,7 +12,8 @@ from typing import Any
 import orjson
 import redis
 
-from domain.access.tlp import TLP, incident_marking
+from domain.access.tlp import TLP
+from domain.agencies.access import Reader, reader_for, redact
 from domain.picture import bins as aggregate
 from domain.picture.keys import IncidentKeys
 from domain.picture.markers import AREA_TYPES, hidden_row, marker_row
@@ -63,20 +64,22 @@ def incident_row(incident: dict[str, Any], area: dict[str, Any] | None = None) -
     return row
 
 
-def shareable(incident: dict[str, Any], ceiling: TLP) -> bool:
-    """True when a reader whose maximum marking is ``ceiling`` may receive this incident."""
-    return ceiling.allows(incident_marking(incident))
+def shareable(incident: dict[str, Any], ceiling: TLP | Reader) -> bool:
+    """True when ``ceiling`` (a Reader: TLP and sharing; a bare label: a reader of no agency) may
+    receive this incident (domain/agencies/access.py, the one check)."""
+    return reader_for(ceiling).sees(incident)
 
 
-def rows_for(client: redis.Redis, incidents: Iterable[dict[str, Any]], ceiling: TLP = TLP.CLEAR) -> list[dict[str, Any]]:
+def rows_for(client: redis.Redis, incidents: Iterable[dict[str, Any]], ceiling: TLP | Reader = TLP.CLEAR) -> list[dict[str, Any]]:
     """Marker rows of the live incidents a reader with maximum marking ``ceiling`` may receive
     (TLP:CLEAR when not said: a caller that forgets the reader shares nothing marked)."""
-    live = [i for i in incidents if _live(i) and shareable(i, ceiling)]
+    reader = reader_for(ceiling)
+    live = [redact(i, reader) for i in incidents if _live(i) and reader.sees(i)]
     areas = _areas(client, live)
     return [incident_row(i, areas.get(i["id"])) for i in live]
 
 
-def snapshot(client: redis.Redis, ceiling: TLP = TLP.CLEAR) -> tuple[list[dict[str, Any]], str]:
+def snapshot(client: redis.Redis, ceiling: TLP | Reader = TLP.CLEAR) -> tuple[list[dict[str, Any]], str]:
     """Rows of every live incident the reader may receive, and the change-stream cursor read before them.
     Past ``map_max_points`` (domain/picture/bins.py): the most important incidents' rows plus hexagon
     bin rows, and an aggregated cursor "b:<id>"."""
@@ -93,7 +96,7 @@ def snapshot(client: redis.Redis, ceiling: TLP = TLP.CLEAR) -> tuple[list[dict[s
 
 
 def changes_after(client: redis.Redis, cursor: str, count: int = 2000,
-                  ceiling: TLP = TLP.CLEAR) -> tuple[list[dict[str, Any]], str, bool]:
+                  ceiling: TLP | Reader = TLP.CLEAR) -> tuple[list[dict[str, Any]], str, bool]:
     """Rows for every incident changed after ``cursor``; ``reload`` is True when the stream was
     trimmed past the cursor (a screen away longer than the change stream keeps): reload the page.
     An incident now marked above ``ceiling`` comes as a removal: the screen drops it.
@@ -140,24 +143,27 @@ def _older(a: str, b: str) -> bool:
     return (int(ams), int(aseq or 0)) < (int(bms), int(bseq or 0))
 
 
-def live_incidents(client: redis.Redis, ceiling: TLP = TLP.RED) -> list[dict[str, Any]]:
-    """Live incidents up to ``ceiling`` (every one by default: for server-side computations whose
-    results are filtered again, or whose caller passes the reader's ceiling)."""
-    return [i for i in (orjson.loads(raw) for raw in client.hvals(IncidentKeys.INCIDENTS)) if _live(i) and shareable(i, ceiling)]
+def live_incidents(client: redis.Redis, ceiling: TLP | Reader = TLP.RED) -> list[dict[str, Any]]:
+    """Live incidents up to ``ceiling`` (every marking by default, of what is shared with all partners:
+    for server-side computations whose results are filtered again; a caller passes the reader)."""
+    reader = reader_for(ceiling)
+    return [redact(i, reader) for i in (orjson.loads(raw) for raw in client.hvals(IncidentKeys.INCIDENTS))
+            if _live(i) and reader.sees(i)]
 
 
 def live_incidents_between(client: redis.Redis, since: float, until: float,
-                           ceiling: TLP = TLP.RED) -> list[dict[str, Any]]:
+                           ceiling: TLP | Reader = TLP.RED) -> list[dict[str, Any]]:
     """:func:`live_incidents` whose time (epoch seconds) lies in [``since``, ``until``], read through
     the time index ``wf:incident-time``: what a threat tick costs grows with the window, not the history."""
     ids = client.zrangebyscore(IncidentKeys.INCIDENT_TIME, since, until)
     if not ids:
         return []
     rows = (orjson.loads(raw) for raw in client.hmget(IncidentKeys.INCIDENTS, ids) if raw)
-    return [i for i in rows if _live(i) and shareable(i, ceiling)]
+    reader = reader_for(ceiling)
+    return [redact(i, reader) for i in rows if _live(i) and reader.sees(i)]
 
 
-def live_incidents_with_areas(client: redis.Redis, ceiling: TLP = TLP.RED,
+def live_incidents_with_areas(client: redis.Redis, ceiling: TLP | Reader = TLP.RED,
                               between: tuple[float, float] | None = None) -> list[dict[str, Any]]:
     """:func:`live_incidents` (only those timed ``between`` two epoch seconds, when given), each
     with its alert area (``area``, GeoJSON) when a report gives one: threat levels weigh an area by

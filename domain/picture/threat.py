@@ -33,6 +33,7 @@ import orjson
 import redis
 
 from domain.access.tlp import TLP, highest, incident_marking
+from domain.agencies.access import reader_for
 from domain.operations.annotations import Status
 from domain.operations.keys import AnnotationKeys
 from domain.picture import incidents
@@ -169,8 +170,9 @@ def evaluate(client: redis.Redis, workspaces: list[Any], now: datetime | None = 
     scopes: list[tuple[str, str, Any]] = [(GLOBAL, GLOBAL_NAME, None)] + [(w.id, w.name, w) for w in workspaces]
     summaries: dict[str, dict[str, Any]] = {}
     bases: dict[tuple[str, str], dict[str, list[Any]]] = {}
-    for ceiling in TLP:
-        shared = [i for i in recent if ceiling.allows(incident_marking(i))]
+    for ceiling in TLP:  # (a bare label is a reader of no agency: agencies' restricted items never weigh in)
+        reader = reader_for(ceiling)
+        shared = [i for i in recent if reader.sees(i)]
         shut = [i for i, c in closed.items() if ceiling.allows(highest(incident_marking(known[i]), c.get("marking")))]
         summary: dict[str, Any] = {"global": {}, "workspaces": {}}
         for scope_id, name, scope in scopes:

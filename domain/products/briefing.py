@@ -19,7 +19,8 @@ from typing import Any
 import orjson
 import redis
 
-from domain.access.tlp import TLP, highest, incident_marking, visible
+from domain.access.tlp import TLP, highest, incident_marking
+from domain.agencies.access import Reader, reader_for
 from domain.operations import alerts as alert_store
 from domain.operations.annotations import load as load_annotation
 from domain.operations.keys import AlertKeys
@@ -45,7 +46,7 @@ class Brief:
     until: datetime
     generated_at: datetime
     by: str
-    ceiling: TLP
+    ceiling: TLP | Reader
     summary: str = ""
     marking: TLP = TLP.CLEAR
     threat: dict[str, Any] = field(default_factory=dict)
@@ -59,7 +60,7 @@ class Brief:
     notes: list[str] = field(default_factory=list)
 
 
-def gather(client: redis.Redis, *, ceiling: TLP, by: str, workspaces: list[Workspace], workspace: Workspace | None,
+def gather(client: redis.Redis, *, ceiling: TLP | Reader, by: str, workspaces: list[Workspace], workspace: Workspace | None,
            since: datetime, until: datetime | None = None, summary: str = "",
            feeds: dict[str, dict[str, Any]] | None = None) -> Brief:
     """Everything a briefing holds for a reader whose maximum is ``ceiling``."""
@@ -94,7 +95,7 @@ def _stored(client: redis.Redis, incident_id: str) -> dict[str, Any]:
     return orjson.loads(raw) if raw else {}
 
 
-def _incident_row(client: redis.Redis, number: int, incident: dict[str, Any], ceiling: TLP) -> dict[str, Any]:
+def _incident_row(client: redis.Redis, number: int, incident: dict[str, Any], ceiling: TLP | Reader) -> dict[str, Any]:
     reports = incident.get("reports") or []
     row = {"n": number, "id": incident["id"], "title": str(incident.get("title") or "(untitled)")[:200],
            "kind": incident.get("kind") or "other", "severity": incident.get("severity") or "unknown",
@@ -103,17 +104,17 @@ def _incident_row(client: redis.Redis, number: int, incident: dict[str, Any], ce
            "sources": sorted({r.get("source") or r.get("feed") or "" for r in reports} - {""}),
            "reports": len(reports), "tlp": incident_marking(incident).value, "notes": []}
     note = load_annotation(client, incident["id"])
-    if note and not note.get("criminal_intel") and visible(note.get("tlp"), ceiling, client):
+    if note and not note.get("criminal_intel") and reader_for(ceiling).sees(note):
         row["notes"].append({"status": note.get("status") or "", "text": str(note.get("note") or "")[:600],
                              "by": note.get("updated_by") or "", "marking": note.get("tlp") or "TLP:CLEAR"})
     return row
 
 
-def _open_alerts(client: redis.Redis, ceiling: TLP) -> list[dict[str, Any]]:
+def _open_alerts(client: redis.Redis, ceiling: TLP | Reader) -> list[dict[str, Any]]:
     out = []
     for raw_id in client.zrevrange(AlertKeys.ALERT_IDS, 0, 199):
         alert = alert_store.load(client, raw_id.decode())
-        if alert is None or not visible(alert.get("tlp"), ceiling, client):
+        if alert is None or not reader_for(ceiling).sees(alert):
             continue
         status = alert_store.current_status(alert)
         if status in ("active", "updated"):

@@ -31,6 +31,7 @@ import redis
 
 from domain.access.audit import audit
 from domain.access.tlp import TLP, highest, incident_marking
+from domain.agencies.access import Reader
 from domain.errors import Invalid
 from domain.picture.incidents import live_incidents
 from domain.products.keys import ProductKeys
@@ -70,9 +71,10 @@ def parse_since(text: str | None, now: datetime | None = None) -> datetime | Non
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def select(client: redis.Redis, ceiling: TLP, *, workspace: Workspace | None = None,
+def select(client: redis.Redis, ceiling: TLP | Reader, *, workspace: Workspace | None = None,
            since: datetime | None = None) -> list[dict[str, Any]]:
-    """The live incidents a reader with maximum ``ceiling`` may receive, in a workspace, since a time."""
+    """The live incidents a reader (``ceiling``: a Reader, TLP and sharing; a bare label: a reader of no
+    agency) may receive, in a workspace, since a time, each trimmed to the reports it may see."""
     out = []
     for incident in live_incidents(client, ceiling):
         lat, lon = incident.get("lat"), incident.get("lon")
@@ -188,7 +190,7 @@ def render(fmt: str, incidents: list[dict[str, Any]], marking: TLP, title: str =
     return to_cot(incidents, marking)
 
 
-def export(client: redis.Redis, fmt: str, ceiling: TLP, *, by: str, recipient: str, channel: str,
+def export(client: redis.Redis, fmt: str, ceiling: TLP | Reader, *, by: str, recipient: str, channel: str,
            workspace: Workspace | None = None, since: datetime | None = None, source: str | None = None) -> tuple[bytes, int, TLP]:
     """Render the picture for a reader with maximum ``ceiling`` and log it; (bytes, count, marking)."""
     if fmt not in FORMATS:

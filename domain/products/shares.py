@@ -20,8 +20,9 @@ import orjson
 import redis
 
 from domain.access.audit import audit
-from domain.access.tlp import TLP, TLPError, incident_marking, max_marking
+from domain.access.tlp import TLP, TLPError, max_marking
 from domain.access.tlp import parse as parse_tlp
+from domain.agencies.access import reader_for
 from domain.errors import AboveMarking, Invalid, NotFound
 from domain.picture.keys import IncidentKeys
 from domain.products.keys import ProductKeys
@@ -58,7 +59,9 @@ def create(client: redis.Redis, *, kind: str, target: str, creator: Any, hours: 
         raise AboveMarking(f"tlp: {ceiling.value} is above your own maximum {top.value}")
     if kind == "incident":
         raw = client.hget(IncidentKeys.INCIDENTS, target)
-        if raw is None or not ceiling.allows(incident_marking(orjson.loads(raw))):
+        found = orjson.loads(raw) if raw is not None else None
+        mine = creator is None or reader_for(creator, client).sees(found)
+        if found is None or not mine or not reader_for(ceiling).sees(found):  # (a link's holder is of no agency)
             raise NotFound(f"target: no incident {target[:60]!r} at or below {ceiling.value}")
     token = secrets.token_urlsafe(32)
     now = time.time()

@@ -25,7 +25,8 @@ import orjson
 import redis
 
 from domain.access.accounts import Role
-from domain.access.tlp import incident_marking, visible
+from domain.access.tlp import visible
+from domain.agencies.access import may_see
 from domain.picture.keys import IncidentKeys
 from domain.reports import annotated, entities
 from domain.reports.keys import ReportKeys
@@ -63,7 +64,7 @@ class Walker:
         if node_id not in self.nodes:
             raw = self.client.hget(IncidentKeys.INCIDENTS, incident_id)
             record = orjson.loads(raw) if raw is not None else {"id": incident_id, "title": incident_id}
-            ok = visible(incident_marking(record), self.user, self.client) if self.user is not None else True
+            ok = may_see(record, self.user, self.client) if self.user is not None else True
             self.nodes[node_id] = {"id": node_id, "type": "incident", "label": str(record.get("title") or
                                    incident_id)[:120], "time": record.get("time", ""), "lat": record.get("lat"),
                                    "lon": record.get("lon")} if ok else None

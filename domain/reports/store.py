@@ -24,6 +24,7 @@ import redis
 
 from domain.access.accounts import Role
 from domain.access.tlp import visible
+from domain.agencies.access import reader_for, shared_with
 from domain.errors import Invalid, NotFound
 from domain.reports import entities
 from domain.reports.form import check_privacy, clean_text, parse_report, privacy_flags
@@ -157,6 +158,8 @@ def can_see(report: dict[str, Any], user: Any, client: redis.Redis | None = None
         return False
     if not visible(report.get("tlp"), user, client):
         return False
+    if report.get("agency") and not shared_with(report, reader_for(user, client).agency):
+        return False  # its owner's sharing rule leaves the reader's agency out
     if role.grants(Role.OPERATOR):
         return True
     return report.get("state") == "shared" and report.get("kind") != "tip"

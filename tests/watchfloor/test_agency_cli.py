@@ -40,3 +40,17 @@ def test_add_list_token_remove(redis_server, redis_client) -> None:
 def test_bad_input_is_one_line(redis_server, redis_client, args, says) -> None:
     done = run_cli(*args, redis_url=redis_server.url)
     assert done.returncode == 2 and done.stderr.startswith(says) and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_source_rules(redis_server, redis_client) -> None:
+    url = redis_server.url
+    run_cli("agency", "add", "MBTA Transit Police", "--code", "MBTA", "--kind", "transit", redis_url=url)
+    done = run_cli("agency", "source", "MBTA", "mbta-incidents", "own", redis_url=url)
+    assert done.returncode == 0 and "shares with own agency only" in done.stdout, done.stderr
+    assert run_cli("agency", "source", "MBTA", redis_url=url).stdout.split() == ["mbta-incidents", "own"]
+    bad = run_cli("agency", "source", "MBTA", "mbta-incidents", "some", redis_url=url)
+    assert bad.returncode != 0 and bad.stderr.startswith("watchfloor: agency: sharing:") and "Traceback" not in bad.stderr
+    assert run_cli("agency", "source", "MBTA", "mbta-incidents", "default", redis_url=url).returncode == 0
+    assert run_cli("agency", "source", "MBTA", redis_url=url).stdout == ""
+    trail = [orjson.loads(line) for line in run_cli("audit", redis_url=url).stdout.splitlines()]
+    assert "agency.source" in {t["action"] for t in trail}

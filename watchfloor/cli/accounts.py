@@ -11,6 +11,8 @@ from domain.access.accounts import AccountError, AccountStore, Role, WeakPasswor
 from domain.access.audit import audit
 from domain.access.keys import AccountKeys
 from domain.access.tlp import TLPError, max_marking, parse, set_max_marking
+from domain.agencies.members import HOST, set_agency
+from domain.agencies.store import AgencyError, AgencyStore, UnknownAgency
 from domain.config.loader import Config
 from watchfloor.cli.common import EXIT_BAD_INPUT, AddCommand, cli_actor, store_client, web_base
 
@@ -37,7 +39,7 @@ def _account_command(run: Callable[[argparse.Namespace, Config], int]) -> Callab
     def wrapped(args: argparse.Namespace, config: Config) -> int:
         try:
             return run(args, config)
-        except AccountError as exc:
+        except (AccountError, AgencyError, UnknownAgency) as exc:
             print(f"watchfloor: {args.command}: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
 
@@ -57,6 +59,7 @@ def cmd_user(args: argparse.Namespace, config: Config) -> int:
             for user in store.list():
                 flags = [f for f, on in (("disabled", user.disabled), ("locked", user.locked),
                                          ("must-change-password", user.must_change_password)) if on]
+                flags += [f"agency:{user.agency}"] if user.agency else []
                 print(f"{user.name:<24} {user.role.value:<10} {' '.join(flags)}".rstrip())
             return 0
         name = args.name
@@ -68,9 +71,16 @@ def cmd_user(args: argparse.Namespace, config: Config) -> int:
                 return EXIT_BAD_INPUT
 
             check_name(name)
+            agency = AgencyStore(client).require(args.agency).code if args.agency else None  # type: ignore[arg-type]
             store.create(name, role, _read_new_password(args), must_change=args.must_change)
-            record("account.create", name, f"role {role.value}")
-            print(f"added {name} ({role.value})")
+            if agency:
+                set_agency(client, name, agency)  # type: ignore[arg-type]
+            record("account.create", name, f"role {role.value}; agency {agency or HOST}")
+            print(f"added {name} ({role.value}, {agency or HOST})")
+        elif args.user_command == "agency":
+            user = set_agency(client, name, args.code)  # type: ignore[arg-type]
+            record("account.agency", name, f"member of {user.agency or HOST}")
+            print(f"{name} is now a member of {user.agency or 'the ' + HOST}")
         elif args.user_command == "passwd":
             store.require(name)
             store.set_password(name, _read_new_password(args), must_change=args.must_change)
@@ -98,7 +108,11 @@ def cmd_user(args: argparse.Namespace, config: Config) -> int:
 @_account_command
 def cmd_display(args: argparse.Namespace, config: Config) -> int:
     with store_client(config) as client:
+        code = getattr(args, "agency", None)  # (partner add shares this path; partners have no agency)
+        agency = AgencyStore(client).require(code).code if code else None  # type: ignore[arg-type]
         user, token = AccountStore(client).create_display(args.name)  # type: ignore[arg-type]
+        if agency:
+            set_agency(client, user.name, agency)  # type: ignore[arg-type]
         audit("account.display", record=user.name, reason="display token issued; any earlier token revoked",
               user=cli_actor(), source="cli", client=client)  # type: ignore[arg-type]
     base = web_base(config, args.url)
@@ -140,7 +154,11 @@ def cmd_partner(args: argparse.Namespace, config: Config) -> int:
         print(f"watchfloor: partner: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     with store_client(config) as client:
+        code = getattr(args, "agency", None)  # (partner add shares this path; partners have no agency)
+        agency = AgencyStore(client).require(code).code if code else None  # type: ignore[arg-type]
         user, token = AccountStore(client).create_display(args.name)  # type: ignore[arg-type]
+        if agency:
+            set_agency(client, user.name, agency)  # type: ignore[arg-type]
         client.hset(AccountKeys.user(user.name), "partner", "1")  # type: ignore[attr-defined]
         set_max_marking(client, user.name, marking)  # type: ignore[arg-type]
         audit("account.partner", record=user.name, reason=f"partner feed token issued; up to {marking.value}",
@@ -166,14 +184,20 @@ def register(add: AddCommand) -> None:
         p.add_argument("name")
         if action in ("add", "role"):
             p.add_argument("--role", required=True, help="viewer, operator, supervisor or admin")
+        if action == "add":
+            p.add_argument("--agency", help="the agency the person belongs to (default: the host fusion center)")
         if action in ("add", "passwd"):
             p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
             p.add_argument("--must-change", action="store_true", help="the password must be changed at first sign-in")
-    user_sub.add_parser("list", help="list accounts with role and flags")
+    p = user_sub.add_parser("agency", help="make a person or screen a member of an agency (none: the host center)")
+    p.add_argument("name")
+    p.add_argument("code", help="the agency's code, or none for the host fusion center")
+    user_sub.add_parser("list", help="list accounts with role, agency and flags")
     display = add("display", cmd_display, "manage display screens (wall displays that sign in with a token)")
     display_sub = display.add_subparsers(dest="display_command", required=True, metavar="ACTION")
     p = display_sub.add_parser("add", help="add a display screen (or issue it a new token) and print its URL")
     p.add_argument("name")
+    p.add_argument("--agency", help="the agency the screen belongs to (default: the host fusion center)")
     p.add_argument("--page", default="/wall", help="page the screen opens (default /wall)")
     p.add_argument("--url", help="base URL users reach the app at (default http://HOST:PORT from the settings)")
     p = add("tlp", cmd_tlp, "the highest TLP label each account may receive")

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import orjson
 
 from domain.access.audit import audit
-from domain.agencies import tokens
-from domain.agencies.store import KINDS, AgencyStore
+from domain.agencies import sources, tokens
+from domain.agencies.store import KINDS, AgencyError, AgencyStore
 from domain.config.loader import Config
 from domain.errors import WatchfloorError
 from watchfloor.cli.common import EXIT_BAD_INPUT, AddCommand, cli_actor, store_client
@@ -42,6 +42,24 @@ def _token(args: argparse.Namespace, client: object, actor: str) -> int:
     return 0
 
 
+def _source(args: argparse.Namespace, client: object, actor: str) -> int:
+    if args.source and args.rule is None:
+        raise AgencyError("rule: missing; give all, own, agencies:CODE,CODE or default after the source")
+    if args.rule is None:
+        for source_id, rule in sources.source_rules(client, args.code).items():  # type: ignore[arg-type]
+            print(f"{source_id:<32} {rule}")
+        return 0
+    if args.rule == "default":
+        sources.clear_source_rule(client, args.code, args.source)  # type: ignore[arg-type]
+        said = "follows the agency's default"
+    else:
+        said = "shares with " + sources.set_source_rule(client, args.code, args.source, args.rule).describe()  # type: ignore[arg-type]
+    audit("agency.source", record=f"{args.code.upper()}/{args.source}", reason=said, user=actor, source="cli",
+          client=client)  # type: ignore[arg-type]
+    print(f"{args.code.upper()} source {args.source}: {said}")
+    return 0
+
+
 def cmd_agency(args: argparse.Namespace, config: Config) -> int:
     actor = cli_actor()
     try:
@@ -49,6 +67,8 @@ def cmd_agency(args: argparse.Namespace, config: Config) -> int:
             store = AgencyStore(client)  # type: ignore[arg-type]
             if args.agency_command == "token":
                 return _token(args, client, actor)
+            if args.agency_command == "source":
+                return _source(args, client, actor)
             if args.agency_command == "list":
                 agencies = store.list()
                 if args.json:
@@ -103,6 +123,10 @@ def register(add: AddCommand) -> None:
     q.add_argument("--json", action="store_true", help="one JSON object per line")
     q = sub.add_parser("remove", help="remove an agency; its push tokens stop working at once")
     q.add_argument("code")
+    q = sub.add_parser("source", help="a source's own sharing rule (list them without SOURCE)")
+    q.add_argument("code")
+    q.add_argument("source", nargs="?", help="the source (feed) id")
+    q.add_argument("rule", nargs="?", help="all, own, agencies:CODE,CODE, or default (the agency's rule)")
     q = sub.add_parser("token", help="push tokens for POST /api/ingest: create (shown once), list, revoke")
     tsub = q.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     t = tsub.add_parser("create", help="a new token for the agency, printed once")
