@@ -121,8 +121,12 @@ def first_render(stack: Any, browser: Any) -> dict[str, Any]:
     page.wait_for_function(AGG_DRAWN, arg=[MAP, False], polling="raf", timeout=900_000)
     page.wait_for_function(AGG_PAINTED, arg=MAP, polling=100, timeout=600_000)
     drawn, painted = page.evaluate("() => [window.__drawnAt, window.__paintedAt]")
+    # The server's share: the longest request of the page (the document or the callback carrying the snapshot).
     counts = page.evaluate("""(sel) => { const gd = document.querySelector(sel);
-      return {dots: gd.data[0].lat.filter((v) => v !== null).length, bins: gd.data[2] ? gd.data[2].lat.length : 0}; }""", MAP)
+      const spans = performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
+        .filter((e) => e.startTime < window.__drawnAt).map((e) => e.responseEnd - e.requestStart);
+      return {dots: gd.data[0].lat.filter((v) => v !== null).length, bins: gd.data[2] ? gd.data[2].lat.length : 0,
+              server_s: Math.max(0, ...spans) / 1000}; }""", MAP)
     return {"page": page, "context": context, "drawn_s": drawn / 1000, "painted_s": (painted or drawn) / 1000,
             "errors": errors, **counts}
 
@@ -171,6 +175,7 @@ def measure_size(stack: Any, browser: Any, client: Any, n: int, probes: int, idl
     warm["context"].close()
     return {"incidents": client.hlen(IncidentKeys.INCIDENTS), "first_render_cold_s": cold["drawn_s"],
             "first_render_s": warm["drawn_s"], "painted_s": warm["painted_s"], "dots": warm["dots"],
+            "longest_request_cold_s": cold["server_s"], "longest_request_s": warm["server_s"],
             "bins": warm["bins"], "pan_s": percentile(pans, 50), "new_incident_p50_s": percentile(latencies, 50),
             "new_incident_p95_s": percentile(latencies, 95), "missed": sum(1 for s in latencies if s >= 30),
             "idle_web_cores": idle, "web_rss_mb": rss / 1e6, "page_errors": (cold["errors"] + warm["errors"])[:3]}
@@ -198,7 +203,8 @@ def run_screens(sizes: list[int], probes: int, idle_s: float, env: dict[str, str
                 row = measure_size(stack, browser, client, n, probes, idle_s)
                 rows.append(row)
                 print(f"   {row['incidents']:>8,} live: first render {row['first_render_cold_s']:.1f} s cold, "
-                      f"{row['first_render_s']:.1f} s next ({row['dots']:,} dots, {row['bins']:,} bins); pan "
+                      f"{row['first_render_s']:.1f} s next ({row['dots']:,} dots, {row['bins']:,} bins; longest request "
+                      f"{row['longest_request_cold_s']:.2f} s cold, {row['longest_request_s']:.2f} s next); pan "
                       f"{row['pan_s']:.2f} s; new incident p50 {row['new_incident_p50_s']:.2f} s p95 "
                       f"{row['new_incident_p95_s']:.2f} s ({row['missed']} missed); idle desk "
                       f"{row['idle_web_cores']:.3f} core; web RSS {row['web_rss_mb']:,.0f} MB", flush=True)
@@ -242,7 +248,7 @@ def fuser_memory(n: int, span_hours: float) -> dict[str, Any]:
         _fuser_reports(client, n, span_hours * 3600)
         tracemalloc.start()
         base = tracemalloc.get_traced_memory()[0]
-        fuser = Fuser(client, batch=5000, checkpoint_seconds=3600)
+        fuser = Fuser(client, batch=5000, checkpoint_seconds=3600, lock_ttl=3600)
         assert fuser.acquire()
         try:
             fuser.rebuild()

@@ -22,6 +22,8 @@ import heapq
 import logging
 import math
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -34,6 +36,9 @@ from domain.picture.markers import Bin, hex_key, hidden_row, hour_bucket, import
 log = logging.getLogger(__name__)
 
 BATCH = 2000  # change-stream entries per advance step
+REQUEST_STEPS = 1  # steps a page or a poll may take itself; the follower takes the rest
+FOLLOW_SECONDS = 0.5  # how often the follower looks for changes
+SNAPSHOT_SECONDS = 2.0  # a first picture (bins and marker ids) is shared this long by screens opened together
 LOG_LIMIT = 20_000  # advance steps remembered; a screen further behind reloads
 
 Keep = Callable[[dict[str, Any]], bool]
@@ -202,11 +207,45 @@ class Aggregator:
         self.size_deg = float(size_deg)
         self.workspaces = list(workspaces)
         self.models: dict[Any, BinnedPicture] = {}
+        self.keeps: dict[Any, Keep] = {}  # what each model counts (the reader's marking), for the follower
         self.lock = threading.Lock()
+        self._follower: threading.Thread | None = None
+        self._snapshots: dict[Any, tuple[float, str, list[str], list[dict[str, Any]]]] = {}
 
-    def _sync(self, client: redis.Redis, ceiling: Any, keep: Keep) -> BinnedPicture:
+    def _start_follower(self, client: redis.Redis) -> None:
+        if self._follower is None:
+            self._follower = threading.Thread(target=_follow, args=(weakref.ref(self), client),
+                                              name="wf-bins-follower", daemon=True)
+            self._follower.start()
+
+    def catch_up(self, client: redis.Redis) -> None:
+        """Advance every model to the end of the change stream, a batch per hold of the lock (so a
+        burst of 100,000 changes never holds a screen's poll for longer than one batch)."""
+        for ceiling in list(self.models):
+            while True:
+                with self.lock:
+                    model = self.models.get(ceiling)
+                    if model is None:
+                        break
+                    before = model.cursor
+                    try:
+                        model = self._advance(client, ceiling, self.keeps[ceiling], steps=1)
+                    except (redis.RedisError, OSError) as exc:
+                        self.models.pop(ceiling, None)  # half-advanced: rebuilt when next asked for
+                        log.warning("aggregated picture: the store did not answer the follower (%s)", exc)
+                        return
+                if model.cursor == before:
+                    break
+
+    def _sync(self, client: redis.Redis, ceiling: Any, keep: Keep, steps: int | None = REQUEST_STEPS) -> BinnedPicture:
+        """The model of ``ceiling`` (built when missing), advanced by up to ``steps`` batches of the
+        change stream (None: to its end). A request advances a step at most: the follower thread
+        (:meth:`_follow`) keeps every model caught up, so what a page or a poll waits for is bounded
+        by a step, never by a burst of changes."""
+        self.keeps[ceiling] = keep
+        self._start_follower(client)
         try:
-            return self._advance(client, ceiling, keep)
+            return self._advance(client, ceiling, keep, steps)
         except Exception:
             # A model left half-advanced (Redis timed out mid-way, or a bug) must not be reused: its
             # log could miss what the interrupted step touched. The next call rebuilds it; screens
@@ -215,7 +254,7 @@ class Aggregator:
             log.exception("aggregated picture: advancing the model failed; it is rebuilt on the next call")
             raise
 
-    def _advance(self, client: redis.Redis, ceiling: Any, keep: Keep) -> BinnedPicture:
+    def _advance(self, client: redis.Redis, ceiling: Any, keep: Keep, steps: int | None = None) -> BinnedPicture:
         model = self.models.get(ceiling)
         if model is not None and model.cursor != "0-0":
             oldest = client.xrange(IncidentKeys.INCIDENT_CHANGES, count=1)
@@ -230,7 +269,8 @@ class Aggregator:
                 if keep(incident):
                     model.apply(incident["id"], incident)
             self.models[ceiling] = model
-        while True:
+        while steps is None or steps > 0:
+            steps = None if steps is None else steps - 1
             start = "(" + model.cursor if model.cursor != "0-0" else "-"
             entries = client.xrange(IncidentKeys.INCIDENT_CHANGES, min=start, max="+", count=BATCH)
             if not entries:
@@ -257,9 +297,12 @@ class Aggregator:
             model = self._sync(client, ceiling, keep)
             if model.live_count <= self.max_points:
                 return None
-            ids = list(model.individual)
-            bins = model.bin_rows()
-            cursor = model.cursor
+            made = self._snapshots.get(ceiling)
+            if made is None or made[1] != model.cursor and time.monotonic() - made[0] >= SNAPSHOT_SECONDS:
+                # Screens opened together share one: the bins' rows and the markers' ids as of a cursor.
+                made = self._snapshots[ceiling] = (time.monotonic(), model.cursor, list(model.individual),
+                                                   model.bin_rows())
+            _at, cursor, ids, bins = made
         markers = rows([orjson.loads(raw) for raw in client.hmget(IncidentKeys.INCIDENTS, ids) if raw]) if ids else []
         return markers + bins, "b:" + cursor
 
@@ -297,6 +340,20 @@ class Aggregator:
                     row["binned"] = True  # counted in a bin now: it may come back as a marker
             out.append(row)
         return out + bins, new_cursor, False
+
+
+def _follow(ref: weakref.ref[Aggregator], client: redis.Redis) -> None:
+    """The follower thread: catches its aggregator up every FOLLOW_SECONDS, ends with it."""
+    while True:
+        time.sleep(FOLLOW_SECONDS)
+        aggregator = ref()
+        if aggregator is None:
+            return
+        try:
+            aggregator.catch_up(client)
+        except Exception:  # noqa: BLE001 - a follower that dies would leave every screen behind
+            log.exception("aggregated picture: the follower could not advance a model")
+        del aggregator
 
 
 _AGGREGATOR: Aggregator | None = None

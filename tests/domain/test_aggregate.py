@@ -442,3 +442,63 @@ def test_the_browser_counts_each_bin_under_the_desks_filters():
     assert any("&lt;img src=x onerror=alert(1)&gt;" in t for t in results[11]["text"])
     assert any("match the filters" in t and "__proto__ " in t for t in results[13]["text"]), \
         "a kind named like an object key is counted as any other"
+
+
+def _store(client, start: int, n: int, **extra) -> None:
+    pipe = client.pipeline()
+    for i in range(start, start + n):
+        r = incident(i, random.Random(i), reports=[{"event_id": f"e{i}"}], **extra)
+        pipe.hset(IncidentKeys.INCIDENTS, r["id"], orjson.dumps(r))
+        pipe.xadd(IncidentKeys.INCIDENT_CHANGES, {"id": r["id"], "op": "upsert"})
+    pipe.execute()
+
+
+def _bin_counts(rows: list[dict]) -> dict[str, int]:
+    return {r["bin"]: r["count"] for r in rows if "bin" in r and r["count"]}
+
+
+@pytest.mark.redis
+def test_a_burst_is_taken_a_batch_per_request_and_the_follower_catches_up_exactly(redis_client, monkeypatch):
+    """A poll after 4,500 new incidents waits for one batch of the change stream, not the burst;
+    the follower takes the rest, and the model it reaches counts exactly what a rebuild counts."""
+    from domain.picture import bins as aggregate
+
+    monkeypatch.setattr(aggregate, "FOLLOW_SECONDS", 3600.0)  # the test catches up by hand
+    keep = lambda i: bool(i.get("reports"))  # noqa: E731
+    build = lambda items: [{"id": i["id"]} for i in items]  # noqa: E731
+    _store(redis_client, 0, 300)
+    agg = Aggregator(max_points=50, size_deg=4.0)
+    _rows, cursor = agg.snapshot(redis_client, "c", keep, build)
+    _store(redis_client, 300, 2 * aggregate.BATCH + 500)
+    newest = redis_client.xrevrange(IncidentKeys.INCIDENT_CHANGES, count=1)[0][0].decode()
+    _delta, after_one, reload = agg.changes_after(redis_client, cursor, "c", keep, build)
+    sid = lambda c: tuple(int(x) for x in c.removeprefix("b:").split("-"))  # noqa: E731
+    assert not reload and sid(cursor) < sid(after_one) < sid(newest), "one batch per request, not the whole burst"
+    agg.catch_up(redis_client)
+    assert agg.models["c"].cursor == newest
+    fresh = Aggregator(max_points=50, size_deg=4.0)
+    rebuilt, _ = fresh.snapshot(redis_client, "c", keep, build)
+    followed = agg.models["c"]
+    assert _bin_counts(followed.bin_rows()) == _bin_counts(rebuilt)
+    assert set(followed.individual) == {r["id"] for r in rebuilt if "bin" not in r}
+    assert followed.live_count == 300 + 2 * aggregate.BATCH + 500
+    # The screen's next polls bring it to the end, with every bin it had not seen.
+    delta, cursor_end, _ = agg.changes_after(redis_client, after_one, "c", keep, build)
+    assert cursor_end == "b:" + newest and {r["bin"] for r in delta if "bin" in r} <= set(_bin_counts(rebuilt)) | {""}
+
+
+@pytest.mark.redis
+def test_screens_opened_together_share_one_first_picture_and_a_change_makes_a_new_one(redis_client, monkeypatch):
+    from domain.picture import bins as aggregate
+
+    monkeypatch.setattr(aggregate, "FOLLOW_SECONDS", 3600.0)
+    keep = lambda i: True  # noqa: E731
+    build = lambda items: [{"id": i["id"]} for i in items]  # noqa: E731
+    _store(redis_client, 0, 300)
+    agg = Aggregator(max_points=50, size_deg=4.0)
+    first = agg.snapshot(redis_client, "c", keep, build)
+    assert agg.snapshot(redis_client, "c", keep, build) == first
+    monkeypatch.setattr(aggregate, "SNAPSHOT_SECONDS", 0.0)
+    _store(redis_client, 300, 10)
+    rows, cursor = agg.snapshot(redis_client, "c", keep, build)
+    assert cursor != first[1] and sum(r["count"] for r in rows if "bin" in r) + sum(1 for r in rows if "bin" not in r) == 310
