@@ -18,6 +18,8 @@ python -m bench.links [--quick]    link analysis: a 2-hop neighbourhood of ~500 
 Big feeds and history on their own (also a section of the full run, the history at 10k and 100k):
 python -m bench.worker_path [--quick]   worker's whole path for FIRMS/USGS vs raw XADD, 100,000-row re-poll
 python -m bench.history [--sizes 10000,100000,1000000]   fuser restart and threat tick against the history
+python -m bench.big_picture [--quick] [--sizes 10000,100000,250000]   the desk at a quarter of a million live
+                                   incidents: first render, pan, new incident p95, idle CPU, RSS; fuser bytes/incident
 Not in `make bench` (they run as long as asked):
 python -m bench.wall_soak --minutes 60     wall memory soak; bench/results/wall-soak.json, MB/hour
 python -m bench.alert_latency --alerts 20 --one-screen   operator alert to banner; bench/results/alert-latency.json
@@ -127,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     products = _products_section(args)
     bounded = _bounded_section(args)
+    big_picture = _big_picture_section(args)
 
     print()
     print("Ratios (ours / baseline, measured in this run)")
@@ -158,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         "links": links,
         "products": products,
         "bounded": bounded,
+        "big_picture": big_picture,
         "targets": [{"name": n, "value": v, "met": m} for n, v, m in targets],
         "skipped_documents": [{"document": d, "reason": r} for d, r in selection.skipped],
     }
@@ -295,6 +299,25 @@ def _bounded_section(args: argparse.Namespace) -> dict[str, object] | None:
     history = run_history([10_000, 100_000], whole_max=100_000)
     print_history(history)
     return {"worker_path": worker_path, "history": history}
+
+
+def _big_picture_section(args: argparse.Namespace) -> dict[str, object] | None:
+    """#19 item 4: the desk at 10k, 100k and 250k live incidents in Chromium, and the fuser's memory."""
+    import os
+
+    from bench.live_stack import CHROMIUM
+
+    if args.quick or args.no_screens or args.no_redis:
+        print("Big picture: skipped (full run only; python -m bench.big_picture --quick for a smoke run)")
+        return None
+    if not os.path.exists(CHROMIUM):
+        print(f"Big picture: skipped ({CHROMIUM} missing: `make browser` installs it)")
+        return None
+    from bench.big_picture import main as run_big_picture
+
+    print()
+    run_big_picture([])
+    return json.loads((report.RESULTS / "big-picture.json").read_text())
 
 
 def _geocode_section(args: argparse.Namespace) -> dict[str, object]:

@@ -209,6 +209,7 @@ class Aggregator:
         self.models: dict[Any, BinnedPicture] = {}
         self.keeps: dict[Any, Keep] = {}  # what each model counts (the reader's marking), for the follower
         self.lock = threading.Lock()
+        self._building = threading.Lock()  # one model built at a time, outside ``lock``
         self._follower: threading.Thread | None = None
         self._snapshots: dict[Any, tuple[float, str, list[str], list[dict[str, Any]]]] = {}
 
@@ -237,6 +238,29 @@ class Aggregator:
                 if model.cursor == before:
                     break
 
+    def _build(self, client: redis.Redis, keep: Keep) -> BinnedPicture:
+        """A model of every live incident ``keep`` counts, and the change-stream id it is as of."""
+        model = BinnedPicture(self.max_points, self.size_deg, self.workspaces)
+        newest = client.xrevrange(IncidentKeys.INCIDENT_CHANGES, count=1)  # read before the incidents
+        model.cursor = model.floor = newest[0][0].decode() if newest else "0-0"
+        for raw in client.hvals(IncidentKeys.INCIDENTS):
+            incident = orjson.loads(raw)
+            if keep(incident):
+                model.apply(incident["id"], incident)
+        return model
+
+    def _ensure(self, client: redis.Redis, ceiling: Any, keep: Keep) -> None:
+        """Build the model of a marking no screen used yet without holding the lock: the screens
+        of the other markings keep polling meanwhile (a build reads every live incident)."""
+        if ceiling in self.models:
+            return
+        with self._building:
+            if ceiling in self.models:
+                return
+            model = self._build(client, keep)
+            with self.lock:
+                self.models.setdefault(ceiling, model)
+
     def _sync(self, client: redis.Redis, ceiling: Any, keep: Keep, steps: int | None = REQUEST_STEPS) -> BinnedPicture:
         """The model of ``ceiling`` (built when missing), advanced by up to ``steps`` batches of the
         change stream (None: to its end). A request advances a step at most: the follower thread
@@ -261,14 +285,7 @@ class Aggregator:
             if oldest and _sid(model.cursor) < _sid(oldest[0][0].decode()):
                 model = None  # the stream was trimmed past this model: rebuild
         if model is None:
-            model = BinnedPicture(self.max_points, self.size_deg, self.workspaces)
-            newest = client.xrevrange(IncidentKeys.INCIDENT_CHANGES, count=1)  # read before the incidents
-            model.cursor = model.floor = newest[0][0].decode() if newest else "0-0"
-            for raw in client.hvals(IncidentKeys.INCIDENTS):
-                incident = orjson.loads(raw)
-                if keep(incident):
-                    model.apply(incident["id"], incident)
-            self.models[ceiling] = model
+            model = self.models[ceiling] = self._build(client, keep)
         while steps is None or steps > 0:
             steps = None if steps is None else steps - 1
             start = "(" + model.cursor if model.cursor != "0-0" else "-"
@@ -293,6 +310,7 @@ class Aggregator:
         enough to send whole (the caller then sends every incident, as below the limit)."""
         if client.hlen(IncidentKeys.INCIDENTS) <= self.max_points:
             return None  # cheap: never build a model for a small picture
+        self._ensure(client, ceiling, keep)
         with self.lock:
             model = self._sync(client, ceiling, keep)
             if model.live_count <= self.max_points:
@@ -313,6 +331,7 @@ class Aggregator:
         margin = self.max_points * 1.2
         if client.hlen(IncidentKeys.INCIDENTS) <= margin:
             return False  # cheap: the usual answer
+        self._ensure(client, ceiling, keep)
         with self.lock:
             return self._sync(client, ceiling, keep).live_count > margin
 
@@ -320,6 +339,7 @@ class Aggregator:
                       rows: Rows) -> tuple[list[dict[str, Any]], str, bool]:
         """Current state of every bin and marker touched after ``cursor`` ("b:<id>"), the new
         cursor, and whether the screen must reload (its cursor is older than the log)."""
+        self._ensure(client, ceiling, keep)
         with self.lock:
             model = self._sync(client, ceiling, keep)
             keys = model.keys_after(cursor[2:])

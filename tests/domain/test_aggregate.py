@@ -502,3 +502,40 @@ def test_screens_opened_together_share_one_first_picture_and_a_change_makes_a_ne
     _store(redis_client, 300, 10)
     rows, cursor = agg.snapshot(redis_client, "c", keep, build)
     assert cursor != first[1] and sum(r["count"] for r in rows if "bin" in r) + sum(1 for r in rows if "bin" not in r) == 310
+
+
+@pytest.mark.redis
+def test_building_a_new_markings_model_does_not_hold_up_the_other_markings_polls(redis_client, monkeypatch):
+    """A reader of a new marking makes the process read every live incident; meanwhile the screens of
+    the markings already built keep getting their updates (the build holds no shared lock)."""
+    import threading
+
+    from domain.picture import bins as aggregate
+
+    monkeypatch.setattr(aggregate, "FOLLOW_SECONDS", 3600.0)
+    build = lambda items: [{"id": i["id"]} for i in items]  # noqa: E731
+    _store(redis_client, 0, 300)
+    agg = Aggregator(max_points=50, size_deg=4.0)
+    _rows, cursor = agg.snapshot(redis_client, "clear", lambda i: True, build)
+    started, release = threading.Event(), threading.Event()
+
+    def slow_keep(_incident: dict) -> bool:
+        started.set()
+        release.wait(120)
+        return True
+
+    builder = threading.Thread(target=agg.snapshot, args=(redis_client, "red", slow_keep, build), daemon=True)
+    builder.start()
+    assert started.wait(60)
+    _store(redis_client, 300, 5)
+    answered: list = []
+    poll = threading.Thread(target=lambda: answered.append(agg.changes_after(redis_client, cursor, "clear",
+                                                                             lambda i: True, build)), daemon=True)
+    poll.start()
+    poll.join(60)
+    release.set()
+    builder.join(120)
+    assert answered, "the poll waited for another marking's build"
+    _delta, after, reload = answered[0]
+    assert not reload and after != cursor
+    assert agg.models["red"].live_count in (300, 305)  # as of its build, or one step on
