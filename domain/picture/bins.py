@@ -93,10 +93,9 @@ class BinnedPicture:
             if old[-1]:
                 self.individual.pop(incident_id, None)
                 touched.add("i:" + incident_id)
-            else:
+            else:  # (a binned incident is no marker on any screen: its bin is all that changes)
                 self._bin_add(old, -1)
                 touched.add("b:" + old[1])
-                touched.add("i:" + incident_id)  # harmless; keeps "left the markers" exact
         if incident is None:
             return touched
         lat, lon = incident.get("lat"), incident.get("lon")
@@ -115,9 +114,10 @@ class BinnedPicture:
             heapq.heappush(self.heap, (score, incident_id))
             touched.add("i:" + incident_id)
         else:
+            # Straight into a bin: no row for it. A screen's state must not grow with every incident
+            # ever binned (a hidden row each: 90,000 after a burst, redrawn on every update).
             self._bin_add(entry, 1)
             touched.add("b:" + key)
-            touched.add("i:" + incident_id)
         self.info[incident_id] = entry
         if len(self.heap) > 2 * len(self.individual) + 1000:
             self.heap = [(s, i) for i, s in self.individual.items()]

@@ -205,8 +205,7 @@ def test_aggregated_snapshot_and_deltas_against_real_redis(redis_client):
     assert not reload and cursor2 != cursor
     assert [b["bin"] for b in changed_bins] == [key]
     assert changed_bins[0]["count"] == bins.get(key, {"count": 0})["count"] + 1
-    assert [r for r in delta if "bin" not in r] == [{**{"id": "inc:low", "lat": None, "lon": None, "time": None,
-                                                        "kind": None, "hide": True}, "binned": True}]
+    assert [r for r in delta if "bin" not in r] == [], "straight into a bin: no row the screen would keep"
     # A replayed poll from the old cursor gives the same absolute state (nothing counted twice).
     replay, _, _ = agg.changes_after(redis_client, cursor, "c", keep, build)
     assert replay == delta
@@ -539,3 +538,23 @@ def test_building_a_new_markings_model_does_not_hold_up_the_other_markings_polls
     _delta, after, reload = answered[0]
     assert not reload and after != cursor
     assert agg.models["red"].live_count in (300, 305)  # as of its build, or one step on
+
+
+def test_the_screen_keeps_no_row_for_an_incident_it_never_drew_that_went_into_a_bin():
+    """assets/wf-10-state.js ingest, in Node: a dot that went into a bin is hidden (it may come back);
+    a binned incident the screen never drew adds nothing, so its state stays bounded by what it drew."""
+    node = shutil.which("node")
+    assert node, "Node.js is needed (make install uses npm for the basemap and gazetteer)"
+    source = (Path(__file__).resolve().parents[2] / "assets" / "wf-10-state.js").read_text(encoding="utf-8")
+    script = "var window = {};\n" + source + """
+const WF = window.__wfjs, st = WF.stateFor('desk');
+WF.ingest(st, [{id: 'inc:a', lat: 1, lon: 2, severity: 'minor'}]);
+const binned = WF.ingest(st, [{id: 'inc:a', hide: true, binned: true}, {id: 'inc:b', hide: true, binned: true},
+                              {id: 'inc:c', hide: true}]);
+process.stdout.write(JSON.stringify({ids: st.rows.map((r) => r.id), hidden: st.rows.map((r) => !!r.hidden),
+                                     changed: binned.changed, added: binned.added}));"""
+    done = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    assert got["ids"] == ["inc:a", "inc:c"], "no row kept for inc:b (binned, never drawn)"
+    assert got["hidden"] == [True, True] and got["changed"] == [0] and got["added"] == [1]
