@@ -261,6 +261,12 @@ class Aggregator:
             with self.lock:
                 self.models.setdefault(ceiling, model)
 
+    def warm(self, client: redis.Redis, ceiling: Any, keep: Keep) -> None:
+        """Build the model of ``ceiling`` ahead of its first screen (a web process starting)."""
+        self.keeps[ceiling] = keep
+        self._start_follower(client)
+        self._ensure(client, ceiling, keep)
+
     def _sync(self, client: redis.Redis, ceiling: Any, keep: Keep, steps: int | None = REQUEST_STEPS) -> BinnedPicture:
         """The model of ``ceiling`` (built when missing), advanced by up to ``steps`` batches of the
         change stream (None: to its end). A request advances a step at most: the follower thread

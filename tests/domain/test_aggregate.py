@@ -558,3 +558,27 @@ process.stdout.write(JSON.stringify({ids: st.rows.map((r) => r.id), hidden: st.r
     got = json.loads(done.stdout)
     assert got["ids"] == ["inc:a", "inc:c"], "no row kept for inc:b (binned, never drawn)"
     assert got["hidden"] == [True, True] and got["changed"] == [0] and got["added"] == [1]
+
+
+@pytest.mark.redis
+def test_a_starting_web_process_builds_the_markings_its_screens_used_before_the_first_page(redis_client, monkeypatch):
+    from domain.access.tlp import TLP
+    from domain.picture import bins as aggregate
+    from domain.picture import incidents
+
+    monkeypatch.setattr(aggregate, "FOLLOW_SECONDS", 3600.0)
+    before = aggregate.current()
+    try:
+        _store(redis_client, 0, 300)
+        aggregate.configure(50, 4.0, [])
+        assert incidents.warm_aggregated(redis_client) == 0, "no screen was aggregated yet: nothing to build"
+        _rows, cursor = incidents.snapshot(redis_client, TLP.GREEN)
+        assert cursor.startswith("b:") and redis_client.smembers(IncidentKeys.AGGREGATED_MARKINGS) == {b"TLP:GREEN"}
+        redis_client.sadd(IncidentKeys.AGGREGATED_MARKINGS, "not a label")
+        fresh = aggregate.configure(50, 4.0, [])  # the process restarts
+        assert incidents.warm_aggregated(redis_client) == 1
+        assert set(fresh.models) == {TLP.GREEN} and fresh.models[TLP.GREEN].live_count == 300
+        aggregate.configure(1000, 4.0, [])
+        assert incidents.warm_aggregated(redis_client) == 0, "below the limit: nothing is aggregated"
+    finally:
+        aggregate._AGGREGATOR = before
