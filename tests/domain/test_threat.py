@@ -175,3 +175,13 @@ def test_assess_with_parsed_times_agrees_with_assess_reading_them():
     for scope in (None, STADIUM):
         plain, parsed = threat.assess(items, scope, now), threat.assess(items, scope, now, times=times)
         assert plain.as_dict() == parsed.as_dict() and plain.basis == parsed.basis
+
+
+def test_a_big_pictures_remaining_weight_reads_as_a_number_not_in_scientific_notation():
+    from dashboard.panels.status import threat_panel
+
+    drivers = [{"id": f"inc:{n}", "title": "t", "severity": "extreme", "weight": 8.0, "where": ""} for n in range(6)]
+    level = {"name": "Whole picture", "level": "SEVERE", "colour": "#d55e00", "score": 12127.25, "drivers": drivers,
+             "contributors": 10_000, "window_hours": 6.0}
+    more = threat_panel(level, title="Whole picture")[1].children[-1].children
+    assert more == "and 9,994 more, together +12,079.25"
