@@ -50,7 +50,7 @@ from bench.live_stack import (
     web_process,
 )
 from bench.report import RESULTS, machine
-from bench.screens import AGG_DRAWN, AGG_PAINTED, MAP, SEEN, SEEN_AT, WATCH, WATCHER
+from bench.screens import AGG_DRAWN, AGG_PAINTED, MAP, SEEN, SEEN_AT, WATCH, WATCHER, _fused
 from domain.picture.keys import IncidentKeys
 from domain.store.streams import EventKeys, EventStore
 from feeds.model import Event, Kind, Severity
@@ -138,9 +138,11 @@ def pan_seconds(page: Any) -> float:
     return float(page.evaluate("() => window.__panned")) / 1000
 
 
-def new_incident_seconds(page: Any, client: Any, probes: int, rng: random.Random, tag: int) -> list[float]:
+def new_incident_seconds(page: Any, client: Any, probes: int, rng: random.Random, tag: int,
+                         fused: list[float]) -> list[float]:
     """Append-to-dot seconds of each probe (a missed one counts as 30 s). The dot watched is the
-    incident the fuser placed the report in (``wf:incident-of``), whatever its id."""
+    incident the fuser placed the report in (``wf:incident-of``), whatever its id; ``fused`` gets
+    append-to-change-entry seconds (the fuser's share)."""
     page.evaluate(WATCHER, MAP)
     store, out = EventStore(client), []
     for k in range(probes):
@@ -157,6 +159,8 @@ def new_incident_seconds(page: Any, client: Any, probes: int, rng: random.Random
             time.sleep(0.05)
         seen_ms = page.evaluate(SEEN_AT, ids)
         out.append(min(30.0, seen_ms / 1000 - appended) if seen_ms != float("inf") and seen_ms else 30.0)
+        _incident, changed_ms = _fused(client, event.id)
+        fused.append(changed_ms / 1000 - appended if changed_ms else float("nan"))
         time.sleep(rng.uniform(0.2, 1.2))  # de-phase from the poll timer
     return out
 
@@ -172,7 +176,8 @@ def measure_size(stack: Any, browser: Any, client: Any, n: int, probes: int, idl
     shots.mkdir(exist_ok=True)
     page.screenshot(path=str(shots / f"bench-big-picture-{n}.png"))
     pans = [pan_seconds(page) for _ in range(3)]
-    latencies = new_incident_seconds(page, client, probes, random.Random(n), n)
+    fused: list[float] = []
+    latencies = new_incident_seconds(page, client, probes, random.Random(n), n, fused)
     page.wait_for_timeout(3000)  # the probes' updates settle
     before, began = _cpu_seconds(web), time.monotonic()
     page.wait_for_timeout(int(idle_s * 1000))
@@ -184,6 +189,7 @@ def measure_size(stack: Any, browser: Any, client: Any, n: int, probes: int, idl
             "longest_request_cold_s": cold["server_s"], "longest_request_s": warm["server_s"],
             "bins": warm["bins"], "pan_s": percentile(pans, 50), "new_incident_p50_s": percentile(latencies, 50),
             "new_incident_p95_s": percentile(latencies, 95), "missed": sum(1 for s in latencies if s >= 30),
+            "fused_p50_s": percentile([f for f in fused if f == f], 50) if any(f == f for f in fused) else None,
             "idle_web_cores": idle, "web_rss_mb": rss / 1e6, "page_errors": (cold["errors"] + warm["errors"])[:3]}
 
 
@@ -212,7 +218,7 @@ def run_screens(sizes: list[int], probes: int, idle_s: float, env: dict[str, str
                       f"{row['first_render_s']:.1f} s next ({row['dots']:,} dots, {row['bins']:,} bins; longest request "
                       f"{row['longest_request_cold_s']:.2f} s cold, {row['longest_request_s']:.2f} s next); pan "
                       f"{row['pan_s']:.2f} s; new incident p50 {row['new_incident_p50_s']:.2f} s p95 "
-                      f"{row['new_incident_p95_s']:.2f} s ({row['missed']} missed); idle desk "
+                      f"{row['new_incident_p95_s']:.2f} s ({row['missed']} missed; fused p50 {row['fused_p50_s'] or 0:.2f} s); idle desk "
                       f"{row['idle_web_cores']:.3f} core; web RSS {row['web_rss_mb']:,.0f} MB", flush=True)
             browser.close()
     finally:
