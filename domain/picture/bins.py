@@ -21,6 +21,7 @@ import bisect
 import heapq
 import logging
 import math
+import sys
 import threading
 import time
 import weakref
@@ -99,10 +100,11 @@ class BinnedPicture:
         if incident is None:
             return touched
         lat, lon = incident.get("lat"), incident.get("lon")
-        severity = incident.get("severity") or "unknown"
-        kind = incident.get("kind") or "other"
+        # Interned: a quarter of a million entries share a handful of severities, kinds and bin keys.
+        severity = sys.intern(str(incident.get("severity") or "unknown"))
+        kind = sys.intern(str(incident.get("kind") or "other"))
         score = importance(incident, self.near(lat, lon))
-        key = hex_key(lat, lon, self.size_deg)
+        key = sys.intern(hex_key(lat, lon, self.size_deg))
         entry = (score, key, severity, kind, lat, lon, bool(incident.get("exercise")), hour_bucket(incident.get("time")), False)
         if len(self.individual) >= self.max_points:
             lowest = self._lowest()
