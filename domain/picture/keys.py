@@ -34,9 +34,8 @@ Processes and caches::
     wf:heartbeat:<role>    hash     process name -> last heartbeat (epoch seconds); the fuser writes it
     wf:cache:processes     string   are the fuser, workers and scheduler running (JSON), expires in seconds
     wf:cache:threat:<TLP>  string   threat levels (JSON) as a reader of that marking sees them, expire in seconds
-    wf:cache:threat-stamp  string   "<epoch>|<newest wf:incident-changes id>|<seconds it took>" of that
-                                    computation: while no incident changes, the levels are reused up to a
-                                    minute; under change, ten times as long as it took (4 s at least)
+    wf:cache:threat-stamp  string   "<epoch>|<newest wf:incident-changes id>" of that computation: while no
+                                    incident changes, the levels are reused up to a minute, not recomputed
 
 Threat levels (domain/picture/threat.py)::
 

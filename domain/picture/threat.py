@@ -50,7 +50,6 @@ CACHE_SECONDS = 4  # one computation of the levels serves every screen and proce
 # While no incident changes, the levels are recomputed only this often (what time alone moves: an
 # incident leaving the window is counted out at most this late), so an idle floor costs next to nothing.
 IDLE_SECONDS = 60
-COMPUTE_SHARE = 10  # reused at least this many times as long as the last computation took
 GLOBAL = "global"
 GLOBAL_NAME = "Whole picture"
 
@@ -199,8 +198,7 @@ def threat_summary(client: redis.Redis, workspaces: list[Any], ceiling: TLP = TL
     """Threat levels of the whole picture and each workspace as a reader whose maximum marking is
     ``ceiling`` sees them: {"global": level, "workspaces": {id: level}}, each level with ``name``,
     ``level``, ``colour``, ``score``, ``drivers`` and ``contributors``. Computed for every marking
-    at once, cached CACHE_SECONDS (or COMPUTE_SHARE times as long as the last computation took, when
-    that is longer: a big window), or up to IDLE_SECONDS while no incident changed (the newest entry
+    at once, cached CACHE_SECONDS, or up to IDLE_SECONDS while no incident changed (the newest entry
     of ``wf:incident-changes`` is the one it was computed at); each computation logs the changes of
     level (:func:`level_changes`)."""
     pipe = client.pipeline(transaction=False)
@@ -209,21 +207,15 @@ def threat_summary(client: redis.Redis, workspaces: list[Any], ceiling: TLP = TL
     cached, stamp, newest = pipe.execute()
     changes = newest[0][0].decode() if newest else "0-0"
     if cached and stamp:
-        at, _, rest = stamp.decode().partition("|")
-        computed_at, _, took = rest.partition("|")
-        # Under change, at most a tenth of a core: a computation of 3 s (43,000 incidents in the
-        # window) is reused 30 s; a small picture's of a few ms, CACHE_SECONDS as before.
-        fresh_for = max(CACHE_SECONDS, COMPUTE_SHARE * float(took or 0))
-        if computed_at == changes or time.time() - float(at) < fresh_for:
+        at, _, computed_at = stamp.decode().partition("|")
+        if computed_at == changes or time.time() - float(at) < CACHE_SECONDS:
             return orjson.loads(cached)
     now = datetime.now(UTC)
-    began = time.perf_counter()
     found = evaluate(client, workspaces, now)
-    took_s = time.perf_counter() - began
     pipe = client.pipeline(transaction=False)
     for label, summary in found.summaries.items():
         pipe.set(ThreatKeys.threat_cache(label), orjson.dumps(summary), ex=IDLE_SECONDS)
-    pipe.set(ThreatKeys.THREAT_STAMP, f"{now.timestamp()}|{changes}|{took_s:.3f}", ex=IDLE_SECONDS)
+    pipe.set(ThreatKeys.THREAT_STAMP, f"{now.timestamp()}|{changes}", ex=IDLE_SECONDS)
     pipe.execute()
     record_changes(client, found, now)
     return found.summaries[ceiling.value]

@@ -185,18 +185,3 @@ def test_a_big_pictures_remaining_weight_reads_as_a_number_not_in_scientific_not
              "contributors": 10_000, "window_hours": 6.0}
     more = threat_panel(level, title="Whole picture")[1].children[-1].children
     assert more == "and 9,994 more, together +12,079.25"
-
-
-def test_under_change_a_slow_computation_is_reused_ten_times_as_long_as_it_took(redis_client, monkeypatch):
-    """A big window (seconds per computation) must not cost a core while incidents keep arriving."""
-    monkeypatch.setattr(threat, "CACHE_SECONDS", 0)
-    put(redis_client, incident("a", "minor", 40.0))
-    redis_client.xadd(IncidentKeys.INCIDENT_CHANGES, {"id": "inc:a", "op": "upsert"})
-    assert threat.threat_summary(redis_client, [], TLP.CLEAR)["global"]["score"] == 0.5
-    at, changes, _took = redis_client.get(ThreatKeys.THREAT_STAMP).decode().split("|")
-    redis_client.set(ThreatKeys.THREAT_STAMP, f"{at}|{changes}|30")  # as if it had taken 30 s
-    redis_client.hset(IncidentKeys.INCIDENTS, "inc:b", orjson.dumps(incident("b", "extreme", 40.0)))
-    redis_client.xadd(IncidentKeys.INCIDENT_CHANGES, {"id": "inc:b", "op": "upsert"})
-    assert threat.threat_summary(redis_client, [], TLP.CLEAR)["global"]["score"] == 0.5, "reused: 300 s not over"
-    redis_client.set(ThreatKeys.THREAT_STAMP, f"{at}|{changes}|0.001")
-    assert threat.threat_summary(redis_client, [], TLP.CLEAR)["global"]["score"] == 8.5
