@@ -254,6 +254,7 @@ class Aggregator:
     def _ensure(self, client: redis.Redis, ceiling: Any, keep: Keep) -> None:
         """Build the model of a marking no screen used yet without holding the lock: the screens
         of the other markings keep polling meanwhile (a build reads every live incident)."""
+        self.keeps[ceiling] = keep  # (before the model appears: the follower needs both)
         if ceiling in self.models:
             return
         with self._building:
