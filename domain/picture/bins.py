@@ -237,6 +237,9 @@ class Aggregator:
                         self.models.pop(ceiling, None)  # half-advanced: rebuilt when next asked for
                         log.warning("aggregated picture: the store did not answer the follower (%s)", exc)
                         return
+                    except Exception:
+                        self.models.pop(ceiling, None)  # never reuse a model an error left half-advanced
+                        raise
                 if model.cursor == before:
                     break
 
