@@ -53,6 +53,7 @@
       }
       var at = st.index.get(row.id);
       if (row.hide) {
+        if (at === undefined && row.binned) { return; }  // binned, never drawn here: nothing to keep
         if (at !== undefined) { st.rows[at].hidden = true; st.rows[at].binned = !!row.binned; changed.push(at); }
         else { st.index.set(row.id, st.rows.length); st.rows.push({id: row.id, hidden: true, binned: !!row.binned, lat: null, lon: null}); added.push(st.rows.length - 1); }
         return;

@@ -24,6 +24,8 @@ Big feeds and history on their own (also a section of the full run, the history 
 python -m bench.worker_path [--quick]   worker's whole path for FIRMS/USGS vs raw XADD, 100,000-row re-poll
 python -m bench.history [--sizes 10000,100000,1000000]   fuser restart and threat tick against the history
 python -m bench.failover [--quick]   kill the Redis primary under Sentinel: DEGRADED, LIVE, nothing acknowledged lost
+python -m bench.big_picture [--quick] [--sizes 10000,100000,250000]   the desk at a quarter of a million live
+                                   incidents: first render, pan, new incident p95, idle CPU, RSS; fuser bytes/incident
 Not in `make bench` (they run as long as asked):
 python -m bench.wall_soak --minutes 60     wall memory soak; bench/results/wall-soak.json, MB/hour
 python -m bench.alert_latency --alerts 20 --one-screen   operator alert to banner; bench/results/alert-latency.json
@@ -133,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     products = _products_section(args)
     bounded = _bounded_section(args)
+    big_picture = _big_picture_section(args)
 
     print()
     failover = _failover_section(args)
@@ -182,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         "bounded": bounded,
         "failover": failover,
         "push": push,
+        "big_picture": big_picture,
         "targets": [{"name": n, "value": v, "met": m} for n, v, m in targets],
         "skipped_documents": [{"document": d, "reason": r} for d, r in selection.skipped],
     }
@@ -354,6 +358,23 @@ def _failover_section(args: argparse.Namespace) -> dict[str, object] | None:
 
     run_failover(["--quick"] if args.quick else [])
     return json.loads((report.RESULTS / ("failover-quick.json" if args.quick else "failover.json")).read_text())
+def _big_picture_section(args: argparse.Namespace) -> dict[str, object] | None:
+    """#19 item 4: the desk at 10k, 100k and 250k live incidents in Chromium, and the fuser's memory."""
+    import os
+
+    from bench.live_stack import CHROMIUM
+
+    if args.quick or args.no_screens or args.no_redis:
+        print("Big picture: skipped (full run only; python -m bench.big_picture --quick for a smoke run)")
+        return None
+    if not os.path.exists(CHROMIUM):
+        print(f"Big picture: skipped ({CHROMIUM} missing: `make browser` installs it)")
+        return None
+    from bench.big_picture import main as run_big_picture
+
+    print()
+    run_big_picture([])
+    return json.loads((report.RESULTS / "big-picture.json").read_text())
 
 
 def _geocode_section(args: argparse.Namespace) -> dict[str, object]:

@@ -59,6 +59,25 @@ def test_push_bench_runs_and_prints_its_ratios() -> None:
         assert re.search(rf"^ratio push/worker {phase}\s+\d+\.\d+$", proc.stdout, re.M), proc.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.redis
+@pytest.mark.browser
+def test_big_picture_bench_smoke_run_measures_every_figure(tmp_path: Path) -> None:
+    """``python -m bench.big_picture --quick``: the whole stack, Chromium, two small aggregated pictures."""
+    out_json = tmp_path / "big.json"
+    proc = subprocess.run([sys.executable, "-m", "bench.big_picture", "--quick", "--json", str(out_json)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads(out_json.read_text(encoding="utf-8"))
+    assert [row["incidents"] >= size for row, size in zip(results["screens"], (600, 1500), strict=True)] == [True, True]
+    for row in results["screens"]:
+        assert row["dots"] == 500 and row["bins"] > 0, row  # aggregated: the limit's dots and some bins
+        assert row["first_render_s"] > 0 and row["new_incident_p95_s"] > 0 and row["web_rss_mb"] > 0
+        assert row["missed"] < 3 and not row["page_errors"], row
+    assert {r["span_hours"] for r in results["fuser"]} == {24.0, 720.0}
+    assert "first render" in proc.stdout and "B per stored incident" in proc.stdout
+
+
 @pytest.mark.parametrize(
     ("make", "fmt", "count"),
     [(synth_rss, "rss", 200), (synth_usgs_geojson, "usgs-geojson", 2000), (synth_firms_csv, "firms-csv", 10000)],

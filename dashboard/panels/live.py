@@ -9,6 +9,8 @@ draws. The server keeps no per-screen state.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -37,6 +39,8 @@ from domain.picture.processes import cached_process_status
 from domain.picture.threat import threat_summary
 from domain.store.connection import store_problem
 from layers.zones import Workspace
+
+log = logging.getLogger(__name__)
 
 DELTA_BATCH = 2000  # stream entries per refresh; a screen far behind catches up over a few ticks
 
@@ -88,12 +92,23 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
 
     # Past map_max_points live incidents, snapshots and deltas carry hexagon bins (domain/picture/bins.py).
     aggregate.configure(int(config.map_max_points), float(config.map_bin_degrees), workspaces)
+    threading.Thread(target=_warm_aggregated, args=(get_client,), name="wf-bins-warm", daemon=True).start()
 
     _register_map_and_timeline(app, config, get_client, workspaces)
     register_alert_callbacks(app, get_client)
     _register_drawer(app, config, get_client, workspaces)
     _register_status(app, config, get_client, workspaces)
     register_replay(app, config, get_client, workspaces)  # /replay: the picture as it was (dashboard/replay/)
+
+
+def _warm_aggregated(get_client: Callable[[], redis.Redis | None]) -> None:
+    """A starting web process builds the aggregated models its screens used before, off the first page."""
+    try:
+        client = get_client()
+        if client is not None:
+            incidents.warm_aggregated(client)
+    except (redis.RedisError, OSError) as exc:  # the store is away: the first page builds it instead
+        log.info("aggregated picture not built ahead: %s", exc)
 
 
 def _register_map_and_timeline(app: Dash, config: Config, get_client: Callable[[], redis.Redis | None],

@@ -45,7 +45,8 @@ def drivers_list(threat: dict[str, Any], theme: str = "dark", css: str = "wf-dri
     more = int(threat.get("contributors", len(threat["drivers"]))) - len(shown)
     if more > 0:
         rest = threat["score"] - sum(d["weight"] for d in shown)
-        items.append(html.Li(f"and {more} more, together +{rest:.4g}", className="wf-muted wf-drivers-more"))
+        weight = f"{rest:,.2f}".rstrip("0").rstrip(".")  # "+12,079.2", never "+1.208e+04" on a big picture
+        items.append(html.Li(f"and {more:,} more, together +{weight}", className="wf-muted wf-drivers-more"))
     return html.Ul(items or [html.Li("nothing in the window", className="wf-muted")], className=css)
 
 

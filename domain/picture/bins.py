@@ -21,7 +21,10 @@ import bisect
 import heapq
 import logging
 import math
+import sys
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -34,6 +37,9 @@ from domain.picture.markers import Bin, hex_key, hidden_row, hour_bucket, import
 log = logging.getLogger(__name__)
 
 BATCH = 2000  # change-stream entries per advance step
+REQUEST_STEPS = 1  # steps a page or a poll may take itself; the follower takes the rest
+FOLLOW_SECONDS = 0.5  # how often the follower looks for changes
+SNAPSHOT_SECONDS = 2.0  # a first picture (bins and marker ids) is shared this long by screens opened together
 LOG_LIMIT = 20_000  # advance steps remembered; a screen further behind reloads
 
 Keep = Callable[[dict[str, Any]], bool]
@@ -88,17 +94,17 @@ class BinnedPicture:
             if old[-1]:
                 self.individual.pop(incident_id, None)
                 touched.add("i:" + incident_id)
-            else:
+            else:  # (a binned incident is no marker on any screen: its bin is all that changes)
                 self._bin_add(old, -1)
                 touched.add("b:" + old[1])
-                touched.add("i:" + incident_id)  # harmless; keeps "left the markers" exact
         if incident is None:
             return touched
         lat, lon = incident.get("lat"), incident.get("lon")
-        severity = incident.get("severity") or "unknown"
-        kind = incident.get("kind") or "other"
+        # Interned: a quarter of a million entries share a handful of severities, kinds and bin keys.
+        severity = sys.intern(str(incident.get("severity") or "unknown"))
+        kind = sys.intern(str(incident.get("kind") or "other"))
         score = importance(incident, self.near(lat, lon))
-        key = hex_key(lat, lon, self.size_deg)
+        key = sys.intern(hex_key(lat, lon, self.size_deg))
         entry = (score, key, severity, kind, lat, lon, bool(incident.get("exercise")), hour_bucket(incident.get("time")), False)
         if len(self.individual) >= self.max_points:
             lowest = self._lowest()
@@ -110,9 +116,10 @@ class BinnedPicture:
             heapq.heappush(self.heap, (score, incident_id))
             touched.add("i:" + incident_id)
         else:
+            # Straight into a bin: no row for it. A screen's state must not grow with every incident
+            # ever binned (a hidden row each: 90,000 after a burst, redrawn on every update).
             self._bin_add(entry, 1)
             touched.add("b:" + key)
-            touched.add("i:" + incident_id)
         self.info[incident_id] = entry
         if len(self.heap) > 2 * len(self.individual) + 1000:
             self.heap = [(s, i) for i, s in self.individual.items()]
@@ -202,11 +209,79 @@ class Aggregator:
         self.size_deg = float(size_deg)
         self.workspaces = list(workspaces)
         self.models: dict[Any, BinnedPicture] = {}
+        self.keeps: dict[Any, Keep] = {}  # what each model counts (the reader's marking), for the follower
         self.lock = threading.Lock()
+        self._building = threading.Lock()  # one model built at a time, outside ``lock``
+        self._follower: threading.Thread | None = None
+        self._snapshots: dict[Any, tuple[float, str, list[str], list[dict[str, Any]]]] = {}
 
-    def _sync(self, client: redis.Redis, ceiling: Any, keep: Keep) -> BinnedPicture:
+    def _start_follower(self, client: redis.Redis) -> None:
+        if self._follower is None:
+            self._follower = threading.Thread(target=_follow, args=(weakref.ref(self), client),
+                                              name="wf-bins-follower", daemon=True)
+            self._follower.start()
+
+    def catch_up(self, client: redis.Redis) -> None:
+        """Advance every model to the end of the change stream, a batch per hold of the lock (so a
+        burst of 100,000 changes never holds a screen's poll for longer than one batch)."""
+        for ceiling in list(self.models):
+            while True:
+                with self.lock:
+                    model = self.models.get(ceiling)
+                    if model is None:
+                        break
+                    before = model.cursor
+                    try:
+                        model = self._advance(client, ceiling, self.keeps[ceiling], steps=1)
+                    except (redis.RedisError, OSError) as exc:
+                        self.models.pop(ceiling, None)  # half-advanced: rebuilt when next asked for
+                        log.warning("aggregated picture: the store did not answer the follower (%s)", exc)
+                        return
+                    except Exception:
+                        self.models.pop(ceiling, None)  # never reuse a model an error left half-advanced
+                        raise
+                if model.cursor == before:
+                    break
+
+    def _build(self, client: redis.Redis, keep: Keep) -> BinnedPicture:
+        """A model of every live incident ``keep`` counts, and the change-stream id it is as of."""
+        model = BinnedPicture(self.max_points, self.size_deg, self.workspaces)
+        newest = client.xrevrange(IncidentKeys.INCIDENT_CHANGES, count=1)  # read before the incidents
+        model.cursor = model.floor = newest[0][0].decode() if newest else "0-0"
+        for raw in client.hvals(IncidentKeys.INCIDENTS):
+            incident = orjson.loads(raw)
+            if keep(incident):
+                model.apply(incident["id"], incident)
+        return model
+
+    def _ensure(self, client: redis.Redis, ceiling: Any, keep: Keep) -> None:
+        """Build the model of a marking no screen used yet without holding the lock: the screens
+        of the other markings keep polling meanwhile (a build reads every live incident)."""
+        self.keeps[ceiling] = keep  # (before the model appears: the follower needs both)
+        if ceiling in self.models:
+            return
+        with self._building:
+            if ceiling in self.models:
+                return
+            model = self._build(client, keep)
+            with self.lock:
+                self.models.setdefault(ceiling, model)
+
+    def warm(self, client: redis.Redis, ceiling: Any, keep: Keep) -> None:
+        """Build the model of ``ceiling`` ahead of its first screen (a web process starting)."""
+        self.keeps[ceiling] = keep
+        self._start_follower(client)
+        self._ensure(client, ceiling, keep)
+
+    def _sync(self, client: redis.Redis, ceiling: Any, keep: Keep, steps: int | None = REQUEST_STEPS) -> BinnedPicture:
+        """The model of ``ceiling`` (built when missing), advanced by up to ``steps`` batches of the
+        change stream (None: to its end). A request advances a step at most: the follower thread
+        (:meth:`_follow`) keeps every model caught up, so what a page or a poll waits for is bounded
+        by a step, never by a burst of changes."""
+        self.keeps[ceiling] = keep
+        self._start_follower(client)
         try:
-            return self._advance(client, ceiling, keep)
+            return self._advance(client, ceiling, keep, steps)
         except Exception:
             # A model left half-advanced (Redis timed out mid-way, or a bug) must not be reused: its
             # log could miss what the interrupted step touched. The next call rebuilds it; screens
@@ -215,22 +290,16 @@ class Aggregator:
             log.exception("aggregated picture: advancing the model failed; it is rebuilt on the next call")
             raise
 
-    def _advance(self, client: redis.Redis, ceiling: Any, keep: Keep) -> BinnedPicture:
+    def _advance(self, client: redis.Redis, ceiling: Any, keep: Keep, steps: int | None = None) -> BinnedPicture:
         model = self.models.get(ceiling)
         if model is not None and model.cursor != "0-0":
             oldest = client.xrange(IncidentKeys.INCIDENT_CHANGES, count=1)
             if oldest and _sid(model.cursor) < _sid(oldest[0][0].decode()):
                 model = None  # the stream was trimmed past this model: rebuild
         if model is None:
-            model = BinnedPicture(self.max_points, self.size_deg, self.workspaces)
-            newest = client.xrevrange(IncidentKeys.INCIDENT_CHANGES, count=1)  # read before the incidents
-            model.cursor = model.floor = newest[0][0].decode() if newest else "0-0"
-            for raw in client.hvals(IncidentKeys.INCIDENTS):
-                incident = orjson.loads(raw)
-                if keep(incident):
-                    model.apply(incident["id"], incident)
-            self.models[ceiling] = model
-        while True:
+            model = self.models[ceiling] = self._build(client, keep)
+        while steps is None or steps > 0:
+            steps = None if steps is None else steps - 1
             start = "(" + model.cursor if model.cursor != "0-0" else "-"
             entries = client.xrange(IncidentKeys.INCIDENT_CHANGES, min=start, max="+", count=BATCH)
             if not entries:
@@ -253,13 +322,17 @@ class Aggregator:
         enough to send whole (the caller then sends every incident, as below the limit)."""
         if client.hlen(IncidentKeys.INCIDENTS) <= self.max_points:
             return None  # cheap: never build a model for a small picture
+        self._ensure(client, ceiling, keep)
         with self.lock:
             model = self._sync(client, ceiling, keep)
             if model.live_count <= self.max_points:
                 return None
-            ids = list(model.individual)
-            bins = model.bin_rows()
-            cursor = model.cursor
+            made = self._snapshots.get(ceiling)
+            if made is None or made[1] != model.cursor and time.monotonic() - made[0] >= SNAPSHOT_SECONDS:
+                # Screens opened together share one: the bins' rows and the markers' ids as of a cursor.
+                made = self._snapshots[ceiling] = (time.monotonic(), model.cursor, list(model.individual),
+                                                   model.bin_rows())
+            _at, cursor, ids, bins = made
         markers = rows([orjson.loads(raw) for raw in client.hmget(IncidentKeys.INCIDENTS, ids) if raw]) if ids else []
         return markers + bins, "b:" + cursor
 
@@ -270,6 +343,7 @@ class Aggregator:
         margin = self.max_points * 1.2
         if client.hlen(IncidentKeys.INCIDENTS) <= margin:
             return False  # cheap: the usual answer
+        self._ensure(client, ceiling, keep)
         with self.lock:
             return self._sync(client, ceiling, keep).live_count > margin
 
@@ -277,6 +351,7 @@ class Aggregator:
                       rows: Rows) -> tuple[list[dict[str, Any]], str, bool]:
         """Current state of every bin and marker touched after ``cursor`` ("b:<id>"), the new
         cursor, and whether the screen must reload (its cursor is older than the log)."""
+        self._ensure(client, ceiling, keep)
         with self.lock:
             model = self._sync(client, ceiling, keep)
             keys = model.keys_after(cursor[2:])
@@ -297,6 +372,20 @@ class Aggregator:
                     row["binned"] = True  # counted in a bin now: it may come back as a marker
             out.append(row)
         return out + bins, new_cursor, False
+
+
+def _follow(ref: weakref.ref[Aggregator], client: redis.Redis) -> None:
+    """The follower thread: catches its aggregator up every FOLLOW_SECONDS, ends with it."""
+    while True:
+        time.sleep(FOLLOW_SECONDS)
+        aggregator = ref()
+        if aggregator is None:
+            return
+        try:
+            aggregator.catch_up(client)
+        except Exception:  # noqa: BLE001 - a follower that dies would leave every screen behind
+            log.exception("aggregated picture: the follower could not advance a model")
+        del aggregator
 
 
 _AGGREGATOR: Aggregator | None = None

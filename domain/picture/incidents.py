@@ -88,6 +88,7 @@ def snapshot(client: redis.Redis, ceiling: TLP | Reader = TLP.CLEAR) -> tuple[li
         aggregated = binned.snapshot(client, ceiling, lambda i: _live(i) and shareable(i, ceiling),
                                      lambda items: rows_for(client, items, ceiling))
         if aggregated is not None:
+            client.sadd(IncidentKeys.AGGREGATED_MARKINGS, ceiling.value)  # what a restarted process builds first
             return aggregated
     newest = client.xrevrange(IncidentKeys.INCIDENT_CHANGES, count=1)
     cursor = newest[0][0].decode() if newest else "0-0"
@@ -129,6 +130,24 @@ def changes_after(client: redis.Redis, cursor: str, count: int = 2000,
     live_rows = {row["id"]: row for row in rows_for(client, upserts, ceiling)}
     rows = [live_rows.get(iid) or hidden_row(iid) for iid in ids]
     return rows, entries[-1][0].decode(), False
+
+
+def warm_aggregated(client: redis.Redis) -> int:
+    """Build now the aggregated model of every reader marking whose screens were aggregated before
+    (``wf:aggregated-markings``), so that the first page after a web process starts does not wait
+    for a read of every live incident; the number built (0 below ``map_max_points``)."""
+    binned = _aggregator()
+    if binned is None or client.hlen(IncidentKeys.INCIDENTS) <= binned.max_points:
+        return 0
+    built = 0
+    for raw in sorted(client.smembers(IncidentKeys.AGGREGATED_MARKINGS)):
+        try:
+            ceiling = TLP(raw.decode())
+        except ValueError:  # not a label (a hand-written key): nothing to build
+            continue
+        binned.warm(client, ceiling, lambda i, c=ceiling: _live(i) and shareable(i, c))
+        built += 1
+    return built
 
 
 def _aggregator() -> Any:

@@ -20,6 +20,8 @@ Fusion keys (written by workers/fusion.py, read by the screens)::
     wf:incidents:aged        hash    incident id -> JSON of an incident aged out of wf:incidents (no
                                      report for incident_max_age_days): off the screens, still found by id
     wf:incident-time         zset    incident id -> its time (epoch seconds): every incident of wf:incidents
+    wf:aggregated-markings   set     TLP labels whose screens got the aggregated picture: a web process
+                                     that starts builds their models before the first page asks
     wf:incident-geo          geo     incident id -> its position (placed incidents, |lat| <= 85.05)
                                      Both written with wf:incidents in one transaction, filled on rebuild;
                                      they let "Merge with..." (domain/picture/candidates.py) find incidents
@@ -32,6 +34,8 @@ Processes and caches::
     wf:heartbeat:<role>    hash     process name -> last heartbeat (epoch seconds); the fuser writes it
     wf:cache:processes     string   are the fuser, workers and scheduler running (JSON), expires in seconds
     wf:cache:threat:<TLP>  string   threat levels (JSON) as a reader of that marking sees them, expire in seconds
+    wf:cache:threat-stamp  string   "<epoch>|<newest wf:incident-changes id>" of that computation: while no
+                                    incident changes, the levels are reused up to a minute, not recomputed
 
 Threat levels (domain/picture/threat.py)::
 
@@ -64,6 +68,7 @@ class IncidentKeys:
     FUSION_CHECKPOINT = f"{PREFIX}:fusion:checkpoint"
     INCIDENT_UPDATED = f"{PREFIX}:incident-updated"
     INCIDENTS_AGED = f"{PREFIX}:incidents:aged"
+    AGGREGATED_MARKINGS = f"{PREFIX}:aggregated-markings"
     FUSION_GROUP = "fuser"
 
 
@@ -82,6 +87,7 @@ class ThreatKeys:
 
     THREAT_LEVELS = f"{PREFIX}:threat:levels"
     THREAT_CHANGES = f"{PREFIX}:threat-changes"
+    THREAT_STAMP = f"{PREFIX}:cache:threat-stamp"
 
     @staticmethod
     def threat_basis(field: str) -> str:

@@ -24,6 +24,7 @@ whom, left the window, withdrawn, superseded or merged, moved). Keys: :class:`do
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,7 +38,7 @@ from domain.agencies.access import reader_for
 from domain.operations.annotations import Status
 from domain.operations.keys import AnnotationKeys
 from domain.picture import incidents
-from domain.picture.keys import ThreatKeys
+from domain.picture.keys import IncidentKeys, ThreatKeys
 from domain.picture.markers import SEVERITY_WEIGHT, THREAT_LEVELS
 
 THREAT_WINDOW = timedelta(hours=6)
@@ -47,6 +48,9 @@ DRIVERS_SHOWN = 6  # every screen lists this many contributors of a level, then 
 DRIVERS_KEPT = 50  # contributors carried to the screens per level (the rest are counted)
 CAUSES_KEPT = 8  # contributors named in the cause of a logged change
 CACHE_SECONDS = 4  # one computation of the levels serves every screen and process
+# While no incident changes, the levels are recomputed only this often (what time alone moves: an
+# incident leaving the window is counted out at most this late), so an idle floor costs next to nothing.
+IDLE_SECONDS = 60
 GLOBAL = "global"
 GLOBAL_NAME = "Whole picture"
 
@@ -101,21 +105,24 @@ def relevance(incident: dict[str, Any], scope: Any = None) -> tuple[float, str]:
 
 
 def assess(items: Iterable[dict[str, Any]], scope: Any = None, now: datetime | None = None,
-           closed: Iterable[str] = ()) -> ThreatAssessment:
+           closed: Iterable[str] = (), *, times: dict[str, float] | None = None) -> ThreatAssessment:
     """The level of ``scope`` (None: the whole picture; else a Workspace) from live incidents, by
-    the module's one definition. ``closed``: ids resolved or closed, which never count."""
+    the module's one definition. ``closed``: ids resolved or closed, which never count. ``times``:
+    epoch seconds by id of ``items`` already known to lie in the window (a caller assessing many
+    scopes and markings parses each time once)."""
     now = now or datetime.now(UTC)
     shut = set(closed)
     scored: list[tuple[float, dict[str, Any], str]] = []
     for incident in items:
-        if incident.get("id") in shut or not in_window(incident, now):
+        if incident.get("id") in shut or (times is None and not in_window(incident, now)):
             continue
         factor, where = relevance(incident, scope)
         if factor <= 0:
             continue
         weight = round(SEVERITY_WEIGHT.get(incident.get("severity") or "unknown", 0.25) * factor, 2)
         scored.append((weight, incident, where))
-    scored.sort(key=lambda item: (-item[0], _neg_time(item[1]), str(item[1].get("id"))))
+    newest_first = _neg_time if times is None else (lambda i: -times.get(i.get("id"), 0.0))
+    scored.sort(key=lambda item: (-item[0], newest_first(item[1]), str(item[1].get("id"))))
     score = round(sum(w for w, *_ in scored), 2)
     level, colour = threat_level(score)
     drivers = [{"id": i["id"], "title": i.get("title") or "", "severity": i.get("severity") or "unknown",
@@ -166,6 +173,8 @@ def evaluate(client: redis.Redis, workspaces: list[Any], now: datetime | None = 
     live = incidents.live_incidents_with_areas(client, between=between)
     recent = [i for i in live if in_window(i, now)]
     known = {i["id"]: i for i in recent}
+    # Each time parsed once, not once per marking and scope (a marking is a set lookup in reader.sees): a tick's cost is the window's.
+    times = {i["id"]: (_when(i) or now).timestamp() for i in recent}
     closed = closed_incidents(client, list(known))
     scopes: list[tuple[str, str, Any]] = [(GLOBAL, GLOBAL_NAME, None)] + [(w.id, w.name, w) for w in workspaces]
     summaries: dict[str, dict[str, Any]] = {}
@@ -176,7 +185,7 @@ def evaluate(client: redis.Redis, workspaces: list[Any], now: datetime | None = 
         shut = [i for i, c in closed.items() if ceiling.allows(highest(incident_marking(known[i]), c.get("marking")))]
         summary: dict[str, Any] = {"global": {}, "workspaces": {}}
         for scope_id, name, scope in scopes:
-            found = assess(shared, scope, now, shut)
+            found = assess(shared, scope, now, shut, times=times)
             bases[(ceiling.value, scope_id)] = found.basis
             if scope is None:
                 summary["global"] = {"name": name, **found.as_dict()}
@@ -190,15 +199,24 @@ def threat_summary(client: redis.Redis, workspaces: list[Any], ceiling: TLP = TL
     """Threat levels of the whole picture and each workspace as a reader whose maximum marking is
     ``ceiling`` sees them: {"global": level, "workspaces": {id: level}}, each level with ``name``,
     ``level``, ``colour``, ``score``, ``drivers`` and ``contributors``. Computed for every marking
-    at once, cached CACHE_SECONDS; each computation logs the changes of level (:func:`level_changes`)."""
-    cached = client.get(ThreatKeys.threat_cache(ceiling.value))
-    if cached:
-        return orjson.loads(cached)
+    at once, cached CACHE_SECONDS, or up to IDLE_SECONDS while no incident changed (the newest entry
+    of ``wf:incident-changes`` is the one it was computed at); each computation logs the changes of
+    level (:func:`level_changes`)."""
+    pipe = client.pipeline(transaction=False)
+    pipe.get(ThreatKeys.threat_cache(ceiling.value)).get(ThreatKeys.THREAT_STAMP)
+    pipe.xrevrange(IncidentKeys.INCIDENT_CHANGES, count=1)
+    cached, stamp, newest = pipe.execute()
+    changes = newest[0][0].decode() if newest else "0-0"
+    if cached and stamp:
+        at, _, computed_at = stamp.decode().partition("|")
+        if computed_at == changes or time.time() - float(at) < CACHE_SECONDS:
+            return orjson.loads(cached)
     now = datetime.now(UTC)
     found = evaluate(client, workspaces, now)
     pipe = client.pipeline(transaction=False)
     for label, summary in found.summaries.items():
-        pipe.set(ThreatKeys.threat_cache(label), orjson.dumps(summary), ex=CACHE_SECONDS)
+        pipe.set(ThreatKeys.threat_cache(label), orjson.dumps(summary), ex=IDLE_SECONDS)
+    pipe.set(ThreatKeys.THREAT_STAMP, f"{now.timestamp()}|{changes}", ex=IDLE_SECONDS)
     pipe.execute()
     record_changes(client, found, now)
     return found.summaries[ceiling.value]
@@ -206,7 +224,7 @@ def threat_summary(client: redis.Redis, workspaces: list[Any], ceiling: TLP = TL
 
 def forget_cached(client: redis.Redis) -> None:
     """Drop the cached levels: the next screen refresh recomputes them (an incident was resolved)."""
-    client.delete(*(ThreatKeys.threat_cache(t.value) for t in TLP))
+    client.delete(ThreatKeys.THREAT_STAMP, *(ThreatKeys.threat_cache(t.value) for t in TLP))
 
 
 def record_changes(client: redis.Redis, found: _Evaluation, now: datetime) -> int:

@@ -205,8 +205,7 @@ def test_aggregated_snapshot_and_deltas_against_real_redis(redis_client):
     assert not reload and cursor2 != cursor
     assert [b["bin"] for b in changed_bins] == [key]
     assert changed_bins[0]["count"] == bins.get(key, {"count": 0})["count"] + 1
-    assert [r for r in delta if "bin" not in r] == [{**{"id": "inc:low", "lat": None, "lon": None, "time": None,
-                                                        "kind": None, "hide": True}, "binned": True}]
+    assert [r for r in delta if "bin" not in r] == [], "straight into a bin: no row the screen would keep"
     # A replayed poll from the old cursor gives the same absolute state (nothing counted twice).
     replay, _, _ = agg.changes_after(redis_client, cursor, "c", keep, build)
     assert replay == delta
@@ -442,3 +441,144 @@ def test_the_browser_counts_each_bin_under_the_desks_filters():
     assert any("&lt;img src=x onerror=alert(1)&gt;" in t for t in results[11]["text"])
     assert any("match the filters" in t and "__proto__ " in t for t in results[13]["text"]), \
         "a kind named like an object key is counted as any other"
+
+
+def _store(client, start: int, n: int, **extra) -> None:
+    pipe = client.pipeline()
+    for i in range(start, start + n):
+        r = incident(i, random.Random(i), reports=[{"event_id": f"e{i}"}], **extra)
+        pipe.hset(IncidentKeys.INCIDENTS, r["id"], orjson.dumps(r))
+        pipe.xadd(IncidentKeys.INCIDENT_CHANGES, {"id": r["id"], "op": "upsert"})
+    pipe.execute()
+
+
+def _bin_counts(rows: list[dict]) -> dict[str, int]:
+    return {r["bin"]: r["count"] for r in rows if "bin" in r and r["count"]}
+
+
+@pytest.mark.redis
+def test_a_burst_is_taken_a_batch_per_request_and_the_follower_catches_up_exactly(redis_client, monkeypatch):
+    """A poll after 4,500 new incidents waits for one batch of the change stream, not the burst;
+    the follower takes the rest, and the model it reaches counts exactly what a rebuild counts."""
+    from domain.picture import bins as aggregate
+
+    monkeypatch.setattr(aggregate, "FOLLOW_SECONDS", 3600.0)  # the test catches up by hand
+    keep = lambda i: bool(i.get("reports"))  # noqa: E731
+    build = lambda items: [{"id": i["id"]} for i in items]  # noqa: E731
+    _store(redis_client, 0, 300)
+    agg = Aggregator(max_points=50, size_deg=4.0)
+    _rows, cursor = agg.snapshot(redis_client, "c", keep, build)
+    _store(redis_client, 300, 2 * aggregate.BATCH + 500)
+    newest = redis_client.xrevrange(IncidentKeys.INCIDENT_CHANGES, count=1)[0][0].decode()
+    _delta, after_one, reload = agg.changes_after(redis_client, cursor, "c", keep, build)
+    sid = lambda c: tuple(int(x) for x in c.removeprefix("b:").split("-"))  # noqa: E731
+    assert not reload and sid(cursor) < sid(after_one) < sid(newest), "one batch per request, not the whole burst"
+    agg.catch_up(redis_client)
+    assert agg.models["c"].cursor == newest
+    fresh = Aggregator(max_points=50, size_deg=4.0)
+    rebuilt, _ = fresh.snapshot(redis_client, "c", keep, build)
+    followed = agg.models["c"]
+    assert _bin_counts(followed.bin_rows()) == _bin_counts(rebuilt)
+    assert set(followed.individual) == {r["id"] for r in rebuilt if "bin" not in r}
+    assert followed.live_count == 300 + 2 * aggregate.BATCH + 500
+    # The screen's next polls bring it to the end, with every bin it had not seen.
+    delta, cursor_end, _ = agg.changes_after(redis_client, after_one, "c", keep, build)
+    assert cursor_end == "b:" + newest and {r["bin"] for r in delta if "bin" in r} <= set(_bin_counts(rebuilt)) | {""}
+
+
+@pytest.mark.redis
+def test_screens_opened_together_share_one_first_picture_and_a_change_makes_a_new_one(redis_client, monkeypatch):
+    from domain.picture import bins as aggregate
+
+    monkeypatch.setattr(aggregate, "FOLLOW_SECONDS", 3600.0)
+    keep = lambda i: True  # noqa: E731
+    build = lambda items: [{"id": i["id"]} for i in items]  # noqa: E731
+    _store(redis_client, 0, 300)
+    agg = Aggregator(max_points=50, size_deg=4.0)
+    first = agg.snapshot(redis_client, "c", keep, build)
+    assert agg.snapshot(redis_client, "c", keep, build) == first
+    monkeypatch.setattr(aggregate, "SNAPSHOT_SECONDS", 0.0)
+    _store(redis_client, 300, 10)
+    rows, cursor = agg.snapshot(redis_client, "c", keep, build)
+    assert cursor != first[1] and sum(r["count"] for r in rows if "bin" in r) + sum(1 for r in rows if "bin" not in r) == 310
+
+
+@pytest.mark.redis
+def test_building_a_new_markings_model_does_not_hold_up_the_other_markings_polls(redis_client, monkeypatch):
+    """A reader of a new marking makes the process read every live incident; meanwhile the screens of
+    the markings already built keep getting their updates (the build holds no shared lock)."""
+    import threading
+
+    from domain.picture import bins as aggregate
+
+    monkeypatch.setattr(aggregate, "FOLLOW_SECONDS", 3600.0)
+    build = lambda items: [{"id": i["id"]} for i in items]  # noqa: E731
+    _store(redis_client, 0, 300)
+    agg = Aggregator(max_points=50, size_deg=4.0)
+    _rows, cursor = agg.snapshot(redis_client, "clear", lambda i: True, build)
+    started, release = threading.Event(), threading.Event()
+
+    def slow_keep(_incident: dict) -> bool:
+        started.set()
+        release.wait(120)
+        return True
+
+    builder = threading.Thread(target=agg.snapshot, args=(redis_client, "red", slow_keep, build), daemon=True)
+    builder.start()
+    assert started.wait(60)
+    _store(redis_client, 300, 5)
+    answered: list = []
+    poll = threading.Thread(target=lambda: answered.append(agg.changes_after(redis_client, cursor, "clear",
+                                                                             lambda i: True, build)), daemon=True)
+    poll.start()
+    poll.join(60)
+    release.set()
+    builder.join(120)
+    assert answered, "the poll waited for another marking's build"
+    _delta, after, reload = answered[0]
+    assert not reload and after != cursor
+    assert agg.models["red"].live_count in (300, 305)  # as of its build, or one step on
+
+
+def test_the_screen_keeps_no_row_for_an_incident_it_never_drew_that_went_into_a_bin():
+    """assets/wf-10-state.js ingest, in Node: a dot that went into a bin is hidden (it may come back);
+    a binned incident the screen never drew adds nothing, so its state stays bounded by what it drew."""
+    node = shutil.which("node")
+    assert node, "Node.js is needed (make install uses npm for the basemap and gazetteer)"
+    source = (Path(__file__).resolve().parents[2] / "assets" / "wf-10-state.js").read_text(encoding="utf-8")
+    script = "var window = {};\n" + source + """
+const WF = window.__wfjs, st = WF.stateFor('desk');
+WF.ingest(st, [{id: 'inc:a', lat: 1, lon: 2, severity: 'minor'}]);
+const binned = WF.ingest(st, [{id: 'inc:a', hide: true, binned: true}, {id: 'inc:b', hide: true, binned: true},
+                              {id: 'inc:c', hide: true}]);
+process.stdout.write(JSON.stringify({ids: st.rows.map((r) => r.id), hidden: st.rows.map((r) => !!r.hidden),
+                                     changed: binned.changed, added: binned.added}));"""
+    done = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    assert got["ids"] == ["inc:a", "inc:c"], "no row kept for inc:b (binned, never drawn)"
+    assert got["hidden"] == [True, True] and got["changed"] == [0] and got["added"] == [1]
+
+
+@pytest.mark.redis
+def test_a_starting_web_process_builds_the_markings_its_screens_used_before_the_first_page(redis_client, monkeypatch):
+    from domain.access.tlp import TLP
+    from domain.picture import bins as aggregate
+    from domain.picture import incidents
+
+    monkeypatch.setattr(aggregate, "FOLLOW_SECONDS", 3600.0)
+    before = aggregate.current()
+    try:
+        _store(redis_client, 0, 300)
+        aggregate.configure(50, 4.0, [])
+        assert incidents.warm_aggregated(redis_client) == 0, "no screen was aggregated yet: nothing to build"
+        _rows, cursor = incidents.snapshot(redis_client, TLP.GREEN)
+        assert cursor.startswith("b:") and redis_client.smembers(IncidentKeys.AGGREGATED_MARKINGS) == {b"TLP:GREEN"}
+        redis_client.sadd(IncidentKeys.AGGREGATED_MARKINGS, "not a label")
+        fresh = aggregate.configure(50, 4.0, [])  # the process restarts
+        assert incidents.warm_aggregated(redis_client) == 1
+        assert set(fresh.models) == {TLP.GREEN} and fresh.models[TLP.GREEN].live_count == 300
+        aggregate.configure(1000, 4.0, [])
+        assert incidents.warm_aggregated(redis_client) == 0, "below the limit: nothing is aggregated"
+    finally:
+        aggregate._AGGREGATOR = before

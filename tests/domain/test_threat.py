@@ -150,3 +150,38 @@ def test_an_incident_that_leaves_the_window_is_named_as_such(redis_client):
     threat.threat_summary(redis_client, [STADIUM], TLP.CLEAR)
     gone = threat.level_changes(redis_client, start, ceiling=TLP.CLEAR, scope="global")[-1]
     assert gone["cause"][0]["id"] == "inc:quake" and gone["cause"][0]["why"] == "withdrawn, superseded or merged"
+
+
+def test_an_idle_floor_reuses_the_levels_until_an_incident_changes(redis_client, monkeypatch):
+    """While ``wf:incident-changes`` has no new entry the levels are reused (up to IDLE_SECONDS),
+    not recomputed on every tick; a change entry makes the next read recompute them."""
+    monkeypatch.setattr(threat, "CACHE_SECONDS", 0)  # only the change stream decides here
+    put(redis_client, incident("a", "minor", 40.0))
+    redis_client.xadd(IncidentKeys.INCIDENT_CHANGES, {"id": "inc:a", "op": "upsert"})
+    first = threat.threat_summary(redis_client, [], TLP.CLEAR)["global"]
+    assert first["score"] == 0.5
+    # Stored without a change entry (no fuser writes that way): the cached levels stand.
+    redis_client.hset(IncidentKeys.INCIDENTS, "inc:b", orjson.dumps(incident("b", "extreme", 40.0)))
+    assert threat.threat_summary(redis_client, [], TLP.CLEAR)["global"]["score"] == 0.5
+    redis_client.xadd(IncidentKeys.INCIDENT_CHANGES, {"id": "inc:b", "op": "upsert"})
+    assert threat.threat_summary(redis_client, [], TLP.CLEAR)["global"]["score"] == 8.5
+
+
+def test_assess_with_parsed_times_agrees_with_assess_reading_them():
+    now = datetime.now(UTC)
+    items = [incident(f"k{i}", sev, 40.0 + i / 100, minutes_ago=m)
+             for i, (sev, m) in enumerate([("severe", 5), ("severe", 50), ("minor", 9), ("extreme", 200), ("moderate", 1)])]
+    times = {i["id"]: threat._when(i).timestamp() for i in items}
+    for scope in (None, STADIUM):
+        plain, parsed = threat.assess(items, scope, now), threat.assess(items, scope, now, times=times)
+        assert plain.as_dict() == parsed.as_dict() and plain.basis == parsed.basis
+
+
+def test_a_big_pictures_remaining_weight_reads_as_a_number_not_in_scientific_notation():
+    from dashboard.panels.status import threat_panel
+
+    drivers = [{"id": f"inc:{n}", "title": "t", "severity": "extreme", "weight": 8.0, "where": ""} for n in range(6)]
+    level = {"name": "Whole picture", "level": "SEVERE", "colour": "#d55e00", "score": 12127.25, "drivers": drivers,
+             "contributors": 10_000, "window_hours": 6.0}
+    more = threat_panel(level, title="Whole picture")[1].children[-1].children
+    assert more == "and 9,994 more, together +12,079.25"
