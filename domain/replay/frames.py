@@ -8,7 +8,7 @@ from typing import Any
 
 import redis
 
-from domain.access.tlp import max_marking
+from domain.agencies.access import reader_for, redact
 from domain.picture import incidents as picture
 from domain.replay.operations import alerts_at, annotations_at, threat_at
 from domain.replay.picture import Replay
@@ -19,7 +19,7 @@ __all__ = ["frame", "incident_summary", "rows_at"]
 def rows_at(client: redis.Redis, replay: Replay, when: datetime, reader: Any) -> list[dict[str, Any]]:
     """Marker rows (as the live screens get them: :func:`domain.picture.incidents.rows_for`) of the
     incidents at ``when`` the reader may receive, in the order they first appeared."""
-    return picture.rows_for(client, replay.incidents_at(when), max_marking(reader, client))
+    return picture.rows_for(client, replay.incidents_at(when), reader_for(reader, client))
 
 
 def incident_summary(incident: dict[str, Any]) -> dict[str, Any]:
@@ -32,9 +32,9 @@ def incident_summary(incident: dict[str, Any]) -> dict[str, Any]:
 
 def frame(client: redis.Redis, replay: Replay, when: datetime, reader: Any, workspaces: list[Any]) -> dict[str, Any]:
     """Everything a replay screen or ``watchfloor replay --at`` shows at ``when``, for ``reader``."""
-    ceiling = max_marking(reader, client)
+    seen = reader_for(reader, client)  # TLP and the agencies' sharing rules, as the live screens check them
     when = replay.window.clamp(when)
-    items = [i for i in replay.incidents_at(when) if picture._live(i) and picture.shareable(i, ceiling)]
+    items = [redact(i, seen) for i in replay.incidents_at(when) if picture._live(i) and seen.sees(i)]
     return {
         "at": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "incidents": [incident_summary(i) for i in items],

@@ -12,6 +12,7 @@ import orjson
 import redis
 
 from domain.access.tlp import max_marking
+from domain.agencies.access import reader_for
 from domain.operations import alerts as alert_store
 from domain.operations.keys import AlertKeys
 from domain.picture import threat
@@ -133,7 +134,7 @@ def _alert_items(client: redis.Redis, replay: Replay, reader: Any) -> list[dict[
 def timeline(client: redis.Redis, replay: Replay, reader: Any) -> list[dict[str, Any]]:
     """Everything that happened in the window the reader may know of, oldest first."""
     ceiling = max_marking(reader, client)
-    items = _incident_items(replay, ceiling) + _annotation_items(client, replay, reader) + _alert_items(client, replay, reader)
+    items = _incident_items(replay, reader_for(reader, client)) + _annotation_items(client, replay, reader) + _alert_items(client, replay, reader)
     for change in threat.level_changes(client, replay.window.start, replay.window.end, ceiling=ceiling):
         items.append({"at": change["at"], "kind": "level", "id": change["scope"],
                       "text": f"{change['name']}: {change['text']}"})

@@ -20,7 +20,7 @@ from domain.config.scenario import load_scenario
 from domain.operations import alerts as alert_store
 from domain.operations import annotations
 from domain.picture.keys import IncidentKeys
-from domain.replay.frames import frame, incident_summary
+from domain.replay.frames import frame, incident_summary, rows_at
 from domain.replay.history import entries
 from domain.replay.picture import Replay, ReplayError, Window
 from domain.replay.timeline import picture_lines, timeline
@@ -185,3 +185,23 @@ def test_bad_windows_are_refused_in_one_line(start: str, end: str, words: str) -
     with pytest.raises(ReplayError, match=words) as caught:
         Window.parse(start, end)
     assert "\n" not in str(caught.value)
+
+
+def test_a_replay_keeps_the_agencies_sharing_rules(redis_client) -> None:
+    """An MBTA report shared with its own agency only is in MBTA's replay and in nobody else's."""
+    from domain.agencies.store import AgencyStore
+
+    store = AgencyStore(redis_client)
+    store.add("BFD", "Boston Fire Department", kind="fire-ems")
+    store.add("MBTA", "MBTA Transit Police", kind="transit")
+    now = datetime.now(UTC)
+    base = int(now.timestamp() * 1000) - 600_000
+    write(redis_client, [(base, event(1, now)), (base + 1000, event(2, now).replace(agency="MBTA", sharing="own"))])
+    replay = Replay.build(redis_client, Window(now - timedelta(minutes=20), now))
+    at = now - timedelta(seconds=1)
+    fran, tom = User(name="fran", role=Role.OPERATOR, agency="BFD"), User(name="tom", role=Role.OPERATOR, agency="MBTA")
+    assert [i["id"] for i in frame(redis_client, replay, at, fran, [])["incidents"]] == ["inc:t:1"]
+    assert {i["id"] for i in frame(redis_client, replay, at, tom, [])["incidents"]} == {"inc:t:1", "inc:t:2"}
+    assert [r["id"] for r in rows_at(redis_client, replay, at, fran)] == ["inc:t:1"]
+    assert "fire 2" not in "\n".join(i["text"] for i in timeline(redis_client, replay, fran))
+    assert "fire 2" in "\n".join(i["text"] for i in timeline(redis_client, replay, tom))
