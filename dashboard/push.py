@@ -4,7 +4,8 @@ It carries no data. Each message only says "something changed"; the screen then 
 cursor-based poll, so what it shows still comes through the one tested path (nothing lost, nothing
 twice) and a screen without the stream (a proxy that buffers, an old browser) still polls every
 ``refresh_ms``. The stream closes itself after ``MAX_SECONDS`` (the browser reconnects, and the
-session is checked again), and sends a comment every ``KEEPALIVE`` seconds so idle proxies keep it
+session is checked again; its first message sets the browser's Last-Event-ID, so whatever changed
+while it reconnected, to this process or another, wakes it at once), and sends a comment every ``KEEPALIVE`` seconds so idle proxies keep it
 open.
 
 One reader per web process (:class:`WakeHub`): a background task blocks on the incident-change and
@@ -183,7 +184,9 @@ async def wake_events(url: str, *, max_seconds: float = MAX_SECONDS, last_event_
         resume = _resume_point(last_event_id)
         # a change made while reconnecting wakes the screen at once
         seen = tuple(resume) if resume is not None else hub.heads
-        yield b"retry: 1000\n\n"
+        # The id with no data sets the browser's Last-Event-ID without waking it: a change made
+        # while it reconnects (a web process killed, the MAX_SECONDS close) then wakes it at once.
+        yield f"retry: 1000\nid: {','.join(seen)}\n\n".encode()
         end = time.monotonic() + max_seconds
         while time.monotonic() < end:
             if hub.failures != failures or hub.heads is None:
@@ -215,7 +218,7 @@ async def wake_events_per_stream(url: str, *, max_seconds: float = MAX_SECONDS,
             else:
                 last = await client.xrevrange(key, count=1)
                 newest[key] = last[0][0] if last else b"0-0"
-        yield b"retry: 1000\n\n"
+        yield f"retry: 1000\nid: {','.join(_text(newest[k]) for k in WATCHED)}\n\n".encode()
         end = time.monotonic() + max_seconds
         while time.monotonic() < end:
             block_ms = int(min(KEEPALIVE, max(0.1, end - time.monotonic())) * 1000)

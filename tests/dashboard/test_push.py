@@ -110,3 +110,25 @@ def test_the_former_per_stream_reader_still_wakes(redis_server, redis_client):
         return message
 
     assert asyncio.run(run()).endswith(b"data: change\n\n")
+
+
+def test_the_first_message_sets_the_resume_point_without_waking(redis_server, redis_client):
+    """A screen whose stream broke before any change (its web process killed) must still be woken,
+    on reconnecting, for a change made meanwhile: the opening message carries the ids (no data)."""
+    redis_client.xadd(IncidentKeys.INCIDENT_CHANGES, {"id": "inc:old", "op": "upsert"})
+
+    async def run() -> tuple[bytes, bytes]:
+        stream = wake_events(redis_server.url, max_seconds=2)
+        opening = await stream.__anext__()
+        await stream.aclose()  # the process dies
+        last_id = opening.split(b"id: ")[1].split(b"\n")[0].decode()
+        redis_client.xadd(IncidentKeys.INCIDENT_CHANGES, {"id": "inc:while-away", "op": "upsert"})
+        again = wake_events(redis_server.url, max_seconds=2, last_event_id=last_id)  # the browser reconnects
+        await again.__anext__()
+        woken = await asyncio.wait_for(again.__anext__(), timeout=2)
+        await again.aclose()
+        return opening, woken
+
+    opening, woken = asyncio.run(run())
+    assert b"\nid: " in opening and b"data:" not in opening
+    assert woken.endswith(b"data: change\n\n")
