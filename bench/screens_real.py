@@ -13,7 +13,8 @@ each with one signed-in session cookie:
 - hold a real push stream (GET /api/push, Server-Sent Events) on its own connection, reconnecting
   with Last-Event-ID when the server closes it (every 55 s), as EventSource does;
 - send the poll on each wake-up and on each refresh tick (``refresh_ms``, 2 s), through the same
-  gate as assets/wf-60-wall.js: one poll in flight, one more sent when it answers if asked meanwhile;
+  gate as assets/wf-60-wall.js: one poll in flight, one more sent when it answers if asked meanwhile,
+  and while the push stream is open a tick polls only when no answer came for 10 s;
 - send every captured panels-tick callback every 5 s (the browser's bodies, replayed as sent).
 
 The picture changes all along: one new incident about every 2 s (EventStore.append, through the
@@ -66,6 +67,7 @@ from tests.stack import wait_healthy
 
 LATE_S = 1.0
 PANELS_S = 5.0
+QUIET_S = 10.0  # assets/wf-60-wall.js gate: min(10 s, half of stale_seconds)
 READERS = ("SHARED", "PER-STREAM")
 
 
@@ -101,6 +103,8 @@ class _Screen:
         self.in_flight = False
         self.pending = False
         self.moves: list[tuple[str, str, float]] = []  # (cursor before, after, arrival)
+        self.push_open = False
+        self.last_ok = 0.0
 
     async def _request(self, kind: str, head: bytes, body: bytes) -> bytes | None:
         load = self.load
@@ -142,6 +146,7 @@ class _Screen:
                                 self.cursor = value["data"]
                     except (orjson.JSONDecodeError, KeyError, TypeError, OSError, EOFError):
                         self.load.error("poll: bad body")
+                    self.last_ok = time.monotonic()
                     if self.cursor != before:
                         self.moves.append((before, self.cursor, time.time()))
                 if not self.pending or self.load.done():
@@ -160,6 +165,13 @@ class _Screen:
             self.spawn(action)
             await asyncio.sleep(period)
 
+    async def tick(self) -> None:
+        """The refresh tick through assets/wf-60-wall.js gate: with the push stream open and an answer
+        less than ``QUIET_S`` old, the tick does not poll."""
+        if self.push_open and not self.pending and time.monotonic() - self.last_ok < QUIET_S:
+            return
+        await self.poll()
+
     async def panels(self) -> None:
         await asyncio.gather(*(self._request("panels", head, body) for head, body in self.load.panels))
 
@@ -177,6 +189,7 @@ class _Screen:
             writer.write((f"GET /api/push HTTP/1.1\r\nHost: {load.netloc}\r\nAccept: text/event-stream\r\n"
                           f"Cookie: {load.cookie}\r\n{extra}\r\n").encode())
             load.streams_open += 1
+            self.push_open = True
             try:
                 while not load.done():
                     line = await asyncio.wait_for(reader.readline(), timeout=max(0.1, load.end - time.monotonic()))
@@ -195,12 +208,13 @@ class _Screen:
             except (TimeoutError, OSError, ConnectionError):
                 pass
             finally:
+                self.push_open = False
                 load.streams_open -= 1
                 writer.close()
             await asyncio.sleep(1.0)  # the stream's "retry: 1000"
 
     async def run(self, refresh: float) -> None:
-        await asyncio.gather(self.push(), self.ticks(refresh, self.poll), self.ticks(PANELS_S, self.panels))
+        await asyncio.gather(self.push(), self.ticks(refresh, self.tick), self.ticks(PANELS_S, self.panels))
         for conn in self.idle:
             conn.close()
 
