@@ -110,8 +110,8 @@ class _Screen:
         load = self.load
         start = time.monotonic()
         for attempt in (1, 2):
-            reused = bool(self.idle)
-            conn = self.idle.pop() if self.idle else await _Conn.open(load.host, load.port)
+            reused = bool(self.idle) and attempt == 1
+            conn = self.idle.pop() if reused else await _Conn.open(load.host, load.port)
             try:
                 status, data = await conn.post(head, body)
                 break

@@ -27,6 +27,11 @@ def _web_processes(text: str) -> int:
     return int(text)
 
 
+# Seconds an idle keep-alive connection stays open (uvicorn's default is 5): longer than a screen's
+# 5 s panels tick, so hundreds of screens do not open a new connection for every tick (nginx: 75 s).
+KEEP_ALIVE = 75
+
+
 def cmd_web(args: argparse.Namespace, config: Config) -> int:
     """One web process: on the socket `watchfloor up` holds (WATCHFLOOR_WEB_FD), else on host:port.
     Run it on several hosts against one Redis behind a reverse proxy (README, "Several web processes")."""
@@ -38,10 +43,12 @@ def cmd_web(args: argparse.Namespace, config: Config) -> int:
     app = create_app(config)
     fd = os.environ.pop(WEB_FD_ENV, "")
     if fd.isdigit():
-        server = uvicorn.Server(uvicorn.Config(app.server, log_level="warning", proxy_headers=False))
+        server = uvicorn.Server(uvicorn.Config(app.server, log_level="warning", proxy_headers=False,
+                                               timeout_keep_alive=KEEP_ALIVE))
         server.run(sockets=[socket.socket(fileno=int(fd))])
         return 0
-    uvicorn.run(app.server, host=str(config.host), port=int(config.port), log_level="warning", proxy_headers=False)
+    uvicorn.run(app.server, host=str(config.host), port=int(config.port), log_level="warning", proxy_headers=False,
+                timeout_keep_alive=KEEP_ALIVE)
     return 0
 
 
