@@ -1,10 +1,9 @@
 """What many screens ask at the same moment, worked out once per web process.
 
-Every open screen asks for the same things: its five-second panels (feed health, storage, threat
-levels at its reader's marking) and, when the push stream wakes them all at once, the changes after
-the same cursor. A :class:`TickCache` keeps each answer for a second or so, keyed by everything the
-answer depends on (the reader's TLP ceiling, the screen, the cursor and the stream heads the
-process's push reader has announced), and lets one thread compute it while the others asking for
+Every open screen asks for the same things: the vetting queue's counts on its five-second tick and,
+when the push stream wakes them all at once, the changes after the same cursor. A :class:`TickCache`
+keeps each answer for a second or so, keyed by everything the answer depends on (the reader's TLP
+ceiling, the cursor and the stream heads the process's push reader has announced), and lets one thread compute it while the others asking for
 the same key wait for that answer instead of asking Redis again.
 
 It is a cache of what Redis says, never state: an entry lives ``seconds`` at most, so several web

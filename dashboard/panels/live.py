@@ -40,9 +40,8 @@ from domain.store.connection import redis_url, store_problem
 from layers.zones import Workspace
 
 DELTA_BATCH = 2000  # stream entries per refresh; a screen far behind catches up over a few ticks
-# Screens woken together ask for the same cursor; the 5 s panels are the same for a marking.
+# Screens woken together ask for the same cursor.
 DELTAS = TickCache(2.0)
-PANELS = TickCache(1.0)
 
 
 def ids(kind: str, screen: str) -> dict[str, str]:
@@ -244,10 +243,7 @@ def _register_status(app: Dash, config: Config, get_client: Callable[[], redis.R
         try:
             if client is None:
                 raise redis.ConnectionError("no Redis")
-            ceiling = reader_ceiling(client)
-            # Every screen at one marking, screen kind and focus gets the same panels: made once a second.
-            return PANELS.get((ceiling.value, screen, focus, theme),
-                              lambda: _panels(config, client, workspaces, ceiling, screen, focus, theme))
+            return _panels(config, client, workspaces, reader_ceiling(client), screen, focus, theme)
         except (redis.RedisError, OSError):
             now = datetime.now(UTC)
             report = health_report(config, None)
