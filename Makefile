@@ -9,7 +9,7 @@ LOCALITIES := build/gazetteer/localities.tsv
 STREETS := build/basemaps/helsinki.pmtiles
 REGIONS := assets/basemap/emma.geojson
 
-.PHONY: install run test test-fast bench lint browser clean
+.PHONY: install run test test-fast bench lint browser proxy clean
 
 install: $(STAMP) $(BASEMAP) $(REGIONS) $(LOCALITIES) $(STREETS)
 	@echo "==> Installed: make run starts the live picture, make test proves it"
@@ -67,7 +67,13 @@ browser:
 	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "browser tests need Chromium: run 'sudo apt-get install chromium' once"; exit 1; fi
 
-test: install browser
+# nginx for the several-web-processes test (Debian's package; needs root, as on CI).
+proxy:
+	@if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; \
+	else echo "the proxy test needs nginx: run 'sudo apt-get install nginx-light' once"; exit 1; fi
+
+test: install browser proxy
 	$(BIN)/python -m pytest -q
 
 test-fast: install

@@ -35,4 +35,17 @@
     if (e.target && e.target.closest && e.target.closest(".wf-filter-layers")) { setTimeout(apply, 0); }
   });
   setInterval(apply, 1000);  // a restyled or newly drawn map gets the checkbox's state within a second
+
+  /* The vetted-reports layer is redrawn from the server every REFRESH_TICKS (6) panels ticks, 30 s,
+   * and only while it is shown (dashboard/reports/map_layer.py): a hidden layer sends nothing. */
+  var REPORTS_REFRESH_TICKS = 6;
+  function reportsTick(n, layers) {
+    if (!n || !layers || layers.indexOf("reports") < 0 || n % REPORTS_REFRESH_TICKS !== 0) {
+      return window.dash_clientside.no_update;
+    }
+    return n;
+  }
+
+  var WF = window.__wfjs = window.__wfjs || {};
+  WF.reportsTick = reportsTick;
 }());

@@ -7,12 +7,13 @@
   /* Push: the server's event stream says "something changed" and the screen polls at once; the
    * regular poll still runs, so a screen without the stream is only slower, never wrong. */
   var pushStarted = false;
+  var source = null;
   function startPush() {
     if (pushStarted || !window.EventSource) { return; }
     var root = document.querySelector("[data-screen]");
     if (!root || !window.dash_clientside || !window.dash_clientside.set_props) { return; }
     pushStarted = true;
-    var source = new window.EventSource("/api/push");
+    source = new window.EventSource("/api/push");
     var pending = null;
     source.onmessage = function () {
       if (pending) { return; }  // coalesce a burst into one poll
@@ -25,5 +26,11 @@
     source.onerror = function () { /* EventSource reconnects by itself; polling carries on meanwhile */ };
   }
 
+  /* Whether the stream is open now (the poll's gate polls less while it is: wf-60-wall.js). */
+  function pushOpen() {
+    return !!(source && source.readyState === 1);
+  }
+
   WF.startPush = startPush;
+  WF.pushOpen = pushOpen;
 })();

@@ -19,10 +19,19 @@
    * answer and is then sent at once (a change that landed after the pending poll read the stream
    * is not held back to the next tick). A poll that never answers (server gone) frees the gate
    * after three refresh periods (at least 3 s), so the screen keeps retrying. */
-  function gate(_n, _wake, settings) {
+  /* While the push stream is open, it says when something changed: a timer tick then polls only
+   * when no answer came for a while (half the stale limit, at most 10 s), a safety net that keeps
+   * LIVE honest. Hundreds of screens on one web process otherwise poll for nothing. */
+  function gate(_n, wake, settings) {
     settings = settings || {screen: "desk"};
     var st = stateFor(settings.screen);
     var now = Date.now();
+    var woken = wake !== undefined && wake !== null && wake !== st.lastWake;
+    st.lastWake = wake;
+    var quiet = Math.min(10000, 500 * (settings.stale || 20));
+    if (!woken && !st.pollPending && WF.pushOpen && WF.pushOpen() && st.lastOk !== null && now - st.lastOk < quiet) {
+      return window.dash_clientside.no_update;
+    }
     var gateMs = Math.max(3000, 3 * (settings.refresh || 2000));  // a poll slower than this is sent again
     if (st.pollSent && now - st.pollSent < gateMs) {
       st.pollPending = true;  // asked while one is in flight: sent as soon as that one answers

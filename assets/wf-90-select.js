@@ -87,7 +87,8 @@
   });
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    watchfloor: {render: render, heartbeat: heartbeat, select: select, banner: banner, gate: gate}
+    watchfloor: {render: render, heartbeat: heartbeat, select: select, banner: banner, gate: gate,
+                 reportsTick: WF.reportsTick}
   });
 
   WF.showBin = showBin; WF.select = select; WF.screenOf = screenOf; WF.setSelected = setSelected;

@@ -10,6 +10,8 @@ python -m bench --strict     exit 1 when a target is missed (targets are reporte
 
 Screens on their own (the whole stack, headless Chromium; see bench/screens.py):
 python -m bench.screens [--quick] [--only latency|bytes|capacity|aggregation]   bench/results/screens.json
+python -m bench.screens_real [--quick] [--screens 500] [--readers SHARED,PER-STREAM]   real screens per web process
+                                   (push stream, polls, 5 s panels tick): update p95, late %, CPU; bench/results/screens-real.json
 python -m bench.tiles [--quick]    street tiles: import, serving p50/p95 under 50 clients, bytes   bench/results/tiles.json
 python -m bench.sharing [--incidents N]   the sharing check at 100,000 incidents, with and without agency rules
                                    bench/results/sharing.json
@@ -124,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     screens = _screens_section(args)
 
     print()
+    screens_real = _screens_real_section(args)
+
+    print()
     tiles = _tiles_section(args)
 
     print()
@@ -176,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         "fusion": fusion,
         "geocoding": geocoding,
         "screens": screens,
+        "screens_real": screens_real,
         "tiles": tiles,
         "reports": reports,
         "links": links,
@@ -253,6 +259,20 @@ def _screens_section(args: argparse.Namespace) -> dict[str, object] | None:
 
     print("Screens (the whole stack as `watchfloor up` runs it; headless Chromium; bench/results/screens.json)")
     return run_screens()
+
+
+def _screens_real_section(args: argparse.Namespace) -> dict[str, object] | None:
+    """#19: real screens per web process (push stream, polls, panels tick), shared reader against per-stream."""
+    import os
+
+    from bench.live_stack import CHROMIUM
+
+    if args.quick or args.no_screens or args.no_redis or not os.path.exists(CHROMIUM):
+        print("Real screens: skipped (full run with Chromium only; python -m bench.screens_real --quick for a smoke run)")
+        return None
+    from bench.screens_real import run_screens_real
+
+    return run_screens_real()
 
 
 def _tiles_section(args: argparse.Namespace) -> dict[str, object] | None:

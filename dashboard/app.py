@@ -100,7 +100,8 @@ def create_app(config: Config | None = None) -> Dash:
     # The push stream's wake-ups and the polls they and the timers ask for through the clientside gate
     # are the screen's own requests, not a person's activity: they must not defeat the idle timeout.
     guard = install_security(server, config, handle.get,
-                             passive_props={'*"wf":"wake"}.data', '*"wf":"poll-req"}.data'})
+                             passive_props={'*"wf":"wake"}.data', '*"wf":"poll-req"}.data',
+                                            '*"wf":"reports-tick"}.data'})
     register_public_pages(server, guard, config)
     register_operator_api(server, config, handle.get)
     register_push(server, config)

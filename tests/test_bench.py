@@ -89,3 +89,20 @@ def test_synthesised_documents_parse_fully(make, fmt: str, count: int) -> None:
     assert source.name == fmt
     result = source.parse(data, FEED, datetime(2026, 4, 25, 13, tzinfo=UTC))
     assert len(result.events) == count
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+@pytest.mark.browser
+def test_real_screens_bench_runs_in_smoke_mode(tmp_path: Path) -> None:
+    """bench.screens_real: push streams, polls and the panels tick against the whole stack (5 and 10 screens)."""
+    out_json = tmp_path / "screens-real.json"
+    proc = subprocess.run([sys.executable, "-m", "bench.screens_real", "--quick", "--json", str(out_json)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads(out_json.read_text(encoding="utf-8"))
+    assert {row["reader"] for row in results["rows"]} == {"SHARED", "PER-STREAM"}
+    assert results["panels_callbacks"] >= 1, "no panels-tick callback was captured from the desk"
+    for row in results["rows"]:
+        assert row["polls"] > 0 and row["wakes"] > 0 and row["updates"] > 0, row
+    assert re.search(r"^  SHARED\s+10 screens: update p50", proc.stdout, re.M), proc.stdout

@@ -44,14 +44,36 @@ STORE_STEADY = 60.0  # seconds a restarted store must run before its trouble is 
 log = logging.getLogger("watchfloor.up")
 
 
+WEB_FD_ENV = "WATCHFLOOR_WEB_FD"  # a web child serves the listening socket the supervisor holds
+
+
 @dataclass
 class Child:
     name: str
     argv: list[str]
+    pass_fds: tuple[int, ...] = ()
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     next_start: float = 0.0
     started_at: float = 0.0
+
+
+def listen_web(host: str, port: int) -> socket.socket:
+    """The web app's listening socket, held by the supervisor and served by every web child: one can
+    die and restart while the others keep answering, and no connection is refused meanwhile."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise ConfigError(
+            f"web app: port {port} on {host} is in use; set PORT to a free port or stop the other process"
+        ) from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 def check_port_free(host: str, port: int, what: str, key: str) -> None:
@@ -80,11 +102,12 @@ class Supervisor:
         self.store_restarts = 0
         self.store_reason = ""
         self._admin_check: redis.Redis | None = None
+        self.web_socket: socket.socket | None = None
 
     # -- start -------------------------------------------------------------------------------
     def start(self) -> None:
         cfg = self.config
-        check_port_free(cfg.host, int(cfg.port), "web app", "PORT")
+        self.web_socket = listen_web(str(cfg.host), int(cfg.port))
         data = secure_dir(cfg.data_path)  # 0700: it holds the store, its password and exports
         if cfg.redis_url:
             self.redis_url = str(cfg.redis_url)
@@ -131,7 +154,10 @@ class Supervisor:
             self.children.append(Child(f"worker-{index + 1}", [*cli, "worker"]))
         self.children.append(Child("cron", [*cli, "cron"]))
         self.children.append(Child("fuser", [*cli, "fuse"]))
-        self.children.append(Child("web", [*cli, "web"]))
+        fd = self.web_socket.fileno()
+        count = int(cfg.web_processes)
+        for index in range(count):
+            self.children.append(Child("web" if count == 1 else f"web-{index + 1}", [*cli, "web"], (fd,)))
         for child in self.children:
             self._spawn(child)
 
@@ -211,7 +237,9 @@ class Supervisor:
             path.unlink(missing_ok=True)
 
     def _spawn(self, child: Child) -> None:
-        child.process = subprocess.Popen(child.argv, env=self.env, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
+        env = {**self.env, WEB_FD_ENV: str(child.pass_fds[0])} if child.pass_fds else self.env
+        child.process = subprocess.Popen(child.argv, env=env, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent,
+                                         pass_fds=child.pass_fds)
         child.started_at = time.monotonic()
         log.debug("started %s (pid %s)", child.name, child.process.pid)
 
@@ -263,6 +291,8 @@ class Supervisor:
                 log.warning("%s did not stop in time; killing it", child.name)
                 child.process.kill()
                 child.process.wait(timeout=5)
+        if self.web_socket is not None:
+            self.web_socket.close()
         if self.exercise is not None:
             self.exercise.stop()
         if self.redis is not None:

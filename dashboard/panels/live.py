@@ -19,12 +19,15 @@ from typing import Any
 import redis
 from dash import MATCH, ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
 
+from dashboard.offload import configure as configure_threads
 from dashboard.offload import off_the_loop
 from dashboard.panels.alerts import poll_alerts, register_alert_callbacks
 from dashboard.panels.detail import annotation_panel, detail_panel
 from dashboard.panels.status import board_panel, feeds_panel, threat_panel, ticker_panel
+from dashboard.push import announced
 from dashboard.replay import register_replay
 from dashboard.security import current_user, has_role
+from dashboard.tick_cache import TickCache
 from dashboard.tiles import nearby_responders
 from domain.access.audit import audit
 from domain.access.tlp import incident_marking
@@ -37,12 +40,14 @@ from domain.picture.candidates import merge_candidates
 from domain.picture.health import feed_status, health_report, storage_status
 from domain.picture.processes import cached_process_status
 from domain.picture.threat import threat_summary
-from domain.store.connection import store_problem
+from domain.store.connection import redis_url, store_problem
 from layers.zones import Workspace
 
 log = logging.getLogger(__name__)
 
 DELTA_BATCH = 2000  # stream entries per refresh; a screen far behind catches up over a few ticks
+# Screens woken together ask for the same cursor.
+DELTAS = TickCache(2.0)
 
 
 def ids(kind: str, screen: str) -> dict[str, str]:
@@ -56,6 +61,7 @@ def live_stores(screen: str, snapshot: dict[str, Any], settings: dict[str, Any],
         dcc.Store(id=ids("delta", screen)),
         dcc.Store(id=ids("wake", screen)),  # bumped by the push stream (assets/wf-50-push.js)
         dcc.Store(id=ids("poll-req", screen)),  # the gate: a new poll only once the last one answered
+        dcc.Store(id=ids("reports-tick", screen)),  # the vetted-reports layer's refresh, only while it is shown
         dcc.Store(id=ids("settings", screen), data=settings),
         dcc.Store(id=ids("selected", screen)),
         dcc.Store(id=ids("alerts", screen), data={"cursor": "", "alerts": {}}),  # the banner: dashboard/panels/alerts.py
@@ -79,8 +85,15 @@ def picture_delta(config: Config, client: redis.Redis | None, cursor: str) -> tu
     if client is None:
         return {"rows": [], "redis": False, "reason": store_problem(config), "t": time.time()}, cursor
     try:
-        rows, cursor, reload = incidents.changes_after(client, cursor, count=DELTA_BATCH,
-                                                       ceiling=reader_ceiling(client))
+        ceiling = reader_ceiling(client)
+        heads = announced(redis_url(config) or "")
+
+        def changes() -> tuple[list[dict[str, Any]], str, bool]:
+            return incidents.changes_after(client, cursor, count=DELTA_BATCH, ceiling=ceiling)
+
+        # Shared only while the push reader runs: an answer computed after it announced ``heads``
+        # holds every change up to them, and a later change announces new heads (a new key).
+        rows, cursor, reload = DELTAS.get((cursor, ceiling.value, heads), changes) if heads else changes()
         problems = cached_process_status(client)["problems"]  # a stopped fuser: DEGRADED, never LIVE
     except (redis.RedisError, OSError):  # why, when `watchfloor up` knows (a full disk...)
         return {"rows": [], "redis": False, "reason": store_problem(config), "t": time.time()}, cursor
@@ -93,6 +106,7 @@ def register_live_callbacks(app: Dash, config: Config, get_client: Callable[[], 
     # Past map_max_points live incidents, snapshots and deltas carry hexagon bins (domain/picture/bins.py).
     aggregate.configure(int(config.map_max_points), float(config.map_bin_degrees), workspaces)
     threading.Thread(target=_warm_aggregated, args=(get_client,), name="wf-bins-warm", daemon=True).start()
+    configure_threads(int(config.web_threads))  # callbacks' threads: hundreds of screens per process
 
     _register_map_and_timeline(app, config, get_client, workspaces)
     register_alert_callbacks(app, get_client)
@@ -246,7 +260,6 @@ def _register_status(app: Dash, config: Config, get_client: Callable[[], redis.R
     )
     @off_the_loop
     def panels(_n: int | None, settings: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
-        now = datetime.now(UTC)
         client = get_client()
         screen = (settings or {}).get("screen", "desk")
         focus = (settings or {}).get("workspace")
@@ -254,21 +267,28 @@ def _register_status(app: Dash, config: Config, get_client: Callable[[], redis.R
         try:
             if client is None:
                 raise redis.ConnectionError("no Redis")
-            feeds = feed_status(config, client)
-            storage = storage_status(client)
-            problems = cached_process_status(client)["problems"]
-            summary = threat_summary(client, workspaces, reader_ceiling(client))
+            return _panels(config, client, workspaces, reader_ceiling(client), screen, focus, theme)
         except (redis.RedisError, OSError):
+            now = datetime.now(UTC)
             report = health_report(config, None)
             why = [store_problem(config) or "data store unreachable"]
             return (feeds_panel(report["feeds"], now, None, why), [html.P("Threat level unavailable: data store "
                     "unreachable.")], [], ticker_panel(report["feeds"], now, None, why))
-        spaces = summary["workspaces"]
-        # One list of contributors per level, the same on every screen (dashboard/panels/status.py).
-        if screen == "tablet" and focus in spaces:
-            threat = threat_panel(spaces[focus], title=spaces[focus]["name"], key=focus, theme=theme)
-        else:
-            threat = [*threat_panel(summary["global"], title=summary["global"]["name"], theme=theme),
-                      *[el for wid, s in spaces.items() for el in threat_panel(s, title=s["name"], key=wid, theme=theme)]]
-        return (feeds_panel(feeds, now, storage, problems), threat, board_panel(summary),
-                ticker_panel(feeds, now, storage, problems))
+
+
+def _panels(config: Config, client: redis.Redis, workspaces: list[Workspace], ceiling: Reader, screen: str,
+            focus: str | None, theme: str) -> tuple[Any, Any, Any, Any]:
+    now = datetime.now(UTC)
+    feeds = feed_status(config, client)
+    storage = storage_status(client)
+    problems = cached_process_status(client)["problems"]
+    summary = threat_summary(client, workspaces, ceiling)
+    spaces = summary["workspaces"]
+    # One list of contributors per level, the same on every screen (dashboard/panels/status.py).
+    if screen == "tablet" and focus in spaces:
+        threat = threat_panel(spaces[focus], title=spaces[focus]["name"], key=focus, theme=theme)
+    else:
+        threat = [*threat_panel(summary["global"], title=summary["global"]["name"], theme=theme),
+                  *[el for wid, s in spaces.items() for el in threat_panel(s, title=s["name"], key=wid, theme=theme)]]
+    return (feeds_panel(feeds, now, storage, problems), threat, board_panel(summary),
+            ticker_panel(feeds, now, storage, problems))

@@ -17,8 +17,11 @@ from dash import MATCH, Dash, Input, Output, State, html
 from dashboard.offload import off_the_loop
 from dashboard.panels.live import ids
 from dashboard.security import current_user, has_role
+from dashboard.tick_cache import TickCache
 from domain.config.loader import Config
 from domain.reports.store import queue_line, queue_status
+
+QUEUE = TickCache(1.0)  # every desk and wall asks on the same 5 s tick: one read a second per process
 
 
 def line_for(screen: str, user: Any, status: dict[str, Any] | None) -> tuple[str, bool, str]:
@@ -58,7 +61,7 @@ def register_queue_line(app: Dash, config: Config, get_client: Callable[[], redi
         status = None
         if client is not None and screen in ("desk", "wall"):
             try:
-                status = queue_status(client, float(config.sar_queue_target_hours))
+                status = QUEUE.get("queue", lambda: queue_status(client, float(config.sar_queue_target_hours)))
             except (redis.RedisError, OSError):
                 status = None
         text, hidden, css = line_for(screen, user, status)

@@ -37,6 +37,14 @@ SETTINGS: tuple[Setting, ...] = (
             "behind a TLS proxy.", "WATCHFLOOR_HOST"),
     Setting("port", 8050, "Port of the web app.", "PORT", int, 1, 65535),
     Setting("workers", 2, "RQ worker processes started by `watchfloor up`.", "WATCHFLOOR_WORKERS", int, 0, 64),
+    Setting("web_processes", 1, "Web app processes started by `watchfloor up`; they share its one listening "
+            "port (the supervisor holds the socket), so one can die and restart while the others answer.",
+            "WATCHFLOOR_WEB_PROCESSES", int, 1, 64),
+    Setting("web_threads", 64, "Threads per web process for callbacks that read Redis (the event loop never "
+            "waits on the store).", "WATCHFLOOR_WEB_THREADS", int, 4, 1024),
+    Setting("push_reader", "SHARED", "How a web process follows changes for its open push streams: SHARED (one "
+            "reader per process wakes them all) or PER-STREAM (one Redis connection each, the former way; for "
+            "comparison).", "WATCHFLOOR_PUSH_READER", choices=("SHARED", "PER-STREAM")),
     Setting("exercise", True, "Serve the built-in exercise scenario on loopback and poll it.",
             "WATCHFLOOR_EXERCISE", bool),
     Setting("exercise_port", 0, "Port of the exercise feed server (0: a free port).",
