@@ -48,7 +48,7 @@ def products_dialog(workspaces: list[Workspace]) -> html.Div | None:
     ] if has_role(SHARE_ROLE) else []
     return html.Div(
         [
-            html.H3("Brief & export", className="wf-composer-title"),
+            html.H3("Brief & export", className="wf-dialog-title"),
             html.P("Nothing above your own TLP level goes in. Each product is recorded in the dissemination log "
                    "(who, to whom, when, what).", className="wf-muted wf-products-note"),
             html.Div([
@@ -73,5 +73,5 @@ def products_dialog(workspaces: list[Workspace]) -> html.Div | None:
             html.Div(className="wf-form-result", role="status"),
             html.Div([html.Button("Close", className="wf-button wf-secondary", **{"data-action": "products-close"})]),
         ],
-        className="wf-composer wf-products wf-form", hidden=True, role="dialog", **{"aria-label": "Brief and export"},
+        className="wf-dialog wf-products wf-form", hidden=True, role="dialog", **{"aria-label": "Brief and export"},
     )

@@ -266,10 +266,17 @@ def test_the_desk_and_the_wall_show_the_vetting_queue_line(stack, browser, clien
     wall.close()
 
 
-def _decide(page, label: str, reason: str) -> None:
+def _open_decisions(page, label: str):
+    """Opens the entity's decisions (idempotent: a click on an open summary would close it)."""
     block = page.locator(".wf-sar-entity", has_text=label)
-    block.locator("summary").click()
-    block.locator("input[type=text]").first.fill(reason)
+    if not block.locator("details").first.evaluate("d => d.open"):
+        block.locator("summary").first.click()
+    block.locator("details[open] input[type=text]").first.wait_for(state="visible", timeout=10_000)
+    return block
+
+
+def _decide(page, label: str, reason: str) -> None:
+    _open_decisions(page, label).locator("input[type=text]").first.fill(reason)
 
 
 def test_entity_merge_and_split_through_the_page_change_the_entity_and_are_audited(stack, browser, client):
@@ -299,9 +306,11 @@ def test_entity_merge_and_split_through_the_page_change_the_entity_and_are_audit
     new_id = entities.report_entities(client, second["id"])[0]
     assert new_id not in (keep, other) and entities.load(client, new_id)["confirmed"]
     assert audited(client, "entity.split", keep)
-    # Without a reason nothing is done, and the refusal is audited.
-    block = page.locator(".wf-sar-entity", has_text="Jonathan Q Quartermaine")
-    block.locator("summary").click()
+    # Without a reason nothing is done, and the refusal is audited. (Once the page shows the split,
+    # so its re-render cannot close the decisions between opening them and the click.)
+    page.locator(".wf-sar-entity", has_text="Jonathan Q Quartermaine").locator(
+        ".wf-sar-mentions", has_not_text=second["id"]).wait_for(timeout=20_000)
+    _open_decisions(page, "Jonathan Q Quartermaine")
     page.locator(pattern_id(entity=keep, **{"wf-ent": "confirm"})).click()
     page.wait_for_selector(".wf-sar-result:has-text('Reason: say why')", timeout=20_000)
     assert not entities.load(client, keep)["confirmed"] and audited(client, "entity.confirm", keep, outcome="refused")

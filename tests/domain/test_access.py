@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -374,12 +375,23 @@ def test_sign_in_with_the_store_full_is_503_not_500(tmp_path):
         web = serve(create_app(make_config(server.url)).server)
         page_ok = web.get("/login", html=True)
         assert page_ok.status == 200
-        for size in (4096, 16):  # fill it to the last bytes: noeviction then refuses every write
-            with pytest.raises(redis.ResponseError, match="maxmemory"):
-                for i in range(200_000):
-                    client.set(f"filler:{size}:{i}", "x" * size)
-        reply = web.login("olivia")
-        assert reply.status == 503 and b"unreachable or full" in reply.body
+        def fill() -> None:  # to the last bytes: noeviction then refuses every write
+            for size in (4096, 16):
+                with pytest.raises(redis.ResponseError, match="maxmemory"):
+                    for _ in range(200_000):
+                        client.set(f"filler:{size}:{uuid.uuid4().hex}", "x" * size)
+
+        # Redis's used memory moves a little on its own (buffers freed after the filling client's
+        # last error), so a store just full may take one small write again: top it up and retry.
+        # Whatever happens, a sign-in against a full store is never a 500.
+        replies = []
+        for _ in range(5):
+            fill()
+            replies.append(web.login("olivia"))
+            if replies[-1].status == 503:
+                break
+        assert all(r.status in (303, 503) for r in replies), [r.status for r in replies]
+        assert replies[-1].status == 503 and b"unreachable or full" in replies[-1].body
     finally:
         if web is not None:
             stop(web)
