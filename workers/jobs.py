@@ -17,6 +17,7 @@ from rq import get_current_job
 
 from domain.access.tlp import parse as parse_tlp
 from domain.agencies.sources import rule_for
+from domain.agencies.store import AgencyStore
 from domain.config.loader import Config, load_config
 from domain.config.workspaces import workspaces_for
 from domain.operations.criminal_intel import scheduled_purge
@@ -97,8 +98,13 @@ def record_threat_levels(config: Config | None = None, client: redis.Redis | Non
     config = config or _config()
     client = client or client_for(config)
     now = datetime.now(UTC)
-    found = threat.evaluate(client, workspaces_for(config), now)
-    return {"logged": threat.record_changes(client, found, now)}
+    spaces = workspaces_for(config)
+    logged = 0
+    # The host center's levels, then each agency's (its members count their agency's own items).
+    for agency in [None, *(a.code for a in AgencyStore(client).list())]:
+        found = threat.evaluate(client, spaces, now, agency)
+        logged += threat.record_changes(client, found, now)
+    return {"logged": logged}
 
 
 def backoff_seconds(interval: int, failures: int) -> float:

@@ -88,11 +88,18 @@ class ThreatKeys:
     THREAT_LEVELS = f"{PREFIX}:threat:levels"
     THREAT_CHANGES = f"{PREFIX}:threat-changes"
     THREAT_STAMP = f"{PREFIX}:cache:threat-stamp"
+    THREAT_AGENCIES = f"{PREFIX}:cache:threat-agencies"  # agencies whose levels are cached (forget_cached)
 
     @staticmethod
     def threat_basis(field: str) -> str:
         """The contributors of the level last logged for ``field`` ("<TLP>|<scope>")."""
         return f"{PREFIX}:threat:basis:{field}"
+
+    @staticmethod
+    def threat_stamp(agency: str | None = None) -> str:
+        """When the cached levels were computed and at which change ("<time>|<stream id>"): the host
+        center's, or one agency's (its members' own items weigh in its levels)."""
+        return ThreatKeys.THREAT_STAMP + (f":{agency}" if agency else "")
 
     @staticmethod
     def threat_cache(marking: str) -> str:

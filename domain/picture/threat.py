@@ -34,7 +34,7 @@ import orjson
 import redis
 
 from domain.access.tlp import TLP, highest, incident_marking
-from domain.agencies.access import reader_for
+from domain.agencies.access import Reader, reader_for
 from domain.operations.annotations import Status
 from domain.operations.keys import AnnotationKeys
 from domain.picture import incidents
@@ -164,13 +164,22 @@ class _Evaluation:
     live: dict[str, dict[str, Any]]  # every live incident, by id
 
 
-def evaluate(client: redis.Redis, workspaces: list[Any], now: datetime | None = None) -> _Evaluation:
-    """The levels of the whole picture and each workspace for readers of each TLP marking."""
+def label_for(ceiling: TLP, agency: str | None = None) -> str:
+    """The name of one reader's levels: the TLP label, with "@AGENCY" for an agency's members (their
+    agency's own and listed items weigh in their levels; the host center's are the bare label)."""
+    return ceiling.value + (f"@{agency}" if agency else "")
+
+
+def evaluate(client: redis.Redis, workspaces: list[Any], now: datetime | None = None,
+             agency: str | None = None) -> _Evaluation:
+    """The levels of the whole picture and each workspace for readers of each TLP marking: of the
+    host center (``agency`` None: what is shared with all) or of one agency's members (what they
+    may see: their own items too, and the reports of a fused incident shared with them)."""
     now = now or datetime.now(UTC)
     # Through the time index: a tick costs the window, not the years of history. An hour more than the
     # window, so an incident that has just left it is still known (and its leaving is told as such).
     between = ((now - THREAT_WINDOW - timedelta(hours=1)).timestamp(), (now + FUTURE_SLACK).timestamp())
-    live = incidents.live_incidents_with_areas(client, between=between)
+    live = incidents.live_incidents_with_areas(client, Reader(TLP.RED, agency), between=between)
     recent = [i for i in live if in_window(i, now)]
     known = {i["id"]: i for i in recent}
     # Each time parsed once, not once per marking and scope (a marking is a set lookup in reader.sees): a tick's cost is the window's.
@@ -180,30 +189,32 @@ def evaluate(client: redis.Redis, workspaces: list[Any], now: datetime | None = 
     summaries: dict[str, dict[str, Any]] = {}
     bases: dict[tuple[str, str], dict[str, list[Any]]] = {}
     for ceiling in TLP:  # (a bare label is a reader of no agency: agencies' restricted items never weigh in)
-        reader = reader_for(ceiling)
+        reader = Reader(ceiling, agency)
         shared = [i for i in recent if reader.sees(i)]
         shut = [i for i, c in closed.items() if ceiling.allows(highest(incident_marking(known[i]), c.get("marking")))]
         summary: dict[str, Any] = {"global": {}, "workspaces": {}}
         for scope_id, name, scope in scopes:
             found = assess(shared, scope, now, shut, times=times)
-            bases[(ceiling.value, scope_id)] = found.basis
+            bases[(label_for(ceiling, agency), scope_id)] = found.basis
             if scope is None:
                 summary["global"] = {"name": name, **found.as_dict()}
             else:
                 summary["workspaces"][scope_id] = {"name": name, **found.as_dict()}
-        summaries[ceiling.value] = summary
+        summaries[label_for(ceiling, agency)] = summary
     return _Evaluation(summaries, bases, {s: n for s, n, _ in scopes}, closed, {i["id"]: i for i in live})
 
 
-def threat_summary(client: redis.Redis, workspaces: list[Any], ceiling: TLP = TLP.CLEAR) -> dict[str, Any]:
+def threat_summary(client: redis.Redis, workspaces: list[Any], ceiling: TLP | Reader = TLP.CLEAR) -> dict[str, Any]:
     """Threat levels of the whole picture and each workspace as a reader whose maximum marking is
-    ``ceiling`` sees them: {"global": level, "workspaces": {id: level}}, each level with ``name``,
+    ``ceiling`` (a TLP label, or a Reader: a member of an agency counts that agency's own items) sees them: {"global": level, "workspaces": {id: level}}, each level with ``name``,
     ``level``, ``colour``, ``score``, ``drivers`` and ``contributors``. Computed for every marking
     at once, cached CACHE_SECONDS, or up to IDLE_SECONDS while no incident changed (the newest entry
     of ``wf:incident-changes`` is the one it was computed at); each computation logs the changes of
     level (:func:`level_changes`)."""
+    reader = reader_for(ceiling)
+    label, agency = label_for(reader.ceiling, reader.agency), reader.agency
     pipe = client.pipeline(transaction=False)
-    pipe.get(ThreatKeys.threat_cache(ceiling.value)).get(ThreatKeys.THREAT_STAMP)
+    pipe.get(ThreatKeys.threat_cache(label)).get(ThreatKeys.threat_stamp(agency))
     pipe.xrevrange(IncidentKeys.INCIDENT_CHANGES, count=1)
     cached, stamp, newest = pipe.execute()
     changes = newest[0][0].decode() if newest else "0-0"
@@ -212,19 +223,23 @@ def threat_summary(client: redis.Redis, workspaces: list[Any], ceiling: TLP = TL
         if computed_at == changes or time.time() - float(at) < CACHE_SECONDS:
             return orjson.loads(cached)
     now = datetime.now(UTC)
-    found = evaluate(client, workspaces, now)
+    found = evaluate(client, workspaces, now, agency)
     pipe = client.pipeline(transaction=False)
-    for label, summary in found.summaries.items():
-        pipe.set(ThreatKeys.threat_cache(label), orjson.dumps(summary), ex=IDLE_SECONDS)
-    pipe.set(ThreatKeys.THREAT_STAMP, f"{now.timestamp()}|{changes}", ex=IDLE_SECONDS)
+    for each, summary in found.summaries.items():
+        pipe.set(ThreatKeys.threat_cache(each), orjson.dumps(summary), ex=IDLE_SECONDS)
+    pipe.set(ThreatKeys.threat_stamp(agency), f"{now.timestamp()}|{changes}", ex=IDLE_SECONDS)
+    if agency:  # so forget_cached finds it
+        pipe.sadd(ThreatKeys.THREAT_AGENCIES, agency)
     pipe.execute()
     record_changes(client, found, now)
-    return found.summaries[ceiling.value]
+    return found.summaries[label]
 
 
 def forget_cached(client: redis.Redis) -> None:
-    """Drop the cached levels: the next screen refresh recomputes them (an incident was resolved)."""
-    client.delete(ThreatKeys.THREAT_STAMP, *(ThreatKeys.threat_cache(t.value) for t in TLP))
+    """Drop the cached levels, the host center's and every agency's: the next screen refresh
+    recomputes them (an incident was resolved)."""
+    agencies = [a.decode() for a in client.smembers(ThreatKeys.THREAT_AGENCIES)]
+    client.delete(*(ThreatKeys.threat_stamp(a) for a in [None, *agencies]))
 
 
 def record_changes(client: redis.Redis, found: _Evaluation, now: datetime) -> int:
@@ -253,8 +268,9 @@ def record_changes(client: redis.Redis, found: _Evaluation, now: datetime) -> in
             for name, label, scope, was, level, after, cause in entries:
                 pipe.hset(ThreatKeys.THREAT_LEVELS, name, f"{level['level']} {level['score']}")
                 pipe.set(ThreatKeys.threat_basis(name), orjson.dumps(after))
+                tlp, _, agency = label.partition("@")
                 pipe.xadd(ThreatKeys.THREAT_CHANGES, {
-                    "tlp": label, "scope": scope, "name": found.names[scope], "from": was[0], "to": level["level"],
+                    "tlp": tlp, "agency": agency, "scope": scope, "name": found.names[scope], "from": was[0], "to": level["level"],
                     "was": was[1], "score": str(level["score"]), "at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
                     "cause": orjson.dumps(cause), "text": _cause_text(was[0], level["level"], cause)})
             pipe.execute()
@@ -309,19 +325,22 @@ def _stream_id(when: datetime, end: bool = False) -> str:
 
 
 def level_changes(client: redis.Redis, since: datetime, until: datetime | None = None, *,
-                  ceiling: TLP = TLP.CLEAR, scope: str | None = None) -> list[dict[str, Any]]:
+                  ceiling: TLP | Reader = TLP.CLEAR, scope: str | None = None) -> list[dict[str, Any]]:
     """Every change of threat level logged between ``since`` and ``until`` (default now), oldest
     first, as a reader whose maximum marking is ``ceiling`` saw them (their screens' levels and
-    causes, nothing above their TLP); ``scope``: "global" or one workspace id, else all. Each:
+    causes, nothing above their TLP; a Reader of an agency: that agency's levels); ``scope``: "global" or one workspace id, else all. Each:
     at, scope, name, from ("" for the first assessment), to, score, was (the score before),
     cause (list of {id, title, severity, delta, why}) and text (one line)."""
     until = until or datetime.now(UTC)
+    reader = reader_for(ceiling)
     out = []
     for _sid, raw in client.xrange(ThreatKeys.THREAT_CHANGES, min=_stream_id(since), max=_stream_id(until, end=True)):
         entry = {k.decode(): v.decode() for k, v in raw.items()}
-        if entry.get("tlp") != ceiling.value or (scope is not None and entry.get("scope") != scope):
+        if entry.get("tlp") != reader.value or (entry.get("agency") or None) != reader.agency or \
+                (scope is not None and entry.get("scope") != scope):
             continue
         entry.pop("tlp")
+        entry.pop("agency", None)
         entry["cause"] = orjson.loads(entry.get("cause") or "[]")
         entry["score"], entry["was"] = float(entry["score"]), float(entry.get("was") or 0)
         out.append(entry)

@@ -185,3 +185,32 @@ def test_a_big_pictures_remaining_weight_reads_as_a_number_not_in_scientific_not
              "contributors": 10_000, "window_hours": 6.0}
     more = threat_panel(level, title="Whole picture")[1].children[-1].children
     assert more == "and 9,994 more, together +12,079.25"
+
+
+def test_an_agency_own_incident_raises_its_members_level_and_no_one_elses(redis_client):
+    from domain.agencies.access import Reader
+
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    tip = incident("tip", "extreme", 40.0, agency="BPD", sharing="own",
+                   owners=[{"agency": "BPD", "sharing": "own", "event_id": "ev:tip"}])
+    put(redis_client, incident("gate", "moderate", 40.0), tip)
+    host = threat.threat_summary(redis_client, [STADIUM], TLP.AMBER)
+    bpd = threat.threat_summary(redis_client, [STADIUM], Reader(TLP.AMBER, "BPD"))
+    fd = threat.threat_summary(redis_client, [STADIUM], Reader(TLP.AMBER, "FD"))
+    assert [d["id"] for d in host["global"]["drivers"]] == ["inc:gate"]
+    assert fd == host  # another agency: only what is shared with all
+    assert [d["id"] for d in bpd["global"]["drivers"]] == ["inc:tip", "inc:gate"]
+    assert bpd["workspaces"]["stadium"]["score"] == host["workspaces"]["stadium"]["score"] + 8
+    assert bpd["global"]["level"] != host["global"]["level"]
+    # Each reader's change of level is logged with its cause, and only theirs is read back.
+    theirs = threat.level_changes(redis_client, since, ceiling=Reader(TLP.AMBER, "BPD"), scope=threat.GLOBAL)
+    assert theirs[-1]["to"] == bpd["global"]["level"] and "inc:tip" in [c["id"] for c in theirs[-1]["cause"]]
+    hosts = threat.level_changes(redis_client, since, ceiling=TLP.AMBER, scope=threat.GLOBAL)
+    assert hosts[-1]["to"] == host["global"]["level"]
+    assert "inc:tip" not in [c["id"] for h in hosts for c in h["cause"]]
+    # A resolution drops every cached level, the agencies' too.
+    redis_client.hset(IncidentKeys.INCIDENTS, "inc:tip", orjson.dumps({**tip, "severity": "minor"}))
+    threat.forget_cached(redis_client)
+    again = threat.threat_summary(redis_client, [STADIUM], Reader(TLP.AMBER, "BPD"))
+    assert again["global"]["score"] < bpd["global"]["score"]
+

@@ -84,3 +84,22 @@ def test_the_cron_registers_it_and_a_worker_runs_it(redis_server, redis_client, 
     assert job.get_status() == "finished", job.exc_info
     assert redis_client.xlen(ThreatKeys.THREAT_CHANGES) > 0
     _config.cache_clear()
+
+
+def test_each_agency_s_levels_are_logged_too_with_its_own_items(redis_client, config) -> None:
+    from domain.agencies.access import Reader
+    from domain.agencies.store import AgencyStore
+
+    AgencyStore(redis_client).add("BPD", "Boston Police Department")
+    now = datetime.now(UTC)
+    raw, _ = Event(id="t:own", source="test", kind=Kind.FIRE, time=now, title="own fire", lat=41.0, lon=-70.0,
+                   severity=Severity.EXTREME, feed="test", agency="BPD", sharing="own").encoded()
+    redis_client.xadd(EventKeys.EVENTS, {"id": "t:own", "op": "new", "e": raw, "sup": ""})
+    fuse_fires(redis_client, 1)  # one public fire, then the fuser (it fuses the own one too)
+    record_threat_levels(config, redis_client)
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    theirs = [c for c in level_changes(redis_client, since, ceiling=Reader(TLP.CLEAR, "BPD")) if c["scope"] == "global"]
+    hosts = [c for c in level_changes(redis_client, since, ceiling=TLP.CLEAR) if c["scope"] == "global"]
+    assert [c["to"] for c in hosts] == ["ELEVATED"] and [c["to"] for c in theirs] == ["HIGH"]
+    assert "inc:t:own" in [c["id"] for c in theirs[0]["cause"]]
+    assert "inc:t:own" not in [c["id"] for c in hosts[0]["cause"]]
