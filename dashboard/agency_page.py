@@ -30,12 +30,11 @@ RECENT = 25
 
 
 def visible_agencies(client: redis.Redis, user: User) -> list[Agency]:
-    """The agencies whose pushes ``user`` may see. HOOK for membership: once a person carries an
-    ``agency`` (the agencies work), they see only their own; the host center's supervisors and admins
-    see all; anyone else none."""
+    """The agencies whose pushes ``user`` may see: a member of an agency (operator and above, its
+    admins included) only their own; the host center's supervisors and admins all; anyone else none."""
     store = AgencyStore(client)
     own = getattr(user, "agency", None)
-    if own and not user.role.grants(Role.ADMIN):
+    if own:
         agency = store.get(own)
         return [agency] if agency else []
     if user.role.grants(Role.SUPERVISOR):

@@ -12,7 +12,7 @@ from dashboard.panels.alerts import alert_banner, push_button, sent_section
 from dashboard.panels.alerts import composer as alert_composer
 from dashboard.panels.figures import map_figure, timeline_figure
 from dashboard.panels.live import ids, live_stores
-from dashboard.panels.membership import admin_link, who
+from dashboard.panels.membership import admin_link, pushes_link, who
 from dashboard.panels.products import products_button, products_dialog
 from dashboard.security import has_role
 from domain.config.loader import Config
@@ -68,6 +68,7 @@ def _header(screen: Screen, config: Config, subtitle: str) -> html.Header:
             if screen.name == "desk" and has_role("operator") else None,
             html.A("Audit trail", href="/audit", className="wf-button wf-audit-link")
             if screen.name == "desk" and has_role("supervisor") else None,
+            pushes_link() if screen.name == "desk" else None,
             admin_link() if screen.name == "desk" else None,
             who() if screen.name in ("desk", "tablet") else None,  # the person and their agency
             html.Div("connecting…", id=ids("conn", screen.name), className="wf-conn", role="status"),

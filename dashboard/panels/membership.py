@@ -7,7 +7,7 @@ from dash import html
 
 from dashboard.security import current_user, has_role
 
-__all__ = ["admin_link", "who"]
+__all__ = ["admin_link", "pushes_link", "who"]
 
 
 def who() -> html.Span | None:
@@ -22,3 +22,15 @@ def who() -> html.Span | None:
 
 def admin_link() -> html.A | None:
     return html.A("Agencies", href="/agencies", className="wf-button wf-audit-link") if has_role("admin") else None
+
+
+def pushes_link() -> html.A | None:
+    """"Pushes" (/agency, what partners pushed and what was refused) for whoever that page shows
+    something: an agency's operators and above (their own agency), the host center's supervisors and admins."""
+    user = current_user()
+    if user is None:
+        return None
+    if (user.agency and has_role("operator")) or (not user.agency and has_role("supervisor")):
+        return html.A("Pushes", href="/agency", className="wf-button wf-audit-link wf-pushes-open",
+                      title="What partner agencies pushed to Watchfloor, and what was refused")
+    return None

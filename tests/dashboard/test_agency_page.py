@@ -65,3 +65,34 @@ def test_the_agency_page_shows_pushes_and_refusals_as_text(web, browser, redis_c
     assert viewer.status == 403 and b"for operators, supervisors and admins" in viewer.body
     reads = [r for r in audit_log(redis_client) if r["action"] == "agency.page"]
     assert [r["outcome"] for r in reads] == ["ok", "ok", "refused"]
+
+
+def test_the_desk_links_pushes_for_those_the_page_shows_something_and_an_agency_admin_sees_only_its_own(
+        web, browser, redis_client):  # noqa: F811
+    from domain.agencies.members import set_agency
+
+    store = AgencyStore(redis_client)
+    store.add("MBTA", "MBTA Transit Police", kind="transit")
+    store.add("BFD", "Boston Fire Department", kind="fire-ems")
+    accounts = AccountStore(redis_client)
+    for name, role, agency in (("sam", Role.SUPERVISOR, None), ("olivia", Role.OPERATOR, None),
+                               ("tom", Role.OPERATOR, "MBTA"), ("ada", Role.ADMIN, "BFD"), ("val", Role.VIEWER, "MBTA")):
+        accounts.create(name, role, PASSWORD)
+        if agency:
+            set_agency(redis_client, name, agency)
+
+    def desk_links(name: str) -> bool:
+        page = signed_in_page(browser, web, web.session(name))
+        page.goto(f"http://127.0.0.1:{web.port}/")
+        page.wait_for_selector(".wf-desk .wf-who", timeout=30_000)  # the header is drawn
+        links = page.locator("a.wf-pushes-open[href='/agency']").count()
+        page.context.close()
+        return links == 1
+
+    assert {n: desk_links(n) for n in ("sam", "olivia", "tom", "ada", "val")} == {
+        "sam": True, "olivia": False, "tom": True, "ada": True, "val": False}
+    # An agency's admin is not the host center's: its own agency's pushes, never another's.
+    page = web.get("/agency", web.session("ada"), html=True)
+    assert page.status == 200 and b'id="agency-BFD"' in page.body and b"agency-MBTA" not in page.body
+    host = web.get("/agency", web.session("sam"), html=True)
+    assert b'id="agency-BFD"' in host.body and b'id="agency-MBTA"' in host.body
