@@ -135,3 +135,30 @@ def test_the_cli_writes_a_file_and_streams_cot_to_a_tak_input(picture, redis_ser
     assert received.count(b"<event ") == 2 and b"inc:green" not in received  # TLP:CLEAR by default
     bad = run_cli("export", "--format", "kml", "--since", "yesterday", redis_url=redis_server.url)
     assert bad.returncode == 2 and "since: 'yesterday' is not a time" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_cli_exports_for_an_agency_its_own_items_capped_by_its_ceiling(picture, redis_server, tmp_path):
+    from domain.agencies.store import AgencyStore
+
+    AgencyStore(picture).add("MBTA", "MBTA Transit Police", kind="transit", tlp="TLP:GREEN")
+    own = {"id": "inc:own", "kind": "security", "title": "Transit's own", "lat": 60.17, "lon": 24.95,
+           "severity": "minor", "time": "2026-12-31T22:40:00Z", "reports": [{"event_id": "e6"}],
+           "owners": [{"agency": "MBTA", "sharing": "own", "event_id": "e6"}]}
+    picture.hset(IncidentKeys.INCIDENTS, own["id"], orjson.dumps(own))
+
+    def ids(*extra: str) -> set[str]:
+        done = run_cli("export", "--format", "geojson", "--tlp", "TLP:AMBER", *extra, redis_url=redis_server.url)
+        assert done.returncode == 0, done.stderr
+        return {f["id"] for f in orjson.loads(done.stdout)["features"]}
+
+    host = ids()
+    assert "inc:own" not in host and "inc:amber" in host  # the host center's partners: shared with all
+    mbta = ids("--for-agency", "mbta")
+    assert "inc:own" in mbta and "inc:amber" not in mbta  # its own items; its ceiling (GREEN) caps --tlp AMBER
+    out = tmp_path / "b.html"
+    brief = run_cli("brief", "--out", str(out), "--since", "2026-12-30", "--until", "2027-01-01", "--tlp", "TLP:AMBER",
+                    "--for-agency", "MBTA", redis_url=redis_server.url)
+    assert brief.returncode == 0, brief.stderr
+    assert "Transit&#x27;s own" in out.read_text() or "Transit's own" in out.read_text()
+    unknown = run_cli("export", "--format", "csv", "--for-agency", "NOPE", redis_url=redis_server.url)
+    assert unknown.returncode == 2 and "no agency NOPE" in unknown.stderr and "Traceback" not in unknown.stderr

@@ -14,7 +14,7 @@ from domain.config.workspaces import workspaces_for
 from domain.errors import WatchfloorError
 from domain.picture.health import feed_status
 from domain.products import briefing, exports
-from watchfloor.cli.common import EXIT_BAD_INPUT, AddCommand, cli_actor, store_client
+from watchfloor.cli.common import EXIT_BAD_INPUT, AddCommand, cli_actor, recipient_reader, store_client
 
 
 def cmd_brief(args: argparse.Namespace, config: Config) -> int:
@@ -34,9 +34,10 @@ def cmd_brief(args: argparse.Namespace, config: Config) -> int:
                 raise WatchfloorError(f"workspace: no workspace {args.workspace!r}; there are: "
                                       f"{', '.join(w.id for w in spaces) or 'none'}")
         with store_client(config) as client:
+            ceiling = recipient_reader(client, ceiling, args.for_agency)
             brief = briefing.gather(client, ceiling=ceiling, by=cli_actor(), workspaces=spaces, workspace=workspace,
                                     since=since, until=until, summary=summary, feeds=feed_status(config, client))
-            body = briefing.produce(client, brief, fmt, recipient=args.to, channel=f"file {args.out}", source="cli")
+            body = briefing.produce(client, brief, fmt, recipient=args.to or (args.for_agency or "").upper(), channel=f"file {args.out}", source="cli")
         Path(args.out).write_bytes(body)
     except (WatchfloorError, TLPError) as exc:
         print(f"watchfloor: brief: {exc}", file=sys.stderr)
@@ -54,5 +55,8 @@ def register(add: AddCommand) -> None:
     p.add_argument("--until", help="to (default: now)")
     p.add_argument("--tlp", default="TLP:CLEAR", help="highest marking the readers may receive (default TLP:CLEAR)")
     p.add_argument("--to", default="", help="who it is for (the dissemination log records it)")
+    p.add_argument("--for-agency", metavar="CODE",
+                   help="for members of this agency: its own and listed items and its threat levels, capped by its "
+                        "TLP ceiling (default: the host center's partners, what is shared with all)")
     p.add_argument("--summary", help="the analyst's summary text")
     p.add_argument("--summary-file", help="read the analyst's summary from this file")

@@ -59,3 +59,18 @@ def cli_actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         return "cli"
+
+
+def recipient_reader(client: object, ceiling: object, agency: str | None) -> object:
+    """Who a product is for: a TLP ceiling (the host center's partners: what is shared with all), or
+    with ``agency`` a member of that agency (its own and listed items too), capped by the agency's
+    ceiling. An unknown agency is one line naming `watchfloor agency list`."""
+    from domain.access.tlp import TLP
+    from domain.agencies.access import Reader
+    from domain.agencies.store import AgencyStore
+
+    if not agency:
+        return ceiling
+    record = AgencyStore(client).require(agency)
+    assert isinstance(ceiling, TLP)
+    return Reader(ceiling if ceiling.rank <= record.tlp.rank else record.tlp, record.code)

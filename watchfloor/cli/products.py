@@ -14,7 +14,7 @@ from domain.config.loader import Config
 from domain.config.workspaces import workspaces_for
 from domain.errors import WatchfloorError
 from domain.products import exports, shares
-from watchfloor.cli.common import EXIT_BAD_INPUT, AddCommand, cli_actor, store_client, web_base
+from watchfloor.cli.common import EXIT_BAD_INPUT, AddCommand, cli_actor, recipient_reader, store_client, web_base
 
 
 def cmd_export(args: argparse.Namespace, config: Config) -> int:
@@ -29,8 +29,10 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
                                       f"{', '.join(spaces) or 'none'}")
             workspace = spaces[args.workspace]
         with store_client(config) as client:
+            ceiling = recipient_reader(client, ceiling, args.for_agency)
             channel = f"cot stream {args.send}" if args.send else (f"file {args.out}" if args.out else "stdout")
-            body, count, marking = exports.export(client, args.format, ceiling, by=cli_actor(), recipient=args.to,
+            body, count, marking = exports.export(client, args.format, ceiling, by=cli_actor(),
+                                                  recipient=args.to or (args.for_agency or "").upper(),
                                                   channel=channel, workspace=workspace, since=since, source="cli")
         if args.send:
             exports.send_cot(args.send, body)
@@ -74,6 +76,9 @@ def register(add: AddCommand) -> None:
     p.add_argument("--out", help="write here (default: standard output)")
     p.add_argument("--tlp", default="TLP:CLEAR", help="highest marking the recipient may receive (default TLP:CLEAR)")
     p.add_argument("--to", default="", help="who it is for (the dissemination log records it)")
+    p.add_argument("--for-agency", metavar="CODE",
+                   help="for members of this agency: its own and listed items too, capped by its TLP ceiling "
+                        "(default: the host center's partners, what is shared with all)")
     p.add_argument("--send", metavar="tcp://HOST:PORT", help="cot only: stream the events to a TAK server's TCP input")
     p = add("share", cmd_share, "read-only share links to an incident, a workspace or a briefing (audited)")
     sub = p.add_subparsers(dest="share_command", required=True, metavar="ACTION")
