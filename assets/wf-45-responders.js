@@ -22,8 +22,10 @@
     document.querySelectorAll(".wf-desk, .wf-tablet, .wf-wall").forEach(function (root) {
       var map = mapOf(root);
       if (!map || !map.isStyleLoaded()) { return; }
+      var style = map.getStyle();  // none while a map is being removed (a page left, a figure replaced)
+      if (!style) { return; }
       var visibility = wanted(root) ? "visible" : "none";
-      (map.getStyle().layers || []).forEach(function (layer) {
+      (style.layers || []).forEach(function (layer) {
         if (RESPONDER_LAYER.test(layer.id) && map.getLayoutProperty(layer.id, "visibility") !== visibility) {
           map.setLayoutProperty(layer.id, "visibility", visibility);
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from dash import dcc, html
 
@@ -45,7 +46,7 @@ TABLET = Screen("tablet", "/tablet", "Tablet", "light", 6, 40)
 SCREENS = (DESK, WALL, TABLET)
 
 
-def _header(screen: Screen, config: Config, subtitle: str) -> html.Header:
+def _header(screen: Screen, config: Config, subtitle: str, workspace: Workspace | None = None) -> html.Header:
     exercise = any(f.exercise for f in config.feeds if f.enabled)
     return html.Header(
         [
@@ -66,6 +67,11 @@ def _header(screen: Screen, config: Config, subtitle: str) -> html.Header:
             html.A("Replay", href="/replay", className="wf-button wf-audit-link wf-replay-open",
                    title="After-action review: play a window of the picture as it was")
             if screen.name == "desk" and has_role("operator") else None,
+            # The event commander's debrief: the replay on the tablet's profile, on its event.
+            html.A("Replay", href="/replay?screen=tablet" + (f"&event={quote(workspace.id)}" if workspace else ""),
+                   className="wf-button wf-audit-link wf-replay-open",
+                   title="After-action review: play a window of this event as it was")
+            if screen.name == "tablet" and has_role("operator") else None,
             html.A("Audit trail", href="/audit", className="wf-button wf-audit-link")
             if screen.name == "desk" and has_role("supervisor") else None,
             pushes_link() if screen.name == "desk" else None,
@@ -188,7 +194,7 @@ def screen_layout(screen: Screen, config: Config, snapshot: dict[str, Any], work
     composer = alert_composer(workspaces) if name == "desk" else None
     return html.Div(
         [
-            html.Div([_header(screen, config, subtitle), alert_banner(name)], className="wf-top"),
+            html.Div([_header(screen, config, subtitle, workspace), alert_banner(name)], className="wf-top"),
             _filters(screen),
             html.Main(
                 [

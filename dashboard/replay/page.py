@@ -1,5 +1,6 @@
 """The replay page ``/replay`` (operators and above; a display screen when its URL says
-``screen=wall``): the picture as it was over a window, played at 1x to 60x, paused, stepped one event
+``screen=wall``; ``screen=tablet`` the event commander's profile: light theme, touch-sized controls,
+the map on ``event``'s workspace): the picture as it was over a window, played at 1x to 60x, paused, stepped one event
 or one minute, jumped to a time (slider or typed), for an after-action review.
 
 It is never live: a magenta REPLAY banner with the time shown replaces the LIVE/STALE indicator (the
@@ -10,13 +11,14 @@ browser shows, playing or not, speed) comes back with every answer, so a dropped
 The play ticks go through a clientside gate (assets/wf-97-replay.js): the first frame once the map has
 drawn, then frames only while playing, one in flight at a time.
 
-URL: ``/replay?from=2026-04-20T06:00Z&to=2026-04-20T12:00Z[&at=...][&speed=60][&play=1][&screen=wall]``.
+URL: ``/replay?from=2026-04-20T06:00Z&to=2026-04-20T12:00Z[&at=...][&speed=60][&play=1][&screen=wall|tablet][&event=ID]``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+import urllib.parse
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +36,7 @@ from domain.access.accounts import Role
 from domain.access.audit import audit, audit_refusal
 from domain.config.loader import Config
 from domain.errors import WatchfloorError
+from domain.picture.markers import LIGHT_SEVERITY_COLOURS, SEVERITY_COLOURS
 from domain.replay.frames import frame
 from domain.replay.picture import SHOWN_BEFORE, ReplayError, Window, parse_time
 from layers.zones import Workspace
@@ -42,8 +45,21 @@ SPEEDS = [1, 2, 5, 10, 30, 60]
 TICK_MS = 500
 WALL_MARKER_SCALE = 2
 ROLE = "operator"
+SCREENS = ("desk", "wall", "tablet")
+TABLET_TIMELINE_PX = 140
+# The tablet is read in sunlight: the light theme's darker severity colours (domain/picture/markers.py).
+LIGHT_COLOURS = {SEVERITY_COLOURS[k]: LIGHT_SEVERITY_COLOURS[k] for k in SEVERITY_COLOURS}
 IDS = ("map", "timeline", "side", "banner", "slider", "state", "tick", "req", "ack", "message", "play", "step-event",
        "step-minute", "speed", "jump", "jump-go", "count")
+
+
+def screen_of(value: Any) -> str:
+    return str(value) if value in SCREENS else "desk"
+
+
+def focus_of(workspaces: list[Workspace], event: Any) -> Workspace | None:
+    """The workspace a screen centres on: ``event``'s (the tablet's), else the first."""
+    return next((w for w in workspaces if w.id == event), workspaces[0] if workspaces else None)
 
 
 def rid(name: str) -> str:
@@ -80,8 +96,17 @@ def _controls(window: Window, speed: int) -> html.Div:
     ], className="wf-replay-controls")
 
 
-def _window_picker(window: Window) -> html.Div:
-    """The window picker: two times and "Load window" (the page again, for the new window)."""
+def _window_picker(window: Window, screen: str = "desk") -> Any:
+    """The window picker: two times and "Load window" (the page again, for the new window). On the
+    tablet folded under a summary of the window, so the map keeps the height of a 768 px screen."""
+    picker = _window_fields(window)
+    if screen != "tablet":
+        return picker
+    return html.Details([html.Summary(f"Window {stamp(window.start_ms)[:16]} – {stamp(window.end_ms)[11:16]} UTC · change",
+                                      className="wf-replay-window-summary"), picker], className="wf-replay-window-fold")
+
+
+def _window_fields(window: Window) -> html.Div:
     return html.Div([
         html.Label(["From", dcc.Input(id=rid("from"), value=window.start.strftime("%Y-%m-%dT%H:%MZ"), type="text",
                                       className="wf-input wf-replay-time", maxLength=40, debounce=True)]),
@@ -93,19 +118,25 @@ def _window_picker(window: Window) -> html.Div:
     ], className="wf-replay-window")
 
 
-def figures(config: Config, workspaces: list[Workspace], screen: str) -> tuple[Any, Any]:
+def figures(config: Config, workspaces: list[Workspace], screen: str, event: Any = None) -> tuple[Any, Any]:
     """The empty map and timeline of a replay screen (the frames fill them)."""
     big = screen == "wall"
-    focus = workspaces[0] if workspaces else None
+    theme = "light" if screen == "tablet" else "dark"
+    focus = focus_of(workspaces, event)
     center, zoom = (focus.focus(), focus.zoom + (1.2 if big else 0)) if focus is not None else ((30.0, -30.0), 1.3)
-    return (map_figure([], center=center, zoom=zoom, workspaces=workspaces, label_scale=1.6 if big else 1.0,
-                       online_style=str(config.map_online_style or "")), timeline_figure([]))
+    timeline = timeline_figure([], theme=theme)
+    if screen == "tablet":
+        timeline.update_layout(height=TABLET_TIMELINE_PX)  # a 768 px screen keeps its height for the map
+    return (map_figure([], theme=theme, center=center, zoom=zoom, workspaces=workspaces, label_scale=1.6 if big else 1.0,
+                       online_style=str(config.map_online_style or "")), timeline)
 
 
 def replay_layout(config: Config, workspaces: list[Workspace], screen: str = "desk", start: Any = None,
-                  end: Any = None, at: Any = None, speed: Any = None, play: Any = None, frames: Any = None) -> html.Div:
+                  end: Any = None, at: Any = None, speed: Any = None, play: Any = None, frames: Any = None,
+                  event: Any = None) -> html.Div:
     """The page for one window; the frames come from the callback."""
-    screen = "wall" if screen == "wall" else "desk"
+    screen = screen_of(screen)
+    focus = focus_of(workspaces, event)
     user = current_user()
     if user is not None and not may_replay(user, screen):
         audit_refusal("page.read", record="/replay", reason=f"needs role {ROLE}; has {user.role.value}", throttle=False)
@@ -121,9 +152,11 @@ def replay_layout(config: Config, workspaces: list[Workspace], screen: str = "de
     pace = int(speed) if str(speed or "").isdigit() and int(speed) in SPEEDS else 10
     state = {"from": window.start_ms, "to": window.end_ms, "t": int(first.timestamp() * 1000), "shown": None,
              "playing": bool(play) and not problem, "speed": pace, "screen": screen,
-             "full": frames == "full"}  # (frames=full: whole figures every frame, what bench/replay.py compares with)
+             "full": frames == "full", "event": focus.id if focus is not None and screen == "tablet" else ""}  # (frames=full: whole figures every frame, what bench/replay.py compares with)
     big = screen == "wall"
-    map_start, timeline_start = figures(config, workspaces, screen)
+    map_start, timeline_start = figures(config, workspaces, screen, state["event"])
+    live = "/wall" if big else f"/tablet?event={state['event']}" if screen == "tablet" and state["event"] else \
+        "/tablet" if screen == "tablet" else "/"
     timeline_start.update_layout(xaxis_range=[window.start - SHOWN_BEFORE, window.end])  # (not plotly's year 2000)
     return html.Div([
         html.Div(banner_text(state["t"], state["playing"], pace), id=rid("banner"), className="wf-replay-banner", role="status",
@@ -131,9 +164,9 @@ def replay_layout(config: Config, workspaces: list[Workspace], screen: str = "de
         html.Div([html.Span("WATCHFLOOR", className="wf-brand"),
                   html.Span(f"Replay of {stamp(window.start_ms)} – {stamp(window.end_ms)} · not live",
                             className="wf-subtitle"),
-                  html.A("Back to live", href="/wall" if big else "/", className="wf-button wf-replay-live-link")],
+                  html.A("Back to live", href=live, className="wf-button wf-replay-live-link")],
                  className="wf-header"),
-        html.Div([_window_picker(window), _controls(window, pace)], className="wf-replay-top"),
+        html.Div([_window_picker(window, screen), _controls(window, pace)], className="wf-replay-top"),
         html.P(problem, className="wf-replay-message wf-refused", hidden=not problem),
         html.Main([
             html.Section(dcc.Graph(id=rid("map"), figure=map_start,
@@ -150,7 +183,8 @@ def replay_layout(config: Config, workspaces: list[Workspace], screen: str = "de
         dcc.Store(id=rid("req")),
         dcc.Store(id=rid("ack")),
         dcc.Interval(id=rid("tick"), interval=TICK_MS),  # (the gate asks for frames only while playing)
-    ], className=f"wf-root wf-replay wf-replay-{screen} wf-{screen} wf-theme-dark", **{"data-replay": screen})
+    ], className=f"wf-root wf-replay wf-replay-{screen} wf-{screen} wf-theme-{'light' if screen == 'tablet' else 'dark'}",
+        **{"data-replay": screen})
 
 
 def register_replay(app: Dash, config: Config, get_client: Callable[[], redis.Redis | None],
@@ -159,7 +193,7 @@ def register_replay(app: Dash, config: Config, get_client: Callable[[], redis.Re
 
     def layout(screen: str = "desk", **query: Any) -> html.Div:
         return replay_layout(config, workspaces, screen, query.get("from"), query.get("to"), query.get("at"),
-                             query.get("speed"), query.get("play"), query.get("frames"))
+                             query.get("speed"), query.get("play"), query.get("frames"), query.get("event"))
 
     dash.register_page("watchfloor.replay", path="/replay", title="Watchfloor · REPLAY", name="Replay", layout=layout)
     app.clientside_callback(ClientsideFunction(namespace="wfreplay", function_name="gate"),
@@ -176,9 +210,10 @@ def register_replay(app: Dash, config: Config, get_client: Callable[[], redis.Re
             window = Window.parse(start, end)
         except WatchfloorError as exc:
             return no_update, str(exc)
-        screen = "wall" if (state or {}).get("screen") == "wall" else "desk"
+        screen = screen_of((state or {}).get("screen"))
+        event = str((state or {}).get("event") or "")
         return (f"/replay?from={window.start:%Y-%m-%dT%H:%M:%SZ}&to={window.end:%Y-%m-%dT%H:%M:%SZ}"
-                f"&screen={screen}"), ""
+                f"&screen={screen}" + (f"&event={urllib.parse.quote(event)}" if event else "")), ""
 
 
 def _register_frames(app: Dash, config: Config, get_client: Callable[[], redis.Redis | None],
@@ -225,9 +260,12 @@ def _register_frames(app: Dash, config: Config, get_client: Callable[[], redis.R
         after = map_rows(client, replay, state["t"], user, base_ms=state.get("shown"))
         if state["screen"] == "wall":  # markers read from across the room (sizes are pixels; the wall is 4K)
             before, after = ([{**r, "size": r["size"] * WALL_MARKER_SCALE} for r in rows] for rows in (before, after))
+        elif state["screen"] == "tablet":  # the light theme's colours, readable in sunlight
+            before, after = ([{**r, "color": LIGHT_COLOURS.get(r.get("color"), r.get("color"))} for r in rows]
+                             for rows in (before, after))
         if state.get("full"):
-            map_patch, timeline_patch = full_figures(*figures(config, workspaces, str(state["screen"])), after,
-                                                      state["t"])
+            map_patch, timeline_patch = full_figures(*figures(config, workspaces, str(state["screen"]), state.get("event")),
+                                                      after, state["t"])
         else:
             map_patch, timeline_patch, _how = figure_patches(before, after, replay.born, state["t"])
         state["shown"] = state["t"]

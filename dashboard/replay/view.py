@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections import OrderedDict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +168,9 @@ def _assign(patch: Patch, trace: int, fields: Any, marker: Any, column: Any, key
             return
 
 
+EMPTY_SPAN = timedelta(hours=1)  # the timeline's range while a frame holds nothing
+
+
 def figure_patches(before: list[dict[str, Any]], after: list[dict[str, Any]], born: dict[str, int],
                    when_ms: int) -> tuple[Patch, Patch, str]:
     """The map's and the timeline's patches from one frame's rows to the next's, and "delta" or "full"."""
@@ -177,6 +180,11 @@ def figure_patches(before: list[dict[str, Any]], after: list[dict[str, Any]], bo
     stamp = datetime.fromtimestamp(when_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
     if after:
         timeline_patch["layout"]["xaxis"]["autorange"] = True
+    else:  # nothing yet: the hour up to the moment, not plotly's autorange around one line (a millisecond wide)
+        moment = datetime.fromtimestamp(when_ms / 1000, UTC)
+        timeline_patch["layout"]["xaxis"]["autorange"] = False
+        timeline_patch["layout"]["xaxis"]["range"] = [f"{moment - EMPTY_SPAN:%Y-%m-%d %H:%M:%S}",
+                                                      f"{moment + EMPTY_SPAN / 6:%Y-%m-%d %H:%M:%S}"]
     timeline_patch["layout"]["shapes"] = [{"type": "line", "xref": "x", "yref": "paper", "x0": stamp, "x1": stamp,
                                           "y0": 0, "y1": 1, "line": {"color": "#cc79a7", "width": 3}}]
     return map_patch, timeline_patch, how

@@ -144,3 +144,43 @@ def test_a_viewer_is_refused(stack, browser) -> None:
     assert "operators and above" in page.inner_text(".wf-refused")
     assert page.locator(".wf-replay-banner").count() == 0
     page.close()
+
+
+def test_the_tablet_replays_its_event_in_its_own_profile(stack, browser) -> None:
+    """The event commander's debrief: from the tablet's Replay button, the light theme readable in
+    sunlight, touch-sized controls, the map on the event, and back to the same event live."""
+    from domain.picture.markers import LIGHT_SEVERITY_COLOURS, SEVERITY_COLOURS
+
+    page = browser.new_page(viewport={"width": 1024, "height": 768}, has_touch=True)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    stack.sign_in(page, "officer", PASSWORD, "tablet")
+    link = page.locator(".wf-tablet a.wf-replay-open")
+    link.wait_for(timeout=60_000)
+    href = link.get_attribute("href")
+    assert href.startswith("/replay?screen=tablet&event="), href
+    event = urllib.parse.parse_qs(urllib.parse.urlsplit(href).query)["event"][0]
+    page.goto(stack.url + query(stack, screen="tablet", event=event, at=f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"))
+    page.wait_for_function(BANNER_HAS, arg="REPLAY — ", timeout=60_000)
+    assert_marked_replay(page)
+    assert page.locator(".wf-root.wf-replay-tablet.wf-theme-light[data-replay=tablet]").count() == 1
+    page.wait_for_function(DRAWN, timeout=60_000)
+    colours = set(page.evaluate("document.querySelector('#wf-replay-map .js-plotly-plot').data[0].marker.color"))
+    assert colours and colours <= set(LIGHT_SEVERITY_COLOURS.values()), colours
+    assert not colours & (set(SEVERITY_COLOURS.values()) - set(LIGHT_SEVERITY_COLOURS.values()))
+    for control in ("#wf-replay-play", "#wf-replay-step-event", "#wf-replay-step-minute", "#wf-replay-jump-go",
+                    ".wf-replay-live-link"):
+        box = page.locator(control).bounding_box()
+        assert box and box["height"] >= 44 and box["width"] >= 44, (control, box)
+    centre = page.evaluate("document.querySelector('#wf-replay-map .js-plotly-plot').layout.map.center")
+    assert abs(centre["lat"] - 42.3) < 0.5 and abs(centre["lon"] + 71.3) < 0.5, centre  # on the marathon
+    assert page.locator(".wf-replay-live-link").get_attribute("href") == f"/tablet?event={event}"
+    first = banner_time(page)
+    page.fill("#wf-replay-jump", f"{stack.started:%Y-%m-%dT%H:%M:%SZ}")
+    page.tap("#wf-replay-jump-go")  # touches, not clicks
+    page.wait_for_function(BANNER_LACKS, arg=first, timeout=30_000)
+    assert banner_time(page) < first
+    assert not errors, errors
+    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+    page.screenshot(path=str(ROOT / "test-artifacts" / "replay-tablet-1024x768.png"))
+    page.close()
