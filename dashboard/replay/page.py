@@ -268,12 +268,26 @@ def _register_frames(app: Dash, config: Config, get_client: Callable[[], redis.R
                                                       after, state["t"])
         else:
             map_patch, timeline_patch, _how = figure_patches(before, after, replay.born, state["t"])
+        _areas_patch(map_patch, after, len(workspaces), state)
         state["shown"] = state["t"]
         side = _side(client, replay, when, user, workspaces, state, ctx.triggered_id == rid("req"))
         return (map_patch, timeline_patch, side,
                 banner_text(state["t"], state["playing"], state["speed"]), f"({len(after)} on the map)",
                 int((state["t"] - state["from"]) / 1000), state, message,
                 "❚❚ Pause" if state["playing"] else "▶ Play")
+
+
+def _areas_patch(map_patch: Any, rows: list[dict[str, Any]], layer: int, state: dict[str, Any]) -> None:
+    """The alert areas (CAP polygons) of the frame's incidents on the map's "alert-areas" layer (the
+    one after the workspaces' outlines, dashboard/panels/figures.py), sent only when the set changed."""
+    shaped = sorted((r["id"], r["area"]) for r in rows if r.get("area"))
+    digest = hashlib.blake2b(orjson.dumps([i for i, _ in shaped]), digest_size=8).hexdigest()
+    if digest == state.get("areas") and not state.get("full"):
+        return
+    state["areas"] = digest
+    map_patch["layout"]["map"]["layers"][layer]["source"] = {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "properties": {"id": i}, "geometry": area} for i, area in shaped]}
 
 
 PANELS_EVERY_MS = 2000  # while playing, the side panels follow the frames at most this often (they cost the most)

@@ -94,6 +94,11 @@ def test_the_desk_replays_the_picture_marked_replay(stack, browser) -> None:
     wanted = {i["id"] for i in orjson.loads(expected.stdout)["picture"]["incidents"] if i["lat"] is not None}
     shown = set(page.evaluate("document.querySelector('#wf-replay-map .js-plotly-plot').data[0].customdata"))
     assert shown == wanted
+    # The alert areas as they were: the exercise's CAP polygons (its first injects) on the map's area layer.
+    shaped = page.evaluate("""() => { const g = document.querySelector('#wf-replay-map .js-plotly-plot');
+        const layer = g.layout.map.layers.find(l => l.name === 'alert-areas');
+        return layer.source.features.map(f => [f.properties.id, f.geometry.type]); }""")
+    assert shaped and {i for i, _ in shaped} <= shown and {t for _, t in shaped} <= {"Polygon", "MultiPolygon"}, shaped
     # Step one minute back by typing a time, then +1 minute: the banner follows.
     earlier = (end - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     page.fill("#wf-replay-jump", earlier)
