@@ -104,3 +104,13 @@ def test_a_workspace_keeps_its_own_incidents_and_levels(redis_server, window) ->
     assert not [i for i in items if i["kind"].startswith("incident")], "the fires are hundreds of km from the course"
     assert {i["id"] for i in items if i["kind"] == "level"} <= {"global", "exercise-marathon"}
     assert any(i["kind"] == "alert.issue" for i in items)
+
+
+def test_an_instant_in_the_window_asked_for_but_past_now_is_the_picture_now(redis_server, window) -> None:
+    """The window stops at now; --at between now and --to (a debrief typed ahead) shows the picture now."""
+    ahead = datetime.now(UTC) + timedelta(minutes=30)
+    done = run_cli("replay", "--from", window[0], "--to", f"{ahead + timedelta(minutes=30):%Y-%m-%dT%H:%M:%SZ}",
+                   "--at", f"{ahead:%Y-%m-%dT%H:%M:%SZ}", "--json", redis_url=redis_server.url)
+    assert done.returncode == 0, done.stderr
+    shown = orjson.loads(done.stdout)
+    assert shown["picture"]["incidents"] and shown["picture"]["at"] <= f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"

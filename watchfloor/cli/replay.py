@@ -48,6 +48,8 @@ def cmd_replay(args: argparse.Namespace, config: Config) -> int:
         ceiling = parse_tlp(args.tlp)
         window = Window.parse(args.start, args.end)
         at = parse_time(args.at, "at") if args.at else None
+        if at is not None and window.end < at <= parse_time(args.end, "to"):
+            at = window.end  # in the window asked for, past now (the window stops at now): the picture now
         if at is not None and not window.start <= at <= window.end:
             raise ReplayError(f"at: {at:%Y-%m-%dT%H:%M:%SZ} is outside the window "
                               f"{window.start:%Y-%m-%dT%H:%M:%SZ} – {window.end:%Y-%m-%dT%H:%M:%SZ}")
