@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlencode
 import redis
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request as StarletteRequest
 
 from dashboard.asgi import (
     ASGIApp,
@@ -64,6 +65,16 @@ log = logging.getLogger(__name__)
 
 
 # -- the middleware -------------------------------------------------------------------------------------
+
+def origin_of(scope: Scope) -> str:
+    """Where the request came to, as an http(s) origin with a trailing slash (a WebSocket's too):
+    what Starlette's ``base_url`` says for the app's own routes (dashboard/tiles.py)."""
+    try:  # (base_url reads the scope alone: a Request over a WebSocket's scope, its type made http)
+        url = str(StarletteRequest(scope if scope["type"] == "http" else {**scope, "type": "http"}).base_url)
+    except (KeyError, ValueError, AssertionError):
+        return ""
+    return "http" + url[2:] if url.startswith("ws") else url
+
 class AccessMiddleware:
     """Outermost ASGI layer: nothing reaches FastAPI or Dash without passing through here."""
 
@@ -83,7 +94,8 @@ class AccessMiddleware:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         guard = self.guard
         tls = guard.is_tls(scope)
-        ctx = RequestContext(guard.get_client, guard.source(scope), retention_days=guard.retention_days)
+        ctx = RequestContext(guard.get_client, guard.source(scope), retention_days=guard.retention_days,
+                             origin=origin_of(scope))
         token = request_context.set(ctx)
         scope[SCOPE_GUARD] = guard
         send = self._with_headers(send, tls, scope)
@@ -225,7 +237,8 @@ class AccessMiddleware:
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         guard = self.guard
         tls = guard.is_tls(scope)
-        ctx = RequestContext(guard.get_client, guard.source(scope), retention_days=guard.retention_days)
+        ctx = RequestContext(guard.get_client, guard.source(scope), retention_days=guard.retention_days,
+                             origin=origin_of(scope))
         token = request_context.set(ctx)
         try:
             store = guard.sessions()

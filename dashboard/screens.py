@@ -16,6 +16,7 @@ from dashboard.panels.live import ids, live_stores
 from dashboard.panels.membership import admin_link, pushes_link, who
 from dashboard.panels.products import products_button, products_dialog
 from dashboard.security import has_role
+from dashboard.tiles import embedded_style
 from domain.config.loader import Config
 from domain.picture.markers import SEVERITY_SIZES, severity_colours
 from layers.zones import Workspace
@@ -181,7 +182,8 @@ def screen_layout(screen: Screen, config: Config, snapshot: dict[str, Any], work
         figure=map_figure([], theme=screen.theme, center=center, zoom=zoom,
                           workspaces=workspaces if name != "tablet" else [w for w in [workspace] if w],
                           label_scale=1.6 if name == "wall" else 1.0,  # street names read from five metres
-                          online_style=str(config.map_online_style or "")),
+                          online_style=str(config.map_online_style or ""),
+                          style=embedded_style(config, screen.theme, 1.6 if name == "wall" else 1.0)),
         # Touch and kiosk screens get no modebar: its 24 px buttons are too small to tap.
         config={"displaylogo": False, "scrollZoom": True, "displayModeBar": name == "desk",
                 "modeBarButtonsToRemove": ["select2d", "lasso2d"]},

@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request, Response
 
+from domain.access.audit import request_context
 from domain.config.loader import Config
 from layers.basemap import BASEMAP_THEMES
 from layers.streets import BUILT_IN, ImportRefused, Region, TileArchive, nearest, regions, responder_places
@@ -181,6 +182,17 @@ def style(origin: str, theme: str, basemaps: list[Region], scale: float = 1.0) -
          "paint": {"line-color": world.country_line, "line-width": world.country_width}},
     ]
     return {"version": 8, "name": f"watchfloor-{theme}", "sources": sources, "layers": layers}
+
+
+def embedded_style(config: Config, theme: str, scale: float = 1.0) -> dict[str, Any] | None:
+    """The screen's style itself, for its figure (None when the request's origin is unknown: the
+    figure then names ``/tiles/style/<theme>.json``). In the figure, a map made again while the data
+    store is away (every request then answers 503) has its style at once; fetched by URL, a style
+    that failed never loaded, and plotly drew nothing more on that map."""
+    ctx = request_context.get()
+    if ctx is None or not ctx.origin or theme not in BASEMAP_THEMES:
+        return None
+    return style(ctx.origin, theme, installed(config), min(3.0, max(1.0, scale)))
 
 
 class _Archives:

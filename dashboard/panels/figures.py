@@ -26,7 +26,7 @@ EMPTY_FC: dict[str, Any] = {"type": "FeatureCollection", "features": []}
 
 def map_figure(events: list[dict[str, Any]], *, theme: str = "dark", center: tuple[float, float] = (20.0, 0.0),
                zoom: float = 1.2, workspaces: list[Any] | None = None, label_scale: float = 1.0,
-               online_style: str = "") -> go.Figure:
+               online_style: str = "", style: dict[str, Any] | None = None) -> go.Figure:
     """The map: offline basemap, workspace perimeters, alert areas (filled in by the browser as
     alerts arrive, layer name "alert-areas") and one marker trace of incidents."""
     rows = [marker_row(e) for e in events]
@@ -76,8 +76,9 @@ def map_figure(events: list[dict[str, Any]], *, theme: str = "dark", center: tup
                                 name="reports", uid="reports"))
     fig.update_layout(
         # The style (world base and street basemaps, dashboard/tiles.py) comes from the app itself.
-        map={"style": online_style or (f"/tiles/style/{'dark' if dark else 'light'}.json"
-                                       + (f"?scale={label_scale:g}" if label_scale != 1 else "")),
+        # ``style``: that style itself (dashboard.tiles.embedded_style), so a map made again never fetches it.
+        map={"style": online_style or style or (f"/tiles/style/{'dark' if dark else 'light'}.json"
+                                                + (f"?scale={label_scale:g}" if label_scale != 1 else "")),
              "center": {"lat": center[0], "lon": center[1]},
              "zoom": zoom, "layers": layers},
         margin={"l": 0, "r": 0, "t": 0, "b": 0},

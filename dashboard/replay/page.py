@@ -32,6 +32,7 @@ from dashboard.offload import off_the_loop
 from dashboard.panels.figures import map_figure, timeline_figure
 from dashboard.replay.view import banner_text, figure_patches, full_figures, map_rows, replay_for, side_panels, stamp
 from dashboard.security import current_user
+from dashboard.tiles import embedded_style
 from domain.access.accounts import Role
 from domain.access.audit import audit, audit_refusal
 from domain.config.loader import Config
@@ -128,7 +129,8 @@ def figures(config: Config, workspaces: list[Workspace], screen: str, event: Any
     if screen == "tablet":
         timeline.update_layout(height=TABLET_TIMELINE_PX)  # a 768 px screen keeps its height for the map
     return (map_figure([], theme=theme, center=center, zoom=zoom, workspaces=workspaces, label_scale=1.6 if big else 1.0,
-                       online_style=str(config.map_online_style or "")), timeline)
+                       online_style=str(config.map_online_style or ""),
+                       style=embedded_style(config, theme, 1.6 if big else 1.0)), timeline)
 
 
 def replay_layout(config: Config, workspaces: list[Workspace], screen: str = "desk", start: Any = None,

@@ -49,6 +49,7 @@ class RequestContext:
     user: Any = None  # domain.access.accounts.User | None
     retention_days: int = DEFAULT_RETENTION_DAYS
     refused: list[str] = field(default_factory=list)  # reasons; the middleware turns them into a 403
+    origin: str = ""  # the scheme, host and port the request came to ("http://127.0.0.1:8050/"), for absolute URLs
 
     @property
     def user_name(self) -> str:

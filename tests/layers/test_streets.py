@@ -202,6 +202,33 @@ def test_the_helsinki_exercise_stands_on_the_extract_and_its_felt_report_fuses_w
     assert correlator.incident_of(felt.id) is correlator.incident_of(quake.id)
 
 
+def test_a_screen_s_figure_carries_its_style_on_the_request_s_origin(tmp_path: Path) -> None:
+    """The screens put the style itself in the figure (a map made again while the data store is away
+    never fetches it, which answers 503 then), with absolute URLs on the origin the request came to."""
+    from dashboard.middleware import origin_of
+    from dashboard.panels.figures import map_figure
+    from dashboard.tiles import embedded_style
+    from domain.access.audit import RequestContext, request_context
+    from domain.config.loader import load_config
+
+    config = load_config(env={"WATCHFLOOR_DATA_DIR": str(tmp_path)})
+    assert embedded_style(config, "dark") is None  # no request: the figure names the URL, as before
+    ws = {"type": "websocket", "scheme": "wss", "path": "/_dash-ws", "query_string": b"", "root_path": "",
+          "headers": [(b"host", b"floor.example.org")], "server": ("10.0.0.5", 443)}
+    origin = origin_of(ws)
+    assert origin == "https://floor.example.org/"
+    token = request_context.set(RequestContext(lambda: None, origin=origin))
+    try:
+        style = embedded_style(config, "light", 9.0)
+        wall = embedded_style(config, "dark", 1.6)
+    finally:
+        request_context.reset(token)
+    assert style["sources"]["countries"]["data"] == "https://floor.example.org/assets/basemap/countries.geojson"
+    assert all(t.startswith("https://floor.example.org/tiles/") for src in style["sources"].values() for t in src.get("tiles", []))
+    assert style["name"] == "watchfloor-light" and wall["name"] == "watchfloor-dark"
+    assert map_figure([], theme="light", style=style).layout.map.style == style
+
+
 def test_an_online_style_only_when_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from dashboard.panels.figures import map_figure
     from domain.config.loader import ConfigError, load_config

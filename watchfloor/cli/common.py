@@ -8,6 +8,9 @@ import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from domain.access.tlp import TLP
+from domain.agencies.access import Reader
+from domain.agencies.store import AgencyStore
 from domain.config.loader import Config, ConfigError
 from domain.store.connection import connect, redis_url
 from watchfloor.redis_server import EmbeddedRedis, maxmemory_for, secure_dir
@@ -65,10 +68,6 @@ def recipient_reader(client: object, ceiling: object, agency: str | None) -> obj
     """Who a product is for: a TLP ceiling (the host center's partners: what is shared with all), or
     with ``agency`` a member of that agency (its own and listed items too), capped by the agency's
     ceiling. An unknown agency is one line naming `watchfloor agency list`."""
-    from domain.access.tlp import TLP
-    from domain.agencies.access import Reader
-    from domain.agencies.store import AgencyStore
-
     if not agency:
         return ceiling
     record = AgencyStore(client).require(agency)
