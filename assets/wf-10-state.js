@@ -8,7 +8,6 @@
  *
  * The browser code is split by feature into assets/wf-NN-*.js, which Dash loads in name order.
  * Each file is its own IIFE and shares what the others need on one object, window.__wfjs:
- *   wf-05-plotly   a failed map update is drawn again instead of freezing the graph for good
  *   wf-10-state    per-screen state, the rows merged by event id, shared constants
  *   wf-20-filters  the desk's filters over rows; the timeline's "near a workspace" test
  *   wf-30-bins     hexagon bins counted under the filters
