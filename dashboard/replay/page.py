@@ -37,7 +37,7 @@ from domain.access.accounts import Role
 from domain.access.audit import audit, audit_refusal
 from domain.config.loader import Config
 from domain.errors import WatchfloorError
-from domain.picture.markers import LIGHT_SEVERITY_COLOURS, SEVERITY_COLOURS
+from domain.picture.markers import severity_colours
 from domain.replay.frames import frame
 from domain.replay.picture import SHOWN_BEFORE, ReplayError, Window, parse_time
 from layers.zones import Workspace
@@ -48,14 +48,17 @@ WALL_MARKER_SCALE = 2
 ROLE = "operator"
 SCREENS = ("desk", "wall", "tablet")
 TABLET_TIMELINE_PX = 140
-# The tablet is read in sunlight: the light theme's darker severity colours (domain/picture/markers.py).
-LIGHT_COLOURS = {SEVERITY_COLOURS[k]: LIGHT_SEVERITY_COLOURS[k] for k in SEVERITY_COLOURS}
 IDS = ("map", "timeline", "side", "banner", "slider", "state", "tick", "req", "ack", "message", "play", "step-event",
        "step-minute", "speed", "jump", "jump-go", "count")
 
 
 def screen_of(value: Any) -> str:
     return str(value) if value in SCREENS else "desk"
+
+
+def theme_of(screen: str) -> str:
+    """The tablet is read in sunlight: the light theme; the desk and the wall the dark one."""
+    return "light" if screen == "tablet" else "dark"
 
 
 def focus_of(workspaces: list[Workspace], event: Any) -> Workspace | None:
@@ -122,7 +125,7 @@ def _window_fields(window: Window) -> html.Div:
 def figures(config: Config, workspaces: list[Workspace], screen: str, event: Any = None) -> tuple[Any, Any]:
     """The empty map and timeline of a replay screen (the frames fill them)."""
     big = screen == "wall"
-    theme = "light" if screen == "tablet" else "dark"
+    theme = theme_of(screen)
     focus = focus_of(workspaces, event)
     center, zoom = (focus.focus(), focus.zoom + (1.2 if big else 0)) if focus is not None else ((30.0, -30.0), 1.3)
     timeline = timeline_figure([], theme=theme)
@@ -185,7 +188,7 @@ def replay_layout(config: Config, workspaces: list[Workspace], screen: str = "de
         dcc.Store(id=rid("req")),
         dcc.Store(id=rid("ack")),
         dcc.Interval(id=rid("tick"), interval=TICK_MS),  # (the gate asks for frames only while playing)
-    ], className=f"wf-root wf-replay wf-replay-{screen} wf-{screen} wf-theme-{'light' if screen == 'tablet' else 'dark'}",
+    ], className=f"wf-root wf-replay wf-replay-{screen} wf-{screen} wf-theme-{theme_of(screen)}",
         **{"data-replay": screen})
 
 
@@ -263,7 +266,8 @@ def _register_frames(app: Dash, config: Config, get_client: Callable[[], redis.R
         if state["screen"] == "wall":  # markers read from across the room (sizes are pixels; the wall is 4K)
             before, after = ([{**r, "size": r["size"] * WALL_MARKER_SCALE} for r in rows] for rows in (before, after))
         elif state["screen"] == "tablet":  # the light theme's colours, readable in sunlight
-            before, after = ([{**r, "color": LIGHT_COLOURS.get(r.get("color"), r.get("color"))} for r in rows]
+            light = severity_colours("light")
+            before, after = ([{**r, "color": light.get(r.get("severity"), light["unknown"])} for r in rows]
                              for rows in (before, after))
         if state.get("full"):
             map_patch, timeline_patch = full_figures(*figures(config, workspaces, str(state["screen"]), state.get("event")),

@@ -177,11 +177,11 @@ def figure_patches(before: list[dict[str, Any]], after: list[dict[str, Any]], bo
     map_patch, timeline_patch = Patch(), Patch()
     how = trace_patch(map_patch, 0, MAP_FIELDS, MARKER_FIELDS, before, after, born)
     trace_patch(timeline_patch, 0, TIMELINE_FIELDS, (("color", "color"),), before, after, born)
-    stamp = datetime.fromtimestamp(when_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    moment = datetime.fromtimestamp(when_ms / 1000, UTC)
+    stamp = moment.strftime("%Y-%m-%d %H:%M:%S")
     if after:
         timeline_patch["layout"]["xaxis"]["autorange"] = True
     else:  # nothing yet: the hour up to the moment, not plotly's autorange around one line (a millisecond wide)
-        moment = datetime.fromtimestamp(when_ms / 1000, UTC)
         timeline_patch["layout"]["xaxis"]["autorange"] = False
         timeline_patch["layout"]["xaxis"]["range"] = [f"{moment - EMPTY_SPAN:%Y-%m-%d %H:%M:%S}",
                                                       f"{moment + EMPTY_SPAN / 6:%Y-%m-%d %H:%M:%S}"]

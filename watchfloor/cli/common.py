@@ -8,7 +8,6 @@ import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from domain.access.tlp import TLP
 from domain.agencies.access import Reader
 from domain.agencies.store import AgencyStore
 from domain.config.loader import Config, ConfigError
@@ -71,5 +70,4 @@ def recipient_reader(client: object, ceiling: object, agency: str | None) -> obj
     if not agency:
         return ceiling
     record = AgencyStore(client).require(agency)
-    assert isinstance(ceiling, TLP)
-    return Reader(ceiling if ceiling.rank <= record.tlp.rank else record.tlp, record.code)
+    return Reader(min(ceiling, record.tlp, key=lambda m: m.rank), record.code)  # as max_marking caps a member
