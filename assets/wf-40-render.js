@@ -115,27 +115,75 @@
     return {type: "FeatureCollection", features: features};
   }
 
+  /* The incident list is drawn straight into the page, outside Dash's component tree: as 200 Dash
+   * components (with 600 more for their parts) every store update made Dash's renderer visit each of
+   * them, about a second of the browser's time per new incident on a desk. Text only (textContent:
+   * every string from a feed is untrusted); the <li> nodes are reused by position, and the keyboard
+   * focus follows its incident to wherever the update moved it. Clicks and Enter reach the
+   * document's listeners in wf-90-select.js through data-wf-id. */
+  function span(className, text, style) {
+    var el = document.createElement("span");
+    el.className = className;
+    el.textContent = text;
+    if (style) { el.style.borderColor = style; }
+    return el;
+  }
+
+  function listItem(li, r, settings, selected) {
+    var chosen = r.id === selected;
+    li.className = "wf-item wf-sev-" + r.severity + (chosen ? " wf-selected" : "");
+    li.setAttribute("data-wf-id", r.id);
+    li.setAttribute("data-wf-screen", settings.screen);
+    li.setAttribute("tabindex", "0");
+    li.setAttribute("role", "button");
+    if (chosen) { li.setAttribute("aria-current", "true"); } else { li.removeAttribute("aria-current"); }
+    var parts = [span("wf-sev", (r.severity || "unknown").toUpperCase(), sevColour(settings, r)),
+                 span("wf-muted", (r.time || "").slice(11, 16) + "Z ")];
+    if (r.exercise) { parts.push(span("wf-ex-tag", "EXERCISE ")); }
+    parts.push(span("wf-item-title", r.title || ""));
+    if (r.lat === null || r.lat === undefined) { parts.push(span("wf-muted", " (unplaced)")); }
+    li.replaceChildren.apply(li, parts);
+  }
+
+  function drawList(settings, shown, selected) {
+    var root = document.querySelector('[data-screen="' + settings.screen + '"]') || document;
+    var host = root.querySelector(".wf-list");
+    if (!host) { return false; }
+    var ul = host.querySelector("ul.wf-incidents");
+    if (!ul) {
+      ul = document.createElement("ul");
+      ul.className = "wf-incidents";
+      host.appendChild(ul);
+    }
+    var rows = shown.slice(0, settings.listLimit || 100);
+    var active = document.activeElement;
+    var focusedId = active && active.parentNode === ul ? active.getAttribute("data-wf-id") : null;
+    rows.forEach(function (r, i) {
+      var li = ul.children[i];
+      if (!li) { li = document.createElement("li"); ul.appendChild(li); }
+      listItem(li, r, settings, selected);
+    });
+    if (!rows.length) {
+      var empty = ul.children[0] || ul.appendChild(document.createElement("li"));
+      ["data-wf-id", "data-wf-screen", "tabindex", "role", "aria-current"].forEach(function (a) { empty.removeAttribute(a); });
+      empty.className = "wf-muted";
+      empty.replaceChildren(document.createTextNode("No incidents match."));
+    }
+    while (ul.children.length > Math.max(1, rows.length)) { ul.removeChild(ul.lastChild); }
+    if (focusedId) {
+      var again = Array.prototype.find.call(ul.children, function (li) { return li.getAttribute("data-wf-id") === focusedId; });
+      if (again && again !== document.activeElement) { again.focus({preventScroll: true}); }
+    }
+    return true;
+  }
+
   function listChildren(st, visible, settings, selected) {
     var shown = st.rows.filter(visible);
     shown.sort(function (a, b) { return a.time < b.time ? 1 : a.time > b.time ? -1 : 0; });
-    var items = shown.slice(0, settings.listLimit || 100).map(function (r) {
-      return {namespace: "dash_html_components", type: "Li", props: {
-        className: "wf-item wf-sev-" + r.severity + (r.id === selected ? " wf-selected" : ""),
-        "data-wf-id": r.id, "data-wf-screen": settings.screen, "aria-current": r.id === selected ? "true" : undefined,
-        tabIndex: 0, role: "button",
-        children: [
-          {namespace: "dash_html_components", type: "Span", props: {className: "wf-sev", children: (r.severity || "unknown").toUpperCase(), style: {borderColor: sevColour(settings, r)}}},
-          {namespace: "dash_html_components", type: "Span", props: {className: "wf-muted", children: (r.time || "").slice(11, 16) + "Z "}},
-          r.exercise ? {namespace: "dash_html_components", type: "Span", props: {className: "wf-ex-tag", children: "EXERCISE "}} : null,
-          {namespace: "dash_html_components", type: "Span", props: {className: "wf-item-title", children: r.title}},
-          r.lat === null || r.lat === undefined ? {namespace: "dash_html_components", type: "Span", props: {className: "wf-muted", children: " (unplaced)"}} : null
-        ].filter(Boolean)
-      }};
-    });
-    if (!items.length) {
-      items = [{namespace: "dash_html_components", type: "Li", props: {className: "wf-muted", children: "No incidents match."}}];
+    if (!drawList(settings, shown, selected)) {  // the page is not mounted yet: the next frame
+      window.requestAnimationFrame(function () { drawList(settings, shown, selected); });
     }
-    return [{namespace: "dash_html_components", type: "Ul", props: {className: "wf-incidents", children: items}}, shown.length];
+    return shown.length;
   }
 
   /* A brushed range on the timeline narrows the time window; a double-click (autorange) clears it. */
@@ -201,7 +249,7 @@
     if (deltaFired && delta && delta.reload) {
       // Away longer than the change stream keeps: start again from a fresh snapshot.
       window.location.reload();
-      return [nu, nu, nu, nu];
+      return [nu, nu, nu];
     }
     if (deltaFired) {  // the poll answered: the gate may send the next one, at once if one was asked meanwhile
       st.pollSent = 0;
@@ -231,7 +279,7 @@
     st.selected = selected;
     var nowDue = tickFired && Date.now() - (st.nowAt || 0) > 30000;  // the timeline's "now" line moves on
     var dataWork = full || diff.changed.length || diff.added.length || diff.bins;
-    if (!dataWork && !selChanged && !nowDue) { return [nu, nu, nu, nu]; }
+    if (!dataWork && !selChanged && !nowDue) { return [nu, nu, nu]; }
 
     var visible = makeFilter(win, minSev, kinds, text, exercise, brush);
     var map = new window.dash_clientside.Patch();
@@ -314,15 +362,15 @@
     st.rows.forEach(function (r) { if (r.time && visible(r) && nearSpace(space, r)) { onTimeline += 1; } });
     timelineMarks(tl, brush, onTimeline, settings);
     st.nowAt = Date.now();
-    if (!dataWork && !selChanged) { return [map.build(), tl.build(), nu, nu]; }
+    if (!dataWork && !selChanged) { return [map.build(), tl.build(), nu]; }
     var touchedArea = full || diff.changed.concat(diff.added).some(function (i) { return st.rows[i].area || st.rows[i].hidden; });
     var layer = areaLayerIndex(mapFigure);
     if (touchedArea && layer >= 0) { map.assign(["layout", "map", "layers", layer, "source"], areas(st, visible)); }
-    var list = listChildren(st, visible, settings, selected);
-    var count = "(" + list[1] + " shown of " + st.rows.filter(function (r) { return !r.hidden; }).length +
+    var listed = listChildren(st, visible, settings, selected);
+    var count = "(" + listed + " shown of " + st.rows.filter(function (r) { return !r.hidden; }).length +
       (st.bins.size ? binNote(st, text) : "") +
       (brush ? "; timeline selection, double-click it to clear" : "") + ")";
-    return [map.build(), tl.build(), list[0], count];
+    return [map.build(), tl.build(), count];
   }
 
   WF.render = render;

@@ -138,6 +138,7 @@ def _side(name: str) -> html.Aside:
             html.H2("Threat level"),
             html.Div(id=ids("threat", name), className="wf-threat"),
             html.H2(["Incidents ", html.Span(id=ids("count", name), className="wf-muted")]),
+            # Drawn by the page's own script, outside Dash's tree (assets/wf-40-render.js, drawList).
             html.Div(id=ids("list", name), className="wf-list"),
             html.H2("Feed health", className="wf-feeds-title"),
             html.Div(id=ids("feeds", name)),

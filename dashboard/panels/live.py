@@ -163,7 +163,6 @@ def _register_map_and_timeline(app: Dash, config: Config, get_client: Callable[[
         ClientsideFunction(namespace="watchfloor", function_name="render"),
         Output(ids("map", MATCH), "figure"),
         Output(ids("timeline", MATCH), "figure"),
-        Output(ids("list", MATCH), "children"),
         Output(ids("count", MATCH), "children"),
         Input(ids("snapshot", MATCH), "data"),
         Input(ids("delta", MATCH), "data"),

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from feeds.text import plain_text
 from tests.stack import ROOT, start_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.redis]
@@ -360,5 +361,34 @@ def test_an_alert_composed_on_the_desk_reaches_the_screen(stack, browser):
     page.wait_for_selector(".wf-composer .wf-form-result.wf-ok:has-text('Pushed')", timeout=15_000)
     # Its sender's own banner stays down; the desk lists it under open alerts, with its receipts.
     page.wait_for_selector(f"#wf-sent-alerts .wf-sent-alert:has-text('{headline}') .wf-receipt", timeout=30_000)
+    assert not errors, errors
+    page.close()
+
+
+def test_the_desk_list_shows_a_title_as_text_and_the_focus_follows_its_incident(stack, browser):
+    """The list is drawn outside Dash's component tree (assets/wf-40-render.js, drawList): a title is
+    text, never markup (feeds strip tags too: both must hold), and when a new incident moves the list
+    the keyboard focus stays on the incident it was on."""
+    page, errors = open_screen(stack, browser, "", 1440, 900)
+    page.wait_for_function(DRAWN, arg=MAP.format(screen="desk"), timeout=60_000)
+    stamp = int(time.time() * 1000) % 10_000_000
+    hostile = f'<img src=x onerror="window.__pwned=1">Bridge fire & "smoke" {stamp}'
+    # Far from the scenario's Boston incidents, so nothing else fuses into it meanwhile.
+    stack.inject({"channel": "news", "kind": "fire", "title": hostile, "lat": 45.55, "lon": -68.52, "severity": "severe"})
+    item = page.locator(".wf-desk .wf-incidents li[data-wf-id]", has_text=f"Bridge fire & \"smoke\" {stamp}")
+    item.wait_for(timeout=60_000)
+    assert item.locator(".wf-item-title").inner_text() == plain_text(hostile)
+    assert page.locator(".wf-desk .wf-incidents img").count() == 0
+    assert page.evaluate("() => window.__pwned === undefined")
+    item.focus()
+    chosen = item.get_attribute("data-wf-id")
+    stack.inject({"channel": "news", "kind": "flood", "title": f"Street flooding {stamp}", "lat": 44.31, "lon": -69.78,
+                  "severity": "minor"})  # far away and of another kind: its own incident
+    page.wait_for_selector(f".wf-desk .wf-incidents li:has-text('Street flooding {stamp}')", timeout=60_000)
+    # The newer incident went on top, so the bridge fire moved down a row: the focus went with it.
+    assert page.evaluate("() => document.activeElement.getAttribute('data-wf-id')") == chosen
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".wf-desk .wf-detail:not([hidden]) h3", timeout=15_000)
+    assert page.locator(".wf-desk .wf-detail h3").inner_text() == plain_text(hostile)
     assert not errors, errors
     page.close()
