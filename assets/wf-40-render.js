@@ -242,7 +242,8 @@
       if (snapshot) {
         st.redisOk = snapshot.ok !== false;
         if (snapshot.ok !== false) { st.lastOk = Date.now(); }
-        ingest(st, snapshot.rows);
+        // The page's rows come as JSON text (dashboard/app.py snapshot: far cheaper for the server).
+        ingest(st, typeof snapshot.rows === "string" ? JSON.parse(snapshot.rows) : (snapshot.rows || []));
       }
     }
     var deltaFired = fired.some(function (p) { return p.indexOf('"wf":"delta"') >= 0; });

@@ -15,8 +15,10 @@ import orjson
 import redis
 from dash import Dash, html
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 
 from dashboard.api import is_partner, register_operator_api
 from dashboard.audit_view import audit_layout, register_audit_page
@@ -73,7 +75,10 @@ def snapshot(handle: RedisHandle) -> dict[str, Any]:
         return {"rows": [], "cursor": "0-0", "ok": False}
     try:
         rows, cursor = incidents.snapshot(client, reader_ceiling(client))
-        return {"rows": rows, "cursor": cursor, "ok": True}
+        # The rows travel as JSON text (the page parses it, assets/wf-40-render.js): Dash serialises a
+        # layout by walking every value in Python, 1.9 s of a 250,000-incident desk's first render
+        # for its 5 MB of rows; orjson writes the same text in 30 ms.
+        return {"rows": orjson.dumps(rows).decode(), "cursor": cursor, "ok": True}
     except (redis.RedisError, OSError) as exc:
         log.warning("snapshot failed: %s", exc)
         return {"rows": [], "cursor": "0-0", "ok": False}
@@ -91,6 +96,38 @@ def register_public_pages(server: FastAPI, guard: Any, config: Config) -> None:
     register_login_routes(server, guard)
     register_tip_routes(server, guard)
     register_share_routes(server, guard, config)
+
+
+# zlib's own default. Dash's compression uses Starlette's level 9: a second of CPU for the 5 MB first
+# picture of a 250,000-incident desk, where 6 takes 0.16 s for a reply 14 % larger.
+GZIP_LEVEL = 6
+
+
+def _gzip_level(server: FastAPI, level: int) -> None:
+    """Dash's gzip middleware, in its place in the stack, at ``level``."""
+    for i, entry in enumerate(server.user_middleware):
+        if entry.cls is GZipMiddleware:
+            server.user_middleware[i] = Middleware(GZipMiddleware, minimum_size=entry.kwargs.get("minimum_size", 500),
+                                                   compresslevel=level)
+
+
+def _dash_app(server: FastAPI) -> Dash:
+    """The Dash app on ``server``: pages, local assets, compressed replies."""
+    app = Dash(
+        __name__,
+        server=server,
+        title="Watchfloor",
+        assets_folder=str(ASSETS),
+        use_pages=True,
+        pages_folder="",
+        suppress_callback_exceptions=False,
+        update_title=None,
+        serve_locally=True,
+        assets_path_ignore=["^public$"],  # assets/public/: the tip page's own files, not the screens'
+        compress=True,  # a page's snapshot is ~0.4 KB per incident as JSON and compresses ~10x
+    )
+    _gzip_level(server, GZIP_LEVEL)
+    return app
 
 
 def create_app(config: Config | None = None) -> Dash:
@@ -121,19 +158,7 @@ def create_app(config: Config | None = None) -> Dash:
         report = health_report(config, handle.get())
         return Response(orjson.dumps(report), status_code=200 if report["redis"] else 503, media_type="application/json")
 
-    app = Dash(
-        __name__,
-        server=server,
-        title="Watchfloor",
-        assets_folder=str(ASSETS),
-        use_pages=True,
-        pages_folder="",
-        suppress_callback_exceptions=False,
-        update_title=None,
-        serve_locally=True,
-        assets_path_ignore=["^public$"],  # assets/public/: the tip page's own files, not the screens'
-        compress=True,  # a page's snapshot is ~0.4 KB per incident as JSON and compresses ~10x
-    )
+    app = _dash_app(server)
     workspaces = workspaces_for(config)
 
     def page(screen: Screen):

@@ -24,6 +24,7 @@ whom, left the window, withdrawn, superseded or merged, moved). Keys: :class:`do
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -63,7 +64,13 @@ class ThreatAssessment:
     drivers: list[dict[str, Any]]  # the heaviest DRIVERS_KEPT contributors, heaviest first
     contributors: int  # how many incidents contribute
     window_hours: float
-    basis: dict[str, list[Any]] = field(default_factory=dict, repr=False)  # id -> [weight, title, severity]
+    scored: list[tuple[float, dict[str, Any], str]] = field(default_factory=list, repr=False)  # (weight, incident, where)
+
+    @property
+    def basis(self) -> dict[str, list[Any]]:
+        """id -> [weight, title, severity] of every contributor: what a logged change of level is
+        explained against. Made when asked (only a level that changed needs it)."""
+        return {i["id"]: [w, i.get("title") or "", i.get("severity") or "unknown"] for w, i, _ in self.scored}
 
     def as_dict(self) -> dict[str, Any]:
         return {"level": self.level, "colour": self.colour, "score": self.score, "drivers": self.drivers,
@@ -116,19 +123,23 @@ def assess(items: Iterable[dict[str, Any]], scope: Any = None, now: datetime | N
     for incident in items:
         if incident.get("id") in shut or (times is None and not in_window(incident, now)):
             continue
+        if scope is None:  # the whole picture: everything counts fully (relevance, without a call per incident)
+            scored.append((round(SEVERITY_WEIGHT.get(incident.get("severity") or "unknown", 0.25), 2), incident,
+                           str(incident.get("place") or "")))
+            continue
         factor, where = relevance(incident, scope)
         if factor <= 0:
             continue
         weight = round(SEVERITY_WEIGHT.get(incident.get("severity") or "unknown", 0.25) * factor, 2)
         scored.append((weight, incident, where))
     newest_first = _neg_time if times is None else (lambda i: -times.get(i.get("id"), 0.0))
-    scored.sort(key=lambda item: (-item[0], newest_first(item[1]), str(item[1].get("id"))))
+    # The heaviest DRIVERS_KEPT only: a window of 50,000 incidents is never sorted whole.
+    top = heapq.nsmallest(DRIVERS_KEPT, scored, key=lambda item: (-item[0], newest_first(item[1]), str(item[1].get("id"))))
     score = round(sum(w for w, *_ in scored), 2)
     level, colour = threat_level(score)
     drivers = [{"id": i["id"], "title": i.get("title") or "", "severity": i.get("severity") or "unknown",
-                "weight": w, "where": where} for w, i, where in scored[:DRIVERS_KEPT]]
-    basis = {i["id"]: [w, i.get("title") or "", i.get("severity") or "unknown"] for w, i, _ in scored}
-    return ThreatAssessment(level, colour, score, drivers, len(scored), THREAT_WINDOW.total_seconds() / 3600, basis)
+                "weight": w, "where": where} for w, i, where in top]
+    return ThreatAssessment(level, colour, score, drivers, len(scored), THREAT_WINDOW.total_seconds() / 3600, scored)
 
 
 def _neg_time(incident: dict[str, Any]) -> float:
@@ -158,7 +169,7 @@ def closed_incidents(client: redis.Redis, ids: list[str]) -> dict[str, dict[str,
 @dataclass
 class _Evaluation:
     summaries: dict[str, dict[str, Any]]  # TLP label -> {"global": ..., "workspaces": {...}}
-    bases: dict[tuple[str, str], dict[str, list[Any]]]  # (TLP label, scope) -> contributors
+    bases: dict[tuple[str, str], ThreatAssessment]  # (TLP label, scope) -> its assessment (``basis``: contributors)
     names: dict[str, str]  # scope -> its name
     closed: dict[str, dict[str, Any]]
     live: dict[str, dict[str, Any]]  # every live incident, by id
@@ -187,15 +198,22 @@ def evaluate(client: redis.Redis, workspaces: list[Any], now: datetime | None = 
     closed = closed_incidents(client, list(known))
     scopes: list[tuple[str, str, Any]] = [(GLOBAL, GLOBAL_NAME, None)] + [(w.id, w.name, w) for w in workspaces]
     summaries: dict[str, dict[str, Any]] = {}
-    bases: dict[tuple[str, str], dict[str, list[Any]]] = {}
+    bases: dict[tuple[str, str], ThreatAssessment] = {}
+    # A marking that sees exactly what the one below it sees (on most floors nothing in the window is
+    # marked above TLP:CLEAR) has the same levels: assessed once, not once per marking.
+    last: tuple[frozenset[str], list[str], dict[str, ThreatAssessment]] | None = None
     for ceiling in TLP:  # (a bare label is a reader of no agency: agencies' restricted items never weigh in)
         reader = Reader(ceiling, agency)
         shared = [i for i in recent if reader.sees(i)]
         shut = [i for i, c in closed.items() if ceiling.allows(highest(incident_marking(known[i]), c.get("marking")))]
+        seen = frozenset(i["id"] for i in shared)
+        same = last[2] if last is not None and last[0] == seen and last[1] == shut else None
+        last = (seen, shut, same if same is not None else {})
         summary: dict[str, Any] = {"global": {}, "workspaces": {}}
         for scope_id, name, scope in scopes:
-            found = assess(shared, scope, now, shut, times=times)
-            bases[(label_for(ceiling, agency), scope_id)] = found.basis
+            found = same[scope_id] if same is not None else assess(shared, scope, now, shut, times=times)
+            last[2][scope_id] = found
+            bases[(label_for(ceiling, agency), scope_id)] = found
             if scope is None:
                 summary["global"] = {"name": name, **found.as_dict()}
             else:
@@ -259,7 +277,7 @@ def record_changes(client: redis.Redis, found: _Evaluation, now: datetime) -> in
                     continue
                 before_raw = pipe.get(ThreatKeys.threat_basis(name))
                 before = orjson.loads(before_raw) if before_raw else {}
-                after = found.bases[(label, scope)]
+                after = found.bases[(label, scope)].basis
                 entries.append((name, label, scope, was, now_level, after, _cause(before, after, found, now)))
             if not entries:
                 pipe.unwatch()
