@@ -267,7 +267,7 @@
       st.redisOk = delta.redis !== false;
       st.storeReason = delta.reason || "";
       st.problems = delta.problems || [];
-      diff = ingest(st, delta.rows);
+      diff = ingest(st, typeof delta.rows === "string" ? JSON.parse(delta.rows) : (delta.rows || []));
     }
     var brush = brushOf(st, relayout);
     var space = scopeOf(settings, scope);

@@ -339,7 +339,7 @@ def measure_bytes(pictures: list[int]) -> dict[str, Any]:
             _fused(client, probe.id)
             status, delta, delta_s, headers = _post(stack, cookie, _poll_body(poll_template, cursor), poll_path)
             delta_doc = orjson.loads(delta)
-            delta_rows = delta_doc["response"][next(k for k in delta_doc["response"] if '"delta"' in k)]["data"]["rows"]
+            delta_rows = orjson.loads(delta_doc["response"][next(k for k in delta_doc["response"] if '"delta"' in k)]["data"]["rows"])
             direct_rows, _, _ = incidents.changes_after(client, cursor)
             direct_bytes = len(orjson.dumps({"rows": direct_rows, "redis": True, "reload": False, "t": time.time()}))
             # Whole figure, as a server sending full figures would (every incident, plotly's to_json).
@@ -608,7 +608,7 @@ def _post_gzip(server: Stack, cookie: str, body: bytes, path: str) -> tuple[byte
 
 def _delta_rows(raw: bytes) -> list[dict[str, Any]]:
     doc = orjson.loads(raw)
-    return doc["response"][next(k for k in doc["response"] if '"delta"' in k)]["data"]["rows"]
+    return orjson.loads(doc["response"][next(k for k in doc["response"] if '"delta"' in k)]["data"]["rows"])
 
 
 def _load_until(client: Any, target: int, appended: int, rng: random.Random) -> int:

@@ -27,7 +27,7 @@ from dashboard.login import register_login_routes
 from dashboard.metrics import register_metrics
 from dashboard.middleware import install_security
 from dashboard.panels.figures import ASSETS
-from dashboard.panels.live import reader_ceiling, register_live_callbacks
+from dashboard.panels.live import reader_ceiling, register_live_callbacks, rows_text
 from dashboard.push import register_push
 from dashboard.reports.page import register_reports
 from dashboard.screens import DESK, SCREENS, TABLET, Screen, screen_layout
@@ -35,6 +35,7 @@ from dashboard.security import current_user
 from dashboard.share import register_share_routes
 from dashboard.tiles import register_tiles
 from dashboard.tip import register_tip_routes
+from domain.access.accounts import Role
 from domain.access.audit import audit
 from domain.config.loader import Config, load_config
 from domain.config.workspaces import workspaces_for
@@ -78,7 +79,7 @@ def snapshot(handle: RedisHandle) -> dict[str, Any]:
         # The rows travel as JSON text (the page parses it, assets/wf-40-render.js): Dash serialises a
         # layout by walking every value in Python, 1.9 s of a 250,000-incident desk's first render
         # for its 5 MB of rows; orjson writes the same text in 30 ms.
-        return {"rows": orjson.dumps(rows).decode(), "cursor": cursor, "ok": True}
+        return {"rows": rows_text(rows), "cursor": cursor, "ok": True}
     except (redis.RedisError, OSError) as exc:
         log.warning("snapshot failed: %s", exc)
         return {"rows": [], "cursor": "0-0", "ok": False}
@@ -179,28 +180,44 @@ def create_app(config: Config | None = None) -> Dash:
     register_reports(app, config, handle.get)
     register_links(app, config, handle.get)  # /links: the link-analysis page and its callbacks
 
-    @server.middleware("http")
-    async def set_up_before_any_page(request: Any, call_next: Any) -> Any:
-        # Dash's FastAPI backend runs its before-request hooks (set-up that collects assets/, the
-        # pages router and its inline scripts) only for "/" and "/_dash-*": a kiosk whose first
-        # request after a restart is /wall got a page with no CSS and no clientside code, stuck on
-        # "connecting". Each hook runs once (its own flag), so calling them here is cheap.
-        path = request.url.path
-        if await run_in_threadpool(_partner_refused, request, handle, path):  # a Redis read: off the loop
-            audit("page.read", record=path, outcome="refused", reason="partner accounts read the alert feed only")
-            return Response(orjson.dumps({"error": "partner accounts read /api/alerts.atom and the CAP documents it links to"}),
-                            status_code=403, media_type="application/json")
-        if not path.startswith(("/_dash-", "/assets/")):
-            for hook in app.backend._before_request_funcs:
-                result = hook()
-                if inspect.isawaitable(result):
-                    await result
-        return await call_next(request)
-
+    server.add_middleware(BeforeAnyPage, dash_app=app, handle=handle)
     return app
 
 
 PARTNER_PATHS = ("/api/alerts.atom", "/logout", "/login")
+
+
+class BeforeAnyPage:
+    """Per request, before the app: partner accounts are refused everything but their feed, and Dash's
+    before-request hooks run for every page. Dash's FastAPI backend runs them (set-up that collects
+    assets/, the pages router and its inline scripts) only for "/" and "/_dash-*": a kiosk whose first
+    request after a restart is /wall got a page with no CSS and no clientside code, stuck on
+    "connecting". Each hook runs once (its own flag), so calling them here is cheap.
+
+    Plain ASGI, not ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware costs a task and two
+    streams per request, a tenth of a web process's CPU with 300 screens open, and the partner check
+    leaves the event loop (a Redis read) only for a display account, the only kind a partner is."""
+
+    def __init__(self, app: Any, dash_app: Dash, handle: RedisHandle) -> None:
+        self.app, self.dash_app, self.handle = app, dash_app, handle
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            path, user = scope["path"], current_user(scope)
+            if (user is not None and user.role is Role.DISPLAY
+                    and await run_in_threadpool(_partner_refused, scope, self.handle, path)):
+                audit("page.read", record=path, outcome="refused", reason="partner accounts read the alert feed only")
+                refused = Response(orjson.dumps({"error": "partner accounts read /api/alerts.atom and the CAP "
+                                                          "documents it links to"}),
+                                   status_code=403, media_type="application/json")
+                await refused(scope, receive, send)
+                return
+            if not path.startswith(("/_dash-", "/assets/")):
+                for hook in self.dash_app.backend._before_request_funcs:
+                    result = hook()
+                    if inspect.isawaitable(result):
+                        await result
+        await self.app(scope, receive, send)
 
 
 def _partner_refused(request: Any, handle: RedisHandle, path: str) -> bool:

@@ -952,8 +952,8 @@ def test_screens_never_receive_incidents_above_the_readers_marking(web, floor, r
         #    the others at most as a bare removal (id and hidden), never their content.
         delta = web.update(_callback_body(poll, {"n_intervals": 1}, {"data": "0-0"}, {"screen": "desk"}), cookie)
         assert delta.status == 200, delta.body[:300]
-        rows = {r["id"]: r for r in delta.json()["response"][json.dumps({"screen": "desk", "wf": "delta"},
-                                                                          separators=(",", ":"))]["data"]["rows"]}
+        rows = {r["id"]: r for r in json.loads(delta.json()["response"][json.dumps({"screen": "desk", "wf": "delta"},
+                                                                                    separators=(",", ":"))]["data"]["rows"])}
         shown = {i for i, r in rows.items() if not r.get("hide")}
         assert shown == allowed
         for incident_id, title in titles.items():
