@@ -150,4 +150,12 @@
       });
     }).catch(function () { el.disabled = false; say(form, "Not withdrawn: no contact with the server.", false); });
   }
+  /* The desk's open alerts are drawn again on the panels tick only while it lists some: what
+   * expires has to leave it, and an empty list has nothing to expire. A new alert, a receipt or an
+   * acknowledgement redraws it at once anyway (it comes with the screen's alert store). */
+  function sentTick(n) {
+    var list = document.getElementById("wf-sent-alerts");
+    return list && list.querySelector(".wf-sent-alert") ? n : window.dash_clientside.no_update;
+  }
+  WF.sentTick = sentTick;
 })();

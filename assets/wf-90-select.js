@@ -88,7 +88,7 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     watchfloor: {render: render, heartbeat: heartbeat, select: select, banner: banner, gate: gate,
-                 reportsTick: WF.reportsTick}
+                 reportsTick: WF.reportsTick, sentTick: WF.sentTick}
   });
 
   WF.showBin = showBin; WF.select = select; WF.screenOf = screenOf; WF.setSelected = setSelected;

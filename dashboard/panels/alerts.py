@@ -20,6 +20,7 @@ from layers.zones import Workspace
 
 PUSH_ROLE = "operator"  # POST /api/alerts (dashboard/api/routes.py): who sees "Push alert" and the list
 SENT_ID = "wf-sent-alerts"
+SENT_TICK = "wf-sent-tick"  # the panels tick, passed on only while the list shows an alert (wf-80-forms.js sentTick)
 SEVERITIES = ["extreme", "severe", "moderate", "minor", "unknown"]
 TLPS = ("TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED")
 STORED = ("id", "headline", "text", "severity", "expires", "tlp", "issued_by", "issued_at", "version", "scope",
@@ -86,7 +87,7 @@ def sent_section() -> html.Section | None:
     layout at start-up) it is there, so its callback's component is known to every page."""
     if current_user() is not None and not may_push():
         return None
-    return html.Section([html.Div(id=SENT_ID), html.Div(className="wf-form-result", role="status")],
+    return html.Section([html.Div(id=SENT_ID), dcc.Store(id=SENT_TICK), html.Div(className="wf-form-result", role="status")],
                         className="wf-sent wf-form")
 
 
@@ -174,10 +175,17 @@ def register_alert_callbacks(app: Dash, get_client: Callable[[], redis.Redis | N
         State(ids("settings", MATCH), "data"),
     )
 
+    app.clientside_callback(
+        ClientsideFunction(namespace="watchfloor", function_name="sentTick"),
+        Output(SENT_TICK, "data"),
+        Input(ids("panels-tick", "desk"), "n_intervals"),
+        prevent_initial_call=True,
+    )
+
     @app.callback(
         Output(SENT_ID, "children"),
         Input(ids("alerts", "desk"), "data"),
-        Input(ids("panels-tick", "desk"), "n_intervals"),
+        Input(SENT_TICK, "data"),
     )
     @off_the_loop
     def sent_list(_alerts: Any, _n: int | None) -> Any:

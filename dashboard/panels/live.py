@@ -28,7 +28,7 @@ from dashboard.panels.status import board_panel, feeds_panel, threat_panel, tick
 from dashboard.push import announced
 from dashboard.replay import register_replay
 from dashboard.security import current_user, has_role
-from dashboard.tick_cache import TickCache
+from dashboard.tick_cache import TickCache, plain
 from dashboard.tiles import nearby_responders
 from domain.access.audit import audit
 from domain.access.tlp import incident_marking
@@ -279,7 +279,7 @@ def _register_status(app: Dash, config: Config, get_client: Callable[[], redis.R
                 raise redis.ConnectionError("no Redis")
             reader = reader_ceiling(client)
             return PANELS.get((reader.ceiling.value, reader.agency, screen, focus, theme),
-                              lambda: _panels(config, client, workspaces, reader, screen, focus, theme))
+                              lambda: plain(_panels(config, client, workspaces, reader, screen, focus, theme)))
         except (redis.RedisError, OSError):
             now = datetime.now(UTC)
             report = health_report(config, None)

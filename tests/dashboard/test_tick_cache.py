@@ -54,3 +54,22 @@ def test_a_failure_is_not_kept():
     with pytest.raises(OSError):
         cache.get("k", fails)
     assert cache.get("k", lambda: 7) == 7
+
+
+def test_plain_components_serialise_as_dash_would_and_need_no_cleaning():
+    """A cached answer made plain (dashboard/tick_cache.py plain) is the same JSON Dash sends for the
+    components, and orjson writes it without plotly's Python walk (which a component forces)."""
+    import orjson
+    from dash import dcc, html
+    from plotly.io.json import to_json_plotly
+
+    from dashboard.tick_cache import plain
+
+    tree = (html.Div([html.Span("Flood <b>", className="wf-sev", style={"borderColor": "#fff"}),
+                      html.P(["Level ", html.B("HIGH")], hidden=True), dcc.Markdown("*x*"), None, 3.5],
+                     id={"wf": "threat", "screen": "desk"}), [html.Li("one")], "text")
+    made = plain(tree)
+    assert orjson.loads(orjson.dumps(made)) == orjson.loads(to_json_plotly(list(tree)))
+    assert orjson.dumps(made)  # plain all the way down: no component left for orjson to refuse
+    with pytest.raises(TypeError):
+        orjson.dumps(tree)  # what the components themselves would make Dash's serialiser do
