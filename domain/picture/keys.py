@@ -89,6 +89,9 @@ class ThreatKeys:
     THREAT_CHANGES = f"{PREFIX}:threat-changes"
     THREAT_STAMP = f"{PREFIX}:cache:threat-stamp"
     THREAT_AGENCIES = f"{PREFIX}:cache:threat-agencies"  # agencies whose levels are cached (forget_cached)
+    # Bumped by forget_cached: levels computed under an older generation are stale even if their
+    # computation ended after it (it began before the resolution it does not count).
+    THREAT_GENERATION = f"{PREFIX}:cache:threat-generation"
 
     @staticmethod
     def threat_basis(field: str) -> str:

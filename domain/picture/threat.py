@@ -233,19 +233,22 @@ def threat_summary(client: redis.Redis, workspaces: list[Any], ceiling: TLP | Re
     label, agency = label_for(reader.ceiling, reader.agency), reader.agency
     pipe = client.pipeline(transaction=False)
     pipe.get(ThreatKeys.threat_cache(label)).get(ThreatKeys.threat_stamp(agency))
-    pipe.xrevrange(IncidentKeys.INCIDENT_CHANGES, count=1)
-    cached, stamp, newest = pipe.execute()
+    pipe.xrevrange(IncidentKeys.INCIDENT_CHANGES, count=1).get(ThreatKeys.THREAT_GENERATION)
+    cached, stamp, newest, generation = pipe.execute()
     changes = newest[0][0].decode() if newest else "0-0"
+    generation = generation.decode() if generation else "0"
     if cached and stamp:
-        at, _, computed_at = stamp.decode().partition("|")
-        if computed_at == changes or time.time() - float(at) < CACHE_SECONDS:
+        at, computed_at, made_in = (stamp.decode().split("|") + ["", ""])[:3]
+        # A resolution moves the generation, not the change stream: levels computed from before it
+        # (even if written after it) are never reused.
+        if made_in == generation and (computed_at == changes or time.time() - float(at) < CACHE_SECONDS):
             return orjson.loads(cached)
     now = datetime.now(UTC)
     found = evaluate(client, workspaces, now, agency)
     pipe = client.pipeline(transaction=False)
     for each, summary in found.summaries.items():
         pipe.set(ThreatKeys.threat_cache(each), orjson.dumps(summary), ex=IDLE_SECONDS)
-    pipe.set(ThreatKeys.threat_stamp(agency), f"{now.timestamp()}|{changes}", ex=IDLE_SECONDS)
+    pipe.set(ThreatKeys.threat_stamp(agency), f"{now.timestamp()}|{changes}|{generation}", ex=IDLE_SECONDS)
     if agency:  # so forget_cached finds it
         pipe.sadd(ThreatKeys.THREAT_AGENCIES, agency)
     pipe.execute()
@@ -257,7 +260,10 @@ def forget_cached(client: redis.Redis) -> None:
     """Drop the cached levels, the host center's and every agency's: the next screen refresh
     recomputes them (an incident was resolved)."""
     agencies = [a.decode() for a in client.smembers(ThreatKeys.THREAT_AGENCIES)]
-    client.delete(*(ThreatKeys.threat_stamp(a) for a in [None, *agencies]))
+    pipe = client.pipeline(transaction=False)
+    pipe.incr(ThreatKeys.THREAT_GENERATION)
+    pipe.delete(*(ThreatKeys.threat_stamp(a) for a in [None, *agencies]))
+    pipe.execute()
 
 
 def record_changes(client: redis.Redis, found: _Evaluation, now: datetime) -> int:

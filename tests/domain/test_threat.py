@@ -214,3 +214,25 @@ def test_an_agency_own_incident_raises_its_members_level_and_no_one_elses(redis_
     again = threat.threat_summary(redis_client, [STADIUM], Reader(TLP.AMBER, "BPD"))
     assert again["global"]["score"] < bpd["global"]["score"]
 
+
+
+def test_levels_computed_across_a_resolution_are_not_kept(redis_client, olivia, monkeypatch):
+    """A computation that began before a resolution and wrote its levels after it must not be reused:
+    the change stream does not move for a resolution, so without the generation forget_cached moves
+    those stale levels stood for a minute (IDLE_SECONDS) on whichever screens read them."""
+    put(redis_client, incident("bag", "extreme", 40.0), incident("road", "moderate", 40.02))
+    redis_client.xadd(IncidentKeys.INCIDENT_CHANGES, {"id": "inc:bag", "op": "upsert"})
+    original = threat.evaluate
+
+    def resolved_meanwhile(*args, **kwargs):
+        found = original(*args, **kwargs)  # read while the bag was open ...
+        annotations.save(redis_client, "inc:bag", {"version": 0, "status": "resolved"}, olivia)
+        threat.forget_cached(redis_client)  # ... resolved before the levels are written
+        return found
+
+    monkeypatch.setattr(threat, "evaluate", resolved_meanwhile)
+    stale = threat.threat_summary(redis_client, [STADIUM], TLP.AMBER)  # (the note is TLP:GREEN)
+    assert [d["id"] for d in stale["global"]["drivers"]] == ["inc:bag", "inc:road"]
+    monkeypatch.setattr(threat, "evaluate", original)
+    fresh = threat.threat_summary(redis_client, [STADIUM], TLP.AMBER)
+    assert [d["id"] for d in fresh["global"]["drivers"]] == ["inc:road"]
