@@ -88,7 +88,7 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     watchfloor: {render: render, heartbeat: heartbeat, select: select, banner: banner, gate: gate,
-                 reportsTick: WF.reportsTick, sentTick: WF.sentTick}
+                 reportsTick: WF.reportsTick, sentTick: WF.sentTick, queueTick: WF.queueTick}
   });
 
   WF.showBin = showBin; WF.select = select; WF.screenOf = screenOf; WF.setSelected = setSelected;

@@ -6,8 +6,9 @@
 
 Method. `watchfloor up` (tests/stack.py) with one web process; a desk is opened in headless Chromium
 and every Dash callback request it sends is captured (bench/screens.py ``_open_desk``): the gated
-poll (its output names the delta store) and every callback fired by the 5 s panels tick (panels,
-the vetting queue line, the open-alerts list, the vetted-reports layer). Then N simulated screens,
+poll (its output names the delta store), every callback fired by the 5 s panels tick (the panels;
+the open-alerts list and the vetted-reports layer only when the page asks for them, which for this
+desk is never), and the vetting queue line's (every third panels tick). Then N simulated screens,
 each with one signed-in session cookie:
 
 - hold a real push stream (GET /api/push, Server-Sent Events) on its own connection, reconnecting
@@ -15,7 +16,8 @@ each with one signed-in session cookie:
 - send the poll on each wake-up and on each refresh tick (``refresh_ms``, 2 s), through the same
   gate as assets/wf-60-wall.js: one poll in flight, one more sent when it answers if asked meanwhile,
   and while the push stream is open a tick polls only when no answer came for 10 s;
-- send every captured panels-tick callback every 5 s (the browser's bodies, replayed as sent).
+- send every captured panels-tick callback every 5 s and the queue line's every 15 s (the browser's
+  bodies, replayed as sent).
 
 The picture changes all along: one new incident about every 2 s (EventStore.append, through the
 fuser). An update "reaches" a screen when a poll answer moves the screen's cursor past the change's
@@ -67,6 +69,7 @@ from tests.stack import wait_healthy
 
 LATE_S = 1.0
 PANELS_S = 5.0
+QUEUE_TICKS = 3  # the vetting queue line asks every third panels tick
 QUIET_S = 10.0  # assets/wf-60-wall.js gate: min(10 s, half of stale_seconds)
 READERS = ("SHARED", "PER-STREAM")
 
@@ -81,12 +84,13 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _panel_bodies(bodies: list[dict[str, Any]]) -> list[tuple[bytes, str]]:
-    """Each distinct callback the 5 s panels tick fired (its body as sent, its path)."""
+def _panel_bodies(bodies: list[dict[str, Any]], tick: str = "panels-tick") -> list[tuple[bytes, str]]:
+    """Each distinct callback a tick fired (its body as sent, its path): the 5 s panels tick, or
+    ``queue-tick`` (the vetting queue line, every third panels tick)."""
     found: dict[str, tuple[bytes, str]] = {}
     for body in bodies:
         changed = " ".join(str(p) for p in body.get("changedPropIds") or [])
-        if '"panels-tick"' in changed or "panels-tick" in changed:
+        if f'"{tick}"' in changed or tick in changed:
             body = dict(body)
             path = body.pop("__path")
             found.setdefault(str(body.get("output")), (orjson.dumps(body), path))
@@ -172,8 +176,9 @@ class _Screen:
             return
         await self.poll()
 
-    async def panels(self) -> None:
-        await asyncio.gather(*(self._request("panels", head, body) for head, body in self.load.panels))
+    async def panels(self, period: float) -> None:
+        await asyncio.gather(*(self._request("panels", head, body) for head, body, every in self.load.panels
+                               if every == period))
 
     async def push(self) -> None:
         """The push stream, reconnected (Last-Event-ID) whenever it ends, as EventSource does."""
@@ -214,14 +219,16 @@ class _Screen:
             await asyncio.sleep(1.0)  # the stream's "retry: 1000"
 
     async def run(self, refresh: float) -> None:
-        await asyncio.gather(self.push(), self.ticks(refresh, self.tick), self.ticks(PANELS_S, self.panels))
+        periods = sorted({every for _head, _body, every in self.load.panels})
+        await asyncio.gather(self.push(), self.ticks(refresh, self.tick),
+                             *(self.ticks(every, lambda every=every: self.panels(every)) for every in periods))
         for conn in self.idle:
             conn.close()
 
 
 class _Load:
     def __init__(self, server: Stack, cookie: str, poll: tuple[dict[str, Any], str],
-                 panels: list[tuple[bytes, str]], seconds: float) -> None:
+                 panels: list[tuple[bytes, str, float]], seconds: float) -> None:
         parts = urlsplit(server.url)
         self.host, self.port, self.netloc = parts.hostname or "127.0.0.1", parts.port or 80, parts.netloc
         self.cookie = cookie
@@ -230,7 +237,7 @@ class _Load:
                 "Accept-Encoding: gzip\r\nContent-Length: ")  # the browser's: the server compresses, as for it
         self.poll_template = poll[0]
         self.poll_head = head.replace("{path}", poll[1]).encode()
-        self.panels = [(head.replace("{path}", path).encode(), body) for body, path in panels]
+        self.panels = [(head.replace("{path}", path).encode(), body, every) for body, path, every in panels]
         self.end = time.monotonic() + seconds
         self.end_wall = time.time() + seconds
         self.latency: dict[str, list[float]] = {"poll": [], "panels": []}
@@ -298,7 +305,7 @@ def _second_web(stack: Stack, tmp: Path, env: dict[str, str]) -> Stack:
 
 
 def _one_load(server: Stack, procs: list[Any], client: Any, cookie: str, poll: tuple[dict[str, Any], str],
-              panels: list[tuple[bytes, str]], n: int, seconds: float, refresh: float) -> dict[str, Any]:
+              panels: list[tuple[bytes, str, float]], n: int, seconds: float, refresh: float) -> dict[str, Any]:
     import psutil
 
     newest = client.xrevrange(IncidentKeys.INCIDENT_CHANGES, count=1)
@@ -358,7 +365,9 @@ def measure(loads: list[int], seconds: float, readers: list[str], refresh_ms: in
             _page, bodies, _errors = _open_desk(stack, browser, "bench")
             _page.wait_for_timeout(PANELS_S * 2 * 1000 + 1500)  # two panels ticks
             poll = _body_for(bodies, '"wf":"delta"')
-            panels = _panel_bodies(bodies)
+            # What each tick sends, at the period the page sends it (assets/wf-45-responders.js queueTick).
+            panels = ([(b, p, PANELS_S) for b, p in _panel_bodies(bodies)]
+                      + [(b, p, QUEUE_TICKS * PANELS_S) for b, p in _panel_bodies(bodies, "queue-tick")])
             browser.close()
         servers["SHARED"] = stack
         if "PER-STREAM" in readers:

@@ -66,6 +66,7 @@ def live_stores(screen: str, snapshot: dict[str, Any], settings: dict[str, Any],
         dcc.Store(id=ids("wake", screen)),  # bumped by the push stream (assets/wf-50-push.js)
         dcc.Store(id=ids("poll-req", screen)),  # the gate: a new poll only once the last one answered
         dcc.Store(id=ids("reports-tick", screen)),  # the vetted-reports layer's refresh, only while it is shown
+        dcc.Store(id=ids("queue-tick", screen)),  # the vetting queue line's refresh: every third panels tick
         dcc.Store(id=ids("settings", screen), data=settings),
         dcc.Store(id=ids("selected", screen)),
         dcc.Store(id=ids("alerts", screen), data={"cursor": "", "alerts": {}}),  # the banner: dashboard/panels/alerts.py

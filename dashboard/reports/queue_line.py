@@ -1,7 +1,8 @@
 """The vetting queue's line on the desk and the wall ("3 reports waiting, oldest 5 h (target 24 h)").
 
-One element in each screen's header (dashboard/screens.py: ``ids("sarq", screen)``), filled by the
-screens' existing five-second panels tick, never a poll of its own. Only the queue's size and age
+One element in each screen's header (dashboard/screens.py: ``ids("sarq", screen)``), filled on the
+page's first panels tick and every third after (15 s; assets/wf-45-responders.js queueTick), never a
+poll of its own. Only the queue's size and age
 are read (domain.reports.store.queue_status), never a report: the wall's display account may show
 them. The desk shows the line to operators and above, as a link to /reports; viewers get a link to
 the shared reports; the tablet shows nothing."""
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from dash import MATCH, Dash, Input, Output, State, html
+from dash import MATCH, ClientsideFunction, Dash, Input, Output, State, html
 
 from dashboard.offload import off_the_loop
 from dashboard.panels.live import ids
@@ -21,7 +22,7 @@ from dashboard.tick_cache import TickCache
 from domain.config.loader import Config
 from domain.reports.store import queue_line, queue_status
 
-QUEUE = TickCache(1.0)  # every desk and wall asks on the same 5 s tick: one read a second per process
+QUEUE = TickCache(1.0)  # every desk and wall asks on the same 15 s tick: one read a second per process
 
 
 def line_for(screen: str, user: Any, status: dict[str, Any] | None) -> tuple[str, bool, str]:
@@ -46,11 +47,17 @@ def phrases(text: str) -> list[Any]:
 
 
 def register_queue_line(app: Dash, config: Config, get_client: Callable[[], redis.Redis | None]) -> None:
+    app.clientside_callback(
+        ClientsideFunction(namespace="watchfloor", function_name="queueTick"),
+        Output(ids("queue-tick", MATCH), "data"),
+        Input(ids("panels-tick", MATCH), "n_intervals"),
+    )
+
     @app.callback(
         Output(ids("sarq", MATCH), "children"),
         Output(ids("sarq", MATCH), "hidden"),
         Output(ids("sarq", MATCH), "className"),
-        Input(ids("panels-tick", MATCH), "n_intervals"),
+        Input(ids("queue-tick", MATCH), "data"),
         State(ids("settings", MATCH), "data"),
     )
     @off_the_loop
