@@ -201,18 +201,20 @@ def evaluate(client: redis.Redis, workspaces: list[Any], now: datetime | None = 
     bases: dict[tuple[str, str], ThreatAssessment] = {}
     # A marking that sees exactly what the one below it sees (on most floors nothing in the window is
     # marked above TLP:CLEAR) has the same levels: assessed once, not once per marking.
-    last: tuple[frozenset[str], list[str], dict[str, ThreatAssessment]] | None = None
+    last: tuple[frozenset[str], list[str]] | None = None
+    assessed: dict[str, ThreatAssessment] = {}  # scope -> its assessment for what ``last`` names
     for ceiling in TLP:  # (a bare label is a reader of no agency: agencies' restricted items never weigh in)
         reader = Reader(ceiling, agency)
         shared = [i for i in recent if reader.sees(i)]
         shut = [i for i, c in closed.items() if ceiling.allows(highest(incident_marking(known[i]), c.get("marking")))]
-        seen = frozenset(i["id"] for i in shared)
-        same = last[2] if last is not None and last[0] == seen and last[1] == shut else None
-        last = (seen, shut, same if same is not None else {})
+        sees = (frozenset(i["id"] for i in shared), shut)
+        if sees != last:
+            last, assessed = sees, {}
         summary: dict[str, Any] = {"global": {}, "workspaces": {}}
         for scope_id, name, scope in scopes:
-            found = same[scope_id] if same is not None else assess(shared, scope, now, shut, times=times)
-            last[2][scope_id] = found
+            if scope_id not in assessed:
+                assessed[scope_id] = assess(shared, scope, now, shut, times=times)
+            found = assessed[scope_id]
             bases[(label_for(ceiling, agency), scope_id)] = found
             if scope is None:
                 summary["global"] = {"name": name, **found.as_dict()}
