@@ -5,37 +5,20 @@ after; the open-alerts list only while it lists an alert; the vetted-reports lay
 from __future__ import annotations
 
 import json
-import re
-import shutil
-import subprocess
 
-from tests.stack import ROOT
+from tests.page_js import page_functions, run_node
 
 NO = "NO_UPDATE"
 
 
 def _gates(calls: str) -> list:
-    node = shutil.which("node")
-    assert node, "Node.js is needed (make install uses npm for the basemap and gazetteer)"
-    js = "\n".join(f.read_text(encoding="utf-8") for f in sorted((ROOT / "assets").glob("wf-*.js")))
-    parts = []
-    for name in ("QUEUE_REFRESH_TICKS", "REPORTS_REFRESH_TICKS"):
-        m = re.search(r"\n\s*var " + name + r" = [^\n]+;\n", js)
-        assert m, f"var {name} not found in assets/wf-*.js"
-        parts.append(m.group(0))
-    for name in ("queueTick", "sentTick", "reportsTick"):
-        m = re.search(r"\n(\s*)function " + name + r"\(.*?\n\1\}", js, re.S)
-        assert m, f"function {name} not found in assets/wf-*.js"
-        parts.append(m.group(0))
     script = f"""
 const window = {{dash_clientside: {{no_update: "{NO}"}}}};
 let listed = false;
 const document = {{getElementById: () => ({{querySelector: () => (listed ? {{}} : null)}})}};
-{chr(10).join(parts)}
+{page_functions(("QUEUE_REFRESH_TICKS", "REPORTS_REFRESH_TICKS"), ("queueTick", "sentTick", "reportsTick"))}
 process.stdout.write(JSON.stringify({calls}));"""
-    done = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return json.loads(run_node(script))
 
 
 def test_the_queue_line_asks_on_the_first_tick_and_every_third():

@@ -7,11 +7,7 @@ from __future__ import annotations
 import json
 import math
 import random
-import re
-import shutil
-import subprocess
 from collections import Counter
-from pathlib import Path
 
 import orjson
 import pytest
@@ -20,6 +16,7 @@ from domain.picture.bins import Aggregator, BinnedPicture
 from domain.picture.keys import IncidentKeys
 from domain.picture.markers import SEVERITY_COLOURS, SEVERITY_RANK, Bin, bin_rows, hex_key, hour_bucket
 from layers.zones import Venue, Workspace
+from tests.page_js import ROOT, page_functions, run_node
 
 SEVERITIES = ["unknown", "minor", "moderate", "severe", "extreme"]
 KINDS = ["earthquake", "fire", "flood", "weather", "news"]
@@ -322,28 +319,14 @@ def test_a_bin_rows_cells_sum_to_its_count_and_decode_to_its_members():
 
 # -- The browser's side: assets/wf-30-bins.js binColumns, run in Node on the rows the server builds --
 
-ROOT = Path(__file__).resolve().parents[2]
 HOUR = 3600 * 1000
 
 
 def _bins_js() -> str:
-    # the browser code, assets/wf-*.js in the order Dash loads them (by name)
-    js = "\n".join(f.read_text(encoding="utf-8") for f in sorted((ROOT / "assets").glob("wf-*.js")))
-    parts = []
-    for name in ("SEV_RANK", "HOUR_MS", "SEV_NAMES", "TEXT_NOTE"):
-        m = re.search(r"\n\s*var " + name + r" = [^\n]+;\n", js)
-        assert m, f"var {name} not found in assets/wf-*.js"
-        parts.append(m.group(0))
-    for name in ("binFilter", "esc", "binColumns"):
-        m = re.search(r"\n(\s*)function " + name + r"\(.*?\n\1\}", js, re.S)
-        assert m, f"function {name} not found in assets/wf-*.js"
-        parts.append(m.group(0))
-    return "\n".join(parts)
+    return page_functions(("SEV_RANK", "HOUR_MS", "SEV_NAMES", "TEXT_NOTE"), ("binFilter", "esc", "binColumns"))
 
 
 def _run_bins_js(rows: list[dict], cases: list[dict]) -> list[dict]:
-    node = shutil.which("node")
-    assert node, "Node.js is needed (make install uses npm for the basemap and gazetteer)"
     script = _bins_js() + """
 const input = JSON.parse(require('fs').readFileSync(0, 'utf8'));
 const st = {bins: new Map(input.rows.map((b) => [b.bin, b]))};
@@ -351,10 +334,7 @@ process.stdout.write(JSON.stringify(input.cases.map((c) => {
   const cols = binColumns(st, binFilter(c.win, c.minSev, c.kinds, c.text, c.exercise, c.brush, c.now), input.colours);
   return {ids: cols.ids, text: cols.text, color: cols.color, size: cols.size, z: cols.z, total: cols.total};
 })));"""
-    done = subprocess.run([node, "-e", script], input=json.dumps({"rows": rows, "cases": cases, "colours": SEVERITY_COLOURS}),
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return json.loads(run_node(script, json.dumps({"rows": rows, "cases": cases, "colours": SEVERITY_COLOURS})))
 
 
 def _ms(iso: str) -> int:
@@ -545,9 +525,7 @@ def test_building_a_new_markings_model_does_not_hold_up_the_other_markings_polls
 def test_the_screen_keeps_no_row_for_an_incident_it_never_drew_that_went_into_a_bin():
     """assets/wf-10-state.js ingest, in Node: a dot that went into a bin is hidden (it may come back);
     a binned incident the screen never drew adds nothing, so its state stays bounded by what it drew."""
-    node = shutil.which("node")
-    assert node, "Node.js is needed (make install uses npm for the basemap and gazetteer)"
-    source = (Path(__file__).resolve().parents[2] / "assets" / "wf-10-state.js").read_text(encoding="utf-8")
+    source = (ROOT / "assets" / "wf-10-state.js").read_text(encoding="utf-8")
     script = "var window = {};\n" + source + """
 const WF = window.__wfjs, st = WF.stateFor('desk');
 WF.ingest(st, [{id: 'inc:a', lat: 1, lon: 2, severity: 'minor'}]);
@@ -555,9 +533,7 @@ const binned = WF.ingest(st, [{id: 'inc:a', hide: true, binned: true}, {id: 'inc
                               {id: 'inc:c', hide: true}]);
 process.stdout.write(JSON.stringify({ids: st.rows.map((r) => r.id), hidden: st.rows.map((r) => !!r.hidden),
                                      changed: binned.changed, added: binned.added}));"""
-    done = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    got = json.loads(done.stdout)
+    got = json.loads(run_node(script))
     assert got["ids"] == ["inc:a", "inc:c"], "no row kept for inc:b (binned, never drawn)"
     assert got["hidden"] == [True, True] and got["changed"] == [0] and got["added"] == [1]
 
