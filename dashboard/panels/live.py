@@ -84,21 +84,23 @@ def reader_ceiling(client: redis.Redis) -> Reader:
     return reader_for(current_user(), client)
 
 
-def picture_delta(config: Config, client: redis.Redis | None, cursor: str) -> tuple[dict[str, Any], str]:
-    """The picture's rows changed after ``cursor`` and the new cursor; ``redis`` False (and why)
-    when the store does not answer."""
+def picture_delta(config: Config, client: redis.Redis | None, cursor: str,
+                  reader: Reader | None = None) -> tuple[dict[str, Any], str]:
+    """The picture's rows changed after ``cursor`` that ``reader`` (else the signed-in reader of this
+    request) may receive, and the new cursor; ``redis`` False (and why) when the store does not answer."""
     if client is None:
         return {"rows": [], "redis": False, "reason": store_problem(config), "t": time.time()}, cursor
     try:
-        ceiling = reader_ceiling(client)
+        ceiling = reader if reader is not None else reader_ceiling(client)
         heads = announced(redis_url(config) or "")
 
         def changes() -> tuple[list[dict[str, Any]], str, bool]:
             return incidents.changes_after(client, cursor, count=DELTA_BATCH, ceiling=ceiling)
 
         # Shared only while the push reader runs: an answer computed after it announced ``heads``
-        # holds every change up to them, and a later change announces new heads (a new key).
-        rows, cursor, reload = DELTAS.get((cursor, ceiling.value, heads), changes) if heads else changes()
+        # holds every change up to them, and a later change announces new heads (a new key). Keyed by
+        # the whole reader, marking AND agency: two agencies' screens at one marking see different rows.
+        rows, cursor, reload = DELTAS.get((cursor, ceiling, heads), changes) if heads else changes()
         problems = cached_process_status(client)["problems"]  # a stopped fuser: DEGRADED, never LIVE
     except (redis.RedisError, OSError):  # why, when `watchfloor up` knows (a full disk...)
         return {"rows": [], "redis": False, "reason": store_problem(config), "t": time.time()}, cursor

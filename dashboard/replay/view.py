@@ -23,7 +23,7 @@ import redis
 from dash import Patch, html
 
 from dashboard.panels.status import threat_panel
-from domain.access.tlp import max_marking
+from domain.agencies.access import Reader, reader_for
 from domain.picture import incidents
 from domain.picture.markers import SEVERITY_COLOURS
 from domain.replay.frames import rows_at
@@ -52,7 +52,7 @@ def replay_for(client: redis.Redis, window: Window, archive: Path, fusion_window
         return found
 
 
-_rows: OrderedDict[tuple[int, int, str], list[dict[str, Any]]] = OrderedDict()
+_rows: OrderedDict[tuple[int, int, Reader], list[dict[str, Any]]] = OrderedDict()
 ROWS_KEPT = 16  # recent frames' rows: the next frame's patch starts from the one the browser shows
 
 
@@ -64,11 +64,11 @@ def map_rows(client: redis.Redis, replay: Replay, when_ms: int | None, reader: A
     its changes, not the whole picture)."""
     if when_ms is None:
         return []
-    ceiling = max_marking(reader, client)
-    key = (id(replay), int(when_ms), ceiling.value)
+    ceiling = reader_for(reader, client)  # TLP and the agency's sharing, as frame() and the live screens
+    key = (id(replay), int(when_ms), ceiling)
     with _lock:
         kept = _rows.get(key)
-        base = _rows.get((id(replay), int(base_ms), ceiling.value)) if base_ms is not None else None
+        base = _rows.get((id(replay), int(base_ms), ceiling)) if base_ms is not None else None
     if kept is not None:
         return kept
     when = datetime.fromtimestamp(when_ms / 1000, UTC)

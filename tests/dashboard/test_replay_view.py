@@ -119,3 +119,23 @@ def test_rows_worked_out_from_the_frame_shown_equal_rows_worked_out_whole(redis_
         whole = [r for r in rows_at(redis_client, replay, datetime.fromtimestamp((t + step) / 1000, UTC), TLP.AMBER)
                  if r.get("lat") is not None]
         assert stepped == whole, t
+
+
+@pytest.mark.redis
+def test_the_replay_map_shows_each_agency_its_share(redis_client) -> None:
+    """The replay's map rows follow the agencies' sharing as the live screens do: an item its agency
+    keeps to itself is drawn for that agency's people and for nobody else's at the same marking."""
+    from domain.agencies.access import Reader
+
+    now = datetime.now(UTC)
+    at_ms = int(now.timestamp() * 1000) - 600_000
+    for n, (agency, sharing) in enumerate(((None, None), ("MBTA", "own"))):
+        raw, _ = Event(id=f"s:{n}", source="cad", kind=Kind.SECURITY, time=now - timedelta(minutes=10),
+                       title=f"item {n}", lat=42.35 + n, lon=-71.06, severity=Severity.MODERATE, feed="cad",
+                       agency=agency, sharing=sharing).encoded()
+        redis_client.xadd(EventKeys.EVENTS, {"id": f"s:{n}", "op": "new", "e": raw, "sup": ""}, id=f"{at_ms + n}-0")
+    replay = Replay.build(redis_client, Window(now - timedelta(hours=1), now))
+    t = replay.window.end_ms
+    titles = {who: {r["id"] for r in map_rows(redis_client, replay, t, Reader(TLP.AMBER, who))} for who in ("MBTA", "BFD")}
+    assert len(titles["MBTA"]) == 2, titles
+    assert len(titles["BFD"]) == 1 and titles["BFD"] < titles["MBTA"], titles
