@@ -241,9 +241,10 @@
       full = true;
       if (snapshot) {
         st.redisOk = snapshot.ok !== false;
-        if (snapshot.ok !== false) { st.lastOk = Date.now(); }
+        if (snapshot.ok !== false) { st.lastOk = st.lastPolled = Date.now(); }
         // The page's rows come as JSON text (dashboard/app.py snapshot: far cheaper for the server).
         ingest(st, typeof snapshot.rows === "string" ? JSON.parse(snapshot.rows) : (snapshot.rows || []));
+        st.cursor = snapshot.cursor;  // where the rows held stop: a pushed delta applies only from here
       }
     }
     var deltaFired = fired.some(function (p) { return p.indexOf('"wf":"delta"') >= 0; });
@@ -264,6 +265,8 @@
     }
     if (deltaFired && delta) {
       st.lastOk = Date.now();
+      if (!delta.pushed) { st.lastPolled = st.lastOk; }  // the gate's safety poll counts polls only
+      if (typeof delta.cursor === "string") { st.cursor = delta.cursor; }
       st.redisOk = delta.redis !== false;
       st.storeReason = delta.reason || "";
       st.problems = delta.problems || [];

@@ -29,10 +29,12 @@
     var woken = wake !== undefined && wake !== null && wake !== st.lastWake;
     st.lastWake = wake;
     var quiet = Math.min(10000, 500 * (settings.stale || 20));
-    if (!woken && !st.pollPending && WF.pushOpen && WF.pushOpen() && st.lastOk !== null && now - st.lastOk < quiet) {
+    var polled = st.lastPolled || null;  // the last poll's answer (a pushed delta does not count: alerts come by poll)
+    if (!woken && !st.pollPending && WF.pushOpen && WF.pushOpen() && polled !== null && now - polled < quiet) {
       return window.dash_clientside.no_update;
     }
     var gateMs = Math.max(3000, 3 * (settings.refresh || 2000));  // a poll slower than this is sent again
+    st.gateMs = gateMs;
     if (st.pollSent && now - st.pollSent < gateMs) {
       st.pollPending = true;  // asked while one is in flight: sent as soon as that one answers
       return window.dash_clientside.no_update;

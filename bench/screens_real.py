@@ -13,15 +13,17 @@ each with one signed-in session cookie:
 
 - hold a real push stream (GET /api/push, Server-Sent Events) on its own connection, reconnecting
   with Last-Event-ID when the server closes it (every 55 s), as EventSource does;
+- apply a delta the stream carries as assets/wf-50-push.js does (when it starts at the screen's
+  cursor and no poll is on its way), and otherwise poll;
 - send the poll on each wake-up and on each refresh tick (``refresh_ms``, 2 s), through the same
   gate as assets/wf-60-wall.js: one poll in flight, one more sent when it answers if asked meanwhile,
-  and while the push stream is open a tick polls only when no answer came for 10 s;
+  and while the push stream is open a tick polls only when no poll answered for 10 s;
 - send every captured panels-tick callback every 5 s and the queue line's every 15 s (the browser's
   bodies, replayed as sent).
 
 The picture changes all along: one new incident about every 2 s (EventStore.append, through the
 fuser). An update "reaches" a screen when a poll answer moves the screen's cursor past the change's
-stream entry; its latency is the answer's arrival minus the entry's time (Redis stream ids are
+stream entry (or a pushed delta does); its latency is the arrival minus the entry's time (Redis stream ids are
 milliseconds on the same machine's clock). Late: more than 1 s. CPU is the web process's own
 (user + system), over the wall time of the load. The load generator runs on the same 2 cores.
 
@@ -185,7 +187,7 @@ class _Screen:
         load, last_id = self.load, ""
         while not load.done():
             try:
-                reader, writer = await asyncio.open_connection(load.host, load.port)
+                reader, writer = await asyncio.open_connection(load.host, load.port, limit=1 << 24)  # a big delta is one line
             except OSError:
                 load.error("push: connect")
                 await asyncio.sleep(1)
@@ -195,6 +197,7 @@ class _Screen:
                           f"Cookie: {load.cookie}\r\n{extra}\r\n").encode())
             load.streams_open += 1
             self.push_open = True
+            delta = False
             try:
                 while not load.done():
                     line = await asyncio.wait_for(reader.readline(), timeout=max(0.1, load.end - time.monotonic()))
@@ -202,6 +205,11 @@ class _Screen:
                         break
                     if line.startswith(b"id: "):
                         last_id = line[4:].strip().decode()
+                    elif line.startswith(b"event: delta"):
+                        delta = True
+                    elif line.startswith(b"data: ") and delta:
+                        delta = False
+                        self.pushed(line[6:])
                     elif line.startswith(b"data: change"):
                         load.wakes += 1
                         self.spawn(self.poll)
@@ -217,6 +225,22 @@ class _Screen:
                 load.streams_open -= 1
                 writer.close()
             await asyncio.sleep(1.0)  # the stream's "retry: 1000"
+
+    def pushed(self, data: bytes) -> None:
+        """A delta on the stream, as assets/wf-50-push.js takesDelta: applied when it starts at the
+        screen's cursor and no poll is on its way, else the screen polls."""
+        try:
+            body = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            self.load.error("push: bad delta")
+            body = {}
+        if self.in_flight or self.pending or body.get("from") != self.cursor or not isinstance(body.get("cursor"), str):
+            self.load.wakes += 1
+            self.spawn(self.poll)
+            return
+        self.load.pushed += 1
+        before, self.cursor = self.cursor, body["cursor"]
+        self.moves.append((before, self.cursor, time.time()))
 
     async def run(self, refresh: float) -> None:
         periods = sorted({every for _head, _body, every in self.load.panels})
@@ -243,6 +267,7 @@ class _Load:
         self.latency: dict[str, list[float]] = {"poll": [], "panels": []}
         self.errors: dict[str, int] = {}
         self.wakes = 0
+        self.pushed = 0  # deltas applied from the push stream
         self.streams_open = 0
         self._bodies: dict[str, bytes] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -335,7 +360,7 @@ def _one_load(server: Stack, procs: list[Any], client: Any, cookie: str, poll: t
                                                                            <= _id_ms(c) <= until_ms]),
         "updates": total, "update_p50_s": percentile(lat, 50), "update_p95_s": percentile(lat, 95),
         "update_max_s": max(lat) if lat else None, "late_pct": 100.0 * late / total if total else None,
-        "never_arrived": missed, "wakes": load.wakes, "never_arrived_changes": sorted(
+        "never_arrived": missed, "wakes": load.wakes, "pushed_deltas": load.pushed, "never_arrived_changes": sorted(
             {c for s in screens for c in changes if start_ms + warm * 1000 <= _id_ms(c) <= until_ms
              and not any(_id_key(b) < _id_key(c) <= _id_key(a) or (b == "0-0" and _id_key(c) <= _id_key(a))
                          for b, a, _ in s.moves)})[:20],
@@ -412,7 +437,7 @@ def _print_row(row: dict[str, Any]) -> None:
     errors = ", ".join(f"{k} {v}" for k, v in sorted(row["errors"].items())) or "none"
     print(f"  {row['reader']:<10} {row['screens']:>4} screens: update p50 {ms(row['update_p50_s'])}, "
           f"p95 {ms(row['update_p95_s'])}, late (>1 s or never) {row['late_pct'] or 0:.1f} % of {row['updates']:,}; "
-          f"poll p95 {ms(row['poll_p95_s'])} ({row['polls']:,}), panels p95 {ms(row['panels_p95_s'])}; "
+          f"pushed deltas {row['pushed_deltas']:,}, poll p95 {ms(row['poll_p95_s'])} ({row['polls']:,}), panels p95 {ms(row['panels_p95_s'])}; "
           f"web CPU {row['web_cpu_core_fraction']:.2f} core, load generator {row['load_generator_cpu_core_fraction']:.2f}; "
           f"errors {errors}", flush=True)
 

@@ -27,7 +27,7 @@ from dashboard.login import register_login_routes
 from dashboard.metrics import register_metrics
 from dashboard.middleware import install_security
 from dashboard.panels.figures import ASSETS
-from dashboard.panels.live import reader_ceiling, register_live_callbacks, rows_text
+from dashboard.panels.live import push_message, reader_ceiling, register_live_callbacks, rows_text
 from dashboard.push import register_push
 from dashboard.reports.page import register_reports
 from dashboard.screens import DESK, SCREENS, TABLET, Screen, screen_layout
@@ -142,7 +142,7 @@ def create_app(config: Config | None = None) -> Dash:
                                             '*"wf":"reports-tick"}.data'})
     register_public_pages(server, guard, config)
     register_operator_api(server, config, handle.get)
-    register_push(server, config)
+    register_push(server, config, push_message(config, handle.get))  # deltas on the open push streams
     register_metrics(server, config, handle.get)
     register_tiles(server, config)
 

@@ -1,18 +1,29 @@
-"""Push: a Server-Sent Events stream that wakes open screens the moment something changes.
+"""Push: a Server-Sent Events stream that brings open screens what changed the moment it changes.
 
-It carries no data. Each message only says "something changed"; the screen then runs its usual
-cursor-based poll, so what it shows still comes through the one tested path (nothing lost, nothing
-twice) and a screen without the stream (a proxy that buffers, an old browser) still polls every
-``refresh_ms``. The stream closes itself after ``MAX_SECONDS`` (the browser reconnects, and the
-session is checked again; its first message sets the browser's Last-Event-ID, so whatever changed
-while it reconnected, to this process or another, wakes it at once), and sends a comment every ``KEEPALIVE`` seconds so idle proxies keep it
-open.
+When only the picture changed, the message carries the change itself (``event: delta``): the rows
+after the screen's cursor that its reader may receive, worked out once per process for every stream
+of the same reader and cursor, the same answer a poll would get (dashboard/panels/live.py
+``picture_delta``). The screen applies it when it follows on from what the screen holds and no poll
+is on its way (assets/wf-50-push.js); otherwise, and for an operator alert, the message only says
+"something changed" and the screen runs its cursor-based poll. So 500 screens cost one delta and 500
+writes on open streams per change, not 500 HTTP requests, and nothing is lost or shown twice: rows
+are applied by event id, and a screen without the stream (a proxy that buffers, an old browser) still
+polls every ``refresh_ms``.
+
+The stream checks its session again before a delta when the last check is older than
+``RECHECK_SECONDS`` (as a WebSocket does), with the reader's marking and agency read again: a
+session signed out, disabled or expired ends the stream (``event: signed-out``) and gets no more
+data. The stream closes itself after ``MAX_SECONDS`` (the browser reconnects, and the session is
+checked again; its first message sets the browser's Last-Event-ID, so whatever changed while it
+reconnected, to this process or another, wakes it at once), and sends a comment every
+``KEEPALIVE`` seconds so idle proxies keep it open.
 
 One reader per web process (:class:`WakeHub`): a background task blocks on the incident-change and
 alert streams with XREAD on one connection and wakes every open stream of the process, so 500
 screens cost one Redis connection, not 500. The hub keeps only the newest ids Redis told it (what
-any other process would read too), never a screen's state. ``push_reader = "PER-STREAM"`` keeps the
-former reader (one connection and XREAD per open stream), to compare the two (bench/screens_real.py).
+any other process would read too) and, until the next change, the deltas worked out for them; never
+a screen's state. ``push_reader = "PER-STREAM"`` keeps the former reader (one connection and XREAD
+per open stream, wake-ups only), to compare the two (bench/screens_real.py).
 """
 
 from __future__ import annotations
@@ -22,13 +33,18 @@ import logging
 import re
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from typing import Any
 
 import redis
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 
+from dashboard.offload import pool
+from dashboard.security import SCOPE_GUARD, WS_RECHECK_SECONDS
+from domain.access.audit import audit
+from domain.agencies.access import Reader, reader_for
 from domain.config.loader import Config
 from domain.operations.keys import AlertKeys
 from domain.picture.keys import IncidentKeys
@@ -42,6 +58,13 @@ READY_WAIT = 5.0  # how long a new stream waits for the hub's first answer befor
 RETRY_AFTER = 1.0  # the hub's pause before reconnecting to a store that failed
 WATCHED = (IncidentKeys.INCIDENT_CHANGES, AlertKeys.ALERTS)
 DEGRADED = b"event: degraded\ndata: store\n\n"
+SIGNED_OUT = b"event: signed-out\ndata: session\n\n"
+RECHECK_SECONDS = WS_RECHECK_SECONDS  # a stream that carries data checks its session at least this often
+
+# (the screen's cursor) -> (the cursor after, the delta message's JSON), or None: let the poll answer.
+Deliver = Callable[[str], Awaitable[tuple[str, bytes] | None]]
+# (reader, cursor) -> the same, worked out in a thread (dashboard/panels/live.py push_message).
+Message = Callable[[Reader, str], tuple[str, bytes] | None]
 
 _STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 
@@ -93,13 +116,24 @@ class WakeHub:
         self._changed = asyncio.Event()
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._shared: dict[Hashable, asyncio.Future[Any]] = {}
 
     @property
     def changed(self) -> asyncio.Event:
         """Set at the next change (or failure); a fresh event is made for the one after."""
         return self._changed
 
+    async def shared(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """``compute()`` run once in the callback pool for every stream asking with ``key`` until the
+        next change (the key holds the heads it was asked at); a stream that goes away meanwhile
+        does not cancel the others' answer."""
+        future = self._shared.get(key)
+        if future is None:
+            future = self._shared[key] = asyncio.get_running_loop().run_in_executor(pool(), compute)
+        return await asyncio.shield(future)
+
     def _wake(self) -> None:
+        self._shared = {}  # answers for the former heads: the streams already asking keep theirs
         if self.heads is None:
             _ANNOUNCED.pop(self.url, None)
         else:
@@ -171,8 +205,10 @@ def hub_for(url: str) -> WakeHub:
     return hubs[url]
 
 
-async def wake_events(url: str, *, max_seconds: float = MAX_SECONDS, last_event_id: str | None = None) -> AsyncIterator[bytes]:
-    """One screen's stream, woken by the process's :class:`WakeHub`."""
+async def wake_events(url: str, *, max_seconds: float = MAX_SECONDS, last_event_id: str | None = None,
+                      deliver: Deliver | None = None) -> AsyncIterator[bytes]:
+    """One screen's stream, woken by the process's :class:`WakeHub`; with ``deliver``, a change of
+    the picture alone comes as its delta (``event: delta``), anything else as a wake-up."""
     hub = hub_for(url)
     hub.subscribers += 1
     try:
@@ -193,8 +229,20 @@ async def wake_events(url: str, *, max_seconds: float = MAX_SECONDS, last_event_
                 yield DEGRADED
                 return
             if _ahead(hub.heads, seen):
-                seen = hub.heads
-                yield f"id: {','.join(seen)}\ndata: change\n\n".encode()
+                heads = hub.heads
+                try:
+                    # Only the picture moved: its delta. An alert (or both) wakes the poll, which brings both.
+                    delta = await deliver(seen[0]) if deliver is not None and heads[1] == seen[1] else None
+                except SignedOut:
+                    yield SIGNED_OUT
+                    return
+                if delta is not None and _id_key(delta[0]) > _id_key(seen[0]):
+                    # Up to where the delta reached (a screen far behind gets the rest next round).
+                    seen = (delta[0], seen[1])
+                    yield b"id: " + ",".join(seen).encode() + b"\nevent: delta\ndata: " + delta[1] + b"\n\n"
+                else:
+                    seen = heads
+                    yield f"id: {','.join(seen)}\ndata: change\n\n".encode()
                 continue
             changed = hub.changed
             try:
@@ -203,6 +251,51 @@ async def wake_events(url: str, *, max_seconds: float = MAX_SECONDS, last_event_
                 yield b": keep-alive\n\n"
     finally:
         hub.subscribers -= 1
+
+
+class SignedOut(Exception):
+    """The stream's session ended (signed out, disabled, expired): no more data on it."""
+
+
+def deliverer(url: str, reader_now: Callable[[], Reader | None], message: Message) -> Deliver:
+    """One stream's deltas: its reader, read again (session, marking, agency) when the last check is
+    older than ``RECHECK_SECONDS``, and the message for its cursor, shared by every stream of the
+    process asking for the same reader, cursor and heads. A check that fails (the store away) sends
+    a wake-up instead: no data goes out on a reader not checked within ``RECHECK_SECONDS``."""
+    state: dict[str, Any] = {"reader": None, "checked": float("-inf")}
+
+    async def deliver(cursor: str) -> tuple[str, bytes] | None:
+        hub = hub_for(url)
+        loop = asyncio.get_running_loop()
+        if time.monotonic() - state["checked"] >= RECHECK_SECONDS:
+            try:
+                state["reader"] = await loop.run_in_executor(pool(), reader_now)
+            except (redis.RedisError, OSError):
+                return None
+            state["checked"] = time.monotonic()
+        reader = state["reader"]
+        if reader is None:
+            audit("session.end", record="push stream", outcome="refused", reason="session ended; stream closed")
+            raise SignedOut
+        try:
+            return await hub.shared((cursor, reader, hub.heads), lambda: message(reader, cursor))  # type: ignore[no-any-return]
+        except (redis.RedisError, OSError):
+            return None
+
+    return deliver
+
+
+def session_reader(scope: dict[str, Any]) -> Callable[[], Reader | None]:
+    """The request's reader as it is now: None when its session no longer holds (read in a thread)."""
+    guard = scope.get(SCOPE_GUARD)
+
+    def reader_now() -> Reader | None:
+        store = guard.sessions() if guard is not None else None
+        sid = guard.cookie_value(scope, guard.is_tls(scope)) if guard is not None else ""
+        session = store.get(sid, active=False) if store is not None and sid else None  # never renews the idle clock
+        return None if session is None else reader_for(session.user, guard.get_client())
+
+    return reader_now
 
 
 async def wake_events_per_stream(url: str, *, max_seconds: float = MAX_SECONDS,
@@ -236,8 +329,9 @@ async def wake_events_per_stream(url: str, *, max_seconds: float = MAX_SECONDS,
         await client.aclose()
 
 
-def register_push(server: FastAPI, config: Config) -> None:
-    """``GET /api/push``: needs a session like every /api route (the access guard checks it)."""
+def register_push(server: FastAPI, config: Config, message: Message | None = None) -> None:
+    """``GET /api/push``: needs a session like every /api route (the access guard checks it).
+    ``message`` (dashboard/panels/live.py push_message) lets the stream carry the picture's deltas."""
     per_stream = str(getattr(config, "push_reader", "SHARED")).upper() == "PER-STREAM"
 
     @server.get("/api/push", include_in_schema=False)
@@ -245,9 +339,11 @@ def register_push(server: FastAPI, config: Config) -> None:
         url = redis_url(config)
         if url is None:
             return StreamingResponse(iter([DEGRADED]), media_type="text/event-stream")
-        events = wake_events_per_stream if per_stream else wake_events
-        return StreamingResponse(
-            events(url, last_event_id=request.headers.get("last-event-id")),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        )
+        resume = request.headers.get("last-event-id")
+        if per_stream:
+            events = wake_events_per_stream(url, last_event_id=resume)
+        else:
+            deliver = deliverer(url, session_reader(request.scope), message) if message is not None else None
+            events = wake_events(url, last_event_id=resume, deliver=deliver)
+        return StreamingResponse(events, media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

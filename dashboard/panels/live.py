@@ -94,8 +94,9 @@ def picture_delta(config: Config, client: redis.Redis | None, cursor: str,
         ceiling = reader if reader is not None else reader_ceiling(client)
         heads = announced(redis_url(config) or "")
 
-        def changes() -> tuple[list[dict[str, Any]], str, bool]:
-            return incidents.changes_after(client, cursor, count=DELTA_BATCH, ceiling=ceiling)
+        def changes() -> tuple[str, str, bool]:
+            rows, after, reload = incidents.changes_after(client, cursor, count=DELTA_BATCH, ceiling=ceiling)
+            return rows_text(rows), after, reload
 
         # Shared only while the push reader runs: an answer computed after it announced ``heads``
         # holds every change up to them, and a later change announces new heads (a new key). Keyed by
@@ -106,7 +107,23 @@ def picture_delta(config: Config, client: redis.Redis | None, cursor: str,
         return {"rows": [], "redis": False, "reason": store_problem(config), "t": time.time()}, cursor
     # Rows as JSON text, as the page's snapshot (dashboard/app.py): Dash's own serialisation walks
     # every value in Python, a fifth of a web process's CPU with 300 screens polling.
-    return {"rows": rows_text(rows), "redis": True, "problems": problems, "reload": reload, "t": time.time()}, cursor
+    return {"rows": rows, "redis": True, "problems": problems, "reload": reload, "t": time.time()}, cursor
+
+
+def push_message(config: Config, get_client: Callable[[], redis.Redis | None]) -> Callable[[Reader, str], tuple[str, bytes] | None]:
+    """What the push stream sends a screen of ``reader`` at ``cursor`` (dashboard/push.py): the cursor
+    after and the delta as JSON (rows as an array), the same delta a poll answers; None (the screen
+    polls instead) when the store did not answer or the screen must reload."""
+
+    def message(reader: Reader, cursor: str) -> tuple[str, bytes] | None:
+        delta, after = picture_delta(config, get_client(), cursor, reader)
+        if not delta["redis"] or delta["reload"]:
+            return None
+        head = orjson.dumps({"from": cursor, "cursor": after, "redis": True, "problems": delta["problems"],
+                             "t": delta["t"], "pushed": True})
+        return after, head[:-1] + b',"rows":' + delta["rows"].encode() + b"}"
+
+    return message
 
 
 def rows_text(rows: list[dict[str, Any]]) -> str:
@@ -169,6 +186,7 @@ def _register_map_and_timeline(app: Dash, config: Config, get_client: Callable[[
         withdrawal is never an answer dropped because a tick fired again (dashboard/panels/alerts.py)."""
         client = get_client()
         delta, cursor = picture_delta(config, client, cursor or "0-0")
+        delta["cursor"] = cursor  # what the page holds now: a pushed delta applies only on from it
         # A store that did not answer the picture is not asked again: DEGRADED comes no later.
         alerts = poll_alerts(client, current_user(), known_alerts, settings) if delta["redis"] else no_update
         return delta, cursor, alerts

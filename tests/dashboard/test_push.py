@@ -1,14 +1,18 @@
-"""The push stream wakes screens on a change and carries no data of its own."""
+"""The push stream wakes screens on a change; with a deliverer (every web server has one), a change of
+the picture alone comes with its delta for the stream's reader."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 
+import orjson
 import pytest
 
 from dashboard.asgi import is_interaction as _is_interaction
 from dashboard.push import wake_events, wake_events_per_stream
+from domain.access.tlp import TLP
+from domain.agencies.access import Reader
 from domain.operations.keys import AlertKeys
 from domain.picture.keys import IncidentKeys
 
@@ -132,3 +136,125 @@ def test_the_first_message_sets_the_resume_point_without_waking(redis_server, re
     opening, woken = asyncio.run(run())
     assert b"\nid: " in opening and b"data:" not in opening
     assert woken.endswith(b"data: change\n\n")
+
+
+def _incident(client, iid: str, owners: list[dict[str, str]] | None = None) -> str:
+    doc = {"id": iid, "title": iid, "kind": "security", "severity": "moderate", "lat": 42.35, "lon": -71.06,
+           "time": "2026-12-04T08:00:00Z", "reports": [{"event_id": "e:" + iid, "source": "cad"}]}
+    if owners:
+        doc["owners"] = owners
+    client.hset(IncidentKeys.INCIDENTS, iid, orjson.dumps(doc))
+    return client.xadd(IncidentKeys.INCIDENT_CHANGES, {"id": iid, "op": "upsert"}).decode()
+
+
+def _message(redis_server, redis_client, calls: list[tuple[str, str]] | None = None):
+    from dashboard.panels.live import push_message
+    from domain.config.loader import load_config
+
+    made = push_message(load_config(env={"REDIS_URL": redis_server.url, "WATCHFLOOR_EXERCISE": "false"}),
+                        lambda: redis_client)
+
+    def message(reader, cursor):
+        if calls is not None:
+            calls.append((reader.agency, cursor))
+        return made(reader, cursor)
+
+    return message
+
+
+async def _next_data(stream) -> bytes:
+    while True:
+        message = await asyncio.wait_for(stream.__anext__(), timeout=5)
+        if not message.startswith(b":"):
+            return message
+
+
+def test_a_change_of_the_picture_comes_with_its_delta_for_the_streams_reader(redis_server, redis_client):
+    """Each stream gets the rows its reader may receive (two agencies at one marking), from its cursor
+    to the new one, as one ``delta`` message; an alert still only wakes the screen."""
+    from dashboard.push import deliverer
+
+    start = _incident(redis_client, "inc:before")
+    message = _message(redis_server, redis_client)
+
+    async def run() -> dict[str, list[bytes]]:
+        streams = {agency: wake_events(redis_server.url, max_seconds=5, deliver=deliverer(
+            redis_server.url, lambda agency=agency: Reader(TLP.AMBER, agency), message)) for agency in ("MBTA", "BFD")}
+        got: dict[str, list[bytes]] = {a: [await s.__anext__()] for a, s in streams.items()}
+        _incident(redis_client, "inc:public")
+        _incident(redis_client, "inc:package", [{"agency": "MBTA", "sharing": "own", "event_id": "e:inc:package"}])
+        for agency, stream in streams.items():
+            got[agency].append(await _next_data(stream))
+        redis_client.xadd(AlertKeys.ALERTS, {"id": "a1"})
+        for agency, stream in streams.items():
+            got[agency].append(await _next_data(stream))
+            await stream.aclose()
+        return got
+
+    got = asyncio.run(run())
+    newest = redis_client.xrevrange(IncidentKeys.INCIDENT_CHANGES, count=1)[0][0].decode()
+    for agency, want in (("MBTA", {"inc:public", "inc:package"}), ("BFD", {"inc:public"})):
+        first, delta, alert = got[agency]
+        assert first.startswith(b"retry:") and f"id: {start},".encode() in first
+        head, _, data = delta.partition(b"\ndata: ")
+        assert head.startswith(f"id: {newest},".encode()) and head.endswith(b"event: delta"), delta[:200]
+        body = orjson.loads(data)
+        assert body["from"] == start and body["cursor"] == newest and body["pushed"] is True
+        shown = {row["id"] for row in body["rows"] if not row.get("hide")}
+        # Both new incidents may come in one delta or two (the stream read as they were written).
+        if shown != want:
+            rest = orjson.loads(alert.partition(b"\ndata: ")[2]) if b"event: delta" in alert else {"rows": []}
+            shown |= {row["id"] for row in rest["rows"] if not row.get("hide")}
+        assert shown == want, (agency, shown)
+        assert alert.endswith(b"data: change\n\n") or b"event: delta" in alert
+
+
+def test_streams_of_one_reader_share_one_delta(redis_server, redis_client):
+    from dashboard.push import deliverer
+
+    _incident(redis_client, "inc:before")
+    calls: list[tuple[str, str]] = []
+    message = _message(redis_server, redis_client, calls)
+
+    async def run() -> list[bytes]:
+        streams = [wake_events(redis_server.url, max_seconds=5, deliver=deliverer(
+            redis_server.url, lambda: Reader(TLP.GREEN, "BFD"), message)) for _ in range(40)]
+        for stream in streams:
+            await stream.__anext__()
+        _incident(redis_client, "inc:one")
+        got = [await _next_data(stream) for stream in streams]
+        for stream in streams:
+            await stream.aclose()
+        return got
+
+    got = asyncio.run(run())
+    assert all(b"event: delta" in g and b"inc:one" in g for g in got)
+    assert len(calls) == 1, f"40 screens of one reader made {len(calls)} deltas"
+
+
+def test_a_stream_whose_session_ended_gets_no_more_data(redis_server, redis_client, monkeypatch):
+    """The session is read again before a delta once the last check is RECHECK_SECONDS old: signed
+    out, the stream says so, sends nothing else and ends."""
+    from dashboard import push
+
+    monkeypatch.setattr(push, "RECHECK_SECONDS", 0.0)
+    _incident(redis_client, "inc:before")
+    signed_in = [True]
+    message = _message(redis_server, redis_client)
+
+    async def run() -> list[bytes]:
+        stream = wake_events(redis_server.url, max_seconds=5, deliver=push.deliverer(
+            redis_server.url, lambda: Reader(TLP.GREEN) if signed_in[0] else None, message))
+        got = [await stream.__anext__()]
+        _incident(redis_client, "inc:while-signed-in")
+        got.append(await _next_data(stream))
+        signed_in[0] = False
+        _incident(redis_client, "inc:after-sign-out")
+        got.append(await _next_data(stream))
+        got.extend([m async for m in stream])
+        return got
+
+    got = asyncio.run(run())
+    assert b"inc:while-signed-in" in got[1]
+    assert got[2] == push.SIGNED_OUT and got[3:] == [], got[2:]
+    assert not any(b"inc:after-sign-out" in g for g in got)

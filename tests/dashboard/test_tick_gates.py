@@ -34,3 +34,22 @@ def test_the_open_alerts_list_asks_only_while_it_lists_an_alert():
 def test_the_vetted_reports_layer_asks_only_when_shown_every_sixth_tick():
     asked = _gates("[6, 12, 13].map((n) => reportsTick(n, ['incidents'])).concat([6, 12, 13].map((n) => reportsTick(n, ['reports'])))")
     assert asked == [NO, NO, NO, 6, 12, NO]
+
+
+def test_a_pushed_delta_applies_only_on_from_the_rows_held_and_with_no_poll_on_its_way():
+    """assets/wf-50-push.js takesDelta: applied when it starts at the screen's cursor and no poll is
+    in flight (its answer, landing after, could only be older); else the screen polls."""
+    script = f"""
+{page_functions((), ("takesDelta",))}
+const msg = {{from: "5-0", cursor: "7-0", rows: []}};
+const now = 100000;
+process.stdout.write(JSON.stringify([
+  takesDelta(msg, {{cursor: "5-0"}}, now),
+  takesDelta(msg, {{cursor: "4-0"}}, now),
+  takesDelta(msg, {{cursor: "5-0", pollSent: now - 1000, gateMs: 3000}}, now),
+  takesDelta(msg, {{cursor: "5-0", pollSent: now - 5000, gateMs: 3000}}, now),
+  takesDelta(msg, {{cursor: "5-0", pollPending: true}}, now),
+  takesDelta(null, {{cursor: "5-0"}}, now),
+  takesDelta({{from: "5-0"}}, {{cursor: "5-0"}}, now),
+]));"""
+    assert json.loads(run_node(script)) == [True, False, False, True, False, False, False]
