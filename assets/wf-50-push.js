@@ -12,11 +12,30 @@
   var pushStarted = false;
   var source = null;
 
-  /* Whether a pushed delta may be applied to the screen's state as it is (else: poll). */
+  /* Stream ids ("ms-seq") in order. */
+  function idAfter(a, b) {
+    var x = String(a).split("-"), y = String(b).split("-");
+    var ms = Number(x[0]) - Number(y[0]);
+    return ms !== 0 ? ms > 0 : Number(x[1] || 0) > Number(y[1] || 0);
+  }
+
+  /* What to do with a pushed delta: "apply" it when it starts at the screen's cursor; "hold" it
+   * while a poll is on its way (that answer, landing after, could only be older: the delta is
+   * looked at again once it lands, see afterPoll); else "poll". */
   function takesDelta(msg, st, now) {
-    if (!msg || typeof msg.from !== "string" || typeof msg.cursor !== "string") { return false; }
-    if (st.pollPending || (st.pollSent && now - st.pollSent < (st.gateMs || 3000))) { return false; }
-    return st.cursor === msg.from;
+    if (!msg || typeof msg.from !== "string" || typeof msg.cursor !== "string") { return "poll"; }
+    if (st.pollPending || (st.pollSent && now - st.pollSent < (st.gateMs || 3000))) { return "hold"; }
+    return st.cursor === msg.from ? "apply" : "poll";
+  }
+
+  /* A poll answered (the screen's cursor moved to its end): the delta held meanwhile is applied
+   * when it follows on, dropped when the answer already reached its end, else a poll is asked. */
+  function afterPoll(st) {
+    var held = st.held;
+    st.held = null;
+    if (!held) { return null; }
+    if (held.from === st.cursor) { return "apply"; }
+    return idAfter(held.cursor, st.cursor) ? "poll" : null;
   }
 
   function startPush() {
@@ -40,16 +59,31 @@
     source.addEventListener("delta", function (e) {
       var screen = screenName(), st = WF.stateFor(screen), msg = null;
       try { msg = JSON.parse(e.data); } catch (err) { msg = null; }
-      if (!takesDelta(msg, st, Date.now())) { wake(); return; }
-      st.cursor = msg.cursor;  // the next poll (and delta) starts here
-      st.pushed = (st.pushed || 0) + 1;
-      window.dash_clientside.set_props({wf: "cursor", screen: screen}, {data: msg.cursor});
-      window.dash_clientside.set_props({wf: "delta", screen: screen}, {data: msg});
+      var take = takesDelta(msg, st, Date.now());
+      if (take === "apply") { applyDelta(screen, st, msg); }
+      else if (take === "hold") { st.held = msg; }
+      else { wake(); }
     });
     source.addEventListener("signed-out", function () {
       source.close();  // the polls then meet the sign-in check, and the screen goes back to sign-in
     });
     source.onerror = function () { /* EventSource reconnects by itself; polling carries on meanwhile */ };
+  }
+
+  function applyDelta(screen, st, msg) {
+    st.cursor = msg.cursor;  // the next poll (and delta) starts here
+    st.pushed = (st.pushed || 0) + 1;
+    window.dash_clientside.set_props({wf: "cursor", screen: screen}, {data: msg.cursor});
+    window.dash_clientside.set_props({wf: "delta", screen: screen}, {data: msg});
+  }
+
+  /* Called by render() once a poll's answer is applied. */
+  function pollLanded(screen, st) {
+    var held = st.held, next = afterPoll(st);
+    if (next === "apply") { setTimeout(function () { applyDelta(screen, st, held); }, 0); }
+    else if (next === "poll") {
+      setTimeout(function () { window.dash_clientside.set_props({wf: "wake", screen: screen}, {data: Date.now()}); }, 0);
+    }
   }
 
   /* Whether the stream is open now (the poll's gate polls less while it is: wf-60-wall.js). */
@@ -59,5 +93,6 @@
 
   WF.startPush = startPush;
   WF.takesDelta = takesDelta;
+  WF.pollLanded = pollLanded;
   WF.pushOpen = pushOpen;
 })();

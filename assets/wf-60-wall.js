@@ -28,7 +28,9 @@
     var now = Date.now();
     var woken = wake !== undefined && wake !== null && wake !== st.lastWake;
     st.lastWake = wake;
-    var quiet = Math.min(10000, 500 * (settings.stale || 20));
+    // Each screen's own interval, drawn again after each poll (7.5 to 10 s): screens opened together
+    // (a web process restarted under them) drift apart instead of all asking in the same second.
+    var quiet = Math.min(10000, 500 * (settings.stale || 20)) * (st.quietScale || 1);
     var polled = st.lastPolled || null;  // the last poll's answer (a pushed delta does not count: alerts come by poll)
     if (!woken && !st.pollPending && WF.pushOpen && WF.pushOpen() && polled !== null && now - polled < quiet) {
       return window.dash_clientside.no_update;
@@ -40,6 +42,7 @@
       return window.dash_clientside.no_update;
     }
     st.pollSent = now;
+    st.quietScale = 0.75 + 0.25 * Math.random();
     return now;
   }
 

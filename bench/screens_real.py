@@ -13,18 +13,22 @@ each with one signed-in session cookie:
 
 - hold a real push stream (GET /api/push, Server-Sent Events) on its own connection, reconnecting
   with Last-Event-ID when the server closes it (every 55 s), as EventSource does;
-- apply a delta the stream carries as assets/wf-50-push.js does (when it starts at the screen's
-  cursor and no poll is on its way), and otherwise poll;
+- apply a delta the stream carries as assets/wf-50-push.js does: at once when it starts at the
+  screen's cursor, after the poll on its way lands when there is one (or poll again if that answer
+  did not reach its end), and otherwise poll;
 - send the poll on each wake-up and on each refresh tick (``refresh_ms``, 2 s), through the same
   gate as assets/wf-60-wall.js: one poll in flight, one more sent when it answers if asked meanwhile,
-  and while the push stream is open a tick polls only when no poll answered for 10 s;
+  and while the push stream is open a tick polls only when no poll answered for 7.5 to 10 s (drawn
+  again after each poll);
 - send every captured panels-tick callback every 5 s and the queue line's every 15 s (the browser's
   bodies, replayed as sent).
 
 The picture changes all along: one new incident about every 2 s (EventStore.append, through the
 fuser). An update "reaches" a screen when a poll answer moves the screen's cursor past the change's
 stream entry (or a pushed delta does); its latency is the arrival minus the entry's time (Redis stream ids are
-milliseconds on the same machine's clock). Late: more than 1 s. CPU is the web process's own
+milliseconds on the same machine's clock). Late: more than 1 s. Poll and panels p95 count the
+requests sent after the first ``WARM_S`` seconds, as updates do, and are also given with them (every
+screen connecting and asking at once, as after a web process restart). CPU is the web process's own
 (user + system), over the wall time of the load. The load generator runs on the same 2 cores.
 
 ``--readers``: SHARED (one push reader per process, dashboard/push.py WakeHub) and PER-STREAM (the
@@ -70,6 +74,7 @@ from domain.picture.keys import IncidentKeys
 from tests.stack import wait_healthy
 
 LATE_S = 1.0
+WARM_S = 10.0  # the first seconds of a load, when every screen connects and asks at once, are not counted
 PANELS_S = 5.0
 QUEUE_TICKS = 3  # the vetting queue line asks every third panels tick
 QUIET_S = 10.0  # assets/wf-60-wall.js gate: min(10 s, half of stale_seconds)
@@ -111,6 +116,8 @@ class _Screen:
         self.moves: list[tuple[str, str, float]] = []  # (cursor before, after, arrival)
         self.push_open = False
         self.last_ok = 0.0
+        self.quiet = QUIET_S
+        self.held: dict[str, Any] | None = None
 
     async def _request(self, kind: str, head: bytes, body: bytes) -> bytes | None:
         load = self.load
@@ -128,6 +135,7 @@ class _Screen:
                 load.error(f"{kind}: {type(exc).__name__}")
                 return None
         load.latency[kind].append(time.monotonic() - start)
+        load.started[kind].append(start)
         self.idle.append(conn)
         if status not in (200, 204):
             load.error(f"{kind}: HTTP {status}")
@@ -153,8 +161,10 @@ class _Screen:
                     except (orjson.JSONDecodeError, KeyError, TypeError, OSError, EOFError):
                         self.load.error("poll: bad body")
                     self.last_ok = time.monotonic()
+                    self.quiet = QUIET_S * random.uniform(0.75, 1.0)  # assets/wf-60-wall.js: drawn again each poll
                     if self.cursor != before:
                         self.moves.append((before, self.cursor, time.time()))
+                    self.poll_landed()
                 if not self.pending or self.load.done():
                     return
         finally:
@@ -174,7 +184,7 @@ class _Screen:
     async def tick(self) -> None:
         """The refresh tick through assets/wf-60-wall.js gate: with the push stream open and an answer
         less than ``QUIET_S`` old, the tick does not poll."""
-        if self.push_open and not self.pending and time.monotonic() - self.last_ok < QUIET_S:
+        if self.push_open and not self.pending and time.monotonic() - self.last_ok < self.quiet:
             return
         await self.poll()
 
@@ -234,13 +244,31 @@ class _Screen:
         except orjson.JSONDecodeError:
             self.load.error("push: bad delta")
             body = {}
-        if self.in_flight or self.pending or body.get("from") != self.cursor or not isinstance(body.get("cursor"), str):
+        if not isinstance(body.get("from"), str) or not isinstance(body.get("cursor"), str):
             self.load.wakes += 1
             self.spawn(self.poll)
-            return
+        elif self.in_flight or self.pending:
+            self.held = body  # looked at again when the poll lands (afterPoll)
+        elif body["from"] == self.cursor:
+            self.apply(body)
+        else:
+            self.load.wakes += 1
+            self.spawn(self.poll)
+
+    def apply(self, body: dict[str, Any]) -> None:
         self.load.pushed += 1
         before, self.cursor = self.cursor, body["cursor"]
         self.moves.append((before, self.cursor, time.time()))
+
+    def poll_landed(self) -> None:
+        """assets/wf-50-push.js afterPoll: the delta held while the poll was on its way."""
+        held, self.held = self.held, None
+        if held is None:
+            return
+        if held["from"] == self.cursor:
+            self.apply(held)
+        elif _id_key(held["cursor"]) > _id_key(self.cursor):
+            self.pending = True
 
     async def run(self, refresh: float) -> None:
         periods = sorted({every for _head, _body, every in self.load.panels})
@@ -265,6 +293,8 @@ class _Load:
         self.end = time.monotonic() + seconds
         self.end_wall = time.time() + seconds
         self.latency: dict[str, list[float]] = {"poll": [], "panels": []}
+        self.started: dict[str, list[float]] = {"poll": [], "panels": []}  # when each was sent (monotonic)
+        self.begun = time.monotonic()
         self.errors: dict[str, int] = {}
         self.wakes = 0
         self.pushed = 0  # deltas applied from the push stream
@@ -283,6 +313,11 @@ class _Load:
             self._bodies = {cursor: _poll_body(self.poll_template, cursor)} if len(self._bodies) > 64 else self._bodies
             self._bodies[cursor] = _poll_body(self.poll_template, cursor)
         return self._bodies[cursor]
+
+
+def _p95_after(load: _Load, kind: str, warm: float) -> float | None:
+    since = load.begun + warm
+    return percentile([v for v, at in zip(load.latency[kind], load.started[kind], strict=True) if at >= since], 95)
 
 
 def _id_ms(stream_id: str) -> int:
@@ -337,7 +372,7 @@ def _one_load(server: Stack, procs: list[Any], client: Any, cookie: str, poll: t
     cursor = newest[0][0].decode() if newest else "0-0"
     load = _Load(server, cookie, poll, panels, seconds)
     screens = [_Screen(load, cursor) for _ in range(n)]
-    warm = min(10.0, seconds / 3)  # streams open and first polls before updates count
+    warm = min(WARM_S, seconds / 3)  # streams open and first polls before updates count
     me = psutil.Process()
     cpu_before, me_before, t0 = _cpu(procs), _cpu([me]), time.perf_counter()
     start_ms = int(time.time() * 1000)
@@ -364,8 +399,12 @@ def _one_load(server: Stack, procs: list[Any], client: Any, cookie: str, poll: t
             {c for s in screens for c in changes if start_ms + warm * 1000 <= _id_ms(c) <= until_ms
              and not any(_id_key(b) < _id_key(c) <= _id_key(a) or (b == "0-0" and _id_key(c) <= _id_key(a))
                          for b, a, _ in s.moves)})[:20],
-        "polls": len(load.latency["poll"]), "poll_p95_s": percentile(load.latency["poll"], 95),
-        "panels_requests": len(load.latency["panels"]), "panels_p95_s": percentile(load.latency["panels"], 95),
+        # Answers to requests sent after the warm-up, as for updates; "_all" adds the first seconds,
+        # when every screen connects and asks at once (a web process restarted under 500 screens).
+        "polls": len(load.latency["poll"]), "poll_p95_s": _p95_after(load, "poll", warm),
+        "poll_p95_all_s": percentile(load.latency["poll"], 95),
+        "panels_requests": len(load.latency["panels"]), "panels_p95_s": _p95_after(load, "panels", warm),
+        "panels_p95_all_s": percentile(load.latency["panels"], 95),
         "errors": load.errors, "web_cpu_core_fraction": web_cpu / wall,
         "load_generator_cpu_core_fraction": (_cpu([me]) - me_before) / wall,
     }
@@ -437,7 +476,9 @@ def _print_row(row: dict[str, Any]) -> None:
     errors = ", ".join(f"{k} {v}" for k, v in sorted(row["errors"].items())) or "none"
     print(f"  {row['reader']:<10} {row['screens']:>4} screens: update p50 {ms(row['update_p50_s'])}, "
           f"p95 {ms(row['update_p95_s'])}, late (>1 s or never) {row['late_pct'] or 0:.1f} % of {row['updates']:,}; "
-          f"pushed deltas {row['pushed_deltas']:,}, poll p95 {ms(row['poll_p95_s'])} ({row['polls']:,}), panels p95 {ms(row['panels_p95_s'])}; "
+          f"pushed deltas {row['pushed_deltas']:,}, poll p95 {ms(row['poll_p95_s'])} ({row['polls']:,}; with the "
+          f"first {WARM_S:g} s {ms(row['poll_p95_all_s'])}), panels p95 {ms(row['panels_p95_s'])} "
+          f"({ms(row['panels_p95_all_s'])}); "
           f"web CPU {row['web_cpu_core_fraction']:.2f} core, load generator {row['load_generator_cpu_core_fraction']:.2f}; "
           f"errors {errors}", flush=True)
 

@@ -134,7 +134,10 @@ def _dash_app(server: FastAPI) -> Dash:
 def create_app(config: Config | None = None) -> Dash:
     config = config or load_config()
     handle = RedisHandle(config)
-    server = FastAPI(title="Watchfloor", docs_url=None, redoc_url=None, openapi_url=None)
+    # FastAPI's own OpenTelemetry hooks off: nothing here exports traces, and asking on every request
+    # whether something does (it reads the environment) was 7 % of the event loop with 500 screens.
+    server = FastAPI(title="Watchfloor", docs_url=None, redoc_url=None, openapi_url=None,
+                     telemetry={"tracing": False, "metrics": False, "logs": False})
     # The push stream's wake-ups and the polls they and the timers ask for through the clientside gate
     # are the screen's own requests, not a person's activity: they must not defeat the idle timeout.
     guard = install_security(server, config, handle.get,

@@ -29,6 +29,7 @@ import functools
 import inspect
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -62,6 +63,7 @@ MAX_BODY = 32 * 1024 * 1024
 MAX_FORM_BODY = 16 * 1024
 MAX_TIP_BODY = 64 * 1024  # a tip's 8,000-character account, percent-encoded, with its people and vehicles
 WS_RECHECK_SECONDS = 10.0
+CSP_RECHECK_SECONDS = 1.0
 
 PUBLIC_PATHS = {"/login", "/logout", "/login.css"}
 TIP_PATHS = {"/tip", "/tip/more", "/tip.css", "/tip.js"}  # the public tip page (dashboard/tip.py)
@@ -170,6 +172,7 @@ class AccessGuard:
         self.retention_days = int(config.audit_retention_days)
         self.trusted = parse_proxies(str(config.trusted_proxies))
         self._csp: tuple[int, str] | None = None
+        self._csp_read = 0.0
 
     # -- request facts ------------------------------------------------------------------------------
     def _peer(self, scope: Scope) -> str:
@@ -222,6 +225,11 @@ class AccessGuard:
 
     # -- headers ------------------------------------------------------------------------------------
     def csp(self) -> str:
+        # Dash's inline scripts are set when the app is made: their hashes are read again once a
+        # second, not on each of the hundreds of requests a second a floor of screens sends.
+        if self._csp is not None and time.monotonic() - self._csp_read < CSP_RECHECK_SECONDS:
+            return self._csp[1]
+        self._csp_read = time.monotonic()
         hashes = self._dash_script_hashes()
         key = hash(tuple(hashes))
         if self._csp is None or self._csp[0] != key:

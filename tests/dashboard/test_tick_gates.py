@@ -36,11 +36,13 @@ def test_the_vetted_reports_layer_asks_only_when_shown_every_sixth_tick():
     assert asked == [NO, NO, NO, 6, 12, NO]
 
 
-def test_a_pushed_delta_applies_only_on_from_the_rows_held_and_with_no_poll_on_its_way():
-    """assets/wf-50-push.js takesDelta: applied when it starts at the screen's cursor and no poll is
-    in flight (its answer, landing after, could only be older); else the screen polls."""
+def test_a_pushed_delta_applies_on_from_the_rows_held_and_waits_for_a_poll_on_its_way():
+    """assets/wf-50-push.js: a delta is applied when it starts at the screen's cursor, held while a
+    poll is in flight (its answer, landing after, could only be older), and polled for otherwise.
+    Once the poll lands, the held delta is applied if it follows on, dropped if the answer already
+    reached its end, and polled for if it reaches further."""
     script = f"""
-{page_functions((), ("takesDelta",))}
+{page_functions((), ("idAfter", "takesDelta", "afterPoll"))}
 const msg = {{from: "5-0", cursor: "7-0", rows: []}};
 const now = 100000;
 process.stdout.write(JSON.stringify([
@@ -51,5 +53,11 @@ process.stdout.write(JSON.stringify([
   takesDelta(msg, {{cursor: "5-0", pollPending: true}}, now),
   takesDelta(null, {{cursor: "5-0"}}, now),
   takesDelta({{from: "5-0"}}, {{cursor: "5-0"}}, now),
+  afterPoll({{cursor: "5-0", held: msg}}),
+  afterPoll({{cursor: "7-0", held: msg}}),
+  afterPoll({{cursor: "1700000000000-1", held: {{from: "1699999999999-0", cursor: "1700000000000-0"}}}}),
+  afterPoll({{cursor: "6-0", held: msg}}),
+  afterPoll({{cursor: "6-0"}}),
 ]));"""
-    assert json.loads(run_node(script)) == [True, False, False, True, False, False, False]
+    assert json.loads(run_node(script)) == ["apply", "poll", "hold", "apply", "hold", "poll", "poll",
+                                            "apply", None, None, "poll", None]
