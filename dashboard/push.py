@@ -293,7 +293,9 @@ def session_reader(scope: dict[str, Any]) -> Callable[[], Reader | None]:
         store = guard.sessions() if guard is not None else None
         sid = guard.cookie_value(scope, guard.is_tls(scope)) if guard is not None else ""
         session = store.get(sid, active=False) if store is not None and sid else None  # never renews the idle clock
-        return None if session is None else reader_for(session.user, guard.get_client())
+        if session is None or session.user.must_change_password:  # (what the access guard refuses)
+            return None
+        return reader_for(session.user, guard.get_client())
 
     return reader_now
 

@@ -258,3 +258,71 @@ def test_a_stream_whose_session_ended_gets_no_more_data(redis_server, redis_clie
     assert b"inc:while-signed-in" in got[1]
     assert got[2] == push.SIGNED_OUT and got[3:] == [], got[2:]
     assert not any(b"inc:after-sign-out" in g for g in got)
+
+
+def _lines_until(sock_file, wanted: bytes, limit: int = 200) -> list[bytes]:
+    lines = []
+    for _ in range(limit):
+        line = sock_file.readline()
+        if not line:
+            break
+        lines.append(line)
+        if wanted in line:
+            break
+    return lines
+
+
+def test_over_http_the_stream_carries_the_accounts_share_until_its_session_is_revoked(redis_server, redis_client,
+                                                                                       monkeypatch):
+    """The real web app, over loopback: a signed-in viewer's stream brings a new incident as a delta;
+    once the session is revoked (an admin ended it), the next change ends the stream with
+    ``signed-out`` and carries no row of it. The account's agency is read: an own-only item of
+    another agency never comes."""
+    import socket
+
+    from dashboard import push
+    from domain.access.accounts import AccountStore, Role
+    from domain.access.sessions import SessionLimits, SessionStore
+    from domain.agencies.members import set_agency
+    from domain.agencies.store import AgencyStore
+    from domain.config.loader import load_config
+    from tests.domain.test_access import PASSWORD, serve, stop
+
+    monkeypatch.setattr(push, "RECHECK_SECONDS", 0.0)
+    monkeypatch.delenv("WATCHFLOOR_CONFIG", raising=False)
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    monkeypatch.setenv("WATCHFLOOR_EXERCISE", "false")
+    import dashboard.app
+
+    config = load_config()
+    web = serve(dashboard.app.create_app(config).server)
+    try:
+        AgencyStore(redis_client).add("BFD", "Boston Fire Department", kind="fire-ems")
+        AgencyStore(redis_client).add("MBTA", "MBTA Transit Police", kind="transit")
+        AccountStore(redis_client).create("vera", Role.VIEWER, PASSWORD)
+        set_agency(redis_client, "vera", "BFD")
+        cookie = web.session("vera")
+        _incident(redis_client, "inc:before")
+        sock = socket.create_connection(("127.0.0.1", web.port), timeout=10)
+        sock.sendall(f"GET /api/push HTTP/1.1\r\nHost: 127.0.0.1:{web.port}\r\nAccept: text/event-stream\r\n"
+                     f"Cookie: {cookie}\r\n\r\n".encode())
+        stream = sock.makefile("rb")
+        head = _lines_until(stream, b"retry:")
+        assert head and head[0].startswith(b"HTTP/1.1 200"), head[:3]
+        _incident(redis_client, "inc:mbta-own", [{"agency": "MBTA", "sharing": "own", "event_id": "e:inc:mbta-own"}])
+        _incident(redis_client, "inc:shared")
+        got = _lines_until(stream, b"inc:shared")
+        rows = [row for line in got if line.startswith(b"data: {") for row in orjson.loads(line[6:])["rows"]]
+        assert {r["id"] for r in rows if not r.get("hide")} == {"inc:shared"}, rows
+        # (an item the reader may not see comes, if at all, as a bare removal: its id, nothing of it)
+        assert all(r.get("hide") and r.get("title") is None and r.get("lat") is None
+                   for r in rows if r["id"] == "inc:mbta-own"), rows
+        sid = cookie.split("=", 1)[1]
+        assert SessionStore(redis_client, SessionLimits.from_config(config)).revoke(sid)
+        _incident(redis_client, "inc:after-revocation")
+        rest = b"".join(_lines_until(stream, b"signed-out"))
+        assert b"event: signed-out" in rest, rest[-500:]
+        assert b"inc:after-revocation" not in rest
+        sock.close()
+    finally:
+        stop(web)
