@@ -42,8 +42,12 @@
     if (pushStarted || !window.EventSource) { return; }
     var root = document.querySelector("[data-screen]");
     if (!root || !window.dash_clientside || !window.dash_clientside.set_props) { return; }
+    var first = WF.stateFor(root.getAttribute("data-screen"));
+    if (!first.loaded) { return; }  // once render() holds the page's rows and cursor (the next heartbeat)
     pushStarted = true;
-    source = new window.EventSource("/api/push");
+    // An aggregated picture's cursor is "b:<id>" (hexagon bins): the stream sends its deltas in kind.
+    var binned = typeof first.cursor === "string" && first.cursor.indexOf("b:") === 0;
+    source = new window.EventSource("/api/push" + (binned ? "?binned=1" : ""));
     var pending = null;
     function screenName() {
       return (document.querySelector("[data-screen]") || root).getAttribute("data-screen");

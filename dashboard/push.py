@@ -257,12 +257,16 @@ class SignedOut(Exception):
     """The stream's session ended (signed out, disabled, expired): no more data on it."""
 
 
-def deliverer(url: str, reader_now: Callable[[], Reader | None], message: Message) -> Deliver:
+def deliverer(url: str, reader_now: Callable[[], Reader | None], message: Message, *, binned: bool = False) -> Deliver:
     """One stream's deltas: its reader, read again (session, marking, agency) when the last check is
     older than ``RECHECK_SECONDS``, and the message for its cursor, shared by every stream of the
     process asking for the same reader, cursor and heads. A check that fails (the store away) sends
-    a wake-up instead: no data goes out on a reader not checked within ``RECHECK_SECONDS``."""
+    a wake-up instead: no data goes out on a reader not checked within ``RECHECK_SECONDS``.
+
+    ``binned``: the screen shows an aggregated picture (past ``map_max_points``); its cursor is
+    "b:<change id>", the changes after that id in this process's bin model (domain/picture/bins.py)."""
     state: dict[str, Any] = {"reader": None, "checked": float("-inf")}
+    prefix = "b:" if binned else ""
 
     async def deliver(cursor: str) -> tuple[str, bytes] | None:
         hub = hub_for(url)
@@ -277,10 +281,15 @@ def deliverer(url: str, reader_now: Callable[[], Reader | None], message: Messag
         if reader is None:
             audit("session.end", record="push stream", outcome="refused", reason="session ended; stream closed")
             raise SignedOut
+        asked = prefix + cursor
         try:
-            return await hub.shared((cursor, reader, hub.heads), lambda: message(reader, cursor))  # type: ignore[no-any-return]
+            made = await hub.shared((asked, reader, hub.heads), lambda: message(reader, asked))
         except (redis.RedisError, OSError):
             return None
+        if made is None:
+            return None
+        after, body = made
+        return after[len(prefix):], body
 
     return deliver
 
@@ -345,7 +354,8 @@ def register_push(server: FastAPI, config: Config, message: Message | None = Non
         if per_stream:
             events = wake_events_per_stream(url, last_event_id=resume)
         else:
-            deliver = deliverer(url, session_reader(request.scope), message) if message is not None else None
+            binned = request.query_params.get("binned") == "1"  # the page's picture is aggregated
+            deliver = deliverer(url, session_reader(request.scope), message, binned=binned) if message is not None else None
             events = wake_events(url, last_event_id=resume, deliver=deliver)
         return StreamingResponse(events, media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

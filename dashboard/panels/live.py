@@ -117,8 +117,8 @@ def push_message(config: Config, get_client: Callable[[], redis.Redis | None]) -
 
     def message(reader: Reader, cursor: str) -> tuple[str, bytes] | None:
         delta, after = picture_delta(config, get_client(), cursor, reader)
-        if not delta["redis"] or delta["reload"] or after.startswith("b:"):
-            return None  # (an aggregated picture's screens hold a bin model's cursor: they poll)
+        if not delta["redis"] or delta["reload"] or after.startswith("b:") != cursor.startswith("b:"):
+            return None  # (a picture that changed between per incident and aggregated: the page reloads)
         head = orjson.dumps({"from": cursor, "cursor": after, "redis": True, "problems": delta["problems"],
                              "t": delta["t"], "pushed": True})
         return after, head[:-1] + b',"rows":' + delta["rows"].encode() + b"}"

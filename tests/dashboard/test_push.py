@@ -326,3 +326,50 @@ def test_over_http_the_stream_carries_the_accounts_share_until_its_session_is_re
         sock.close()
     finally:
         stop(web)
+
+
+def test_an_aggregated_pictures_stream_carries_its_bins_on_from_the_pages_cursor(redis_server, redis_client):
+    """Past map_max_points the page's cursor is "b:<id>" (hexagon bins): a stream opened with
+    ``binned`` sends the bins and markers a change touched, from exactly that cursor, so the page
+    takes it without a poll."""
+    import random
+
+    from dashboard.push import deliverer
+    from domain.picture import bins as aggregate
+    from domain.picture import incidents
+    from tests.domain.test_aggregate import incident
+
+    before = aggregate.current()
+    try:
+        aggregate.configure(20, 4.0, [])
+        pipe = redis_client.pipeline()
+        for i in range(60):
+            r = incident(i, random.Random(i), reports=[{"event_id": f"e{i}"}])
+            pipe.hset(IncidentKeys.INCIDENTS, r["id"], orjson.dumps(r))
+            pipe.xadd(IncidentKeys.INCIDENT_CHANGES, {"id": r["id"], "op": "upsert"})
+        pipe.execute()
+        reader = Reader(TLP.GREEN)
+        _rows, page_cursor = incidents.snapshot(redis_client, reader)
+        assert page_cursor.startswith("b:"), page_cursor
+        message = _message(redis_server, redis_client)
+
+        async def run() -> bytes:
+            stream = wake_events(redis_server.url, max_seconds=5,
+                                 deliver=deliverer(redis_server.url, lambda: reader, message, binned=True))
+            await stream.__anext__()
+            r = incident(500, random.Random(500), reports=[{"event_id": "e500"}])
+            redis_client.hset(IncidentKeys.INCIDENTS, r["id"], orjson.dumps(r))
+            redis_client.xadd(IncidentKeys.INCIDENT_CHANGES, {"id": r["id"], "op": "upsert"})
+            got = await _next_data(stream)
+            await stream.aclose()
+            return got
+
+        got = asyncio.run(run())
+    finally:
+        aggregate._AGGREGATOR = before
+    assert b"event: delta" in got, got[:300]
+    body = orjson.loads(got.partition(b"\ndata: ")[2])
+    newest = redis_client.xrevrange(IncidentKeys.INCIDENT_CHANGES, count=1)[0][0].decode()
+    assert body["from"] == page_cursor and body["cursor"] == "b:" + newest
+    assert body["rows"], "the bins and markers the change touched"
+    assert got.startswith(f"id: {newest},".encode())

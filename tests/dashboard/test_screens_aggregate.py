@@ -130,6 +130,8 @@ def test_past_the_limit_the_desk_draws_bins_and_still_shows_new_incidents(stack,
             return {i, row: i === undefined ? null : st.rows[i], n: st.rows.length, bins: st.bins.size}; }""", incident))
         raise
     page.wait_for_function(BINNED_AT_LEAST, arg=["desk", binned + 1], timeout=30_000)
+    # The aggregated picture's changes come on the push stream too (its cursor is a bin model's).
+    assert page.evaluate("window.__watchfloor.desk.pushed || 0") >= 1, "no bins delta applied from the push stream"
     # A new unimportant one (old, unknown severity): counted in its bin, not drawn as a marker.
     before = page.evaluate(BINNED_TOTAL, "desk")
     EventStore(client).append([_event(f"old{stamp}", 10.0, 10.0, "unknown", datetime.now(UTC) - timedelta(hours=30))])
