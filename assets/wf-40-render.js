@@ -265,9 +265,11 @@
     }
     if (deltaFired && delta) {
       st.lastOk = Date.now();
-      if (!delta.pushed) { st.lastPolled = st.lastOk; }  // the gate's safety poll counts polls only
       if (typeof delta.cursor === "string") { st.cursor = delta.cursor; }
-      if (!delta.pushed && WF.pollLanded) { WF.pollLanded(settings.screen, st); }  // a delta held meanwhile
+      if (!delta.pushed) {  // a poll's answer
+        st.lastPolled = st.lastOk;  // the gate's safety poll counts polls only
+        if (WF.pollLanded) { WF.pollLanded(settings.screen, st); }  // a delta held meanwhile
+      }
       st.redisOk = delta.redis !== false;
       st.storeReason = delta.reason || "";
       st.problems = delta.problems || [];

@@ -48,30 +48,32 @@
     // An aggregated picture's cursor is "b:<id>" (hexagon bins): the stream sends its deltas in kind.
     var binned = typeof first.cursor === "string" && first.cursor.indexOf("b:") === 0;
     source = new window.EventSource("/api/push" + (binned ? "?binned=1" : ""));
-    var pending = null;
     function screenName() {
       return (document.querySelector("[data-screen]") || root).getAttribute("data-screen");
     }
-    function wake() {
-      if (pending) { return; }  // coalesce a burst into one poll
-      pending = setTimeout(function () {
-        pending = null;
-        window.dash_clientside.set_props({wf: "wake", screen: screenName()}, {data: Date.now()});
-      }, 30);
-    }
-    source.onmessage = wake;
+    source.onmessage = function () { wake(screenName()); };
     source.addEventListener("delta", function (e) {
       var screen = screenName(), st = WF.stateFor(screen), msg = null;
       try { msg = JSON.parse(e.data); } catch (err) { msg = null; }
       var take = takesDelta(msg, st, Date.now());
       if (take === "apply") { applyDelta(screen, st, msg); }
       else if (take === "hold") { st.held = msg; }
-      else { wake(); }
+      else { wake(screen); }
     });
     source.addEventListener("signed-out", function () {
       source.close();  // the polls then meet the sign-in check, and the screen goes back to sign-in
     });
     source.onerror = function () { /* EventSource reconnects by itself; polling carries on meanwhile */ };
+  }
+
+  /* Ask the screen's gate for a poll; a burst of asks makes one poll. */
+  var pending = null;
+  function wake(screen) {
+    if (pending) { return; }
+    pending = setTimeout(function () {
+      pending = null;
+      window.dash_clientside.set_props({wf: "wake", screen: screen}, {data: Date.now()});
+    }, 30);
   }
 
   function applyDelta(screen, st, msg) {
@@ -85,9 +87,7 @@
   function pollLanded(screen, st) {
     var held = st.held, next = afterPoll(st);
     if (next === "apply") { setTimeout(function () { applyDelta(screen, st, held); }, 0); }
-    else if (next === "poll") {
-      setTimeout(function () { window.dash_clientside.set_props({wf: "wake", screen: screen}, {data: Date.now()}); }, 0);
-    }
+    else if (next === "poll") { wake(screen); }
   }
 
   /* Whether the stream is open now (the poll's gate polls less while it is: wf-60-wall.js). */

@@ -244,12 +244,10 @@ class _Screen:
         except orjson.JSONDecodeError:
             self.load.error("push: bad delta")
             body = {}
-        if not isinstance(body.get("from"), str) or not isinstance(body.get("cursor"), str):
-            self.load.wakes += 1
-            self.spawn(self.poll)
-        elif self.in_flight or self.pending:
+        valid = isinstance(body.get("from"), str) and isinstance(body.get("cursor"), str)
+        if valid and (self.in_flight or self.pending):
             self.held = body  # looked at again when the poll lands (afterPoll)
-        elif body["from"] == self.cursor:
+        elif valid and body["from"] == self.cursor:
             self.apply(body)
         else:
             self.load.wakes += 1
