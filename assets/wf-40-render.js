@@ -265,15 +265,24 @@
     }
     if (deltaFired && delta) {
       st.lastOk = Date.now();
-      if (typeof delta.cursor === "string") { st.cursor = delta.cursor; }
+      // Deltas from the push stream wait in st.pushQueue (wf-50-push.js), taken here first and in
+      // order: two landing before one render would otherwise leave only the second in the store.
+      var queued = st.pushQueue || [], rows = [];
+      st.pushQueue = [];
+      queued.forEach(function (m) { (m.rows || []).forEach(function (r) { rows.push(r); }); });
+      var said = !delta.pushed ? delta : queued[queued.length - 1];  // the newest word on the store
       if (!delta.pushed) {  // a poll's answer
+        if (typeof delta.cursor === "string") { st.cursor = delta.cursor; }
         st.lastPolled = st.lastOk;  // the gate's safety poll counts polls only
         if (WF.pollLanded) { WF.pollLanded(settings.screen, st); }  // a delta held meanwhile
+        (typeof delta.rows === "string" ? JSON.parse(delta.rows) : (delta.rows || [])).forEach(function (r) { rows.push(r); });
       }
-      st.redisOk = delta.redis !== false;
-      st.storeReason = delta.reason || "";
-      st.problems = delta.problems || [];
-      diff = ingest(st, typeof delta.rows === "string" ? JSON.parse(delta.rows) : (delta.rows || []));
+      if (said) {
+        st.redisOk = said.redis !== false;
+        st.storeReason = said.reason || "";
+        st.problems = said.problems || [];
+      }
+      diff = ingest(st, rows);
     }
     var brush = brushOf(st, relayout);
     var space = scopeOf(settings, scope);

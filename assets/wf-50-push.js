@@ -76,11 +76,15 @@
     }, 30);
   }
 
+  /* The delta joins the screen's queue, which render() empties in order; the store only says
+   * "look" (a second delta landing before render() runs would replace the first in the store,
+   * and the cursor has moved past both). */
   function applyDelta(screen, st, msg) {
     st.cursor = msg.cursor;  // the next poll (and delta) starts here
     st.pushed = (st.pushed || 0) + 1;
+    (st.pushQueue = st.pushQueue || []).push(msg);
     window.dash_clientside.set_props({wf: "cursor", screen: screen}, {data: msg.cursor});
-    window.dash_clientside.set_props({wf: "delta", screen: screen}, {data: msg});
+    window.dash_clientside.set_props({wf: "delta", screen: screen}, {data: {pushed: true, n: st.pushed}});
   }
 
   /* Called by render() once a poll's answer is applied. */
@@ -98,5 +102,6 @@
   WF.startPush = startPush;
   WF.takesDelta = takesDelta;
   WF.pollLanded = pollLanded;
+  WF.applyDelta = applyDelta;
   WF.pushOpen = pushOpen;
 })();

@@ -42,6 +42,17 @@ def test_an_open_push_stream_replaces_the_tick_polls_and_still_wakes_the_screen(
         page.wait_for_selector(".wf-desk .wf-incidents li:has-text('EXERCISE gate quake')", timeout=30_000)
         # It came on the stream itself (a poll then only carries the operator alerts and the safety net).
         assert page.evaluate("(window.__watchfloor.desk || {}).pushed || 0") >= 1, "no delta applied from the push stream"
+        # Two deltas landing before the page renders either: both are drawn (the store alone would
+        # keep the second, and the cursor has moved past both, so no poll would bring the first).
+        page.evaluate("""() => {
+            const st = window.__watchfloor.desk, WF = window.__wfjs;
+            const model = st.rows.find((r) => r.title && r.title.indexOf('EXERCISE gate quake') >= 0);
+            const row = (n) => Object.assign({}, model, {id: 'inc:burst-' + n, title: 'EXERCISE burst ' + n});
+            WF.applyDelta('desk', st, {from: st.cursor, cursor: st.cursor, rows: [row('A')]});
+            WF.applyDelta('desk', st, {from: st.cursor, cursor: st.cursor, rows: [row('B')]});
+        }""")
+        for name in ("A", "B"):
+            page.wait_for_selector(f".wf-desk .wf-incidents li:has-text('EXERCISE burst {name}')", timeout=15_000)
         # Still LIVE (not STALE for want of the polls it skipped). Waited for, not read once: on a
         # loaded two-core CI machine the heartbeat can lag the render by a second or two.
         try:
